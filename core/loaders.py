@@ -1,0 +1,135 @@
+"""Model loaders: the sentence embedder, the generator and the classification encoder.
+
+Each loader resolves its spec (:mod:`core.model_sources`), picks the device and dtype
+(:mod:`core.devices`) and returns a ready model; a process-wide memo keeps one instance per
+(spec, device) so the CLI and tests load once. The Streamlit wrapper (:mod:`core.st_cache`)
+adds ``st.cache_resource`` on top. ``trust_remote_code`` is never enabled.
+
+Example:
+    >>> embedder = load_embedder(load_settings())  # doctest: +SKIP
+    >>> embedder.encode(["hello"]).shape
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from core.devices import pick_device
+from core.errors import ModelNotFoundError
+from core.generation import Generator
+from core.model_sources import ModelSource, resolve
+from core.settings import Settings
+
+T = TypeVar("T")
+_memo: dict[tuple, object] = {}
+_memo_lock = threading.Lock()
+_key_locks: dict[tuple, threading.Lock] = {}
+
+
+def _memoized(key: tuple, build: Callable[[], T]) -> T:
+    """Build once per key, even when several threads ask at the same moment."""
+    with _memo_lock:
+        if key in _memo:
+            return _memo[key]  # type: ignore[return-value]
+        lock = _key_locks.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _memo:
+            _memo[key] = build()
+    return _memo[key]  # type: ignore[return-value]
+
+
+def is_loaded(role: str, settings: Settings) -> bool:
+    """Whether the model for ``role`` (embedder/generator) is already in this process."""
+    spec = settings.embedding_model if role == "embedder" else settings.generator_model
+    return any(k[0] == role and k[1] == spec for k in _memo)
+
+
+def clear_memo() -> None:
+    """Forget loaded models (tests use it to measure cold loads)."""
+    with _memo_lock:
+        _memo.clear()
+
+
+def _load_error(source: ModelSource, exc: Exception) -> ModelNotFoundError:
+    hint = ("set HF_HUB_OFFLINE=0 and check the id, or download it and point the setting "
+            "at the folder") if source.kind == "hub" else "check the folder's contents"
+    return ModelNotFoundError(f"cannot load model {source.spec!r} ({source.kind}): "
+                              f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}; {hint}")
+
+
+def load_embedder(settings: Settings):
+    """A ``SentenceTransformer`` for ``settings.embedding_model`` on the chosen device."""
+    choice = pick_device(settings.device)
+
+    def build():
+        from sentence_transformers import SentenceTransformer
+
+        source = resolve(settings.embedding_model, settings.models_dir)
+        try:
+            model = SentenceTransformer(source.location, device=choice.device,
+                                        trust_remote_code=False)
+        except (OSError, ValueError) as exc:
+            raise _load_error(source, exc) from exc
+        if choice.device == "cuda":
+            model = model.to(choice.dtype)
+        return model
+
+    return _memoized(("embedder", settings.embedding_model, choice.device), build)
+
+
+def _is_encoder_decoder(location: str) -> bool:
+    from transformers import AutoConfig
+
+    return bool(getattr(AutoConfig.from_pretrained(location), "is_encoder_decoder", False))
+
+
+def load_causal_or_seq2seq(spec: str, settings: Settings):
+    """(model, tokenizer, is_seq2seq) for a generator spec, on the chosen device and dtype."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    choice = pick_device(settings.device)
+    source = resolve(spec, settings.models_dir)
+    try:
+        seq2seq = _is_encoder_decoder(source.location)
+        auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
+        tokenizer = AutoTokenizer.from_pretrained(source.location)
+        model = auto.from_pretrained(source.location, dtype=choice.dtype)
+    except (OSError, ValueError) as exc:
+        raise _load_error(source, exc) from exc
+    model.to(choice.device).eval()
+    return model, tokenizer, seq2seq
+
+
+def load_generator(settings: Settings) -> Generator:
+    """The shared :class:`Generator` for ``settings.generator_model``."""
+    choice = pick_device(settings.device)
+
+    def build() -> Generator:
+        model, tokenizer, seq2seq = load_causal_or_seq2seq(settings.generator_model, settings)
+        return Generator(model, tokenizer, model_id=settings.generator_model,
+                         device=choice.device, is_seq2seq=seq2seq)
+
+    return _memoized(("generator", settings.generator_model, choice.device), build)
+
+
+def load_classifier_base(settings: Settings, labels: list[str]):
+    """A fresh (model, tokenizer) for sequence classification over ``labels``.
+
+    Not memoized: each training run starts from the pretrained encoder with a new head.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    choice = pick_device(settings.device)
+    source = resolve(settings.classifier_model, settings.models_dir)
+    id2label = dict(enumerate(labels))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.location)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source.location, num_labels=len(labels), id2label=id2label,
+            label2id={v: k for k, v in id2label.items()})
+    except (OSError, ValueError) as exc:
+        raise _load_error(source, exc) from exc
+    return model.to(choice.device), tokenizer

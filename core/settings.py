@@ -1,0 +1,147 @@
+"""Application settings read from environment variables, validated once.
+
+Every path, model id and database location the app uses comes from here, so a GPU box, a hub
+model, a remote LanceDB or a PostgreSQL feedback store plug in without code changes. This module
+only reads and validates; it loads nothing.
+
+Example:
+    >>> import os
+    >>> os.environ["NLPLAB_DEVICE"] = "cpu"
+    >>> load_settings().device
+    'cpu'
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from core.errors import UserError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASSETS_DIR = REPO_ROOT / "assets"
+
+#: Offline defaults: models shipped inside PyPI packages (see README, "Models").
+BUILTIN_EMBEDDER = "builtin:all-minilm-l6-v2"
+BUILTIN_GENERATOR = "builtin:smollm2-135m-instruct"
+BUILTIN_CLASSIFIER = "builtin:all-minilm-l6-v2"
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+ENV_PREFIX = "NLPLAB_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings; build with :func:`load_settings` (env) or directly in tests."""
+
+    data_dir: Path = field(
+        default=REPO_ROOT / ".appdata",
+        metadata={"env": "DATA_DIR", "help": "Model caches, indexes, adapters, feedback DB."},
+    )
+    embedding_model: str = field(
+        default=BUILTIN_EMBEDDER,
+        metadata={"env": "EMBEDDING_MODEL", "help": "sentence-transformers hub id or path."},
+    )
+    generator_model: str = field(
+        default=BUILTIN_GENERATOR,
+        metadata={"env": "GENERATOR_MODEL", "help": "Causal LM or seq2seq hub id or path."},
+    )
+    classifier_model: str = field(
+        default=BUILTIN_CLASSIFIER,
+        metadata={"env": "CLASSIFIER_MODEL", "help": "Encoder to fine-tune for emotions."},
+    )
+    device: str = field(
+        default="auto", metadata={"env": "DEVICE", "help": "auto|cpu|cuda|mps."}
+    )
+    lancedb_uri: str = field(
+        default="",
+        metadata={"env": "LANCEDB_URI", "help": "LanceDB URI; empty = <data_dir>/lancedb."},
+    )
+    feedback_db_url: str = field(
+        default="",
+        metadata={"env": "FEEDBACK_DB_URL", "help": "SQLAlchemy URL; empty = SQLite in data_dir."},
+    )
+    model_cache_dir: str = field(
+        default="",
+        metadata={"env": "MODEL_CACHE", "help": "Converted models; empty = <data_dir>/models."},
+    )
+    max_upload_mb: int = field(
+        default=50, metadata={"env": "MAX_UPLOAD_MB", "help": "Largest accepted upload (MB)."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise UserError(
+                f"{ENV_PREFIX}DEVICE must be one of {'|'.join(DEVICES)}, got {self.device!r}"
+            )
+        for name in ("embedding_model", "generator_model", "classifier_model"):
+            if not str(getattr(self, name)).strip():
+                env = ENV_PREFIX + _field_env(name)
+                raise UserError(f"{env} must name a model (hub id, path or builtin:...), got ''")
+        if not 1 <= self.max_upload_mb <= 10_000:
+            raise UserError(
+                f"{ENV_PREFIX}MAX_UPLOAD_MB must be between 1 and 10000, got {self.max_upload_mb}"
+            )
+
+    @property
+    def models_dir(self) -> Path:
+        """Converted model folders (e.g. SmolLM2 from GGUF) live here."""
+        return Path(self.model_cache_dir).expanduser() if self.model_cache_dir else (
+            self.data_dir / "models")
+
+    @property
+    def lancedb_location(self) -> str:
+        """Where LanceDB tables live: the configured URI or a folder in the data directory."""
+        return self.lancedb_uri or str(self.data_dir / "lancedb")
+
+    @property
+    def feedback_url(self) -> str:
+        """SQLAlchemy URL of the feedback store (SQLite file by default)."""
+        return self.feedback_db_url or f"sqlite:///{self.data_dir / 'feedback.sqlite3'}"
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data directory if needed and return it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+
+def _field_env(name: str) -> str:
+    for f in fields(Settings):
+        if f.name == name:
+            return f.metadata["env"]
+    raise KeyError(name)
+
+
+def describe_settings() -> list[dict[str, str]]:
+    """One row per setting: env var, default and help text (for the README and `info`)."""
+    return [
+        {"env": ENV_PREFIX + f.metadata["env"], "default": str(f.default),
+         "help": f.metadata["help"]}
+        for f in fields(Settings)
+    ]
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read ``NLPLAB_*`` variables; unset ones keep their defaults.
+
+    Raises UserError naming the variable and value when one is malformed.
+    """
+    env = os.environ if environ is None else environ
+    kwargs: dict[str, object] = {}
+    for f in fields(Settings):
+        var = ENV_PREFIX + f.metadata["env"]
+        raw = env.get(var)
+        if raw is None or raw == "":
+            continue
+        raw = raw.strip()
+        if f.type == "int" or f.type is int:
+            try:
+                kwargs[f.name] = int(raw)
+            except ValueError:
+                raise UserError(f"{var} must be a whole number, got {raw!r}") from None
+        elif f.name == "data_dir":
+            kwargs[f.name] = Path(raw).expanduser()
+        else:
+            kwargs[f.name] = raw
+    return Settings(**kwargs)

@@ -1,0 +1,37 @@
+"""The one place core touches Streamlit: loaders wrapped in ``st.cache_resource``.
+
+Pages call these instead of the loaders so each model is loaded once per server process and
+shared by every session. Callers must not mutate what they get back.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import loaders
+from core.settings import Settings, load_settings
+
+
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    return load_settings()
+
+
+@st.cache_resource(show_spinner="Loading the embedding model…")
+def embedder(_settings: Settings, spec: str):
+    return loaders.load_embedder(_settings)
+
+
+@st.cache_resource(show_spinner="Loading the generator model (first time converts it)…")
+def generator(_settings: Settings, spec: str):
+    return loaders.load_generator(_settings)
+
+
+def get_embedder():
+    s = settings()
+    return embedder(s, s.embedding_model)
+
+
+def get_generator():
+    s = settings()
+    return generator(s, s.generator_model)
