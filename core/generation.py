@@ -29,6 +29,7 @@ class GenerationConfig:
     """Decoding settings; ``temperature == 0`` means greedy (deterministic)."""
 
     max_new_tokens: int = field(default=128, metadata={"help": "Tokens to generate at most."})
+    min_new_tokens: int = field(default=0, metadata={"help": "Tokens to generate at least."})
     temperature: float = field(default=0.0, metadata={"help": "0 = greedy decoding."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
     repetition_penalty: float = field(default=1.0, metadata={"help": "1.0 = off."})
@@ -36,6 +37,8 @@ class GenerationConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.max_new_tokens <= 4096:
             raise UserError(f"max_new_tokens must be 1..4096, got {self.max_new_tokens}")
+        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise UserError(f"min_new_tokens must be 0..max_new_tokens, got {self.min_new_tokens}")
         if not 0.0 <= self.temperature <= 5.0:
             raise UserError(f"temperature must be 0..5, got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
@@ -48,6 +51,8 @@ class GenerationConfig:
             "max_new_tokens": self.max_new_tokens,
             "repetition_penalty": self.repetition_penalty,
         }
+        if self.min_new_tokens:
+            kwargs["min_new_tokens"] = self.min_new_tokens
         if self.temperature > 0:
             kwargs.update(do_sample=True, temperature=self.temperature, top_p=self.top_p)
         else:
