@@ -6,8 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYS_STAMP := $(VENV)/.system-packages
 PORT ?= 8501
-# Debian packages the project uses: WordNet for lemmatisation, Chromium for browser tests.
-SYSTEM_PACKAGES := wordnet-base wordnet-sense-index chromium chromium-driver
+# Debian packages the project uses: WordNet (lemmatisation), Chromium + emoji font (browser tests).
+SYSTEM_PACKAGES := wordnet-base wordnet-sense-index chromium chromium-driver fonts-noto-color-emoji
 
 .PHONY: run test test-fast lint bench setup system-packages clean-cache
 

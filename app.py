@@ -4,28 +4,28 @@ import uuid
 
 import streamlit as st
 
-st.set_page_config(page_title="NLP Lab", page_icon="🔬", layout="wide")
+st.set_page_config(page_title="NLP Lab", page_icon=":material/science:", layout="wide")
 
 st.session_state.setdefault("session_id", uuid.uuid4().hex)
 
 PAGES = {
     "Overview": [
-        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     ],
     "RAG vs fine-tuning": [
-        st.Page("pages/compare.py", title="Ask & compare", icon="⚖️"),
-        st.Page("pages/knowledge.py", title="Knowledge bases", icon="📚"),
-        st.Page("pages/finetune.py", title="Fine-tune (LoRA)", icon="🎛️"),
-        st.Page("pages/evaluate.py", title="Evaluate", icon="📊"),
+        st.Page("pages/compare.py", title="Ask & compare", icon=":material/compare:"),
+        st.Page("pages/knowledge.py", title="Knowledge bases", icon=":material/library_books:"),
+        st.Page("pages/finetune.py", title="Fine-tune (LoRA)", icon=":material/tune:"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/bar_chart:"),
     ],
     "Classification": [
-        st.Page("pages/emotions.py", title="Tweet emotions", icon="💬"),
+        st.Page("pages/emotions.py", title="Tweet emotions", icon=":material/mood:"),
     ],
     "Feedback": [
-        st.Page("pages/feedback.py", title="Feedback dashboard", icon="👍"),
+        st.Page("pages/feedback.py", title="Feedback dashboard", icon=":material/thumbs_up_down:"),
     ],
     "Infrastructure": [
-        st.Page("pages/memory.py", title="GPU memory", icon="🧮"),
+        st.Page("pages/memory.py", title="GPU memory", icon=":material/memory:"),
     ],
 }
 

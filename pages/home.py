@@ -8,20 +8,20 @@ from core.errors import UserError
 from core.status import system_status
 
 PAGE_GUIDE = [
-    ("⚖️ Ask & compare", "One question, up to four answers: base model, RAG over your "
+    ("Ask & compare", "One question, up to four answers: base model, RAG over your "
      "documents, a LoRA fine-tuned adapter, and adapter + RAG, with sources and latency."),
-    ("📚 Knowledge bases", "Upload or index documents into LanceDB; inspect, add, delete."),
-    ("🎛️ Fine-tune (LoRA)", "Train a LoRA adapter on a knowledge base and watch the loss fall."),
-    ("📊 Evaluate", "Exact match, F1, multiple-choice accuracy and retrieval scores per mode."),
-    ("💬 Tweet emotions", "Every preprocessing step made visible; classical models vs a "
+    ("Knowledge bases", "Upload or index documents into LanceDB; inspect, add, delete."),
+    ("Fine-tune (LoRA)", "Train a LoRA adapter on a knowledge base and watch the loss fall."),
+    ("Evaluate", "Exact match, F1, multiple-choice accuracy and retrieval scores per mode."),
+    ("Tweet emotions", "Every preprocessing step made visible; classical models vs a "
      "fine-tuned transformer; imbalance and emotion grouping handled."),
-    ("👍 Feedback dashboard", "Thumbs up/down kept as reward signals, exported for KTO/DPO, "
+    ("Feedback dashboard", "Thumbs up/down kept as reward signals, exported for KTO/DPO, "
      "and used to train the model."),
-    ("🧮 GPU memory", "Will a model fit your GPU at FP32…INT4, for inference and training? "
+    ("GPU memory", "Will a model fit your GPU at FP32…INT4, for inference and training? "
      "Estimated with cited formulas and checked against measurement."),
 ]
 
-st.title("🔬 NLP Lab")
+st.title(":material/science: NLP Lab")
 st.caption("See, side by side and measured, what modern NLP techniques actually do.")
 
 for name, blurb in PAGE_GUIDE:

@@ -1,0 +1,114 @@
+"""Real-browser fixtures: the app served by `streamlit run` on a free port, Debian's Chromium.
+
+The server gets its own data directory (shared model cache) and is stopped after the session.
+Screenshots go to ``test-artifacts/screenshots`` (git-ignored) for the README and CI logs.
+Tests skip with a reason when Chromium is not installed (``make test`` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} not healthy after {timeout}s")
+
+
+class AppServer:
+    """A `streamlit run app.py` process on a free loopback port."""
+
+    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "NLPLAB_DATA_DIR": str(data_dir), **(extra_env or {})}
+        self.log = open(data_dir.parent / f"streamlit-{self.port}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+             "--server.headless", "true", "--server.port", str(self.port),
+             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_healthy(self.url, self.proc)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    server = AppServer(tmp_path_factory.mktemp("browser") / "appdata")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium not installed (make test installs it: apt-get install "
+                    "chromium chromium-driver)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def screenshot(pg, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    pg.wait_for_timeout(800)  # let canvas-drawn tables and charts paint
+    pg.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def wait_idle(pg, timeout: float = 120_000) -> None:
+    """Wait until Streamlit's 'Running…' indicator is gone."""
+    pg.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=timeout)
+
+
+__all__ = ["AppServer", "screenshot", "shutil", "wait_idle"]
