@@ -182,8 +182,13 @@ def _prepare(generator, parent: Path | None):
 
 def learn_from_feedback(store, generator, settings: Settings, config: LearnConfig, *,
                         base_adapter: str | None = None,
-                        progress: Progress | None = None) -> LearnResult:
-    """Train adapter ``config.adapter`` on the store's feedback; returns losses and metadata."""
+                        progress: Progress | None = None,
+                        on_loss: Callable[[int, float], None] | None = None) -> LearnResult:
+    """Train adapter ``config.adapter`` on the store's feedback; returns losses and metadata.
+
+    ``progress(fraction, message)`` gets every logged step; ``on_loss(step, loss)`` too (for a
+    live loss curve).
+    """
     plan = plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
     root = adapters_dir(settings)
     target = root / config.adapter
@@ -212,6 +217,8 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
                 losses.append({"step": state.global_step, "loss": float(logs["loss"])})
+                if on_loss is not None:
+                    on_loss(state.global_step, float(logs["loss"]))
                 report(state.global_step / config.max_steps,
                        f"step {state.global_step}/{config.max_steps}: loss {logs['loss']:.4f}")
 

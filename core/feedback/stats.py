@@ -136,3 +136,37 @@ def win_rates(prefs: Iterable[PreferenceRecord], outputs_by_id: dict[int, Output
                      "ties": ties, "win_rate": (wins + ties / 2) / games,
                      "wilson_low": low, "wilson_high": high})
     return rows
+
+
+def records_frame(records: Iterable[OutputRecord]) -> pd.DataFrame:
+    """One row per output for tables (times as UTC timestamps, ``model`` = model + adapter)."""
+    cols = ["id", "created_at", "updated_at", "session_id", "page", "mode", "model",
+            "prompt", "output", "rating", "reward", "comment", "latency_seconds"]
+    rows = [{"id": r.id, "created_at": r.created_at, "updated_at": r.updated_at,
+             "session_id": r.session_id, "page": r.page, "mode": r.mode, "model": model_label(r),
+             "prompt": r.prompt, "output": r.output, "rating": r.rating or "unrated",
+             "reward": r.reward, "comment": r.comment or "", "latency_seconds": r.latency_seconds}
+            for r in records]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def filter_records(df: pd.DataFrame, *, modes: list[str] | None = None,
+                   rating: str = "all", pages: list[str] | None = None,
+                   search: str = "") -> pd.DataFrame:
+    """Rows matching every filter; ``search`` is a case-insensitive PLAIN substring (no regex)
+    looked up in prompt, output and comment. ``rating`` is all|up|down|unrated.
+
+    Example: search "a+b" matches the text "what is a+b?" (a regex would not).
+    """
+    mask = pd.Series(True, index=df.index)
+    if modes:
+        mask &= df["mode"].isin(modes)
+    if pages:
+        mask &= df["page"].isin(pages)
+    if rating != "all":
+        mask &= df["rating"] == rating
+    needle = search.strip().lower()
+    if needle:
+        hay = (df["prompt"] + "\n" + df["output"] + "\n" + df["comment"]).str.lower()
+        mask &= hay.str.contains(needle, regex=False)
+    return df[mask]

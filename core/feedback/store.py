@@ -62,7 +62,8 @@ class FeedbackStore(Protocol):
     def list_preferences(self) -> list[PreferenceRecord]: ...
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> sa.Engine:
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL",
+                busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sa.Engine:
     """An engine for ``url``; SQLite gets WAL, busy_timeout and real transactions."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -71,7 +72,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> sa.Engine:
     if not memory:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False,
-                                               "timeout": BUSY_TIMEOUT_MS / 1000}}
+                                               "timeout": busy_timeout_ms / 1000}}
     if memory:
         kwargs["poolclass"] = sa.pool.StaticPool
     engine = sa.create_engine(url, **kwargs)
@@ -82,7 +83,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> sa.Engine:
         cur = dbapi_conn.cursor()
         if not memory:
             cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
@@ -114,9 +115,14 @@ def _check_rating(rating: str | None) -> str | None:
 class SQLFeedbackStore:
     """:class:`FeedbackStore` on any SQLAlchemy URL; migrates the database on open."""
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL"):
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL",
+                 busy_timeout_ms: int = BUSY_TIMEOUT_MS):
+        if sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise UserError(f"sqlite_synchronous must be OFF|NORMAL|FULL|EXTRA, "
+                            f"got {sqlite_synchronous!r}")
         self.url = url
-        self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous,
+                                  busy_timeout_ms=busy_timeout_ms)
         self._writer = self.engine.execution_options(nlplab_write=True)
         try:
             self.migrations_applied = migrate(self.engine)
