@@ -131,7 +131,7 @@ with learn:
     base = l2.selectbox("Start from adapter", [none, *list_adapters(settings)],
                         key="fb_learn_base")
     method = l3.selectbox("Method", ["auto", "kto", "dpo"], key="fb_learn_method")
-    steps = l4.number_input("Steps", 1, 2000, 30, key="fb_learn_steps")
+    steps = l4.number_input("Steps", 1, 2000, 10, key="fb_learn_steps")
     refusal = None
     try:
         config = LearnConfig(adapter=name, method=method, max_steps=int(steps))

@@ -75,5 +75,6 @@ def register(sub) -> None:
     learn.add_argument("--base-adapter", default=None,
                        help="continue from this adapter in <data_dir>/adapters/ (optional)")
     learn.add_argument("--method", default="auto", choices=["auto", "kto", "dpo"])
-    learn.add_argument("--max-steps", type=int, default=30)
+    learn.add_argument("--max-steps", type=int, default=10,
+                       help="optimizer steps (CPU: ~10-90 s each for SmolLM2-135M)")
     learn.set_defaults(func=_learn)

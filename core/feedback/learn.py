@@ -45,7 +45,7 @@ class LearnConfig:
 
     adapter: str = field(metadata={"help": "Name of the new adapter folder."})
     method: str = field(default="auto", metadata={"help": "auto (KTO, else DPO) | kto | dpo."})
-    max_steps: int = field(default=30, metadata={"help": "Optimizer steps."})
+    max_steps: int = field(default=10, metadata={"help": "Optimizer steps."})
     learning_rate: float = field(default=1e-4, metadata={"help": "AdamW learning rate (LoRA)."})
     batch_size: int = field(default=4, metadata={"help": "Per-step batch (KTO needs >= 2)."})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
@@ -54,6 +54,8 @@ class LearnConfig:
                                             metadata={"help": "Modules that get LoRA."})
     beta: float = field(default=0.1, metadata={"help": "KTO/DPO beta (KL strength)."})
     max_length: int = field(default=512, metadata={"help": "Tokens per example at most."})
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Recompute activations: less memory, ~30% slower."})
     min_ratings: int = field(default=8, metadata={"help": "KTO: rated answers needed."})
     min_per_label: int = field(default=2, metadata={"help": "KTO: ups and downs needed each."})
     min_pairs: int = field(default=4, metadata={"help": "DPO: preference pairs needed."})
@@ -230,6 +232,7 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
                       learning_rate=config.learning_rate, beta=config.beta,
                       max_length=config.max_length, logging_steps=1, save_strategy="no",
                       report_to="none", disable_tqdm=True, seed=config.seed,
+                      gradient_checkpointing=config.gradient_checkpointing,
                       use_cpu=str(getattr(generator, "device", "cpu")) == "cpu")
         if plan.method == "kto":
             from trl import KTOConfig, KTOTrainer
