@@ -86,23 +86,33 @@ def summary(records: list[OutputRecord], prefs: list[PreferenceRecord]) -> dict:
 
 
 def reward_over_time(records: Iterable[OutputRecord], by: str = "mode",
-                     freq: str = "h") -> pd.DataFrame:
-    """Mean reward per time bucket and group, with the running (cumulative) mean reward.
+                     freq: str | None = None) -> pd.DataFrame:
+    """Reward per group over time and its running (cumulative) mean.
 
-    ``by`` is ``mode`` or ``model`` (model + adapter). Columns: time, group, ratings,
+    ``by`` is ``mode`` or ``model`` (model + adapter). ``freq=None`` keeps one point per rating
+    (a live demo rates within minutes, where hourly buckets would collapse to one dot); a pandas
+    frequency such as ``"h"`` or ``"D"`` averages per bucket. Columns: time, group, ratings,
     mean_reward, cumulative_mean. Rewards are +1 (up) / -1 (down); unrated outputs are skipped.
+
+    Example: rag up, up, down -> cumulative means 1, 1, 1/3.
     """
     if by not in ("mode", "model"):
         raise ValueError(f"by must be 'mode' or 'model', got {by!r}")
-    rows = [{"time": r.updated_at, "group": r.mode if by == "mode" else model_label(r),
+    rows = [{"time": r.updated_at, "id": r.id,
+             "group": r.mode if by == "mode" else model_label(r),
              "reward": r.reward} for r in records if r.reward is not None]
     cols = ["time", "group", "ratings", "mean_reward", "cumulative_mean"]
     if not rows:
         return pd.DataFrame(columns=cols)
-    df = pd.DataFrame(rows)
-    df["time"] = pd.to_datetime(df["time"], utc=True).dt.floor(freq)
-    out = (df.groupby(["group", "time"], sort=True)["reward"]
-           .agg(ratings="count", total="sum").reset_index())
+    df = pd.DataFrame(rows).sort_values(["time", "id"])
+    df["time"] = pd.to_datetime(df["time"], utc=True)
+    if freq is None:
+        out = df.assign(ratings=1, total=df["reward"])
+    else:
+        df["time"] = df["time"].dt.floor(freq)
+        out = (df.groupby(["group", "time"], sort=True)["reward"]
+               .agg(ratings="count", total="sum").reset_index())
+    out = out.sort_values(["group", "time"], kind="stable").reset_index(drop=True)
     out["mean_reward"] = out["total"] / out["ratings"]
     grouped = out.groupby("group")
     out["cumulative_mean"] = grouped["total"].cumsum() / grouped["ratings"].cumsum()

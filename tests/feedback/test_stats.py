@@ -70,13 +70,16 @@ def test_reward_over_time_buckets_and_running_mean():
     """rag: 10h up, up -> mean 1; 11h down -> mean -1, running mean (2-1)/3 = 1/3."""
     recs = [_rec(1, 10, "rag", "up"), _rec(2, 10, "rag", "up"), _rec(3, 11, "rag", "down"),
             _rec(4, 10, "base", "down")]
-    df = reward_over_time(recs, by="mode")
+    df = reward_over_time(recs, by="mode", freq="h")
     rag = df[df["group"] == "rag"]
     assert list(rag["ratings"]) == [2, 1]
     assert list(rag["mean_reward"]) == [1.0, -1.0]
     assert list(rag["cumulative_mean"]) == pytest.approx([1.0, 1 / 3])
     assert list(df[df["group"] == "base"]["cumulative_mean"]) == [-1.0]
     assert reward_over_time([], by="model").empty
+    per_rating = reward_over_time(recs, by="mode")  # freq=None: one point per rating
+    assert list(per_rating[per_rating["group"] == "rag"]["cumulative_mean"]) == pytest.approx(
+        [1.0, 1.0, 1 / 3])
 
 
 @pytest.mark.parametrize(("kwargs", "expected"), [
