@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.feedback.schema import OutputRecord
 from core.feedback.stats import (
@@ -96,3 +98,13 @@ def test_reward_over_time_buckets_and_running_mean():
 def test_filter_records(store, kwargs, expected):
     seed(store)
     assert len(filter_records(records_frame(store.list_outputs()), **kwargs)) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10_000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_contains_the_observed_rate(kn):
+    k, n = kn
+    lo, hi = wilson_interval(k, n)
+    assert 0.0 <= lo <= hi <= 1.0
+    if n:
+        assert lo <= k / n <= hi

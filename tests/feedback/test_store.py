@@ -139,3 +139,16 @@ def test_eight_concurrent_writers_lose_nothing(store):
 def test_postgres_concurrent_writers_lose_nothing(pg_store):
     assert _hammer(pg_store, 8, 250) == []
     assert pg_store.count()["outputs"] == 2000
+
+
+def test_default_store_is_sqlite_in_the_data_dir_with_wal(app_settings):
+    from core.feedback.store import open_store
+
+    store = open_store(app_settings)
+    assert store.url == f"sqlite:///{app_settings.data_dir / 'feedback.sqlite3'}"
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    store.close()
