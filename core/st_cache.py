@@ -35,3 +35,18 @@ def get_embedder():
 def get_generator():
     s = settings()
     return generator(s, s.generator_model)
+
+
+@st.cache_resource(show_spinner=False)
+def feedback_store(url: str):
+    """One feedback store (engine + connection pool) per database URL, shared by sessions."""
+    from core.feedback.store import SQLFeedbackStore
+
+    return SQLFeedbackStore(url)
+
+
+def get_feedback_store():
+    """The store for the CURRENT settings (read fresh: cheap, and follows NLPLAB_* changes)."""
+    s = load_settings()
+    s.ensure_data_dir()
+    return feedback_store(s.feedback_url)

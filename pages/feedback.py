@@ -1,6 +1,179 @@
-"""Feedback dashboard (placeholder until issue #6 lands)."""
+"""Feedback dashboard: what the thumbs say per mode and model, exports, and learning from them."""
 
+from datetime import UTC, datetime
+
+import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
+from core.errors import UserError
+from core.feedback import export, stats
+from core.feedback.adapters import list_adapters
+from core.feedback.learn import LearnConfig, learn_from_feedback, plan_training
+from core.settings import load_settings
+from core.st_cache import get_feedback_store
+
 st.title("Feedback dashboard")
-st.info("Not built yet: this page arrives with issue #6.")
+st.caption("Every thumbs up/down in the app is a reward signal (+1/-1). This page shows what "
+           "they say per mode and model, exports them for preference training (KTO/DPO) and "
+           "trains a new LoRA adapter from them.")
+
+try:
+    store = get_feedback_store()
+    records, prefs = store.list_outputs(), store.list_preferences()
+except UserError as exc:
+    st.error(f"The feedback database cannot be opened: {exc}")
+    st.stop()
+
+rated = [r for r in records if r.rating is not None]
+n_up = sum(r.rating == "up" for r in rated)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Answers stored", len(records))
+c2.metric("Rated", len(rated))
+c3.metric("Thumbs-up rate", f"{n_up / len(rated):.0%}" if rated else "–")
+c4.metric("A/B preferences", len(prefs))
+if not records:
+    st.info("No feedback yet. Rate answers on **Ask & compare** or **Tweet emotions** "
+            "(👍/👎 under each answer); they appear here.")
+
+overview, table, drill, downloads, learn = st.tabs(
+    ["Overview", "Rated items", "Question drill-down", "Export", "Learn from feedback"])
+
+with overview:
+    by = st.radio("Group by", ["mode", "model"], horizontal=True, key="fb_group_by",
+                  format_func={"mode": "mode", "model": "model / adapter"}.get)
+    key = (lambda r: r.mode) if by == "mode" else stats.model_label
+    st.subheader("Reward over time")
+    rot = stats.reward_over_time(records, by=by)
+    if rot.empty:
+        st.caption("No ratings yet.")
+    else:
+        fig = px.line(rot, x="time", y="cumulative_mean", color="group", markers=True,
+                      hover_data=["ratings", "mean_reward"],
+                      labels={"cumulative_mean": "running mean reward (+1 up, −1 down)"})
+        fig.update_yaxes(range=[-1.05, 1.05])
+        st.plotly_chart(fig, width="stretch")
+    st.subheader("Thumbs-up rate (95 % Wilson interval)")
+    rates = stats.up_rates(rated, key=key)
+    if rates:
+        fig = go.Figure(go.Bar(
+            x=[r["group"] for r in rates], y=[r["up_rate"] for r in rates],
+            error_y={"type": "data", "symmetric": False,
+                     "array": [r["wilson_high"] - r["up_rate"] for r in rates],
+                     "arrayminus": [r["up_rate"] - r["wilson_low"] for r in rates]},
+            text=[f"{r['up']}/{r['n']}" for r in rates]))
+        fig.update_yaxes(range=[0, 1], title="share of thumbs-up")
+        st.plotly_chart(fig, width="stretch")
+        st.caption("Wilson score interval (Wilson 1927), z = 1.96. Overlapping bars: the "
+                   "difference may be noise; collect more ratings.")
+    st.subheader("Pairwise win rates")
+    wins = stats.win_rates(prefs, {r.id: r for r in records}, key=key)
+    if wins:
+        st.dataframe(wins, hide_index=True, width="stretch")
+    else:
+        st.caption("No A/B preferences between different groups yet.")
+
+with table:
+    df = stats.records_frame(records)
+    f1, f2, f3, f4 = st.columns([2, 1, 2, 3])
+    modes = f1.multiselect("Mode", sorted(df["mode"].unique()), key="fb_f_modes")
+    rating = f2.selectbox("Rating", ["all", "up", "down", "unrated"], key="fb_f_rating")
+    pages = f3.multiselect("Page", sorted(df["page"].unique()), key="fb_f_pages")
+    search = f4.text_input("Search prompt, answer or comment (plain text)", key="fb_f_search")
+    shown = stats.filter_records(df, modes=modes, rating=rating, pages=pages, search=search)
+    st.caption(f"{len(shown)} of {len(df)} answers")
+    st.dataframe(shown, hide_index=True, width="stretch")
+
+with drill:
+    prompts = (stats.records_frame(records).groupby("prompt").size()
+               .sort_values(ascending=False))
+    if prompts.empty:
+        st.caption("Nothing to drill into yet.")
+    else:
+        question = st.selectbox("Question", list(prompts.index), key="fb_drill_prompt",
+                                format_func=lambda p: f"({prompts[p]}) {p[:120]}")
+        st.text(question)  # plain text: user input is never rendered as markdown or HTML
+        answers = [r for r in records if r.prompt == question]
+        for r in answers:
+            with st.container(border=True):
+                mark = {"up": "👍", "down": "👎"}.get(r.rating or "", "not rated")
+                st.caption(f"#{r.id} · {r.mode} · {stats.model_label(r)} · {mark} · "
+                           f"{r.created_at:%Y-%m-%d %H:%M} UTC")
+                st.text(r.output)
+                if r.comment:
+                    st.text(f"Comment: {r.comment}")
+        ids = {r.id for r in answers}
+        linked = [p.to_dict() for p in prefs if p.output_a_id in ids or p.output_b_id in ids]
+        if linked:
+            st.write("Preferences between these answers")
+            st.dataframe(linked, hide_index=True, width="stretch")
+
+with downloads:
+    st.write("Raw records (every field) and training files that `datasets.load_dataset` "
+             "and TRL read. Same as `python -m core feedback export --format … --out FILE`.")
+    cols = st.columns(4)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    for col, fmt in zip(cols, export.FORMATS, strict=True):
+        ext = "csv" if fmt == "csv" else "jsonl"
+        col.download_button(
+            f"{fmt.upper()} ({export.count_rows(fmt, records, prefs)} rows)",
+            data=export.render(fmt, records, prefs), file_name=f"feedback-{fmt}-{stamp}.{ext}",
+            mime="text/csv" if fmt == "csv" else "application/jsonl", key=f"fb_dl_{fmt}")
+
+with learn:
+    settings = load_settings()
+    st.write("Train a NEW LoRA adapter on the ratings: KTO (unpaired thumbs, weighted for "
+             "imbalanced up/down counts) or DPO (A/B pairs). It is saved under "
+             f"`{settings.data_dir / 'adapters'}` with the feedback snapshot it learned from.")
+    l1, l2, l3, l4 = st.columns([2, 2, 1, 1])
+    name = l1.text_input("New adapter name", value=f"feedback-{stamp}", key="fb_learn_name")
+    none = "(none: start from the base model)"
+    base = l2.selectbox("Start from adapter", [none, *list_adapters(settings)],
+                        key="fb_learn_base")
+    method = l3.selectbox("Method", ["auto", "kto", "dpo"], key="fb_learn_method")
+    steps = l4.number_input("Steps", 1, 2000, 10, key="fb_learn_steps")
+    refusal = None
+    try:
+        config = LearnConfig(adapter=name, method=method, max_steps=int(steps))
+        plan = plan_training(rated, prefs, config)
+        st.info(f"Ready: {plan.method.upper()} on {len(plan.examples)} examples "
+                f"({plan.counts['up']} up, {plan.counts['down']} down, "
+                f"{plan.counts['pairs']} pairs).")
+    except UserError as exc:
+        refusal = str(exc)
+        st.warning(refusal)
+    if st.button("Learn from feedback", type="primary", disabled=refusal is not None,
+                 key="fb_learn_go"):
+        from core.st_cache import get_generator
+
+        bar = st.progress(0.0, text="starting…")
+        chart = st.empty()
+        seen: list[dict] = []
+
+        def on_loss(step: int, loss: float) -> None:
+            seen.append({"step": step, "loss": loss})
+            chart.line_chart(seen, x="step", y="loss")
+
+        try:
+            result = learn_from_feedback(store, get_generator(), settings, config,
+                                         base_adapter=None if base == none else base,
+                                         progress=lambda f, m: bar.progress(min(1.0, f), text=m),
+                                         on_loss=on_loss)
+            st.session_state["fb_learn_result"] = result
+        except UserError as exc:
+            st.error(str(exc))
+    result = st.session_state.get("fb_learn_result")
+    if result is not None:
+        st.success(f"Adapter {result.adapter!r} saved: {result.method.upper()}, "
+                   f"{result.records} examples, train loss {result.train_loss:.4f}, "
+                   f"{result.seconds:.1f} s.")
+        if result.losses:
+            st.plotly_chart(px.line(result.losses, x="step", y="loss", markers=True,
+                                    title="Training loss"), width="stretch")
+        with st.expander("Adapter metadata (feedback snapshot)"):
+            st.json(result.metadata)
+    st.subheader("Before / after")
+    st.info("**After the fine-tuning issue (#4) lands**: this section will show the new "
+            "adapter's answers and evaluation scores next to the previous version's. The "
+            "evaluation it needs does not exist yet, so nothing is shown here rather than a "
+            "made-up comparison.")

@@ -1,0 +1,80 @@
+"""``python -m core feedback stats|export|learn``: the feedback store headless, JSON on stdout.
+
+Example:
+    $ python -m core feedback stats
+    {"outputs": 12, "rated": 12, "up": 7, "down": 5, "preferences": 3, "modes": [...]}
+    $ python -m core feedback export --format kto --out kto.jsonl
+    {"format": "kto", "path": "kto.jsonl", "rows": 12}
+    $ python -m core feedback learn --adapter fb-v1
+    {"adapter": "fb-v1", "records": 12, "train_loss": 0.49, "seconds": 41.2}
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def _stats(args, settings):
+    from core.feedback.stats import summary
+    from core.feedback.store import open_store
+
+    store = open_store(settings)
+    try:
+        return summary(store.list_outputs(), store.list_preferences())
+    finally:
+        store.close()
+
+
+def _export(args, settings):
+    from core.feedback.export import write_export
+    from core.feedback.store import open_store
+
+    store = open_store(settings)
+    try:
+        return write_export(args.format, store.list_outputs(), store.list_preferences(),
+                            Path(args.out))
+    finally:
+        store.close()
+
+
+def _learn(args, settings):
+    from core.feedback.learn import LearnConfig, learn_from_feedback
+    from core.feedback.store import open_store
+    from core.loaders import load_generator
+
+    config = LearnConfig(adapter=args.adapter, method=args.method, max_steps=args.max_steps)
+    store = open_store(settings)
+    try:
+        # Refuse before loading the model when there is too little feedback.
+        from core.feedback.learn import plan_training
+
+        plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
+
+        def progress(fraction: float, message: str) -> None:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+        result = learn_from_feedback(store, load_generator(settings), settings, config,
+                                     base_adapter=args.base_adapter, progress=progress)
+        return result.to_cli()
+    finally:
+        store.close()
+
+
+def register(sub) -> None:
+    p = sub.add_parser("feedback", help="feedback store: stats, exports, learn an adapter")
+    fsub = p.add_subparsers(dest="feedback_command", required=True, metavar="SUBCOMMAND")
+    s = fsub.add_parser("stats", help="counts and thumbs-up rates (Wilson 95%% CI) per mode")
+    s.set_defaults(func=_stats)
+    e = fsub.add_parser("export", help="write raw records or a KTO/DPO training file")
+    e.add_argument("--format", required=True, choices=["csv", "jsonl", "kto", "dpo"])
+    e.add_argument("--out", required=True, help="file to write (replaced atomically)")
+    e.set_defaults(func=_export)
+    learn = fsub.add_parser("learn", help="train a new LoRA adapter from the ratings (KTO/DPO)")
+    learn.add_argument("--adapter", required=True, help="name of the new adapter")
+    learn.add_argument("--base-adapter", default=None,
+                       help="continue from this adapter in <data_dir>/adapters/ (optional)")
+    learn.add_argument("--method", default="auto", choices=["auto", "kto", "dpo"])
+    learn.add_argument("--max-steps", type=int, default=10,
+                       help="optimizer steps (CPU: ~10-90 s each for SmolLM2-135M)")
+    learn.set_defaults(func=_learn)

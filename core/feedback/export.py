@@ -1,0 +1,147 @@
+"""Feedback out as files: raw CSV/JSONL, KTO (unpaired thumbs) and DPO (preference pairs).
+
+Formats (every file loads with ``datasets.load_dataset("json"|"csv", data_files=...)``):
+
+- ``csv`` / ``jsonl``: one row per stored output with every field; ``extra`` is a JSON string
+  (its keys differ between pages, which a columnar reader cannot type), ``retrieved_ids`` is a
+  list in JSONL and a JSON string in CSV.
+- ``kto``: JSONL ``{"prompt", "completion", "label"}``, label ``true`` for thumbs-up; the
+  unpaired format TRL's ``KTOTrainer`` reads.
+- ``dpo``: JSONL ``{"prompt", "chosen", "rejected"}`` from pairwise preferences ("A better" /
+  "B better"; ties carry no direction and are left out) AND from prompts where one answer got a
+  thumbs-up and another a thumbs-down (every up x down pair, deduplicated).
+
+Files are written to a temp file and renamed, so a reader never sees half a file. Training
+lives in :mod:`core.feedback.learn`.
+
+Example:
+    >>> kto_examples([])
+    []
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+
+from core.errors import UserError
+from core.feedback.schema import OutputRecord, PreferenceRecord
+
+FORMATS = ("csv", "jsonl", "kto", "dpo")
+
+
+class Example(NamedTuple):
+    """One training row and the record ids it came from (kept for the adapter's snapshot)."""
+
+    row: dict
+    output_ids: tuple[int, ...]
+    preference_id: int | None = None
+
+
+def raw_rows(records: list[OutputRecord], *, json_lists: bool) -> list[dict]:
+    rows = []
+    for r in records:
+        d = r.to_dict()
+        d["extra"] = json.dumps(r.extra, ensure_ascii=False, sort_keys=True)
+        if not json_lists:
+            d["retrieved_ids"] = (None if r.retrieved_ids is None
+                                  else json.dumps(r.retrieved_ids, ensure_ascii=False))
+        rows.append(d)
+    return rows
+
+
+def kto_examples(records: list[OutputRecord]) -> list[Example]:
+    """Every rated output with a non-empty answer -> ``{prompt, completion, label}``."""
+    return [Example({"prompt": r.prompt, "completion": r.output, "label": r.rating == "up"},
+                    (r.id,))
+            for r in records if r.rating is not None and r.output.strip()]
+
+
+def dpo_examples(records: list[OutputRecord], prefs: list[PreferenceRecord]) -> list[Example]:
+    """Pairs ``{prompt, chosen, rejected}`` from preferences, then from up/down on one prompt.
+
+    Example: prompt "Q" answered "x" (up), "y" (down), "z" (down) -> rows (x>y) and (x>z).
+    """
+    by_id = {r.id: r for r in records}
+    seen: set[tuple[int, int]] = set()
+    out: list[Example] = []
+
+    def add(chosen: OutputRecord, rejected: OutputRecord, pref_id: int | None) -> None:
+        pair = (chosen.id, rejected.id)
+        if pair in seen or chosen.output.strip() == rejected.output.strip():
+            return
+        seen.add(pair)
+        out.append(Example({"prompt": chosen.prompt, "chosen": chosen.output,
+                            "rejected": rejected.output}, pair, pref_id))
+
+    for p in prefs:
+        a, b = by_id.get(p.output_a_id), by_id.get(p.output_b_id)
+        if a is None or b is None or p.choice == "tie":
+            continue
+        add(*((a, b) if p.choice == "a" else (b, a)), p.id)
+    by_prompt: dict[str, list[OutputRecord]] = {}
+    for r in records:
+        if r.rating is not None and r.output.strip():
+            by_prompt.setdefault(r.prompt.strip(), []).append(r)
+    for group in by_prompt.values():
+        ups = [r for r in group if r.rating == "up"]
+        downs = [r for r in group if r.rating == "down"]
+        for up in ups:
+            for down in downs:
+                add(up, down, None)
+    return out
+
+
+def render(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord]) -> bytes:
+    """The file contents for ``fmt`` (used by download buttons and :func:`write_export`)."""
+    if fmt not in FORMATS:
+        raise UserError(f"format must be one of {'|'.join(FORMATS)}, got {fmt!r}")
+    if fmt == "csv":
+        columns = list(OutputRecord.__dataclass_fields__)
+        buf = io.StringIO()
+        pd.DataFrame(raw_rows(records, json_lists=False), columns=columns).to_csv(
+            buf, index=False)
+        return buf.getvalue().encode("utf-8")
+    if fmt == "jsonl":
+        rows = raw_rows(records, json_lists=True)
+    elif fmt == "kto":
+        rows = [e.row for e in kto_examples(records)]
+    else:
+        rows = [e.row for e in dpo_examples(records, prefs)]
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+def count_rows(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord]) -> int:
+    if fmt == "kto":
+        return len(kto_examples(records))
+    if fmt == "dpo":
+        return len(dpo_examples(records, prefs))
+    return len(records)
+
+
+def write_export(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord],
+                 out: Path) -> dict:
+    """Write ``fmt`` to ``out`` atomically; returns ``{"format", "path", "rows"}``."""
+    data = render(fmt, records, prefs)
+    out = Path(out).expanduser()
+    if out.is_dir():
+        raise UserError(f"--out must be a file path, got the folder {out}")
+    if not out.parent.is_dir():
+        raise UserError(f"the folder {out.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return {"format": fmt, "path": str(out), "rows": count_rows(fmt, records, prefs)}

@@ -1,0 +1,287 @@
+"""Train a NEW LoRA adapter from collected feedback with TRL (KTO on thumbs, DPO on pairs).
+
+KTO (Ethayarajh et al. 2024, "KTO: Model Alignment as Prospect Theoretic Optimization") learns
+from unpaired desirable/undesirable labels, i.e. exactly thumbs up/down; DPO (Rafailov et al.
+2023) needs (chosen, rejected) pairs, which :mod:`core.feedback.export` derives. The base model
+is a private deep copy of the shared generator (the live app keeps serving while this trains);
+optionally training continues from an existing adapter (``base_adapter``). The result is written
+to a temp folder and renamed to ``<data_dir>/adapters/<name>/`` (standard PEFT files plus
+``metadata.json`` with the feedback snapshot it learned from), so a crash never leaves a
+half-written adapter under a real name. Evaluating the new adapter is issue #4's job.
+
+Example:
+    >>> plan_training([], [], LearnConfig(adapter="v1"))  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    core.errors.UserError: too little feedback to learn from: 0 rated answers ...
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from core.errors import UserError
+from core.feedback.adapters import adapters_dir, read_metadata, resolve_adapter, sanitise_name
+from core.feedback.export import Example, dpo_examples, kto_examples
+from core.feedback.schema import OutputRecord, PreferenceRecord, utcnow
+from core.settings import Settings
+
+METHODS = ("auto", "kto", "dpo")
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """What to train and how; every field is validated in ``__post_init__``."""
+
+    adapter: str = field(metadata={"help": "Name of the new adapter folder."})
+    method: str = field(default="auto", metadata={"help": "auto (KTO, else DPO) | kto | dpo."})
+    max_steps: int = field(default=10, metadata={"help": "Optimizer steps."})
+    learning_rate: float = field(default=1e-4, metadata={"help": "AdamW learning rate (LoRA)."})
+    batch_size: int = field(default=4, metadata={"help": "Per-step batch (KTO needs >= 2)."})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling numerator."})
+    target_modules: tuple[str, ...] = field(default=("q_proj", "v_proj"),
+                                            metadata={"help": "Modules that get LoRA."})
+    beta: float = field(default=0.1, metadata={"help": "KTO/DPO beta (KL strength)."})
+    max_length: int = field(default=512, metadata={"help": "Tokens per example at most."})
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Recompute activations: less memory, ~30% slower."})
+    min_ratings: int = field(default=8, metadata={"help": "KTO: rated answers needed."})
+    min_per_label: int = field(default=2, metadata={"help": "KTO: ups and downs needed each."})
+    min_pairs: int = field(default=4, metadata={"help": "DPO: preference pairs needed."})
+    seed: int = field(default=0, metadata={"help": "Seed for LoRA init and data order."})
+
+    def __post_init__(self) -> None:
+        sanitise_name(self.adapter)
+        if self.method not in METHODS:
+            raise UserError(f"method must be one of {'|'.join(METHODS)}, got {self.method!r}")
+        for name, low, high in (("max_steps", 1, 100_000), ("batch_size", 2, 1024),
+                                ("lora_r", 1, 1024), ("lora_alpha", 1, 4096),
+                                ("max_length", 16, 32_768), ("min_ratings", 2, 1_000_000),
+                                ("min_per_label", 1, 1_000_000), ("min_pairs", 1, 1_000_000)):
+            if not low <= getattr(self, name) <= high:
+                raise UserError(f"{name} must be {low}..{high}, got {getattr(self, name)}")
+        if not 0 < self.learning_rate < 1:
+            raise UserError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if not 0 < self.beta <= 10:
+            raise UserError(f"beta must be in (0, 10], got {self.beta}")
+        if not self.target_modules:
+            raise UserError("target_modules is empty")
+
+
+@dataclass
+class TrainingPlan:
+    method: str
+    examples: list[Example]
+    counts: dict[str, int]
+
+
+def kto_weights(n_up: int, n_down: int) -> tuple[float, float]:
+    """(desirable_weight, undesirable_weight) for imbalanced thumbs.
+
+    The KTO paper (§4.2) and TRL's KTOConfig docs ask for
+    desirable_weight·n_up / (undesirable_weight·n_down) in [1, 4/3]; we keep
+    undesirable_weight = 1 and set desirable_weight = n_down / n_up, so the ratio is exactly 1.
+    Example: 30 up, 10 down -> (0.333..., 1.0).
+    """
+    return n_down / n_up, 1.0
+
+
+def plan_training(records: list[OutputRecord], prefs: list[PreferenceRecord],
+                  config: LearnConfig) -> TrainingPlan:
+    """Choose KTO or DPO for the data, or refuse saying how much more feedback is needed."""
+    kto, dpo = kto_examples(records), dpo_examples(records, prefs)
+    up = sum(e.row["label"] for e in kto)
+    down = len(kto) - up
+    counts = {"ratings": len(kto), "up": up, "down": down, "pairs": len(dpo)}
+    kto_ok = len(kto) >= config.min_ratings and min(up, down) >= config.min_per_label
+    dpo_ok = len(dpo) >= config.min_pairs
+    if config.method in ("auto", "kto") and kto_ok:
+        return TrainingPlan("kto", kto, counts)
+    if config.method in ("auto", "dpo") and dpo_ok:
+        return TrainingPlan("dpo", dpo, counts)
+    need_kto = (f"KTO needs at least {config.min_ratings} rated answers with at least "
+                f"{config.min_per_label} thumbs-up and {config.min_per_label} thumbs-down "
+                f"({max(0, config.min_ratings - len(kto))} more ratings, "
+                f"{max(0, config.min_per_label - up)} more up, "
+                f"{max(0, config.min_per_label - down)} more down)")
+    need_dpo = (f"DPO needs {config.min_pairs} preference pairs "
+                f"({max(0, config.min_pairs - len(dpo))} more)")
+    need = {"kto": need_kto, "dpo": need_dpo}.get(config.method, f"{need_kto}; or {need_dpo}")
+    raise UserError(f"too little feedback to learn from: {len(kto)} rated answers ({up} up, "
+                    f"{down} down), {len(dpo)} preference pairs. {need}.")
+
+
+def snapshot(plan: TrainingPlan) -> dict:
+    """Which records the adapter learned from, with a hash of exactly what it saw."""
+    ids = sorted({i for e in plan.examples for i in e.output_ids})
+    pref_ids = sorted({e.preference_id for e in plan.examples if e.preference_id is not None})
+    payload = json.dumps([e.row for e in plan.examples], sort_keys=True, ensure_ascii=False)
+    return {"output_ids": ids, "preference_ids": pref_ids, "counts": plan.counts,
+            "examples": len(plan.examples), "method": plan.method,
+            "sha256": hashlib.sha256(payload.encode("utf-8")).hexdigest()}
+
+
+@dataclass
+class LearnResult:
+    adapter: str
+    path: str
+    method: str
+    records: int
+    train_loss: float
+    losses: list[dict]
+    seconds: float
+    metadata: dict
+
+    def to_cli(self) -> dict:
+        return {"adapter": self.adapter, "records": self.records,
+                "train_loss": round(self.train_loss, 6), "seconds": round(self.seconds, 2)}
+
+
+def _rows(plan: TrainingPlan, chat: bool) -> list[dict]:
+    """TRL's conversational format when the tokenizer has a chat template, else plain text."""
+    if not chat:
+        return [dict(e.row) for e in plan.examples]
+    out = []
+    for e in plan.examples:
+        row = {"prompt": [{"role": "user", "content": e.row["prompt"]}]}
+        for key in ("completion", "chosen", "rejected"):
+            if key in e.row:
+                row[key] = [{"role": "assistant", "content": e.row[key]}]
+        if "label" in e.row:
+            row["label"] = e.row["label"]
+        out.append(row)
+    return out
+
+
+def _prepare(generator, parent: Path | None):
+    """A private trainable copy of the generator's model and tokenizer."""
+    from peft import PeftModel
+
+    with generator.lock:
+        model = copy.deepcopy(generator.model)
+        tokenizer = copy.deepcopy(generator.tokenizer)
+    if isinstance(model, PeftModel):  # the app may have an adapter attached: start from base
+        model = model.unload()
+    if tokenizer.eos_token is None:  # BERT-style vocabularies: TRL appends eos to completions
+        tokenizer.eos_token = tokenizer.sep_token or tokenizer.pad_token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if parent is not None:
+        model = PeftModel.from_pretrained(model, str(parent), is_trainable=True)
+    return model, tokenizer
+
+
+def learn_from_feedback(store, generator, settings: Settings, config: LearnConfig, *,
+                        base_adapter: str | None = None,
+                        progress: Progress | None = None,
+                        on_loss: Callable[[int, float], None] | None = None) -> LearnResult:
+    """Train adapter ``config.adapter`` on the store's feedback; returns losses and metadata.
+
+    ``progress(fraction, message)`` gets every logged step; ``on_loss(step, loss)`` too (for a
+    live loss curve).
+    """
+    plan = plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
+    root = adapters_dir(settings)
+    target = root / config.adapter
+    if target.exists():
+        raise UserError(f"adapter {config.adapter!r} already exists in {root}; choose a new name")
+    parent = resolve_adapter(settings, base_adapter) if base_adapter else None
+    report = progress or (lambda _f, _m: None)
+    report(0.0, f"preparing {plan.method.upper()} on {len(plan.examples)} examples")
+
+    from datasets import Dataset, disable_progress_bars
+    from peft import LoraConfig
+    from transformers import PrinterCallback, TrainerCallback
+
+    disable_progress_bars()
+
+    start = time.perf_counter()
+    model, tokenizer = _prepare(generator, parent)
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    dataset = Dataset.from_list(_rows(plan, chat))
+    peft_config = None if parent else LoraConfig(
+        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
+        target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+    losses: list[dict] = []
+
+    class _Report(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                losses.append({"step": state.global_step, "loss": float(logs["loss"])})
+                if on_loss is not None:
+                    on_loss(state.global_step, float(logs["loss"]))
+                report(state.global_step / config.max_steps,
+                       f"step {state.global_step}/{config.max_steps}: loss {logs['loss']:.4f}")
+
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".tmp-{config.adapter}-", dir=root))
+    try:
+        common = dict(output_dir=str(work / "trainer"), max_steps=config.max_steps,
+                      per_device_train_batch_size=config.batch_size,
+                      learning_rate=config.learning_rate, beta=config.beta,
+                      max_length=config.max_length, logging_steps=1, save_strategy="no",
+                      report_to="none", disable_tqdm=True, seed=config.seed,
+                      gradient_checkpointing=config.gradient_checkpointing,
+                      use_cpu=str(getattr(generator, "device", "cpu")) == "cpu")
+        if plan.method == "kto":
+            from trl import KTOConfig, KTOTrainer
+
+            dw, uw = kto_weights(plan.counts["up"], plan.counts["down"])
+            args = KTOConfig(**common, desirable_weight=dw, undesirable_weight=uw)
+            trainer = KTOTrainer(model=model, args=args, train_dataset=dataset,
+                                 processing_class=tokenizer, peft_config=peft_config,
+                                 callbacks=[_Report()])
+        else:
+            from trl import DPOConfig, DPOTrainer
+
+            trainer = DPOTrainer(model=model, args=DPOConfig(**common), train_dataset=dataset,
+                                 processing_class=tokenizer, peft_config=peft_config,
+                                 callbacks=[_Report()])
+        trainer.remove_callback(PrinterCallback)  # it prints log dicts on stdout (CLI = JSON)
+        train_loss = float(trainer.train().training_loss)
+        seconds = time.perf_counter() - start
+        out = work / "adapter"
+        trainer.model.save_pretrained(str(out), selected_adapters=["default"])
+        metadata = _metadata(config, plan, generator, parent, base_adapter, losses,
+                             train_loss, seconds)
+        (out / "metadata.json").write_text(json.dumps(metadata, indent=2), "utf-8")
+        try:
+            os.rename(out, target)  # atomic on one filesystem; fails if the name got taken
+        except OSError as exc:
+            raise UserError(f"could not create adapter {config.adapter!r}: {exc}") from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(1.0, f"saved adapter {config.adapter}")
+    return LearnResult(config.adapter, str(target), plan.method, len(plan.examples), train_loss,
+                       losses, seconds, metadata)
+
+
+def _metadata(config, plan, generator, parent, base_adapter, losses, train_loss, seconds):
+    import peft
+    import transformers
+    import trl
+
+    parent_meta = read_metadata(parent) if parent else {}
+    return {
+        "adapter": config.adapter, "id": uuid.uuid4().hex, "created_at": utcnow().isoformat(),
+        "kind": "feedback", "method": plan.method,
+        "base_model": getattr(generator, "model_id", None),
+        "parent_adapter": base_adapter,
+        "parent_feedback_sha256": parent_meta.get("feedback", {}).get("sha256"),
+        "feedback": snapshot(plan),
+        "settings": {**asdict(config), "target_modules": list(config.target_modules)},
+        "losses": losses, "train_loss": train_loss, "seconds": round(seconds, 3),
+        "versions": {"trl": trl.__version__, "peft": peft.__version__,
+                     "transformers": transformers.__version__},
+    }

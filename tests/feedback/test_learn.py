@@ -1,0 +1,101 @@
+"""Learning from feedback on a tiny Llama: KTO and DPO (continuing from the KTO adapter) run a
+few steps and write PEFT adapters that load; too little feedback is refused with numbers."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from safetensors.torch import load_file
+
+from core.errors import UserError
+from core.feedback.adapters import list_adapters
+from core.feedback.learn import LearnConfig, kto_weights, learn_from_feedback, plan_training
+from core.settings import Settings
+from tests.feedback.conftest import seed
+
+
+def test_kto_weights_balance_the_labels():
+    """30 up, 10 down: desirable weight 10/30 so λD·nD / (λU·nU) = 1 (KTO paper's [1, 4/3])."""
+    dw, uw = kto_weights(30, 10)
+    assert dw * 30 / (uw * 10) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("method", "message"), [
+    ("auto", "0 rated answers (0 up, 0 down), 0 preference pairs. KTO needs at least 8 rated "
+             "answers with at least 2 thumbs-up and 2 thumbs-down (8 more ratings, 2 more up, "
+             "2 more down); or DPO needs 4 preference pairs (4 more)"),
+    ("dpo", "DPO needs 4 preference pairs (4 more)"),
+])
+def test_too_little_feedback_is_refused_with_numbers(method, message):
+    with pytest.raises(UserError) as info:
+        plan_training([], [], LearnConfig(adapter="v1", method=method))
+    assert message in str(info.value)
+
+
+def test_plan_prefers_kto_then_dpo(store):
+    """Seed: 6 rated (4 up, 2 down), 2 pairs. Defaults need 8 ratings, so auto falls to DPO
+    only if pairs suffice (min_pairs=2); with min_ratings=6 auto picks KTO."""
+    seed(store)
+    recs, prefs = store.list_outputs(rated_only=True), store.list_preferences()
+    assert plan_training(recs, prefs, LearnConfig(adapter="a", min_pairs=2)).method == "dpo"
+    assert plan_training(recs, prefs, LearnConfig(adapter="a", min_ratings=6)).method == "kto"
+    with pytest.raises(UserError, match="1 more ratings"):
+        plan_training(recs, prefs, LearnConfig(adapter="a", method="kto", min_ratings=7))
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", ".hidden", "x" * 65, "sp ace"])
+def test_unsafe_adapter_names_refused(name):
+    with pytest.raises(UserError, match="adapter name must be"):
+        LearnConfig(adapter=name)
+
+
+def _lora_b_nonzero(path) -> bool:
+    weights = load_file(str(path / "adapter_model.safetensors"))
+    return any("lora_B" in k and v.abs().sum() > 0 for k, v in weights.items())
+
+
+def test_kto_then_dpo_write_loadable_adapters(store, tiny_generator, tmp_path):
+    from peft import PeftModel
+
+    ids = seed(store)
+    settings = Settings(data_dir=tmp_path / "data")
+    before = {k: v.clone() for k, v in tiny_generator.model.state_dict().items()}
+    seen: list[tuple[int, float]] = []
+    kto = learn_from_feedback(
+        store, tiny_generator, settings,
+        LearnConfig(adapter="fb-kto", max_steps=2, batch_size=2, min_ratings=4),
+        on_loss=lambda step, loss: seen.append((step, loss)))
+    assert kto.method == "kto" and kto.records == 6
+    assert [s for s, _ in seen] == [1, 2] and kto.train_loss > 0
+    assert _lora_b_nonzero(settings.data_dir / "adapters" / "fb-kto")  # it actually trained
+    meta = json.loads((settings.data_dir / "adapters" / "fb-kto" / "metadata.json").read_text())
+    assert meta["feedback"]["output_ids"] == sorted(
+        ids[k] for k in ("q1_rag", "q1_base", "q1_ft", "q2_rag", "q2_base", "q3"))
+    assert meta["feedback"]["counts"] == {"ratings": 6, "up": 4, "down": 2, "pairs": 2}
+    assert meta["settings"]["max_steps"] == 2 and meta["method"] == "kto"
+    assert len(meta["feedback"]["sha256"]) == 64 and meta["base_model"] == "tiny-llama"
+    # the shared model is untouched (training used a private copy)
+    after = tiny_generator.model.state_dict()
+    assert after.keys() == before.keys()
+    assert all((after[k] == before[k]).all() for k in before)
+
+    dpo = learn_from_feedback(
+        store, tiny_generator, settings,
+        LearnConfig(adapter="fb-dpo", method="dpo", max_steps=2, batch_size=2, min_pairs=2),
+        base_adapter="fb-kto")
+    assert (dpo.method, dpo.records) == ("dpo", 2)
+    assert dpo.metadata["parent_adapter"] == "fb-kto"
+    assert dpo.metadata["parent_feedback_sha256"] == meta["feedback"]["sha256"]
+    assert list_adapters(settings) == ["fb-dpo", "fb-kto"]  # no temp folders left behind
+    assert not [p for p in (settings.data_dir / "adapters").iterdir() if p.name.startswith(".")]
+    loaded = PeftModel.from_pretrained(copy.deepcopy(tiny_generator.model), dpo.path)
+    assert loaded.peft_config["default"].r == 8
+
+    with pytest.raises(UserError, match="already exists"):
+        learn_from_feedback(store, tiny_generator, settings,
+                            LearnConfig(adapter="fb-kto", min_ratings=4))
+    with pytest.raises(UserError, match=r"no adapter named 'nope'.*available: fb-dpo, fb-kto"):
+        learn_from_feedback(store, tiny_generator, settings,
+                            LearnConfig(adapter="fb-3", min_ratings=4), base_adapter="nope")

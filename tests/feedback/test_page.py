@@ -1,0 +1,133 @@
+"""The dashboard and the rating widgets through AppTest, on a seeded temp database."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.feedback.learn import LearnResult
+from core.feedback.store import open_store
+from tests.feedback.conftest import seed
+
+APP = "../../app.py"
+HOSTILE = "<script>alert('x')</script> **bold** [link](http://evil)"
+
+
+@pytest.fixture
+def seeded(app_settings):
+    store = open_store(app_settings)
+    ids = seed(store)
+    store.record_output(session_id="s4", page="compare", mode="rag", prompt=HOSTILE,
+                        output=HOSTILE, rating="down", comment=HOSTILE)
+    yield store, ids
+    store.close()
+
+
+def _dashboard() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/feedback.py")
+    return at.run()
+
+
+def test_dashboard_shows_seeded_feedback(seeded):
+    at = _dashboard()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [m.value for m in at.metric] == ["8", "7", "57%", "2"]  # 4 up of 7 rated
+    assert len(at.tabs) == 5
+    assert "8 of 8 answers" in [c.value for c in at.caption]
+    assert "too little feedback to learn from" in at.warning[0].value
+    assert at.button(key="fb_learn_go").disabled
+    assert any("After the fine-tuning issue (#4) lands" in i.value for i in at.info)
+    # drill-down defaults to the question with most answers ("What is LoRA?", 3 answers)
+    texts = [t.value for t in at.text]
+    assert "What is LoRA?" in texts and "Low-rank adapters." in texts
+    # user text is never rendered as markdown/HTML
+    assert not any("<script>" in m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize(("search", "shown"), [("lora", 3), ("<script>", 1), ("zzz", 0)])
+def test_table_search_is_plain_text(seeded, search, shown):
+    at = _dashboard()
+    at.text_input(key="fb_f_search").set_value(search).run()
+    assert f"{shown} of 8 answers" in [c.value for c in at.caption]
+    assert len(at.dataframe[1].value) == shown  # [0] is the win-rate table
+
+
+def test_learn_button_runs_training_and_keeps_the_result(seeded, monkeypatch):
+    store, _ = seeded
+    for i in range(2):
+        store.record_output(session_id="s", page="compare", mode="base", prompt=f"x{i}",
+                            output="meh", rating="down")
+    calls = {}
+
+    def fake_learn(store, generator, settings, config, *, base_adapter=None, progress=None,
+                   on_loss=None):
+        calls["config"] = config
+        for step, loss in ((1, 0.5), (2, 0.4)):
+            on_loss(step, loss)
+            progress(step / 2, f"step {step}/2: loss {loss}")
+        return LearnResult(config.adapter, "/tmp/x", "kto", 9, 0.45,
+                           [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.4}], 1.5,
+                           {"feedback": {"sha256": "abc"}})
+
+    monkeypatch.setattr("core.feedback.learn.learn_from_feedback", fake_learn)
+    monkeypatch.setattr("core.st_cache.get_generator", lambda: object())
+    at = _dashboard()
+    assert "Ready: KTO on 9 examples" in at.info[0].value
+    at.text_input(key="fb_learn_name").set_value("my-adapter")
+    at.button(key="fb_learn_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert calls["config"].adapter == "my-adapter"
+    assert "Adapter 'my-adapter' saved" in at.success[0].value
+    at.run()  # a rerun keeps the result (session state)
+    assert "Adapter 'my-adapter' saved" in at.success[0].value
+
+
+def _widget_script():
+    import streamlit as st
+
+    from pages._feedback_widget import preference_widget, rating_widget, record_output_once
+
+    fields = {"page": "compare", "mode": "rag", "prompt": "Q?", "output": "answer A"}
+    rating_widget("run1:rag", **fields)
+    a = record_output_once("run1:rag", **fields)
+    b = record_output_once("run1:base", **{**fields, "mode": "base", "output": "answer B"})
+    preference_widget("run1:pref", a, b)
+    st.write("ok")
+
+
+def test_rating_widget_updates_one_record_and_takes_a_comment(app_settings):
+    at = AppTest.from_function(_widget_script, default_timeout=30)
+    at.session_state["session_id"] = "sess-w"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    store = open_store(app_settings)
+    assert [(r.mode, r.rating) for r in store.list_outputs()] == [("rag", None), ("base", None)]
+    at.feedback[0].set_value(1).run()
+    at.feedback[0].set_value(0).run()   # changed to thumbs-down: same record, comment opens
+    at.text_input(key="fb_comment_run1:rag").set_value("wrong facts")
+    at.button[0].click().run()
+    assert "Comment saved." in [s.value for s in at.success]
+    rows = store.list_outputs()
+    assert len(rows) == 2
+    assert (rows[0].rating, rows[0].reward, rows[0].comment, rows[0].session_id) == (
+        "down", -1, "wrong facts", "sess-w")
+    at.radio(key="fb_pref_run1:pref").set_value("B is better").run()
+    at.radio(key="fb_pref_run1:pref").set_value("Tie").run()
+    (pref,) = store.list_preferences()
+    assert (pref.output_a_id, pref.output_b_id, pref.choice) == (rows[0].id, rows[1].id, "tie")
+    store.close()
+
+
+def test_rating_widget_shows_a_failed_write(app_settings, monkeypatch):
+    from core.feedback.store import FeedbackWriteError, SQLFeedbackStore
+
+    def broken(self, *args, **kwargs):
+        raise FeedbackWriteError("could not save the answer (sqlite): OperationalError: locked")
+
+    at = AppTest.from_function(_widget_script, default_timeout=30)
+    monkeypatch.setattr(SQLFeedbackStore, "set_rating", broken)
+    at.run()
+    at.feedback[0].set_value(1).run()
+    assert any("Your rating was NOT saved" in e.value and "locked" in e.value for e in at.error)
