@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYS_STAMP := $(VENV)/.system-packages
 PORT ?= 8501
-# Debian packages the project uses: WordNet (lemmatisation), Chromium + emoji font (browser tests).
-SYSTEM_PACKAGES := wordnet-base wordnet-sense-index chromium chromium-driver fonts-noto-color-emoji
+# Debian packages the project uses: WordNet (lemmatisation), Chromium + emoji font (browser
+# tests), PostgreSQL server binaries (feedback store tests against a real server).
+SYSTEM_PACKAGES := wordnet-base wordnet-sense-index chromium chromium-driver fonts-noto-color-emoji postgresql
 
 .PHONY: run test test-fast lint bench setup system-packages clean-cache
 
