@@ -29,20 +29,20 @@ settings = st_cache.settings()
 
 try:
     store = st_cache.get_rag_store()
-    if not store.exists(DEFAULT_KB):
-        bar = st.progress(0.0, "First use: building the default knowledge base…")
-        ensure_default_kb(store, progress=lambda f, m: bar.progress(min(1.0, f), m))
-        bar.empty()
     kbs = store.names()
 except UserError as exc:
     st.error(str(exc))
     st.stop()
+if DEFAULT_KB not in kbs:
+    kbs = [DEFAULT_KB, *kbs]
+    st.info("The default knowledge base is built automatically with your first question "
+            "(about a minute on a CPU).")
 
 c1, c2, c3 = st.columns([2, 1, 1])
 kb = c1.selectbox("Knowledge base", kbs, index=kbs.index(DEFAULT_KB) if DEFAULT_KB in kbs else 0)
 search = c2.selectbox("Search", SEARCH_MODES, index=SEARCH_MODES.index("hybrid"),
                       help="vector: embeddings; fts: BM25 full text; hybrid: both, fused by RRF")
-top_k = c3.slider("Top-k chunks", 1, 10, 4)
+top_k = c3.slider("Top-k chunks", 1, 10, 3)
 
 
 def _pick(question: str) -> None:
@@ -112,6 +112,14 @@ if asked:
     except UserError as exc:
         st.error(str(exc))
         st.stop()
+    if kb == DEFAULT_KB and not store.exists(DEFAULT_KB):
+        bar = st.progress(0.0, "First use: building the default knowledge base…")
+        try:
+            ensure_default_kb(store, progress=lambda f, m: bar.progress(min(1.0, f), m))
+        except UserError as exc:
+            st.error(str(exc))
+            st.stop()
+        bar.empty()
     ctx = AskContext(st_cache.get_generator(), store, kb, retrieval,
                      GenerationConfig(max_new_tokens=48))
     run = {"id": uuid.uuid4().hex[:8], "question": question, "kb": kb, "search": search,

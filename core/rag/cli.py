@@ -97,7 +97,7 @@ def register(sub) -> None:
     p.add_argument("question")
     p.add_argument("--kb", default=DEFAULT_KB)
     p.add_argument("--mode", default="rag", help="base | rag (more modes come with fine-tuning)")
-    p.add_argument("--top-k", type=int, default=4)
+    p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--search", choices=SEARCH_MODES, default="hybrid")
     p.add_argument("--max-new-tokens", type=int, default=40)
     p.set_defaults(func=_cmd_ask)

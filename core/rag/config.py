@@ -51,7 +51,7 @@ class ChunkingConfig:
 class RetrievalConfig:
     """How chunks are found for a question."""
 
-    top_k: int = field(default=4, metadata={"help": "Chunks returned."})
+    top_k: int = field(default=3, metadata={"help": "Chunks returned."})
     search: str = field(default="hybrid", metadata={"help": "vector | fts | hybrid (RRF)."})
     rrf_k: int = field(default=60, metadata={"help": "RRF constant k in 1/(k + rank)."})
     ann_min_rows: int = field(
