@@ -75,7 +75,9 @@ def bench_default_queries(store, embedder, questions: list[str]) -> dict:
     tbl = store.table("bench0")
     data = tbl.to_arrow()
     matrix = np.asarray(data["vector"].to_pylist(), np.float32)
-    times: dict[str, list[float]] = {k: [] for k in ("numpy", "vector", "fts", "hybrid", "embed")}
+    times: dict[str, list[float]] = {k: [] for k in ("numpy", "vector", "fts", "hybrid", "embed",
+                                                     "numpy_search", "vector_search",
+                                                     "hybrid_search")}
     agree = 0
     for q in questions:  # one embedding per question, added to each vector-based search
         start = time.perf_counter()
@@ -84,12 +86,16 @@ def bench_default_queries(store, embedder, questions: list[str]) -> dict:
         times["embed"].append(embed)
         start = time.perf_counter()
         exact = np.argsort(-(matrix @ vec))[:4]
-        times["numpy"].append(embed + time.perf_counter() - start)
+        times["numpy_search"].append(time.perf_counter() - start)
+        times["numpy"].append(embed + times["numpy_search"][-1])
         for mode in ("vector", "fts", "hybrid"):
             start = time.perf_counter()
             hits = search_table(tbl, q, vec if mode != "fts" else None,
                                 RetrievalConfig(top_k=4, search=mode))
-            times[mode].append((0 if mode == "fts" else embed) + time.perf_counter() - start)
+            took = time.perf_counter() - start
+            times[mode].append((0 if mode == "fts" else embed) + took)
+            if mode != "fts":
+                times[f"{mode}_search"].append(took)
             if mode == "vector":
                 agree += [h.id for h in hits] == [data["id"][int(i)].as_py() for i in exact]
     return {"times": times, "rows": len(matrix), "exact_agreement": agree / len(questions)}
@@ -133,22 +139,26 @@ def bench_synthetic(tmp: Path, embedder, questions, rows: int, n_queries: int) -
         sweep.append({"nprobes": nprobes, "refine_factor": refine,
                       "recall@10": float(np.mean(recall)), "lat": lat})
     cfg = RetrievalConfig()
-    times: dict[str, list[float]] = {"numpy": [], "ann": [], "flat": []}
+    times: dict[str, list[float]] = {"numpy": [], "ann": [], "flat": [], "numpy_search": [],
+                                     "ann_search": [], "flat_search": []}
     for i, q in enumerate(questions[:n_queries]):  # embed once, add it to each search
         start = time.perf_counter()
         v = embed_query(embedder, q)
         embed = time.perf_counter() - start
         start = time.perf_counter()
         np.argpartition(-(data @ v), 10)[:10]
-        times["numpy"].append(embed + time.perf_counter() - start)
+        times["numpy_search"].append(time.perf_counter() - start)
+        times["numpy"].append(embed + times["numpy_search"][-1])
         start = time.perf_counter()
         (tbl.search(v).distance_type("cosine").nprobes(cfg.nprobes)
          .refine_factor(cfg.refine_factor).limit(10).to_list())
-        times["ann"].append(embed + time.perf_counter() - start)
+        times["ann_search"].append(time.perf_counter() - start)
+        times["ann"].append(embed + times["ann_search"][-1])
         if i < 20:  # a flat scan of 100k rows is slow: fewer runs
             start = time.perf_counter()
             tbl.search(v).distance_type("cosine").bypass_vector_index().limit(10).to_list()
-            times["flat"].append(embed + time.perf_counter() - start)
+            times["flat_search"].append(time.perf_counter() - start)
+            times["flat"].append(embed + times["flat_search"][-1])
     return {"rows": rows, "build_s": build, "index": ann_index_config(rows, dim).__class__.__name__,
             "messages": messages, "sweep": sweep, "times": times,
             "default": (cfg.nprobes, cfg.refine_factor)}
@@ -160,6 +170,8 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=50, help="queries per measurement")
     ap.add_argument("--repeats", type=int, default=2, help="indexing runs (best of)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads for the embedder (0 = torch default)")
     args = ap.parse_args()
 
     from core.loaders import load_embedder
@@ -167,6 +179,8 @@ def main() -> None:
     from core.rag.ingest import read_folder
     from core.settings import load_settings
 
+    if args.threads:
+        __import__("torch").set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
     os.environ["NLPLAB_DATA_DIR"] = str(tmp / "data")
     settings = load_settings()
@@ -192,6 +206,9 @@ def main() -> None:
     print(row("embed + exact NumPy (baseline)", t["numpy"]))
     for mode in ("vector", "fts", "hybrid"):
         print(row(f"{'' if mode == 'fts' else 'embed + '}LanceDB {mode}", t[mode], t["numpy"]))
+    print(row("search only: NumPy exact", t["numpy_search"]))
+    print(row("search only: LanceDB vector", t["vector_search"], t["numpy_search"]))
+    print(row("search only: LanceDB hybrid", t["hybrid_search"], t["numpy_search"]))
     print(f"  LanceDB vector top-4 == NumPy top-4 on {dq['exact_agreement']:.0%} of questions")
 
     syn = bench_synthetic(tmp, embedder, questions, args.rows, args.queries)
@@ -208,6 +225,9 @@ def main() -> None:
     print(row("embed + exact NumPy (baseline)", t["numpy"]))
     print(row("embed + LanceDB ANN (default)", t["ann"], t["numpy"]))
     print(row("embed + LanceDB flat scan", t["flat"], t["numpy"]))
+    print(row("search only: NumPy exact", t["numpy_search"]))
+    print(row("search only: LanceDB ANN", t["ann_search"], t["numpy_search"]))
+    print(row("search only: LanceDB flat scan", t["flat_search"], t["numpy_search"]))
     if args.json:
         args.json.write_text(json.dumps({"indexing": idx, "default_kb": dq, "synthetic": syn},
                                         default=str))

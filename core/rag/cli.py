@@ -60,7 +60,7 @@ def _cmd_ask(args, settings):
                      GenerationConfig(max_new_tokens=args.max_new_tokens))
     r = answer(args.question, args.mode, ctx)
     return {"answer": r["answer"], "mode": r["mode"], "sources": r["sources"],
-            "seconds": r["seconds"], "tokens": r["tokens"], "model": r["model"]}
+            "seconds": r["seconds"]}
 
 
 def _cmd_kbs(args, settings):
