@@ -167,7 +167,7 @@ def bench_synthetic(tmp: Path, embedder, questions, rows: int, n_queries: int) -
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=100_000, help="synthetic table size")
-    ap.add_argument("--queries", type=int, default=50, help="queries per measurement")
+    ap.add_argument("--queries", type=int, default=30, help="queries per measurement")
     ap.add_argument("--repeats", type=int, default=2, help="indexing runs (best of)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     ap.add_argument("--threads", type=int, default=0,
