@@ -82,9 +82,8 @@ def _store_rating(run_id: str, mode: str) -> None:
 
 
 def _show_details(run: dict, mode: str, result: dict) -> None:
-    m1, m2 = st.columns(2)
-    m1.metric("Latency", f"{result['seconds']:.2f} s")
-    m2.metric("Tokens", result["tokens"])
+    st.caption(f"Latency **{result['seconds']:.2f} s** · **{result['tokens']}** tokens"
+               + (f" · retrieval {result['retrieval_seconds']:.2f} s" if result["sources"] else ""))
     if result["sources"]:
         kb_name = escape_markdown(run["kb"])
         st.caption(f"Retrieved {len(result['sources'])} chunk(s) from **{kb_name}** "

@@ -46,7 +46,7 @@ def test_example_click_builds_default_kb_answers_twice_and_stores_rating(pages_e
     run = at.session_state["compare_run"]
     assert run["question"] == question and set(run["results"]) == {"base", "rag"}
     assert run["results"]["rag"]["sources"] and not run["results"]["base"]["sources"]
-    assert [m.label for m in at.metric] == ["Latency", "Tokens"] * 2
+    assert sum(c.value.startswith("Latency") and "tokens" in c.value for c in at.caption) == 2
     assert any("chunk" in e.label and "score" in e.label for e in at.expander)
     assert sum("arrives with the fine-tuning issue" in c.value for c in at.caption) == 2
     subheaders = [s.value for s in at.subheader]
@@ -59,7 +59,7 @@ def test_example_click_builds_default_kb_answers_twice_and_stores_rating(pages_e
     assert ratings[0]["question"] == question
     assert ratings[0]["chunk_ids"] == run["results"]["rag"]["chunk_ids"]
     assert at.session_state["compare_run"]["id"] == run["id"]  # the rerun kept the answers
-    assert [m.label for m in at.metric] == ["Latency", "Tokens"] * 2
+    assert sum(c.value.startswith("Latency") for c in at.caption) == 2
 
 
 @pytest.mark.parametrize("question, needle", [("   ", "empty"), ("x" * 50_000, "50,000")])
