@@ -18,6 +18,8 @@ from core.rag.defaults import ensure_default_kb
 from core.rag.highlight import escape_markdown, highlight_markdown
 from core.rag.ratings import record_rating
 
+SCORE_HELP = {"vector": "score = cosine similarity", "fts": "score = BM25",
+              "hybrid": "score = RRF, the sum of 1/(60 + rank) over both searches"}
 COLUMNS = [("base", "Base"), ("rag", "RAG"), ("finetuned", "Fine-tuned"),
            ("finetuned+rag", "Fine-tuned + RAG")]
 N_EXAMPLES = 6
@@ -87,7 +89,8 @@ def _show_details(run: dict, mode: str, result: dict) -> None:
     if result["sources"]:
         kb_name = escape_markdown(run["kb"])
         st.caption(f"Retrieved {len(result['sources'])} chunk(s) from **{kb_name}** "
-                   f"({run['search']}); words shared with the answer are highlighted."
+                   f"({SCORE_HELP[run['search']]}); words shared with the answer are "
+                   "highlighted."
                    + (" Context was trimmed to fit the model." if result["trimmed"] else ""))
         for i, src in enumerate(result["sources"], 1):
             with st.expander(f"[{i}] {src['document']} · chunk {src['chunk']} · "
