@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -173,15 +174,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0,
                     help="torch threads for the embedder (0 = torch default)")
     args = ap.parse_args()
+    if args.threads:
+        __import__("torch").set_num_threads(args.threads)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
+    try:
+        run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the 100k-row table is ~200 MB
 
+
+def run(args, tmp: Path) -> None:
     from core.loaders import load_embedder
     from core.rag.defaults import DEFAULT_DOCS_DIR, load_qa
     from core.rag.ingest import read_folder
     from core.settings import load_settings
 
-    if args.threads:
-        __import__("torch").set_num_threads(args.threads)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
     os.environ["NLPLAB_DATA_DIR"] = str(tmp / "data")
     settings = load_settings()
     embedder = load_embedder(settings)
