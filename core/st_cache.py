@@ -50,3 +50,26 @@ def get_feedback_store():
     s = load_settings()
     s.ensure_data_dir()
     return feedback_store(s.feedback_url)
+
+
+def rag_store(_settings: Settings, spec: str):
+    """One KnowledgeStore (LanceDB connection) per process.
+
+    The embedder loads on first need (through the loaders' per-process memo), so listing
+    knowledge bases never waits for a model.
+    """
+    from core.rag.store import KnowledgeStore
+
+    return KnowledgeStore(_settings, None, embedder_id=spec)
+
+
+def get_rag_store():
+    s = settings()
+    return rag_store(s, s.embedding_model)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def qa_examples(split: str = "test") -> list[dict]:
+    from core.rag.defaults import load_qa
+
+    return load_qa(split=split)
