@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.emotions.classical import CLASSICAL, fit_head
-from core.emotions.datasets import LabelledData, drop_rare, stratified_split
+from core.emotions.datasets import LabelledData, apply_groups, drop_rare, stratified_split
 from core.emotions.features import TfidfFeatures
 from core.emotions.metrics import classification_metrics, summarise_folds
 from core.emotions.models_store import EmotionModel, safe_name, save_model
@@ -44,7 +44,7 @@ class TrainConfig:
     epochs: int = 3
     preprocess: PreprocessConfig | None = None   # None: default for the model kind
     min_df: int = 1
-    extra: dict = field(default_factory=dict)
+    group_map: dict[str, str] | None = None   # applied before training, kept with the model
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -97,6 +97,8 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
           transformer: TransformerConfig | None = None) -> TrainResult:
     """Train ``config.model`` on ``data``; ``base`` overrides the transformer's encoder."""
     t_start = time.perf_counter()
+    if config.group_map:
+        data = apply_groups(data, config.group_map)
     data = drop_rare(data, max(config.cv_folds * 2, 5))
     labels = sorted(set(data.labels))
     index = {lab: i for i, lab in enumerate(labels)}
@@ -127,6 +129,11 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
         model = EmotionModel(config.name, "transformer", labels, pre.config, head,
                              info=info, data_dir=Path(data_dir))
     else:
+        # BLAS thread pools thrash on a busy 2-core box (LR fits measured 50x slower), so the
+        # classical fits run single-threaded BLAS; the forest still uses 2 joblib workers.
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(limits=1)
         tokens = [pre.tokens(t) for t in texts_train]
         cv = _classical_cv(tokens, y, config.cv_folds, config, k, labels, progress)
         if progress:
@@ -136,6 +143,7 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
         head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
                               config.oversample)
         seconds = time.perf_counter() - t0
+        limiter.restore_original_limits()
         info = {**info, "vocabulary": len(feats.vocabulary)}
         model = EmotionModel(config.name, config.model, labels, pre.config, head, feats,
                              info=info, data_dir=Path(data_dir))
@@ -146,7 +154,8 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
               "oversample": config.oversample}
     model.info = {**model.info, "train": {"rows": len(train_idx), "test_rows": len(test_idx),
                                           "oversample": config.oversample, "seed": config.seed,
-                                          "cv_folds": config.cv_folds}}
+                                          "cv_folds": config.cv_folds},
+                  "group_map": config.group_map or {}}
     model.metrics = {"cv": cv, "test": test, "seconds": round(seconds, 3)}
     if save:
         save_model(model, Path(data_dir))
