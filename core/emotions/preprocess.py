@@ -121,7 +121,7 @@ def _emoji_name(chars: str, data: dict) -> str:
 
 
 def remove_punctuation(text: str) -> str:
-    """"wow!!! can't... (really)" -> "wow    can't    really " (inner apostrophes kept)"""
+    """"wow!!! can't... (really)" -> "wow    can't     really " (inner apostrophes kept)"""
     text = PUNCT_RE.sub(" ", text.replace("’", "'"))
     return LONE_APOSTROPHE_RE.sub(" ", text)
 
@@ -194,9 +194,10 @@ class Preprocessor:
         self.lemma_status = "off"
         if self.config.lemmatize:
             from core.emotions.lemmatize import Lemmatizer
+            from core.emotions.nltk_data import INSTALL_HINT
 
             self.lemmatizer = Lemmatizer.create(data_dir)
-            self.lemma_status = self.lemmatizer.status if self.lemmatizer else "unavailable"
+            self.lemma_status = self.lemmatizer.status if self.lemmatizer else INSTALL_HINT
         self._steps = self._build_steps()
 
     @property

@@ -120,8 +120,9 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
             imbalance="oversample" if config.oversample else "class_weights")
         base = base or (lambda labs: load_classifier_base(load_settings(), labs))
         t0 = time.perf_counter()
+        scaled = (lambda f, m: progress(0.05 + 0.8 * f, m)) if progress else None
         head, info = fine_tune([pre.text(t) for t in texts_train], y, labels, tcfg, base,
-                               progress, on_loss)
+                               scaled, on_loss)
         seconds = time.perf_counter() - t0
         cv = {"folds": 0, "method": "validation split (early stopping)",
               "validation_rows": info["validation_rows"],
