@@ -35,3 +35,19 @@ def get_embedder():
 def get_generator():
     s = settings()
     return generator(s, s.generator_model)
+
+
+# --- tweet emotions (issue 5) ---------------------------------------------------------------
+@st.cache_resource(show_spinner="Preparing the preprocessing pipeline (WordNet)…", max_entries=16)
+def emotion_preprocessor(config, data_dir):
+    from core.emotions.preprocess import Preprocessor
+
+    return Preprocessor(config, data_dir)
+
+
+@st.cache_resource(show_spinner="Loading the emotion model…", max_entries=8)
+def emotion_model(data_dir, name: str, stamp: float):
+    """A saved emotion model; ``stamp`` (settings.json mtime) reloads it after retraining."""
+    from core.emotions.models_store import load_model
+
+    return load_model(name, data_dir)
