@@ -3,8 +3,10 @@
 NLTK's perceptron POS tagger needs data that no package here ships, so the part of speech is
 chosen by NLTK's tagger when its data is installed, and otherwise by a WordNet heuristic:
 an inflected verb form wins (``cried`` -> v), then an inflected noun (``geese`` -> n), then an
-inflected adjective (``happiest`` -> a), else the POS of the word's most frequent WordNet sense
-(synsets are ordered by sense frequency, from ``cntlist``). Results are cached per token.
+inflected adjective (``happiest`` -> a), else the POS under which the word has the most
+sense-tagged occurrences in SemCor (``tagsense_cnt``, 4th-from-offsets field of WordNet's
+``index.<pos>`` lines; ties broken by sense count), read once from the index files.
+Results are cached per token.
 
 Example:
     >>> lem = Lemmatizer.create(Path("/tmp/appdata"))  # doctest: +SKIP
@@ -20,16 +22,40 @@ from pathlib import Path
 from core.emotions.nltk_data import ensure_nltk_data, has_pos_tagger
 
 _TAG_TO_WN = {"J": "a", "V": "v", "N": "n", "R": "r"}
+_INDEX_POS = {"noun": "n", "verb": "v", "adj": "a", "adv": "r"}
+
+
+def read_pos_ranks(wordnet_dir: Path) -> dict[str, dict[str, tuple[int, int]]]:
+    """word -> {pos: (tagsense_cnt, sense_cnt)} from ``index.noun/verb/adj/adv``.
+
+    Index line: ``lemma pos synset_cnt p_cnt [ptr_symbol]*p_cnt sense_cnt tagsense_cnt
+    offset*synset_cnt`` (WordNet's wndb(5WN)). Example: 'cry' -> {'n': (11, 12), 'v': (..)}.
+    """
+    ranks: dict[str, dict[str, tuple[int, int]]] = {}
+    for name, pos in _INDEX_POS.items():
+        path = wordnet_dir / f"index.{name}"
+        if not path.is_file():
+            continue
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith(" "):
+                    continue   # license header lines start with two spaces
+                f = line.split()
+                p_cnt = int(f[3])
+                sense_cnt, tagsense_cnt = int(f[4 + p_cnt]), int(f[5 + p_cnt])
+                ranks.setdefault(f[0], {})[pos] = (tagsense_cnt, sense_cnt)
+    return ranks
 
 
 class Lemmatizer:
     """WordNetLemmatizer plus a POS guesser; build with :meth:`create` (None without WordNet)."""
 
-    def __init__(self, use_tagger: bool):
+    def __init__(self, use_tagger: bool, wordnet_dir: Path | None = None):
         from nltk.corpus import wordnet
         from nltk.stem import WordNetLemmatizer
 
         self._wn = wordnet
+        self._pos_rank = read_pos_ranks(wordnet_dir) if wordnet_dir else {}
         self._lemmatizer = WordNetLemmatizer()
         self._lemmatizer.lemmatize("warmup")  # loads WordNet now, not on the first tweet
         self.use_tagger = use_tagger
@@ -42,9 +68,11 @@ class Lemmatizer:
         from core.settings import load_settings
 
         root = data_dir if data_dir is not None else load_settings().data_dir
-        if not ensure_nltk_data(Path(root)).wordnet:
+        status = ensure_nltk_data(Path(root))
+        if not status.wordnet:
             return None
-        return cls(use_tagger=has_pos_tagger())
+        return cls(use_tagger=has_pos_tagger(),
+                   wordnet_dir=Path(status.root) / "corpora" / "wordnet")
 
     def guess_pos(self, word: str) -> str:
         """'cried' -> 'v', 'geese' -> 'n', 'happiest' -> 'a', 'sad' -> 'a'."""
@@ -53,10 +81,9 @@ class Lemmatizer:
             base = morphy(word, pos)
             if base is not None and base != word:
                 return pos
-        synsets = self._wn.synsets(word)
-        if synsets:
-            pos = synsets[0].pos()
-            return "a" if pos == "s" else pos
+        ranks = self._pos_rank.get(word)
+        if ranks:
+            return max(ranks, key=ranks.get)
         return "n"
 
     def _lemma_guess(self, token: str) -> str:

@@ -110,6 +110,8 @@ def hashtags_to_words(text: str) -> str:
 
 def emoji_to_words(text: str) -> str:
     """'lol 😂' -> 'lol  face with tears of joy ' (emoji's English names, '_'/'-' as spaces)"""
+    if text.isascii():   # no emoji possible: skip the library's per-character scan
+        return text
     import emoji
 
     return emoji.replace_emoji(text, replace=_emoji_name)
