@@ -65,3 +65,11 @@ def test_empty_tweet_gives_clear_error(page):
     page.button(key="emo_cls_go").click().run()
     assert not page.exception
     assert any("empty" in e.value for e in page.error)
+
+
+def test_data_tab_grouping_and_oversampling_charts(page):
+    charts_before = len(page.get("plotly_chart"))
+    page.button(key="emo_ship").click().run()
+    page.toggle(key="emo_os_toggle").set_value(True).run()
+    assert not page.exception and not page.error
+    assert len(page.get("plotly_chart")) == charts_before + 1   # before/after oversampling
