@@ -73,3 +73,18 @@ def qa_examples(split: str = "test") -> list[dict]:
     from core.rag.defaults import load_qa
 
     return load_qa(split=split)
+
+# --- tweet emotions (issue 5) ---------------------------------------------------------------
+@st.cache_resource(show_spinner="Preparing the preprocessing pipeline (WordNet)…", max_entries=16)
+def emotion_preprocessor(config, data_dir):
+    from core.emotions.preprocess import Preprocessor
+
+    return Preprocessor(config, data_dir)
+
+
+@st.cache_resource(show_spinner="Loading the emotion model…", max_entries=8)
+def emotion_model(data_dir, name: str, stamp: float):
+    """A saved emotion model; ``stamp`` (settings.json mtime) reloads it after retraining."""
+    from core.emotions.models_store import load_model
+
+    return load_model(name, data_dir)

@@ -1,6 +1,296 @@
-"""Tweet emotions (placeholder until issue #5 lands)."""
+"""Tweet emotions: preprocessing made visible, datasets, five models compared, classification.
 
+Thin page: widgets in, ``core.emotions`` calls, charts out. State lives in st.session_state
+(keys prefixed ``emo_``); long work sits behind buttons with progress bars.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import plotly.express as px
 import streamlit as st
 
+from core import st_cache
+from core.emotions import analysis, datasets, models_store, ratings, training
+from core.emotions.nltk_data import ensure_nltk_data
+from core.emotions.preprocess import STEP_ORDER, PreprocessConfig
+from core.errors import UserError
+
+settings = st_cache.settings()
+DATA_DIR = settings.data_dir
+MODEL_LABELS = {"logreg": "Logistic regression (C search)", "random_forest": "Random forest",
+                "linear_svc": "Linear SVC", "stacking": "Stacking (LR + RF + SVC)",
+                "transformer": "Fine-tuned transformer"}
+EXAMPLE = ("@bestie OMG I can't believe it 😭😭 we actually WON!!! #blessed &amp; so "
+           "grateful 🙏 https://t.co/xyz")
+
 st.title("Tweet emotions")
-st.info("Not built yet: this page arrives with issue #5.")
+st.caption("See what each preprocessing step does, compare classical models with a fine-tuned "
+           "transformer, and classify tweets.")
+state = st.session_state
+state.setdefault("emo_results", {})
+state.setdefault("emo_data", None)
+
+
+def show_error(exc: UserError) -> None:
+    st.error(str(exc))
+
+
+def current_data() -> datasets.LabelledData:
+    if state["emo_data"] is None:
+        state["emo_data"] = datasets.load_demo()
+        state["emo_source"] = "demo tweets"
+    return state["emo_data"]
+
+
+def grouped_data() -> datasets.LabelledData:
+    data = current_data()
+    mapping = state.get("emo_group_map") or {}
+    return datasets.apply_groups(data, mapping) if mapping else data
+
+
+tab_pre, tab_data, tab_train, tab_cls = st.tabs(
+    ["Preprocess", "Data", "Train & compare", "Classify"])
+
+# --- Preprocess -----------------------------------------------------------------------------
+with tab_pre:
+    status = ensure_nltk_data(DATA_DIR)
+    if not status.wordnet:
+        st.warning(status.message)
+    cols = st.columns(4)
+    toggles = {}
+    for i, step in enumerate(s for s in STEP_ORDER if s != "handles"):
+        toggles[step] = cols[i % 4].toggle(step.replace("_", " "), value=True,
+                                           key=f"emo_on_{step}",
+                                           disabled=step == "lemmatize" and not status.wordnet)
+    handles = cols[1].selectbox("@handles", ["remove", "placeholder", "keep"], key="emo_handles")
+    keep_neg = cols[2].toggle("keep negations", value=True, key="emo_keep_neg")
+    config = PreprocessConfig(handles=handles, keep_negations=keep_neg, **toggles)
+    state["emo_pre_config"] = config
+    pre = st_cache.emotion_preprocessor(config, DATA_DIR)
+    tweet = st.text_area("Tweet", EXAMPLE, max_chars=2000, key="emo_tweet")
+    if tweet.strip():
+        trace = pre.trace(tweet)
+        st.markdown("**Input** · " + analysis.escape_markdown(tweet))
+        for n, step in enumerate(trace.steps, 1):
+            st.markdown(f"**{n}. {step.name}** · " + analysis.marked_markdown(step))
+        st.caption(f"{len(trace.tokens)} tokens out: " + ", ".join(trace.tokens)[:500]
+                   if trace.tokens else "no tokens left")
+    else:
+        st.info("Type a tweet to see every step.")
+    st.subheader("On the whole dataset")
+    if st.button("Analyse the current dataset", key="emo_analyse"):
+        texts = current_data().texts[:3000]
+        with st.spinner(f"Preprocessing {len(texts)} tweets…"):
+            state["emo_stats"] = analysis.dataset_step_stats(pre, texts)
+    if state.get("emo_stats") is not None:
+        stats = state["emo_stats"]
+        first, last = stats.iloc[0], stats.iloc[-1]
+        c1, c2 = st.columns(2)
+        c1.metric("tokens", f"{last['tokens']:,}", f"{last['tokens'] - first['tokens']:,}")
+        c2.metric("vocabulary", f"{last['vocabulary']:,}",
+                  f"{last['vocabulary'] - first['vocabulary']:,}")
+        st.plotly_chart(px.bar(stats, x="step", y="vocabulary",
+                               title="Vocabulary size after each step"), key="emo_vocab")
+        st.dataframe(stats, hide_index=True)
+
+# --- Data -----------------------------------------------------------------------------------
+with tab_data:
+    include_demo = st.checkbox("Include the demo tweets (assets/tweets)", value=True,
+                               key="emo_inc_demo")
+    uploads = st.file_uploader(f"CSV files (UTF-8, up to {settings.max_upload_mb} MB each)",
+                               type=["csv"], accept_multiple_files=True, key="emo_uploads")
+    parts, names = [], []
+    for up in uploads or []:
+        try:
+            df = datasets.read_csv(up.getvalue(), settings.max_upload_mb, up.name)
+            cols = list(df.columns)
+            c1, c2 = st.columns(2)
+            tcol = c1.selectbox(f"{up.name}: text column", cols, key=f"emo_tc_{up.name}",
+                                index=cols.index("text") if "text" in cols else 0)
+            lcol = c2.selectbox(f"{up.name}: label column", cols, key=f"emo_lc_{up.name}",
+                                index=cols.index("label") if "label" in cols else
+                                min(1, len(cols) - 1))
+            parts.append(datasets.labelled(df, tcol, lcol, name=up.name))
+            names.append(up.name)
+        except UserError as exc:
+            show_error(exc)
+    if st.button("Use this data", key="emo_use_data", type="primary"):
+        try:
+            chosen = ([datasets.load_demo()] if include_demo else []) + parts
+            if not chosen:
+                raise UserError("choose the demo tweets or upload at least one CSV")
+            merged = datasets.merge(chosen) if len(chosen) > 1 else chosen[0]
+            state["emo_data"], state["emo_group_map"] = merged, {}
+            state["emo_source"] = " + ".join((["demo tweets"] if include_demo else []) + names)
+            st.success(f"{len(merged.texts)} tweets; report: {json.dumps(merged.report)}")
+        except UserError as exc:
+            show_error(exc)
+    data = current_data()
+    st.caption(f"Current data: {state.get('emo_source')} · {len(data.texts)} tweets · "
+               f"{len(set(data.labels))} labels")
+    st.subheader("Emotion grouping")
+    labels = sorted(set(data.labels))
+    shipped = datasets.load_group_map()
+    if st.button("Start from the text_emotion.csv grouping (13 labels -> 7)", key="emo_ship"):
+        state["emo_group_map"] = {lab: shipped.get(lab, lab) for lab in labels}
+    mapping = state.get("emo_group_map") or {}
+    table = pd.DataFrame({"label": labels, "group": [mapping.get(lab, lab) for lab in labels]})
+    edited = st.data_editor(table, disabled=["label"], hide_index=True, key="emo_group_edit")
+    state["emo_group_map"] = {r.label: (str(r.group).strip() or r.label)
+                              for r in edited.itertuples()}
+    grouped = grouped_data()
+    state["emo_oversample"] = st.toggle("Random oversampling of minority classes (training "
+                                        "split only)", key="emo_os_toggle")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(px.bar(analysis.class_counts(data.labels), x="label", y="count",
+                           title="Labels as loaded"), key="emo_dist_raw")
+    c2.plotly_chart(px.bar(analysis.class_counts(grouped.labels), x="label", y="count",
+                           title="After grouping"), key="emo_dist_grouped")
+    if state["emo_oversample"]:
+        try:
+            over = analysis.oversampled_counts(datasets.drop_rare(grouped).labels)
+            st.plotly_chart(px.bar(over, x="label", y="count", color="split", barmode="group",
+                                   title="Training split before/after oversampling; test "
+                                         "split untouched"), key="emo_dist_os")
+        except UserError as exc:
+            show_error(exc)
+
+# --- Train & compare ------------------------------------------------------------------------
+with tab_train:
+    chosen = st.multiselect("Models", list(MODEL_LABELS), default=list(MODEL_LABELS)[:4],
+                            format_func=MODEL_LABELS.get, key="emo_models")
+    c1, c2, c3 = st.columns(3)
+    prefix = c1.text_input("Save as (prefix)", "page", key="emo_prefix")
+    folds = c2.number_input("CV folds", 2, 10, 3, key="emo_folds")
+    epochs = c3.number_input("Transformer epochs", 1, 20, 3, key="emo_epochs")
+    st.caption(f"Transformer base: `{settings.classifier_model}` (NLPLAB_CLASSIFIER_MODEL). "
+               "Linear SVC scores are softmax of margins, not calibrated probabilities.")
+    if st.button("Train and compare", type="primary", key="emo_train", disabled=not chosen):
+        train_data = grouped_data()
+        for model in chosen:
+            bar = st.progress(0.0, text=f"{MODEL_LABELS[model]}: starting")
+            chart = st.empty()
+            losses: list[dict] = []
+
+            def on_loss(rec, chart=chart, losses=losses):
+                losses.append(rec)
+                frame = pd.DataFrame([r for r in losses if "loss" in r])
+                if len(frame) % 5 == 1 or "val_loss" in rec:
+                    chart.plotly_chart(px.line(frame, x="step", y="loss",
+                                               title="Transformer training loss"))
+
+            try:
+                result = training.train(
+                    train_data,
+                    training.TrainConfig(model=model, name=f"{prefix}-{model}",
+                                         oversample=state.get("emo_oversample", False),
+                                         cv_folds=int(folds), epochs=int(epochs),
+                                         preprocess=None if model == "transformer" else
+                                         state.get("emo_pre_config")),
+                    DATA_DIR, progress=lambda f, m, bar=bar, model=model: bar.progress(
+                        min(f, 1.0), text=f"{MODEL_LABELS[model]}: {m}"),
+                    on_loss=on_loss)
+                state["emo_results"][model] = {"name": result.model.name, "cv": result.cv,
+                                               "test": result.test, "seconds": result.seconds,
+                                               "losses": losses}
+            except UserError as exc:
+                show_error(exc)
+                break
+    results = state["emo_results"]
+    if results:
+        rows = [{"model": MODEL_LABELS[m], "accuracy": r["test"]["accuracy"],
+                 "macro F1": r["test"]["macro_f1"], "weighted F1": r["test"]["weighted_f1"],
+                 "macro precision": r["test"]["macro_precision"],
+                 "macro recall": r["test"]["macro_recall"],
+                 "CV macro F1": r["cv"].get("macro_f1_mean"),
+                 "CV ± std": r["cv"].get("macro_f1_std"), "train s": r["seconds"]}
+                for m, r in results.items()]
+        table = pd.DataFrame(rows)
+        st.dataframe(table, hide_index=True, key="emo_compare")
+        long = table.melt(id_vars="model", value_vars=["accuracy", "macro F1", "weighted F1"])
+        st.plotly_chart(px.bar(long, x="model", y="value", color="variable", barmode="group",
+                               title="Held-out test split"), key="emo_compare_chart")
+        pick = st.selectbox("Confusion matrix / per-class report of", list(results),
+                            format_func=MODEL_LABELS.get, key="emo_cm_pick")
+        test = results[pick]["test"]
+        st.plotly_chart(px.imshow(test["confusion"], x=test["labels"], y=test["labels"],
+                                  text_auto=True, labels={"x": "predicted", "y": "true"},
+                                  color_continuous_scale="Blues"), key="emo_cm")
+        st.dataframe(pd.DataFrame(test["per_class"]).T, key="emo_per_class")
+        if results[pick].get("losses"):
+            st.plotly_chart(px.line(pd.DataFrame([r for r in results[pick]["losses"]
+                                                  if "loss" in r]), x="step", y="loss",
+                                    title="Training loss"), key="emo_loss_final")
+
+# --- Classify -------------------------------------------------------------------------------
+with tab_cls:
+    saved = models_store.list_models(DATA_DIR)
+    if not saved:
+        st.info("No trained model yet: train one in 'Train & compare' (or with "
+                "`python -m core emotions train`).")
+    else:
+        name = st.selectbox("Model", saved, key="emo_cls_model")
+        stamp = (models_store.models_root(DATA_DIR) / name / "settings.json").stat().st_mtime
+        model = st_cache.emotion_model(DATA_DIR, name, stamp)
+        text = st.text_area("Tweet to classify", "ugh my flight got cancelled AGAIN 😤 "
+                            "@airline", max_chars=2000, key="emo_cls_text")
+        if st.button("Classify", type="primary", key="emo_cls_go"):
+            try:
+                state["emo_pred"] = {"model": name, **model.classify([text])[0],
+                                     "clean": model.preprocessor().text(text)}
+            except UserError as exc:
+                show_error(exc)
+        pred = state.get("emo_pred")
+        if pred:
+            st.metric("Emotion", pred["label"])
+            scores = pd.DataFrame({"emotion": list(pred["scores"]),
+                                   "probability": list(pred["scores"].values())})
+            st.plotly_chart(px.bar(scores.sort_values("probability"), x="probability",
+                                   y="emotion", orientation="h"), key="emo_pred_chart")
+            st.text(f"Preprocessed: {pred['clean']}")
+            rating = st.feedback("thumbs", key=f"emo_fb_{hash((pred['model'], pred['text']))}")
+            if rating is not None and state.get("emo_fb_done") != (pred["model"], pred["text"]):
+                ratings.record_rating(DATA_DIR, text=pred["text"], label=pred["label"],
+                                      scores=pred["scores"], model=pred["model"], rating=rating)
+                state["emo_fb_done"] = (pred["model"], pred["text"])
+                st.toast("Thanks, rating saved")
+        st.subheader("Batch (CSV)")
+        up = st.file_uploader("CSV with a text column", type=["csv"], key="emo_batch")
+        if up is not None:
+            try:
+                df = datasets.read_csv(up.getvalue(), settings.max_upload_mb, up.name)
+                col = st.selectbox("Text column", list(df.columns), key="emo_batch_col")
+                if st.button("Classify all", key="emo_batch_go"):
+                    texts = df[col].astype(str).fillna("")
+                    keep = texts.str.strip().ne("")
+                    out = model.classify(texts[keep].str.slice(0, 2000).tolist())
+                    df = df[keep].copy()
+                    df["predicted"] = [o["label"] for o in out]
+                    for lab in model.labels:
+                        df[f"p_{lab}"] = [o["scores"][lab] for o in out]
+                    state["emo_batch_out"] = (df, int((~keep).sum()))
+            except UserError as exc:
+                show_error(exc)
+        if state.get("emo_batch_out") is not None:
+            df, skipped = state["emo_batch_out"]
+            if skipped:
+                st.warning(f"{skipped} empty rows skipped")
+            df = df.assign(feedback=None)
+            edited = st.data_editor(df, key="emo_batch_table", column_config={
+                "feedback": st.column_config.SelectboxColumn(options=["👍", "👎"])},
+                disabled=[c for c in df.columns if c != "feedback"])
+            st.download_button("Download predictions (CSV)", df.drop(columns="feedback")
+                               .to_csv(index=False).encode(), "emotion_predictions.csv",
+                               "text/csv", key="emo_download")
+            if st.button("Save batch ratings", key="emo_batch_rate"):
+                rated = edited[edited["feedback"].notna()]
+                text_col = state.get("emo_batch_col")
+                for _, r in rated.iterrows():
+                    ratings.record_rating(
+                        DATA_DIR, text=str(r.get(text_col, "")), label=r["predicted"],
+                        model=name, rating=int(r["feedback"] == "👍"),
+                        scores={lab: float(r[f"p_{lab}"]) for lab in model.labels})
+                st.success(f"{len(rated)} ratings saved")

@@ -1,0 +1,94 @@
+"""`python -m core emotions ...`: preprocess, train, evaluate, classify (JSON out).
+
+- ``preprocess TEXT`` -> ``{"steps": [{"name", "text", "tokens"}]}``
+- ``train --data F.csv [--text-col C] [--label-col C] --model M --name N [--group-map F.json]
+  [--oversample] [--epochs E]`` -> ``{"name", "labels", "cv", "seconds"}``
+- ``evaluate --name N --data F.csv`` -> ``{"accuracy", "macro_f1", "weighted_f1", "per_class"}``
+- ``classify --name N TEXT...`` -> ``[{"text", "label", "scores"}]``
+Heavy imports stay inside the handlers.
+"""
+
+from __future__ import annotations
+
+MODELS = ("logreg", "random_forest", "linear_svc", "stacking", "transformer")
+
+
+def _data(args, settings):
+    from core.emotions.datasets import labelled, read_csv
+
+    df = read_csv(args.data, max_mb=settings.max_upload_mb, name=str(args.data))
+    return labelled(df, args.text_col, args.label_col, name=str(args.data))
+
+
+def _cmd_preprocess(args, settings):
+    from core.emotions.preprocess import PreprocessConfig, Preprocessor
+
+    config = PreprocessConfig(keep_negations=not args.drop_negations,
+                              lemmatize=not args.no_lemmatize)
+    return Preprocessor(config, settings.data_dir).trace(args.text).to_dict()
+
+
+def _cmd_train(args, settings):
+    from core.emotions.datasets import load_group_map
+    from core.emotions.training import TrainConfig, train
+
+    group_map = load_group_map(args.group_map) if args.group_map else None
+    config = TrainConfig(model=args.model, name=args.name, oversample=args.oversample,
+                         epochs=args.epochs, cv_folds=args.cv_folds, seed=args.seed,
+                         group_map=group_map)
+    return train(_data(args, settings), config, settings.data_dir).summary()
+
+
+def _cmd_evaluate(args, settings):
+    from core.emotions.models_store import load_model
+    from core.emotions.training import evaluate
+
+    model = load_model(args.name, settings.data_dir)
+    data = _data(args, settings)
+    group_map = model.info.get("group_map")
+    if group_map:
+        from core.emotions.datasets import apply_groups
+
+        data = apply_groups(data, group_map)
+    out = evaluate(model, data)
+    return {k: out[k] for k in ("accuracy", "macro_f1", "weighted_f1", "per_class")}
+
+
+def _cmd_classify(args, settings):
+    from core.emotions.models_store import load_model
+
+    return load_model(args.name, settings.data_dir).classify(args.texts)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("emotions", help="tweet emotions: preprocess, train, evaluate, classify")
+    cmds = p.add_subparsers(dest="emotions_command", required=True, metavar="SUBCOMMAND")
+
+    c = cmds.add_parser("preprocess", help="show every preprocessing step for one tweet")
+    c.add_argument("text")
+    c.add_argument("--drop-negations", action="store_true", help="remove not/no/never too")
+    c.add_argument("--no-lemmatize", action="store_true")
+    c.set_defaults(func=_cmd_preprocess)
+
+    for name in ("train", "evaluate"):
+        c = cmds.add_parser(name, help=f"{name} an emotion model on a CSV")
+        c.add_argument("--data", required=True, help="CSV file (UTF-8)")
+        c.add_argument("--text-col", default="text")
+        c.add_argument("--label-col", default="label")
+        c.add_argument("--name", required=True, help="model name (letters, digits, _ - .)")
+        if name == "train":
+            c.add_argument("--model", required=True, choices=MODELS)
+            c.add_argument("--group-map", help="JSON {label: group} applied before training")
+            c.add_argument("--oversample", action="store_true",
+                           help="random oversampling of minority classes (training split only)")
+            c.add_argument("--epochs", type=int, default=3, help="transformer epochs")
+            c.add_argument("--cv-folds", type=int, default=3)
+            c.add_argument("--seed", type=int, default=0)
+            c.set_defaults(func=_cmd_train)
+        else:
+            c.set_defaults(func=_cmd_evaluate)
+
+    c = cmds.add_parser("classify", help="classify tweets with a trained model")
+    c.add_argument("--name", required=True)
+    c.add_argument("texts", nargs="+", metavar="TEXT")
+    c.set_defaults(func=_cmd_classify)

@@ -1,0 +1,163 @@
+"""Trained emotion models: one object to predict with, saved in our own formats.
+
+A model lives in ``<data_dir>/emotion_models/<name>/``:
+- ``settings.json``: kind, labels, preprocessing config, training settings, format version;
+- ``metrics.json``: cross-validation and held-out test metrics, training time;
+- classical kinds: ``features.json`` (ngram size, term list) + ``weights.npz`` (idf and the
+  head's arrays: linear coefficients, or every tree's node arrays, or a stack of both), loaded
+  with ``allow_pickle=False``;
+- transformer: ``encoder/`` written by ``save_pretrained`` (safetensors + tokenizer JSON).
+Nothing is pickled or unpickled. Names are checked by :func:`safe_name` before any path is built.
+
+Example:
+    >>> safe_name("my-model_1")
+    'my-model_1'
+    >>> safe_name("../etc")   # raises UserError
+    Traceback (most recent call last):
+    core.errors.UserError: model name '../etc' ...
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.emotions.classical import head_from_arrays
+from core.emotions.features import TfidfFeatures
+from core.emotions.preprocess import PreprocessConfig, cached_preprocessor
+from core.errors import UserError
+
+FORMAT_VERSION = 1
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MODELS_FOLDER = "emotion_models"
+
+
+def safe_name(name: str) -> str:
+    """Accept letters, digits, '_', '-', '.' (no leading dot, no '..', at most 64 chars)."""
+    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+        raise UserError(f"model name {name!r} is not allowed: use 1-64 letters, digits, "
+                        "'_', '-' or '.', starting with a letter or digit (no slashes, no '..')")
+    return name
+
+
+def models_root(data_dir: Path) -> Path:
+    return Path(data_dir) / MODELS_FOLDER
+
+
+@dataclass
+class EmotionModel:
+    """Preprocessing + features + head, with labels and the metrics it was trained with."""
+
+    name: str
+    kind: str
+    labels: list[str]
+    preprocess: PreprocessConfig
+    head: object
+    features: TfidfFeatures | None = None
+    info: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    data_dir: Path | None = None
+
+    def preprocessor(self):
+        return cached_preprocessor(self.preprocess, self.data_dir)
+
+    def prepare(self, texts: list[str]):
+        """What the head consumes: TF-IDF rows, or cleaned strings for a transformer."""
+        pre = self.preprocessor()
+        if self.features is None:
+            return [pre.text(t) for t in texts]
+        return self.features.transform([pre.tokens(t) for t in texts])
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        return self.head.predict_proba(self.prepare(list(texts)))
+
+    def classify(self, texts: list[str]) -> list[dict]:
+        """[{"text", "label", "scores": {label: probability}}] (SVC: softmax of margins)."""
+        texts = [str(t) for t in texts]
+        if not texts:
+            raise UserError("give at least one tweet to classify")
+        empty = [i for i, t in enumerate(texts) if not t.strip()]
+        if empty:
+            raise UserError(f"tweet {empty[0] + 1} is empty: type some text")
+        proba = self.predict_proba(texts)
+        return [{"text": t, "label": self.labels[int(p.argmax())],
+                 "scores": {lab: round(float(v), 4) for lab, v in zip(self.labels, p,
+                                                                       strict=True)}}
+                for t, p in zip(texts, proba, strict=True)]
+
+
+def save_model(model: EmotionModel, data_dir: Path) -> Path:
+    """Write the model folder (replacing one of the same name) and return it."""
+    folder = models_root(data_dir) / safe_name(model.name)
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    settings = {"format_version": FORMAT_VERSION, "name": model.name, "kind": model.kind,
+                "labels": model.labels, "preprocess": model.preprocess.to_dict(),
+                "info": model.info, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if model.features is not None:
+        settings["head"] = model.head.meta()
+        (tmp / "features.json").write_text(json.dumps(model.features.to_json()))
+        np.savez_compressed(tmp / "weights.npz", idf=model.features.idf, **model.head.arrays())
+    else:
+        model.head.model.save_pretrained(tmp / "encoder", safe_serialization=True)
+        model.head.tokenizer.save_pretrained(tmp / "encoder")
+        settings["max_length"] = model.head.max_length
+    (tmp / "settings.json").write_text(json.dumps(settings, indent=1))
+    (tmp / "metrics.json").write_text(json.dumps(model.metrics, indent=1))
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return folder
+
+
+def load_model(name: str, data_dir: Path) -> EmotionModel:
+    folder = models_root(data_dir) / safe_name(name)
+    if not (folder / "settings.json").is_file():
+        have = ", ".join(list_models(data_dir)) or "none yet"
+        raise UserError(f"no trained model named {name!r} (trained models: {have}); "
+                        "train one with `emotions train`")
+    settings = json.loads((folder / "settings.json").read_text())
+    if settings.get("format_version") != FORMAT_VERSION:
+        raise UserError(f"model {name!r} was saved in format {settings.get('format_version')}, "
+                        f"this version reads {FORMAT_VERSION}: retrain it")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    pre = PreprocessConfig.from_dict(settings["preprocess"])
+    common = {"name": name, "kind": settings["kind"], "labels": settings["labels"],
+              "preprocess": pre, "info": settings.get("info", {}), "metrics": metrics,
+              "data_dir": Path(data_dir)}
+    if settings["kind"] == "transformer":
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from core.emotions.transformer import TransformerHead
+
+        enc = folder / "encoder"
+        head = TransformerHead(AutoModelForSequenceClassification.from_pretrained(enc),
+                               AutoTokenizer.from_pretrained(enc), settings["max_length"])
+        return EmotionModel(head=head, **common)
+    with np.load(folder / "weights.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    features = TfidfFeatures.from_saved(json.loads((folder / "features.json").read_text()),
+                                        arrays.pop("idf"))
+    return EmotionModel(head=head_from_arrays(settings["head"], arrays), features=features,
+                        **common)
+
+
+def list_models(data_dir: Path) -> list[str]:
+    root = models_root(data_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "settings.json").is_file()
+                  and not p.name.endswith(".tmp"))
+
+
+def model_summary(data_dir: Path, name: str) -> dict:
+    """settings + metrics of a saved model without loading its weights."""
+    folder = models_root(data_dir) / safe_name(name)
+    return {"settings": json.loads((folder / "settings.json").read_text()),
+            "metrics": json.loads((folder / "metrics.json").read_text())}

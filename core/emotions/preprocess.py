@@ -1,0 +1,273 @@
+"""Tweet preprocessing as named, individually switchable steps that leave a trace.
+
+Each step is a small function with a one-line worked example; :class:`Preprocessor` builds the
+tokenizer, stopword sets and lemmatiser once and runs the enabled steps in a fixed order:
+html_entities, lowercase, urls, handles, hashtags, emoji, punctuation, tokenize, stopwords,
+lemmatize. :meth:`Preprocessor.trace` returns the text and tokens after every step with what
+each step removed and added (for display); :meth:`Preprocessor.tokens` is the fast path used for
+training. Before the ``tokenize`` step, "tokens" are the whitespace-split text.
+Lemmatisation needs WordNet (:mod:`core.emotions.nltk_data`); without it the step is reported as
+unavailable and skipped. It does not vectorise or classify.
+
+Example:
+    >>> Preprocessor(PreprocessConfig(lemmatize=False)).tokens("@bob I don't LOVE this 😂 https://t.co/x")
+    ["don't", 'love', 'face', 'tears', 'joy']
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from core.errors import UserError
+
+STOPWORDS_FILE = Path(__file__).resolve().parents[2] / "assets" / "emotions" / "stopwords_en.txt"
+HANDLE_MODES = ("remove", "placeholder", "keep")
+STEP_ORDER = ("html_entities", "lowercase", "urls", "handles", "hashtags", "emoji",
+              "punctuation", "tokenize", "stopwords", "lemmatize")
+
+URL_RE = re.compile(r"(?:https?://|www\.)\S*|\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|ly|co|me|gl)"
+                    r"/\S*", re.IGNORECASE)
+HANDLE_RE = re.compile(r"(?<![\w@])@+\w+")
+HASHTAG_RE = re.compile(r"(?<![\w#])#+(\w+)")
+PUNCT_RE = re.compile(r"[^\w\s']|_")
+LONE_APOSTROPHE_RE = re.compile(r"(?<![^\W_])'|'(?![^\W_])")
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Which steps run. Defaults suit TF-IDF models; :data:`TRANSFORMER_CONFIG` suits encoders."""
+
+    html_entities: bool = field(default=True, metadata={"help": "&amp; -> &"})
+    lowercase: bool = field(default=True, metadata={"help": "Lower-case everything."})
+    urls: bool = field(default=True, metadata={"help": "Remove http(s)/www links."})
+    handles: str = field(default="remove", metadata={"help": "remove|placeholder|keep @user."})
+    handle_placeholder: str = field(default="@user", metadata={"help": "Replacement handle."})
+    hashtags: bool = field(default=True, metadata={"help": "#happy -> happy."})
+    emoji: bool = field(default=True, metadata={"help": "😂 -> face with tears of joy."})
+    punctuation: bool = field(default=True, metadata={"help": "Drop punctuation."})
+    tokenize: bool = field(default=True, metadata={"help": "NLTK TweetTokenizer."})
+    stopwords: bool = field(default=True, metadata={"help": "Drop the project's stopwords."})
+    keep_negations: bool = field(default=True, metadata={"help": "Keep not/no/never/don't."})
+    lemmatize: bool = field(default=True, metadata={"help": "POS-aware WordNet lemmas."})
+    max_chars: int = field(default=2000, metadata={"help": "Longer tweets are truncated."})
+
+    def __post_init__(self) -> None:
+        if self.handles not in HANDLE_MODES:
+            raise UserError(f"handles must be one of {'|'.join(HANDLE_MODES)}, "
+                            f"got {self.handles!r}")
+        if not 1 <= self.max_chars <= 100_000:
+            raise UserError(f"max_chars must be between 1 and 100000, got {self.max_chars}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PreprocessConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def enabled(self, step: str) -> bool:
+        value = getattr(self, step)
+        return value != "keep" if step == "handles" else bool(value)
+
+
+#: Light cleaning for transformer encoders: they want words, casing, stopwords and inflection.
+TRANSFORMER_CONFIG = PreprocessConfig(lowercase=False, handles="placeholder", punctuation=False,
+                                      stopwords=False, lemmatize=False)
+
+
+# --- text steps (str -> str) -------------------------------------------------------------
+def unescape_html(text: str) -> str:
+    """'fish &amp; chips &lt;3' -> 'fish & chips <3'"""
+    return html.unescape(text)
+
+
+def lowercase(text: str) -> str:
+    """'I LOVE Mondays' -> 'i love mondays'"""
+    return text.lower()
+
+
+def remove_urls(text: str) -> str:
+    """'look https://t.co/abc now' -> 'look   now' (http(s)://, www. and short links)"""
+    return URL_RE.sub(" ", text)
+
+
+def replace_handles(text: str, placeholder: str = "") -> str:
+    """'@bob hi @amy_2' -> ' hi ' (or '@user hi @user' with a placeholder)"""
+    return HANDLE_RE.sub(f" {placeholder} " if placeholder else " ", text)
+
+
+def hashtags_to_words(text: str) -> str:
+    """'so #blessed today' -> 'so blessed today'"""
+    return HASHTAG_RE.sub(r"\1", text)
+
+
+def emoji_to_words(text: str) -> str:
+    """'lol 😂' -> 'lol  face with tears of joy ' (emoji's English names, '_'/'-' as spaces)"""
+    if text.isascii():   # no emoji possible: skip the library's per-character scan
+        return text
+    import emoji
+
+    return emoji.replace_emoji(text, replace=_emoji_name)
+
+
+def _emoji_name(chars: str, data: dict) -> str:
+    name = data.get("en", "").strip(":").replace("_", " ").replace("-", " ")
+    return f" {name} "
+
+
+def remove_punctuation(text: str) -> str:
+    """"wow!!! can't... (really)" -> "wow    can't     really " (inner apostrophes kept)"""
+    text = PUNCT_RE.sub(" ", text.replace("’", "'"))
+    return LONE_APOSTROPHE_RE.sub(" ", text)
+
+
+# --- token steps (list -> list) ------------------------------------------------------------
+def load_stopwords(path: Path = STOPWORDS_FILE) -> tuple[frozenset[str], frozenset[str]]:
+    """(stopwords, negations) from our list: negations are the lines marked with '!'."""
+    stop, negations = set(), set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        word = line.strip()
+        if not word or word.startswith("#"):
+            continue
+        if word.startswith("!"):
+            negations.add(word[1:])
+            stop.add(word[1:])
+        else:
+            stop.add(word)
+    return frozenset(stop), frozenset(negations)
+
+
+def remove_stopwords(tokens: list[str], stop: frozenset[str]) -> list[str]:
+    """['i', 'am', 'not', 'happy'] -> ['not', 'happy'] (with negations kept)"""
+    return [t for t in tokens if t.lower() not in stop]
+
+
+StepFn = Callable[[str | list[str]], str | list[str]]
+
+
+@dataclass
+class Step:
+    """One step of a trace: text and tokens after it, what it removed/added, a note."""
+
+    name: str
+    text: str
+    tokens: list[str]
+    removed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.removed or self.added or self.note)
+
+
+@dataclass
+class Trace:
+    original: str
+    steps: list[Step]
+
+    @property
+    def tokens(self) -> list[str]:
+        return self.steps[-1].tokens if self.steps else self.original.split()
+
+    def to_dict(self) -> dict:
+        return {"steps": [{"name": s.name, "text": s.text, "tokens": s.tokens}
+                          for s in self.steps]}
+
+
+class Preprocessor:
+    """Runs the enabled steps; build once (tokenizer, stopwords, lemmatiser) and reuse."""
+
+    def __init__(self, config: PreprocessConfig | None = None, data_dir: Path | None = None):
+        from nltk.tokenize import TweetTokenizer
+
+        self.config = config or PreprocessConfig()
+        self._tokenizer = TweetTokenizer(preserve_case=True, reduce_len=True)
+        stop, negations = load_stopwords()
+        self.stopwords = stop - negations if self.config.keep_negations else stop
+        self.lemmatizer = None
+        self.lemma_status = "off"
+        if self.config.lemmatize:
+            from core.emotions.lemmatize import Lemmatizer
+            from core.emotions.nltk_data import INSTALL_HINT
+
+            self.lemmatizer = Lemmatizer.create(data_dir)
+            self.lemma_status = self.lemmatizer.status if self.lemmatizer else INSTALL_HINT
+        self._steps = self._build_steps()
+
+    @property
+    def lemmatize_available(self) -> bool:
+        return self.lemmatizer is not None
+
+    def _build_steps(self) -> list[tuple[str, bool, StepFn]]:
+        c = self.config
+        placeholder = c.handle_placeholder if c.handles == "placeholder" else ""
+        table: dict[str, tuple[bool, StepFn]] = {
+            "html_entities": (False, unescape_html),
+            "lowercase": (False, lowercase),
+            "urls": (False, remove_urls),
+            "handles": (False, lambda t: replace_handles(t, placeholder)),
+            "hashtags": (False, hashtags_to_words),
+            "emoji": (False, emoji_to_words),
+            "punctuation": (False, remove_punctuation),
+            "tokenize": (False, self._tokenizer.tokenize),
+            "stopwords": (True, lambda toks: remove_stopwords(toks, self.stopwords)),
+            "lemmatize": (True, self._lemmatize),
+        }
+        return [(name, *table[name]) for name in STEP_ORDER if c.enabled(name)]
+
+    def _lemmatize(self, tokens: list[str]) -> list[str]:
+        return self.lemmatizer.lemmatize(tokens) if self.lemmatizer else tokens
+
+    def _prepare(self, text: str) -> str:
+        if not isinstance(text, str):
+            raise UserError(f"a tweet must be text, got {type(text).__name__}")
+        return text[: self.config.max_chars]
+
+    def tokens(self, text: str) -> list[str]:
+        """Fast path: the final tokens only."""
+        value: str | list[str] = self._prepare(text)
+        for _name, on_tokens, fn in self._steps:
+            if on_tokens and isinstance(value, str):
+                value = value.split()
+            value = fn(value)
+        return value.split() if isinstance(value, str) else value
+
+    def text(self, text: str) -> str:
+        return " ".join(self.tokens(text))
+
+    def trace(self, text: str) -> Trace:
+        """Text and tokens after every enabled step, with removed/added tokens marked."""
+        prepared = self._prepare(text)
+        value: str | list[str] = prepared
+        prev = prepared.split()
+        steps: list[Step] = []
+        for name, on_tokens, fn in self._steps:
+            if on_tokens and isinstance(value, str):
+                value = value.split()
+            value = fn(value)
+            toks = value.split() if isinstance(value, str) else list(value)
+            shown = " ".join(value.split()) if isinstance(value, str) else " ".join(toks)
+            before, after = Counter(prev), Counter(toks)
+            note = ""
+            if name == "lemmatize" and not self.lemmatize_available:
+                note = self.lemma_status
+            steps.append(Step(name, shown, toks, list((before - after).elements()),
+                              list((after - before).elements()), note))
+            prev = toks
+        if len(text) > len(prepared) and steps:
+            steps[0].note = f"truncated from {len(text)} to {len(prepared)} characters"
+        return Trace(text, steps)
+
+
+@lru_cache(maxsize=8)
+def cached_preprocessor(config: PreprocessConfig, data_dir: Path | None = None) -> Preprocessor:
+    """One :class:`Preprocessor` per (config, data_dir) in this process."""
+    return Preprocessor(config, data_dir)

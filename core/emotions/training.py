@@ -1,0 +1,183 @@
+"""Train one emotion model end to end: split, cross-validate, fit, test, save.
+
+Steps (the same for every model, so the comparison table is fair):
+1. drop classes too small to split (reported); encode labels in sorted order;
+2. stratified train/test split (``test_size``); the test rows are never oversampled or seen;
+3. classical models: stratified k-fold cross-validation on the TRAINING split (TF-IDF refit and
+   oversampling applied inside each fold's training part only); transformer: a validation split
+   of the training part (early stopping) stands in for k-fold, which would mean k fine-tunes;
+4. final fit on the whole training split (timed: ``seconds``), metrics on the test split;
+5. save under ``<data_dir>/emotion_models/<name>/`` unless ``save=False``.
+It does not load data files (:mod:`core.emotions.datasets`) or render anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.emotions.classical import CLASSICAL, fit_head
+from core.emotions.datasets import LabelledData, apply_groups, drop_rare, stratified_split
+from core.emotions.features import TfidfFeatures
+from core.emotions.metrics import classification_metrics, summarise_folds
+from core.emotions.models_store import EmotionModel, safe_name, save_model
+from core.emotions.preprocess import TRANSFORMER_CONFIG, PreprocessConfig, cached_preprocessor
+from core.emotions.transformer import TransformerConfig, fine_tune
+from core.errors import UserError
+
+MODELS = (*CLASSICAL, "transformer")
+Progress = Callable[[float, str], None] | None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str
+    name: str
+    oversample: bool = False
+    cv_folds: int = 3
+    test_size: float = 0.2
+    seed: int = 0
+    epochs: int = 3
+    preprocess: PreprocessConfig | None = None   # None: default for the model kind
+    min_df: int = 1
+    group_map: dict[str, str] | None = None   # applied before training, kept with the model
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise UserError(f"model must be one of {'|'.join(MODELS)}, got {self.model!r}")
+        safe_name(self.name)
+        if not 2 <= self.cv_folds <= 10:
+            raise UserError(f"cv_folds must be between 2 and 10, got {self.cv_folds}")
+        if not 0.05 <= self.test_size <= 0.5:
+            raise UserError(f"test_size must be between 0.05 and 0.5, got {self.test_size}")
+
+    def preprocess_config(self) -> PreprocessConfig:
+        if self.preprocess is not None:
+            return self.preprocess
+        return TRANSFORMER_CONFIG if self.model == "transformer" else PreprocessConfig()
+
+
+@dataclass
+class TrainResult:
+    model: EmotionModel
+    cv: dict
+    test: dict
+    seconds: float
+    total_seconds: float
+    report: dict
+
+    def summary(self) -> dict:
+        """The CLI's contract: name, labels, cv, seconds."""
+        return {"name": self.model.name, "labels": self.model.labels, "cv": self.cv,
+                "seconds": self.seconds}
+
+
+def _classical_cv(tokens, y, k, config: TrainConfig, n_classes, labels, progress) -> dict:
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = []
+    splitter = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
+    for i, (tr, va) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        if progress:
+            progress(0.1 + 0.6 * i / k, f"cross-validation fold {i + 1}/{k}")
+        feats = TfidfFeatures(min_df=config.min_df).fit([tokens[j] for j in tr])
+        head, _ = fit_head(config.model, feats.transform([tokens[j] for j in tr]), y[tr],
+                           n_classes, config.seed, config.oversample)
+        pred = head.predict_proba(feats.transform([tokens[j] for j in va])).argmax(1)
+        folds.append(classification_metrics(y[va], pred, labels))
+    return summarise_folds(folds)
+
+
+def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Progress = None,
+          on_loss: Callable[[dict], None] | None = None, base=None, save: bool = True,
+          transformer: TransformerConfig | None = None) -> TrainResult:
+    """Train ``config.model`` on ``data``; ``base`` overrides the transformer's encoder."""
+    t_start = time.perf_counter()
+    if config.group_map:
+        data = apply_groups(data, config.group_map)
+    data = drop_rare(data, max(config.cv_folds * 2, 5))
+    labels = sorted(set(data.labels))
+    index = {lab: i for i, lab in enumerate(labels)}
+    y_all = np.array([index[lab] for lab in data.labels])
+    train_idx, test_idx = stratified_split(data.labels, config.test_size, config.seed)
+    pre = cached_preprocessor(config.preprocess_config(), Path(data_dir))
+    if progress:
+        progress(0.02, f"preprocessing {len(data.texts)} tweets")
+    texts_train = [data.texts[i] for i in train_idx]
+    texts_test = [data.texts[i] for i in test_idx]
+    y, y_test = y_all[train_idx], y_all[test_idx]
+    k = len(labels)
+    if config.model == "transformer":
+        from core.loaders import load_classifier_base
+        from core.settings import load_settings
+
+        tcfg = transformer or TransformerConfig(
+            epochs=config.epochs, seed=config.seed,
+            imbalance="oversample" if config.oversample else "class_weights")
+        base = base or (lambda labs: load_classifier_base(load_settings(), labs))
+        t0 = time.perf_counter()
+        scaled = (lambda f, m: progress(0.05 + 0.8 * f, m)) if progress else None
+        head, info = fine_tune([pre.text(t) for t in texts_train], y, labels, tcfg, base,
+                               scaled, on_loss)
+        seconds = time.perf_counter() - t0
+        cv = {"folds": 0, "method": "validation split (early stopping)",
+              "validation_rows": info["validation_rows"],
+              "macro_f1_mean": info["best_val_macro_f1"]}
+        model = EmotionModel(config.name, "transformer", labels, pre.config, head,
+                             info=info, data_dir=Path(data_dir))
+    else:
+        # BLAS thread pools thrash on a busy 2-core box (LR fits measured 50x slower), so the
+        # classical fits run single-threaded BLAS; the forest still uses 2 joblib workers.
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(limits=1)
+        tokens = [pre.tokens(t) for t in texts_train]
+        cv = _classical_cv(tokens, y, config.cv_folds, config, k, labels, progress)
+        if progress:
+            progress(0.75, "fitting on the whole training split")
+        t0 = time.perf_counter()
+        feats = TfidfFeatures(min_df=config.min_df).fit(tokens)
+        head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
+                              config.oversample)
+        seconds = time.perf_counter() - t0
+        limiter.restore_original_limits()
+        info = {**info, "vocabulary": len(feats.vocabulary)}
+        model = EmotionModel(config.name, config.model, labels, pre.config, head, feats,
+                             info=info, data_dir=Path(data_dir))
+    if progress:
+        progress(0.9, "scoring the held-out test split")
+    test = classification_metrics(y_test, model.predict_proba(texts_test).argmax(1), labels)
+    report = {**data.report, "train_rows": len(train_idx), "test_rows": len(test_idx),
+              "oversample": config.oversample}
+    model.info = {**model.info, "train": {"rows": len(train_idx), "test_rows": len(test_idx),
+                                          "oversample": config.oversample, "seed": config.seed,
+                                          "cv_folds": config.cv_folds},
+                  "group_map": config.group_map or {}}
+    model.metrics = {"cv": cv, "test": test, "seconds": round(seconds, 3)}
+    if save:
+        save_model(model, Path(data_dir))
+    if progress:
+        progress(1.0, "done")
+    return TrainResult(model, cv, test, round(seconds, 3),
+                       round(time.perf_counter() - t_start, 3), report)
+
+
+def evaluate(model: EmotionModel, data: LabelledData) -> dict:
+    """Metrics of a trained model on labelled data; unknown labels are reported, not scored."""
+    index = {lab: i for i, lab in enumerate(model.labels)}
+    known = [i for i, lab in enumerate(data.labels) if lab in index]
+    unknown = sorted({lab for lab in data.labels if lab not in index})
+    if not known:
+        raise UserError(f"none of the data's labels ({', '.join(unknown[:10])}) are labels of "
+                        f"model {model.name!r} ({', '.join(model.labels)}); use the same "
+                        "grouping as in training")
+    y = np.array([index[data.labels[i]] for i in known])
+    proba = model.predict_proba([data.texts[i] for i in known])
+    m = classification_metrics(y, proba.argmax(1), model.labels)
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+            "weighted_f1": m["weighted_f1"], "per_class": m["per_class"],
+            "rows": len(known), "skipped_unknown_labels": unknown, "confusion": m["confusion"]}

@@ -1,0 +1,54 @@
+"""Display helpers: markdown escaping, dataset step statistics, distributions; ratings store."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.emotions import analysis
+from core.emotions.preprocess import PreprocessConfig, Preprocessor
+from core.emotions.ratings import read_ratings, record_rating
+from core.errors import UserError
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("<b>hi</b>", "\\<b\\>hi\\<\\/b\\>"),
+    ("[x](http://a)", "\\[x\\]\\(http\\:\\/\\/a\\)"),
+    (":smile: *bold*", "\\:smile\\: \\*bold\\*"),
+    ("plain words 😂", "plain words 😂"),
+])
+def test_escape_markdown(text, expected):
+    assert analysis.escape_markdown(text) == expected
+
+
+def test_marked_markdown_highlights_added_and_strikes_removed():
+    pre = Preprocessor(PreprocessConfig(lemmatize=False))
+    step = next(s for s in pre.trace("@amy <3 yay").steps if s.name == "handles")
+    assert analysis.marked_markdown(step) == "\\<3 yay  ·  removed: :red[~~\\@amy~~]"
+
+
+def test_dataset_step_stats(small_data):
+    pre = Preprocessor(PreprocessConfig(lemmatize=False))
+    stats = analysis.dataset_step_stats(pre, small_data.texts[:20]).set_index("step")
+    assert stats.index[0] == "input" and stats.index[-1] == "stopwords"
+    # each synthetic tweet: handle + 5 words + hashtag + URL + emoji + &amp; + "more" = 11
+    assert stats.loc["input", "tokens"] == 20 * 11
+    assert stats.loc["urls", "tokens"] == 20 * 10
+    assert "&amp; (20)" in stats.loc["html_entities", "most removed"]
+    assert stats.loc["stopwords", "vocabulary"] < stats.loc["input", "vocabulary"]
+
+
+def test_oversampled_counts_leave_test_split_alone():
+    labels = ["joy"] * 40 + ["anger"] * 10
+    frame = analysis.oversampled_counts(labels)
+    got = {(r.split, r.label): r.count for r in frame.itertuples()}
+    assert got[("train before", "anger")] == 8 and got[("train after oversampling", "anger")] == 32
+    assert got[("test (never oversampled)", "anger")] == 2
+    assert got[("test (never oversampled)", "joy")] == 8
+
+
+def test_ratings_append_and_validate(tmp_path):
+    record_rating(tmp_path, text="yay", label="joy", scores={"joy": 0.9}, model="m", rating=1)
+    record_rating(tmp_path, text="ugh", label="joy", scores={"joy": 0.6}, model="m", rating=0)
+    assert [r["rating"] for r in read_ratings(tmp_path)] == [1, 0]
+    with pytest.raises(UserError, match="got 5"):
+        record_rating(tmp_path, text="x", label="joy", scores={}, model="m", rating=5)

@@ -1,0 +1,89 @@
+"""Every classifier trains and predicts; saved models predict exactly like the fitted ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.emotions import classical
+from core.emotions.features import TfidfFeatures
+from core.emotions.models_store import list_models, load_model, safe_name
+from core.emotions.training import TrainConfig, evaluate, train
+from core.errors import UserError
+
+
+def test_tfidf_known_answer_and_matches_sklearn():
+    """idf = ln((1+n)/(1+df)) + 1: n=2, 'day' in both -> 1.0; 'happy' in one -> 1.4055."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs = [["happy", "day", "day"], ["sad", "day"], ["not", "happy", "not"]]
+    feats = TfidfFeatures(ngram_max=1).fit(docs[:2])
+    assert feats.vocabulary == ["day", "happy", "sad"]
+    assert np.allclose(feats.idf, [1.0, 1.405465, 1.405465], atol=1e-6)
+    ref = TfidfVectorizer(analyzer=lambda d: d, sublinear_tf=True).fit(docs)
+    ours = TfidfFeatures(ngram_max=1).fit(docs)
+    assert np.allclose(ref.transform(docs).toarray(), ours.transform(docs).toarray())
+
+
+def _xy(small_data):
+    from core.emotions.preprocess import PreprocessConfig, Preprocessor
+
+    pre = Preprocessor(PreprocessConfig(lemmatize=False))
+    X = TfidfFeatures().fit_transform([pre.tokens(t) for t in small_data.texts])
+    labels = sorted(set(small_data.labels))
+    return X, np.array([labels.index(lab) for lab in small_data.labels])
+
+
+def test_portable_heads_match_sklearn(small_data):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _xy(small_data)
+    lr = LogisticRegression(max_iter=500).fit(X, y)
+    head = classical.LinearHead("logistic", lr.coef_, lr.intercept_, 3)
+    assert np.allclose(head.predict_proba(X), lr.predict_proba(X))
+    rf = RandomForestClassifier(n_estimators=7, random_state=0).fit(X, y)
+    assert np.allclose(classical.ForestHead.from_sklearn(rf).predict_proba(X),
+                       rf.predict_proba(X))
+    yb = (y == 0).astype(int)
+    lr2 = LogisticRegression().fit(X, yb)
+    assert np.allclose(classical.LinearHead("logistic", lr2.coef_, lr2.intercept_, 2)
+                       .predict_proba(X), lr2.predict_proba(X))
+
+
+@pytest.mark.parametrize("model", classical.CLASSICAL)
+def test_each_classifier_trains_predicts_and_reloads(model, small_data, tmp_path):
+    result = train(small_data, TrainConfig(model=model, name=f"m-{model}"), tmp_path)
+    assert result.model.labels == ["anger", "joy", "sadness"]
+    assert result.cv["folds"] == 3 and result.cv["macro_f1_mean"] > 0.6
+    assert result.test["accuracy"] >= 0.7     # separable vocabularies: chance is ~0.44
+    assert set(result.summary()) == {"name", "labels", "cv", "seconds"}
+    loaded = load_model(f"m-{model}", tmp_path)
+    texts = small_data.texts[:30]
+    assert np.allclose(loaded.predict_proba(texts), result.model.predict_proba(texts))
+    out = loaded.classify([small_data.texts[0], small_data.texts[-1]])   # a joy, an anger
+    assert [o["label"] for o in out] == ["joy", "anger"]
+    assert abs(sum(out[0]["scores"].values()) - 1) < 1e-3
+    assert evaluate(loaded, small_data)["accuracy"] >= 0.7
+    assert f"m-{model}" in list_models(tmp_path)
+    saved = {p.name for p in (tmp_path / "emotion_models" / f"m-{model}").iterdir()}
+    assert saved == {"settings.json", "metrics.json", "features.json", "weights.npz"}
+
+
+def test_logreg_search_records_choice(small_data, tmp_path):
+    result = train(small_data, TrainConfig(model="logreg", name="lr"), tmp_path, save=False)
+    assert result.model.info["C"] in classical.LOGREG_C
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", ".hidden", "", "x" * 65, "a..b", "sp ace"])
+def test_unsafe_names_rejected(name):
+    with pytest.raises(UserError, match="not allowed"):
+        safe_name(name)
+
+
+def test_classify_refuses_empty_and_unknown_model(small_data, tmp_path):
+    result = train(small_data, TrainConfig(model="linear_svc", name="svc"), tmp_path)
+    with pytest.raises(UserError, match="empty"):
+        result.model.classify(["  "])
+    with pytest.raises(UserError, match="no trained model named 'nope'"):
+        load_model("nope", tmp_path)

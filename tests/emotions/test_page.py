@@ -1,0 +1,75 @@
+"""The emotions page through AppTest: safe step display, train & compare, classify + rating."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.emotions.ratings import read_ratings
+
+
+@pytest.fixture
+def page(app_settings):
+    from core import st_cache
+
+    st_cache.settings.clear()   # the cached Settings must point at this test's data dir
+    at = AppTest.from_file("../../app.py", default_timeout=180)
+    at.run()
+    at.switch_page("pages/emotions.py").run()
+    assert not at.exception
+    return at
+
+
+def test_preprocess_steps_shown_and_user_text_escaped(page):
+    page.text_area(key="emo_tweet").input(
+        "<script>alert(1)</script> [x](http://e.co) :smile: @amy so HAPPY 😂").run()
+    assert not page.exception
+    shown = [m.value for m in page.markdown]
+    steps = [s for s in shown if s.startswith("**") and ". " in s[:20]]
+    assert len(steps) == 10 and "**10. lemmatize**" in steps[-1]
+    joined = "\n".join(shown)
+    assert "<script>" not in joined and "\\<script\\>" in joined
+    assert "](http" not in joined and "\\:smile\\:" in joined
+    assert "face with tears of joy" in steps[5].replace(":green-background[", "").replace(
+        "]", "")
+
+
+def test_train_compare_classify_and_rate(page, app_settings, tiny_bert_base, monkeypatch):
+    import core.loaders
+
+    monkeypatch.setattr(core.loaders, "load_classifier_base",
+                        lambda settings, labels: tiny_bert_base(labels))
+    page.multiselect(key="emo_models").set_value(["linear_svc", "transformer"])
+    page.number_input(key="emo_epochs").set_value(1)
+    page.button(key="emo_train").click().run()
+    assert not page.exception and not page.error
+    table = next(d.value for d in page.dataframe if "macro F1" in d.value.columns)
+    assert list(table["model"]) == ["Linear SVC", "Fine-tuned transformer"]
+    assert table["macro F1"].between(0, 1).all()
+    assert table.loc[0, "accuracy"] > 0.3   # 7 classes; chance for the majority class ~0.23
+    page.selectbox(key="emo_cls_model").set_value("page-linear_svc")
+    page.text_area(key="emo_cls_text").input("I hate this, so angry and furious 😡").run()
+    page.button(key="emo_cls_go").click().run()
+    assert not page.exception
+    assert page.metric[0].value == "anger"
+    page.feedback[0].set_value(1).run()
+    saved = read_ratings(app_settings.data_dir)
+    assert len(saved) == 1 and saved[0]["rating"] == 1 and saved[0]["label"] == "anger"
+    assert saved[0]["model"] == "page-linear_svc"
+
+
+def test_empty_tweet_gives_clear_error(page):
+    page.multiselect(key="emo_models").set_value(["linear_svc"])
+    page.button(key="emo_train").click().run()
+    page.text_area(key="emo_cls_text").input("   ").run()
+    page.button(key="emo_cls_go").click().run()
+    assert not page.exception
+    assert any("empty" in e.value for e in page.error)
+
+
+def test_data_tab_grouping_and_oversampling_charts(page):
+    charts_before = len(page.get("plotly_chart"))
+    page.button(key="emo_ship").click().run()
+    page.toggle(key="emo_os_toggle").set_value(True).run()
+    assert not page.exception and not page.error
+    assert len(page.get("plotly_chart")) == charts_before + 1   # before/after oversampling

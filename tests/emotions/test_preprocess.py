@@ -1,0 +1,153 @@
+"""Each preprocessing step against hand-written examples, the full pipeline, and properties."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.emotions import preprocess as pp
+from core.emotions.nltk_data import ensure_nltk_data, lexnames_text
+from core.emotions.preprocess import PreprocessConfig, Preprocessor
+from core.errors import UserError
+
+
+@pytest.mark.parametrize(("fn", "text", "expected"), [
+    (pp.unescape_html, "fish &amp; chips &lt;3 &quot;yes&quot; don&#39;t",
+     'fish & chips <3 "yes" don\'t'),
+    (pp.lowercase, "I LOVE Mondays", "i love mondays"),
+    (pp.remove_urls, "look https://t.co/abc now", "look   now"),
+    (pp.remove_urls, "see www.example.com/x and bit.ly/2xYz ok", "see   and   ok"),
+    (pp.remove_urls, "no link here.", "no link here."),
+    (lambda t: pp.replace_handles(t), "@bob hi @amy_2", "  hi  "),
+    (lambda t: pp.replace_handles(t, "@user"), "@bob hi", " @user  hi"),
+    (lambda t: pp.replace_handles(t), "mail me@example.com", "mail me@example.com"),
+    (pp.hashtags_to_words, "so #blessed today #2024", "so blessed today 2024"),
+    (pp.emoji_to_words, "lol 😂", "lol  face with tears of joy "),
+    (pp.emoji_to_words, "😍🔥", " smiling face with heart eyes  fire "),
+    (pp.remove_punctuation, "wow!!! can't... (really)", "wow    can't     really "),
+    (pp.remove_punctuation, "it’s 'quoted'", "it's  quoted "),
+])
+def test_text_step_examples(fn, text, expected):
+    assert fn(text) == expected
+
+
+@pytest.mark.parametrize(("keep", "expected"), [
+    (True, ["not", "happy", "never", "smiling"]),
+    (False, ["happy", "smiling"]),
+])
+def test_stopwords_keep_negations_option(keep, expected):
+    pre = Preprocessor(PreprocessConfig(keep_negations=keep, lemmatize=False))
+    assert pre.tokens("I am not happy, never smiling") == expected
+
+
+def test_own_stopword_list_marks_negations():
+    stop, negations = pp.load_stopwords()
+    assert {"the", "i", "was"} <= stop
+    assert {"not", "no", "never", "don't", "cannot"} <= negations <= stop
+
+
+@pytest.mark.parametrize(("tokens", "expected"), [
+    (["cried", "geese", "happiest", "was"], ["cry", "goose", "happy", "be"]),
+    (["feelings", "running", "sad", "lol"], ["feeling", "run", "sad", "lol"]),
+])
+def test_lemmatize_pos_aware(tokens, expected):
+    pre = Preprocessor(PreprocessConfig())
+    assert pre.lemmatizer is not None, "WordNet should be available on the team's machines"
+    assert pre.lemmatizer.lemmatize(tokens) == expected
+
+
+def test_full_pipeline_trace_marks_changes():
+    pre = Preprocessor(PreprocessConfig())
+    trace = pre.trace("@bob I don&#39;t LOVE this 😂 https://t.co/x #Blessed")
+    names = [s.name for s in trace.steps]
+    assert names == list(pp.STEP_ORDER)
+    by = {s.name: s for s in trace.steps}
+    assert by["urls"].removed == ["https://t.co/x"]
+    assert by["handles"].removed == ["@bob"]
+    assert by["emoji"].added == ["face", "with", "tears", "of", "joy"]
+    assert by["stopwords"].removed == ["i", "this", "with", "of"]
+    assert trace.tokens == ["don't", "love", "face", "tear", "joy", "bless"]
+    assert trace.to_dict()["steps"][-1] == {"name": "lemmatize",
+                                            "text": "don't love face tear joy bless",
+                                            "tokens": trace.tokens}
+
+
+def test_handle_placeholder_and_switched_off_steps():
+    config = PreprocessConfig(handles="placeholder", punctuation=False, stopwords=False,
+                              lemmatize=False, emoji=False)
+    pre = Preprocessor(config)
+    assert pre.tokens("@amy Hi 😂!") == ["@user", "hi", "😂", "!"]
+    assert "emoji" not in [s.name for s in pre.trace("x").steps]
+
+
+def test_long_tweet_truncated_with_note():
+    pre = Preprocessor(PreprocessConfig(lemmatize=False))
+    trace = pre.trace("sad " * 25_000)   # 100,000 characters
+    assert len(trace.tokens) == 500   # 2000 chars / 4 per "sad "
+    assert "truncated from 100000" in trace.steps[0].note
+
+
+def test_without_wordnet_lemmatize_reported_and_rest_runs(tmp_path, monkeypatch):
+    from core.emotions import lemmatize
+
+    monkeypatch.setattr(lemmatize, "ensure_nltk_data",
+                        lambda root: ensure_nltk_data(root, source=tmp_path / "none"))
+    pre = Preprocessor(PreprocessConfig(), data_dir=tmp_path)
+    assert not pre.lemmatize_available
+    last = pre.trace("the geese were crying").steps[-1]
+    assert last.name == "lemmatize" and "install wordnet-base" in last.note
+    assert last.tokens == ["geese", "crying"]
+
+
+def test_lexnames_has_45_numbered_lines():
+    lines = lexnames_text().splitlines()
+    assert len(lines) == 45
+    assert lines[0] == "00\tadj.all\t3" and lines[44] == "44\tadj.ppl\t3"
+    assert lines[3] == "03\tnoun.Tops\t1" and lines[29] == "29\tverb.body\t2"
+
+
+def test_wordnet_is_copied_not_linked(tmp_path):
+    status = ensure_nltk_data(tmp_path)
+    target = Path(status.root) / "corpora" / "wordnet"
+    assert status.wordnet and not (target / "data.noun").is_symlink()
+    assert (target / "lexnames").read_text() == lexnames_text()
+
+
+def test_bad_config_names_value():
+    with pytest.raises(UserError, match="'hide'"):
+        PreprocessConfig(handles="hide")
+    with pytest.raises(UserError):
+        Preprocessor(PreprocessConfig(lemmatize=False)).tokens(None)  # type: ignore[arg-type]
+
+
+_PRE: dict[bool, Preprocessor] = {}
+
+
+def _shared(light: bool) -> Preprocessor:
+    if light not in _PRE:   # light: punctuation and stopwords kept, the harder case
+        _PRE[light] = Preprocessor(PreprocessConfig(punctuation=not light,
+                                                    stopwords=not light))
+    return _PRE[light]
+
+
+tweet_text = st.lists(st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["@bob", "@@x_1", "http://t.co/a", "https://x.y/z?q=1", "www.a.com",
+                     "#yay", "😂", "👍🏽", "&amp;", "&#39;", "don't", "NOT", "soooo", "!!!"])),
+    max_size=12).map(" ".join)
+
+
+@pytest.mark.parametrize("light", [True, False])
+@given(text=tweet_text)
+@settings(max_examples=100, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+def test_pipeline_never_crashes_and_strips_urls_and_handles(light, text):
+    import re
+
+    tokens = _shared(light).tokens(text)
+    assert all(isinstance(t, str) and t for t in tokens)
+    assert not any(re.match(r"@\w", t) for t in tokens), tokens
+    assert not any(re.match(r"(https?://|www\.)", t, re.I) for t in tokens), tokens
