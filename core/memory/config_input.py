@@ -136,3 +136,30 @@ def describe(name_or_id: str, models_dir: Path | None = None) -> ModelDescriptio
             raise UserError(f"unknown builtin {name_or_id!r}; known: {', '.join(BUILTIN_ARCH)}")
         return from_local(name_or_id, models_dir or Path("."))
     return from_hub(name_or_id)
+
+
+def app_models(settings) -> list[dict[str, Any]]:
+    """The app's configured models (generator, embedder, classifier), loaded ones flagged."""
+    from core.loaders import is_loaded
+
+    rows: dict[str, dict[str, Any]] = {}
+    for role, spec in (("generator", settings.generator_model),
+                       ("embedder", settings.embedding_model),
+                       ("classifier", settings.classifier_model)):
+        row = rows.setdefault(spec, {"spec": spec, "roles": [], "loaded": False})
+        row["roles"].append(role)
+        if role in ("generator", "embedder") and is_loaded(role, settings):
+            row["loaded"] = True
+    return list(rows.values())
+
+
+def describe_app_model(spec: str, settings) -> ModelDescription:
+    """Description of one of the app's models: from disk, the loaded object, or the hub."""
+    if spec.startswith("builtin:") or Path(spec).expanduser().exists():
+        return from_local(spec, settings.models_dir)
+    from core.loaders import is_loaded, load_generator
+
+    if spec == settings.generator_model and is_loaded("generator", settings):
+        desc = from_loaded_model(load_generator(settings).model, spec)
+        return ModelDescription(spec, "loaded", desc.config, spec)
+    return from_hub(spec)
