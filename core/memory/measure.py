@@ -32,6 +32,8 @@ from core.memory.params import count_params
 from core.settings import REPO_ROOT
 
 Progress = Callable[[float, str], None] | None
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout", "attn_pdrop",
+                          "dropout_rate")
 
 
 def measurable(dtype: str, mode: str, device: str) -> str | None:
@@ -70,7 +72,13 @@ def measure(cfg: dict[str, Any], location: str, ec: EstimateConfig, device: str 
     reason = measurable(ec.dtype, ec.mode, device)
     a = arch_from_config(cfg)
     pc = count_params(cfg)
-    est_cfg = replace(ec, context_bytes=0 if device != "cuda" else ec.context_bytes,
+    # CPU SDPA has no fused kernel for attention dropout: a model trained with dropout > 0
+    # runs the math path, which stores the a*s*s scores (Korthikanti's 5as/h term).
+    dropout = max(float(cfg.get(k) or 0) for k in ATTENTION_DROPOUT_KEYS)
+    flash = ec.flash_attention and not (device != "cuda" and ec.mode != "inference"
+                                        and dropout > 0)
+    est_cfg = replace(ec, flash_attention=flash,
+                      context_bytes=0 if device != "cuda" else ec.context_bytes,
                       unquantized_dtype="fp32" if device != "cuda" and ec.dtype == "int8"
                       else ec.unquantized_dtype)
     est = estimate(cfg, est_cfg, pc)

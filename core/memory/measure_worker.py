@@ -123,6 +123,14 @@ def _load(req: dict[str, Any], notes: list[str], warm_cfg=None):
         model = auto.from_pretrained(req["location"], dtype=torch_dtype, **kwargs)
     if "quantization_config" not in kwargs:
         model.to(device)
+    if device == "cpu" and warm_cfg is None:
+        # safetensors tensors may be views of a memory-mapped file whose pages enter RSS only
+        # when touched (e.g. embedding rows of unused tokens). Copy them into ordinary memory
+        # so every weight is resident, as it is once moved to a GPU.
+        with torch.no_grad():
+            for t in [*model.parameters(), *model.buffers()]:
+                t.data = t.data.clone()
+        notes.append("CPU: weights copied out of the safetensors memory map (fully resident)")
     if dtype == "int8" and device == "cpu":
         from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 

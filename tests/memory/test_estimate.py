@@ -116,5 +116,5 @@ def test_bad_estimate_inputs(kwargs, field):
 
 
 def test_unknown_lora_target_names_layers():
-    with pytest.raises(UserError, match="matches no linear layer.*q_proj"):
+    with pytest.raises(UserError, match=r"matches no linear layer.*q_proj"):
         estimate(LLAMA8B, EstimateConfig(mode="lora", lora_targets=("attn",)))
