@@ -35,7 +35,8 @@ from core.settings import load_settings
 MODELS = {"SmolLM2-135M": "builtin:smollm2-135m-instruct", "MiniLM-L6": "builtin:all-minilm-l6-v2"}
 DEFAULT = [("fp32", "inference"), ("bf16", "inference"), ("int8", "inference"),
            ("int4", "inference"), ("fp32", "lora")]
-FULL = [("fp16", "inference"), ("bf16", "lora"), ("fp16", "lora"), ("int4", "qlora")]
+FULL = [("fp16", "inference"), ("bf16", "lora"), ("fp16", "lora"), ("fp32", "full"),
+        ("int4", "qlora")]
 
 
 def main() -> None:

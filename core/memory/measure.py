@@ -43,6 +43,9 @@ def measurable(dtype: str, mode: str, device: str) -> str | None:
     if device != "cuda" and dtype == "int8" and mode != "inference":
         return ("training on CPU int8 weights is not supported (dynamic-quantized Linear "
                 "layers have no autograd path): int8 is measured for inference only")
+    if mode == "full" and dtype in ("fp16", "bf16"):
+        return ("full fine-tuning is measured at fp32 only: the worker would train purely in "
+                f"{dtype}, not the mixed-precision recipe (fp32 master weights) estimated")
     if device == "cuda" and (dtype in ("int4", "int8") or mode == "qlora"):
         import importlib.util
 

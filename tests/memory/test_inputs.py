@@ -119,3 +119,23 @@ def test_cli_config_file_and_errors(tmp_path, capsys):
     assert main(["memory", "--model", "gpt2", "--dtype", "fp16", "--mode", "inference",
                  "--measure"]) == 2
     assert "--measure needs a model the app can load" in capsys.readouterr().err
+
+
+def test_hub_id_fetches_only_config_json(monkeypatch, tmp_path):
+    """Online, a hub id downloads config.json and nothing else (download patched here)."""
+    import huggingface_hub
+
+    asked = []
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(catalog_config("gpt2")))
+
+    def fake_download(repo_id, filename, **kwargs):
+        asked.append((repo_id, filename))
+        return str(path)
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    desc = ci.describe("someone/gpt2-copy")
+    assert asked == [("someone/gpt2-copy", "config.json")]
+    assert desc.source == "hub" and desc.location is None

@@ -41,6 +41,7 @@ def test_error_pct_and_compare():
     ("int4", "inference", "bitsandbytes on a CUDA GPU"),
     ("bf16", "qlora", "bitsandbytes on a CUDA GPU"),
     ("int8", "lora", "int8 is measured for inference only"),
+    ("bf16", "full", "measured at fp32 only"),
 ])
 def test_unmeasurable_on_cpu_says_why(dtype, mode, reason):
     assert reason in measurable(dtype, mode, "cpu")
@@ -72,6 +73,18 @@ def test_int8_inference_uses_dynamic_quantization(tiny_folder):
     assert any("quantize_dynamic" in n for n in m["notes"])
     assert m["tensor_bytes"]["kv_cache"] == 2 * 2 * 2 * 16 * 16 * 4  # 2 layers, fp32 cache
     assert abs(out["comparison"][0]["error_pct"]) < 5
+
+
+def test_full_fine_tuning_step_is_16_bytes_per_param_measured(tiny_folder):
+    """fp32 full fine-tuning with AdamW: weights 4 + grads 4 + m 4 + v 4 = 16 B/param,
+    measured on the live tensors (AdamW's step counters add a few bytes)."""
+    from core.memory.params import count_params
+
+    out = measure(TINY, tiny_folder, EstimateConfig(dtype="fp32", mode="full", seq=16))
+    tb, p = out["measured"]["tensor_bytes"], count_params(TINY).total
+    assert tb["gradients"] == 4 * p
+    assert 0 <= tb["weights"] - 4 * p <= 64  # + buffers: RoPE inv_freq, 16 fp32 values
+    assert 8 * p <= tb["optimizer"] <= 8 * p + 4 * 64
 
 
 @pytest.mark.slow
