@@ -63,16 +63,18 @@ mode = c2.selectbox("Mode", MODES, key="mem_mode",
                     help="inference; full fine-tuning; LoRA; QLoRA (4-bit base + LoRA)")
 batch = c3.number_input("Batch size", 1, 1_000_000, 1, key="mem_batch")
 seq = c4.number_input("Sequence length", 1, 10_000_000, 2048, step=256, key="mem_seq")
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4, c5 = st.columns(5)
 optimizer = c1.selectbox("Optimizer", OPTIMIZERS, key="mem_opt")
 ckpt = c2.checkbox("Gradient checkpointing", key="mem_ckpt")
 lora_r = c3.number_input("LoRA rank r", 1, 4096, 8, key="mem_r")
-targets = c4.text_input("LoRA targets", "q,v", key="mem_targets",
+lora_alpha = c4.number_input("LoRA alpha", 1, 100_000, 16, key="mem_alpha",
+                             help="scales the update; does not change memory")
+targets = c5.text_input("LoRA targets", "q,v", key="mem_targets",
                         help="q,k,v,o,gate,up,down or module names")
 try:
     ec = EstimateConfig(dtype=dtype, mode=mode, batch=int(batch), seq=int(seq),
                         optimizer=optimizer, grad_checkpointing=ckpt, lora_r=int(lora_r),
-                        lora_alpha=2 * int(lora_r),
+                        lora_alpha=int(lora_alpha),
                         lora_targets=tuple(t for t in targets.split(",") if t.strip()))
     pc = count_params(desc.config)
     est = run_estimate(desc.config, ec, pc)

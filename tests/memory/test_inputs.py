@@ -139,3 +139,21 @@ def test_hub_id_fetches_only_config_json(monkeypatch, tmp_path):
     desc = ci.describe("someone/gpt2-copy")
     assert asked == [("someone/gpt2-copy", "config.json")]
     assert desc.source == "hub" and desc.location is None
+
+
+def test_cli_measure_adds_measured(monkeypatch, capsys):
+    """--measure on one of the app's models adds "measured" (measurement patched: fast)."""
+    seen = {}
+
+    def fake(cfg, location, ec, device="cpu", models_dir=None, progress=None, timeout=900):
+        seen.update(location=location, mode=ec.mode, device=device)
+        return {"measured": {"peak_rss_delta": 1}, "estimate": {"bytes": {"total": 2}},
+                "comparison": [{"what": "total", "error_pct": 100.0}]}
+
+    monkeypatch.setattr("core.memory.measure.measure", fake)
+    assert main(["memory", "--model", "builtin:all-minilm-l6-v2", "--dtype", "fp32",
+                 "--mode", "lora", "--measure"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["measured"] == {"peak_rss_delta": 1} and out["comparison"]
+    assert seen["mode"] == "lora" and seen["device"] == "cpu"
+    assert seen["location"].endswith("model")
