@@ -89,18 +89,18 @@ m1.metric("Parameters", f"{pc.total / 1e9:.3f} B" if pc.total > 1e8 else f"{pc.t
 m2.metric("Active per token" if pc.active != pc.total else "Trainable",
           f"{pc.active / 1e9:.2f} B" if pc.active != pc.total else f"{est.params_trainable:,}")
 m3.metric("Total", f"{est.total / GIB:.2f} GiB")
-m4.metric("Fits on", f"{sum(r['fits'] for r in fits_on(est.total))} of {len(GPUS)} GPUs")
+m4.metric("Fits on", f"{sum(r['fits'] for r in fits_on(est.total))}/{len(GPUS)} GPUs")
 st.caption("The components are **summed**: weights, gradients, optimizer states, activations "
            "and KV cache are all resident at the peak of a step, so the total is their sum, "
            "not the maximum of separate stages.")
-fig = go.Figure([go.Bar(name=c, x=[est.bytes[c] / GIB], y=["estimate"], orientation="h")
-                 for c in COMPONENTS])
-fig.update_layout(barmode="stack", height=220, xaxis_title="GiB", margin={"t": 10, "b": 10})
-st.plotly_chart(fig, key="mem_stack")
+fig = go.Figure([go.Bar(name=c, x=["estimate"], y=[est.bytes[c] / GIB]) for c in COMPONENTS])
+fig.update_layout(barmode="stack", height=340, yaxis_title="GiB", margin={"t": 10, "b": 10})
 left, right = st.columns([2, 3])
-left.dataframe(pd.DataFrame(component_rows(est.bytes)), hide_index=True, key="mem_table")
-right.dataframe(pd.DataFrame([{**f, "GiB": round(f["bytes"] / GIB, 3)} for f in est.formulas])
-                [["component", "GiB", "formula", "source"]], hide_index=True, key="mem_formulas")
+left.plotly_chart(fig, key="mem_stack")
+right.dataframe(pd.DataFrame(component_rows(est.bytes)), hide_index=True, key="mem_table")
+st.markdown("**Formulas and sources**")
+st.dataframe(pd.DataFrame([{**f, "GiB": round(f["bytes"] / GIB, 3)} for f in est.formulas])
+             [["component", "GiB", "formula", "source"]], hide_index=True, key="mem_formulas")
 
 st.subheader("Precision comparison")
 comp = pd.DataFrame(precision_comparison(desc.config, ec, pc))
