@@ -52,6 +52,7 @@ class EstimateConfig:
     lora_alpha: int = 16
     lora_targets: tuple[str, ...] = ("q", "v")
     flash_attention: bool = field(default=True, metadata={"help": "SDPA: no s*s scores kept"})
+    score_bytes: int = field(default=0, metadata={"help": "bytes of a*s*s tensors; 0=as acts"})
     context_bytes: int = field(default=512 * 1024**2, metadata={"help": "CUDA context; 0=CPU"})
     overhead_fraction: float = 0.05
     unquantized_dtype: str = field(default="bf16", metadata={"help": "non-matrix params"})
@@ -170,7 +171,15 @@ def estimate(cfg_dict: dict[str, Any], ec: EstimateConfig,
                 f"{trainable:,} x {F.OPTIMIZER_BYTES[ec.optimizer]} B {ec.optimizer} states",
                 F.SRC_LORA)
         stored, text, work, ws_text = F.training_activation_bytes(
-            a, ec.seq, ec.batch, elem, ec.flash_attention, ec.grad_checkpointing)
+            a, ec.seq, ec.batch, elem, ec.flash_attention, ec.grad_checkpointing, ec.score_bytes)
+        if ec.mode in ("lora", "qlora") and elem != 4:
+            # peft runs fp32 adapters on an fp32 copy of each adapted module's input, which
+            # autograd keeps for lora_A's weight gradient.
+            leaves = lora_targets(a, pc, ec.lora_targets)
+            upcast = sum(seq_b * lin.fan_in * lin.count * 4 for lin in pc.linears
+                         if lin.name in leaves for seq_b in [ec.seq * ec.batch])
+            stored += upcast
+            text += f" + fp32 adapter inputs s*b*d_in*4 per adapted module ({upcast:,.0f} B)"
         add("activations", stored, "stored for backward: " + text,
             F.SRC_KORTHIKANTI + ("; " + F.SRC_FLASH if ec.flash_attention else ""))
         add("activations", work, "backward workspace: " + ws_text,

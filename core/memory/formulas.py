@@ -73,14 +73,20 @@ def kv_cache_bytes(a: Arch, seq: int, batch: int, elem_bytes: float) -> float:
 
 
 def layer_activation_bytes(a: Arch, seq: int, batch: int, elem_bytes: float,
-                           flash: bool) -> float:
-    """Korthikanti et al. Eq. 1 for one layer, scaled from 16-bit to ``elem_bytes``."""
-    per_16bit = seq * batch * a.hidden * (34 + (0 if flash else 5 * a.heads * seq / a.hidden))
-    return per_16bit * elem_bytes / 2
+                           flash: bool, score_bytes: float = 0) -> float:
+    """Korthikanti et al. Eq. 1 for one layer, scaled from 16-bit to ``elem_bytes``.
+
+    ``score_bytes`` sizes the a*s*s attention tensors separately (default: ``elem_bytes``);
+    PyTorch's math SDPA path on CPU computes them in fp32 even for 16-bit models.
+    """
+    body = seq * batch * a.hidden * 34 * elem_bytes / 2
+    scores = 0 if flash else 5 * a.heads * seq * seq * batch * (score_bytes or elem_bytes) / 2
+    return body + scores
 
 
 def training_activation_bytes(a: Arch, seq: int, batch: int, elem_bytes: float, flash: bool,
-                              checkpointing: bool) -> tuple[float, str, float, str]:
+                              checkpointing: bool, score_bytes: float = 0,
+                              ) -> tuple[float, str, float, str]:
     """(stored, formula, backward workspace, formula) for one training step.
 
     Stored: Korthikanti et al. Eq. 1 per layer (their layer: GPT with a 4h MLP and dropout;
@@ -89,7 +95,7 @@ def training_activation_bytes(a: Arch, seq: int, batch: int, elem_bytes: float, 
     gradients sit next to the stored tensors (about one layer), and at the start of backward
     the log-probs' and the logits' gradients are alive together (2 x 4sbV).
     """
-    layer = layer_activation_bytes(a, seq, batch, elem_bytes, flash)
+    layer = layer_activation_bytes(a, seq, batch, elem_bytes, flash, score_bytes)
     n = a.total_layers
     term = "34" if flash else "34 + 5*a*s/h"
     if checkpointing:  # layer inputs kept, one layer recomputed at a time

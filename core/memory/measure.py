@@ -80,7 +80,7 @@ def measure(cfg: dict[str, Any], location: str, ec: EstimateConfig, device: str 
     dropout = max(float(cfg.get(k) or 0) for k in ATTENTION_DROPOUT_KEYS)
     flash = ec.flash_attention and not (device != "cuda" and ec.mode != "inference"
                                         and dropout > 0)
-    est_cfg = replace(ec, flash_attention=flash,
+    est_cfg = replace(ec, flash_attention=flash, score_bytes=4 if not flash else 0,
                       context_bytes=0 if device != "cuda" else ec.context_bytes,
                       unquantized_dtype="fp32" if device != "cuda" and ec.dtype == "int8"
                       else ec.unquantized_dtype)
