@@ -118,3 +118,22 @@ def test_bad_estimate_inputs(kwargs, field):
 def test_unknown_lora_target_names_layers():
     with pytest.raises(UserError, match=r"matches no linear layer.*q_proj"):
         estimate(LLAMA8B, EstimateConfig(mode="lora", lora_targets=("attn",)))
+
+
+def test_fp32_attention_scores_on_math_path():
+    """GPT-2 at s=1024, 16-bit, scores in fp32 (CPU math SDPA): 1024*768*34 bytes for the
+    rest of the layer + 5*12*1024*1024*4/2 = 125,829,120 bytes of score tensors."""
+    a = arch_from_config(catalog_config("gpt2"))
+    got = F.layer_activation_bytes(a, 1024, 1, 2, flash=False, score_bytes=4)
+    assert got == 1024 * 768 * 34 + 125_829_120
+
+
+def test_lora_16bit_keeps_fp32_adapter_inputs():
+    """SmolLM2 LoRA in bf16: peft's fp32 adapters keep an fp32 copy of each adapted module's
+    input (s*b*576*4 B per layer); adapting v as well as q adds 30 layers x 576 x 4 B = 69,120
+    B per token of stored activations."""
+    cfg = catalog_config("SmolLM2-135M")
+    qv = estimate(cfg, EstimateConfig(dtype="bf16", mode="lora", seq=100))
+    q = estimate(cfg, EstimateConfig(dtype="bf16", mode="lora", seq=100, lora_targets=("q",)))
+    assert qv.details["activations_stored"] - q.details["activations_stored"] == (
+        100 * 30 * 576 * 4)
