@@ -7,9 +7,10 @@ numbers belong to that workload alone. What is compared, and with which estimate
   tensors of those kinds (exact accounting; should agree to a fraction of a percent);
 - ``activations`` (training): estimated activations vs the bytes autograd saved for backward;
 - ``total``: the estimate's total vs the peak RSS delta on CPU (model + workload, whatever
-  the allocator and libraries hold) or ``torch.cuda.max_memory_allocated`` on CUDA. On CPU
-  the estimate is taken with ``context_bytes=0`` (no CUDA context) and, for int8, with the
-  un-quantized parameters at fp32, because that is what ``quantize_dynamic`` leaves.
+  the allocator and libraries hold) or ``torch.cuda.max_memory_allocated`` on CUDA. The
+  estimate is taken with ``context_bytes=0`` (neither measurement sees a CUDA context) and,
+  for int8 on CPU, with the un-quantized parameters at fp32, as ``quantize_dynamic`` leaves
+  them.
 
 INT4 needs bitsandbytes on CUDA: elsewhere it is estimated only and the result says why.
 """
@@ -81,7 +82,7 @@ def measure(cfg: dict[str, Any], location: str, ec: EstimateConfig, device: str 
     flash = ec.flash_attention and not (device != "cuda" and ec.mode != "inference"
                                         and dropout > 0)
     est_cfg = replace(ec, flash_attention=flash, score_bytes=4 if not flash else 0,
-                      context_bytes=0 if device != "cuda" else ec.context_bytes,
+                      context_bytes=0,  # neither RSS delta nor max_memory_allocated has it
                       unquantized_dtype="fp32" if device != "cuda" and ec.dtype == "int8"
                       else ec.unquantized_dtype)
     est = estimate(cfg, est_cfg, pc)
@@ -90,7 +91,8 @@ def measure(cfg: dict[str, Any], location: str, ec: EstimateConfig, device: str 
     if progress:
         progress(0.05, "preparing the model folder")
     folder = resolve_location(location, models_dir or Path("."))
-    req = {"location": folder, "kind": a.kind, "dtype": ec.dtype, "mode": ec.mode,
+    req = {"location": folder, "kind": a.kind,
+           "dtype": "int4" if ec.mode == "qlora" else ec.dtype, "mode": ec.mode,
            "device": device, "batch": ec.batch, "seq": ec.seq, "lora_r": ec.lora_r,
            "lora_alpha": ec.lora_alpha,
            "lora_targets": sorted(lora_targets(a, pc, ec.lora_targets))}
