@@ -1,6 +1,155 @@
-"""GPU memory (placeholder until issue #7 lands)."""
+"""GPU memory: estimate (and measure) what a model needs for inference and fine-tuning."""
 
+import json
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
+from core import st_cache
+from core.errors import UserError
+from core.memory import config_input as ci
+from core.memory.catalog import catalog_ids
+from core.memory.estimate import COMPONENTS, DTYPES, GIB, MODES, OPTIMIZERS, EstimateConfig
+from core.memory.estimate import estimate as run_estimate
+from core.memory.gpus import GPUS, fits_on, gpu_by_name, largest_fitting
+from core.memory.params import count_params
+from core.memory.report import component_rows, precision_comparison
+
 st.title("GPU memory")
-st.info("Not built yet: this page arrives with issue #7.")
+st.caption("Will this model fit on my GPU, and what if I fine-tune it? Every number below comes "
+           "from the model's config.json and a cited formula; local models can be measured.")
+settings = st_cache.settings()
+ss = st.session_state
+ss.setdefault("mem_measure", None)
+
+# --- model -------------------------------------------------------------------------------
+source = st.radio("Model from", ["Catalog", "Upload config.json", "Hub id", "App's models"],
+                  horizontal=True, key="mem_source")
+desc = None
+try:
+    if source == "Catalog":
+        ids = catalog_ids()
+        name = st.selectbox("Model", ids, index=ids.index("mistralai/Mistral-7B-v0.1"),
+                            key="mem_catalog")
+        desc = ci.describe(name)
+    elif source == "Upload config.json":
+        up = st.file_uploader(f"config.json (max {settings.max_upload_mb} MB)", type=["json"],
+                              key="mem_upload")
+        if up is not None:
+            desc = ci.from_upload(up.getvalue(), up.name, max_mb=settings.max_upload_mb)
+    elif source == "Hub id":
+        hub_id = st.text_input("Hub id (fetches config.json only; needs internet)",
+                               key="mem_hub", placeholder="owner/name")
+        if hub_id.strip():
+            desc = ci.describe(hub_id, settings.models_dir)
+    else:
+        rows = ci.app_models(settings)
+        labels = {f"{r['spec']} ({', '.join(r['roles'])}{', loaded' if r['loaded'] else ''})":
+                  r["spec"] for r in rows}
+        pick = st.selectbox("Model", list(labels), key="mem_app_model")
+        desc = ci.describe_app_model(labels[pick], settings)
+except UserError as exc:
+    st.error(str(exc))
+if desc is None:
+    st.info("Pick or upload a model to see its memory.")
+    st.stop()
+
+# --- settings ----------------------------------------------------------------------------
+c1, c2, c3, c4 = st.columns(4)
+dtype = c1.selectbox("Precision", DTYPES, index=DTYPES.index("fp16"), key="mem_dtype")
+mode = c2.selectbox("Mode", MODES, key="mem_mode",
+                    help="inference; full fine-tuning; LoRA; QLoRA (4-bit base + LoRA)")
+batch = c3.number_input("Batch size", 1, 1_000_000, 1, key="mem_batch")
+seq = c4.number_input("Sequence length", 1, 10_000_000, 2048, step=256, key="mem_seq")
+c1, c2, c3, c4, c5 = st.columns(5)
+optimizer = c1.selectbox("Optimizer", OPTIMIZERS, key="mem_opt")
+ckpt = c2.checkbox("Gradient checkpointing", key="mem_ckpt")
+lora_r = c3.number_input("LoRA rank r", 1, 4096, 8, key="mem_r")
+lora_alpha = c4.number_input("LoRA alpha", 1, 100_000, 16, key="mem_alpha",
+                             help="scales the update; does not change memory")
+targets = c5.text_input("LoRA targets", "q,v", key="mem_targets",
+                        help="q,k,v,o,gate,up,down or module names")
+try:
+    ec = EstimateConfig(dtype=dtype, mode=mode, batch=int(batch), seq=int(seq),
+                        optimizer=optimizer, grad_checkpointing=ckpt, lora_r=int(lora_r),
+                        lora_alpha=int(lora_alpha),
+                        lora_targets=tuple(t for t in targets.split(",") if t.strip()))
+    pc = count_params(desc.config)
+    est = run_estimate(desc.config, ec, pc)
+except UserError as exc:
+    st.error(str(exc))
+    st.stop()
+
+# --- result ------------------------------------------------------------------------------
+st.subheader(f"{desc.name} · {mode} · {dtype}")
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Parameters", f"{pc.total / 1e9:.3f} B" if pc.total > 1e8 else f"{pc.total:,}")
+m2.metric("Active per token" if pc.active != pc.total else "Trainable",
+          f"{pc.active / 1e9:.2f} B" if pc.active != pc.total else f"{est.params_trainable:,}")
+m3.metric("Total", f"{est.total / GIB:.2f} GiB")
+m4.metric("Fits on", f"{sum(r['fits'] for r in fits_on(est.total))}/{len(GPUS)} GPUs")
+st.caption("The components are **summed**: weights, gradients, optimizer states, activations "
+           "and KV cache are all resident at the peak of a step, so the total is their sum, "
+           "not the maximum of separate stages.")
+fig = go.Figure([go.Bar(name=c, x=["estimate"], y=[est.bytes[c] / GIB]) for c in COMPONENTS])
+fig.update_layout(barmode="stack", height=340, yaxis_title="GiB", margin={"t": 10, "b": 10})
+left, right = st.columns([2, 3])
+left.plotly_chart(fig, key="mem_stack")
+right.dataframe(pd.DataFrame(component_rows(est.bytes)), hide_index=True, key="mem_table")
+st.markdown("**Formulas and sources**")
+st.dataframe(pd.DataFrame([{**f, "GiB": round(f["bytes"] / GIB, 3)} for f in est.formulas])
+             [["component", "GiB", "formula", "source"]], hide_index=True, key="mem_formulas")
+
+st.subheader("Precision comparison")
+comp = pd.DataFrame(precision_comparison(desc.config, ec, pc))
+comp["label"] = comp["task"] + " (" + comp["mode"] + ")"
+st.plotly_chart(px.bar(comp, x="precision", y="GiB", color="task", barmode="group",
+                       hover_data=["mode"], height=320), key="mem_precisions")
+st.caption("Training = full fine-tuning at fp32/fp16 (mixed precision), LoRA on an 8-bit base "
+           "at int8, QLoRA at int4; other settings as above.")
+
+st.subheader("Which GPUs fit")
+g1, g2 = st.columns([3, 2])
+g1.dataframe(pd.DataFrame(fits_on(est.total)), hide_index=True, key="mem_fits")
+gpu = g2.selectbox("GPU", [g.name for g in GPUS], index=1, key="mem_gpu")
+vary = g2.radio("Largest", ["batch", "seq"], horizontal=True, key="mem_vary")
+best = largest_fitting(desc.config, ec, gpu_by_name(gpu), vary, pc)
+g2.metric(f"Largest {vary} on {gpu}", f"{best:,}" if best else "does not fit at 1")
+
+# --- measure -----------------------------------------------------------------------------
+st.subheader("Measure")
+if not desc.location:
+    st.info("Measuring needs a model the app can load: choose **App's models** "
+            "(SmolLM2 generator, MiniLM encoder).")
+elif st.button("Measure real memory", key="mem_measure_btn",
+               help="Runs the workload in a fresh process; a LoRA step can take a minute"):
+    from core.devices import pick_device
+    from core.memory.measure import measure
+
+    device = "cuda" if pick_device(settings.device).device == "cuda" else "cpu"
+    bar = st.progress(0.0, "starting")
+    with st.spinner("Measuring…"):
+        try:
+            ss.mem_measure = {"key": (desc.name, dtype, mode, int(batch), int(seq)),
+                              **measure(desc.config, desc.location, ec, device,
+                                        settings.models_dir,
+                                        progress=lambda f, m: bar.progress(f, m))}
+        except UserError as exc:
+            st.error(str(exc))
+res = ss.mem_measure
+if res:
+    st.caption(f"Last measurement: {' · '.join(map(str, res['key']))}")
+    if res.get("measured") is None:
+        st.warning(res["reason"])
+    else:
+        st.dataframe(pd.DataFrame(res["comparison"]).assign(
+            estimated_MiB=lambda d: (d.estimated / 2**20).round(1),
+            measured_MiB=lambda d: (d.measured / 2**20).round(1))
+            [["what", "estimated_MiB", "measured_MiB", "error_pct", "method"]],
+            hide_index=True, key="mem_compare")
+        for note in res["measured"]["notes"]:
+            st.caption(note)
+        with st.expander("Raw measurement"):
+            st.code(json.dumps(res["measured"], indent=1), language="json")

@@ -1,0 +1,1 @@
+"""GPU memory estimator: parameter counts, memory estimates, measurement, GPUs, CLI."""
