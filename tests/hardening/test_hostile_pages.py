@@ -166,3 +166,38 @@ def test_emotions_page_hostile_tweets_shown_as_text(pages, text):
 def _only_feedback_changed(before: dict, settings) -> bool:
     after = snapshot(settings)
     return after["tables"] == before["tables"] and after["feedback"] == before["feedback"]
+
+
+def test_compare_page_html_question_is_shown_as_text(pages, tiny_generator, monkeypatch):
+    import core.st_cache as st_cache
+
+    monkeypatch.setattr(st_cache, "get_generator", lambda: tiny_generator)
+    before = snapshot(pages)
+    at = open_page("pages/compare.py")
+    at.selectbox[0].set_value("kb1")  # not the default base (built on first use)
+    at.text_area(key="question").input(HTML + " Who planted the first orchid?")
+    next(b for b in at.button if b.label == "Ask").click().run()
+    assert_safe(at)
+    at.run()  # the stored run re-rendered
+    assert_safe(at)
+    shown = "\n".join(m.value for m in at.markdown)
+    assert "\\<script\\>" in shown and "<script>" not in shown
+    assert snapshot(pages)["tables"] == before["tables"]  # answers are logged; no KB changes
+
+
+@pytest.mark.parametrize("name", [*PATHS, HTML])
+def test_feedback_page_refuses_hostile_adapter_names(pages, name):
+    from core.feedback.store import open_store
+
+    store = open_store(pages)
+    for i in range(6):
+        store.record_output(session_id="s", page="compare", mode="rag", prompt=f"x{i}",
+                            output="y", rating="down" if i % 2 else "up")
+    store.close()
+    before = snapshot(pages)
+    at = open_page("pages/feedback.py")
+    at.text_input(key="fb_learn_name").set_value(name).run()
+    assert_safe(at)
+    assert at.button(key="fb_learn_go").disabled
+    assert any("adapter" in w.value.lower() or "name" in w.value.lower() for w in at.warning)
+    assert snapshot(pages) == before
