@@ -1,0 +1,107 @@
+"""Prompts that put retrieved chunks before the question, trimmed to the model's window.
+
+Causal chat models (SmolLM2) get an instruction, numbered context passages, the question and
+"Answer:"; the chat template is applied later by :class:`core.generation.Generator`. Seq2seq
+models (Flan-T5) get the same content in the flat "Read this and answer the question" form
+they were instruction-tuned on, without a chat template. Token budget:
+``context_window - max_new_tokens - TEMPLATE_MARGIN`` tokens for the whole prompt; chunks are
+added in rank order while they fit, the first one that does not fit is cut at a token boundary
+(when at least MIN_PARTIAL_TOKENS remain) and the rest are dropped. The prompt never hides
+which chunks were used: :class:`BuiltPrompt` lists them.
+
+Example:
+    >>> build_rag_prompt("Who planted it?", hits, gen, max_new_tokens=32).prompt  # doctest: +SKIP
+    'Answer the question using only the context. ...\\n\\nQuestion: Who planted it?\\nAnswer:'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Tokens the chat template adds around the user message (SmolLM2's adds ~20); kept spare.
+TEMPLATE_MARGIN = 48
+MIN_PARTIAL_TOKENS = 24
+
+RAG_INSTRUCTION = ("Answer the question using only the context below. Reply with a short "
+                   "answer (a few words). If the context does not contain the answer, say "
+                   "\"I don't know\".")
+BASE_INSTRUCTION = "Answer the question with a short answer (a few words)."
+SEQ2SEQ_RAG = "Read the text and answer the question in a few words.\n\n{context}\n\nQuestion: {q}"
+SEQ2SEQ_BASE = "Answer the question in a few words.\n\nQuestion: {q}"
+
+
+@dataclass
+class BuiltPrompt:
+    prompt: str
+    chat: bool
+    used: list = field(default_factory=list)  # hits actually in the prompt, in order
+    trimmed: bool = False  # a chunk was cut or dropped to fit
+    prompt_tokens: int = 0
+
+
+def _context_block(texts: list[tuple[str, str]]) -> str:
+    return "\n\n".join(f"[{i}] ({doc}) {text}" for i, (doc, text) in enumerate(texts, 1))
+
+
+def _render(question: str, texts: list[tuple[str, str]], seq2seq: bool) -> str:
+    context = _context_block(texts)
+    if seq2seq:
+        return SEQ2SEQ_RAG.format(context=context, q=question)
+    return f"{RAG_INSTRUCTION}\n\nContext:\n{context}\n\nQuestion: {question}\nAnswer:"
+
+
+def build_base_prompt(question: str, generator) -> BuiltPrompt:
+    """The no-context prompt used by the base (and fine-tuned) modes."""
+    if generator.is_seq2seq:
+        prompt = SEQ2SEQ_BASE.format(q=question)
+    else:
+        prompt = f"{BASE_INSTRUCTION}\n\nQuestion: {question}\nAnswer:"
+    return BuiltPrompt(prompt, chat=not generator.is_seq2seq,
+                       prompt_tokens=generator.count_tokens(prompt))
+
+
+def _cut(generator, text: str, tokens: int) -> str:
+    ids = generator.tokenizer(text, add_special_tokens=False)["input_ids"][:tokens]
+    return generator.tokenizer.decode(ids, skip_special_tokens=True).rstrip() + " …"
+
+
+def build_rag_prompt(question: str, hits: list, generator, *, max_new_tokens: int) -> BuiltPrompt:
+    """Context-then-question prompt with as many of ``hits`` as fit (see module doc)."""
+    from core.errors import UserError
+
+    budget = generator.context_window - max_new_tokens - TEMPLATE_MARGIN
+    seq2seq = generator.is_seq2seq
+    used: list = []
+    texts: list[tuple[str, str]] = []
+    trimmed = False
+    base_tokens = generator.count_tokens(_render(question, [], seq2seq))
+    if base_tokens > budget:
+        raise UserError(f"the question alone needs {base_tokens} tokens; {generator.model_id} "
+                        f"has room for {budget} after the answer: shorten it")
+    for hit in hits:
+        candidate = [*texts, (hit.document, hit.text)]
+        need = generator.count_tokens(_render(question, candidate, seq2seq))
+        if need <= budget:
+            texts, used = candidate, [*used, hit]
+            continue
+        trimmed = True
+        room = budget - generator.count_tokens(_render(question, [*texts, (hit.document, "")],
+                                                       seq2seq))
+        if room >= MIN_PARTIAL_TOKENS:
+            texts.append((hit.document, _cut(generator, hit.text, room - 2)))
+            used.append(hit)
+        break
+    prompt = _render(question, texts, seq2seq)
+    tokens = generator.count_tokens(prompt)
+    while tokens > budget and texts:  # re-tokenising at the cut can add a token or two
+        doc, text = texts.pop()
+        keep = generator.count_tokens(text) - (tokens - budget) - 4
+        if keep >= MIN_PARTIAL_TOKENS:
+            texts.append((doc, _cut(generator, text, keep)))
+        else:
+            used.pop()
+        trimmed = True
+        prompt = _render(question, texts, seq2seq)
+        tokens = generator.count_tokens(prompt)
+    return BuiltPrompt(prompt, chat=not seq2seq, used=used, trimmed=trimmed,
+                       prompt_tokens=tokens)
