@@ -35,3 +35,23 @@ def get_embedder():
 def get_generator():
     s = settings()
     return generator(s, s.generator_model)
+
+
+@st.cache_resource(show_spinner=False)
+def rag_store(_settings: Settings, spec: str):
+    """One KnowledgeStore (LanceDB connection) per process; embeds with the shared embedder."""
+    from core.rag.store import KnowledgeStore
+
+    return KnowledgeStore(_settings, embedder(_settings, spec), embedder_id=spec)
+
+
+def get_rag_store():
+    s = settings()
+    return rag_store(s, s.embedding_model)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def qa_examples(split: str = "test") -> list[dict]:
+    from core.rag.defaults import load_qa
+
+    return load_qa(split=split)

@@ -1,6 +1,141 @@
-"""Ask & compare (placeholder until issue #3 (RAG) and #4 (fine-tuned columns) lands)."""
+"""Ask & compare: one question answered side by side by Base, RAG and (later) fine-tuned modes.
+
+Widgets in, core calls (core.rag.answer / retrieve / ratings), rendering out. Columns whose mode
+is not registered yet (fine-tuned) are shown disabled. Results live in st.session_state so
+reruns (e.g. a thumbs click) keep them.
+"""
+
+import uuid
 
 import streamlit as st
 
+from core import st_cache
+from core.errors import UserError
+from core.generation import GenerationConfig
+from core.rag.answer import MODES, AskContext, stream_answer
+from core.rag.config import DEFAULT_KB, SEARCH_MODES, RetrievalConfig, check_question
+from core.rag.defaults import ensure_default_kb
+from core.rag.highlight import escape_markdown, highlight_markdown
+from core.rag.ratings import record_rating
+
+COLUMNS = [("base", "Base"), ("rag", "RAG"), ("finetuned", "Fine-tuned"),
+           ("finetuned+rag", "Fine-tuned + RAG")]
+N_EXAMPLES = 6
+
 st.title("Ask & compare")
-st.info("Not built yet: this page arrives with issue #3 (RAG) and #4 (fine-tuned columns).")
+st.caption("The same question to the model alone and with retrieved context. The default "
+           "knowledge base describes a fictional company, so the base model cannot know it.")
+settings = st_cache.settings()
+
+try:
+    store = st_cache.get_rag_store()
+    if not store.exists(DEFAULT_KB):
+        bar = st.progress(0.0, "First use: building the default knowledge base…")
+        ensure_default_kb(store, progress=lambda f, m: bar.progress(min(1.0, f), m))
+        bar.empty()
+    kbs = store.names()
+except UserError as exc:
+    st.error(str(exc))
+    st.stop()
+
+c1, c2, c3 = st.columns([2, 1, 1])
+kb = c1.selectbox("Knowledge base", kbs, index=kbs.index(DEFAULT_KB) if DEFAULT_KB in kbs else 0)
+search = c2.selectbox("Search", SEARCH_MODES, index=SEARCH_MODES.index("hybrid"),
+                      help="vector: embeddings; fts: BM25 full text; hybrid: both, fused by RRF")
+top_k = c3.slider("Top-k chunks", 1, 10, 4)
+
+
+def _pick(question: str) -> None:
+    st.session_state["question"] = question
+    st.session_state["ask_now"] = True
+
+
+examples = st_cache.qa_examples("test") if kb == DEFAULT_KB else []
+if examples:
+    st.caption("Example questions (test split of the QA set):")
+    start = st.session_state.get("example_offset", 0)
+    ex_cols = st.columns(3)
+    for i in range(N_EXAMPLES):
+        row = examples[(start + i) % len(examples)]
+        ex_cols[i % 3].button(row["question"], key=f"example-{i}", on_click=_pick,
+                              args=(row["question"],), width="stretch")
+    if st.button("More examples", key="more-examples"):
+        st.session_state["example_offset"] = (start + N_EXAMPLES) % len(examples)
+        st.rerun()
+
+st.text_area("Question", key="question", height=80,
+             placeholder="e.g. Who is the head of the Stillroom calibration lab?")
+asked = st.button("Ask", type="primary") or st.session_state.pop("ask_now", False)
+
+
+def _store_rating(run_id: str, mode: str) -> None:
+    """The one place ratings are stored (the feedback issue swaps in its store here)."""
+    run = st.session_state.get("compare_run")
+    value = st.session_state.get(f"fb-{run_id}-{mode}")
+    if not run or run["id"] != run_id or value is None:
+        return
+    result = run["results"][mode]
+    record_rating(settings, question=run["question"], mode=mode, model=result["model"],
+                  answer=result["answer"], rating=int(value), chunk_ids=result["chunk_ids"],
+                  kb=run["kb"], session=st.session_state.get("session_id"))
+    st.toast("Rating stored, thank you.")
+
+
+def _show_details(run: dict, mode: str, result: dict) -> None:
+    m1, m2 = st.columns(2)
+    m1.metric("Latency", f"{result['seconds']:.2f} s")
+    m2.metric("Tokens", result["tokens"])
+    if result["sources"]:
+        kb_name = escape_markdown(run["kb"])
+        st.caption(f"Retrieved {len(result['sources'])} chunk(s) from **{kb_name}** "
+                   f"({run['search']}); words shared with the answer are highlighted."
+                   + (" Context was trimmed to fit the model." if result["trimmed"] else ""))
+        for i, src in enumerate(result["sources"], 1):
+            with st.expander(f"[{i}] {src['document']} · chunk {src['chunk']} · "
+                             f"score {src['score']:.3f}", expanded=i == 1):
+                st.markdown(highlight_markdown(src["text"], result["answer"]))
+    st.feedback("thumbs", key=f"fb-{run['id']}-{mode}", on_change=_store_rating,
+                args=(run["id"], mode))
+
+
+def _disabled(mode: str, label: str) -> None:
+    st.text_area(label, value="", placeholder="arrives with the fine-tuning issue",
+                 disabled=True, key=f"disabled-{mode}", label_visibility="collapsed")
+    st.caption("arrives with the fine-tuning issue")
+
+
+run = st.session_state.get("compare_run")
+if asked:
+    try:
+        question = check_question(st.session_state.get("question", ""))
+        retrieval = RetrievalConfig(top_k=top_k, search=search)
+    except UserError as exc:
+        st.error(str(exc))
+        st.stop()
+    ctx = AskContext(st_cache.get_generator(), store, kb, retrieval,
+                     GenerationConfig(max_new_tokens=48))
+    run = {"id": uuid.uuid4().hex[:8], "question": question, "kb": kb, "search": search,
+           "results": {}, "errors": {}}
+    st.session_state["compare_run"] = run
+
+if run:
+    st.markdown(f"**Question:** {escape_markdown(run['question'])}")
+    for (mode, label), col in zip(COLUMNS, st.columns(len(COLUMNS)), strict=True):
+        with col:
+            st.subheader(label)
+            if mode not in MODES:
+                _disabled(mode, label)
+                continue
+            if asked:
+                try:
+                    stream = stream_answer(run["question"], mode, ctx)
+                    st.write_stream(stream)
+                    run["results"][mode] = stream.result
+                except UserError as exc:
+                    run["errors"][mode] = str(exc)
+            elif mode in run["results"]:
+                st.markdown(escape_markdown(run["results"][mode]["answer"]) or "_(empty)_")
+            if mode in run["errors"]:
+                st.error(run["errors"][mode])
+            elif mode in run["results"]:
+                _show_details(run, mode, run["results"][mode])

@@ -1,6 +1,125 @@
-"""Knowledge bases (placeholder until issue #3 lands)."""
+"""Knowledge bases: list, create (default documents or uploads), inspect, add, delete.
+
+Widgets in, core.rag.store / ingest calls, tables out. Uploads are read in memory, checked
+(type, size limit, binary, empty, PDF text layer, CSV column) and never executed or unpickled.
+"""
 
 import streamlit as st
 
+from core import st_cache
+from core.errors import UserError
+from core.rag import ingest
+from core.rag.config import DEFAULT_KB, ChunkingConfig, check_kb_name
+from core.rag.defaults import DEFAULT_DOCS_DIR
+from core.rag.highlight import escape_markdown
+
+UPLOAD_TYPES = ["txt", "md", "pdf", "csv", "jsonl"]
+
 st.title("Knowledge bases")
-st.info("Not built yet: this page arrives with issue #3.")
+st.caption("Each knowledge base is one LanceDB table: chunks, their embeddings and a full-text "
+           "index. Re-adding an unchanged document does nothing; a changed one is replaced.")
+settings = st_cache.settings()
+limit_mb = settings.max_upload_mb
+
+try:
+    store = st_cache.get_rag_store()
+    summaries = [store.summary(name) for name in store.names()]
+except UserError as exc:
+    st.error(str(exc))
+    st.stop()
+
+if summaries:
+    st.dataframe([{k: s[k] for k in ("kb", "documents", "chunks", "version", "embedder")}
+                  for s in summaries], hide_index=True)
+else:
+    st.info("No knowledge base yet: create one below (the default one takes about a minute).")
+
+flash = st.session_state.pop("kb_flash", None)
+if flash:
+    st.success(flash)
+for message in st.session_state.pop("kb_skipped", []):
+    st.warning(f"Skipped: {message}")
+
+
+def _build(kb: str, docs: list, chunking: ChunkingConfig) -> None:
+    bar = st.progress(0.0, f"Building {kb}…")
+    report = store.add_documents(kb, docs, chunking=chunking,
+                                 progress=lambda f, m: bar.progress(min(1.0, f), m))
+    bar.empty()
+    parts = [f"{kb}: {len(report.added)} added, {len(report.replaced)} replaced, "
+             f"{len(report.unchanged)} unchanged; {report.chunks_added} new chunks "
+             f"({report.duplicate_chunks} duplicates skipped), {report.total_chunks} in all, "
+             f"{report.seconds:.1f} s.", *report.messages]
+    st.session_state["kb_flash"] = " ".join(parts)
+    st.rerun()
+
+
+create, inspect = st.tabs(["Create or add", "Inspect and delete"])
+
+with create:
+    names = store.names()
+    target = st.text_input("Knowledge base name", value=DEFAULT_KB if DEFAULT_KB not in names
+                           else "my-docs", help="1-64 characters: a-z, 0-9, '-' or '_'. An "
+                           "existing name adds to that base.")
+    source = st.radio("Documents", ["Upload files", "Default documents (assets)"],
+                      horizontal=True)
+    files, text_column = None, "text"
+    if source == "Upload files":
+        files = st.file_uploader(f"Files (.txt .md .pdf .csv .jsonl, up to {limit_mb} MB each)",
+                                 type=UPLOAD_TYPES, accept_multiple_files=True)
+        text_column = st.text_input("Text column (CSV / JSONL)", value="text")
+    with st.expander("Chunking"):
+        size = st.number_input("Chunk size (characters)", 100, 8000, 700, step=50)
+        overlap = st.number_input("Overlap (characters)", 0, 4000, 120, step=20)
+    if st.button("Build", type="primary"):
+        try:
+            kb = check_kb_name(target.strip())
+            chunking = ChunkingConfig(chunk_size=int(size), chunk_overlap=int(overlap))
+            if source == "Upload files":
+                docs, errors = ingest.read_uploads(files, text_column=text_column,
+                                                   max_bytes=limit_mb * 1_000_000)
+            else:
+                docs, errors = ingest.read_folder(DEFAULT_DOCS_DIR)
+            st.session_state["kb_skipped"] = errors
+            if not docs:
+                raise UserError("no usable documents: upload at least one readable file")
+            _build(kb, docs, chunking)
+        except UserError as exc:
+            for message in st.session_state.pop("kb_skipped", []):
+                st.warning(f"Skipped: {message}")
+            st.error(str(exc))
+
+with inspect:
+    names = store.names()
+    if not names:
+        st.info("Nothing to inspect yet.")
+    else:
+        kb = st.selectbox("Knowledge base", names, key="inspect-kb")
+        summary = store.summary(kb)
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Documents", summary["documents"])
+        m2.metric("Chunks", summary["chunks"])
+        m3.metric("Version", summary["version"])
+        st.caption("Indexes: " + (", ".join(summary["indices"]) or "none"))
+        documents = store.documents(kb)
+        st.dataframe(documents, hide_index=True)
+        doc_names = [d["document"] for d in documents]
+        doc = st.selectbox("Document", doc_names, key="inspect-doc") if doc_names else None
+        if doc:
+            for chunk in store.sample_chunks(kb, document=doc, limit=3):
+                with st.expander(f"chunk {chunk['position']}"):
+                    st.markdown(escape_markdown(chunk["text"]))
+            if st.button(f"Delete document {doc}", key="delete-doc"):
+                try:
+                    n = store.delete_document(kb, doc)
+                    st.session_state["kb_flash"] = f"Deleted {doc} ({n} chunks) from {kb}."
+                    st.rerun()
+                except UserError as exc:
+                    st.error(str(exc))
+        st.divider()
+        confirm = st.text_input(f"Type {kb} to confirm deleting the whole base",
+                                key="confirm-delete")
+        if st.button("Delete knowledge base", key="delete-kb", disabled=confirm != kb):
+            store.delete_kb(kb)
+            st.session_state["kb_flash"] = f"Deleted knowledge base {kb}."
+            st.rerun()

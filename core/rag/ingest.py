@@ -161,3 +161,16 @@ def read_folder(folder: str | Path, *, text_column: str = DEFAULT_TEXT_COLUMN,
     if not docs:
         raise UserError(f"{folder}: no usable documents; " + "; ".join(rejected[:3]))
     return docs, rejected
+
+
+def read_uploads(files, *, text_column: str = DEFAULT_TEXT_COLUMN,
+                 max_bytes: int | None = None) -> tuple[list[Document], list[str]]:
+    """Uploaded files (objects with ``.name`` and ``.getvalue()``) -> documents + rejections."""
+    docs, rejected = [], []
+    for f in files or []:
+        try:
+            docs.append(read_document(f.name, f.getvalue(), text_column=text_column,
+                                      max_bytes=max_bytes))
+        except UserError as exc:
+            rejected.append(str(exc))
+    return docs, rejected

@@ -1,0 +1,65 @@
+"""Prompt builder: context before question, chunk order, trimming to the window, seq2seq form."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from core.errors import UserError
+from core.rag.prompts import TEMPLATE_MARGIN, build_base_prompt, build_rag_prompt
+from core.rag.retrieve import Hit
+
+
+def hits(n: int, words: int = 10) -> list[Hit]:
+    return [Hit(f"d{i}.md#0", f"d{i}.md", 0, 1.0 - i / 10,
+                " ".join(f"fact{i}w{j}" for j in range(words))) for i in range(n)]
+
+
+def test_short_context_is_used_whole_and_precedes_the_question(tiny_generator):
+    built = build_rag_prompt("Who is it?", hits(2), tiny_generator, max_new_tokens=16)
+    p = built.prompt
+    assert p.index("[1] (d0.md) fact0w0") < p.index("[2] (d1.md)") < p.index("Question: Who")
+    assert p.endswith("Question: Who is it?\nAnswer:") and "only the context" in p
+    assert built.used == hits(2) and not built.trimmed and built.chat
+
+
+def test_long_context_is_trimmed_to_the_window(tiny_generator):
+    """tiny Llama window = 256 tokens; budget = 256 - 32 (answer) - TEMPLATE_MARGIN (48) = 176."""
+    many = hits(8, words=30)
+    built = build_rag_prompt("Who is it?", many, tiny_generator, max_new_tokens=32)
+    budget = tiny_generator.context_window - 32 - TEMPLATE_MARGIN
+    assert budget == 176
+    assert built.prompt_tokens <= budget
+    assert built.trimmed and 1 <= len(built.used) < len(many)
+    assert built.used == many[:len(built.used)]  # best-ranked chunks kept, in order
+    assert "Question: Who is it?" in built.prompt  # the question is never cut
+
+
+def test_question_too_long_for_the_window(tiny_generator):
+    with pytest.raises(UserError, match="question alone needs"):
+        build_rag_prompt("why " * 300, hits(1), tiny_generator, max_new_tokens=32)
+
+
+def test_base_prompt_has_no_context(tiny_generator):
+    built = build_base_prompt("Who is it?", tiny_generator)
+    assert "Context" not in built.prompt and built.prompt.endswith("Answer:") and built.chat
+
+
+@dataclass
+class FakeSeq2Seq:
+    """Flan-T5 stand-in: whitespace tokens, 512-token window."""
+
+    is_seq2seq: bool = True
+    context_window: int = 512
+    model_id: str = "fake-t5"
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def test_seq2seq_format_has_no_chat_and_keeps_context_first():
+    built = build_rag_prompt("Who is it?", hits(2), FakeSeq2Seq(), max_new_tokens=32)
+    assert built.prompt.startswith("Read the text and answer the question")
+    assert built.prompt.index("fact1w0") < built.prompt.index("Question: Who is it?")
+    assert not built.chat
+    base = build_base_prompt("Who is it?", FakeSeq2Seq())
+    assert not base.chat and base.prompt.endswith("Question: Who is it?")
