@@ -55,3 +55,11 @@ def qa_examples(split: str = "test") -> list[dict]:
     from core.rag.defaults import load_qa
 
     return load_qa(split=split)
+
+
+@st.cache_resource(show_spinner=False)
+def job_slot(kind: str):
+    """One background-job slot per kind ("finetune", "evaluate") per server process."""
+    from core.finetune.jobs import JobSlot
+
+    return JobSlot()
