@@ -36,8 +36,9 @@ Progress = Callable[[float, str], None]
 PARAPHRASE_METHODS = ("templates", "generator")
 
 
-def kb_chunks(settings, kb: str) -> list[SourceChunk]:
-    """The chunks of knowledge base ``kb`` in document order (no embedder needed)."""
+def kb_chunks(settings, kb: str, documents: set[str] | None = None) -> list[SourceChunk]:
+    """The chunks of knowledge base ``kb`` in document order (no embedder needed), optionally
+    only those of ``documents``."""
     from core.rag.store import KnowledgeStore
 
     store = KnowledgeStore(settings)
@@ -47,8 +48,11 @@ def kb_chunks(settings, kb: str) -> list[SourceChunk]:
     table = store.db.open_table(kb)
     rows = table.to_arrow().select(["document", "position", "text"]).to_pylist()
     rows.sort(key=lambda r: (r["document"], r["position"]))
+    if documents is not None:
+        rows = [r for r in rows if r["document"] in documents]
     if not rows:
-        raise UserError(f"knowledge base {kb!r} has no chunks")
+        raise UserError(f"knowledge base {kb!r} has no chunks"
+                        + (f" from {sorted(documents)}" if documents is not None else ""))
     return [SourceChunk(r["document"], r["text"]) for r in rows]
 
 
@@ -107,11 +111,15 @@ def build_examples(settings, lora: LoraSettings, chunks: list[SourceChunk], toke
 
 def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
                  qa_file: Path | str = DEFAULT_QA_FILE, paraphrase_method: str = "templates",
-                 overwrite: bool = False, on_step: StepCallback | None = None,
+                 overwrite: bool = False, documents: set[str] | None = None,
+                 select: Callable[[SourceChunk], bool] | None = None, select_label: str = "",
+                 on_step: StepCallback | None = None,
                  progress: Progress | None = None,
                  cancel: threading.Event | None = None) -> dict:
     """Train an adapter on ``kb`` and save it as ``adapter``; returns a summary dict.
 
+    ``documents`` restricts training to those documents' chunks and ``select`` to the chunks
+    it accepts (the benchmark's quick run trains on the chunks holding its questions' answers).
     Summary keys: adapter, train_loss, seconds (whole run), train_seconds, steps, total_steps,
     examples, train_tokens, tokens_per_second, losses, cancelled, saved.
     """
@@ -123,7 +131,11 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
     started = time.perf_counter()
     say = progress or (lambda f, m: None)
     say(0.0, f"reading knowledge base {kb!r}")
-    chunks = kb_chunks(settings, kb)
+    chunks = kb_chunks(settings, kb, documents)
+    if select is not None:
+        chunks = [c for c in chunks if select(c)]
+        if not chunks:
+            raise UserError("the chunk selection left nothing to train on")
     say(0.02, "loading a training copy of the model")
     model, tokenizer, is_seq2seq = load_causal_or_seq2seq(settings.generator_model, settings)
     if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
@@ -146,6 +158,8 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
         return summary
     metadata = {
         "base_model": settings.generator_model, "knowledge_base": kb,
+        "documents": sorted(documents) if documents is not None else "all",
+        "selection": select_label or ("custom" if select is not None else "all chunks"),
         "kb_content_hash": content_hash(chunks), "settings": lora.to_dict(),
         "target_modules": list(result.target_modules),
         "trainable_parameters": result.trainable_parameters, "data": data_info,
