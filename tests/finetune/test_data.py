@@ -121,3 +121,32 @@ def test_collate_pads_ids_and_labels():
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"].tolist() == [[5, 6, 7], [8, IGNORE_INDEX, IGNORE_INDEX]]
+
+
+class CannedGenerator:
+    """Returns queued rewordings in order (stands in for the generator's .generate)."""
+
+    def __init__(self, texts):
+        self.texts, self.prompts = list(texts), []
+
+    def generate(self, prompt, config):
+        from types import SimpleNamespace
+
+        self.prompts.append((prompt, config))
+        return SimpleNamespace(text=self.texts.pop(0))
+
+
+def test_generator_paraphrases_keep_faithful_ones_and_count_rejects():
+    from core.finetune.paraphrase import GENERATOR_PROMPT, generator_paraphrases
+
+    gen = CannedGenerator(["In 1998 Ada Moreno started Orbis; it sells maps from Lyon.",
+                           "Orbis sells maps.",  # the year 1998 is lost: rejected
+                           "The second chunk, reworded, still has no numbers at all.",
+                           "x"])  # shorter than a third of the original: rejected
+    made = generator_paraphrases(gen, [TEXT, "Second chunk without numbers at all."], 2)
+    assert (made.accepted, made.rejected) == (2, 2)
+    assert made.rewordings == {
+        0: ["In 1998 Ada Moreno started Orbis; it sells maps from Lyon."],
+        1: ["The second chunk, reworded, still has no numbers at all."]}
+    assert gen.prompts[0][0] == GENERATOR_PROMPT.format(text=TEXT)
+    assert gen.prompts[0][1].temperature > 0  # sampled, so rewordings differ
