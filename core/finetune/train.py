@@ -110,7 +110,7 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     result = TrainResult(model=peft_model, total_steps=total, examples=len(features),
                          train_tokens=count_target_tokens(features) * settings.epochs,
                          trainable_parameters=sum(p.numel() for p in trainable),
-                         target_modules=tuple(config.target_modules))
+                         target_modules=tuple(sorted(config.target_modules)))
     optimiser = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, total))
     device = next(peft_model.parameters()).device
