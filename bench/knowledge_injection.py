@@ -46,6 +46,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--max-new-tokens", type=int, default=24)
     p.add_argument("--kb", default="default")
     p.add_argument("--adapter", default="", help="reuse this adapter instead of training")
+    p.add_argument("--save-as", default="", help="name of the trained adapter "
+                                                 "(default bench-<data>-<quick|full>)")
     return p.parse_args()
 
 
@@ -81,7 +83,7 @@ def main() -> int:
     training: dict[str, object] = {}
     adapter = args.adapter
     if not adapter:
-        adapter = f"bench-{args.data}-{'quick' if args.quick else 'full'}"
+        adapter = args.save_as or f"bench-{args.data}-{'quick' if args.quick else 'full'}"
         epochs = args.epochs or (3 if args.quick else 2)
         lora = LoraSettings(epochs=epochs, data_mode=args.data, learning_rate=args.lr)
         select, label, documents = None, "", None
