@@ -129,8 +129,9 @@ def print_table(run: dict, training: dict, args, path: Path) -> None:
     if training:
         print(f"LoRA training: {training['examples']} examples, {training['steps']} steps, "
               f"{training['train_tokens']} tokens in {training['train_seconds'] / 60:.1f} min "
-              f"= {training['tokens_per_second']:.1f} training tokens/s; loss "
-              f"{training['first_loss']:.3f} -> {training['train_loss']:.3f}")
+              f"= {training['tokens_per_second']:.1f} training tokens/s; loss: first step "
+              f"{training['first_loss']:.3f}, mean of the last 5 steps "
+              f"{training['train_loss']:.3f}")
     print("\n| mode | " + " | ".join(COLUMNS) + " |")
     print("|" + "---|" * (len(COLUMNS) + 1))
     for mode, agg in aggs.items():
