@@ -39,10 +39,14 @@ def get_generator():
 
 @st.cache_resource(show_spinner=False)
 def rag_store(_settings: Settings, spec: str):
-    """One KnowledgeStore (LanceDB connection) per process; embeds with the shared embedder."""
+    """One KnowledgeStore (LanceDB connection) per process.
+
+    The embedder loads on first need (through the loaders' per-process memo), so listing
+    knowledge bases never waits for a model.
+    """
     from core.rag.store import KnowledgeStore
 
-    return KnowledgeStore(_settings, embedder(_settings, spec), embedder_id=spec)
+    return KnowledgeStore(_settings, None, embedder_id=spec)
 
 
 def get_rag_store():

@@ -21,6 +21,8 @@ from core.rag.defaults import ensure_default_kb
 from core.rag.highlight import escape_markdown, highlight_markdown
 from core.rag.ratings import record_rating
 
+SCORE_HELP = {"vector": "score = cosine similarity", "fts": "score = BM25",
+              "hybrid": "score = RRF, the sum of 1/(60 + rank) over both searches"}
 COLUMNS = [("base", "Base"), ("rag", "RAG"), ("finetuned", "Fine-tuned"),
            ("finetuned+rag", "Fine-tuned + RAG")]
 N_EXAMPLES = 6
@@ -32,20 +34,20 @@ settings = st_cache.settings()
 
 try:
     store = st_cache.get_rag_store()
-    if not store.exists(DEFAULT_KB):
-        bar = st.progress(0.0, "First use: building the default knowledge base…")
-        ensure_default_kb(store, progress=lambda f, m: bar.progress(min(1.0, f), m))
-        bar.empty()
     kbs = store.names()
 except UserError as exc:
     st.error(str(exc))
     st.stop()
+if DEFAULT_KB not in kbs:
+    kbs = [DEFAULT_KB, *kbs]
+    st.info("The default knowledge base is built automatically with your first question "
+            "(about a minute on a CPU).")
 
 c1, c2, c3 = st.columns([2, 1, 1])
 kb = c1.selectbox("Knowledge base", kbs, index=kbs.index(DEFAULT_KB) if DEFAULT_KB in kbs else 0)
 search = c2.selectbox("Search", SEARCH_MODES, index=SEARCH_MODES.index("hybrid"),
                       help="vector: embeddings; fts: BM25 full text; hybrid: both, fused by RRF")
-top_k = c3.slider("Top-k chunks", 1, 10, 4)
+top_k = c3.slider("Top-k chunks", 1, 10, 3)
 a1, a2 = st.columns([2, 2])
 adapter_names = [a["name"] for a in list_adapters(settings)]
 adapter = a1.selectbox("LoRA adapter (fine-tuned columns)", adapter_names, index=0 if
@@ -92,13 +94,13 @@ def _store_rating(run_id: str, mode: str) -> None:
 
 
 def _show_details(run: dict, mode: str, result: dict) -> None:
-    m1, m2 = st.columns(2)
-    m1.metric("Latency", f"{result['seconds']:.2f} s")
-    m2.metric("Tokens", result["tokens"])
+    st.caption(f"Latency **{result['seconds']:.2f} s** · **{result['tokens']}** tokens"
+               + (f" · retrieval {result['retrieval_seconds']:.2f} s" if result["sources"] else ""))
     if result["sources"]:
         kb_name = escape_markdown(run["kb"])
         st.caption(f"Retrieved {len(result['sources'])} chunk(s) from **{kb_name}** "
-                   f"({run['search']}); words shared with the answer are highlighted."
+                   f"({SCORE_HELP[run['search']]}); words shared with the answer are "
+                   "highlighted."
                    + (" Context was trimmed to fit the model." if result["trimmed"] else ""))
         for i, src in enumerate(result["sources"], 1):
             with st.expander(f"[{i}] {src['document']} · chunk {src['chunk']} · "
@@ -122,6 +124,14 @@ if asked:
     except UserError as exc:
         st.error(str(exc))
         st.stop()
+    if kb == DEFAULT_KB and not store.exists(DEFAULT_KB):
+        bar = st.progress(0.0, "First use: building the default knowledge base…")
+        try:
+            ensure_default_kb(store, progress=lambda f, m: bar.progress(min(1.0, f), m))
+        except UserError as exc:
+            st.error(str(exc))
+            st.stop()
+        bar.empty()
     ctx = FinetuneAskContext(st_cache.get_generator(), store, kb, retrieval,
                              GenerationConfig(max_new_tokens=48), adapter=adapter or "",
                              settings=settings)

@@ -25,6 +25,15 @@ MIN_QUESTIONS = 130
 TRAIN_FRACTION = (0.25, 0.35)
 QA_FIELDS = {"question", "answer", "aliases", "choices", "source", "split"}
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\.(?:md|txt)$")
+# Question words and glue ignored when matching a question's key terms to its source paragraph.
+STOPWORDS = frozenset(
+    re.findall(
+        r"\w+",
+        "what which when where who whom how many much does did is are was were the of in on at to"
+        " for by with from and or do have has its it this that their there be been after before"
+        " per each every new can must should about into than more most long often far old first",
+    )
+)
 
 
 def _docs() -> list[Path]:
@@ -34,6 +43,25 @@ def _docs() -> list[Path]:
 def _records() -> list[dict]:
     lines = QA_PATH.read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def _stems(text: str) -> set[str]:
+    """Crude content-word stems: lowercase words of 3+ letters, stopwords dropped, cut to 5.
+
+    Example: "How long is the pier?" -> {"pier"}; "recalibrated" -> "recal".
+    """
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {w[:5] for w in words if len(w) >= 3 and w not in STOPWORDS}
+
+
+def _answer_contexts(text: str, answer: str) -> list[str]:
+    """Each paragraph holding the answer, joined with the paragraph (or heading) before it."""
+    blocks = [b for b in re.split(r"\n\s*\n", text) if b.strip()]
+    return [
+        (blocks[i - 1] if i else "") + "\n" + block
+        for i, block in enumerate(blocks)
+        if answer.lower() in block.lower()
+    ]
 
 
 def _qa_ids() -> list[str]:
@@ -93,6 +121,17 @@ def test_qa_record(index: int) -> None:
     assert answer.lower() in text, f"{answer!r} not found in {record['source']}"
     others = [c for c in choices if c != answer]
     assert not any(c.lower() == answer.lower() for c in others)
+    contexts = _answer_contexts(source.read_text(encoding="utf-8"), answer)
+    assert contexts, f"{answer!r} only spans paragraphs in {record['source']}"
+    overlap = max(len(_stems(question) & _stems(c)) for c in contexts)
+    assert overlap >= 1, f"no key term of {question!r} near {answer!r} in {record['source']}"
+
+
+def test_stems_known_answer() -> None:
+    assert _stems("How long is the concrete pier?") == {"concr", "pier"}
+    assert _answer_contexts("# Pier\n\nIt is 140 metres.", "140 metres") == [
+        "# Pier\nIt is 140 metres."
+    ]
 
 
 def test_train_fraction() -> None:

@@ -61,7 +61,7 @@ def _cmd_ask(args, settings):
                            max_new_tokens=args.max_new_tokens)
         r = answer(args.question, args.mode, ctx)
         return {"answer": r["answer"], "mode": r["mode"], "sources": r["sources"],
-                "seconds": r["seconds"], "tokens": r["tokens"], "model": r["model"]}
+                "seconds": r["seconds"]}
     store = _store(settings) if args.mode != "base" else None
     if store is not None:
         store.table(args.kb)  # fail fast on a missing base, before loading the generator
@@ -69,7 +69,7 @@ def _cmd_ask(args, settings):
                      GenerationConfig(max_new_tokens=args.max_new_tokens))
     r = answer(args.question, args.mode, ctx)
     return {"answer": r["answer"], "mode": r["mode"], "sources": r["sources"],
-            "seconds": r["seconds"], "tokens": r["tokens"], "model": r["model"]}
+            "seconds": r["seconds"]}
 
 
 def _cmd_kbs(args, settings):
@@ -107,7 +107,7 @@ def register(sub) -> None:
     p.add_argument("--kb", default=DEFAULT_KB)
     p.add_argument("--mode", default="rag", help="base | rag | finetuned | finetuned+rag")
     p.add_argument("--adapter", default="", help="LoRA adapter for the finetuned modes")
-    p.add_argument("--top-k", type=int, default=4)
+    p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--search", choices=SEARCH_MODES, default="hybrid")
     p.add_argument("--max-new-tokens", type=int, default=40)
     p.set_defaults(func=_cmd_ask)

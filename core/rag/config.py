@@ -51,14 +51,14 @@ class ChunkingConfig:
 class RetrievalConfig:
     """How chunks are found for a question."""
 
-    top_k: int = field(default=4, metadata={"help": "Chunks returned."})
+    top_k: int = field(default=3, metadata={"help": "Chunks returned."})
     search: str = field(default="hybrid", metadata={"help": "vector | fts | hybrid (RRF)."})
     rrf_k: int = field(default=60, metadata={"help": "RRF constant k in 1/(k + rank)."})
     ann_min_rows: int = field(
         default=50_000, metadata={"help": "Build an ANN index at this many rows; exact below."})
-    nprobes: int = field(default=20, metadata={"help": "IVF partitions probed per ANN query."})
+    nprobes: int = field(default=8, metadata={"help": "IVF partitions probed per ANN query."})
     refine_factor: int = field(
-        default=5, metadata={"help": "Re-rank top_k*refine_factor ANN hits with exact distances."})
+        default=10, metadata={"help": "Re-rank top_k*refine_factor ANN hits with exact distances."})
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= 50:

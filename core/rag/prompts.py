@@ -1,7 +1,9 @@
 """Prompts that put retrieved chunks before the question, trimmed to the model's window.
 
-Causal chat models (SmolLM2) get an instruction, numbered context passages, the question and
-"Answer:"; the chat template is applied later by :class:`core.generation.Generator`. Seq2seq
+Causal chat models (SmolLM2) get the passages (best first, blank-line separated), then
+the instruction to answer briefly from the text above, the question and "Answer:" (context
+right before the question, without passage labels, worked best for the 135M model in our
+trials); the chat template is applied later by :class:`core.generation.Generator`. Seq2seq
 models (Flan-T5) get the same content in the flat "Read this and answer the question" form
 they were instruction-tuned on, without a chat template. Token budget:
 ``context_window - max_new_tokens - TEMPLATE_MARGIN`` tokens for the whole prompt; chunks are
@@ -11,7 +13,7 @@ which chunks were used: :class:`BuiltPrompt` lists them.
 
 Example:
     >>> build_rag_prompt("Who planted it?", hits, gen, max_new_tokens=32).prompt  # doctest: +SKIP
-    'Answer the question using only the context. ...\\n\\nQuestion: Who planted it?\\nAnswer:'
+    'Ilsa Marek planted ...\\n\\nBased on the text above, ...\\nQuestion: Who planted it?\\nAnswer:'
 """
 
 from __future__ import annotations
@@ -22,9 +24,7 @@ from dataclasses import dataclass, field
 TEMPLATE_MARGIN = 48
 MIN_PARTIAL_TOKENS = 24
 
-RAG_INSTRUCTION = ("Answer the question using only the context below. Reply with a short "
-                   "answer (a few words). If the context does not contain the answer, say "
-                   "\"I don't know\".")
+RAG_INSTRUCTION = "Based on the text above, answer briefly (a few words)."
 BASE_INSTRUCTION = "Answer the question with a short answer (a few words)."
 SEQ2SEQ_RAG = "Read the text and answer the question in a few words.\n\n{context}\n\nQuestion: {q}"
 SEQ2SEQ_BASE = "Answer the question in a few words.\n\nQuestion: {q}"
@@ -40,14 +40,15 @@ class BuiltPrompt:
 
 
 def _context_block(texts: list[tuple[str, str]]) -> str:
-    return "\n\n".join(f"[{i}] ({doc}) {text}" for i, (doc, text) in enumerate(texts, 1))
+    """Passages separated by blank lines, best first; no labels (small models copy them)."""
+    return "\n\n".join(text for _doc, text in texts)
 
 
 def _render(question: str, texts: list[tuple[str, str]], seq2seq: bool) -> str:
     context = _context_block(texts)
     if seq2seq:
         return SEQ2SEQ_RAG.format(context=context, q=question)
-    return f"{RAG_INSTRUCTION}\n\nContext:\n{context}\n\nQuestion: {question}\nAnswer:"
+    return f"{context}\n\n{RAG_INSTRUCTION}\nQuestion: {question}\nAnswer:"
 
 
 def build_base_prompt(question: str, generator) -> BuiltPrompt:

@@ -66,18 +66,25 @@ def sql_str(value: str) -> str:
 
 def embed_texts(embedder: Embedder, texts: list[str], progress: Progress | None = None,
                 batch_size: int = EMBED_BATCH) -> np.ndarray:
-    """Normalised float32 embeddings, encoded in batches of ``batch_size`` with progress."""
-    parts = []
-    for i in range(0, len(texts), batch_size):
-        batch = texts[i:i + batch_size]
-        parts.append(np.asarray(embedder.encode(batch, batch_size=batch_size,
-                                                normalize_embeddings=True,
-                                                convert_to_numpy=True, show_progress_bar=False),
-                                dtype=np.float32))
+    """Normalised float32 embeddings in input order, encoded in batches with progress.
+
+    Texts are sorted longest first before batching (as ``SentenceTransformer.encode`` does
+    internally) so batches pad little; cutting the work into calls only adds progress reports.
+    """
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out: np.ndarray | None = None
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        vecs = np.asarray(embedder.encode([texts[j] for j in idx], batch_size=batch_size,
+                                          normalize_embeddings=True, convert_to_numpy=True,
+                                          show_progress_bar=False), dtype=np.float32)
+        if out is None:
+            out = np.empty((len(texts), vecs.shape[1]), np.float32)
+        out[idx] = vecs
         if progress:
-            progress(min(1.0, (i + len(batch)) / len(texts)),
-                     f"embedded {i + len(batch)}/{len(texts)} chunks")
-    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+            done = i + len(idx)
+            progress(min(1.0, done / len(texts)), f"embedded {done}/{len(texts)} chunks")
+    return out if out is not None else np.zeros((0, 0), np.float32)
 
 
 def _schema(dim: int, embedder_id: str) -> pa.Schema:

@@ -94,7 +94,8 @@ def test_cli_finetune_ask_and_evaluate_contracts(tiny_env, capsys, tmp_path):
     assert main(["ask", "When was the oven built?", "--kb", "mini", "--mode", "finetuned",
                  "--adapter", "cli-ad", "--max-new-tokens", "4"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["mode"] == "finetuned" and out["model"].endswith("+ cli-ad")
+    assert set(out) == {"answer", "mode", "sources", "seconds"}
+    assert out["mode"] == "finetuned" and out["sources"] == []
 
     qa = tmp_path / "qa.jsonl"
     qa.write_text(json.dumps({"question": "When was the oven built?", "answer": "1932",
