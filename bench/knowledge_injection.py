@@ -45,6 +45,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--max-new-tokens", type=int, default=24)
     p.add_argument("--kb", default="default")
+    p.add_argument("--top-k", type=int, default=4, help="retrieved chunks (README run: 4)")
     p.add_argument("--adapter", default="", help="reuse this adapter instead of training")
     p.add_argument("--save-as", default="", help="name of the trained adapter "
                                                  "(default bench-<data>-<quick|full>)")
@@ -106,7 +107,8 @@ def main() -> int:
 
     generator = load_generator(settings)
     ctx = make_context(settings, args.kb, adapter=adapter, modes=ALL_MODES,
-                       max_new_tokens=args.max_new_tokens, generator=generator,
+                       max_new_tokens=args.max_new_tokens, top_k=args.top_k,
+                       generator=generator,
                        embedder=embedder)
     run = evaluate(items, list(ALL_MODES), ctx, embedder,
                    progress=lambda f, m: log(f"{f:5.0%} {m}"),

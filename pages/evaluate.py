@@ -81,7 +81,7 @@ limit = c3.number_input("Questions", 1, max(1, len(items)), min(10, max(1, len(i
 default_modes = [m for m in ALL_MODES if adapter or m not in FINETUNED_MODES]
 modes = st.multiselect("Modes", ALL_MODES, default=default_modes)
 k1, k2 = st.columns(2)
-top_k = k1.slider("Top-k chunks", 1, 10, 4)
+top_k = k1.slider("Top-k chunks", 1, 10, 3)
 search = k2.selectbox("Search", ["hybrid", "vector", "fts"])
 
 if st.button("Run evaluation", type="primary", disabled=running or not items):

@@ -56,6 +56,8 @@ def _cmd_eval_runs(args, settings):
 
 
 def register(sub) -> None:
+    from core.rag.config import RetrievalConfig
+
     p = sub.add_parser("evaluate", help="evaluate answer modes over a QA JSONL file")
     p.add_argument("--qa", required=True, help="JSONL: question, answer, aliases, choices, "
                                                 "source, split")
@@ -66,7 +68,7 @@ def register(sub) -> None:
                                                "fine-tuned ones when --adapter is given)")
     p.add_argument("--split", choices=("test", "train", "all"), default="test")
     p.add_argument("--limit", type=int, default=0, help="first N questions only (0 = all)")
-    p.add_argument("--top-k", type=int, default=4)
+    p.add_argument("--top-k", type=int, default=RetrievalConfig().top_k)
     p.add_argument("--search", choices=("vector", "fts", "hybrid"), default="hybrid")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_evaluate)

@@ -84,7 +84,7 @@ register_mode(FinetunedMode())
 register_mode(FinetunedRagMode())
 
 
-def make_context(settings, kb: str, *, adapter: str = "", modes=ALL_MODES, top_k: int = 4,
+def make_context(settings, kb: str, *, adapter: str = "", modes=ALL_MODES, top_k: int = 3,
                  search: str = "hybrid", max_new_tokens: int = 40, generator=None,
                  embedder=None) -> FinetuneAskContext:
     """An answering context for ``modes``: loads the generator, and the store when needed.
