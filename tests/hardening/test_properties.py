@@ -1,13 +1,11 @@
 """Issue 8 item 4: property-based tests (hypothesis) for the chunker, the tweet preprocessing
 pipeline and the classification metrics. Bounded: <= 80 examples each, no deadline.
 
-The QA metrics (EM/F1 of issue 4's core/evaluation/metrics.py) are not on main yet; their
-properties are skipped until they land.
+The QA metrics are issue 4's SQuAD EM/F1 (core/evaluation/metrics.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import string
 
@@ -142,7 +140,37 @@ def test_classification_metrics_are_bounded_and_consistent(pairs):
     assert perfect["accuracy"] == 1.0 and perfect["weighted_f1"] == pytest.approx(1.0)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("core.evaluation") is None,
-                    reason="core/evaluation/metrics.py (issue 4) is not on main yet")
-def test_qa_metrics_properties():  # pragma: no cover - filled in once issue 4 is merged
-    pytest.skip("EM/F1 properties: add when core.evaluation.metrics lands")
+ANSWERS = st.one_of(st.text(max_size=60),
+                    st.builds(" ".join, st.lists(st.sampled_from(
+                        ["the", "a", "Blue", "blue", "Harbour", "harbour,", "1998", "an", "Quill",
+                         "!", "Lantern-Shed", "  "]), max_size=8)))
+
+
+@BOUNDED
+@given(ANSWERS, st.lists(ANSWERS, min_size=1, max_size=3))
+def test_qa_metrics_bounded_and_em_implies_f1_one(prediction, golds):
+    from core.evaluation.metrics import exact_match, f1_score
+
+    em, f1 = exact_match(prediction, golds).value, f1_score(prediction, golds).value
+    assert em in (0.0, 1.0) and 0.0 <= f1 <= 1.0
+    if em == 1.0:
+        assert f1 == 1.0
+    assert exact_match(prediction, [prediction]).value == 1.0  # an answer matches itself
+    assert f1_score(prediction, [prediction]).value == 1.0
+    # more golds can only help: the score is a max over golds
+    assert f1_score(prediction, [*golds, "unrelated words"]).value >= f1
+
+
+@BOUNDED
+@given(ANSWERS, ANSWERS)
+def test_qa_f1_is_symmetric_for_one_gold(a, b):
+    """Token F1 = 2PR/(P+R) is symmetric in prediction and gold (P and R swap)."""
+    from core.evaluation.metrics import f1_score
+
+    assert f1_score(a, [b]).value == pytest.approx(f1_score(b, [a]).value)
+
+
+def test_qa_metrics_missing_gold_is_reported_not_scored():
+    from core.evaluation.metrics import exact_match, f1_score
+
+    assert exact_match("x", []).value is None and f1_score("x", []).value is None
