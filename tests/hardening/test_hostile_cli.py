@@ -63,6 +63,15 @@ CSV_FILES: dict[str, bytes] = {
                                         "vocab_size": 32000,
                                         "intermediate_size": 11008}).encode(),
     "config_huge.json": b'{"a": "' + b"x" * HUGE + b'"}',
+    "qa_empty.jsonl": b"",
+    "qa_blank.jsonl": b"\n  \n\t\n",
+    "qa_binary.jsonl": b"\x00\x01\x02\xff\xfe" * 100,
+    "qa_latin1.jsonl": '{"question": "Qui a écrit?", "answer": "Zoé"}\n'.encode("latin-1"),
+    "qa_utf16.jsonl": '{"question": "Who?", "answer": "Ann"}\n'.encode("utf-16"),
+    "qa_malformed.jsonl": b'{"question": "Who?", "answer": "Ann"}\n{"question": broken\n',
+    "qa_array.jsonl": b'["question", "answer"]\n',
+    "qa_no_question.jsonl": b'{"answer": "Ann"}\n',
+    "qa_huge.jsonl": b'{"question": "' + b"x" * HUGE + b'", "answer": "y"}\n',
 }
 
 PATHS = ["../../etc/passwd", "/etc/passwd", "a/b", "..", "a\x00b", "my kb", "", "x" * 300]
@@ -90,6 +99,15 @@ for i, kb in enumerate(PATHS):
                                       "--base-adapter", kb], ""),
         (f"memory model {i}", ["memory", "--model", kb, "--dtype", "bf16",
                                "--mode", "inference"], ""),
+        (f"finetune kb {i}", ["finetune", "--kb", kb, "--adapter", "ad1"], ""),
+        *([] if kb == "my kb" else  # documented: spaces become '-' ("my-kb")
+          [(f"finetune adapter {i}", ["finetune", "--kb", "kb1", "--adapter", kb], "")]),
+        (f"adapter-show {i}", ["adapter-show", kb], ""),
+        (f"adapter-delete {i}", ["adapter-delete", kb], ""),
+        (f"evaluate kb {i}", ["evaluate", "--qa", "{csv:qa_ok.jsonl}", "--kb", kb], ""),
+        (f"evaluate adapter {i}", ["evaluate", "--qa", "{csv:qa_ok.jsonl}", "--kb", "kb1",
+                                   "--adapter", kb, "--modes", "finetuned"], ""),
+        (f"evaluate qa path {i}", ["evaluate", "--qa", kb, "--kb", "kb1"], ""),
     ]
 CASES += [
     ("index docs missing", ["index", "--docs", "/nonexistent/docs", "--kb", "kb1"], "not a folder"),
@@ -171,7 +189,36 @@ CASES += [
     ("memory config passwd", ["memory", "--config", "/etc/passwd", "--dtype", "bf16",
                               "--mode", "inference"], "JSON"),
 ]
+CASES += [
+    ("finetune missing kb", ["finetune", "--kb", "nope", "--adapter", "ad1"], "nope"),
+    ("finetune epochs 0", ["finetune", "--kb", "kb1", "--adapter", "ad1", "--epochs", "0"], ""),
+    ("finetune epochs -1", ["finetune", "--kb", "kb1", "--adapter", "ad1", "--epochs", "-1"], ""),
+    ("finetune rank 0", ["finetune", "--kb", "kb1", "--adapter", "ad1", "--rank", "0"], ""),
+    ("finetune lr -1", ["finetune", "--kb", "kb1", "--adapter", "ad1", "--lr", "-1"], ""),
+    ("finetune batch 0", ["finetune", "--kb", "kb1", "--adapter", "ad1", "--batch-size", "0"], ""),
+    ("finetune max-length 0", ["finetune", "--kb", "kb1", "--adapter", "ad1", "--max-length",
+                               "0"], ""),
+    ("finetune paraphrases -1", ["finetune", "--kb", "kb1", "--adapter", "ad1", "--data",
+                                 "paraphrases", "--paraphrases", "-1"], ""),
+    ("adapter-show missing", ["adapter-show", "nope"], "nope"),
+    ("adapter-delete missing", ["adapter-delete", "nope"], "nope"),
+    ("evaluate qa missing", ["evaluate", "--qa", "/nonexistent.jsonl", "--kb", "kb1"], ""),
+    ("evaluate qa dir", ["evaluate", "--qa", "/etc", "--kb", "kb1"], ""),
+    ("evaluate qa passwd", ["evaluate", "--qa", "/etc/passwd", "--kb", "kb1"], ""),
+    ("evaluate missing kb", ["evaluate", "--qa", "{csv:qa_ok.jsonl}", "--kb", "nope"], ""),
+    ("evaluate limit -1", ["evaluate", "--qa", "{csv:qa_ok.jsonl}", "--kb", "kb1", "--limit",
+                           "-1"], ""),
+    ("evaluate top-k 0", ["evaluate", "--qa", "{csv:qa_ok.jsonl}", "--kb", "kb1", "--top-k",
+                          "0"], ""),
+    ("evaluate modes evil", ["evaluate", "--qa", "{csv:qa_ok.jsonl}", "--kb", "kb1", "--modes",
+                             "<script>,../x"], ""),
+    ("evaluate finetuned no adapter", ["evaluate", "--qa", "{csv:qa_ok.jsonl}", "--kb", "kb1",
+                                       "--modes", "finetuned"], ""),
+]
 for fname in CSV_FILES:
+    if fname.startswith("qa_"):
+        CASES.append((f"evaluate {fname}", ["evaluate", "--qa", "{csv:" + fname + "}", "--kb",
+                                            "kb1", "--modes", "base"], ""))
     if fname.endswith(".csv") and fname != "ok.csv":
         CASES.append((f"emotions train {fname}", ["emotions", "train", "--name", "m2", "--model",
                                                   "logreg", "--data", "{csv:" + fname + "}"], ""))
@@ -200,6 +247,8 @@ def env(populated, tmp_path, monkeypatch):
     files.mkdir()
     for fname, data in CSV_FILES.items():
         (files / fname).write_bytes(data)
+    (files / "qa_ok.jsonl").write_text('{"question": "Who planted the first orchid?", '
+                                       '"answer": "Ilsa Marek", "split": "test"}\n')
     (tmp_path / "empty_dir").mkdir()
     (tmp_path / "good_csv").mkdir()
     (tmp_path / "good_csv" / "t.csv").write_text("text\nhello there\n")
