@@ -192,3 +192,65 @@ def test_feedback_writer_killed_keeps_every_committed_record(app_settings):
                               output="crash", rating="down")
     assert store.get_output(new).rating == "down"
     store.close()
+
+
+@pytest.fixture
+def finetune_env(tmp_path, monkeypatch, tiny_tokenizer):
+    """A saved tiny Llama as the generator, a 'mini' KB and an earlier adapter 'early'."""
+    import hashlib
+
+    from core.finetune.config import LoraSettings
+    from core.finetune.pipeline import run_finetune
+    from core.rag.store import KnowledgeStore
+    from core.settings import load_settings
+    from tests.finetune.conftest import build_tiny_llama
+
+    folder = tmp_path / "tiny-llama"
+    build_tiny_llama(tiny_tokenizer).save_pretrained(folder)
+    tiny_tokenizer.save_pretrained(folder)
+    monkeypatch.setenv("NLPLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NLPLAB_GENERATOR_MODEL", str(folder))
+    settings = load_settings()
+    store = KnowledgeStore(settings, HashEmbedder())
+    store.add_documents("mini", [Document(n, t, n.rsplit(".", 1)[1]) for n, t in DOCS.items()])
+    run_finetune(settings, "mini", "early", LoraSettings(epochs=1, batch_size=2))
+    root = settings.data_dir / "adapters" / "early"
+    hashes = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+              for p in sorted(root.iterdir()) if p.is_file()}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NLPLAB_DATA_DIR": str(settings.data_dir),
+           "NLPLAB_GENERATOR_MODEL": str(folder)}
+    return settings, hashes, env
+
+
+def test_finetune_killed_mid_training_keeps_earlier_adapters(finetune_env):
+    import hashlib
+
+    from core.finetune.adapters import list_adapters, load_adapter
+    from core.generation import GenerationConfig
+    from core.loaders import load_generator
+
+    settings, hashes, env = finetune_env
+    proc = subprocess.Popen([sys.executable, "-m", "core", "finetune", "--kb", "mini",
+                             "--adapter", "late", "--epochs", "100", "--batch-size", "1",
+                             "--log-every", "1"], cwd=REPO, text=True, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("step 3/"):
+                break
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL and any(s.startswith("step 3/") for s in seen), \
+        "".join(seen)[-800:]
+
+    assert [a["name"] for a in list_adapters(settings)] == ["early"]  # no half-written 'late'
+    root = settings.data_dir / "adapters" / "early"
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.iterdir()) if p.is_file()} == hashes
+    generator = load_generator(settings)  # a restarted app loads the earlier adapter
+    load_adapter(generator, "early", settings)
+    out = generator.generate("When was the oven built?", GenerationConfig(max_new_tokens=4))
+    assert out.tokens >= 1
