@@ -106,6 +106,8 @@ def _schema(dim: int, embedder_id: str) -> pa.Schema:
 
 
 def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -161,8 +163,8 @@ class KnowledgeStore:
             except (OSError, ValueError, KeyError, TypeError):
                 path.unlink(missing_ok=True)  # a journal cut short: nothing was written yet
                 continue
-            if pid != os.getpid() and _alive(pid):
-                continue  # another process is building right now
+            if _alive(pid):
+                continue  # a build in progress (in this or another process)
             if version is None:
                 self.db.drop_table(kb, ignore_missing=True)
                 done.append(f"{kb}: dropped the half-built new base")
@@ -190,7 +192,22 @@ class KnowledgeStore:
             names += list(resp.tables)
             token = resp.page_token
             if not token:
-                return sorted(n for n in names if not n.startswith("_"))
+                creating = self._being_created()
+                return sorted(n for n in names if not n.startswith("_") and n not in creating)
+
+    def _being_created(self) -> set[str]:
+        """Bases a live build is creating right now: listed by LanceDB, not yet readable."""
+        if self._journal_dir is None or not self._journal_dir.is_dir():
+            return set()
+        out = set()
+        for path in self._journal_dir.glob("_building-*.json"):
+            try:
+                entry = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if entry.get("version") is None and _alive(int(entry.get("pid", 0))):
+                out.add(entry.get("kb"))
+        return out
 
     def exists(self, kb: str) -> bool:
         return check_kb_name(kb) in self.names()

@@ -254,3 +254,24 @@ def test_finetune_killed_mid_training_keeps_earlier_adapters(finetune_env):
     load_adapter(generator, "early", settings)
     out = generator.generate("When was the oven built?", GenerationConfig(max_new_tokens=4))
     assert out.tokens >= 1
+
+
+def test_build_journal_hides_a_live_creation_and_recovers_a_dead_one(app_settings):
+    """A base being created by a live build is not listed (it is not readable yet) and is left
+    alone; the same journal from a dead process makes the next store drop the half table."""
+    import json
+
+    from core.rag.store import KnowledgeStore
+
+    store = KnowledgeStore(app_settings, HashEmbedder())
+    store.add_documents("kb1", [Document("a.md", DOCS["orchids.md"], "md")])
+    journal = Path(app_settings.lancedb_location) / "_building-kb1.json"
+    journal.write_text(json.dumps({"kb": "kb1", "version": None, "pid": os.getpid()}))
+    assert store.names() == []
+    assert KnowledgeStore(app_settings, HashEmbedder()).recovered == []  # live: untouched
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    journal.write_text(json.dumps({"kb": "kb1", "version": None, "pid": int(dead.stdout)}))
+    recovered = KnowledgeStore(app_settings, HashEmbedder())
+    assert recovered.recovered == ["kb1: dropped the half-built new base"]
+    assert recovered.names() == [] and not journal.exists()
