@@ -122,11 +122,28 @@ def list_adapters(settings: Settings) -> list[dict]:
             "base_model": meta.get("base_model") or config.get("base_model_name_or_path", ""),
             "knowledge_base": meta.get("knowledge_base", ""),
             "data_mode": (meta.get("settings") or {}).get("data_mode", meta.get("source", "")),
+            "source": meta.get("source") or meta.get("kind") or "",
+            "parent_adapter": meta.get("parent_adapter"),
             "rank": config.get("r"),
             "final_loss": meta.get("train_loss", losses[-1] if losses else None),
             "seconds": meta.get("seconds"),
         })
     return sorted(rows, key=lambda r: str(r["created_at"]), reverse=True)
+
+
+def require_adapter(settings: Settings, name: str) -> Path:
+    """The folder of an existing adapter; UserError listing the available ones if missing."""
+    folder = adapter_path(settings, name)
+    if not (folder / CONFIG_FILE).is_file():
+        have = ", ".join(sorted(r["name"] for r in list_adapters(settings))) or "none yet"
+        raise UserError(f"no adapter named {folder.name!r} in {folder.parent} "
+                        f"(available: {have})")
+    return folder
+
+
+def read_metadata(settings: Settings, name: str) -> dict:
+    """The adapter's ``metadata.json`` ({} when it has none or it is unreadable)."""
+    return _read_json(adapter_path(settings, name) / METADATA_FILE)
 
 
 def inspect_adapter(settings: Settings, name: str) -> dict:
