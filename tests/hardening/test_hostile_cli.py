@@ -108,6 +108,9 @@ for i, kb in enumerate(PATHS):
         (f"evaluate adapter {i}", ["evaluate", "--qa", "{csv:qa_ok.jsonl}", "--kb", "kb1",
                                    "--adapter", kb, "--modes", "finetuned"], ""),
         (f"evaluate qa path {i}", ["evaluate", "--qa", kb, "--kb", "kb1"], ""),
+        (f"feedback compare adapter {i}", ["feedback", "compare", "--adapter", kb], ""),
+        (f"feedback compare kb {i}", ["feedback", "compare", "--adapter", "nope", "--kb", kb,
+                                      "--modes", "finetuned+rag"], ""),
     ]
 CASES += [
     ("index docs missing", ["index", "--docs", "/nonexistent/docs", "--kb", "kb1"], "not a folder"),
@@ -215,8 +218,17 @@ CASES += [
     ("evaluate finetuned no adapter", ["evaluate", "--qa", "{csv:qa_ok.jsonl}", "--kb", "kb1",
                                        "--modes", "finetuned"], ""),
 ]
+CASES += [
+    ("feedback compare missing", ["feedback", "compare", "--adapter", "nope"], "nope"),
+    ("feedback compare limit -1", ["feedback", "compare", "--adapter", "nope", "--limit", "-1"],
+     ""),
+    ("feedback compare modes", ["feedback", "compare", "--adapter", "nope", "--modes",
+                                "<script>"], ""),
+]
 for fname in CSV_FILES:
     if fname.startswith("qa_"):
+        CASES.append((f"feedback compare {fname}", ["feedback", "compare", "--adapter", "nope",
+                                                    "--qa", "{csv:" + fname + "}"], ""))
         CASES.append((f"evaluate {fname}", ["evaluate", "--qa", "{csv:" + fname + "}", "--kb",
                                             "kb1", "--modes", "base"], ""))
     if fname.endswith(".csv") and fname != "ok.csv":
