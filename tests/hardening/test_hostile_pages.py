@@ -201,3 +201,27 @@ def test_feedback_page_refuses_hostile_adapter_names(pages, name):
     assert at.button(key="fb_learn_go").disabled
     assert any("adapter" in w.value.lower() or "name" in w.value.lower() for w in at.warning)
     assert snapshot(pages) == before
+
+
+@pytest.mark.parametrize("fname", sorted(f for f in CSV_FILES if f.startswith("qa_")))
+def test_evaluate_qa_upload_parser_rejects_with_one_line(fname):
+    """The evaluate page decodes uploads as UTF-8 then parses them with parse_qa_text."""
+    from core.evaluation.qa import parse_qa_text
+
+    data = CSV_FILES[fname]
+    with pytest.raises((UserError, UnicodeDecodeError)) as err:
+        parse_qa_text(data.decode("utf-8"), fname)
+    if err.type is UserError:
+        assert "\n" not in str(err.value).strip()
+
+
+@pytest.mark.parametrize("name", [n for n in PATHS if n != "my kb"] + [HTML])
+def test_finetune_page_refuses_hostile_adapter_names(pages, name):
+    before = snapshot(pages)
+    at = open_page("pages/finetune.py")
+    at.text_input[0].set_value(name)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert_safe(at)
+    assert any("adapter name" in e.value or "invalid" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    assert snapshot(pages) == before
