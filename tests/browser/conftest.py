@@ -51,6 +51,7 @@ class AppServer:
 
     def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None):
         self.port = free_port()
+        self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "NLPLAB_DATA_DIR": str(data_dir), **(extra_env or {})}
         self.log = open(data_dir.parent / f"streamlit-{self.port}.log", "w")  # noqa: SIM115
@@ -111,4 +112,24 @@ def wait_idle(pg, timeout: float = 120_000) -> None:
     pg.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=timeout)
 
 
-__all__ = ["AppServer", "screenshot", "shutil", "wait_idle"]
+def open_page(pg, url: str, title: str, timeout: float = 90_000) -> None:
+    """Load the app at its root, then follow the sidebar link to ``title``.
+
+    Going through the root (not a deep link) is what users do, and it makes the first run on a
+    fresh server build the ``st.navigation`` sidebar before the page is shown.
+    """
+    pg.goto(url)
+    pg.get_by_role("heading", name="NLP Lab").wait_for(timeout=timeout)
+    if title != "Home":
+        pg.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+        pg.get_by_role("heading", name=title).first.wait_for(timeout=timeout)
+    wait_idle(pg, timeout)
+
+
+def no_exceptions(pg) -> None:
+    """Fail with the exception text when the page shows a Streamlit exception box."""
+    boxes = pg.get_by_test_id("stException")
+    assert boxes.count() == 0, boxes.first.inner_text()
+
+
+__all__ = ["AppServer", "no_exceptions", "open_page", "screenshot", "shutil", "wait_idle"]
