@@ -1,8 +1,8 @@
 """Ask & compare: one question answered side by side by Base, RAG and (later) fine-tuned modes.
 
-Widgets in, core calls (core.rag.answer / retrieve / ratings), rendering out. Columns whose mode
-is not registered yet (fine-tuned) are shown disabled. Results live in st.session_state so
-reruns (e.g. a thumbs click) keep them.
+Widgets in, core calls (core.rag.answer / retrieve, core.feedback), rendering out. Columns
+whose mode is not registered yet (fine-tuned) are shown disabled. Results live in
+st.session_state so reruns (e.g. a thumbs click) keep them.
 """
 
 import uuid
@@ -16,7 +16,7 @@ from core.rag.answer import MODES, AskContext, stream_answer
 from core.rag.config import DEFAULT_KB, SEARCH_MODES, RetrievalConfig, check_question
 from core.rag.defaults import ensure_default_kb
 from core.rag.highlight import escape_markdown, highlight_markdown
-from core.rag.ratings import record_rating
+from pages._feedback_widget import preference_widget, rating_widget, record_output_once
 
 SCORE_HELP = {"vector": "score = cosine similarity", "fts": "score = BM25",
               "hybrid": "score = RRF, the sum of 1/(60 + rank) over both searches"}
@@ -70,17 +70,13 @@ st.text_area("Question", key="question", height=80,
 asked = st.button("Ask", type="primary") or st.session_state.pop("ask_now", False)
 
 
-def _store_rating(run_id: str, mode: str) -> None:
-    """The one place ratings are stored (the feedback issue swaps in its store here)."""
-    run = st.session_state.get("compare_run")
-    value = st.session_state.get(f"fb-{run_id}-{mode}")
-    if not run or run["id"] != run_id or value is None:
-        return
-    result = run["results"][mode]
-    record_rating(settings, question=run["question"], mode=mode, model=result["model"],
-                  answer=result["answer"], rating=int(value), chunk_ids=result["chunk_ids"],
-                  kb=run["kb"], session=st.session_state.get("session_id"))
-    st.toast("Rating stored, thank you.")
+def _feedback_fields(run: dict, mode: str, result: dict) -> dict:
+    """What the feedback store keeps for one answer (see core.feedback.store.record_output)."""
+    return {"page": "compare", "mode": mode, "prompt": run["question"],
+            "output": result["answer"], "model_id": result["model"],
+            "adapter_id": result.get("adapter"), "retrieved_ids": result["chunk_ids"],
+            "latency_seconds": result["seconds"],
+            "extra": {"kb": run["kb"], "search": run["search"], "run_id": run["id"]}}
 
 
 def _show_details(run: dict, mode: str, result: dict) -> None:
@@ -96,8 +92,7 @@ def _show_details(run: dict, mode: str, result: dict) -> None:
             with st.expander(f"[{i}] {src['document']} · chunk {src['chunk']} · "
                              f"score {src['score']:.3f}", expanded=i == 1):
                 st.markdown(highlight_markdown(src["text"], result["answer"]))
-    st.feedback("thumbs", key=f"fb-{run['id']}-{mode}", on_change=_store_rating,
-                args=(run["id"], mode))
+    rating_widget(f"{run['id']}:{mode}", **_feedback_fields(run, mode, result))
 
 
 def _disabled(mode: str, label: str) -> None:
@@ -149,3 +144,18 @@ if run:
                 st.error(run["errors"][mode])
             elif mode in run["results"]:
                 _show_details(run, mode, run["results"][mode])
+
+    answered = [mode for mode, _ in COLUMNS if mode in run["results"]]
+    if len(answered) >= 2:
+        st.divider()
+        pair_labels = dict(COLUMNS)
+        c_a, c_b = st.columns(2)
+        mode_a = c_a.selectbox("Answer A", answered, index=0, format_func=pair_labels.get,
+                               key=f"pref-a-{run['id']}")
+        mode_b = c_b.selectbox("Answer B", answered, index=1, format_func=pair_labels.get,
+                               key=f"pref-b-{run['id']}")
+        if mode_a != mode_b:
+            ids = [record_output_once(f"{run['id']}:{m}",
+                                      **_feedback_fields(run, m, run["results"][m]))
+                   for m in (mode_a, mode_b)]
+            preference_widget(f"{run['id']}:{mode_a}-vs-{mode_b}", *ids)

@@ -7,16 +7,18 @@ Thin page: widgets in, ``core.emotions`` calls, charts out. State lives in st.se
 from __future__ import annotations
 
 import json
+import uuid
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from core import st_cache
-from core.emotions import analysis, datasets, models_store, ratings, training
+from core.emotions import analysis, datasets, models_store, training
 from core.emotions.nltk_data import ensure_nltk_data
 from core.emotions.preprocess import STEP_ORDER, PreprocessConfig
 from core.errors import UserError
+from pages._feedback_widget import rating_widget
 
 settings = st_cache.settings()
 DATA_DIR = settings.data_dir
@@ -239,7 +241,8 @@ with tab_cls:
                             "@airline", max_chars=2000, key="emo_cls_text")
         if st.button("Classify", type="primary", key="emo_cls_go"):
             try:
-                state["emo_pred"] = {"model": name, **model.classify([text])[0],
+                state["emo_pred"] = {"model": name, "id": uuid.uuid4().hex[:8],
+                                     **model.classify([text])[0],
                                      "clean": model.preprocessor().text(text)}
             except UserError as exc:
                 show_error(exc)
@@ -251,12 +254,10 @@ with tab_cls:
             st.plotly_chart(px.bar(scores.sort_values("probability"), x="probability",
                                    y="emotion", orientation="h"), key="emo_pred_chart")
             st.text(f"Preprocessed: {pred['clean']}")
-            rating = st.feedback("thumbs", key=f"emo_fb_{hash((pred['model'], pred['text']))}")
-            if rating is not None and state.get("emo_fb_done") != (pred["model"], pred["text"]):
-                ratings.record_rating(DATA_DIR, text=pred["text"], label=pred["label"],
-                                      scores=pred["scores"], model=pred["model"], rating=rating)
-                state["emo_fb_done"] = (pred["model"], pred["text"])
-                st.toast("Thanks, rating saved")
+            rating_widget(f"emo:{pred['id']}", page="emotions", mode="classifier",
+                          prompt=pred["text"], output=pred["label"],
+                          model_id=f"emotion:{pred['model']}",
+                          extra={"scores": pred["scores"], "preprocessed": pred["clean"]})
         st.subheader("Batch (CSV)")
         up = st.file_uploader("CSV with a text column", type=["csv"], key="emo_batch")
         if up is not None:
@@ -287,10 +288,22 @@ with tab_cls:
                                "text/csv", key="emo_download")
             if st.button("Save batch ratings", key="emo_batch_rate"):
                 rated = edited[edited["feedback"].notna()]
+                saved = state.setdefault("emo_batch_saved", {})  # row -> record id
                 text_col = state.get("emo_batch_col")
-                for _, r in rated.iterrows():
-                    ratings.record_rating(
-                        DATA_DIR, text=str(r.get(text_col, "")), label=r["predicted"],
-                        model=name, rating=int(r["feedback"] == "👍"),
-                        scores={lab: float(r[f"p_{lab}"]) for lab in model.labels})
-                st.success(f"{len(rated)} ratings saved")
+                try:
+                    store = st_cache.get_feedback_store()
+                    for idx, r in rated.iterrows():
+                        rating = "up" if r["feedback"] == "👍" else "down"
+                        if idx in saved:  # a changed rating updates the same record
+                            store.set_rating(saved[idx], rating)
+                            continue
+                        saved[idx] = store.record_output(
+                            session_id=str(state.get("session_id", "anonymous")),
+                            page="emotions", mode="classifier",
+                            prompt=str(r.get(text_col, "")), output=str(r["predicted"]),
+                            model_id=f"emotion:{name}", rating=rating,
+                            extra={"scores": {lab: float(r[f"p_{lab}"])
+                                              for lab in model.labels}})
+                    st.success(f"{len(rated)} ratings saved")
+                except UserError as exc:
+                    st.error(f"Ratings NOT saved: {exc}")

@@ -6,8 +6,6 @@ import pytest
 
 from core.emotions import analysis
 from core.emotions.preprocess import PreprocessConfig, Preprocessor
-from core.emotions.ratings import read_ratings, record_rating
-from core.errors import UserError
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -44,11 +42,3 @@ def test_oversampled_counts_leave_test_split_alone():
     assert got[("train before", "anger")] == 8 and got[("train after oversampling", "anger")] == 32
     assert got[("test (never oversampled)", "anger")] == 2
     assert got[("test (never oversampled)", "joy")] == 8
-
-
-def test_ratings_append_and_validate(tmp_path):
-    record_rating(tmp_path, text="yay", label="joy", scores={"joy": 0.9}, model="m", rating=1)
-    record_rating(tmp_path, text="ugh", label="joy", scores={"joy": 0.6}, model="m", rating=0)
-    assert [r["rating"] for r in read_ratings(tmp_path)] == [1, 0]
-    with pytest.raises(UserError, match="got 5"):
-        record_rating(tmp_path, text="x", label="joy", scores={}, model="m", rating=5)

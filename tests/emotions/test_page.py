@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.emotions.ratings import read_ratings
+from core.feedback.store import SQLFeedbackStore
 
 
 @pytest.fixture
@@ -53,9 +53,9 @@ def test_train_compare_classify_and_rate(page, app_settings, tiny_bert_base, mon
     assert not page.exception
     assert page.metric[0].value == "anger"
     page.feedback[0].set_value(1).run()
-    saved = read_ratings(app_settings.data_dir)
-    assert len(saved) == 1 and saved[0]["rating"] == 1 and saved[0]["label"] == "anger"
-    assert saved[0]["model"] == "page-linear_svc"
+    saved = SQLFeedbackStore(app_settings.feedback_url).list_outputs(rated_only=True)
+    assert len(saved) == 1 and saved[0].rating == "up" and saved[0].output == "anger"
+    assert (saved[0].mode, saved[0].model_id) == ("classifier", "emotion:page-linear_svc")
 
 
 def test_empty_tweet_gives_clear_error(page):

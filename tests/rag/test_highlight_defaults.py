@@ -7,7 +7,6 @@ import pytest
 from core.errors import UserError
 from core.rag.defaults import DEFAULT_DOCS_DIR, ensure_default_kb, is_correct, load_qa
 from core.rag.highlight import escape_markdown, highlight_markdown, shared_words
-from core.rag.ratings import load_ratings, record_rating
 
 
 def test_shared_words_are_highlighted_case_insensitively():
@@ -61,14 +60,3 @@ def test_ensure_default_kb_builds_once(store):
 def test_ensure_default_kb_missing_folder(store, tmp_path):
     with pytest.raises(UserError, match="default documents are missing"):
         ensure_default_kb(store, folder=tmp_path / "nope")
-
-
-def test_ratings_are_appended_and_validated(app_settings):
-    record_rating(app_settings, question="q?", mode="rag", model="m", answer="a", rating=1,
-                  chunk_ids=["d.md#0"], kb="default")
-    record_rating(app_settings, question="q?", mode="base", model="m", answer="b", rating=0)
-    rows = load_ratings(app_settings)
-    assert [(r["mode"], r["rating"], r["chunk_ids"]) for r in rows] == [
-        ("rag", 1, ["d.md#0"]), ("base", 0, [])]
-    with pytest.raises(UserError, match="rating must be"):
-        record_rating(app_settings, question="q", mode="rag", model="m", answer="a", rating=5)

@@ -5,7 +5,7 @@ import io
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.rag.ratings import load_ratings
+from core.feedback.store import SQLFeedbackStore
 from tests.rag.test_ingest import make_pdf
 
 APP = "../../app.py"
@@ -54,10 +54,14 @@ def test_example_click_builds_default_kb_answers_twice_and_stores_rating(pages_e
 
     at.feedback[1].set_value(0).run()  # thumbs down on the RAG answer
     assert not at.exception
-    ratings = load_ratings(app_settings)
-    assert len(ratings) == 1 and ratings[0]["mode"] == "rag" and ratings[0]["rating"] == 0
-    assert ratings[0]["question"] == question
-    assert ratings[0]["chunk_ids"] == run["results"]["rag"]["chunk_ids"]
+    rows = SQLFeedbackStore(app_settings.feedback_url).list_outputs(rated_only=True)
+    assert len(rows) == 1 and rows[0].mode == "rag" and rows[0].rating == "down"
+    assert rows[0].reward == -1 and rows[0].page == "compare"
+    assert rows[0].prompt == question
+    assert rows[0].retrieved_ids == run["results"]["rag"]["chunk_ids"]
+    at.feedback[1].set_value(1).run()  # changing the rating updates the same record
+    rows = SQLFeedbackStore(app_settings.feedback_url).list_outputs(rated_only=True)
+    assert [(r.mode, r.rating, r.reward) for r in rows] == [("rag", "up", 1)]
     assert at.session_state["compare_run"]["id"] == run["id"]  # the rerun kept the answers
     assert sum(c.value.startswith("Latency") for c in at.caption) == 2
 
