@@ -108,8 +108,14 @@ def screenshot(pg, name: str) -> Path:
 
 
 def wait_idle(pg, timeout: float = 120_000) -> None:
-    """Wait until Streamlit's 'Running…' indicator is gone."""
-    pg.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=timeout)
+    """Wait until the script run is over (the app root's ``data-test-script-state``).
+
+    Streamlit marks ``[data-testid=stApp]`` with ``running`` / ``notRunning``; a short pause
+    first lets a click's rerun start before we look.
+    """
+    pg.wait_for_timeout(300)
+    pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                         state="attached", timeout=timeout)
 
 
 def open_page(pg, url: str, title: str, timeout: float = 90_000) -> None:
