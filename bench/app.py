@@ -178,27 +178,34 @@ def main() -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
-        b_health, b_render, srv = time_start(
-            browser, hello, env, work / "hello.log",
-            lambda pg: pg.get_by_text("hello", exact=True).wait_for(timeout=60_000))
-        srv.stop()
-        a_health, a_render, srv = time_start(browser, ROOT / "app.py", env, work / "app1.log",
-                                             home_ready)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        cold_nokb = ask(page, srv.url, first=True)
-        warm = ask(page, srv.url, first=False)
-        hwm_app = vm_hwm_kib(srv.proc.pid)
-        page.close()
-        srv.stop()
+        servers: list[Server] = []
+        try:
+            b_health, b_render, srv = time_start(
+                browser, hello, env, work / "hello.log",
+                lambda pg: pg.get_by_text("hello", exact=True).wait_for(timeout=60_000))
+            srv.stop()
+            a_health, a_render, srv = time_start(browser, ROOT / "app.py", env,
+                                                 work / "app1.log", home_ready)
+            servers.append(srv)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            cold_nokb = ask(page, srv.url, first=True)
+            warm = ask(page, srv.url, first=False)
+            hwm_app = vm_hwm_kib(srv.proc.pid)
+            page.close()
+            srv.stop()
 
-        srv = Server(ROOT / "app.py", env, work / "app2.log")
-        srv.wait_healthy()
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        cold_kb = ask(page, srv.url, first=True)
-        hwm_app_kb = vm_hwm_kib(srv.proc.pid)
-        page.close()
-        srv.stop()
-        browser.close()
+            srv = Server(ROOT / "app.py", env, work / "app2.log")
+            servers.append(srv)
+            srv.wait_healthy()
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            cold_kb = ask(page, srv.url, first=True)
+            hwm_app_kb = vm_hwm_kib(srv.proc.pid)
+            page.close()
+        finally:
+            for srv in servers:
+                if srv.proc.poll() is None:
+                    srv.stop()
+            browser.close()
 
     rows += [
         ("start-up: Popen -> /_stcore/health ok", f"{a_health:.2f} s",
