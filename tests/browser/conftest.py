@@ -99,11 +99,20 @@ def page(browser):
     context.close()
 
 
-def screenshot(pg, name: str) -> Path:
+def screenshot(pg, name: str, max_height: int = 6000) -> Path:
+    """Save the whole page: Streamlit scrolls inside ``stMain``, so the viewport is grown to
+    the content's height first (``full_page`` alone would cut at the window)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    size = pg.viewport_size or {"width": 1400, "height": 1000}
+    height = pg.evaluate("() => Math.max(...[...document.querySelectorAll("
+                         "'[data-testid=stMain], [data-testid=stMainBlockContainer]')]"
+                         ".map(e => e.scrollHeight), document.body.scrollHeight)")
+    pg.set_viewport_size({"width": size["width"],
+                          "height": max(size["height"], min(int(height) + 40, max_height))})
     pg.wait_for_timeout(800)  # let canvas-drawn tables and charts paint
     pg.screenshot(path=str(path), full_page=True)
+    pg.set_viewport_size(size)
     return path
 
 
