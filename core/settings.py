@@ -70,7 +70,16 @@ class Settings:
         default=50, metadata={"env": "MAX_UPLOAD_MB", "help": "Largest accepted upload (MB)."}
     )
 
+    feedback_compare_limit: int = field(
+        default=8,
+        metadata={"env": "FEEDBACK_COMPARE_LIMIT",
+                  "help": "Questions in a feedback before/after comparison (test split)."},
+    )
+
     def __post_init__(self) -> None:
+        if not 1 <= self.feedback_compare_limit <= 100_000:
+            raise UserError(f"{ENV_PREFIX}FEEDBACK_COMPARE_LIMIT must be between 1 and 100000, "
+                            f"got {self.feedback_compare_limit}")
         if self.device not in DEVICES:
             raise UserError(
                 f"{ENV_PREFIX}DEVICE must be one of {'|'.join(DEVICES)}, got {self.device!r}"

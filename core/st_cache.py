@@ -88,3 +88,11 @@ def emotion_model(data_dir, name: str, stamp: float):
     from core.emotions.models_store import load_model
 
     return load_model(name, data_dir)
+
+
+@st.cache_resource(show_spinner=False)
+def job_slot(kind: str):
+    """One background-job slot per kind ("finetune", "evaluate") per server process."""
+    from core.finetune.jobs import JobSlot
+
+    return JobSlot()

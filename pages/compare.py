@@ -1,8 +1,9 @@
-"""Ask & compare: one question answered side by side by Base, RAG and (later) fine-tuned modes.
+"""Ask & compare: one question answered side by side by Base, RAG, Fine-tuned and FT + RAG.
 
 Widgets in, core calls (core.rag.answer / retrieve, core.feedback), rendering out. Columns
-whose mode is not registered yet (fine-tuned) are shown disabled. Results live in
-st.session_state so reruns (e.g. a thumbs click) keep them.
+whose mode is not registered are shown disabled; the fine-tuned ones answer with the picked LoRA
+adapter (core.finetune.modes). Results live in st.session_state so reruns (e.g. a thumbs click)
+keep them.
 """
 
 import uuid
@@ -11,8 +12,10 @@ import streamlit as st
 
 from core import st_cache
 from core.errors import UserError
+from core.finetune.adapters import list_adapters
+from core.finetune.modes import FINETUNED_MODES, FinetuneAskContext
 from core.generation import GenerationConfig
-from core.rag.answer import MODES, AskContext, stream_answer
+from core.rag.answer import MODES, stream_answer
 from core.rag.config import DEFAULT_KB, SEARCH_MODES, RetrievalConfig, check_question
 from core.rag.defaults import ensure_default_kb
 from core.rag.highlight import escape_markdown, highlight_markdown
@@ -45,6 +48,13 @@ kb = c1.selectbox("Knowledge base", kbs, index=kbs.index(DEFAULT_KB) if DEFAULT_
 search = c2.selectbox("Search", SEARCH_MODES, index=SEARCH_MODES.index("hybrid"),
                       help="vector: embeddings; fts: BM25 full text; hybrid: both, fused by RRF")
 top_k = c3.slider("Top-k chunks", 1, 10, 3)
+a1, a2 = st.columns([2, 2])
+adapter_names = [a["name"] for a in list_adapters(settings)]
+adapter = a1.selectbox("LoRA adapter (fine-tuned columns)", adapter_names, index=0 if
+                       adapter_names else None, placeholder="none yet: train one on Fine-tune",
+                       help="Adapters trained on the Fine-tune page (or from feedback).")
+shown = a2.multiselect("Columns", [m for m, _ in COLUMNS], default=[m for m, _ in COLUMNS],
+                       help="Each mode is optional; the fine-tuned ones need an adapter.")
 
 
 def _pick(question: str) -> None:
@@ -74,7 +84,8 @@ def _feedback_fields(run: dict, mode: str, result: dict) -> dict:
     """What the feedback store keeps for one answer (see core.feedback.store.record_output)."""
     return {"page": "compare", "mode": mode, "prompt": run["question"],
             "output": result["answer"], "model_id": result["model"],
-            "adapter_id": result.get("adapter"), "retrieved_ids": result["chunk_ids"],
+            "adapter_id": run.get("adapter") if mode.startswith("finetuned") else None,
+            "retrieved_ids": result["chunk_ids"],
             "latency_seconds": result["seconds"],
             "extra": {"kb": run["kb"], "search": run["search"], "run_id": run["id"]}}
 
@@ -117,20 +128,27 @@ if asked:
             st.error(str(exc))
             st.stop()
         bar.empty()
-    ctx = AskContext(st_cache.get_generator(), store, kb, retrieval,
-                     GenerationConfig(max_new_tokens=48))
+    ctx = FinetuneAskContext(st_cache.get_generator(), store, kb, retrieval,
+                             GenerationConfig(max_new_tokens=48), adapter=adapter or "",
+                             settings=settings)
     run = {"id": uuid.uuid4().hex[:8], "question": question, "kb": kb, "search": search,
-           "results": {}, "errors": {}}
+           "results": {}, "errors": {}, "adapter": adapter, "shown": list(shown)}
     st.session_state["compare_run"] = run
 
 if run:
     st.markdown(f"**Question:** {escape_markdown(run['question'])}")
-    for (mode, label), col in zip(COLUMNS, st.columns(len(COLUMNS)), strict=True):
+    columns = [(m, lbl) for m, lbl in COLUMNS if m in run.get("shown", shown)] or COLUMNS
+    for (mode, label), col in zip(columns, st.columns(len(columns)), strict=True):
         with col:
             st.subheader(label)
             if mode not in MODES:
                 _disabled(mode, label)
                 continue
+            if mode in FINETUNED_MODES:
+                st.caption(f"adapter: {run.get('adapter') or 'none'}")
+                if not run.get("adapter"):
+                    st.info("No adapter: train one on the Fine-tune page, then pick it above.")
+                    continue
             if asked:
                 try:
                     stream = stream_answer(run["question"], mode, ctx)

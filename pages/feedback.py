@@ -8,8 +8,8 @@ import streamlit as st
 
 from core.errors import UserError
 from core.feedback import export, stats
-from core.feedback.adapters import list_adapters
 from core.feedback.learn import LearnConfig, learn_from_feedback, plan_training
+from core.finetune.adapters import list_adapters
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
 
@@ -120,6 +120,8 @@ with downloads:
             data=export.render(fmt, records, prefs), file_name=f"feedback-{fmt}-{stamp}.{ext}",
             mime="text/csv" if fmt == "csv" else "application/jsonl", key=f"fb_dl_{fmt}")
 
+fb_metrics = ("exact_match", "f1", "mc_accuracy", "relevance", "grounding_overlap")
+
 with learn:
     settings = load_settings()
     st.write("Train a NEW LoRA adapter on the ratings: KTO (unpaired thumbs, weighted for "
@@ -128,8 +130,8 @@ with learn:
     l1, l2, l3, l4 = st.columns([2, 2, 1, 1])
     name = l1.text_input("New adapter name", value=f"feedback-{stamp}", key="fb_learn_name")
     none = "(none: start from the base model)"
-    base = l2.selectbox("Start from adapter", [none, *list_adapters(settings)],
-                        key="fb_learn_base")
+    names = [a["name"] for a in list_adapters(settings)]
+    base = l2.selectbox("Start from adapter", [none, *names], key="fb_learn_base")
     method = l3.selectbox("Method", ["auto", "kto", "dpo"], key="fb_learn_method")
     steps = l4.number_input("Steps", 1, 2000, 10, key="fb_learn_steps")
     refusal = None
@@ -173,7 +175,62 @@ with learn:
         with st.expander("Adapter metadata (feedback snapshot)"):
             st.json(result.metadata)
     st.subheader("Before / after")
-    st.info("**After the fine-tuning issue (#4) lands**: this section will show the new "
-            "adapter's answers and evaluation scores next to the previous version's. The "
-            "evaluation it needs does not exist yet, so nothing is shown here rather than a "
-            "made-up comparison.")
+    st.write("Did feedback help? A feedback-trained adapter and its previous version (the "
+             "adapter it continued from, or the base model when it started fresh) answer the "
+             "same test-split questions of the default QA set, scored by the evaluation of the "
+             "**Evaluate** page (exact match, token F1, multiple-choice log-likelihood accuracy, "
+             "embedding relevance, latency). Same as `python -m core feedback compare`.")
+    fb_names = [a["name"] for a in list_adapters(settings) if a.get("source") == "feedback"]
+    if not fb_names:
+        st.caption("No adapter trained from feedback yet: learn one above.")
+    else:
+        last = result.adapter if result is not None and result.adapter in fb_names else None
+        b1, b2, b3 = st.columns([2, 1, 2])
+        cmp_adapter = b1.selectbox("Adapter trained from feedback", fb_names,
+                                   index=fb_names.index(last) if last else 0,
+                                   key="fb_cmp_adapter")
+        limit = b2.number_input("Questions", 1, 10_000, settings.feedback_compare_limit,
+                                key="fb_cmp_limit",
+                                help="First N test-split questions (NLPLAB_FEEDBACK_COMPARE_LIMIT)")
+        cmp_modes = b3.multiselect("Modes", ["finetuned", "finetuned+rag"],
+                                   default=["finetuned"], key="fb_cmp_modes",
+                                   help="finetuned+rag also retrieves from the default "
+                                        "knowledge base (its 'before' is RAG without adapter)")
+        if st.button("Compare before / after", key="fb_cmp_go", disabled=not cmp_modes):
+            from core.feedback import compare as fb_compare
+            from core.st_cache import get_embedder, get_generator
+
+            cmp_bar = st.progress(0.0, text="starting…")
+            try:
+                items = fb_compare.default_items(int(limit))
+                st.session_state["fb_cmp_result"] = fb_compare.compare_versions(
+                    settings, cmp_adapter, items, cmp_modes, generator=get_generator(),
+                    embedder=get_embedder(),
+                    progress=lambda f, m: cmp_bar.progress(min(1.0, f), text=m))
+            except UserError as exc:
+                st.error(str(exc))
+    out = st.session_state.get("fb_cmp_result")
+    if out is not None:
+        st.success(f"Before: {out['before']['label']} · after: {out['after']['label']} · "
+                   f"{out['n']} questions.")
+        for mode in out["modes"]:
+            before, after = out["before"]["modes"][mode], out["after"]["modes"][mode]
+            bars = [{"metric": m, "version": f"{side}: {label}", "value": agg[m]}
+                    for side, label, agg in (("before", out["before"]["label"], before),
+                                             ("after", out["after"]["label"], after))
+                    for m in fb_metrics if agg.get(m) is not None]
+            if bars:
+                fig = px.bar(bars, x="metric", y="value", color="version", barmode="group",
+                             title=f"{mode}: before vs after")
+                fig.update_yaxes(range=[0, 1], title="score (fraction)")
+                st.plotly_chart(fig, width="stretch", key=f"fb_cmp_chart_{mode}")
+            st.dataframe([{"metric": m, "before": before.get(m), "after": after.get(m),
+                           "delta (after - before)": out["delta"][mode][m]}
+                          for m in (*fb_metrics, "seconds_per_question")],
+                         hide_index=True, width="stretch", key=f"fb_cmp_delta_{mode}")
+        st.write("Answers, question by question")
+        st.dataframe([{"mode": q["mode"], "question": q["question"], "gold": q["gold"],
+                       "before": q["before"], "after": q["after"],
+                       "F1 before": q["before_f1"], "F1 after": q["after_f1"]}
+                      for q in out["questions"]], hide_index=True, width="stretch",
+                     key="fb_cmp_questions")

@@ -1,4 +1,4 @@
-"""``python -m core feedback stats|export|learn``: the feedback store headless, JSON on stdout.
+"""``python -m core feedback stats|export|learn|compare``: the store headless, JSON out.
 
 Example:
     $ python -m core feedback stats
@@ -7,6 +7,8 @@ Example:
     {"format": "kto", "path": "kto.jsonl", "rows": 12}
     $ python -m core feedback learn --adapter fb-v1
     {"adapter": "fb-v1", "records": 12, "train_loss": 0.49, "seconds": 41.2}
+    $ python -m core feedback compare --adapter fb-v1 --limit 8
+    {"adapter": "fb-v1", "parent": null, "before": {...}, "after": {...}, "delta": {...}, ...}
 """
 
 from __future__ import annotations
@@ -61,6 +63,19 @@ def _learn(args, settings):
         store.close()
 
 
+def _compare(args, settings):
+    from core.feedback.compare import compare_versions, default_items
+
+    items = default_items(args.limit or settings.feedback_compare_limit, args.qa,
+                          max_bytes=settings.max_upload_mb * 1_000_000)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+    return compare_versions(settings, args.adapter, items, modes, kb=args.kb, progress=progress)
+
+
 def register(sub) -> None:
     p = sub.add_parser("feedback", help="feedback store: stats, exports, learn an adapter")
     fsub = p.add_subparsers(dest="feedback_command", required=True, metavar="SUBCOMMAND")
@@ -78,3 +93,13 @@ def register(sub) -> None:
     learn.add_argument("--max-steps", type=int, default=10,
                        help="optimizer steps (CPU: ~10-90 s each for SmolLM2-135M)")
     learn.set_defaults(func=_learn)
+    cmp = fsub.add_parser("compare", help="evaluate an adapter next to its previous version "
+                                          "(parent adapter, or the base model)")
+    cmp.add_argument("--adapter", required=True, help="the new adapter (e.g. from learn)")
+    cmp.add_argument("--qa", default=None, help="QA JSONL (default: the built-in set); "
+                                                "its test split is used")
+    cmp.add_argument("--limit", type=int, default=0,
+                     help="first N test questions (0 = NLPLAB_FEEDBACK_COMPARE_LIMIT, 8)")
+    cmp.add_argument("--modes", default="finetuned", help="finetuned and/or finetuned+rag")
+    cmp.add_argument("--kb", default="default", help="knowledge base for finetuned+rag")
+    cmp.set_defaults(func=_compare)

@@ -4,10 +4,11 @@ KTO (Ethayarajh et al. 2024, "KTO: Model Alignment as Prospect Theoretic Optimiz
 from unpaired desirable/undesirable labels, i.e. exactly thumbs up/down; DPO (Rafailov et al.
 2023) needs (chosen, rejected) pairs, which :mod:`core.feedback.export` derives. The base model
 is a private deep copy of the shared generator (the live app keeps serving while this trains);
-optionally training continues from an existing adapter (``base_adapter``). The result is written
-to a temp folder and renamed to ``<data_dir>/adapters/<name>/`` (standard PEFT files plus
-``metadata.json`` with the feedback snapshot it learned from), so a crash never leaves a
-half-written adapter under a real name. Evaluating the new adapter is issue #4's job.
+optionally training continues from an existing adapter (``base_adapter``). The result goes into
+the one adapter registry, :mod:`core.finetune.adapters` (``save_adapter``: temp folder renamed to
+``<data_dir>/adapters/<name>/``, standard PEFT files plus ``metadata.json`` with the feedback
+snapshot and parent adapter), so the Fine-tune and Compare pages list it and a crash never
+leaves a half-written adapter under a real name. Before/after evaluation: :mod:`.compare`.
 
 Example:
     >>> plan_training([], [], LearnConfig(adapter="v1"))  # doctest: +IGNORE_EXCEPTION_DETAIL
@@ -20,7 +21,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -30,9 +30,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.errors import UserError
-from core.feedback.adapters import adapters_dir, read_metadata, resolve_adapter, sanitise_name
 from core.feedback.export import Example, dpo_examples, kto_examples
 from core.feedback.schema import OutputRecord, PreferenceRecord, utcnow
+from core.finetune.adapters import (
+    adapter_path,
+    adapters_root,
+    read_metadata,
+    require_adapter,
+    sanitise_name,
+    save_adapter,
+)
 from core.settings import Settings
 
 METHODS = ("auto", "kto", "dpo")
@@ -62,7 +69,7 @@ class LearnConfig:
     seed: int = field(default=0, metadata={"help": "Seed for LoRA init and data order."})
 
     def __post_init__(self) -> None:
-        sanitise_name(self.adapter)
+        check_new_name(self.adapter)
         if self.method not in METHODS:
             raise UserError(f"method must be one of {'|'.join(METHODS)}, got {self.method!r}")
         for name, low, high in (("max_steps", 1, 100_000), ("batch_size", 2, 1024),
@@ -77,6 +84,22 @@ class LearnConfig:
             raise UserError(f"beta must be in (0, 10], got {self.beta}")
         if not self.target_modules:
             raise UserError("target_modules is empty")
+
+
+def check_new_name(name: str) -> str:
+    """``name`` exactly as the registry stores it, else UserError (no silent renaming).
+
+    :func:`core.finetune.adapters.sanitise_name` lower-cases and turns spaces into ``-``; a
+    new adapter's name must already be in that form so the folder is the name typed.
+    """
+    try:
+        clean = sanitise_name(name)
+    except UserError:
+        clean = None
+    if clean != name:
+        raise UserError(f"adapter name must be 1-64 characters from a-z, 0-9, '_' and '-' "
+                        f"(no dots, slashes or spaces); got {name!r}")
+    return name
 
 
 @dataclass
@@ -192,11 +215,11 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
     live loss curve).
     """
     plan = plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
-    root = adapters_dir(settings)
-    target = root / config.adapter
+    root = adapters_root(settings)
+    target = adapter_path(settings, config.adapter)
     if target.exists():
         raise UserError(f"adapter {config.adapter!r} already exists in {root}; choose a new name")
-    parent = resolve_adapter(settings, base_adapter) if base_adapter else None
+    parent = require_adapter(settings, base_adapter) if base_adapter else None
     report = progress or (lambda _f, _m: None)
     report(0.0, f"preparing {plan.method.upper()} on {len(plan.examples)} examples")
 
@@ -251,13 +274,10 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
         trainer.remove_callback(PrinterCallback)  # it prints log dicts on stdout (CLI = JSON)
         train_loss = float(trainer.train().training_loss)
         seconds = time.perf_counter() - start
-        out = work / "adapter"
-        trainer.model.save_pretrained(str(out), selected_adapters=["default"])
-        metadata = _metadata(config, plan, generator, parent, base_adapter, losses,
+        metadata = _metadata(config, plan, generator, settings, base_adapter, losses,
                              train_loss, seconds)
-        (out / "metadata.json").write_text(json.dumps(metadata, indent=2), "utf-8")
-        try:
-            os.rename(out, target)  # atomic on one filesystem; fails if the name got taken
+        try:  # temp folder + os.replace: never a half-written adapter under the real name
+            target = save_adapter(trainer.model, config.adapter, metadata, settings)
         except OSError as exc:
             raise UserError(f"could not create adapter {config.adapter!r}: {exc}") from exc
     finally:
@@ -267,15 +287,15 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
                        losses, seconds, metadata)
 
 
-def _metadata(config, plan, generator, parent, base_adapter, losses, train_loss, seconds):
+def _metadata(config, plan, generator, settings, base_adapter, losses, train_loss, seconds):
     import peft
     import transformers
     import trl
 
-    parent_meta = read_metadata(parent) if parent else {}
+    parent_meta = read_metadata(settings, base_adapter) if base_adapter else {}
     return {
         "adapter": config.adapter, "id": uuid.uuid4().hex, "created_at": utcnow().isoformat(),
-        "kind": "feedback", "method": plan.method,
+        "kind": "feedback", "source": "feedback", "method": plan.method,
         "base_model": getattr(generator, "model_id", None),
         "parent_adapter": base_adapter,
         "parent_feedback_sha256": parent_meta.get("feedback", {}).get("sha256"),

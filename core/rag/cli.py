@@ -53,6 +53,15 @@ def _cmd_ask(args, settings):
     check_question(args.question)
     retrieval = RetrievalConfig(top_k=args.top_k, search=args.search)
     check_kb_name(args.kb)
+    if args.mode.startswith("finetuned"):  # modes registered by the fine-tuning package
+        from core.finetune.modes import make_context
+
+        ctx = make_context(settings, args.kb, adapter=args.adapter, modes=[args.mode],
+                           top_k=args.top_k, search=args.search,
+                           max_new_tokens=args.max_new_tokens)
+        r = answer(args.question, args.mode, ctx)
+        return {"answer": r["answer"], "mode": r["mode"], "sources": r["sources"],
+                "seconds": r["seconds"]}
     store = _store(settings) if args.mode != "base" else None
     if store is not None:
         store.table(args.kb)  # fail fast on a missing base, before loading the generator
@@ -96,7 +105,8 @@ def register(sub) -> None:
     p = sub.add_parser("ask", help="answer a question (base model alone or with RAG)")
     p.add_argument("question")
     p.add_argument("--kb", default=DEFAULT_KB)
-    p.add_argument("--mode", default="rag", help="base | rag (more modes come with fine-tuning)")
+    p.add_argument("--mode", default="rag", help="base | rag | finetuned | finetuned+rag")
+    p.add_argument("--adapter", default="", help="LoRA adapter for the finetuned modes")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--search", choices=SEARCH_MODES, default="hybrid")
     p.add_argument("--max-new-tokens", type=int, default=40)

@@ -10,8 +10,8 @@ import pytest
 from safetensors.torch import load_file
 
 from core.errors import UserError
-from core.feedback.adapters import list_adapters
 from core.feedback.learn import LearnConfig, kto_weights, learn_from_feedback, plan_training
+from core.finetune.adapters import list_adapters
 from core.settings import Settings
 from tests.feedback.conftest import seed
 
@@ -87,8 +87,12 @@ def test_kto_then_dpo_write_loadable_adapters(store, tiny_generator, tmp_path):
         base_adapter="fb-kto")
     assert (dpo.method, dpo.records) == ("dpo", 2)
     assert dpo.metadata["parent_adapter"] == "fb-kto"
+    listed = {a["name"]: a for a in list_adapters(settings)}  # the Fine-tune/Compare registry
+    assert (listed["fb-dpo"]["source"], listed["fb-dpo"]["parent_adapter"]) == ("feedback",
+                                                                                 "fb-kto")
     assert dpo.metadata["parent_feedback_sha256"] == meta["feedback"]["sha256"]
-    assert list_adapters(settings) == ["fb-dpo", "fb-kto"]  # no temp folders left behind
+    names = sorted(a["name"] for a in list_adapters(settings))
+    assert names == ["fb-dpo", "fb-kto"]  # no temp folders left behind
     assert not [p for p in (settings.data_dir / "adapters").iterdir() if p.name.startswith(".")]
     loaded = PeftModel.from_pretrained(copy.deepcopy(tiny_generator.model), dpo.path)
     assert loaded.peft_config["default"].r == 8

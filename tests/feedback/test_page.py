@@ -38,7 +38,8 @@ def test_dashboard_shows_seeded_feedback(seeded):
     assert "8 of 8 answers" in [c.value for c in at.caption]
     assert "too little feedback to learn from" in at.warning[0].value
     assert at.button(key="fb_learn_go").disabled
-    assert any("After the fine-tuning issue (#4) lands" in i.value for i in at.info)
+    assert "No adapter trained from feedback yet: learn one above." in [
+        c.value for c in at.caption]  # the before/after section, until an adapter exists
     # drill-down defaults to the question with most answers ("What is LoRA?", 3 answers)
     texts = [t.value for t in at.text]
     assert "What is LoRA?" in texts and "Low-rank adapters." in texts
@@ -131,3 +132,52 @@ def test_rating_widget_shows_a_failed_write(app_settings, monkeypatch):
     at.run()
     at.feedback[0].set_value(1).run()
     assert any("Your rating was NOT saved" in e.value and "locked" in e.value for e in at.error)
+
+
+def test_before_after_section_runs_the_comparison_and_keeps_it(seeded, app_settings,
+                                                               monkeypatch):
+    """A feedback adapter (parent fb-v1) is compared; chart, delta table and answers stay
+    after a rerun. compare_versions is OUR core function, patched; its numbers are shown."""
+    import json
+
+    for name, parent in (("fb-v1", None), ("fb-v2", "fb-v1"), ("plain", None)):
+        folder = app_settings.data_dir / "adapters" / name
+        folder.mkdir(parents=True)
+        (folder / "adapter_config.json").write_text(json.dumps({"r": 8}))
+        meta = {"kind": "feedback", "parent_adapter": parent} if name != "plain" else {}
+        (folder / "metadata.json").write_text(json.dumps(meta))
+    calls = {}
+
+    def fake_compare(settings, adapter, items, modes, *, generator, embedder, progress):
+        calls.update(adapter=adapter, n=len(items), modes=list(modes))
+        progress(0.5, "fb-v1: question 1/2")
+        agg_b = {"exact_match": 0.0, "f1": 0.25, "mc_accuracy": 0.5, "relevance": 0.4,
+                 "grounding_overlap": None, "seconds_per_question": 1.0}
+        agg_a = {**agg_b, "f1": 0.5, "mc_accuracy": 1.0}
+        delta = {k: (None if agg_a[k] is None else agg_a[k] - agg_b[k]) for k in agg_a}
+        return {"adapter": adapter, "parent": "fb-v1", "n": len(items), "modes": ["finetuned"],
+                "before": {"label": "fb-v1", "modes": {"finetuned": agg_b}},
+                "after": {"label": adapter, "modes": {"finetuned": agg_a}},
+                "delta": {"finetuned": delta},
+                "questions": [{"id": "q1", "mode": "finetuned", "question": "Who?",
+                               "gold": "Ada", "before": "Bob", "after": "Ada",
+                               "before_f1": 0.0, "after_f1": 1.0}]}
+
+    monkeypatch.setattr("core.feedback.compare.compare_versions", fake_compare)
+    monkeypatch.setattr("core.st_cache.get_generator", lambda: object())
+    monkeypatch.setattr("core.st_cache.get_embedder", lambda: object())
+    at = _dashboard()
+    assert at.selectbox(key="fb_cmp_adapter").options == ["fb-v1", "fb-v2"]  # feedback only
+    at.selectbox(key="fb_cmp_adapter").set_value("fb-v2")
+    at.number_input(key="fb_cmp_limit").set_value(3)
+    at.button(key="fb_cmp_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert calls == {"adapter": "fb-v2", "n": 3, "modes": ["finetuned"]}
+    at.run()  # a rerun keeps the result
+    assert "Before: fb-v1 · after: fb-v2 · 3 questions." in [s.value for s in at.success]
+    frames = [d.value for d in at.dataframe]
+    delta = next(f for f in frames if "delta (after - before)" in f.columns)
+    f1 = delta[delta["metric"] == "f1"].iloc[0]
+    assert (f1["before"], f1["after"], f1["delta (after - before)"]) == (0.25, 0.5, 0.25)
+    answers = next(f for f in frames if "F1 after" in f.columns)
+    assert list(answers.iloc[0][["before", "after"]]) == ["Bob", "Ada"]

@@ -1,0 +1,76 @@
+"""CLI: ``evaluate`` a QA file over answer modes, and list saved evaluation runs.
+
+``evaluate --qa FILE --kb NAME [--adapter NAME] [--modes base,rag,finetuned,finetuned+rag]``
+prints {"n", "modes": {MODE: {"exact_match", "f1", "mc_accuracy", "hit_rate", "mrr",
+"seconds_per_question", ...}}, "run_id"}; scores are fractions in [0, 1], or null when a
+metric does not apply (e.g. hit_rate for a mode that does not retrieve; the reason is in
+"unavailable"). Only the ``--split`` (default test) questions are used. Progress goes to stderr.
+
+Example:
+    $ python -m core evaluate --qa assets/knowledge/default_qa.jsonl --kb default --limit 10
+    {"n": 10, "modes": {"base": {"exact_match": 0.0, ...}, "rag": {...}}, "run_id": "..."}
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def _cmd_evaluate(args, settings):
+    from core.errors import UserError
+    from core.evaluation.qa import load_qa_file, select_split
+    from core.evaluation.runner import evaluate, save_run
+    from core.finetune.modes import make_context
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else (
+        ["base", "rag", "finetuned", "finetuned+rag"] if args.adapter else ["base", "rag"])
+    items = load_qa_file(args.qa, max_bytes=settings.max_upload_mb * 1_000_000)
+    items = select_split(items, None if args.split == "all" else args.split)
+    if not items:
+        raise UserError(f"{args.qa} has no {args.split}-split questions")
+    items = items[: args.limit] if args.limit else items
+    ctx = make_context(settings, args.kb, adapter=args.adapter or "", modes=modes,
+                       top_k=args.top_k, search=args.search)
+    embedder = ctx.store.embedder if ctx.store is not None else None
+    if embedder is None:
+        from core.loaders import load_embedder
+
+        embedder = load_embedder(settings)
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"{fraction:6.1%} {message}", file=sys.stderr, flush=True)
+
+    run = evaluate(items, modes, ctx, embedder, progress=progress if not args.quiet else None,
+                   meta={"kb": args.kb, "adapter": args.adapter, "qa_file": str(args.qa),
+                         "split": args.split, "generator": settings.generator_model,
+                         "embedder": settings.embedding_model, "top_k": args.top_k,
+                         "search": args.search})
+    save_run(settings, run)
+    return {"n": run["n"], "modes": run["aggregates"], "run_id": run["id"]}
+
+
+def _cmd_eval_runs(args, settings):
+    from core.evaluation.runner import list_runs
+
+    return list_runs(settings)
+
+
+def register(sub) -> None:
+    from core.rag.config import RetrievalConfig
+
+    p = sub.add_parser("evaluate", help="evaluate answer modes over a QA JSONL file")
+    p.add_argument("--qa", required=True, help="JSONL: question, answer, aliases, choices, "
+                                                "source, split")
+    p.add_argument("--kb", required=True, help="knowledge base name")
+    p.add_argument("--adapter", default="", help="adapter for the fine-tuned modes")
+    p.add_argument("--modes", default="", help="comma-separated: base,rag,finetuned,"
+                                               "finetuned+rag (default: base,rag and the "
+                                               "fine-tuned ones when --adapter is given)")
+    p.add_argument("--split", choices=("test", "train", "all"), default="test")
+    p.add_argument("--limit", type=int, default=0, help="first N questions only (0 = all)")
+    p.add_argument("--top-k", type=int, default=RetrievalConfig().top_k)
+    p.add_argument("--search", choices=("vector", "fts", "hybrid"), default="hybrid")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=_cmd_evaluate)
+    p = sub.add_parser("eval-runs", help="list saved evaluation runs")
+    p.set_defaults(func=_cmd_eval_runs)

@@ -1,0 +1,203 @@
+"""Evaluate answer modes over a QA file: per-question rows, per-mode aggregates, saved runs.
+
+For every question and mode the mode prepares its prompt (retrieving if it does), the model
+generates an answer (greedy), and the choices are scored by log-likelihood under the same
+prompt (:mod:`core.evaluation.likelihood`). Metrics come from :mod:`core.evaluation.metrics`;
+an aggregate is the mean over the questions where the metric could be computed, ``None`` with
+a reason otherwise. ``seconds_per_question`` is retrieval + generation wall time (the
+likelihood scoring is timed separately as ``scoring_seconds``). Runs are saved as JSON under
+``<data_dir>/eval_runs/`` and can be listed, loaded, deleted and compared.
+Answer modes come from :mod:`core.rag.answer`; this module does not define any.
+
+Example:
+    >>> run = evaluate(items, ["base", "rag"], ctx, embedder)  # doctest: +SKIP
+    >>> run["aggregates"]["rag"]["f1"]
+    0.61
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from core.errors import UserError
+from core.evaluation import metrics
+from core.evaluation.likelihood import score_choices
+from core.evaluation.qa import QAItem
+
+Progress = Callable[[float, str], None]
+METRICS = ("exact_match", "f1", "mc_accuracy", "mc_accuracy_sum", "hit_rate", "mrr",
+           "grounding_overlap", "grounding_cosine", "relevance")
+ROW_METRIC = {"exact_match": "exact_match", "f1": "f1", "mc_accuracy": "mc_correct",
+              "mc_accuracy_sum": "mc_correct_sum", "hit_rate": "hit", "mrr": "reciprocal_rank",
+              "grounding_overlap": "grounding_overlap", "grounding_cosine": "grounding_cosine",
+              "relevance": "relevance"}
+RUN_ID = re.compile(r"[0-9a-zA-Z_-]{1,80}")
+
+
+def evaluate_one(item: QAItem, mode: str, ctx, embedder) -> dict:
+    """Answer one question in one mode and compute every metric for it."""
+    from core.rag.answer import get_mode
+
+    m = get_mode(mode)
+    start = time.perf_counter()
+    job = m.prepare(item.question, ctx)
+    gen = job.generator.generate(job.prompt.prompt, ctx.generation, chat=job.prompt.chat)
+    seconds = time.perf_counter() - start
+    retrieves = bool(getattr(m, "uses_retrieval", False))
+    documents = [h.document for h in job.sources] if retrieves else None
+    contexts = [h.text for h in job.sources] if retrieves else None
+    scores = {
+        "exact_match": metrics.exact_match(gen.text, item.golds),
+        "f1": metrics.f1_score(gen.text, item.golds),
+        "hit": metrics.hit_rate_at_k(documents, item.source, ctx.retrieval.top_k),
+        "reciprocal_rank": metrics.reciprocal_rank(documents, item.source),
+        "grounding_overlap": metrics.grounding_overlap(gen.text, contexts),
+        "grounding_cosine": metrics.grounding_cosine(embedder, gen.text, contexts),
+        "relevance": metrics.relevance_cosine(embedder, item.question, gen.text),
+    }
+    scoring_start = time.perf_counter()
+    if len(item.choices) >= 2 and item.correct_choice is not None:
+        choice = score_choices(job.generator, job.prompt.prompt, item.choices,
+                               chat=job.prompt.chat)
+        correct = item.correct_choice
+        scores["mc_correct"] = metrics.Score(float(choice.best_mean == correct))
+        scores["mc_correct_sum"] = metrics.Score(float(choice.best_sum == correct))
+        picked = item.choices[choice.best_mean]
+    else:
+        scores["mc_correct"] = scores["mc_correct_sum"] = metrics.Score.missing(
+            "the question has no choices")
+        picked = None
+    return {
+        "id": item.id, "question": item.question, "gold": item.answer, "mode": mode,
+        "prediction": gen.text, "mc_choice": picked, "source": item.source,
+        "retrieved": documents, **{k: s.value for k, s in scores.items()},
+        "reasons": {k: s.reason for k, s in scores.items() if s.value is None},
+        "seconds": round(seconds, 4), "scoring_seconds": round(
+            time.perf_counter() - scoring_start, 4), "tokens": gen.tokens,
+    }
+
+
+def aggregate(rows: Sequence[dict], modes: Sequence[str]) -> dict[str, dict]:
+    """Per-mode means; a metric with no computable value is None and its reason is kept."""
+    out: dict[str, dict] = {}
+    for mode in modes:
+        mine = [r for r in rows if r["mode"] == mode]
+        agg: dict[str, object] = {"n": len(mine)}
+        reasons: dict[str, str] = {}
+        for metric, key in ROW_METRIC.items():
+            score = metrics.mean_score([r.get(key) for r in mine], metric)
+            agg[metric] = None if score.value is None else round(score.value, 4)
+            if score.value is None:
+                first = next((r["reasons"].get(key) for r in mine if r["reasons"].get(key)), "")
+                reasons[metric] = first or score.reason
+        seconds = [r["seconds"] for r in mine]
+        agg["seconds_per_question"] = round(sum(seconds) / len(seconds), 4) if seconds else None
+        agg["unavailable"] = reasons
+        out[mode] = agg
+    return out
+
+
+def evaluate(items: Sequence[QAItem], modes: Sequence[str], ctx, embedder, *,
+             progress: Progress | None = None, cancel: threading.Event | None = None,
+             meta: dict | None = None) -> dict:
+    """Evaluate ``modes`` over ``items``; returns the run dict (not yet saved)."""
+    if not items:
+        raise UserError("the QA file has no questions to evaluate")
+    if not modes:
+        raise UserError("choose at least one mode")
+    rows: list[dict] = []
+    total = len(items) * len(modes)
+    started = time.perf_counter()
+    cancelled = False
+    for i, item in enumerate(items):
+        for mode in modes:
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+            rows.append(evaluate_one(item, mode, ctx, embedder))
+            if progress is not None:
+                progress(len(rows) / total, f"question {i + 1}/{len(items)} · {mode}")
+        if cancelled:
+            break
+    done = {r["id"] for r in rows}
+    return {
+        "id": time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6],
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "modes": list(modes),
+        "n": len(done), "cancelled": cancelled, "seconds": round(time.perf_counter() - started, 2),
+        "aggregates": aggregate(rows, modes), "rows": rows, **(meta or {}),
+    }
+
+
+def wins(rows: Sequence[dict], metric: str, mode_a: str, mode_b: str) -> list[str]:
+    """Question ids where ``mode_a`` scores strictly higher than ``mode_b`` on ``metric``.
+
+    Example: wins(rows, "f1", "rag", "finetuned") -> questions where RAG beats fine-tuning.
+    """
+    key = ROW_METRIC.get(metric, metric)
+    by = {(r["id"], r["mode"]): r.get(key) for r in rows}
+    ids = dict.fromkeys(r["id"] for r in rows)
+    return [q for q in ids if by.get((q, mode_a)) is not None and by.get((q, mode_b)) is not None
+            and by[(q, mode_a)] > by[(q, mode_b)]]
+
+
+# -- saved runs --------------------------------------------------------------------------------
+def runs_dir(settings) -> Path:
+    return settings.data_dir / "eval_runs"
+
+
+def _run_path(settings, run_id: str) -> Path:
+    if not RUN_ID.fullmatch(run_id or ""):
+        raise UserError(f"invalid run id {run_id!r}")
+    return runs_dir(settings) / f"{run_id}.json"
+
+
+def save_run(settings, run: dict) -> Path:
+    """Write the run atomically (temp file + os.replace)."""
+    path = _run_path(settings, run["id"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{uuid.uuid4().hex[:6]}")
+    tmp.write_text(json.dumps(run, default=str))
+    os.replace(tmp, path)
+    return path
+
+
+def list_runs(settings) -> list[dict]:
+    """Summaries of saved runs, newest first (unreadable files are skipped)."""
+    folder = runs_dir(settings)
+    out = []
+    for path in sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else []:
+        try:
+            run = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        out.append({k: run.get(k) for k in ("id", "created_at", "n", "modes", "kb", "adapter",
+                                             "qa_file", "cancelled")})
+    return out
+
+
+def load_run(settings, run_id: str) -> dict:
+    path = _run_path(settings, run_id)
+    if not path.is_file():
+        raise UserError(f"no saved evaluation run {run_id!r}")
+    return json.loads(path.read_text())
+
+
+def delete_run(settings, run_id: str) -> None:
+    path = _run_path(settings, run_id)
+    if not path.is_file():
+        raise UserError(f"no saved evaluation run {run_id!r}")
+    path.unlink()
+
+
+def compare_runs(runs: Sequence[dict]) -> list[dict]:
+    """Long table: one row per (run, mode, metric) with the aggregate value."""
+    return [{"run": run["id"], "mode": mode, "metric": metric, "value": agg.get(metric)}
+            for run in runs for mode, agg in run["aggregates"].items()
+            for metric in (*METRICS, "seconds_per_question")]

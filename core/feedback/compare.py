@@ -1,0 +1,137 @@
+"""Before/after: did learning from feedback help? Evaluate the new adapter against its parent.
+
+The "before" version is the adapter the new one continued from (``parent_adapter`` in its
+metadata) or, when it started from scratch, the base model: ``finetuned`` is compared with
+``base`` and ``finetuned+rag`` with ``rag``. Both versions answer the SAME questions with the
+same settings through issue #4's evaluation (:func:`core.evaluation.runner.evaluate`: exact
+match, token F1, multiple-choice log-likelihood accuracy, grounding, relevance, latency); no
+metric is defined here. ``delta = after - before`` per mode and metric (``None`` when either side
+could not compute it). Both runs are saved under ``<data_dir>/eval_runs/`` like any evaluation.
+This module does not train and does not pick the questions' split (callers do; the default is
+:func:`default_items`, the default QA set's test split).
+
+Example (a parent with F1 0.25 and a new adapter with F1 0.5 on the same 8 questions):
+    >>> out = compare_versions(settings, "fb-v2", default_items(8))  # doctest: +SKIP
+    >>> out["before"]["label"], out["delta"]["finetuned"]["f1"]
+    ('fb-v1', 0.25)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from core.errors import UserError
+from core.evaluation.qa import QAItem
+from core.evaluation.runner import METRICS
+from core.settings import Settings
+
+Progress = Callable[[float, str], None]
+#: What each adapter mode falls back to when the "before" version is the base model.
+BASE_OF = {"finetuned": "base", "finetuned+rag": "rag"}
+DELTA_METRICS = (*METRICS, "seconds_per_question")
+
+
+def default_items(limit: int, qa_file=None, *, max_bytes: int | None = None) -> list[QAItem]:
+    """The first ``limit`` test-split questions of ``qa_file`` (default: the built-in QA set)."""
+    from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, select_split
+
+    if limit < 1:
+        raise UserError(f"limit must be at least 1, got {limit}")
+    items = select_split(load_qa_file(qa_file or DEFAULT_QA_FILE, max_bytes=max_bytes), "test")
+    if not items:
+        raise UserError(f"{qa_file or DEFAULT_QA_FILE} has no test-split questions")
+    return items[:limit]
+
+
+def previous_version(settings: Settings, adapter: str) -> str | None:
+    """The parent adapter recorded in ``adapter``'s metadata, or None (= the base model)."""
+    from core.finetune.adapters import read_metadata, require_adapter
+
+    require_adapter(settings, adapter)
+    parent = read_metadata(settings, adapter).get("parent_adapter")
+    if parent:
+        require_adapter(settings, parent)  # a deleted parent cannot be the "before"
+    return parent or None
+
+
+def metric_deltas(before: dict, after: dict) -> dict[str, float | None]:
+    """``after - before`` for every metric both sides computed, else None.
+
+    Example: before f1 0.25, after f1 0.5 -> {"f1": 0.25, ...}; hit_rate None -> None.
+    """
+    out: dict[str, float | None] = {}
+    for metric in DELTA_METRICS:
+        a, b = after.get(metric), before.get(metric)
+        out[metric] = None if a is None or b is None else round(a - b, 4)
+    return out
+
+
+def _pairs(before_rows: list[dict], after_rows: list[dict], mode_map: dict[str, str]) -> list:
+    """One row per (question, mode): both answers and both F1 / EM / MC scores."""
+    by = {(r["id"], r["mode"]): r for r in before_rows}
+    out = []
+    for r in after_rows:
+        b = by.get((r["id"], mode_map[r["mode"]]), {})
+        out.append({"id": r["id"], "mode": r["mode"], "question": r["question"],
+                    "gold": r["gold"], "before": b.get("prediction"), "after": r["prediction"],
+                    "before_f1": b.get("f1"), "after_f1": r.get("f1"),
+                    "before_em": b.get("exact_match"), "after_em": r.get("exact_match"),
+                    "before_mc": b.get("mc_correct"), "after_mc": r.get("mc_correct")})
+    return out
+
+
+def compare_versions(settings: Settings, new_adapter: str, items: Sequence[QAItem],
+                     modes: Sequence[str] = ("finetuned",), *, kb: str = "default",
+                     progress: Progress | None = None, generator=None, embedder=None,
+                     max_new_tokens: int = 40, save: bool = True) -> dict:
+    """Evaluate the previous version and ``new_adapter`` on ``items``; returns both + deltas.
+
+    Returns ``{"adapter", "parent", "n", "modes", "before": {"label", "adapter", "modes":
+    {MODE: aggregates}}, "after": {...}, "delta": {MODE: {METRIC: after - before}},
+    "questions": [{"id", "question", "gold", "before", "after", ...}], "run_ids"}``; the
+    before side's aggregates are keyed by the new adapter's mode names so they line up.
+    """
+    from core.evaluation.runner import evaluate, save_run
+    from core.finetune.modes import make_context
+
+    modes = list(dict.fromkeys(modes))
+    bad = [m for m in modes if m not in BASE_OF]
+    if not modes or bad:
+        raise UserError(f"before/after compares adapter modes only ({', '.join(BASE_OF)}); "
+                        f"got {modes}")
+    items = list(items)
+    if not items:
+        raise UserError("no questions to compare on")
+    parent = previous_version(settings, new_adapter)
+    before_modes = modes if parent else [BASE_OF[m] for m in modes]
+    mode_map = dict(zip(modes, before_modes, strict=True))
+    if embedder is None:
+        from core.loaders import load_embedder
+
+        embedder = load_embedder(settings)
+    report = progress or (lambda _f, _m: None)
+    runs = {}
+    for side, adapter, side_modes, lo in (("before", parent or "", before_modes, 0.0),
+                                          ("after", new_adapter, modes, 0.5)):
+        label = adapter or "base model"
+        ctx = make_context(settings, kb, adapter=adapter, modes=side_modes,
+                           max_new_tokens=max_new_tokens, generator=generator,
+                           embedder=embedder)
+        generator = ctx.generator  # load once, reuse for the other side
+        runs[side] = evaluate(
+            items, side_modes, ctx, embedder,
+            progress=lambda f, m, lo=lo, label=label: report(lo + f / 2, f"{label}: {m}"),
+            meta={"kb": kb, "adapter": adapter, "comparison": f"feedback:{new_adapter}",
+                  "side": side, "generator": settings.generator_model})
+        if save:
+            save_run(settings, runs[side])
+    before = {m: runs["before"]["aggregates"][mode_map[m]] for m in modes}
+    after = {m: runs["after"]["aggregates"][m] for m in modes}
+    return {
+        "adapter": new_adapter, "parent": parent, "n": runs["after"]["n"], "modes": modes,
+        "before": {"label": parent or "base model", "adapter": parent, "modes": before},
+        "after": {"label": new_adapter, "adapter": new_adapter, "modes": after},
+        "delta": {m: metric_deltas(before[m], after[m]) for m in modes},
+        "questions": _pairs(runs["before"]["rows"], runs["after"]["rows"], mode_map),
+        "run_ids": {"before": runs["before"]["id"], "after": runs["after"]["id"]},
+    }

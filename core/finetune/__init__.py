@@ -1,0 +1,9 @@
+"""LoRA fine-tuning on a knowledge base: settings, training data, the training loop, adapters.
+
+Modules: :mod:`.config` (LoRA settings), :mod:`.paraphrase` (offline rewordings),
+:mod:`.data` (training examples from chunks, paraphrases or QA pairs), :mod:`.train` (the peft
+training loop), :mod:`.adapters` (the on-disk registry and switching adapters on the shared
+generator), :mod:`.pipeline` (knowledge base -> saved adapter), :mod:`.modes` (the
+``finetuned`` and ``finetuned+rag`` answer modes), :mod:`.jobs` (background jobs for pages),
+:mod:`.cli`. Nothing here imports Streamlit.
+"""

@@ -1,0 +1,93 @@
+"""CLI: ``finetune`` (train a LoRA adapter on a knowledge base) and adapter management.
+
+``finetune --kb NAME --adapter NAME [--epochs E] [--data chunks|paraphrases|qa]`` prints
+{"adapter", "train_loss", "seconds"}; ``adapters`` lists the registry, ``adapter-show NAME``
+prints one adapter's metadata and files, ``adapter-delete NAME`` removes it. Step losses go to
+stderr every ``--log-every`` steps so stdout stays one JSON object.
+
+Example:
+    $ python -m core finetune --kb default --adapter harrowmere --epochs 1
+    {"adapter": "harrowmere", "train_loss": 2.41, "seconds": 212.7}
+"""
+
+from __future__ import annotations
+
+import sys
+
+from core.finetune.config import DATA_MODES, LoraSettings
+
+
+def _cmd_finetune(args, settings):
+    from core.finetune.pipeline import run_finetune
+
+    defaults = LoraSettings()
+    lora = LoraSettings(
+        rank=args.rank, alpha=args.alpha, epochs=args.epochs, learning_rate=args.lr,
+        batch_size=args.batch_size, max_length=args.max_length, data_mode=args.data,
+        paraphrases_per_chunk=args.paraphrases,
+        target_modules=tuple(m for m in args.target_modules.split(",") if m)
+        if args.target_modules else defaults.target_modules)
+
+    def on_step(step: int, total: int, loss: float) -> None:
+        if step == 1 or step == total or step % args.log_every == 0:
+            print(f"step {step}/{total} loss {loss:.4f}", file=sys.stderr, flush=True)
+
+    summary = run_finetune(settings, args.kb, args.adapter, lora,
+                           paraphrase_method=args.paraphrase_method, overwrite=args.overwrite,
+                           on_step=on_step)
+    print(f"{summary['steps']} steps, {summary['train_tokens']} training tokens, "
+          f"{summary['tokens_per_second']} tokens/s", file=sys.stderr)
+    loss = summary["train_loss"]
+    return {"adapter": summary["adapter"], "train_loss": round(loss, 4) if loss else loss,
+            "seconds": summary["seconds"]}
+
+
+def _cmd_adapters(args, settings):
+    from core.finetune.adapters import list_adapters
+
+    return list_adapters(settings)
+
+
+def _cmd_adapter_show(args, settings):
+    from core.finetune.adapters import inspect_adapter
+
+    return inspect_adapter(settings, args.name)
+
+
+def _cmd_adapter_delete(args, settings):
+    from core.finetune.adapters import delete_adapter, sanitise_name
+
+    delete_adapter(settings, args.name)
+    return {"adapter": sanitise_name(args.name), "deleted": True}
+
+
+def register(sub) -> None:
+    d = LoraSettings()
+    p = sub.add_parser("finetune", help="train a LoRA adapter on a knowledge base")
+    p.add_argument("--kb", required=True, help="knowledge base name")
+    p.add_argument("--adapter", required=True, help="adapter name ([a-z0-9_-], 1-64 chars)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--data", choices=DATA_MODES, default=d.data_mode,
+                   help="chunks | paraphrases | qa (train split only)")
+    p.add_argument("--paraphrase-method", choices=("templates", "generator"),
+                   default="templates", help="how paraphrases are made (see README)")
+    p.add_argument("--paraphrases", type=int, default=d.paraphrases_per_chunk,
+                   help="rewordings per chunk")
+    p.add_argument("--rank", type=int, default=d.rank)
+    p.add_argument("--alpha", type=int, default=d.alpha)
+    p.add_argument("--lr", type=float, default=d.learning_rate)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--max-length", type=int, default=d.max_length)
+    p.add_argument("--target-modules", default="", help="comma-separated; empty = per model")
+    p.add_argument("--overwrite", action="store_true", help="replace an adapter of that name")
+    p.add_argument("--log-every", type=int, default=10, help="print the loss every N steps")
+    p.set_defaults(func=_cmd_finetune)
+
+    p = sub.add_parser("adapters", help="list saved LoRA adapters")
+    p.set_defaults(func=_cmd_adapters)
+    p = sub.add_parser("adapter-show", help="metadata and files of one adapter")
+    p.add_argument("name")
+    p.set_defaults(func=_cmd_adapter_show)
+    p = sub.add_parser("adapter-delete", help="delete a saved adapter")
+    p.add_argument("name")
+    p.set_defaults(func=_cmd_adapter_delete)

@@ -1,0 +1,105 @@
+"""Background jobs for long page work (training, evaluation) that survive Streamlit reruns.
+
+A :class:`JobSlot` holds at most one running :class:`Job`; :meth:`JobSlot.start` refuses a
+second one while the first runs, so a double click cannot start two trainings. The job runs
+``work(job)`` in a daemon thread; ``work`` reports through :meth:`Job.progress` and
+:meth:`Job.step` and checks ``job.cancel``. Pages keep the slot in ``st.cache_resource`` (one
+per server process) and poll :meth:`Job.snapshot` from an ``st.fragment(run_every=...)``.
+No Streamlit here.
+
+Example:
+    >>> slot = JobSlot()
+    >>> job = slot.start("train", lambda job: job.progress(1.0, "done") or 42)
+    >>> job.wait(5) and job.snapshot()["result"]
+    42
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from core.errors import UserError
+
+
+class Job:
+    """One piece of background work with progress, step losses, cancellation and a result."""
+
+    def __init__(self, kind: str, work: Callable[[Job], object]) -> None:
+        self.id = uuid.uuid4().hex[:8]
+        self.kind = kind
+        self.cancel = threading.Event()
+        self._work = work
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.fraction, self.message = 0.0, "starting"
+        self.steps: list[tuple[int, float]] = []
+        self.total_steps = 0
+        self.result: object = None
+        self.error: str | None = None
+        self.started = time.time()
+        self.finished: float | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"job-{kind}")
+
+    def _run(self) -> None:
+        try:
+            self.result = self._work(self)
+        except UserError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # shown on the page; the thread must not die silently
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.finished = time.time()
+            self._done.set()
+
+    def progress(self, fraction: float, message: str) -> None:
+        with self._lock:
+            self.fraction, self.message = max(0.0, min(1.0, fraction)), message
+
+    def step(self, step: int, total: int, loss: float) -> None:
+        with self._lock:
+            self.steps.append((step, loss))
+            self.total_steps = total
+            self.fraction = step / total if total else self.fraction
+            self.message = f"step {step}/{total} · loss {loss:.4f}"
+
+    @property
+    def running(self) -> bool:
+        return not self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def snapshot(self) -> dict:
+        """A consistent copy of the state for rendering."""
+        with self._lock:
+            return {"id": self.id, "kind": self.kind, "running": self.running,
+                    "fraction": self.fraction, "message": self.message,
+                    "steps": list(self.steps), "total_steps": self.total_steps,
+                    "result": self.result, "error": self.error,
+                    "cancelling": self.cancel.is_set() and self.running,
+                    "elapsed": (self.finished or time.time()) - self.started}
+
+
+class JobSlot:
+    """At most one running job; the last job stays readable after it ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.job: Job | None = None
+
+    def start(self, kind: str, work: Callable[[Job], object]) -> Job:
+        with self._lock:
+            if self.job is not None and self.job.running:
+                raise UserError(f"a {self.job.kind} job is already running: wait for it or "
+                                "cancel it")
+            self.job = Job(kind, work)
+            self.job._thread.start()
+            return self.job
+
+    def clear(self) -> None:
+        with self._lock:
+            if self.job is not None and not self.job.running:
+                self.job = None

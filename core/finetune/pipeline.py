@@ -1,0 +1,174 @@
+"""From a knowledge base to a saved adapter: read chunks, build examples, train, save.
+
+The chunks are the knowledge base's own LanceDB rows (the very texts RAG retrieves), so the
+two techniques see the same knowledge. Training runs on a fresh model instance
+(:func:`core.loaders.load_causal_or_seq2seq`), never the shared generator, so answers keep
+flowing while it trains. A cancelled run saves nothing; a finished one is saved atomically
+with its metadata (:func:`core.finetune.adapters.save_adapter`).
+
+Example:
+    >>> run_finetune(settings, "default", "orbis", LoraSettings(epochs=1))  # doctest: +SKIP
+    {'adapter': 'orbis', 'train_loss': 2.31, 'seconds': 140.2, ...}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from core.errors import UserError
+from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, select_split
+from core.finetune import adapters
+from core.finetune.config import LoraSettings
+from core.finetune.data import (
+    SourceChunk,
+    TrainExample,
+    chunk_examples,
+    paraphrase_examples,
+    qa_examples,
+)
+from core.finetune.train import StepCallback, train_lora
+
+Progress = Callable[[float, str], None]
+PARAPHRASE_METHODS = ("templates", "generator")
+
+
+def kb_chunks(settings, kb: str, documents: set[str] | None = None) -> list[SourceChunk]:
+    """The chunks of knowledge base ``kb`` in document order (no embedder needed), optionally
+    only those of ``documents``."""
+    from core.rag.store import KnowledgeStore
+
+    store = KnowledgeStore(settings)
+    if not store.exists(kb):  # read directly: reading texts needs no embedder
+        raise UserError(f"knowledge base {kb!r} does not exist; build it on the Knowledge page "
+                        f"(existing: {', '.join(store.names()) or 'none'})")
+    table = store.db.open_table(kb)
+    rows = table.to_arrow().select(["document", "position", "text"]).to_pylist()
+    rows.sort(key=lambda r: (r["document"], r["position"]))
+    if documents is not None:
+        rows = [r for r in rows if r["document"] in documents]
+    if not rows:
+        raise UserError(f"knowledge base {kb!r} has no chunks"
+                        + (f" from {sorted(documents)}" if documents is not None else ""))
+    return [SourceChunk(r["document"], r["text"]) for r in rows]
+
+
+def content_hash(chunks: list[SourceChunk]) -> str:
+    """sha256 over the (document, text) pairs: same chunks, same hash, whatever their order."""
+    digest = hashlib.sha256()
+    for doc, text in sorted((c.document, c.text) for c in chunks):
+        digest.update(doc.encode() + b"\0" + text.encode() + b"\0")
+    return digest.hexdigest()
+
+
+class _PromptShim:
+    """Enough of a Generator for :func:`core.rag.prompts.build_base_prompt`."""
+
+    def __init__(self, tokenizer, is_seq2seq: bool) -> None:
+        self.tokenizer, self.is_seq2seq = tokenizer, is_seq2seq
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def build_examples(settings, lora: LoraSettings, chunks: list[SourceChunk], tokenizer,
+                   is_seq2seq: bool, *, qa_file: Path | str = DEFAULT_QA_FILE,
+                   paraphrase_method: str = "templates", progress: Progress | None = None,
+                   cancel: threading.Event | None = None) -> tuple[list[TrainExample], dict]:
+    """Examples for ``lora.data_mode`` plus a description of the data for the metadata."""
+    if lora.data_mode == "chunks":
+        return chunk_examples(chunks), {"chunks": len(chunks)}
+    if lora.data_mode == "paraphrases":
+        if paraphrase_method not in PARAPHRASE_METHODS:
+            raise UserError(f"paraphrase method must be templates|generator, got "
+                            f"{paraphrase_method!r}")
+        info: dict[str, object] = {"chunks": len(chunks), "method": paraphrase_method}
+        rewordings = None
+        if paraphrase_method == "generator":
+            from core.finetune.paraphrase import generator_paraphrases
+            from core.loaders import load_generator
+
+            made = generator_paraphrases(load_generator(settings), [c.text for c in chunks],
+                                         lora.paraphrases_per_chunk, progress=progress,
+                                         cancel=cancel)
+            rewordings = made.rewordings
+            info.update(generated_accepted=made.accepted, generated_rejected=made.rejected)
+        examples = paraphrase_examples(chunks, lora.paraphrases_per_chunk, seed=lora.seed,
+                                       rewordings=rewordings)
+        return examples, info
+    from core.rag.prompts import build_base_prompt
+
+    shim = _PromptShim(tokenizer, is_seq2seq)
+    items = select_split(load_qa_file(qa_file, max_bytes=settings.max_upload_mb * 1_000_000),
+                         "train")
+    examples = qa_examples(items, tokenizer, is_seq2seq=is_seq2seq,
+                           question_prompt=lambda q: build_base_prompt(q, shim).prompt)
+    return examples, {"qa_file": Path(qa_file).name, "train_questions": len(items)}
+
+
+def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
+                 qa_file: Path | str = DEFAULT_QA_FILE, paraphrase_method: str = "templates",
+                 overwrite: bool = False, documents: set[str] | None = None,
+                 select: Callable[[SourceChunk], bool] | None = None, select_label: str = "",
+                 on_step: StepCallback | None = None,
+                 progress: Progress | None = None,
+                 cancel: threading.Event | None = None) -> dict:
+    """Train an adapter on ``kb`` and save it as ``adapter``; returns a summary dict.
+
+    ``documents`` restricts training to those documents' chunks and ``select`` to the chunks
+    it accepts (the benchmark's quick run trains on the chunks holding its questions' answers).
+    Summary keys: adapter, train_loss, seconds (whole run), train_seconds, steps, total_steps,
+    examples, train_tokens, tokens_per_second, losses, cancelled, saved.
+    """
+    from core.loaders import load_causal_or_seq2seq
+
+    name = adapters.sanitise_name(adapter)
+    if adapters.adapter_path(settings, name).exists() and not overwrite:
+        raise UserError(f"an adapter named {name!r} exists: pick another name or delete it")
+    started = time.perf_counter()
+    say = progress or (lambda f, m: None)
+    say(0.0, f"reading knowledge base {kb!r}")
+    chunks = kb_chunks(settings, kb, documents)
+    if select is not None:
+        chunks = [c for c in chunks if select(c)]
+        if not chunks:
+            raise UserError("the chunk selection left nothing to train on")
+    say(0.02, "loading a training copy of the model")
+    model, tokenizer, is_seq2seq = load_causal_or_seq2seq(settings.generator_model, settings)
+    if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    examples, data_info = build_examples(settings, lora, chunks, tokenizer, is_seq2seq,
+                                         qa_file=qa_file, paraphrase_method=paraphrase_method,
+                                         progress=progress, cancel=cancel)
+    say(0.05, f"training on {len(examples)} examples")
+    result = train_lora(model, tokenizer, examples, lora, is_seq2seq=is_seq2seq,
+                        on_step=on_step, cancel=cancel)
+    summary = {"adapter": name, "train_loss": result.final_loss,
+               "seconds": round(time.perf_counter() - started, 2),
+               "train_seconds": round(result.seconds, 2), "steps": result.steps,
+               "total_steps": result.total_steps, "examples": result.examples,
+               "train_tokens": result.train_tokens,
+               "tokens_per_second": round(result.tokens_per_second, 1),
+               "losses": result.losses, "cancelled": result.cancelled, "saved": False}
+    if result.cancelled:
+        say(1.0, f"cancelled after {result.steps}/{result.total_steps} steps; nothing saved")
+        return summary
+    metadata = {
+        "base_model": settings.generator_model, "knowledge_base": kb,
+        "documents": sorted(documents) if documents is not None else "all",
+        "selection": select_label or ("custom" if select is not None else "all chunks"),
+        "kb_content_hash": content_hash(chunks), "settings": lora.to_dict(),
+        "target_modules": list(result.target_modules),
+        "trainable_parameters": result.trainable_parameters, "data": data_info,
+        "examples": result.examples, "train_tokens": result.train_tokens,
+        "losses": result.losses, "train_loss": result.final_loss, "steps": result.steps,
+        "seconds": summary["seconds"], "train_seconds": summary["train_seconds"],
+        "tokens_per_second": summary["tokens_per_second"], "source": "finetune",
+    }
+    adapters.save_adapter(result.model, name, metadata, settings, overwrite=overwrite)
+    summary["saved"] = True
+    say(1.0, f"saved adapter {name!r}")
+    return summary

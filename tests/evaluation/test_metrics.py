@@ -1,0 +1,101 @@
+"""Metrics against hand-computed cases: SQuAD normalisation, EM/F1 over aliases, retrieval
+ranks, grounding and relevance proxies, and None-with-a-reason instead of NaN."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from core.evaluation import metrics as m
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("The Lantern Shed", "lantern shed"),
+    ("  An apple, a day!  ", "apple day"),
+    ("7.3 km", "73 km"),  # punctuation is deleted, as in the official SQuAD script
+    ("THEATRE of the Sea", "theatre of sea"),  # 'the' inside 'theatre' survives
+    ("", ""),
+])
+def test_normalize_answer(text, expected):
+    assert m.normalize_answer(text) == expected
+
+
+@pytest.mark.parametrize(("prediction", "golds", "em", "f1"), [
+    # identical after normalisation
+    ("the Skellwick Haven.", ["Skellwick Haven"], 1.0, 1.0),
+    # alias matches exactly: max over golds
+    ("287", ["287 people", "287"], 1.0, 1.0),
+    # P = 2/2, R = 2/3 -> F1 = 2·1·(2/3) / (1 + 2/3) = 0.8
+    ("Blue Harbour", ["blue harbour office"], 0.0, 0.8),
+    # P = 1/3, R = 1/1 -> F1 = 2·(1/3)·1 / (4/3) = 0.5
+    ("about seven kilometres", ["kilometres"], 0.0, 0.5),
+    # no common token
+    ("Tolloran", ["Skellwick Haven"], 0.0, 0.0),
+    # best alias wins: "9 Quaymarsh Row" vs alias -> F1 1.0 via the first gold
+    ("9 Quaymarsh Row", ["9 Quaymarsh Row", "9 Quaymarsh Row, Skellwick Haven"], 1.0, 1.0),
+    # repeated tokens count with multiplicity: pred [no, no], gold [no] -> P=1/2, R=1 -> 2/3
+    ("no no", ["no"], 0.0, 2 / 3),
+])
+def test_exact_match_and_f1(prediction, golds, em, f1):
+    assert m.exact_match(prediction, golds).value == em
+    assert m.f1_score(prediction, golds).value == pytest.approx(f1)
+
+
+def test_empty_prediction_scores_zero_and_no_gold_is_missing():
+    assert m.f1_score("", ["x"]).value == 0.0
+    assert m.exact_match("x", []).value is None and m.exact_match("x", []).reason
+
+
+@pytest.mark.parametrize(("docs", "k", "hit", "rr"), [
+    (["a.md", "b.md", "c.md"], 4, 1.0, 1 / 2),  # first chunk of b.md at rank 2
+    (["b.md", "b.md"], 1, 1.0, 1.0),
+    (["a.md", "c.md", "d.md", "e.md", "b.md"], 4, 0.0, 1 / 5),  # beyond k: miss, rank 5
+    (["a.md"], 4, 0.0, 0.0),
+])
+def test_hit_rate_and_reciprocal_rank(docs, k, hit, rr):
+    assert m.hit_rate_at_k(docs, "b.md", k).value == hit
+    assert m.reciprocal_rank(docs, "b.md").value == pytest.approx(rr)
+
+
+def test_non_retrieving_mode_gets_reasons_not_nan():
+    for score in (m.hit_rate_at_k(None, "b.md", 4), m.reciprocal_rank(None, "b.md"),
+                  m.grounding_overlap("x", None), m.grounding_cosine(None, "x", None)):
+        assert score.value is None and "does not retrieve" in score.reason
+    assert m.hit_rate_at_k(["a"], "", 4).reason.startswith("the question names no source")
+
+
+def test_grounding_overlap_counts_answer_tokens_in_context():
+    """Answer tokens [marta, quill, 1998]; context has marta and quill -> 2/3."""
+    score = m.grounding_overlap("Marta Quill, 1998", ["The keeper is Marta Quill.", "Other."])
+    assert score.value == pytest.approx(2 / 3)
+    assert m.grounding_overlap("", ["x"]).value is None
+    assert m.grounding_overlap("x", []).reason == "nothing was retrieved"
+
+
+class AxisEmbedder:
+    """Known vectors: 'north' = (1, 0), 'east' = (0, 1), 'northeast' = (1, 1)/√2."""
+
+    table: ClassVar[dict] = {"north": [1.0, 0.0], "east": [0.0, 1.0], "northeast": [1.0, 1.0],
+             "south": [-1.0, 0.0]}
+
+    def encode(self, texts):
+        return np.array([self.table[t] for t in texts])
+
+
+def test_cosine_metrics_with_known_vectors():
+    e = AxisEmbedder()
+    # cos(northeast, north) = 1/√2 ≈ 0.7071; the best chunk is taken
+    assert m.grounding_cosine(e, "northeast", ["east", "north"]).value == pytest.approx(
+        1 / math.sqrt(2))
+    assert m.relevance_cosine(e, "north", "north").value == pytest.approx(1.0)
+    assert m.relevance_cosine(e, "north", "south").value == 0.0  # cos = -1, clipped to 0
+    assert m.relevance_cosine(None, "north", "x").reason == "no embedder loaded"
+
+
+def test_mean_score_skips_missing_and_explains_all_missing():
+    assert m.mean_score([1.0, None, 0.0], "f1").value == 0.5
+    empty = m.mean_score([None, None], "hit_rate")
+    assert empty.value is None and "hit_rate" in empty.reason

@@ -1,0 +1,45 @@
+"""LoRA settings: validation names the bad value; target modules follow the architecture."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import UserError
+from core.finetune.config import LoraSettings, default_target_modules
+
+
+@pytest.mark.parametrize(("model_type", "modules"), [
+    ("llama", ("q_proj", "v_proj")), ("mistral", ("q_proj", "v_proj")),
+    ("qwen2", ("q_proj", "v_proj")), ("gpt2", ("c_attn",)), ("t5", ("q", "v")),
+    ("bert", ("query", "value")), ("something-new", ("q_proj", "v_proj")),
+])
+def test_default_target_modules_per_architecture(model_type, modules):
+    assert default_target_modules(model_type) == modules
+    assert LoraSettings().modules_for(model_type) == modules
+
+
+def test_explicit_target_modules_win():
+    assert LoraSettings(target_modules=("k_proj",)).modules_for("llama") == ("k_proj",)
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [
+    ({"rank": 0}, "rank must be 1..256, got 0"),
+    ({"alpha": 0}, "alpha"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"epochs": 0}, "epochs must be 1..100, got 0"),
+    ({"learning_rate": 0.0}, "learning_rate"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"max_length": 8}, "max_length must be 16..8192, got 8"),
+    ({"data_mode": "books"}, "'books'"),
+    ({"target_modules": ("q proj",)}, "'q proj'"),
+])
+def test_bad_values_are_named(kwargs, fragment):
+    with pytest.raises(UserError, match=fragment):
+        LoraSettings(**kwargs)
+
+
+def test_scaling_and_round_trip():
+    """alpha / r = 32 / 8 = 4.0; to_dict/from_dict keep every field."""
+    s = LoraSettings(rank=8, alpha=32, target_modules=("q_proj",), data_mode="qa")
+    assert s.scaling == 4.0
+    assert LoraSettings.from_dict(s.to_dict()) == s

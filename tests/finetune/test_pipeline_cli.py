@@ -1,0 +1,117 @@
+"""The knowledge base -> adapter pipeline and the CLI contracts, on a tiny Llama saved as a
+model folder (so the real loaders run) and a LanceDB knowledge base."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from core.errors import UserError
+from core.finetune import adapters
+from core.finetune.config import LoraSettings
+from core.finetune.pipeline import content_hash, kb_chunks, run_finetune
+from tests.rag.conftest import DOCS, HashEmbedder
+
+
+@pytest.fixture
+def tiny_env(tmp_path, monkeypatch, tiny_tokenizer, fresh_llama):
+    """Env settings pointing the generator at a saved tiny Llama, with a 'mini' KB."""
+    from core.rag.ingest import Document
+    from core.rag.store import KnowledgeStore
+    from core.settings import load_settings
+
+    folder = tmp_path / "tiny-llama"
+    fresh_llama().save_pretrained(folder)
+    tiny_tokenizer.save_pretrained(folder)
+    monkeypatch.setenv("NLPLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NLPLAB_GENERATOR_MODEL", str(folder))
+    settings = load_settings()
+    store = KnowledgeStore(settings, HashEmbedder(), embedder_id=settings.embedding_model)
+    store.add_documents("mini", [Document(n, t, n.rsplit(".", 1)[1]) for n, t in DOCS.items()])
+    return settings
+
+
+def test_run_finetune_saves_adapter_with_metadata(tiny_env):
+    steps = []
+    summary = run_finetune(tiny_env, "mini", "Mini Chunks", LoraSettings(epochs=2, batch_size=2),
+                           on_step=lambda s, t, loss: steps.append(s))
+    assert summary["saved"] and summary["adapter"] == "mini-chunks"
+    assert steps == list(range(1, summary["total_steps"] + 1))
+    info = adapters.inspect_adapter(tiny_env, "mini-chunks")
+    meta = info["metadata"]
+    assert meta["base_model"] == tiny_env.generator_model and meta["knowledge_base"] == "mini"
+    assert meta["kb_content_hash"] == content_hash(kb_chunks(tiny_env, "mini"))
+    assert meta["settings"]["epochs"] == 2 and meta["data"] == {"chunks": len(kb_chunks(
+        tiny_env, "mini"))}
+    assert len(meta["losses"]) == summary["steps"] and meta["seconds"] > 0
+    assert meta["trainable_parameters"] > 0 and meta["target_modules"] == ["q_proj", "v_proj"]
+    with pytest.raises(UserError, match="exists"):
+        run_finetune(tiny_env, "mini", "mini-chunks", LoraSettings(epochs=1))
+
+
+def test_cancelled_run_saves_nothing(tiny_env):
+    cancel = threading.Event()
+    summary = run_finetune(tiny_env, "mini", "never", LoraSettings(epochs=3, batch_size=1),
+                           on_step=lambda s, t, loss: cancel.set(), cancel=cancel)
+    assert summary["cancelled"] and summary["steps"] == 1 and not summary["saved"]
+    assert adapters.list_adapters(tiny_env) == []
+
+
+def test_qa_mode_uses_only_train_split(tiny_env, tmp_path):
+    qa = tmp_path / "qa.jsonl"
+    rows = [{"question": "Who planted the first orchid?", "answer": "Ilsa Marek",
+             "split": "train"},
+            {"question": "When was the oven built?", "answer": "1932", "split": "test"}]
+    qa.write_text("\n".join(json.dumps(r) for r in rows))
+    summary = run_finetune(tiny_env, "mini", "qa1", LoraSettings(epochs=1, data_mode="qa"),
+                           qa_file=qa)
+    meta = adapters.inspect_adapter(tiny_env, "qa1")["metadata"]
+    assert summary["examples"] == 1 and meta["data"]["train_questions"] == 1
+
+
+def test_paraphrase_mode_multiplies_examples(tiny_env):
+    n = len(kb_chunks(tiny_env, "mini"))
+    summary = run_finetune(tiny_env, "mini", "para", LoraSettings(
+        epochs=1, data_mode="paraphrases", paraphrases_per_chunk=2, max_length=512))
+    assert summary["examples"] == 3 * n
+
+
+def test_missing_kb_is_a_user_error(tiny_env):
+    with pytest.raises(UserError, match="does not exist"):
+        run_finetune(tiny_env, "nope", "x", LoraSettings())
+
+
+def test_cli_finetune_ask_and_evaluate_contracts(tiny_env, capsys, tmp_path):
+    from core.cli import main
+
+    assert main(["finetune", "--kb", "mini", "--adapter", "cli-ad", "--epochs", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"adapter", "train_loss", "seconds"} and out["adapter"] == "cli-ad"
+    assert out["train_loss"] > 0 and out["seconds"] > 0
+
+    assert main(["ask", "When was the oven built?", "--kb", "mini", "--mode", "finetuned",
+                 "--adapter", "cli-ad", "--max-new-tokens", "4"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"answer", "mode", "sources", "seconds"}
+    assert out["mode"] == "finetuned" and out["sources"] == []
+
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"question": "When was the oven built?", "answer": "1932",
+                              "choices": ["1932", "1950", "1899", "2001"],
+                              "source": "bakery.md", "split": "test"}) + "\n")
+    assert main(["evaluate", "--qa", str(qa), "--kb", "mini", "--adapter", "cli-ad",
+                 "--modes", "base,finetuned", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 1 and set(out["modes"]) == {"base", "finetuned"}
+    for agg in out["modes"].values():
+        for key in ("exact_match", "f1", "mc_accuracy"):
+            assert 0.0 <= agg[key] <= 1.0
+        assert agg["hit_rate"] is None and agg["mrr"] is None
+        assert agg["seconds_per_question"] > 0
+
+    assert main(["evaluate", "--qa", str(qa), "--kb", "mini", "--modes", "finetuned"]) == 2
+    assert "need --adapter" in capsys.readouterr().err
+    assert main(["finetune", "--kb", "mini", "--adapter", "../x"]) == 2
+    assert "adapter name" in capsys.readouterr().err
