@@ -183,9 +183,10 @@ def test_user_text_with_html_shows_as_literal_text(app_server, page, hostile):
     assert dialogs == []
 
 
-def test_knowledge_and_feedback_screenshots(app_server, page):
+def test_other_pages_screenshots(app_server, page):
     """Pages without a flow of their own here still get their README screenshot."""
-    for title, name in [("Knowledge bases", "knowledge"), ("Feedback dashboard", "feedback")]:
+    for title, name in [("Knowledge bases", "knowledge"), ("Feedback dashboard", "feedback"),
+                        ("Fine-tune (LoRA)", "finetune"), ("Evaluate", "evaluate")]:
         open_page(page, app_server.url, title)
         no_exceptions(page)
         screenshot(page, name)
