@@ -18,6 +18,7 @@ from core.emotions import analysis, datasets, models_store, training
 from core.emotions.nltk_data import ensure_nltk_data
 from core.emotions.preprocess import STEP_ORDER, PreprocessConfig
 from core.errors import UserError
+from core.jobs import REGISTRY
 from pages._feedback_widget import rating_widget
 
 settings = st_cache.settings()
@@ -170,37 +171,60 @@ with tab_train:
     epochs = c3.number_input("Transformer epochs", 1, 20, 3, key="emo_epochs")
     st.caption(f"Transformer base: `{settings.classifier_model}` (NLPLAB_CLASSIFIER_MODEL). "
                "Linear SVC scores are softmax of margins, not calibrated probabilities.")
-    if st.button("Train and compare", type="primary", key="emo_train", disabled=not chosen):
+    session = str(state.get("session_id", "anonymous"))
+    train_job = REGISTRY.get(session, "emo-train")
+    training_now = train_job is not None and train_job.running
+    if st.button("Train and compare", type="primary", key="emo_train",
+                 disabled=not chosen or training_now,
+                 help="Runs in the background; you can leave this page meanwhile."):
         train_data = grouped_data()
-        for model in chosen:
-            bar = st.progress(0.0, text=f"{MODEL_LABELS[model]}: starting")
-            chart = st.empty()
-            losses: list[dict] = []
+        configs = {m: dict(model=m, name=f"{prefix}-{m}",
+                           oversample=state.get("emo_oversample", False), cv_folds=int(folds),
+                           epochs=int(epochs), preprocess=None if m == "transformer" else
+                           state.get("emo_pre_config")) for m in chosen}
 
-            def on_loss(rec, chart=chart, losses=losses):
-                losses.append(rec)
-                frame = pd.DataFrame([r for r in losses if "loss" in r])
-                if len(frame) % 5 == 1 or "val_loss" in rec:
-                    chart.plotly_chart(px.line(frame, x="step", y="loss",
-                                               title="Transformer training loss"))
+        def work(job, train_data=train_data, configs=configs):
+            """Train each chosen model in turn; a refused model stops the rest (reported)."""
+            done: dict = {}
+            for i, (model, kwargs) in enumerate(configs.items()):
+                losses: list[dict] = []
+                label = MODEL_LABELS[model]
 
-            try:
-                result = training.train(
-                    train_data,
-                    training.TrainConfig(model=model, name=f"{prefix}-{model}",
-                                         oversample=state.get("emo_oversample", False),
-                                         cv_folds=int(folds), epochs=int(epochs),
-                                         preprocess=None if model == "transformer" else
-                                         state.get("emo_pre_config")),
-                    DATA_DIR, progress=lambda f, m, bar=bar, model=model: bar.progress(
-                        min(f, 1.0), text=f"{MODEL_LABELS[model]}: {m}"),
-                    on_loss=on_loss)
-                state["emo_results"][model] = {"name": result.model.name, "cv": result.cv,
-                                               "test": result.test, "seconds": result.seconds,
-                                               "losses": losses}
-            except UserError as exc:
-                show_error(exc)
-                break
+                def progress(f, m, i=i, label=label):
+                    job.progress((i + min(f, 1.0)) / len(configs), f"{label}: {m}")
+
+                try:
+                    result = training.train(train_data, training.TrainConfig(**kwargs),
+                                            DATA_DIR, progress=progress, on_loss=losses.append)
+                except UserError as exc:
+                    return {"results": done, "error": str(exc)}
+                done[model] = {"name": result.model.name, "cv": result.cv,
+                               "test": result.test, "seconds": result.seconds,
+                               "losses": losses}
+            return {"results": done, "error": None}
+
+        train_job = REGISTRY.start(session, "emo-train", work)
+        training_now = train_job.running
+
+    @st.fragment(run_every=1.0 if training_now else None)
+    def _train_panel() -> None:
+        job = REGISTRY.get(session, "emo-train")
+        if job is None:
+            return
+        snap = job.snapshot()
+        if snap["running"]:
+            st.progress(snap["fraction"], text=f"{snap['message']} ({snap['elapsed']:.0f} s)")
+            return
+        if state.get("emo_train_seen") != snap["id"]:
+            state["emo_train_seen"] = snap["id"]
+            out = snap["result"] or {"results": {}, "error": snap["error"]}
+            state["emo_results"].update(out["results"])
+            state["emo_train_error"] = out["error"]
+            st.rerun()
+
+    _train_panel()
+    if state.get("emo_train_error"):
+        st.error(state["emo_train_error"])
     results = state["emo_results"]
     if results:
         rows = [{"model": MODEL_LABELS[m], "accuracy": r["test"]["accuracy"],

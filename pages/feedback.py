@@ -10,6 +10,7 @@ from core.errors import UserError
 from core.feedback import export, stats
 from core.feedback.learn import LearnConfig, learn_from_feedback, plan_training
 from core.finetune.adapters import list_adapters
+from core.jobs import REGISTRY
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
 
@@ -144,26 +145,43 @@ with learn:
     except UserError as exc:
         refusal = str(exc)
         st.warning(refusal)
-    if st.button("Learn from feedback", type="primary", disabled=refusal is not None,
-                 key="fb_learn_go"):
+    session = str(st.session_state.get("session_id", "anonymous"))
+    learn_job = REGISTRY.get(session, "fb-learn")
+    learning = learn_job is not None and learn_job.running
+    if st.button("Learn from feedback", type="primary", disabled=refusal is not None or learning,
+                 key="fb_learn_go", help="Runs in the background; you can leave this page."):
         from core.st_cache import get_generator
 
-        bar = st.progress(0.0, text="starting…")
-        chart = st.empty()
-        seen: list[dict] = []
+        def work(job, config=config, base=None if base == none else base):
+            return learn_from_feedback(
+                store, get_generator(), settings, config, base_adapter=base,
+                progress=job.progress,
+                on_loss=lambda step, loss: job.step(step, config.max_steps, loss))
 
-        def on_loss(step: int, loss: float) -> None:
-            seen.append({"step": step, "loss": loss})
-            chart.line_chart(seen, x="step", y="loss")
+        learn_job = REGISTRY.start(session, "fb-learn", work)
+        learning = learn_job.running
 
-        try:
-            result = learn_from_feedback(store, get_generator(), settings, config,
-                                         base_adapter=None if base == none else base,
-                                         progress=lambda f, m: bar.progress(min(1.0, f), text=m),
-                                         on_loss=on_loss)
-            st.session_state["fb_learn_result"] = result
-        except UserError as exc:
-            st.error(str(exc))
+    @st.fragment(run_every=1.0 if learning else None)
+    def _learn_panel() -> None:
+        job = REGISTRY.get(session, "fb-learn")
+        if job is None:
+            return
+        snap = job.snapshot()
+        if snap["running"]:
+            st.progress(snap["fraction"], text=f"{snap['message']} ({snap['elapsed']:.0f} s)")
+            if snap["steps"]:
+                st.line_chart([{"step": s, "loss": v} for s, v in snap["steps"]],
+                              x="step", y="loss")
+            return
+        if st.session_state.get("fb_learn_seen") != snap["id"]:
+            st.session_state["fb_learn_seen"] = snap["id"]
+            if snap["error"] is None:
+                st.session_state["fb_learn_result"] = snap["result"]
+            st.rerun()
+        if snap["error"]:
+            st.error(snap["error"])
+
+    _learn_panel()
     result = st.session_state.get("fb_learn_result")
     if result is not None:
         st.success(f"Adapter {result.adapter!r} saved: {result.method.upper()}, "

@@ -22,7 +22,10 @@ def _data(args, settings):
 
 def _cmd_preprocess(args, settings):
     from core.emotions.preprocess import PreprocessConfig, Preprocessor
+    from core.errors import UserError
 
+    if not args.text.strip():
+        raise UserError("the tweet is empty: type some text to preprocess")
     config = PreprocessConfig(keep_negations=not args.drop_negations,
                               lemmatize=not args.no_lemmatize)
     return Preprocessor(config, settings.data_dir).trace(args.text).to_dict()

@@ -117,8 +117,12 @@ def parse_qa_text(text: str, name: str = "QA file") -> list[QAItem]:
 def load_qa_file(path: Path | str, *, max_bytes: int | None = None) -> list[QAItem]:
     """Load and validate a QA JSONL file (refusing files over ``max_bytes``)."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"QA file not found: {path}")
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a name the OS refuses (too long, NUL byte)
+        found = False
+    if not found:
+        raise UserError(f"QA file not found: {str(path)[:200]}")
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise UserError(f"{path.name} is {size / 1e6:.1f} MB; the limit is "

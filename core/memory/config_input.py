@@ -111,8 +111,19 @@ def from_local(spec: str, models_dir: Path) -> ModelDescription:
     folder = Path(spec).expanduser()
     if not (folder / "config.json").is_file():
         raise UserError(f"{spec!r} is not a model folder with a config.json")
-    cfg = json.loads((folder / "config.json").read_text())
+    try:
+        cfg = json.loads((folder / "config.json").read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{spec}/config.json is not valid JSON: {exc}") from None
     return validated(cfg, spec, "path", str(folder))
+
+
+def _is_existing_path(spec: str) -> bool:
+    """``Path(spec).exists()`` that says False for names the OS refuses (too long, NUL byte)."""
+    try:
+        return Path(spec).expanduser().exists()
+    except (OSError, ValueError):
+        return False
 
 
 def from_loaded_model(model: Any, name: str) -> ModelDescription:
@@ -131,7 +142,7 @@ def describe(name_or_id: str, models_dir: Path | None = None) -> ModelDescriptio
     hub_id = find_catalog_id(name_or_id)
     if hub_id:
         return validated(catalog_config(hub_id), hub_id, "catalog")
-    if name_or_id.startswith("builtin:") or Path(name_or_id).expanduser().exists():
+    if name_or_id.startswith("builtin:") or _is_existing_path(name_or_id):
         if name_or_id.startswith("builtin:") and name_or_id not in BUILTIN_ARCH:
             raise UserError(f"unknown builtin {name_or_id!r}; known: {', '.join(BUILTIN_ARCH)}")
         return from_local(name_or_id, models_dir or Path("."))

@@ -37,7 +37,11 @@ def _cmd_index(args, settings):
     for message in rejected:
         print(f"skipped: {message}", file=sys.stderr)
     chunking = ChunkingConfig(chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
-    report = _store(settings).add_documents(args.kb, docs, chunking=chunking)
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+    report = _store(settings).add_documents(args.kb, docs, chunking=chunking, progress=progress)
     for message in report.messages:
         print(message, file=sys.stderr)
     return {"kb": args.kb, "documents": len(docs), "chunks": report.total_chunks,

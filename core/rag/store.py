@@ -8,8 +8,12 @@ and dimension so a base is never queried with vectors from another model.
 
 Safety: all chunking and embedding happens before the first write; the writes (delete replaced
 documents, append, re-index) run after noting ``table.version`` and any failure or interrupt
-restores that version (a new table is dropped instead). Lance commits are atomic, so a killed
-process leaves either the old or the new version. Re-adding a document with the same content is
+restores that version (a new table is dropped instead). Lance commits are atomic, but a build
+is several commits (delete, append, index), so a process killed between two of them would leave
+a half-built base: before the first write a small journal file ``_building-<kb>.json`` records
+the version to go back to and the writer's pid; the next :class:`KnowledgeStore` opened on a
+local location finds journals whose writer is dead and restores (or drops) those tables.
+Re-adding a document with the same content is
 a no-op; changed content replaces it; chunks whose content hash is already in the base are
 skipped. Retrieval lives in :mod:`core.rag.retrieve`.
 
@@ -21,11 +25,14 @@ Example:
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -102,6 +109,18 @@ def _schema(dim: int, embedder_id: str) -> pa.Schema:
     ], metadata={"embedder": embedder_id, "dim": str(dim)})
 
 
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 class KnowledgeStore:
     """All knowledge bases of one LanceDB location, embedded with one embedder."""
 
@@ -116,6 +135,50 @@ class KnowledgeStore:
         if "://" not in location:
             settings.ensure_data_dir()
         self.db = lancedb.connect(location)
+        self._journal_dir = None if "://" in location else Path(location)
+        self.recovered = self._recover()
+
+    # -- crash recovery ---------------------------------------------------------------------
+    def _journal(self, kb: str) -> Path | None:
+        return self._journal_dir / f"_building-{kb}.json" if self._journal_dir else None
+
+    def _begin(self, kb: str, version: int | None) -> None:
+        path = self._journal(kb)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"kb": kb, "version": version, "pid": os.getpid()}))
+            os.replace(tmp, path)
+
+    def _end(self, kb: str) -> None:
+        path = self._journal(kb)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def _recover(self) -> list[str]:
+        """Undo builds whose process died mid-write; returns one message per base restored."""
+        if self._journal_dir is None or not self._journal_dir.is_dir():
+            return []
+        done = []
+        for path in sorted(self._journal_dir.glob("_building-*.json")):
+            try:
+                entry = json.loads(path.read_text())
+                kb, version, pid = entry["kb"], entry["version"], int(entry["pid"])
+            except (OSError, ValueError, KeyError, TypeError):
+                path.unlink(missing_ok=True)  # a journal cut short: nothing was written yet
+                continue
+            if _alive(pid):
+                continue  # a build in progress (in this or another process)
+            if version is None:
+                self.db.drop_table(kb, ignore_missing=True)
+                done.append(f"{kb}: dropped the half-built new base")
+            elif kb in self.names():
+                tbl = self.db.open_table(kb)
+                if tbl.version != version:
+                    tbl.restore(version)
+                done.append(f"{kb}: restored version {version} after an interrupted build")
+            path.unlink(missing_ok=True)
+        return done
 
     @property
     def embedder(self) -> Embedder:
@@ -133,7 +196,22 @@ class KnowledgeStore:
             names += list(resp.tables)
             token = resp.page_token
             if not token:
-                return sorted(n for n in names if not n.startswith("_"))
+                creating = self._being_created()
+                return sorted(n for n in names if not n.startswith("_") and n not in creating)
+
+    def _being_created(self) -> set[str]:
+        """Bases a live build is creating right now: listed by LanceDB, not yet readable."""
+        if self._journal_dir is None or not self._journal_dir.is_dir():
+            return set()
+        out = set()
+        for path in self._journal_dir.glob("_building-*.json"):
+            try:
+                entry = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if entry.get("version") is None and _alive(int(entry.get("pid", 0))):
+                out.add(entry.get("kb"))
+        return out
 
     def exists(self, kb: str) -> bool:
         return check_kb_name(kb) in self.names()
@@ -254,14 +332,17 @@ class KnowledgeStore:
                 [{**m, "vector": v} for m, v in zip(rows_meta, vectors.tolist(), strict=True)],
                 schema=_schema(dim, self.embedder_id))
         if tbl is None:
+            self._begin(kb, None)
             tbl = self.db.create_table(kb, data=data, schema=data.schema)
             try:
                 report.messages += ensure_indexes(tbl, retrieval)
             except BaseException:
                 self.db.drop_table(kb, ignore_missing=True)
+                self._end(kb)
                 raise
         else:
             before = tbl.version
+            self._begin(kb, before)
             try:
                 for name in replaced:
                     tbl.delete(f"document = {sql_str(name)}")
@@ -271,7 +352,9 @@ class KnowledgeStore:
                 report.messages += ensure_indexes(tbl, retrieval)
             except BaseException:
                 tbl.restore(before)
+                self._end(kb)
                 raise
+        self._end(kb)
         report.chunks_added = len(rows_meta)
 
     @staticmethod
@@ -290,12 +373,15 @@ class KnowledgeStore:
         if n == 0:
             raise UserError(f"{kb!r} has no document named {document!r}")
         before = tbl.version
+        self._begin(kb, before)
         try:
             tbl.delete(f"document = {sql_str(document)}")
             ensure_indexes(tbl, RetrievalConfig())
         except BaseException:
             tbl.restore(before)
             raise
+        finally:
+            self._end(kb)
         return n
 
     def delete_kb(self, kb: str) -> None:

@@ -20,6 +20,15 @@ def page(app_settings):
     return at
 
 
+def wait_for_training(at: AppTest) -> None:
+    """Training runs as a background job (core.jobs): wait for it, then poll like the page."""
+    from core.jobs import REGISTRY
+
+    assert REGISTRY.get(at.session_state["session_id"], "emo-train").wait(120)
+    at.run()
+    at.run()
+
+
 def test_preprocess_steps_shown_and_user_text_escaped(page):
     page.text_area(key="emo_tweet").input(
         "<script>alert(1)</script> [x](http://e.co) :smile: @amy so HAPPY 😂").run()
@@ -42,6 +51,7 @@ def test_train_compare_classify_and_rate(page, app_settings, tiny_bert_base, mon
     page.multiselect(key="emo_models").set_value(["linear_svc", "transformer"])
     page.number_input(key="emo_epochs").set_value(1)
     page.button(key="emo_train").click().run()
+    wait_for_training(page)
     assert not page.exception and not page.error
     table = next(d.value for d in page.dataframe if "macro F1" in d.value.columns)
     assert list(table["model"]) == ["Linear SVC", "Fine-tuned transformer"]
@@ -61,6 +71,7 @@ def test_train_compare_classify_and_rate(page, app_settings, tiny_bert_base, mon
 def test_empty_tweet_gives_clear_error(page):
     page.multiselect(key="emo_models").set_value(["linear_svc"])
     page.button(key="emo_train").click().run()
+    wait_for_training(page)
     page.text_area(key="emo_cls_text").input("   ").run()
     page.button(key="emo_cls_go").click().run()
     assert not page.exception

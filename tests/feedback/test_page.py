@@ -79,6 +79,11 @@ def test_learn_button_runs_training_and_keeps_the_result(seeded, monkeypatch):
     at.text_input(key="fb_learn_name").set_value("my-adapter")
     at.button(key="fb_learn_go").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    from core.jobs import REGISTRY  # learning runs as a background job: wait, then poll
+
+    assert REGISTRY.get(at.session_state["session_id"], "fb-learn").wait(30)
+    at.run()
+    at.run()
     assert calls["config"].adapter == "my-adapter"
     assert "Adapter 'my-adapter' saved" in at.success[0].value
     at.run()  # a rerun keeps the result (session state)

@@ -77,6 +77,16 @@ def test_compare_bad_question_shows_an_error(pages_env, question, needle):
     assert any(needle in e.value for e in at.error)
 
 
+def wait_for_build(at: AppTest) -> None:
+    """Builds run in a background job (core.jobs): wait for it, then rerun like the poller."""
+    from core.jobs import REGISTRY
+
+    job = REGISTRY.get(at.session_state["session_id"], "kb-build")
+    assert job is not None and job.wait(60)
+    at.run()
+    at.run()
+
+
 def test_knowledge_page_creates_from_upload_inspects_and_deletes(pages_env, monkeypatch):
     import core.rag.ingest as ingest
 
@@ -99,6 +109,7 @@ def test_knowledge_page_creates_from_upload_inspects_and_deletes(pages_env, monk
     next(b for b in at.button if b.label == "Build").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("scan.pdf" in w.value and "no text layer" in w.value for w in at.warning)
+    wait_for_build(at)
     assert any("mine: 2 added" in s.value for s in at.success)
     assert pages_env.summary("mine")["documents"] == 2
 

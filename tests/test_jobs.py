@@ -1,0 +1,106 @@
+"""core.jobs: one running job per (session, kind), progress visible, results and errors kept."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from core.errors import UserError
+from core.jobs import JobRegistry, JobSlot
+
+
+def gated(gate: threading.Event, result=7):
+    def work(job):
+        job.progress(0.5, "half way")
+        assert gate.wait(10)
+        return result
+    return work
+
+
+def test_double_start_returns_the_running_job_and_runs_work_once():
+    reg, gate, calls = JobRegistry(), threading.Event(), []
+
+    def work(job):
+        calls.append(1)
+        gate.wait(10)
+        return "built"
+
+    first = reg.start("s1", "index", work)
+    second = reg.start("s1", "index", work)
+    assert second is first
+    gate.set()
+    assert first.wait(5)
+    assert calls == [1] and first.snapshot()["result"] == "built"
+    third = reg.start("s1", "index", work)  # finished: a new start is a new job
+    assert third is not first and third.wait(5) and calls == [1, 1]
+
+
+def test_sessions_and_kinds_are_separate():
+    reg, gate = JobRegistry(), threading.Event()
+    a = reg.start("s1", "index", gated(gate))
+    b = reg.start("s2", "index", gated(gate))
+    c = reg.start("s1", "train", gated(gate))
+    assert len({a.id, b.id, c.id}) == 3
+    gate.set()
+    assert all(j.wait(5) for j in (a, b, c))
+
+
+def test_progress_is_visible_while_running_and_result_kept_after():
+    reg, gate = JobRegistry(), threading.Event()
+    job = reg.start("s1", "index", gated(gate, result={"chunks": 3}))
+    for _ in range(200):
+        if job.snapshot()["message"] == "half way":
+            break
+        threading.Event().wait(0.01)
+    snap = job.snapshot()
+    assert snap["running"] and snap["fraction"] == 0.5 and snap["message"] == "half way"
+    gate.set()
+    job.wait(5)
+    again = reg.get("s1", "index").snapshot()  # what a later script run ("navigation") reads
+    assert not again["running"] and again["result"] == {"chunks": 3} and again["error"] is None
+
+
+@pytest.mark.parametrize("exc, shown", [
+    (UserError("no usable documents"), "no usable documents"),
+    (RuntimeError("disk full"), "RuntimeError: disk full"),
+])
+def test_errors_are_surfaced_not_raised(exc, shown):
+    def work(job):
+        raise exc
+
+    job = JobRegistry().start("s1", "index", work)
+    assert job.wait(5)
+    assert job.snapshot()["error"] == shown and job.snapshot()["result"] is None
+
+
+def test_slot_start_refuses_a_second_job_and_cancel_is_seen():
+    slot, gate = JobSlot(), threading.Event()
+
+    def work(job):
+        while not job.cancel.is_set():
+            gate.wait(0.01)
+        return "cancelled"
+
+    job = slot.start("train", work)
+    with pytest.raises(UserError, match="already running"):
+        slot.start("train", work)
+    job.cancel.set()
+    assert job.wait(5) and job.snapshot()["result"] == "cancelled"
+    slot.clear()
+    assert slot.job is None
+
+
+def test_step_records_losses_and_fraction():
+    slot = JobSlot()
+
+    def work(job):
+        for s in (1, 2):
+            job.step(s, 4, 1.0 / s)
+        return None
+
+    job = slot.start("train", work)
+    job.wait(5)
+    snap = job.snapshot()
+    assert snap["steps"] == [(1, 1.0), (2, 0.5)] and snap["fraction"] == 0.5
+    assert snap["message"] == "step 2/4 · loss 0.5000"
