@@ -10,7 +10,7 @@ PORT ?= 8501
 # tests), PostgreSQL server binaries (feedback store tests against a real server).
 SYSTEM_PACKAGES := wordnet-base wordnet-sense-index chromium chromium-driver fonts-noto-color-emoji postgresql
 
-.PHONY: run test test-fast lint bench setup system-packages clean-cache
+.PHONY: run test test-fast lint bench setup system-packages clean-cache screenshots
 
 setup: $(STAMP) $(SYS_STAMP)
 
@@ -54,3 +54,8 @@ bench: setup
 
 clean-cache:
 	rm -rf .appdata/models
+
+# Browser tests (real app, real models, Chromium), then copy their screenshots to docs/.
+screenshots: setup
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -m browser tests/browser
+	$(PY) tests/browser/publish_screenshots.py

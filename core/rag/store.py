@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ from core.rag.ingest import Document
 
 Progress = Callable[[float, str], None]
 EMBED_BATCH = 32
+# Writes from several browser sessions of one server (e.g. five first questions all building
+# the default base) run one at a time: the second then finds the base and adds nothing.
+_WRITE_LOCK = threading.RLock()
 
 
 class Embedder(Protocol):
@@ -259,6 +263,11 @@ class KnowledgeStore:
                       retrieval: RetrievalConfig | None = None,
                       progress: Progress | None = None) -> BuildReport:
         """Chunk, embed and store ``docs`` in ``kb`` (created if missing); see module doc."""
+        with _WRITE_LOCK:
+            return self._add_documents(kb, docs, chunking=chunking, retrieval=retrieval,
+                                       progress=progress)
+
+    def _add_documents(self, kb, docs, *, chunking, retrieval, progress) -> BuildReport:
         start = time.perf_counter()
         check_kb_name(kb)
         if not docs:

@@ -51,6 +51,7 @@ class AppServer:
 
     def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None):
         self.port = free_port()
+        self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "NLPLAB_DATA_DIR": str(data_dir), **(extra_env or {})}
         self.log = open(data_dir.parent / f"streamlit-{self.port}.log", "w")  # noqa: SIM115
@@ -98,17 +99,52 @@ def page(browser):
     context.close()
 
 
-def screenshot(pg, name: str) -> Path:
+def screenshot(pg, name: str, max_height: int = 6000) -> Path:
+    """Save the whole page: Streamlit scrolls inside ``stMain``, so the viewport is grown to
+    the content's height first (``full_page`` alone would cut at the window)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    size = pg.viewport_size or {"width": 1400, "height": 1000}
+    height = pg.evaluate("() => Math.max(...[...document.querySelectorAll("
+                         "'[data-testid=stMain], [data-testid=stMainBlockContainer]')]"
+                         ".map(e => e.scrollHeight), document.body.scrollHeight)")
+    pg.set_viewport_size({"width": size["width"],
+                          "height": max(size["height"], min(int(height) + 40, max_height))})
     pg.wait_for_timeout(800)  # let canvas-drawn tables and charts paint
     pg.screenshot(path=str(path), full_page=True)
+    pg.set_viewport_size(size)
     return path
 
 
 def wait_idle(pg, timeout: float = 120_000) -> None:
-    """Wait until Streamlit's 'Running…' indicator is gone."""
-    pg.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=timeout)
+    """Wait until the script run is over (the app root's ``data-test-script-state``).
+
+    Streamlit marks ``[data-testid=stApp]`` with ``running`` / ``notRunning``; a short pause
+    first lets a click's rerun start before we look.
+    """
+    pg.wait_for_timeout(300)
+    pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                         state="attached", timeout=timeout)
 
 
-__all__ = ["AppServer", "screenshot", "shutil", "wait_idle"]
+def open_page(pg, url: str, title: str, timeout: float = 90_000) -> None:
+    """Load the app at its root, then follow the sidebar link to ``title``.
+
+    Going through the root (not a deep link) is what users do, and it makes the first run on a
+    fresh server build the ``st.navigation`` sidebar before the page is shown.
+    """
+    pg.goto(url)
+    pg.get_by_role("heading", name="NLP Lab").wait_for(timeout=timeout)
+    if title != "Home":
+        pg.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+        pg.get_by_role("heading", name=title).first.wait_for(timeout=timeout)
+    wait_idle(pg, timeout)
+
+
+def no_exceptions(pg) -> None:
+    """Fail with the exception text when the page shows a Streamlit exception box."""
+    boxes = pg.get_by_test_id("stException")
+    assert boxes.count() == 0, boxes.first.inner_text()
+
+
+__all__ = ["AppServer", "no_exceptions", "open_page", "screenshot", "shutil", "wait_idle"]

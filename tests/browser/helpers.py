@@ -1,0 +1,36 @@
+"""Small page-object helpers for the compare page, shared by the flow and concurrency tests.
+
+They read what a user sees (column headings, rendered answers, source expanders) and never
+reach into Streamlit's session state.
+"""
+
+from __future__ import annotations
+
+import re
+
+ASK_TIMEOUT = 300_000  # first question: generator conversion + default KB build on 2 cores
+
+
+def column(pg, label: str):
+    """The answer column whose heading is exactly ``label`` ("Base", "RAG", ...)."""
+    heading = pg.get_by_role("heading", name=label, exact=True)
+    return pg.get_by_test_id("stColumn").filter(has=heading).last
+
+
+def wait_answers(pg, labels=("Base", "RAG"), timeout: float = ASK_TIMEOUT) -> None:
+    """Wait until every column in ``labels`` shows its latency caption (answer finished)."""
+    for label in labels:
+        column(pg, label).get_by_text("Latency").wait_for(timeout=timeout)
+
+
+def answer_text(pg, label: str) -> str:
+    """The rendered answer of one column (the first markdown block under its heading)."""
+    return column(pg, label).get_by_test_id("stMarkdown").first.inner_text().strip()
+
+
+def words(text: str) -> list[str]:
+    """Word tokens, so markdown rendering (lists, emphasis) does not change a comparison.
+
+    Example: ``words("1. **Skellwick** Haven.")`` is ``['1', 'skellwick', 'haven']``.
+    """
+    return re.findall(r"\w+", text.lower())
