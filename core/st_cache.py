@@ -52,8 +52,9 @@ def get_feedback_store():
     return feedback_store(s.feedback_url)
 
 
-def rag_store(_settings: Settings, spec: str):
-    """One KnowledgeStore (LanceDB connection) per process.
+@st.cache_resource(show_spinner=False)
+def rag_store(_settings: Settings, spec: str, location: str):
+    """One KnowledgeStore (LanceDB connection) per embedder and LanceDB location, per process.
 
     The embedder loads on first need (through the loaders' per-process memo), so listing
     knowledge bases never waits for a model.
@@ -65,7 +66,7 @@ def rag_store(_settings: Settings, spec: str):
 
 def get_rag_store():
     s = settings()
-    return rag_store(s, s.embedding_model)
+    return rag_store(s, s.embedding_model, s.lancedb_location)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
