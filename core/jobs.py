@@ -1,8 +1,8 @@
 """Background jobs for long page work (indexing, training, learning) that survive reruns.
 
-Generalised from ``core/finetune/jobs.py`` on the fine-tuning branch (same :class:`Job` and
-:class:`JobSlot`; the lead reconciles the two on merge) with a process-wide
-:class:`JobRegistry` keyed by ``(session id, kind)``: a second start while a job of that kind
+A :class:`JobSlot` holds at most one running :class:`Job` (fine-tuning and evaluation keep
+one slot per server process); the process-wide :class:`JobRegistry` keys slots by
+``(session id, kind)`` (indexing, classifier training, learning from feedback): a second start while a job of that kind
 runs in that session returns the RUNNING job instead of starting another (a double click, or a
 click after navigating away and back, cannot start the work twice), and the finished job stays
 readable until the next start, so its result survives navigation. Work runs in a daemon thread,

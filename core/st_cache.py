@@ -94,6 +94,6 @@ def emotion_model(data_dir, name: str, stamp: float):
 @st.cache_resource(show_spinner=False)
 def job_slot(kind: str):
     """One background-job slot per kind ("finetune", "evaluate") per server process."""
-    from core.finetune.jobs import JobSlot
+    from core.jobs import JobSlot
 
     return JobSlot()

@@ -1,7 +1,7 @@
 """Evaluate: score answer modes over a QA file, per question and per mode, and compare runs.
 
 Widgets in, core calls (core.evaluation.runner), charts out. The evaluation runs in a
-background job (core.finetune.jobs) held by st.cache_resource, polled by a fragment; the
+background job (core.jobs) held by st.cache_resource, polled by a fragment; the
 finished run is saved under data_dir/eval_runs and kept in st.session_state.
 """
 

@@ -1,7 +1,7 @@
 """Fine-tune (LoRA): train an adapter on a knowledge base, watch the loss live, manage adapters.
 
 Widgets in, core calls (core.finetune.pipeline / adapters), charts out. Training runs in a
-background job (core.finetune.jobs) held by st.cache_resource, so reruns and page switches do
+background job (core.jobs) held by st.cache_resource, so reruns and page switches do
 not stop it and a second click cannot start a second run; a fragment polls its progress.
 """
 

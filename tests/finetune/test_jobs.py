@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from core.errors import UserError
-from core.finetune.jobs import JobSlot
+from core.jobs import JobSlot
 
 
 def test_second_start_is_refused_while_running_and_cancel_works():
