@@ -2,9 +2,10 @@
 
 A :class:`JobSlot` holds at most one running :class:`Job` (fine-tuning and evaluation keep
 one slot per server process); the process-wide :class:`JobRegistry` keys slots by
-``(session id, kind)`` (indexing, classifier training, learning from feedback): a second start while a job of that kind
-runs in that session returns the RUNNING job instead of starting another (a double click, or a
-click after navigating away and back, cannot start the work twice), and the finished job stays
+``(session id, kind)`` (indexing, classifier training, learning from feedback): a second start
+while a job of that kind runs in that session returns the RUNNING job instead of starting
+another (a double click, or a click after navigating away and back, cannot start the work
+twice), and the finished job stays
 readable until the next start, so its result survives navigation. Work runs in a daemon thread,
 reports through :meth:`Job.progress` / :meth:`Job.step` and checks ``job.cancel``. Pages poll
 :meth:`Job.snapshot` from an ``st.fragment(run_every=...)``. No Streamlit here. Jobs live in
