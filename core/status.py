@@ -50,6 +50,7 @@ def model_status(role: str, settings: Settings, *, load: bool) -> dict[str, obje
     attr, env = ROLES[role]
     spec = getattr(settings, attr)
     row: dict[str, object] = {"role": role, "spec": spec, "env": env}
+    start = time.perf_counter()  # resolving may convert the GGUF once: part of the load
     try:
         source = resolve(spec, settings.models_dir) if load or not spec.startswith(
             "builtin:smollm2") else None
@@ -58,7 +59,6 @@ def model_status(role: str, settings: Settings, *, load: bool) -> dict[str, obje
         else:
             row.update(kind="package", source="SmolLM2 GGUF (converted on first load)")
         if load:
-            start = time.perf_counter()
             _load(role, settings)
             row["load_seconds"] = round(time.perf_counter() - start, 3)
         row["loaded"] = role != "classifier" and is_loaded(role, settings)
