@@ -15,12 +15,11 @@ Example:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from core.errors import UserError
-from core.rag.answer import AskContext, Prepared, register_mode
-from core.rag.prompts import build_base_prompt, build_rag_prompt
+from core.rag.answer import AskContext, Prepared, prepare_with_retrieval, register_mode
+from core.rag.prompts import build_base_prompt
 
 FINETUNED_MODES = ("finetuned", "finetuned+rag")
 ALL_MODES = ("base", "rag", *FINETUNED_MODES)
@@ -67,17 +66,7 @@ class FinetunedRagMode:
     uses_retrieval: bool = True
 
     def prepare(self, question: str, ctx: AskContext) -> Prepared:
-        from core.rag.retrieve import search
-
-        if ctx.store is None:
-            raise UserError("Fine-tuned + RAG needs a knowledge base; none is configured")
-        view = _adapter_view(ctx)
-        start = time.perf_counter()
-        hits = search(ctx.store, ctx.kb, question, ctx.retrieval)
-        seconds = time.perf_counter() - start
-        built = build_rag_prompt(question, hits, view,
-                                 max_new_tokens=ctx.generation.max_new_tokens)
-        return Prepared(built, view, built.used, seconds)
+        return prepare_with_retrieval(question, ctx, _adapter_view(ctx), self.label)
 
 
 register_mode(FinetunedMode())

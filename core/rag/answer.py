@@ -72,16 +72,21 @@ class RagMode:
     uses_retrieval: bool = True
 
     def prepare(self, question: str, ctx: AskContext) -> Prepared:
-        from core.rag.retrieve import search
+        return prepare_with_retrieval(question, ctx, ctx.generator, self.label)
 
-        if ctx.store is None:
-            raise UserError("RAG needs a knowledge base; none is configured")
-        start = time.perf_counter()
-        hits = search(ctx.store, ctx.kb, question, ctx.retrieval)
-        seconds = time.perf_counter() - start
-        built = build_rag_prompt(question, hits, ctx.generator,
-                                 max_new_tokens=ctx.generation.max_new_tokens)
-        return Prepared(built, ctx.generator, built.used, seconds)
+
+def prepare_with_retrieval(question: str, ctx: AskContext, generator, label: str) -> Prepared:
+    """Search the knowledge base, then build the context prompt for ``generator`` (timed)."""
+    from core.rag.retrieve import search
+
+    if ctx.store is None:
+        raise UserError(f"{label} needs a knowledge base; none is configured")
+    start = time.perf_counter()
+    hits = search(ctx.store, ctx.kb, question, ctx.retrieval)
+    seconds = time.perf_counter() - start
+    built = build_rag_prompt(question, hits, generator,
+                             max_new_tokens=ctx.generation.max_new_tokens)
+    return Prepared(built, generator, built.used, seconds)
 
 
 MODES: dict[str, AnswerMode] = {}
