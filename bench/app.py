@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,18 +36,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
+
 QUESTION = "In which town is Harrowmere Tide Instruments based?"
 KIB = 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def vm_hwm_kib(pid: int) -> int:
@@ -67,46 +57,10 @@ def vm_hwm_kib(pid: int) -> int:
     return total
 
 
-class Server:
-    """``streamlit run SCRIPT`` on a free port; ``started`` is the Popen time."""
-
-    def __init__(self, script: Path, env: dict[str, str], log: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log.open("w")
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-             "--server.port", str(self.port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_healthy(self, timeout: float = 120) -> float:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.proc.returncode}; "
-                                   f"see {self.log.name}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
-                    if r.read().decode().strip() == "ok":
-                        return time.perf_counter() - self.started
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError(f"{self.url} not healthy after {timeout}s")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-
-
-def time_start(browser, script: Path, env, log: Path, ready) -> tuple[float, float, Server]:
+def time_start(browser, script: Path, env, log: Path,
+               ready) -> tuple[float, float, StreamlitServer]:
     """(seconds to health ok, seconds to rendered in Chromium, running server)."""
-    server = Server(script, env, log)
+    server = StreamlitServer(script, env, log)
     health = server.wait_healthy()
     page = browser.new_page()
     page.goto(server.url)
@@ -176,9 +130,9 @@ def main() -> None:
 
     rows: list[tuple[str, str, str]] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
-        servers: list[Server] = []
+        servers: list[StreamlitServer] = []
         try:
             b_health, b_render, srv = time_start(
                 browser, hello, env, work / "hello.log",
@@ -194,7 +148,7 @@ def main() -> None:
             page.close()
             srv.stop()
 
-            srv = Server(ROOT / "app.py", env, work / "app2.log")
+            srv = StreamlitServer(ROOT / "app.py", env, work / "app2.log")
             servers.append(srv)
             srv.wait_healthy()
             page = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -8,67 +8,23 @@ Tests skip with a reason when Chromium is not installed (``make test`` installs 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, REPO, StreamlitServer
+
 ARTIFACTS = REPO / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} not healthy after {timeout}s")
-
-
-class AppServer:
-    """A `streamlit run app.py` process on a free loopback port."""
+class AppServer(StreamlitServer):
+    """The app (``app.py``) with its own data directory, started and already healthy."""
 
     def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None):
-        self.port = free_port()
         self.data_dir = data_dir
-        self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "NLPLAB_DATA_DIR": str(data_dir), **(extra_env or {})}
-        self.log = open(data_dir.parent / f"streamlit-{self.port}.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
-             "--server.headless", "true", "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_healthy(self.url, self.proc)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        super().__init__(REPO / "app.py", env, data_dir.parent / "streamlit.log")
+        self.wait_healthy()
 
 
 @pytest.fixture(scope="session")
@@ -147,4 +103,4 @@ def no_exceptions(pg) -> None:
     assert boxes.count() == 0, boxes.first.inner_text()
 
 
-__all__ = ["AppServer", "no_exceptions", "open_page", "screenshot", "shutil", "wait_idle"]
+__all__ = ["AppServer", "no_exceptions", "open_page", "screenshot", "wait_idle"]
