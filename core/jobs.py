@@ -45,6 +45,7 @@ class Job:
         self.error: str | None = None
         self.started = time.time()
         self.finished: float | None = None
+        self._anchor: tuple[float, float] | None = None  # (time, fraction) of first progress
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"job-{kind}")
 
     def _run(self) -> None:
@@ -61,6 +62,26 @@ class Job:
     def progress(self, fraction: float, message: str) -> None:
         with self._lock:
             self.fraction, self.message = max(0.0, min(1.0, fraction)), message
+            self._mark()
+
+    def _mark(self) -> None:
+        """Anchor the ETA at the first measured progress (model loading is not work done)."""
+        if self._anchor is None and self.fraction > 0:
+            self._anchor = (time.time(), self.fraction)
+
+    def eta_seconds(self) -> float | None:
+        """Seconds left at the rate measured since the first progress report; None if unknown.
+
+        Example: anchored at (t=10 s, 0.1), now t=30 s at 0.5 -> 0.4 done in 20 s, 0.5 left
+        -> 25 s.
+        """
+        if self._anchor is None or not self.running:
+            return None
+        t0, f0 = self._anchor
+        done = self.fraction - f0
+        if done <= 0:
+            return None
+        return (time.time() - t0) * (1.0 - self.fraction) / done
 
     def step(self, step: int, total: int, loss: float) -> None:
         with self._lock:
@@ -68,6 +89,7 @@ class Job:
             self.total_steps = total
             self.fraction = step / total if total else self.fraction
             self.message = f"step {step}/{total} · loss {loss:.4f}"
+            self._mark()
 
     @property
     def running(self) -> bool:
@@ -84,7 +106,8 @@ class Job:
                     "steps": list(self.steps), "total_steps": self.total_steps,
                     "result": self.result, "error": self.error,
                     "cancelling": self.cancel.is_set() and self.running,
-                    "elapsed": (self.finished or time.time()) - self.started}
+                    "elapsed": (self.finished or time.time()) - self.started,
+                    "eta": self.eta_seconds()}
 
 
 class JobSlot:
