@@ -104,3 +104,30 @@ def test_step_records_losses_and_fraction():
     snap = job.snapshot()
     assert snap["steps"] == [(1, 1.0), (2, 0.5)] and snap["fraction"] == 0.5
     assert snap["message"] == "step 2/4 · loss 0.5000"
+
+
+def test_eta_is_measured_from_the_first_progress_not_from_start(monkeypatch):
+    """Anchored at t=110 s with 0.1 done; at t=130 s 0.5 done: 0.4 took 20 s, 0.5 left -> 25 s.
+
+    The 10 s before the first progress (t=100..110, model loading) must not count as work.
+    """
+    import core.jobs as jobs
+
+    clock = {"t": 100.0}
+    monkeypatch.setattr(jobs.time, "time", lambda: clock["t"])
+    gate = threading.Event()
+    job = jobs.Job("train", lambda j: gate.wait(10))
+    assert job.eta_seconds() is None  # nothing measured yet
+    clock["t"] = 110.0
+    job.progress(0.1, "step 1")
+    assert job.eta_seconds() is None  # one point is no rate
+    clock["t"] = 130.0
+    job.step(5, 10, 1.0)
+    assert job.eta_seconds() == pytest.approx(25.0)
+    assert job.snapshot()["eta"] == pytest.approx(25.0)
+
+
+def test_eta_is_none_once_finished():
+    job = JobSlot().start("x", lambda j: j.progress(0.5, "half") or 1)
+    assert job.wait(5)
+    assert job.snapshot()["eta"] is None
