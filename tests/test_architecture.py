@@ -1,0 +1,35 @@
+"""The engine's import rules, checked by parsing every module under core/ (nothing is imported).
+
+- Only ``core/st_cache.py`` may import streamlit: the engine must run headless (CLI, tests).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+CORE = Path(__file__).resolve().parents[1] / "core"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Top-level and nested imports of one file. Example: 'from core.rag import x' -> core.rag."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_imported_modules_sees_nested_imports(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text("import os\ndef f():\n    from streamlit import x\n    import core.rag.store\n")
+    assert imported_modules(src) == {"os", "streamlit", "core.rag.store"}
+
+
+def test_only_the_cache_module_imports_streamlit():
+    offenders = sorted(str(p.relative_to(CORE)) for p in CORE.rglob("*.py")
+                       if p.name != "st_cache.py"
+                       and any(m.split(".")[0] == "streamlit" for m in imported_modules(p)))
+    assert offenders == []
