@@ -240,6 +240,7 @@ def test_finetune_cancelled_run_offers_to_keep_or_discard(pages_env, app_setting
     if choice == "ft-keep":
         assert kept == ["default-chunks"]
         assert adapters.read_metadata(app_settings, "default-chunks")["partial"] is True
+        assert at.dataframe[0].value["partial"].tolist() == [True]
     else:
         assert kept == []
     assert not any("Cancelled after" in w.value for w in at.warning)
