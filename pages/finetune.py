@@ -1,41 +1,34 @@
 """Fine-tune (LoRA): train an adapter on a knowledge base, watch the loss live, manage adapters.
 
-Widgets in, core calls (core.finetune.pipeline / adapters), charts out. Training runs in a
-background job (core.jobs) held by st.cache_resource, so reruns and page switches do
-not stop it and a second click cannot start a second run; a fragment polls its progress.
+Widgets in, core calls (core.finetune.form / estimate / adapters), charts out. The settings
+are plain widgets (no form, so Enter never starts a run), seeded from the last saved values
+and saved on every change. Before starting, the page shows the step count and how the
+settings give it, and a time estimate from throughput measured here. Training runs in a
+background job (core.jobs) held by st.cache_resource, shown by the shared job panel; a
+cancelled run offers to keep or discard what it trained.
 """
 
 import json
+from dataclasses import asdict
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import st_cache
 from core.errors import UserError
-from core.finetune import adapters, pipeline
-from core.finetune.config import DATA_MODES, LoraSettings, default_target_modules
-
-DATA_HELP = {
-    "chunks": "Unsupervised next-token training on the knowledge base's chunks (the very texts "
-              "RAG retrieves), as in Ovadia et al. (2024).",
-    "paraphrases": "Each chunk plus N rewordings. Offline there is no paraphrase model, so "
-                   "rewordings are made either by **templates** (deterministic: sentences "
-                   "reordered, restated as 'According to <doc>, …', or listed as key facts; "
-                   "the words inside each sentence are unchanged) or by **the generator "
-                   "itself**, prompted to reword each chunk keeping names, numbers and dates "
-                   "(slow on CPU; rewordings that lose a number are discarded and replaced by "
-                   "a template).",
-    "qa": "Supervised question → answer pairs from the QA set's **train split only** (test "
-          "questions are never trained on), formatted with the chat template; the loss "
-          "covers only the answer tokens.",
-}
+from core.finetune import adapters, estimate
+from core.finetune import form as ftform
+from core.finetune.config import DATA_MODE_HELP, DATA_MODE_LABELS, DATA_MODES
+from core.finetune.config import default_target_modules as targets
+from core.finetune.pipeline import PARAPHRASE_METHODS
+from pages._job_panel import format_seconds, job_panel, loss_figure
 
 st.title("Fine-tune (LoRA)")
 st.caption("Teach the generator the knowledge base with a low-rank adapter (peft LoRA), then "
            "compare it with RAG on the Ask & compare and Evaluate pages.")
 settings = st_cache.settings()
 slot = st_cache.job_slot("finetune")
+ss = st.session_state
 
 try:
     kbs = st_cache.get_rag_store().names()
@@ -45,112 +38,108 @@ except UserError as exc:
 if not kbs:
     st.info("No knowledge base yet: open **Ask & compare** (it builds the default one) or "
             "build one on the **Knowledge** page.")
+running = slot.job is not None and slot.job.running
 
-job = slot.job
-running = job is not None and job.running
+saved = ftform.load_form(settings)
+for field, value in asdict(saved).items():
+    ss.setdefault(f"ft_{field}", value)
+if kbs and ss.ft_kb not in kbs:
+    ss.ft_kb = "default" if "default" in kbs else kbs[0]
+ss.setdefault("_ft_auto", ftform.suggest_name(saved.kb, saved.data_mode))
+ss.ft_name = ftform.follow_name(ss.ft_name, ss._ft_auto, ss.ft_kb or "", ss.ft_data_mode)
+ss._ft_auto = ftform.suggest_name(ss.ft_kb or "", ss.ft_data_mode)
 
-with st.form("finetune-form"):
-    c1, c2 = st.columns(2)
-    kb = c1.selectbox("Knowledge base", kbs, index=kbs.index("default") if "default" in kbs
-                      else 0)
-    name = c2.text_input("Adapter name", value="harrowmere-chunks",
-                         help="a-z, 0-9, _ and -, at most 64 characters")
-    data_mode = st.radio("Training data", DATA_MODES, horizontal=True,
-                         format_func=lambda m: {"chunks": "Chunks", "paraphrases":
-                                                "Chunks + paraphrases", "qa": "QA pairs"}[m])
-    for mode in DATA_MODES:
-        st.caption(f"**{mode}**: {DATA_HELP[mode]}")
-    p1, p2 = st.columns(2)
-    method = p1.radio("Paraphrases made by", pipeline.PARAPHRASE_METHODS, horizontal=True,
-                      help="templates: instant and deterministic; generator: the model rewords "
-                           "each chunk (minutes per chunk batch on CPU)")
-    per_chunk = p2.number_input("Paraphrases per chunk", 1, 10, 3)
-    d = LoraSettings()
-    s1, s2, s3, s4 = st.columns(4)
-    epochs = s1.number_input("Epochs", 1, 100, d.epochs)
-    lr = s2.number_input("Learning rate", 1e-6, 1.0, d.learning_rate, format="%.5f")
-    batch = s3.number_input("Batch size", 1, 256, d.batch_size)
-    max_len = s4.number_input("Max length (tokens)", 16, 8192, d.max_length)
-    r1, r2, r3, r4 = st.columns(4)
-    rank = r1.number_input("Rank r", 1, 256, d.rank)
-    alpha = r2.number_input("Alpha", 1, 1024, d.alpha)
-    dropout = r3.number_input("Dropout", 0.0, 0.99, d.dropout)
-    modules = r4.text_input("Target modules", "", help="comma-separated; empty = the "
-                            f"architecture's default (Llama/SmolLM2: "
-                            f"{', '.join(default_target_modules('llama'))}; T5: q, v)")
-    overwrite = st.checkbox("Replace an adapter with the same name")
-    start = st.form_submit_button("Start training", type="primary", disabled=running)
+c1, c2 = st.columns(2)
+c1.selectbox("Knowledge base", kbs, key="ft_kb")
+c2.text_input("Adapter name", key="ft_name", help="a-z, 0-9, _ and -, at most 64 characters; "
+              "follows the knowledge base and training data until you type your own")
+st.radio("Training data", DATA_MODES, horizontal=True, key="ft_data_mode",
+         format_func=DATA_MODE_LABELS.get)
+for mode in DATA_MODES:
+    st.caption(f"**{mode}**: {DATA_MODE_HELP[mode]}")
+p1, p2 = st.columns(2)
+p1.radio("Paraphrases made by", PARAPHRASE_METHODS, horizontal=True, key="ft_method",
+         help="templates: instant and deterministic; generator: the model rewords each chunk "
+              "(minutes per chunk batch on CPU)")
+p2.number_input("Paraphrases per chunk", 1, 10, key="ft_per_chunk")
+s1, s2, s3, s4 = st.columns(4)
+s1.number_input("Epochs", 1, 100, key="ft_epochs", help="passes over the windows")
+s2.number_input("Learning rate", 1e-6, 1.0, key="ft_lr", format="%.5f")
+s3.number_input("Batch size", 1, 256, key="ft_batch", help="windows per optimiser step")
+s4.number_input("Max length (tokens)", 16, 8192, key="ft_max_len", help="longer texts are cut "
+                "into windows of this many tokens: smaller means more windows, more steps")
+r1, r2, r3, r4 = st.columns(4)
+r1.number_input("Rank r", 1, 256, key="ft_rank")
+r2.number_input("Alpha", 1, 1024, key="ft_alpha")
+r3.number_input("Dropout", 0.0, 0.99, key="ft_dropout")
+r4.text_input("Target modules", key="ft_modules", help="comma-separated; empty = the "
+              f"architecture's default (Llama/SmolLM2: {', '.join(targets('llama'))}; T5: q, v)")
+st.checkbox("Replace an adapter with the same name", key="ft_overwrite")
+values = ftform.FinetuneForm(**{f: ss[f"ft_{f}"] for f in asdict(saved)})
+ftform.save_form(settings, values)
 
-if start:
+with st.container(border=True):
     try:
-        lora = LoraSettings(rank=int(rank), alpha=int(alpha), dropout=float(dropout),
-                            epochs=int(epochs), learning_rate=float(lr), batch_size=int(batch),
-                            max_length=int(max_len), data_mode=data_mode,
-                            paraphrases_per_chunk=int(per_chunk),
-                            target_modules=tuple(m.strip() for m in modules.split(",")
-                                                 if m.strip()))
-        clean = adapters.sanitise_name(name)
-        if not kb:
-            raise UserError("choose a knowledge base")
+        lora, generator = values.lora(), st_cache.get_generator()
+        plan = estimate.plan_run(settings, values.kb, lora, generator.tokenizer,
+                                 is_seq2seq=generator.is_seq2seq)
+    except UserError as exc:
+        st.warning(str(exc))
+    else:
+        st.markdown(plan.explain(lora))
+        rate = plan.throughput
+        if rate is not None:
+            st.markdown(f"**Estimated training time: about {format_seconds(plan.seconds)}** "
+                        f"({plan.train_tokens:,} tokens ÷ {rate.tokens_per_second:,.1f} training "
+                        f"tokens/s measured by the {rate.source} on this machine at max length "
+                        f"{rate.max_length}; loading the model adds a little).")
+        else:
+            st.caption("No training speed measured on this machine yet, so no time estimate.")
+            if st.button("Measure speed (trains one example on a copy of the model)",
+                         disabled=running or not kbs):
+                with st.spinner("Measuring one training micro-batch…"):
+                    estimate.measure_throughput(settings, values.kb, lora)
+                st.rerun()
+        if values.data_mode == "paraphrases" and values.method == "generator":
+            st.caption("Generator rewordings are counted like templates; making them adds "
+                       "minutes before training starts.")
 
-        def work(j, kb=kb, clean=clean, lora=lora, method=method, overwrite=overwrite):
-            return pipeline.run_finetune(settings, kb, clean, lora, paraphrase_method=method,
-                                         overwrite=overwrite, on_step=j.step,
-                                         progress=j.progress, cancel=j.cancel)
-
-        slot.start("finetune", work)
+if st.button("Start training", type="primary", disabled=running or not kbs):
+    try:
+        slot.start("finetune", values.work(settings))
+        ss.pop("ft_result", None)
         st.rerun()
     except UserError as exc:
         st.error(str(exc))
 
-
-def loss_figure(steps: list[tuple[int, float]], title: str) -> go.Figure:
-    frame = pd.DataFrame(steps, columns=["step", "loss"])
-    frame["smoothed"] = frame["loss"].rolling(5, min_periods=1).mean()
-    fig = go.Figure()
-    fig.add_scatter(x=frame["step"], y=frame["loss"], mode="lines+markers", name="step loss",
-                    opacity=0.5)
-    fig.add_scatter(x=frame["step"], y=frame["smoothed"], mode="lines", name="mean of last 5")
-    fig.update_layout(title=title, xaxis_title="optimiser step", yaxis_title="cross-entropy",
-                      height=320, margin={"t": 40, "b": 30})
-    return fig
-
-
-@st.fragment(run_every="1s")
-def job_panel() -> None:
-    current = slot.job
-    if current is None:
-        return
-    snap = current.snapshot()
-    st.subheader("Training run")
-    st.progress(snap["fraction"], snap["message"])
-    if snap["steps"]:
-        st.plotly_chart(loss_figure(snap["steps"], f"Loss · {snap['elapsed']:.0f} s"),
-                        key=f"loss-{snap['id']}-{len(snap['steps'])}")
-    if snap["running"]:
-        if st.button("Cancel", disabled=snap["cancelling"], key=f"cancel-{snap['id']}"):
-            current.cancel.set()
-        if snap["cancelling"]:
-            st.caption("Cancelling after the current step; nothing will be saved.")
-        return
-    if snap["error"]:
-        st.error(snap["error"])
-    elif snap["result"]:
-        result = snap["result"]
-        if result["cancelled"]:
-            st.warning(f"Cancelled after {result['steps']}/{result['total_steps']} steps; "
-                       "nothing was saved.")
-        else:
-            st.success(f"Saved adapter **{result['adapter']}**: final loss "
-                       f"{result['train_loss']:.3f}, {result['steps']} steps in "
-                       f"{result['train_seconds']:.0f} s "
-                       f"({result['tokens_per_second']:.0f} training tokens/s).")
-    if st.button("Dismiss", key=f"dismiss-{snap['id']}"):
-        slot.clear()
-        st.rerun()
-
-
-job_panel()
+job_panel(lambda: slot.job, key="finetune", title="Training run",
+          on_done=lambda snap: ss.update(ft_result=snap["result"]),
+          cancel_note="Stops after the current micro-batch; then choose to keep or discard "
+                      "what was trained.")
+result = ss.get("ft_result")
+if result and not result["cancelled"]:
+    st.success(f"Saved adapter **{result['adapter']}**: final loss {result['train_loss']:.3f}, "
+               f"{result['steps']} steps in {result['train_seconds']:.0f} s "
+               f"({result['tokens_per_second']:.0f} training tokens/s).")
+elif result:
+    partial = result.get("partial")
+    st.warning(f"Cancelled after {result['steps']}/{result['total_steps']} steps.")
+    if partial is not None and partial.model is not None:
+        k1, k2 = st.columns(2)
+        if k1.button(f"Keep it as {partial.name} (marked partial)", key="ft-keep"):
+            try:
+                partial.save(settings)
+            except UserError as exc:
+                st.error(str(exc))
+            else:
+                ss.pop("ft_result")
+                st.rerun()
+        if k2.button("Discard it", key="ft-discard"):
+            partial.discard()
+            ss.pop("ft_result")
+            st.rerun()
+    elif partial is None:
+        st.caption("No step had finished, so there is nothing to keep.")
 
 st.divider()
 st.subheader("Adapters")

@@ -127,6 +127,7 @@ def list_adapters(settings: Settings) -> list[dict]:
             "rank": config.get("r"),
             "final_loss": meta.get("train_loss", losses[-1] if losses else None),
             "seconds": meta.get("seconds"),
+            "partial": bool(meta.get("partial")),  # kept from a cancelled run
         })
     return sorted(rows, key=lambda r: str(r["created_at"]), reverse=True)
 

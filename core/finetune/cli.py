@@ -23,7 +23,8 @@ def _cmd_finetune(args, settings):
     defaults = LoraSettings()
     lora = LoraSettings(
         rank=args.rank, alpha=args.alpha, epochs=args.epochs, learning_rate=args.lr,
-        batch_size=args.batch_size, max_length=args.max_length, data_mode=args.data,
+        batch_size=args.batch_size, micro_batch_size=args.micro_batch_size,
+        max_length=args.max_length, data_mode=args.data,
         paraphrases_per_chunk=args.paraphrases,
         target_modules=tuple(m for m in args.target_modules.split(",") if m)
         if args.target_modules else defaults.target_modules)
@@ -77,6 +78,8 @@ def register(sub) -> None:
     p.add_argument("--alpha", type=int, default=d.alpha)
     p.add_argument("--lr", type=float, default=d.learning_rate)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--micro-batch-size", type=int, default=d.micro_batch_size,
+                   help="examples per forward/backward pass (gradient accumulation)")
     p.add_argument("--max-length", type=int, default=d.max_length)
     p.add_argument("--target-modules", default="", help="comma-separated; empty = per model")
     p.add_argument("--overwrite", action="store_true", help="replace an adapter of that name")

@@ -19,6 +19,22 @@ from dataclasses import asdict, dataclass, field
 from core.errors import UserError
 
 DATA_MODES = ("chunks", "paraphrases", "qa")
+DATA_MODE_LABELS = {"chunks": "Chunks", "paraphrases": "Chunks + paraphrases", "qa": "QA pairs"}
+#: What each data mode trains on (Markdown; shown beside the choice on the Fine-tune page).
+DATA_MODE_HELP = {
+    "chunks": "Unsupervised next-token training on the knowledge base's chunks (the very texts "
+              "RAG retrieves), as in Ovadia et al. (2024).",
+    "paraphrases": "Each chunk plus N rewordings. Offline there is no paraphrase model, so "
+                   "rewordings are made either by **templates** (deterministic: sentences "
+                   "reordered, restated as 'According to <doc>, …', or listed as key facts; "
+                   "the words inside each sentence are unchanged) or by **the generator "
+                   "itself**, prompted to reword each chunk keeping names, numbers and dates "
+                   "(slow on CPU; rewordings that lose a number are discarded and replaced by "
+                   "a template).",
+    "qa": "Supervised question → answer pairs from the QA set's **train split only** (test "
+          "questions are never trained on), formatted with the chat template; the loss "
+          "covers only the answer tokens.",
+}
 
 #: Attention projections LoRA attaches to, by ``config.model_type`` (Hu et al. 2021 adapt the
 #: query and value projections; these are those layers' names in each transformers family).
@@ -63,6 +79,9 @@ class LoraSettings:
     epochs: int = field(default=2, metadata={"help": "Passes over the training examples."})
     learning_rate: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate."})
     batch_size: int = field(default=4, metadata={"help": "Examples per optimiser step."})
+    micro_batch_size: int = field(default=1, metadata={
+        "help": "Examples per forward/backward pass; a step accumulates batch_size / "
+                "micro_batch_size of them. Cancelling takes effect between micro-batches."})
     max_length: int = field(default=256, metadata={"help": "Tokens per example (truncated)."})
     data_mode: str = field(default="chunks", metadata={
         "help": "chunks (unsupervised LM on the KB), paraphrases (chunks + rewordings) or qa "
@@ -80,6 +99,8 @@ class LoraSettings:
             (0.0 < self.learning_rate <= 1.0,
              f"learning_rate must be in (0, 1], got {self.learning_rate}"),
             (1 <= self.batch_size <= 256, f"batch_size must be 1..256, got {self.batch_size}"),
+            (1 <= self.micro_batch_size <= 256,
+             f"micro_batch_size must be 1..256, got {self.micro_batch_size}"),
             (16 <= self.max_length <= 8192,
              f"max_length must be 16..8192, got {self.max_length}"),
             (self.data_mode in DATA_MODES,

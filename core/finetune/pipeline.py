@@ -3,8 +3,11 @@
 The chunks are the knowledge base's own LanceDB rows (the very texts RAG retrieves), so the
 two techniques see the same knowledge. Training runs on a fresh model instance
 (:func:`core.loaders.load_causal_or_seq2seq`), never the shared generator, so answers keep
-flowing while it trains. A cancelled run saves nothing; a finished one is saved atomically
-with its metadata (:func:`core.finetune.adapters.save_adapter`).
+flowing while it trains. A finished run is saved atomically with its metadata
+(:func:`core.finetune.adapters.save_adapter`). A cancelled run saves nothing by itself: its
+summary carries a :class:`PartialRun` (when at least one step finished) that the caller saves,
+marked ``"partial": true`` in its metadata, or discards. Every run records its measured
+training tokens/s for the next estimate (:mod:`core.finetune.estimate`).
 
 Example:
     >>> run_finetune(settings, "default", "orbis", LoraSettings(epochs=1))  # doctest: +SKIP
@@ -17,6 +20,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserError
@@ -30,7 +34,7 @@ from core.finetune.data import (
     paraphrase_examples,
     qa_examples,
 )
-from core.finetune.train import StepCallback, train_lora
+from core.finetune.train import MicroCallback, StepCallback, train_lora
 
 Progress = Callable[[float, str], None]
 PARAPHRASE_METHODS = ("templates", "generator")
@@ -109,11 +113,34 @@ def build_examples(settings, lora: LoraSettings, chunks: list[SourceChunk], toke
     return examples, {"qa_file": Path(qa_file).name, "train_questions": len(items)}
 
 
+@dataclass
+class PartialRun:
+    """A cancelled run's adapter, held in memory until :meth:`save` or :meth:`discard`."""
+
+    model: object | None
+    name: str
+    metadata: dict
+    overwrite: bool = False
+
+    def save(self, settings) -> Path:
+        """Save the adapter trained so far, marked partial; once only."""
+        if self.model is None:
+            raise UserError("this partial adapter was already saved or discarded")
+        folder = adapters.save_adapter(self.model, self.name, {**self.metadata, "partial": True},
+                                       settings, overwrite=self.overwrite)
+        self.model = None
+        return folder
+
+    def discard(self) -> None:
+        self.model = None
+
+
 def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
                  qa_file: Path | str = DEFAULT_QA_FILE, paraphrase_method: str = "templates",
                  overwrite: bool = False, documents: set[str] | None = None,
                  select: Callable[[SourceChunk], bool] | None = None, select_label: str = "",
                  on_step: StepCallback | None = None,
+                 on_micro_batch: MicroCallback | None = None,
                  progress: Progress | None = None,
                  cancel: threading.Event | None = None) -> dict:
     """Train an adapter on ``kb`` and save it as ``adapter``; returns a summary dict.
@@ -121,8 +148,10 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
     ``documents`` restricts training to those documents' chunks and ``select`` to the chunks
     it accepts (the benchmark's quick run trains on the chunks holding its questions' answers).
     Summary keys: adapter, train_loss, seconds (whole run), train_seconds, steps, total_steps,
-    examples, train_tokens, tokens_per_second, losses, cancelled, saved.
+    examples, train_tokens, tokens_per_second, losses, cancelled, saved, partial (a
+    :class:`PartialRun` when a cancelled run finished at least one step, else None).
     """
+    from core.finetune.estimate import record_throughput
     from core.loaders import load_causal_or_seq2seq
 
     name = adapters.sanitise_name(adapter)
@@ -136,26 +165,26 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
         chunks = [c for c in chunks if select(c)]
         if not chunks:
             raise UserError("the chunk selection left nothing to train on")
-    say(0.02, "loading a training copy of the model")
+    say(0.0, "loading a training copy of the model")
     model, tokenizer, is_seq2seq = load_causal_or_seq2seq(settings.generator_model, settings)
     if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
         tokenizer.pad_token = tokenizer.eos_token
     examples, data_info = build_examples(settings, lora, chunks, tokenizer, is_seq2seq,
                                          qa_file=qa_file, paraphrase_method=paraphrase_method,
                                          progress=progress, cancel=cancel)
-    say(0.05, f"training on {len(examples)} examples")
+    say(0.0, f"training on {len(examples)} examples")
     result = train_lora(model, tokenizer, examples, lora, is_seq2seq=is_seq2seq,
-                        on_step=on_step, cancel=cancel)
+                        on_step=on_step, on_micro_batch=on_micro_batch, cancel=cancel)
+    if result.tokens_done and result.seconds > 0:
+        record_throughput(settings, result.tokens_per_second, "last run", lora)
     summary = {"adapter": name, "train_loss": result.final_loss,
                "seconds": round(time.perf_counter() - started, 2),
                "train_seconds": round(result.seconds, 2), "steps": result.steps,
                "total_steps": result.total_steps, "examples": result.examples,
                "train_tokens": result.train_tokens,
                "tokens_per_second": round(result.tokens_per_second, 1),
-               "losses": result.losses, "cancelled": result.cancelled, "saved": False}
-    if result.cancelled:
-        say(1.0, f"cancelled after {result.steps}/{result.total_steps} steps; nothing saved")
-        return summary
+               "losses": result.losses, "cancelled": result.cancelled, "saved": False,
+               "partial": None}
     metadata = {
         "base_model": settings.generator_model, "knowledge_base": kb,
         "documents": sorted(documents) if documents is not None else "all",
@@ -165,9 +194,16 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
         "trainable_parameters": result.trainable_parameters, "data": data_info,
         "examples": result.examples, "train_tokens": result.train_tokens,
         "losses": result.losses, "train_loss": result.final_loss, "steps": result.steps,
+        "total_steps": result.total_steps,
         "seconds": summary["seconds"], "train_seconds": summary["train_seconds"],
         "tokens_per_second": summary["tokens_per_second"], "source": "finetune",
     }
+    if result.cancelled:
+        if result.steps:
+            summary["partial"] = PartialRun(result.model, name, metadata, overwrite)
+        say(1.0, f"cancelled after {result.steps}/{result.total_steps} steps; nothing saved "
+                 "yet")
+        return summary
     adapters.save_adapter(result.model, name, metadata, settings, overwrite=overwrite)
     summary["saved"] = True
     say(1.0, f"saved adapter {name!r}")

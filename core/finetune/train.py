@@ -3,9 +3,16 @@
 Train on a model instance of its own (:func:`core.loaders.load_causal_or_seq2seq` returns a
 fresh one), never on the shared :class:`core.generation.Generator`'s model: training flips
 dropout on and holds the CPU for minutes, and concurrent answers must not see half-trained
-weights. The loop is plain PyTorch (no Trainer) so progress and cancellation are checked at
-every step: ``progress(step, total_steps, loss)`` after each optimiser step, and a set
-``cancel`` event stops before the next step (the caller then saves nothing).
+weights. The loop is plain PyTorch (no Trainer) so progress and cancellation are checked often:
+each optimiser step of ``batch_size`` examples runs as micro-batches of ``micro_batch_size``
+(gradient accumulation), ``on_micro_batch(done, total)`` follows every micro-batch,
+``on_step(step, total_steps, loss)`` every optimiser step, and a set ``cancel`` event stops
+before the next micro-batch. A step cut short is dropped (its gradients are discarded), so the
+returned model holds exactly the completed steps; the caller decides whether to save it.
+
+Gradient accumulation keeps the loss of a full batch: each micro-batch's mean loss is weighted
+by its share of the batch's loss tokens, so the step loss and gradient are those of one
+``batch_size`` forward pass (up to float rounding).
 
 Optimiser: AdamW (weight decay 0), linear warm-up over the first 10 % of steps then linear
 decay to 0, gradient norm clipped at 1.0. Loss: token-level cross-entropy over labels != -100
@@ -29,9 +36,16 @@ import torch
 
 from core.errors import UserError
 from core.finetune.config import LoraSettings
-from core.finetune.data import TrainExample, batches, count_target_tokens, encode_examples
+from core.finetune.data import (
+    IGNORE_INDEX,
+    TrainExample,
+    batches,
+    count_target_tokens,
+    encode_examples,
+)
 
 StepCallback = Callable[[int, int, float], None]
+MicroCallback = Callable[[int, int], None]
 WARMUP_FRACTION = 0.1
 MAX_GRAD_NORM = 1.0
 
@@ -46,6 +60,9 @@ class TrainResult:
     total_steps: int = 0
     examples: int = 0
     train_tokens: int = 0
+    tokens_done: int = 0
+    micro_batches: int = 0
+    total_micro_batches: int = 0
     seconds: float = 0.0
     cancelled: bool = False
     trainable_parameters: int = 0
@@ -59,8 +76,8 @@ class TrainResult:
 
     @property
     def tokens_per_second(self) -> float:
-        done = self.train_tokens * (self.steps / self.total_steps) if self.total_steps else 0
-        return done / self.seconds if self.seconds > 0 else 0.0
+        """Training tokens (labels != -100) processed per second of the training loop."""
+        return self.tokens_done / self.seconds if self.seconds > 0 else 0.0
 
 
 def lora_config(settings: LoraSettings, model, *, is_seq2seq: bool):
@@ -86,9 +103,36 @@ def _lr_factor(step: int, total: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
+def _loss_tokens(labels: torch.Tensor, is_seq2seq: bool) -> int:
+    """Positions the model's mean loss averages over (causal LMs predict labels[:, 1:])."""
+    counted = labels if is_seq2seq else labels[:, 1:]
+    return int((counted != IGNORE_INDEX).sum())
+
+
+def _split(batch: dict[str, torch.Tensor], size: int,
+           is_seq2seq: bool) -> list[dict[str, torch.Tensor]]:
+    """Rows cut into micro-batches, each trimmed of the padding columns it does not need.
+
+    Example: a batch of 4 rows with size 3 -> rows [0:3] and [3:4].
+    """
+    parts = []
+    for i in range(0, batch["input_ids"].shape[0], size):
+        part = {k: v[i:i + size] for k, v in batch.items()}
+        width = int(part["attention_mask"].sum(1).max())
+        label_width = width
+        if is_seq2seq:
+            used = (part["labels"] != IGNORE_INDEX).any(0).nonzero()
+            label_width = int(used.max()) + 1 if len(used) else 1
+        parts.append({"input_ids": part["input_ids"][:, :width],
+                      "attention_mask": part["attention_mask"][:, :width],
+                      "labels": part["labels"][:, :label_width]})
+    return parts
+
+
 def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: LoraSettings, *,
                is_seq2seq: bool = False, adapter_name: str = "default",
                on_step: StepCallback | None = None,
+               on_micro_batch: MicroCallback | None = None,
                cancel: threading.Event | None = None) -> TrainResult:
     """Wrap ``model`` with a fresh LoRA adapter and train it on ``examples``.
 
@@ -107,7 +151,11 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     trainable = [p for p in peft_model.parameters() if p.requires_grad]
     steps_per_epoch = math.ceil(len(features) / settings.batch_size)
     total = steps_per_epoch * settings.epochs
+    micro = min(settings.micro_batch_size, settings.batch_size)
+    full, rest = divmod(len(features), settings.batch_size)
+    micro_per_epoch = full * math.ceil(settings.batch_size / micro) + math.ceil(rest / micro)
     result = TrainResult(model=peft_model, total_steps=total, examples=len(features),
+                         total_micro_batches=micro_per_epoch * settings.epochs,
                          train_tokens=count_target_tokens(features) * settings.epochs,
                          trainable_parameters=sum(p.numel() for p in trainable),
                          target_modules=tuple(sorted(config.target_modules)))
@@ -120,21 +168,31 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
         for epoch in range(settings.epochs):
             for batch in batches(features, settings.batch_size, pad_id, seed=settings.seed,
                                  epoch=epoch):
-                if cancel is not None and cancel.is_set():
-                    result.cancelled = True
-                    return result
-                batch = {k: v.to(device) for k, v in batch.items()}
-                loss = peft_model(**batch).loss
-                if not torch.isfinite(loss):
-                    raise UserError(f"the loss became {loss.item()} at step {result.steps + 1}: "
-                                    "lower the learning rate")
-                loss.backward()
+                n_tokens = _loss_tokens(batch["labels"], is_seq2seq)
+                step_loss = 0.0
+                for part in _split(batch, micro, is_seq2seq):
+                    if cancel is not None and cancel.is_set():
+                        optimiser.zero_grad(set_to_none=True)  # drop the unfinished step
+                        result.cancelled = True
+                        return result
+                    share = _loss_tokens(part["labels"], is_seq2seq) / max(1, n_tokens)
+                    part = {k: v.to(device) for k, v in part.items()}
+                    loss = peft_model(**part).loss
+                    if not torch.isfinite(loss):
+                        raise UserError(f"the loss became {loss.item()} at step "
+                                        f"{result.steps + 1}: lower the learning rate")
+                    (loss * share).backward()
+                    step_loss += float(loss.item()) * share
+                    result.tokens_done += int((part["labels"] != IGNORE_INDEX).sum())
+                    result.micro_batches += 1
+                    if on_micro_batch is not None:
+                        on_micro_batch(result.micro_batches, result.total_micro_batches)
                 torch.nn.utils.clip_grad_norm_(trainable, MAX_GRAD_NORM)
                 optimiser.step()
                 scheduler.step()
                 optimiser.zero_grad(set_to_none=True)
                 result.steps += 1
-                result.losses.append(round(float(loss.item()), 5))
+                result.losses.append(round(step_loss, 5))
                 if on_step is not None:
                     on_step(result.steps, total, result.losses[-1])
     finally:

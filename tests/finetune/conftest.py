@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.rag.conftest import DOCS, HashEmbedder
+
 
 def build_tiny_llama(tokenizer, seed: int = 0):
     import torch
@@ -65,3 +67,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tiny_env(tmp_path, monkeypatch, tiny_tokenizer, fresh_llama):
+    """Env settings pointing the generator at a saved tiny Llama, with a 'mini' KB."""
+    from core.rag.ingest import Document
+    from core.rag.store import KnowledgeStore
+    from core.settings import load_settings
+
+    folder = tmp_path / "tiny-llama"
+    fresh_llama().save_pretrained(folder)
+    tiny_tokenizer.save_pretrained(folder)
+    monkeypatch.setenv("NLPLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NLPLAB_GENERATOR_MODEL", str(folder))
+    settings = load_settings()
+    store = KnowledgeStore(settings, HashEmbedder(), embedder_id=settings.embedding_model)
+    store.add_documents("mini", [Document(n, t, n.rsplit(".", 1)[1]) for n, t in DOCS.items()])
+    return settings

@@ -143,3 +143,104 @@ def test_compare_page_fine_tuned_columns_use_the_adapter(pages_env, app_settings
     assert set(results) == {"base", "rag", "finetuned", "finetuned+rag"}
     assert results["finetuned"]["model"].endswith("+ bakery")
     assert results["finetuned+rag"]["sources"] and not results["finetuned"]["sources"]
+
+
+def start_training(at: AppTest) -> None:
+    next(b for b in at.button if b.label == "Start training").click().run()
+    wait_job("finetune")
+    at.run()
+
+
+def test_finetune_adapter_name_follows_the_knowledge_base_until_typed(pages_env):
+    from core.rag.ingest import Document
+
+    pages_env.add_documents("second", [Document("bakery.md", DOCS["bakery.md"], "md")])
+    at = open_page("pages/finetune.py")
+    assert at.text_input(key="ft_name").value == "default-chunks"
+    at.radio(key="ft_data_mode").set_value("qa").run()
+    assert at.text_input(key="ft_name").value == "default-qa"
+    at.selectbox(key="ft_kb").set_value("second").run()
+    assert at.text_input(key="ft_name").value == "second-qa"
+    at.text_input(key="ft_name").set_value("my-own").run()
+    at.selectbox(key="ft_kb").set_value("default").run()
+    assert at.text_input(key="ft_name").value == "my-own"  # typed names are left alone
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_finetune_enter_in_a_field_does_not_start_training(pages_env):
+    import core.st_cache as st_cache
+
+    at = open_page("pages/finetune.py")
+    fields = [*at.text_input, *at.number_input]
+    assert fields and all(not w.form_id for w in fields)  # in no form, so Enter submits nothing
+    at.text_input(key="ft_name").set_value("typed-then-enter").run()  # what Enter does: commit
+    at.number_input(key="ft_epochs").set_value(1).run()
+    assert st_cache.job_slot("finetune").job is None
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_finetune_settings_are_restored_in_a_new_session(pages_env):
+    at = open_page("pages/finetune.py")
+    at.radio(key="ft_data_mode").set_value("paraphrases").run()
+    at.number_input(key="ft_max_len").set_value(64).run()
+    at.number_input(key="ft_lr").set_value(0.0005).run()
+    at.text_input(key="ft_name").set_value("kept-name").run()
+    reloaded = open_page("pages/finetune.py")  # a fresh session, as after a browser reload
+    assert reloaded.radio(key="ft_data_mode").value == "paraphrases"
+    assert reloaded.number_input(key="ft_max_len").value == 64
+    assert reloaded.number_input(key="ft_lr").value == 0.0005
+    assert reloaded.text_input(key="ft_name").value == "kept-name"
+
+
+def test_finetune_estimate_is_shown_before_start(pages_env, app_settings, monkeypatch,
+                                                 tiny_tokenizer):
+    from core.finetune import estimate
+    from core.finetune.config import LoraSettings
+    from pages._job_panel import format_seconds
+
+    at = open_page("pages/finetune.py")
+    plan = estimate.plan_run(app_settings, "default", LoraSettings(), tiny_tokenizer,
+                             is_seq2seq=False)
+    assert any(f"**{plan.total_steps} steps**" in m.value and "windows" in m.value
+               for m in at.markdown)
+    assert any("No training speed measured" in c.value for c in at.caption)
+    monkeypatch.setattr(estimate, "measure_throughput", lambda settings, kb, lora:
+                        estimate.record_throughput(settings, 20.0, "probe", lora))
+    next(b for b in at.button if b.label.startswith("Measure speed")).click().run()
+    text = next(m.value for m in at.markdown if "Estimated training time" in m.value)
+    assert format_seconds(plan.train_tokens / 20.0) in text and "probe" in text
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize("choice", ["ft-keep", "ft-discard"])
+def test_finetune_cancelled_run_offers_to_keep_or_discard(pages_env, app_settings, monkeypatch,
+                                                          fresh_llama, tiny_tokenizer, choice):
+    import core.finetune.pipeline as pipeline
+    from core.finetune import adapters
+    from core.finetune.config import LoraSettings
+    from core.finetune.data import TrainExample
+    from core.finetune.train import train_lora
+
+    trained = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", DOCS["bakery.md"])],
+                         LoraSettings(epochs=1))
+
+    def run_finetune(settings, kb, name, lora, *, on_step, **kwargs):
+        on_step(1, 4, 2.0)
+        return {"adapter": name, "steps": 1, "total_steps": 4, "cancelled": True,
+                "saved": False, "partial": pipeline.PartialRun(trained.model, name, {"steps": 1})}
+
+    monkeypatch.setattr(pipeline, "run_finetune", run_finetune)
+    at = open_page("pages/finetune.py")
+    start_training(at)
+    assert any("Cancelled after 1/4 steps" in w.value for w in at.warning)
+    assert adapters.list_adapters(app_settings) == []  # nothing kept until the user says so
+    at.button(key=choice).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    kept = [r["name"] for r in adapters.list_adapters(app_settings)]
+    if choice == "ft-keep":
+        assert kept == ["default-chunks"]
+        assert adapters.read_metadata(app_settings, "default-chunks")["partial"] is True
+        assert at.dataframe[0].value["partial"].tolist() == [True]
+    else:
+        assert kept == []
+    assert not any("Cancelled after" in w.value for w in at.warning)

@@ -12,25 +12,6 @@ from core.errors import UserError
 from core.finetune import adapters
 from core.finetune.config import LoraSettings
 from core.finetune.pipeline import content_hash, kb_chunks, run_finetune
-from tests.rag.conftest import DOCS, HashEmbedder
-
-
-@pytest.fixture
-def tiny_env(tmp_path, monkeypatch, tiny_tokenizer, fresh_llama):
-    """Env settings pointing the generator at a saved tiny Llama, with a 'mini' KB."""
-    from core.rag.ingest import Document
-    from core.rag.store import KnowledgeStore
-    from core.settings import load_settings
-
-    folder = tmp_path / "tiny-llama"
-    fresh_llama().save_pretrained(folder)
-    tiny_tokenizer.save_pretrained(folder)
-    monkeypatch.setenv("NLPLAB_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("NLPLAB_GENERATOR_MODEL", str(folder))
-    settings = load_settings()
-    store = KnowledgeStore(settings, HashEmbedder(), embedder_id=settings.embedding_model)
-    store.add_documents("mini", [Document(n, t, n.rsplit(".", 1)[1]) for n, t in DOCS.items()])
-    return settings
 
 
 def test_run_finetune_saves_adapter_with_metadata(tiny_env):
@@ -51,11 +32,30 @@ def test_run_finetune_saves_adapter_with_metadata(tiny_env):
         run_finetune(tiny_env, "mini", "mini-chunks", LoraSettings(epochs=1))
 
 
-def test_cancelled_run_saves_nothing(tiny_env):
+def _cancelled_after_one_step(settings, name):
     cancel = threading.Event()
-    summary = run_finetune(tiny_env, "mini", "never", LoraSettings(epochs=3, batch_size=1),
-                           on_step=lambda s, t, loss: cancel.set(), cancel=cancel)
+    return run_finetune(settings, "mini", name, LoraSettings(epochs=3, batch_size=1),
+                        on_step=lambda s, t, loss: cancel.set(), cancel=cancel)
+
+
+def test_cancelled_run_saves_nothing_unless_the_partial_adapter_is_kept(tiny_env):
+    summary = _cancelled_after_one_step(tiny_env, "Kept Part")
     assert summary["cancelled"] and summary["steps"] == 1 and not summary["saved"]
+    assert adapters.list_adapters(tiny_env) == []  # nothing saved by the run itself
+    summary["partial"].save(tiny_env)
+    meta = adapters.inspect_adapter(tiny_env, "kept-part")["metadata"]
+    assert meta["partial"] is True and meta["steps"] == 1
+    assert meta["total_steps"] == summary["total_steps"] > 1
+    with pytest.raises(UserError, match="already saved"):
+        summary["partial"].save(tiny_env)
+
+
+def test_discarded_partial_adapter_is_never_saved(tiny_env):
+    summary = _cancelled_after_one_step(tiny_env, "gone")
+    summary["partial"].discard()
+    assert summary["partial"].model is None
+    with pytest.raises(UserError, match="discarded"):
+        summary["partial"].save(tiny_env)
     assert adapters.list_adapters(tiny_env) == []
 
 

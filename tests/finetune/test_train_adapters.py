@@ -73,6 +73,44 @@ def test_cancellation_stops_before_next_step(fresh_llama, tiny_tokenizer):
     assert result.cancelled and result.steps == 3 and len(result.losses) == 3
 
 
+def test_cancel_during_a_step_stops_before_the_next_micro_batch(fresh_llama, tiny_tokenizer):
+    """batch 4 in micro-batches of 1: one step is 4 micro-batches. Cancelling after the 2nd
+    stops before the 3rd, finishes no step and leaves the weights untouched (LoRA's B starts
+    at zero, so the model still computes the base logits)."""
+    cancel, micro, steps = threading.Event(), [], []
+
+    def on_micro_batch(done, total):
+        micro.append((done, total))
+        if done == 2:
+            cancel.set()
+
+    result = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", FACT)] * 4,
+                        LoraSettings(epochs=2, batch_size=4, micro_batch_size=1),
+                        on_step=lambda *a: steps.append(a), on_micro_batch=on_micro_batch,
+                        cancel=cancel)
+    assert micro == [(1, 8), (2, 8)] and steps == []
+    assert result.cancelled and result.steps == 0 and result.micro_batches == 2
+    assert torch.allclose(_logits(result.model, tiny_tokenizer),
+                          _logits(fresh_llama(), tiny_tokenizer), atol=1e-6)
+
+
+def test_micro_batches_give_the_loss_and_update_of_the_whole_batch(fresh_llama,
+                                                                   tiny_tokenizer):
+    """Each micro-batch's loss is weighted by its share of the batch's loss tokens, so
+    accumulating 1-example micro-batches equals one 3-example pass (texts of unequal length,
+    so padding and weighting both matter)."""
+    texts = [FACT, "marta quill keeps the light.", "orbis island has one lighthouse and a bay."]
+    runs = {}
+    for micro in (1, 3):
+        lora = LoraSettings(epochs=2, batch_size=3, micro_batch_size=micro, dropout=0.0,
+                            learning_rate=1e-2, target_modules=MODULES)
+        result = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", t) for t in texts],
+                            lora)
+        runs[micro] = (result.losses, _logits(result.model, tiny_tokenizer))
+    assert runs[1][0] == pytest.approx(runs[3][0], rel=1e-4)
+    assert torch.allclose(runs[1][1], runs[3][1], atol=1e-4)
+
+
 def test_t5_lora_uses_q_v_and_trains(fresh_t5, tiny_tokenizer):
     example = TrainExample("who keeps the lighthouse?", "marta quill")
     result = train_lora(fresh_t5(), tiny_tokenizer, [example] * 2,

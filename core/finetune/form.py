@@ -1,0 +1,124 @@
+"""The Fine-tune page's settings: defaults, kept across reloads, the suggested adapter name,
+and the background job they start.
+
+The last values are saved in ``<data dir>/finetune/form.json`` whenever they change, so a
+reload (or a new session) shows the settings the user last chose. The adapter name follows the
+knowledge base and data mode (``<kb>-<data mode>``) until the user types a name of their own.
+Rendering is the page's; this module holds no Streamlit.
+
+Example:
+    >>> suggest_name("Harrowmere Docs", "qa")
+    'harrowmere-docs-qa'
+    >>> follow_name("default-chunks", "default-chunks", "default", "qa")
+    'default-qa'
+    >>> follow_name("my-own", "default-chunks", "default", "qa")
+    'my-own'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from core.finetune.config import LoraSettings
+
+_D = LoraSettings()
+
+
+@dataclass
+class FinetuneForm:
+    """Everything the page asks for; field names are the page's widget keys without ``ft_``."""
+
+    kb: str = "default"
+    name: str = ""
+    data_mode: str = _D.data_mode
+    method: str = "templates"
+    per_chunk: int = _D.paraphrases_per_chunk
+    epochs: int = _D.epochs
+    lr: float = _D.learning_rate
+    batch: int = _D.batch_size
+    max_len: int = _D.max_length
+    rank: int = _D.rank
+    alpha: int = _D.alpha
+    dropout: float = _D.dropout
+    modules: str = ""
+    overwrite: bool = False
+
+    def lora(self) -> LoraSettings:
+        """Validated LoRA settings (UserError naming the bad value)."""
+        return LoraSettings(rank=int(self.rank), alpha=int(self.alpha),
+                            dropout=float(self.dropout), epochs=int(self.epochs),
+                            learning_rate=float(self.lr), batch_size=int(self.batch),
+                            max_length=int(self.max_len), data_mode=self.data_mode,
+                            paraphrases_per_chunk=int(self.per_chunk),
+                            target_modules=tuple(m.strip() for m in self.modules.split(",")
+                                                 if m.strip()))
+
+    def work(self, settings):
+        """The job body for :meth:`core.jobs.JobSlot.start`: train and save (or hold) the
+        adapter, reporting every optimiser step and micro-batch."""
+        from core.finetune.adapters import sanitise_name
+        from core.finetune.pipeline import run_finetune
+
+        lora, name = self.lora(), sanitise_name(self.name)
+        kb, method, overwrite = self.kb, self.method, self.overwrite
+
+        def run(job):
+            def micro(done: int, total: int) -> None:
+                step, loss = job.steps[-1] if job.steps else (0, float("nan"))
+                job.progress(done / total, f"step {step}/{job.total_steps or '?'} · "
+                                           f"micro-batch {done}/{total} · loss {loss:.4f}")
+
+            return run_finetune(settings, kb, name, lora, paraphrase_method=method,
+                                overwrite=overwrite, on_step=job.step, on_micro_batch=micro,
+                                progress=job.progress, cancel=job.cancel)
+
+        return run
+
+
+def suggest_name(kb: str, data_mode: str) -> str:
+    """``<kb>-<data mode>`` as a valid adapter name (a-z, 0-9, _ and -, at most 64)."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", f"{kb}-{data_mode}".lower()).strip("-_")
+    return slug[:64].rstrip("-_") or data_mode
+
+
+def follow_name(name: str, previous_suggestion: str, kb: str, data_mode: str) -> str:
+    """The new suggestion while ``name`` is empty or still the previous suggestion, else
+    ``name`` (the user typed their own)."""
+    if name.strip() in ("", previous_suggestion):
+        return suggest_name(kb, data_mode)
+    return name
+
+
+def form_path(settings) -> Path:
+    return settings.data_dir / "finetune" / "form.json"
+
+
+def load_form(settings) -> FinetuneForm:
+    """The last saved values; defaults for missing, unknown or mistyped ones."""
+    try:
+        saved = json.loads(form_path(settings).read_text())
+    except (OSError, ValueError):
+        saved = {}
+    form = FinetuneForm()
+    for f in fields(FinetuneForm):
+        value, default = saved.get(f.name) if isinstance(saved, dict) else None, getattr(form,
+                                                                                         f.name)
+        if isinstance(value, type(default)) or (isinstance(default, float)
+                                                and type(value) is int):
+            setattr(form, f.name, type(default)(value))
+    return form
+
+
+def save_form(settings, form: FinetuneForm) -> None:
+    """Write the values when they differ from the saved ones."""
+    data = asdict(form)
+    path = form_path(settings)
+    if path.exists() and asdict(load_form(settings)) == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
