@@ -3,7 +3,8 @@
 KTO (Ethayarajh et al. 2024, "KTO: Model Alignment as Prospect Theoretic Optimization") learns
 from unpaired desirable/undesirable labels, i.e. exactly thumbs up/down; DPO (Rafailov et al.
 2023) needs (chosen, rejected) pairs, which :mod:`core.feedback.export` derives. The base model
-is a private deep copy of the shared generator (the live app keeps serving while this trains);
+is a fresh copy of the shared generator's base weights (:func:`core.training_copy.training_copy`:
+never the adapters the app has loaded; the live app keeps serving while this trains);
 optionally training continues from an existing adapter (``base_adapter``). The result goes into
 the one adapter registry, :mod:`core.finetune.adapters` (``save_adapter``: temp folder renamed to
 ``<data_dir>/adapters/<name>/``, standard PEFT files plus ``metadata.json`` with the feedback
@@ -18,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import shutil
@@ -41,6 +41,7 @@ from core.finetune.adapters import (
     save_adapter,
 )
 from core.settings import Settings
+from core.training_copy import training_copy
 
 METHODS = ("auto", "kto", "dpo")
 Progress = Callable[[float, str], None]
@@ -188,14 +189,10 @@ def _rows(plan: TrainingPlan, chat: bool) -> list[dict]:
 
 
 def _prepare(generator, parent: Path | None):
-    """A private trainable copy of the generator's model and tokenizer."""
+    """A private trainable model (base weights, plus ``parent`` when given) and tokenizer."""
     from peft import PeftModel
 
-    with generator.lock:
-        model = copy.deepcopy(generator.model)
-        tokenizer = copy.deepcopy(generator.tokenizer)
-    if isinstance(model, PeftModel):  # the app may have an adapter attached: start from base
-        model = model.unload()
+    model, tokenizer = training_copy(generator)
     if tokenizer.eos_token is None:  # BERT-style vocabularies: TRL appends eos to completions
         tokenizer.eos_token = tokenizer.sep_token or tokenizer.pad_token
     if tokenizer.pad_token is None:
