@@ -23,6 +23,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -205,11 +206,13 @@ def _prepare(generator, parent: Path | None):
 def learn_from_feedback(store, generator, settings: Settings, config: LearnConfig, *,
                         base_adapter: str | None = None,
                         progress: Progress | None = None,
-                        on_loss: Callable[[int, float], None] | None = None) -> LearnResult:
+                        on_loss: Callable[[int, float], None] | None = None,
+                        cancel: threading.Event | None = None) -> LearnResult:
     """Train adapter ``config.adapter`` on the store's feedback; returns losses and metadata.
 
     ``progress(fraction, message)`` gets every logged step; ``on_loss(step, loss)`` too (for a
-    live loss curve).
+    live loss curve). Setting ``cancel`` stops training after the current step and saves
+    nothing (UserError saying how far it got).
     """
     plan = plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
     root = adapters_root(settings)
@@ -243,6 +246,11 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
                     on_loss(state.global_step, float(logs["loss"]))
                 report(state.global_step / config.max_steps,
                        f"step {state.global_step}/{config.max_steps}: loss {logs['loss']:.4f}")
+            self.on_step_end(args, state, control)  # a cancel set by on_loss stops here
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if cancel is not None and cancel.is_set():
+                control.should_training_stop = True
 
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{config.adapter}-", dir=root))
@@ -270,6 +278,9 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
                                  callbacks=[_Report()])
         trainer.remove_callback(PrinterCallback)  # it prints log dicts on stdout (CLI = JSON)
         train_loss = float(trainer.train().training_loss)
+        if cancel is not None and cancel.is_set():
+            raise UserError(f"learning cancelled after {trainer.state.global_step} of "
+                            f"{config.max_steps} steps; no adapter was saved")
         seconds = time.perf_counter() - start
         metadata = _metadata(config, plan, generator, settings, base_adapter, losses,
                              train_loss, seconds)

@@ -161,3 +161,18 @@ def test_learning_works_after_the_app_loaded_an_adapter(store, folder_generator,
     assert list(shared.peft_config) == ["app-lora"]  # no adapter added to the shared model
     assert shared.base_model.model is folder_generator.model
     assert not any(p.requires_grad for p in folder_generator.model.parameters())
+
+
+def test_cancel_stops_training_and_saves_nothing(store, folder_generator, tmp_path):
+    """Cancel pressed while step 1 is reported: training stops there (of 5 steps), the error
+    says so, and neither the adapter nor a temp folder is left in the registry."""
+    import threading
+
+    seed(store)
+    settings = Settings(data_dir=tmp_path / "data")
+    cancel = threading.Event()
+    with pytest.raises(UserError, match="cancelled after 1 of 5 steps; no adapter was saved"):
+        learn_from_feedback(store, folder_generator, settings,
+                            LearnConfig(adapter="fb-x", max_steps=5, batch_size=2, min_ratings=4),
+                            on_loss=lambda step, loss: cancel.set(), cancel=cancel)
+    assert list((settings.data_dir / "adapters").iterdir()) == []
