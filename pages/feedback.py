@@ -13,6 +13,7 @@ from core.finetune.adapters import list_adapters
 from core.jobs import REGISTRY
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
+from pages._job_panel import job_panel
 
 st.title("Feedback dashboard")
 st.caption("Every thumbs up/down in the app is a reward signal (+1/-1). This page shows what "
@@ -147,41 +148,26 @@ with learn:
         st.warning(refusal)
     session = str(st.session_state.get("session_id", "anonymous"))
     learn_job = REGISTRY.get(session, "fb-learn")
-    learning = learn_job is not None and learn_job.running
-    if st.button("Learn from feedback", type="primary", disabled=refusal is not None or learning,
+    if st.button("Learn from feedback", type="primary",
+                 disabled=refusal is not None or (learn_job is not None and learn_job.running),
                  key="fb_learn_go", help="Runs in the background; you can leave this page."):
         from core.st_cache import get_generator
 
         def work(job, config=config, base=None if base == none else base):
             return learn_from_feedback(
                 store, get_generator(), settings, config, base_adapter=base,
-                progress=job.progress,
+                progress=job.progress, cancel=job.cancel,
                 on_loss=lambda step, loss: job.step(step, config.max_steps, loss))
 
-        learn_job = REGISTRY.start(session, "fb-learn", work)
-        learning = learn_job.running
+        REGISTRY.start(session, "fb-learn", work)
 
-    @st.fragment(run_every=1.0 if learning else None)
-    def _learn_panel() -> None:
-        job = REGISTRY.get(session, "fb-learn")
-        if job is None:
-            return
-        snap = job.snapshot()
-        if snap["running"]:
-            st.progress(snap["fraction"], text=f"{snap['message']} ({snap['elapsed']:.0f} s)")
-            if snap["steps"]:
-                st.line_chart([{"step": s, "loss": v} for s, v in snap["steps"]],
-                              x="step", y="loss")
-            return
-        if st.session_state.get("fb_learn_seen") != snap["id"]:
-            st.session_state["fb_learn_seen"] = snap["id"]
-            if snap["error"] is None:
-                st.session_state["fb_learn_result"] = snap["result"]
-            st.rerun()
-        if snap["error"]:
-            st.error(snap["error"])
+    def _keep_learn_result(snap: dict) -> None:
+        if snap["error"] is None:
+            st.session_state["fb_learn_result"] = snap["result"]
 
-    _learn_panel()
+    job_panel(lambda: REGISTRY.get(session, "fb-learn"), key="fb_learn",
+              title="Learning from feedback", on_done=_keep_learn_result,
+              cancel_note="Stops after the current step; no adapter is saved.")
     result = st.session_state.get("fb_learn_result")
     if result is not None:
         st.success(f"Adapter {result.adapter!r} saved: {result.method.upper()}, "

@@ -3,7 +3,8 @@
 KTO (Ethayarajh et al. 2024, "KTO: Model Alignment as Prospect Theoretic Optimization") learns
 from unpaired desirable/undesirable labels, i.e. exactly thumbs up/down; DPO (Rafailov et al.
 2023) needs (chosen, rejected) pairs, which :mod:`core.feedback.export` derives. The base model
-is a private deep copy of the shared generator (the live app keeps serving while this trains);
+is a fresh copy of the shared generator's base weights (:func:`core.training_copy.training_copy`:
+never the adapters the app has loaded; the live app keeps serving while this trains);
 optionally training continues from an existing adapter (``base_adapter``). The result goes into
 the one adapter registry, :mod:`core.finetune.adapters` (``save_adapter``: temp folder renamed to
 ``<data_dir>/adapters/<name>/``, standard PEFT files plus ``metadata.json`` with the feedback
@@ -18,11 +19,11 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from core.finetune.adapters import (
     save_adapter,
 )
 from core.settings import Settings
+from core.training_copy import training_copy
 
 METHODS = ("auto", "kto", "dpo")
 Progress = Callable[[float, str], None]
@@ -188,14 +190,10 @@ def _rows(plan: TrainingPlan, chat: bool) -> list[dict]:
 
 
 def _prepare(generator, parent: Path | None):
-    """A private trainable copy of the generator's model and tokenizer."""
+    """A private trainable model (base weights, plus ``parent`` when given) and tokenizer."""
     from peft import PeftModel
 
-    with generator.lock:
-        model = copy.deepcopy(generator.model)
-        tokenizer = copy.deepcopy(generator.tokenizer)
-    if isinstance(model, PeftModel):  # the app may have an adapter attached: start from base
-        model = model.unload()
+    model, tokenizer = training_copy(generator)
     if tokenizer.eos_token is None:  # BERT-style vocabularies: TRL appends eos to completions
         tokenizer.eos_token = tokenizer.sep_token or tokenizer.pad_token
     if tokenizer.pad_token is None:
@@ -208,11 +206,13 @@ def _prepare(generator, parent: Path | None):
 def learn_from_feedback(store, generator, settings: Settings, config: LearnConfig, *,
                         base_adapter: str | None = None,
                         progress: Progress | None = None,
-                        on_loss: Callable[[int, float], None] | None = None) -> LearnResult:
+                        on_loss: Callable[[int, float], None] | None = None,
+                        cancel: threading.Event | None = None) -> LearnResult:
     """Train adapter ``config.adapter`` on the store's feedback; returns losses and metadata.
 
     ``progress(fraction, message)`` gets every logged step; ``on_loss(step, loss)`` too (for a
-    live loss curve).
+    live loss curve). Setting ``cancel`` stops training after the current step and saves
+    nothing (UserError saying how far it got).
     """
     plan = plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
     root = adapters_root(settings)
@@ -246,6 +246,11 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
                     on_loss(state.global_step, float(logs["loss"]))
                 report(state.global_step / config.max_steps,
                        f"step {state.global_step}/{config.max_steps}: loss {logs['loss']:.4f}")
+            self.on_step_end(args, state, control)  # a cancel set by on_loss stops here
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if cancel is not None and cancel.is_set():
+                control.should_training_stop = True
 
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{config.adapter}-", dir=root))
@@ -273,6 +278,9 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
                                  callbacks=[_Report()])
         trainer.remove_callback(PrinterCallback)  # it prints log dicts on stdout (CLI = JSON)
         train_loss = float(trainer.train().training_loss)
+        if cancel is not None and cancel.is_set():
+            raise UserError(f"learning cancelled after {trainer.state.global_step} of "
+                            f"{config.max_steps} steps; no adapter was saved")
         seconds = time.perf_counter() - start
         metadata = _metadata(config, plan, generator, settings, base_adapter, losses,
                              train_loss, seconds)

@@ -124,3 +124,37 @@ def seed(store) -> dict[str, int]:
     ids["p1"] = store.record_preference(ids["q1_rag"], ids["q1_base"], "a", session_id="s1")
     ids["p2"] = store.record_preference(ids["q2_rag"], ids["q2_base"], "tie", session_id="s2")
     return ids
+
+
+@pytest.fixture
+def folder_generator(tiny_tokenizer, tmp_path):
+    """A Generator loaded the way the app loads one: a tiny Llama saved to a model folder and
+    read back by :func:`core.loaders.load_causal_or_seq2seq` (private: adapters may attach)."""
+    from core.generation import Generator
+    from core.loaders import load_causal_or_seq2seq
+    from core.settings import Settings
+    from tests.finetune.conftest import build_tiny_llama
+
+    folder = tmp_path / "tiny-llama"
+    build_tiny_llama(tiny_tokenizer).save_pretrained(folder)
+    tiny_tokenizer.save_pretrained(folder)
+    model, tokenizer, seq2seq = load_causal_or_seq2seq(str(folder), Settings(device="cpu"))
+    return Generator(model, tokenizer, model_id="tiny-llama", device="cpu", is_seq2seq=seq2seq)
+
+
+def make_adapter(generator, settings, name: str = "app-lora") -> None:
+    """Save a LoRA adapter for ``generator``'s architecture into the registry, with non-zero
+    B matrices (a real adapter changes the logits; PEFT's default init would not)."""
+    import copy
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from core.finetune.adapters import save_adapter
+
+    torch.manual_seed(1)
+    donor = copy.deepcopy(generator.model)  # before any adapter is attached: a plain model
+    peft_model = get_peft_model(donor, LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM",
+        init_lora_weights=False))
+    save_adapter(peft_model, name, {"source": "finetune"}, settings)

@@ -49,12 +49,12 @@ def test_learn_refuses_with_exit_2_when_too_little(seeded_env, capsys):
     assert "too little feedback" in err and "2 more ratings" in err
 
 
-def test_learn_prints_the_contract_keys(seeded_env, capsys, monkeypatch, tiny_generator):
+def test_learn_prints_the_contract_keys(seeded_env, capsys, monkeypatch, folder_generator):
     store = seeded_env
     for i in range(2):  # 8 ratings now: KTO's default minimum
         store.record_output(session_id="s", page="compare", mode="base", prompt=f"extra {i}",
                             output=f"answer {i}", rating="down")
-    monkeypatch.setattr("core.loaders.load_generator", lambda settings: tiny_generator)
+    monkeypatch.setattr("core.loaders.load_generator", lambda settings: folder_generator)
     code, out, err = _run(capsys, "feedback", "learn", "--adapter", "cli-v1", "--max-steps", "1")
     assert code == 0, err
     assert list(out) == ["adapter", "records", "train_loss", "seconds"]

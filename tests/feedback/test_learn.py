@@ -56,15 +56,15 @@ def _lora_b_nonzero(path) -> bool:
     return any("lora_B" in k and v.abs().sum() > 0 for k, v in weights.items())
 
 
-def test_kto_then_dpo_write_loadable_adapters(store, tiny_generator, tmp_path):
+def test_kto_then_dpo_write_loadable_adapters(store, folder_generator, tmp_path):
     from peft import PeftModel
 
     ids = seed(store)
     settings = Settings(data_dir=tmp_path / "data")
-    before = {k: v.clone() for k, v in tiny_generator.model.state_dict().items()}
+    before = {k: v.clone() for k, v in folder_generator.model.state_dict().items()}
     seen: list[tuple[int, float]] = []
     kto = learn_from_feedback(
-        store, tiny_generator, settings,
+        store, folder_generator, settings,
         LearnConfig(adapter="fb-kto", max_steps=2, batch_size=2, min_ratings=4),
         on_loss=lambda step, loss: seen.append((step, loss)))
     assert kto.method == "kto" and kto.records == 6
@@ -77,12 +77,12 @@ def test_kto_then_dpo_write_loadable_adapters(store, tiny_generator, tmp_path):
     assert meta["settings"]["max_steps"] == 2 and meta["method"] == "kto"
     assert len(meta["feedback"]["sha256"]) == 64 and meta["base_model"] == "tiny-llama"
     # the shared model is untouched (training used a private copy)
-    after = tiny_generator.model.state_dict()
+    after = folder_generator.model.state_dict()
     assert after.keys() == before.keys()
     assert all((after[k] == before[k]).all() for k in before)
 
     dpo = learn_from_feedback(
-        store, tiny_generator, settings,
+        store, folder_generator, settings,
         LearnConfig(adapter="fb-dpo", method="dpo", max_steps=2, batch_size=2, min_pairs=2),
         base_adapter="fb-kto")
     assert (dpo.method, dpo.records) == ("dpo", 2)
@@ -94,12 +94,85 @@ def test_kto_then_dpo_write_loadable_adapters(store, tiny_generator, tmp_path):
     names = sorted(a["name"] for a in list_adapters(settings))
     assert names == ["fb-dpo", "fb-kto"]  # no temp folders left behind
     assert not [p for p in (settings.data_dir / "adapters").iterdir() if p.name.startswith(".")]
-    loaded = PeftModel.from_pretrained(copy.deepcopy(tiny_generator.model), dpo.path)
+    loaded = PeftModel.from_pretrained(copy.deepcopy(folder_generator.model), dpo.path)
     assert loaded.peft_config["default"].r == 8
 
     with pytest.raises(UserError, match="already exists"):
-        learn_from_feedback(store, tiny_generator, settings,
+        learn_from_feedback(store, folder_generator, settings,
                             LearnConfig(adapter="fb-kto", min_ratings=4))
     with pytest.raises(UserError, match=r"no adapter named 'nope'.*available: fb-dpo, fb-kto"):
-        learn_from_feedback(store, tiny_generator, settings,
+        learn_from_feedback(store, folder_generator, settings,
                             LearnConfig(adapter="fb-3", min_ratings=4), base_adapter="nope")
+
+
+def _probe(generator, adapter: str):
+    """(base logits, logits with ``adapter`` on) of the shared generator for a fixed input."""
+    import torch
+
+    from core.finetune.adapters import active_adapter
+
+    ids = generator.tokenizer("what is low rank adaptation", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        base = generator.model(input_ids=ids).logits.clone()
+        with active_adapter(generator, adapter) as model:
+            tuned = model(input_ids=ids).logits.clone()
+    return base, tuned
+
+
+@pytest.mark.parametrize(("method", "parent"), [("kto", None), ("dpo", "app-lora")])
+def test_learning_works_after_the_app_loaded_an_adapter(store, folder_generator, tmp_path,
+                                                        method, parent):
+    """The compare page attaches adapters to the shared model (LoRA layers injected in place);
+    learning must still train a clean copy, from the base or from a loaded adapter, and leave
+    the shared model, its base answers and its loaded adapters exactly as they were."""
+    import math
+
+    import torch
+
+    from core.finetune.adapters import load_adapter
+    from tests.feedback.conftest import make_adapter
+
+    seed(store)
+    settings = Settings(data_dir=tmp_path / "data")
+    make_adapter(folder_generator, settings, "app-lora")
+    shared = load_adapter(folder_generator, "app-lora", settings)  # as the compare page does
+    base_before, tuned_before = _probe(folder_generator, "app-lora")
+    assert not torch.equal(base_before, tuned_before)  # the loaded adapter does something
+
+    result = learn_from_feedback(
+        store, folder_generator, settings,
+        LearnConfig(adapter="fb-new", method=method, max_steps=2, batch_size=2,
+                    min_ratings=4, min_pairs=2, learning_rate=1e-2),
+        base_adapter=parent)
+
+    assert result.method == method and math.isfinite(result.train_loss)
+    assert [row["step"] for row in result.losses] == [1, 2]
+    assert all(math.isfinite(row["loss"]) for row in result.losses)
+    saved = load_file(str(settings.data_dir / "adapters" / "fb-new" / "adapter_model.safetensors"))
+    if parent is None:  # PEFT starts B at zero: non-zero B means it trained
+        assert any("lora_B" in k and v.abs().sum() > 0 for k, v in saved.items())
+    else:  # continued from the loaded adapter: same tensors, new values
+        start = load_file(str(settings.data_dir / "adapters" / parent
+                              / "adapter_model.safetensors"))
+        assert saved.keys() == start.keys()
+        assert any(not torch.equal(saved[k], start[k]) for k in start)
+    base_after, tuned_after = _probe(folder_generator, "app-lora")
+    assert torch.equal(base_before, base_after) and torch.equal(tuned_before, tuned_after)
+    assert list(shared.peft_config) == ["app-lora"]  # no adapter added to the shared model
+    assert shared.base_model.model is folder_generator.model
+    assert not any(p.requires_grad for p in folder_generator.model.parameters())
+
+
+def test_cancel_stops_training_and_saves_nothing(store, folder_generator, tmp_path):
+    """Cancel pressed while step 1 is reported: training stops there (of 5 steps), the error
+    says so, and neither the adapter nor a temp folder is left in the registry."""
+    import threading
+
+    seed(store)
+    settings = Settings(data_dir=tmp_path / "data")
+    cancel = threading.Event()
+    with pytest.raises(UserError, match="cancelled after 1 of 5 steps; no adapter was saved"):
+        learn_from_feedback(store, folder_generator, settings,
+                            LearnConfig(adapter="fb-x", max_steps=5, batch_size=2, min_ratings=4),
+                            on_loss=lambda step, loss: cancel.set(), cancel=cancel)
+    assert list((settings.data_dir / "adapters").iterdir()) == []

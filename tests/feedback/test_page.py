@@ -63,7 +63,7 @@ def test_learn_button_runs_training_and_keeps_the_result(seeded, monkeypatch):
     calls = {}
 
     def fake_learn(store, generator, settings, config, *, base_adapter=None, progress=None,
-                   on_loss=None):
+                   on_loss=None, cancel=None):
         calls["config"] = config
         for step, loss in ((1, 0.5), (2, 0.4)):
             on_loss(step, loss)

@@ -1,0 +1,50 @@
+"""core.training_copy: the model learning trains is the generator's base model, reloaded,
+without the adapters the app has attached to the shared model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from peft.tuners.tuners_utils import BaseTunerLayer
+
+from core.errors import UserError
+from core.finetune.adapters import adapter_generator, load_adapter
+from core.settings import Settings
+from core.training_copy import training_copy
+from tests.feedback.conftest import make_adapter
+
+
+def _logits(model, tokenizer):
+    ids = tokenizer("a fixed probe sentence", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        return model(input_ids=ids).logits
+
+
+@pytest.mark.parametrize("through_view", [False, True])
+def test_copy_has_base_weights_and_no_adapter(folder_generator, tmp_path, through_view):
+    """With an adapter attached to the shared model (and also when asked through the adapter
+    view the fine-tuned modes use), the copy is a plain trainable model with the base logits
+    and no memory shared with the live model."""
+    settings = Settings(data_dir=tmp_path / "data")
+    make_adapter(folder_generator, settings, "app-lora")
+    load_adapter(folder_generator, "app-lora", settings)
+    shared = folder_generator.model
+    source = (adapter_generator(folder_generator, "app-lora", settings) if through_view
+              else folder_generator)
+
+    model, tokenizer = training_copy(source)
+
+    assert any(isinstance(m, BaseTunerLayer) for m in shared.modules())  # injected in place
+    assert not any(isinstance(m, BaseTunerLayer) for m in model.modules())
+    assert not hasattr(model, "peft_config")
+    assert type(model) is type(shared) and model.dtype == shared.dtype
+    assert all(p.requires_grad for p in model.parameters())
+    live = {p.data_ptr() for p in shared.parameters()}
+    assert not any(p.data_ptr() in live for p in model.parameters())
+    assert torch.equal(_logits(model, tokenizer), _logits(shared, folder_generator.tokenizer))
+    assert tokenizer is not folder_generator.tokenizer
+
+
+def test_model_built_in_memory_is_refused(tiny_generator):
+    with pytest.raises(UserError, match="built in memory"):
+        training_copy(tiny_generator)
