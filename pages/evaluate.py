@@ -1,8 +1,9 @@
 """Evaluate: score answer modes over a QA file, per question and per mode, and compare runs.
 
-Widgets in, core calls (core.evaluation.runner), charts out. The evaluation runs in a
-background job (core.jobs) held by st.cache_resource, polled by a fragment; the
-finished run is saved under data_dir/eval_runs and kept in st.session_state.
+Widgets in, core calls (core.evaluation.runner, .view), charts out. The evaluation runs in a
+background job (core.jobs) shown by the shared job panel (progress, ETA, Cancel); the
+finished run is saved under data_dir/eval_runs and kept in st.session_state, and so are the
+settings (copied to non-widget keys, which survive switching pages).
 """
 
 import json
@@ -13,28 +14,27 @@ import streamlit as st
 
 from core import st_cache
 from core.errors import UserError
-from core.evaluation import runner
+from core.evaluation import runner, view
 from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, parse_qa_text, select_split
-from core.finetune.adapters import list_adapters
+from core.evaluation.view import adapter_kb_warning
+from core.finetune.adapters import list_adapters, read_metadata
 from core.finetune.modes import ALL_MODES, FINETUNED_MODES, make_context
+from core.rag.highlight import escape_markdown
+from pages._job_panel import job_panel
 
-CHART_METRICS = ["exact_match", "f1", "mc_accuracy", "hit_rate", "mrr", "grounding_overlap",
-                 "grounding_cosine", "relevance"]
-FILTERS = {
-    "All questions": None,
-    "RAG beats fine-tuned": ("rag", "finetuned"),
-    "Fine-tuned beats RAG": ("finetuned", "rag"),
-    "RAG beats base": ("rag", "base"),
-    "Fine-tuned beats base": ("finetuned", "base"),
-    "Fine-tuned + RAG beats RAG": ("finetuned+rag", "rag"),
-}
+KEEP = ("ev-source", "ev-kb", "ev-adapter", "ev-limit", "ev-modes", "ev-top-k", "ev-search")
+
+
+def keep(key: str, default, valid=lambda v: True) -> str:
+    """A widget key whose value survives navigation (restored from the ``kept-`` copy that
+    the page writes after its widgets) and is reset to ``default`` when no longer valid."""
+    value = st.session_state.get(key, st.session_state.get(f"kept-{key}", default))
+    st.session_state[key] = value if valid(value) else default
+    return key
+
 
 st.title("Evaluate")
-st.caption("Exact match and token F1 (SQuAD normalisation, answer or any alias), multiple-"
-           "choice accuracy by log-likelihood, retrieval hit rate@k and MRR of the source "
-           "document, and two local proxies: grounding (answer tokens found in the retrieved "
-           "context; embedding cosine to the best chunk) and relevance (embedding cosine "
-           "question-answer). The proxies are computed with the embedder, not an LLM judge.")
+st.caption(view.METRICS_NOTE)
 settings = st_cache.settings()
 slot = st_cache.job_slot("evaluate")
 job = slot.job
@@ -47,7 +47,8 @@ except UserError as exc:
     st.stop()
 adapter_names = [a["name"] for a in list_adapters(settings)]
 
-source = st.radio("Questions", ["Default QA set", "Upload a JSONL file"], horizontal=True)
+SOURCES = ["Default QA set", "Upload a JSONL file"]
+source = st.radio("Questions", SOURCES, horizontal=True, key=keep("ev-source", SOURCES[0]))
 items = []
 try:
     if source == "Default QA set":
@@ -73,16 +74,25 @@ except UserError as exc:
     st.error(str(exc))
 
 c1, c2, c3 = st.columns([2, 2, 1])
-kb = c1.selectbox("Knowledge base", kbs, index=kbs.index("default") if "default" in kbs else 0)
-adapter = c2.selectbox("Adapter (fine-tuned modes)", adapter_names, index=0 if adapter_names
-                       else None, placeholder="none: train one on Fine-tune")
-limit = c3.number_input("Questions", 1, max(1, len(items)), min(10, max(1, len(items))),
+kb = c1.selectbox("Knowledge base", kbs, key=keep("ev-kb", "default" if "default" in kbs else
+                                                 (kbs or [None])[0], kbs.__contains__))
+adapter = c2.selectbox("Adapter (fine-tuned modes)", adapter_names, placeholder="none: train "
+                       "one on Fine-tune", key=keep("ev-adapter", (adapter_names or [None])[0],
+                                                    (*adapter_names, None).__contains__))
+n_max = max(1, len(items))
+limit = c3.number_input("Questions", 1, n_max, key=keep("ev-limit", min(10, n_max),
+                                                        lambda v: 1 <= v <= n_max),
                         help="CPU: each question takes seconds per mode")
+if warning := adapter_kb_warning(read_metadata(settings, adapter) if adapter else {},
+                                 adapter or "", kb or ""):
+    st.warning(escape_markdown(warning))
 default_modes = [m for m in ALL_MODES if adapter or m not in FINETUNED_MODES]
-modes = st.multiselect("Modes", ALL_MODES, default=default_modes)
+modes = st.multiselect("Modes", ALL_MODES, key=keep("ev-modes", default_modes,
+                                                    lambda v: set(v) <= set(ALL_MODES)))
 k1, k2 = st.columns(2)
-top_k = k1.slider("Top-k chunks", 1, 10, 3)
-search = k2.selectbox("Search", ["hybrid", "vector", "fts"])
+top_k = k1.slider("Top-k chunks", 1, 10, key=keep("ev-top-k", 3))
+search = k2.selectbox("Search", ["hybrid", "vector", "fts"], key=keep("ev-search", "hybrid"))
+st.session_state.update({f"kept-{k}": st.session_state[k] for k in KEEP})
 
 if st.button("Run evaluation", type="primary", disabled=running or not items):
     try:
@@ -107,61 +117,37 @@ if st.button("Run evaluation", type="primary", disabled=running or not items):
         st.error(str(exc))
 
 
-@st.fragment(run_every="1s")
-def job_panel() -> None:
-    current = slot.job
-    if current is None:
-        return
-    snap = current.snapshot()
-    if snap["running"]:
-        st.progress(snap["fraction"], snap["message"])
-        if st.button("Cancel", disabled=snap["cancelling"], key=f"cancel-{snap['id']}"):
-            current.cancel.set()
-        return
-    if snap["error"]:
-        st.error(snap["error"])
-    elif snap["result"] and st.session_state.get("eval_run_id") != snap["result"]["id"]:
+def _finished(snap: dict) -> None:
+    if snap["result"]:
         st.session_state["eval_run"] = snap["result"]
-        st.session_state["eval_run_id"] = snap["result"]["id"]
         slot.clear()
-        st.rerun()
 
 
-job_panel()
-
-
-def aggregates_frame(run: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"mode": m, **{k: v for k, v in agg.items() if k != "unavailable"}}
-                         for m, agg in run["aggregates"].items()])
-
+job_panel(lambda: slot.job, key="evaluate", title="Evaluation", on_done=_finished,
+          cancel_note="Stops after the current question; the answered ones are kept.",
+          show_loss=False)
 
 run = st.session_state.get("eval_run")
 if run:
     st.subheader(f"Run {run['id']} · {run['n']} questions"
                  + (" (cancelled)" if run.get("cancelled") else ""))
-    agg = aggregates_frame(run)
+    agg = view.aggregates_frame(run)
     st.dataframe(agg, hide_index=True)
     for mode, a in run["aggregates"].items():
         for metric, reason in (a.get("unavailable") or {}).items():
             st.caption(f"{mode} · {metric}: not computed ({reason})")
-    long = agg.melt(id_vars="mode", value_vars=[m for m in CHART_METRICS if m in agg],
-                    var_name="metric", value_name="score").dropna()
-    st.plotly_chart(px.bar(long, x="metric", y="score", color="mode", barmode="group",
-                           range_y=[0, 1], title="Scores by mode (fractions)"),
+    st.plotly_chart(px.bar(view.chart_frame(agg), x="metric", y="score", color="mode",
+                           barmode="group", range_y=[0, 1], title="Scores by mode (fractions)"),
                     key=f"bars-{run['id']}")
-    rows = pd.DataFrame(run["rows"])
     f1, f2 = st.columns(2)
-    which = f1.selectbox("Show", list(FILTERS))
-    metric = f2.selectbox("Compared on", ["f1", "mc_accuracy", "exact_match"])
-    pair = FILTERS[which]
+    which = f1.selectbox("Show", list(view.FILTERS))
+    metric = f2.selectbox("Compared on", view.COMPARED_ON)
+    pair = view.FILTERS[which]
+    ids = runner.wins(run["rows"], metric, *pair) if pair else None
     if pair:
-        ids = runner.wins(run["rows"], metric, *pair)
-        rows = rows[rows["id"].isin(ids)]
         st.caption(f"{len(ids)} question(s) where {pair[0]} scores higher than {pair[1]} on "
                    f"{metric}.")
-    cols = ["id", "mode", "question", "gold", "prediction", "mc_choice", "exact_match", "f1",
-            "mc_correct", "hit", "reciprocal_rank", "grounding_overlap", "relevance", "seconds"]
-    st.dataframe(rows[[c for c in cols if c in rows]], hide_index=True)
+    st.dataframe(view.rows_frame(run, ids), hide_index=True)
     d1, d2 = st.columns(2)
     d1.download_button("Download rows (CSV)", pd.DataFrame(run["rows"]).to_csv(index=False),
                        file_name=f"eval-{run['id']}.csv", mime="text/csv")
@@ -184,7 +170,7 @@ else:
             st.error(str(exc))
         else:
             table = pd.DataFrame(runner.compare_runs(loaded)).dropna()
-            table = table[table["metric"].isin(CHART_METRICS)]
+            table = table[table["metric"].isin(view.CHART_METRICS)]
             table["run · mode"] = table["run"] + " · " + table["mode"]
             st.plotly_chart(px.bar(table, x="metric", y="value", color="run · mode",
                                    barmode="group", range_y=[0, 1], title="Saved runs"),

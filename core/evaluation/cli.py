@@ -1,8 +1,8 @@
 """CLI: ``evaluate`` a QA file over answer modes, and list saved evaluation runs.
 
 ``evaluate --qa FILE --kb NAME [--adapter NAME] [--modes base,rag,finetuned,finetuned+rag]``
-prints {"n", "modes": {MODE: {"exact_match", "f1", "mc_accuracy", "hit_rate", "mrr",
-"seconds_per_question", ...}}, "run_id"}; scores are fractions in [0, 1], or null when a
+prints {"n", "modes": {MODE: {"exact_match", "answer_hit", "f1", "mc_accuracy", "hit_rate",
+"mrr", "seconds_per_question", ...}}, "run_id"}; scores are fractions in [0, 1], or null when a
 metric does not apply (e.g. hit_rate for a mode that does not retrieve; the reason is in
 "unavailable"). Only the ``--split`` (default test) questions are used. Progress goes to stderr.
 

@@ -5,6 +5,9 @@
   collapsed); the score is the maximum over the answer and its aliases.
   F1 = 2·P·R / (P + R) with P = common / |prediction tokens|, R = common / |gold tokens| and
   ``common`` counted with multiplicity (bag-of-tokens intersection).
+* **Answer hit** (``answer_hit``): 1.0 when the normalised answer or any alias appears in the
+  normalised prediction as whole tokens; a lenient score for chatty replies that contain the
+  right answer ("It is 7.3 km away." has EM 0 but answer_hit 1 for gold "7.3 km").
 * **Hit rate@k / reciprocal rank** of the question's source document among the retrieved
   chunks' documents (rank = position of the first chunk from that document, 1-based).
 * **Grounding** (is the answer in the retrieved context?), two local proxies, *not* an LLM
@@ -67,6 +70,19 @@ def exact_match(prediction: str, golds: Sequence[str]) -> Score:
         return Score.missing("no gold answer")
     pred = normalize_answer(prediction)
     return Score(float(any(pred == normalize_answer(g) for g in golds)))
+
+
+def answer_hit(prediction: str, golds: Sequence[str]) -> Score:
+    """1.0 if any normalised gold occurs as a whole-token run in the normalised prediction.
+
+    Example: ``answer_hit("It lies 7.3 km north.", ["7.3 km"])`` -> 1.0 ("73 km" is in
+    "it lies 73 km north"); gold "km" would not match inside "kmh".
+    """
+    golds = [g for g in (normalize_answer(g) for g in golds) if g]
+    if not golds:
+        return Score.missing("no gold answer")
+    pred = f" {normalize_answer(prediction)} "
+    return Score(float(any(f" {g} " in pred for g in golds)))
 
 
 def _f1(pred: list[str], gold: list[str]) -> float:

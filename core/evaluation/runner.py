@@ -32,9 +32,10 @@ from core.evaluation.likelihood import score_choices
 from core.evaluation.qa import QAItem
 
 Progress = Callable[[float, str], None]
-METRICS = ("exact_match", "f1", "mc_accuracy", "mc_accuracy_sum", "hit_rate", "mrr",
+METRICS = ("exact_match", "answer_hit", "f1", "mc_accuracy", "mc_accuracy_sum", "hit_rate", "mrr",
            "grounding_overlap", "grounding_cosine", "relevance")
-ROW_METRIC = {"exact_match": "exact_match", "f1": "f1", "mc_accuracy": "mc_correct",
+ROW_METRIC = {"exact_match": "exact_match", "answer_hit": "answer_hit", "f1": "f1",
+              "mc_accuracy": "mc_correct",
               "mc_accuracy_sum": "mc_correct_sum", "hit_rate": "hit", "mrr": "reciprocal_rank",
               "grounding_overlap": "grounding_overlap", "grounding_cosine": "grounding_cosine",
               "relevance": "relevance"}
@@ -55,6 +56,7 @@ def evaluate_one(item: QAItem, mode: str, ctx, embedder) -> dict:
     contexts = [h.text for h in job.sources] if retrieves else None
     scores = {
         "exact_match": metrics.exact_match(gen.text, item.golds),
+        "answer_hit": metrics.answer_hit(gen.text, item.golds),
         "f1": metrics.f1_score(gen.text, item.golds),
         "hit": metrics.hit_rate_at_k(documents, item.source, ctx.retrieval.top_k),
         "reciprocal_rank": metrics.reciprocal_rank(documents, item.source),

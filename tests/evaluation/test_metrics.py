@@ -99,3 +99,41 @@ def test_mean_score_skips_missing_and_explains_all_missing():
     assert m.mean_score([1.0, None, 0.0], "f1").value == 0.5
     empty = m.mean_score([None, None], "hit_rate")
     assert empty.value is None and "hit_rate" in empty.reason
+
+
+@pytest.mark.parametrize(("prediction", "golds", "hit"), [
+    # a chatty reply that contains the answer: EM 0, hit 1 (punctuation and case ignored)
+    ("The keeper is Marta Quill, since 1998.", ["Marta Quill"], 1.0),
+    # "7.3 km" and "It lies 7.3 km north." normalise to "73 km" and "it lies 73 km north"
+    ("It lies 7.3 km north.", ["7.3 kilometres", "7.3 km"], 1.0),
+    # articles are dropped on both sides: "the Lantern Shed" -> "lantern shed"
+    ("Try the Lantern-Shed first", ["The Lantern-Shed"], 1.0),
+    # whole tokens only: gold "287" is not inside "2870"
+    ("About 2870 people", ["287"], 0.0),
+    # every gold token must appear, in order
+    ("Skellwick is near the Haven", ["Skellwick Haven"], 0.0),
+    ("", ["Skellwick Haven"], 0.0),
+])
+def test_answer_hit(prediction, golds, hit):
+    assert m.answer_hit(prediction, golds).value == hit
+
+
+def test_answer_hit_without_gold_says_why():
+    for golds in ([], ["", "  the "]):
+        score = m.answer_hit("anything", golds)
+        assert score.value is None and "no gold" in score.reason
+
+
+def test_answer_hit_is_aggregated_per_mode():
+    """Two base rows hit 1 and 0 -> mean 0.5; the rag row hits 1."""
+    from core.evaluation.runner import aggregate
+
+    rows = [{"mode": "base", "answer_hit": 1.0, "exact_match": 0.0, "seconds": 1.0,
+             "reasons": {}},
+            {"mode": "base", "answer_hit": 0.0, "exact_match": 0.0, "seconds": 1.0,
+             "reasons": {}},
+            {"mode": "rag", "answer_hit": 1.0, "exact_match": 1.0, "seconds": 1.0,
+             "reasons": {}}]
+    agg = aggregate(rows, ["base", "rag"])
+    assert (agg["base"]["answer_hit"], agg["rag"]["answer_hit"]) == (0.5, 1.0)
+    assert agg["base"]["exact_match"] == 0.0

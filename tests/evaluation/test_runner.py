@@ -49,7 +49,8 @@ def test_four_modes_end_to_end(app_settings, kb, fresh_llama, fresh_generator, t
     assert run["n"] == 2 and len(run["rows"]) == 8 and not run["cancelled"]
     for mode in ALL_MODES:
         agg = run["aggregates"][mode]
-        for metric in ("exact_match", "f1", "mc_accuracy", "mc_accuracy_sum", "relevance"):
+        for metric in ("exact_match", "answer_hit", "f1", "mc_accuracy", "mc_accuracy_sum",
+                       "relevance"):
             assert 0.0 <= agg[metric] <= 1.0, (mode, metric)
         assert agg["seconds_per_question"] > 0
     # Retrieval metrics exist exactly for the retrieving modes; the others say why.

@@ -47,7 +47,7 @@ def test_example_click_builds_default_kb_answers_twice_and_stores_rating(pages_e
     assert run["question"] == question and set(run["results"]) == {"base", "rag"}
     assert run["results"]["rag"]["sources"] and not run["results"]["base"]["sources"]
     assert sum(c.value.startswith("Latency") and "tokens" in c.value for c in at.caption) == 2
-    assert any("chunk" in e.label and "score" in e.label for e in at.expander)
+    assert any("chunk" in e.label for e in at.expander)  # scores: in the sources table
     # No adapter trained yet: the fine-tuned columns say how to get one (issue #4).
     assert sum("No adapter" in i.value for i in at.info) == 2
     subheaders = [s.value for s in at.subheader]
