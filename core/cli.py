@@ -63,14 +63,49 @@ def feature_cli_modules() -> list[str]:
     return [f"core.{n}.cli" for n in sorted(names) if (root / n / "cli.py").exists()]
 
 
+#: Noun-then-verb commands over the flat ones the feature packages register. The flat names
+#: stay as aliases (so no script breaks); those in HIDDEN_FLAT no longer show in ``--help``.
+NOUNS: dict[str, tuple[str, dict[str, str]]] = {
+    "kb": ("knowledge bases: list, show, index, delete, delete-doc",
+           {"list": "kbs", "show": "kb-show", "index": "index", "delete": "kb-delete",
+            "delete-doc": "kb-delete-doc"}),
+    "adapter": ("LoRA adapters: list, show, delete, train",
+                {"list": "adapters", "show": "adapter-show", "delete": "adapter-delete",
+                 "train": "finetune"}),
+    "eval": ("evaluation: run, runs", {"run": "evaluate", "runs": "eval-runs"}),
+}
+HIDDEN_FLAT = {"kbs", "kb-show", "index", "kb-delete", "kb-delete-doc", "adapters",
+               "adapter-show", "adapter-delete", "eval-runs"}
+
+
+def _add_nouns(sub) -> None:
+    """``kb list`` etc.: each verb parser inherits the flat command's arguments and handler.
+
+    Example: ``python -m core kb show default`` runs exactly what ``kb-show default`` runs.
+    """
+    flat = sub.choices
+    for noun, (help_text, verbs) in NOUNS.items():
+        group = sub.add_parser(noun, help=help_text).add_subparsers(
+            dest="verb", required=True, metavar="VERB")
+        for verb, command in verbs.items():
+            source = flat[command]
+            group.add_parser(verb, parents=[source], conflict_handler="resolve",
+                             help=_help_of(sub, command), description=source.description)
+    sub._choices_actions[:] = [a for a in sub._choices_actions if a.dest not in HIDDEN_FLAT]
+
+
+def _help_of(sub, command: str) -> str | None:
+    return next((a.help for a in sub._choices_actions if a.dest == command), None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _register_builtin(sub)
     for module in feature_cli_modules():
         importlib.import_module(module).register(sub)
+    _add_nouns(sub)
     return parser
-
 
 
 

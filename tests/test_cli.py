@@ -43,3 +43,40 @@ def test_unknown_command_exits_nonzero(capsys):
     with pytest.raises(SystemExit) as info:
         main(["no-such-command"])
     assert info.value.code != 0
+
+
+@pytest.mark.parametrize("noun", ["kb", "adapter", "eval"])
+def test_every_noun_verb_runs_the_flat_commands_handler_with_its_arguments(noun):
+    """`kb show X` and `kb-show X` parse to the same handler and arguments (aliases, no drift)."""
+    from core.cli import NOUNS, build_parser
+
+    parser = build_parser()
+    for verb, flat in NOUNS[noun][1].items():
+        flat_parser = parser._subparsers._group_actions[0].choices[flat]
+        required = [a for a in flat_parser._actions if a.required or not a.option_strings]
+        argv = []
+        for action in required:
+            if action.dest == "help":
+                continue
+            argv += ([action.option_strings[0]] if action.option_strings else []) + ["x"]
+        new = vars(parser.parse_args([noun, verb, *argv]))
+        old = vars(parser.parse_args([flat, *argv]))
+        assert new.pop("verb") == verb and new.pop("command") == noun
+        assert old.pop("command") == flat
+        assert new == old
+
+
+def test_nouns_replace_flat_names_in_help_but_flat_names_still_work(capsys, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.setenv("NLPLAB_DATA_DIR", str(tmp_path))
+    from core.cli import build_parser
+
+    listing = build_parser().format_help()
+    assert " kb " in listing and "kb-show" not in listing and "adapters " not in listing
+    for argv in (["kb", "list"], ["kbs"], ["adapter", "list"], ["adapters"], ["eval", "runs"],
+                 ["eval-runs"]):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 0, err
+        assert json.loads(out) == []
+    code, _, err = run_cli(capsys, "kb", "show", "nope")
+    assert code == 2 and "nope" in err
