@@ -60,6 +60,8 @@ def test_thumbs_up_survives_navigation_reload_and_a_second_tab(tiny_server, page
             wait_idle(page)
             no_exceptions(page)
             # the answers are still on screen and the thumb shows the saved rating
+            page.wait_for_timeout(1000)
+            assert _ratings(tiny_server) == {"base": None, "rag": "up"}, step
             thumb = column(page, "RAG").get_by_role("radio", name="Thumbs up")
             assert thumb.get_attribute("aria-checked") == "true", step
         elif step == "reload":
