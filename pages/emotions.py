@@ -19,7 +19,7 @@ from core.emotions.nltk_data import ensure_nltk_data
 from core.emotions.preprocess import STEP_ORDER, PreprocessConfig
 from core.errors import UserError
 from core.jobs import REGISTRY
-from pages._feedback_widget import rating_widget
+from pages._feedback_widget import batch_ratings_editor, rating_widget
 
 settings = st_cache.settings()
 DATA_DIR = settings.data_dir
@@ -297,37 +297,18 @@ with tab_cls:
                     for lab in model.labels:
                         df[f"p_{lab}"] = [o["scores"][lab] for o in out]
                     state["emo_batch_out"] = (df, int((~keep).sum()))
+                    state["emo_batch_text"] = col  # the prompt of each rating
             except UserError as exc:
                 show_error(exc)
         if state.get("emo_batch_out") is not None:
             df, skipped = state["emo_batch_out"]
             if skipped:
                 st.warning(f"{skipped} empty rows skipped")
-            df = df.assign(feedback=None)
-            edited = st.data_editor(df, key="emo_batch_table", column_config={
-                "feedback": st.column_config.SelectboxColumn(options=["👍", "👎"])},
-                disabled=[c for c in df.columns if c != "feedback"])
-            st.download_button("Download predictions (CSV)", df.drop(columns="feedback")
-                               .to_csv(index=False).encode(), "emotion_predictions.csv",
-                               "text/csv", key="emo_download")
-            if st.button("Save batch ratings", key="emo_batch_rate"):
-                rated = edited[edited["feedback"].notna()]
-                saved = state.setdefault("emo_batch_saved", {})  # row -> record id
-                text_col = state.get("emo_batch_col")
-                try:
-                    store = st_cache.get_feedback_store()
-                    for idx, r in rated.iterrows():
-                        rating = "up" if r["feedback"] == "👍" else "down"
-                        if idx in saved:  # a changed rating updates the same record
-                            store.set_rating(saved[idx], rating)
-                            continue
-                        saved[idx] = store.record_output(
-                            session_id=str(state.get("session_id", "anonymous")),
-                            page="emotions", mode="classifier",
-                            prompt=str(r.get(text_col, "")), output=str(r["predicted"]),
-                            model_id=f"emotion:{name}", rating=rating,
-                            extra={"scores": {lab: float(r[f"p_{lab}"])
-                                              for lab in model.labels}})
-                    st.success(f"{len(rated)} ratings saved")
-                except UserError as exc:
-                    st.error(f"Ratings NOT saved: {exc}")
+            text_col = state.get("emo_batch_text")
+            batch_ratings_editor("emo_batch", df, lambda i: {
+                "page": "emotions", "mode": "classifier", "model_id": f"emotion:{name}",
+                "prompt": str(df.at[i, text_col]) if text_col in df.columns else "",
+                "output": str(df.at[i, "predicted"]),
+                "extra": {"scores": {lab: float(df.at[i, f"p_{lab}"]) for lab in model.labels}}})
+            st.download_button("Download predictions (CSV)", df.to_csv(index=False).encode(),
+                               "emotion_predictions.csv", "text/csv", key="emo_download")

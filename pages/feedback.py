@@ -84,7 +84,12 @@ with table:
     search = f4.text_input("Search prompt, answer or comment (plain text)", key="fb_f_search")
     shown = stats.filter_records(df, modes=modes, rating=rating, pages=pages, search=search)
     st.caption(f"{len(shown)} of {len(df)} answers")
-    st.dataframe(shown, hide_index=True, width="stretch")
+    text = st.column_config.TextColumn  # rows taller than 4rem wrap their text
+    st.dataframe(shown, hide_index=True, width="stretch", row_height=84, column_order=[
+        "prompt", "output", "rating", "comment", "mode", "model", "page", "reward",
+        "latency_seconds", "id", "created_at", "updated_at", "session_id"], column_config={
+        "prompt": text(width="medium"), "output": text("answer", width="large"),
+        "comment": text(width="medium")})
 
 with drill:
     prompts = (stats.records_frame(records).groupby("prompt").size()

@@ -186,3 +186,15 @@ def test_before_after_section_runs_the_comparison_and_keeps_it(seeded, app_setti
     assert (f1["before"], f1["after"], f1["delta (after - before)"]) == (0.25, 0.5, 0.25)
     answers = next(f for f in frames if "F1 after" in f.columns)
     assert list(answers.iloc[0][["before", "after"]]) == ["Bob", "Ada"]
+
+
+def test_rated_items_table_leads_with_prompt_answer_rating_and_comment(seeded):
+    import json
+
+    at = _dashboard()
+    table = at.dataframe[1].proto  # [0] is the win-rate table
+    assert list(table.column_order)[:4] == ["prompt", "output", "rating", "comment"]
+    assert list(table.column_order)[-4:] == ["id", "created_at", "updated_at", "session_id"]
+    config = json.loads(table.columns)
+    assert config["output"]["label"] == "answer" and config["output"]["width"] == "large"
+    assert table.row_height > 64  # taller than 4rem: the grid wraps long text
