@@ -101,11 +101,12 @@ right.dataframe(pd.DataFrame(component_rows(est.bytes)), hide_index=True, key="m
 st.markdown("**Formulas and sources**")
 st.dataframe(pd.DataFrame([{**f, "GiB": round(f["bytes"] / GIB, 3)} for f in est.formulas])
              [["component", "GiB", "formula", "source"]], hide_index=True, key="mem_formulas",
-             row_height=100, column_config={  # long formulas and sources wrap, not cut off
-                 "component": st.column_config.TextColumn(width=130),
-                 "GiB": st.column_config.NumberColumn(width=70, format="%.3f"),
-                 "formula": st.column_config.TextColumn(width=430),
-                 "source": st.column_config.TextColumn(width=520)})
+             row_height=100, height=100 * len(est.formulas) + 40,  # every row, no scrolling
+             column_config={  # widths fit a laptop screen; long formulas and sources wrap
+                 "component": st.column_config.TextColumn(width=105),
+                 "GiB": st.column_config.NumberColumn(width=65, format="%.3f"),
+                 "formula": st.column_config.TextColumn(width=320),
+                 "source": st.column_config.TextColumn(width=420)})
 
 st.subheader("Precision comparison")
 comp = pd.DataFrame(precision_comparison(desc.config, ec, pc))

@@ -7,7 +7,7 @@ file list ("app", "compare", "feedback widget", ...) and run the page without ``
 
 import pytest
 
-from tests.browser.conftest import AppServer, wait_idle
+from tests.browser.conftest import AppServer, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -31,3 +31,20 @@ def test_deep_link_on_fresh_server_uses_app_navigation(fresh_server, page):
     assert "GPU memory" in links and "Ask & compare" in links, links
     assert not {"app", "compare", "feedback widget", "job panel"} & set(links), links
     assert page.get_by_test_id("stException").count() == 0
+
+
+def test_load_all_models_shows_done_message_and_times(app_server, page):
+    """The home page's button ends with a message naming each model's load time (the first
+    load converts SmolLM2: about a minute on 2 cores)."""
+    page.goto(app_server.url)
+    page.get_by_role("heading", name="NLP Lab").wait_for(timeout=90_000)
+    wait_idle(page)
+    page.get_by_role("button", name="Load all models now").click()
+    done = page.get_by_test_id("stAlertContentSuccess")
+    done.wait_for(timeout=300_000)
+    text = done.inner_text()
+    assert text.startswith("Loaded all 3 models in "), text
+    for role in ("embedder", "generator", "classifier"):
+        assert f"{role} " in text, text
+    assert page.get_by_test_id("stException").count() == 0
+    screenshot(page, "home-models-loaded")
