@@ -21,20 +21,19 @@ PAGE_GUIDE = [
      "Estimated with cited formulas and checked against measurement."),
 ]
 
-# Measured on a busy 2-core CPU machine (`python -m core info`, fresh data dir): cold 69 s
-# (embedder 14, generator 54 incl. GGUF conversion, classifier 0.2); converted already: 12 s.
+# Measured on this 2-core CPU machine: `python -m core info` with a fresh data dir took 69 s
+# (generator 54 s incl. GGUF conversion), 12 s once converted; the app's button took 32-60 s.
 LOAD_HELP = ("Loads the embedder, generator and classifier encoder into this server process. "
-             "The very first load converts SmolLM2 from GGUF: 60-70 s on a 2-core CPU; after "
+             "The very first load converts SmolLM2 from GGUF: 30-70 s on a 2-core CPU; after "
              "that 10-15 s. The table below shows each model's measured load time.")
-MODEL_COLUMNS = {
-    "role": st.column_config.TextColumn("role", width="small"),
-    "in memory": st.column_config.TextColumn("in memory", width="small"),
-    "last load (s)": st.column_config.NumberColumn("last load (s)", width="small", format="%.1f",
-                                                   help="Measured time of the last real load "
-                                                   "in this server process"),
-    "model": st.column_config.TextColumn("model", width="medium"),
-    "source": st.column_config.TextColumn("source", width="large"),
-    "setting": st.column_config.TextColumn("setting", width="medium"),
+MODEL_COLUMNS = {  # pixel widths that fit beside the sidebar; long sources wrap
+    "role": st.column_config.TextColumn(width=85),
+    "in memory": st.column_config.TextColumn(width=125),
+    "last load (s)": st.column_config.NumberColumn(width=95, format="%.1f", help="Measured "
+                                                   "time of the last real load in this process"),
+    "model": st.column_config.TextColumn(width=200),
+    "source": st.column_config.TextColumn(width=240),
+    "setting": st.column_config.TextColumn(width=190),
 }
 
 st.title(":material/science: NLP Lab")
@@ -67,7 +66,7 @@ else:
     cols[2].metric("GPU memory", "no GPU")
 
 st.dataframe(pd.DataFrame(model_rows(status["models"])), hide_index=True, width="stretch",
-             row_height=56, column_config=MODEL_COLUMNS)
+             row_height=72, column_config=MODEL_COLUMNS, placeholder="not yet")
 for m in status["models"]:
     if m.get("error"):
         st.error(f"{m['role']}: {m['error']}")

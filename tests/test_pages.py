@@ -66,3 +66,5 @@ def test_home_models_table_fits():
     widths = {name: cfg.get("width") for name, cfg in
               json.loads(table.proto.columns).items() if name != "_index"}
     assert set(widths) == set(table.value.columns) and all(widths.values()), widths
+    assert sum(widths.values()) <= 950, widths  # the main column beside the sidebar at 1400 px
+    assert table.proto.row_height >= 64  # room for a long source to wrap onto a second line
