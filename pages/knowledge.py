@@ -141,7 +141,10 @@ with inspect:
             for chunk in store.sample_chunks(kb, document=doc, limit=3):
                 with st.expander(f"chunk {chunk['position']}"):
                     st.markdown(escape_markdown(chunk["text"]))
-            if st.button(f"Delete document {doc}", key="delete-doc"):
+            sure = st.checkbox(f"Yes, delete {escape_markdown(doc)} from {escape_markdown(kb)}",
+                               key=f"confirm-doc:{kb}:{doc}")  # a new document asks again
+            if st.button(f"Delete document {escape_markdown(doc)}", key="delete-doc",
+                         disabled=not sure):
                 try:
                     n = store.delete_document(kb, doc)
                     st.session_state["kb_flash"] = f"Deleted {doc} ({n} chunks) from {kb}."

@@ -100,7 +100,13 @@ left.plotly_chart(fig, key="mem_stack")
 right.dataframe(pd.DataFrame(component_rows(est.bytes)), hide_index=True, key="mem_table")
 st.markdown("**Formulas and sources**")
 st.dataframe(pd.DataFrame([{**f, "GiB": round(f["bytes"] / GIB, 3)} for f in est.formulas])
-             [["component", "GiB", "formula", "source"]], hide_index=True, key="mem_formulas")
+             [["component", "GiB", "formula", "source"]], hide_index=True, key="mem_formulas",
+             row_height=100, height=100 * len(est.formulas) + 40,  # every row, no scrolling
+             column_config={  # widths fit a laptop screen; long formulas and sources wrap
+                 "component": st.column_config.TextColumn(width=105),
+                 "GiB": st.column_config.NumberColumn(width=65, format="%.3f"),
+                 "formula": st.column_config.TextColumn(width=320),
+                 "source": st.column_config.TextColumn(width=420)})
 
 st.subheader("Precision comparison")
 comp = pd.DataFrame(precision_comparison(desc.config, ec, pc))
@@ -112,7 +118,10 @@ st.caption("Training = full fine-tuning at fp32/fp16 (mixed precision), LoRA on 
 
 st.subheader("Which GPUs fit")
 g1, g2 = st.columns([3, 2])
-g1.dataframe(pd.DataFrame(fits_on(est.total)), hide_index=True, key="mem_fits")
+g1.dataframe(pd.DataFrame(fits_on(est.total)), hide_index=True, key="mem_fits", column_config={
+    "usable_gib": st.column_config.NumberColumn("usable GiB", help="memory.total as nvidia-smi "
+                                                "reports it; the GB in a card's name is sold size"),
+    "headroom_gib": st.column_config.NumberColumn("headroom GiB")})
 gpu = g2.selectbox("GPU", [g.name for g in GPUS], index=1, key="mem_gpu")
 vary = g2.radio("Largest", ["batch", "seq"], horizontal=True, key="mem_vary")
 best = largest_fitting(desc.config, ec, gpu_by_name(gpu), vary, pc)

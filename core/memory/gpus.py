@@ -1,13 +1,18 @@
 """Common GPUs, which of them an estimate fits on, and the largest batch/sequence that fits.
 
-Capacities are the nominal memory sizes (GiB, the binary unit the chips are built in); the
-usable amount is a little lower (ECC, driver reservations), which the estimate's stated
-overhead covers only in part. The search relies on memory growing monotonically with batch
-and sequence length (true of every formula in :mod:`core.memory.formulas`).
+Names keep the size a card is sold as ("16 GB"); capacities are the bytes the card really
+offers, as ``nvidia-smi --query-gpu=memory.total`` reports them (MiB): memory the driver
+exposes after ECC and firmware carve-outs, so an estimate is compared with what a program can
+actually get. The vendor figure is neither GB (10^9) nor usable GiB: a T4 sold as "16 GB" has
+16 GiB of GDDR6 chips, 15 GiB of them usable with ECC on (not 16 x 10^9 bytes = 14.9 GiB);
+an "80GB" H100 offers 79.6 GiB. A CUDA context takes a further few hundred MiB, which the
+estimate's stated overhead covers only in part. The search relies on memory growing
+monotonically with batch and sequence length (true of every formula in
+:mod:`core.memory.formulas`).
 
 Example:
-    >>> [g.name for g in GPUS][:2]
-    ['T4 16 GB', 'L4 24 GB']
+    >>> [(g.name, g.gib) for g in GPUS][:2]
+    [('T4 16 GB', 15.0), ('L4 24 GB', 22.49)]
 """
 
 from __future__ import annotations
@@ -20,20 +25,32 @@ from core.errors import UserError
 from core.memory.estimate import GIB, EstimateConfig, estimate, with_changes
 from core.memory.params import ParamCount
 
+MIB = 2**20
+
 
 @dataclass(frozen=True)
 class GPU:
-    name: str
-    gib: float
+    name: str  # with the size the vendor sells it as
+    bytes: int  # memory.total as nvidia-smi reports it
+    source: str  # vendor data sheet for the sold size
 
     @property
-    def bytes(self) -> float:
-        return self.gib * GIB
+    def gib(self) -> float:
+        return round(self.bytes / GIB, 2)
 
 
-GPUS = (GPU("T4 16 GB", 16), GPU("L4 24 GB", 24), GPU("A10 24 GB", 24),
-        GPU("RTX 4090 24 GB", 24), GPU("A100 40 GB", 40), GPU("A100 80 GB", 80),
-        GPU("H100 80 GB", 80), GPU("H200 141 GB", 141))
+# memory.total (MiB) as reported by nvidia-smi on each card (e.g. "Tesla T4, 15360 MiB").
+GPUS = (
+    GPU("T4 16 GB", 15360 * MIB,  # ECC on: 1 GiB of the 16 GiB GDDR6 holds ECC
+        "NVIDIA T4 data sheet: 16 GB GDDR6"),
+    GPU("L4 24 GB", 23034 * MIB, "NVIDIA L4 data sheet: 24GB GDDR6"),
+    GPU("A10 24 GB", 23028 * MIB, "NVIDIA A10 data sheet: 24GB GDDR6"),
+    GPU("RTX 4090 24 GB", 24564 * MIB, "NVIDIA GeForce RTX 4090 specifications: 24 GB GDDR6X"),
+    GPU("A100 40 GB", 40960 * MIB, "NVIDIA A100 data sheet: 40GB HBM2"),
+    GPU("A100 80 GB", 81920 * MIB, "NVIDIA A100 data sheet: 80GB HBM2e"),
+    GPU("H100 80 GB", 81559 * MIB, "NVIDIA H100 data sheet (SXM): 80GB HBM3"),
+    GPU("H200 141 GB", 143771 * MIB, "NVIDIA H200 data sheet: 141GB HBM3e"),
+)
 
 
 def gpu_by_name(name: str) -> GPU:
@@ -44,8 +61,9 @@ def gpu_by_name(name: str) -> GPU:
 
 
 def fits_on(total_bytes: float) -> list[dict[str, Any]]:
-    """One row per GPU: does ``total_bytes`` fit, and the headroom in GiB (negative = short)."""
-    return [{"gpu": g.name, "capacity_gib": g.gib, "fits": total_bytes <= g.bytes,
+    """One row per GPU: its usable GiB, does ``total_bytes`` fit, and the headroom in GiB
+    (negative = short)."""
+    return [{"gpu": g.name, "usable_gib": g.gib, "fits": total_bytes <= g.bytes,
              "headroom_gib": round((g.bytes - total_bytes) / GIB, 2)} for g in GPUS]
 
 

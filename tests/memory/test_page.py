@@ -79,3 +79,23 @@ def test_measure_button_shows_estimate_vs_measured(fake_measure):
     assert compare.error_pct.iloc[0] == 10.0
     at.number_input(key="mem_batch").set_value(2).run()  # a rerun keeps the result
     assert at.dataframe[-1].value.error_pct.iloc[0] == 10.0
+
+
+def test_formulas_table_wraps_long_text_and_gpu_table_shows_usable_gib():
+    """Formulas and sources run to ~150 and ~270 characters: they get wide columns and tall
+    rows so they wrap instead of being cut; the GPU table gives the GiB a card really offers
+    (a T4 sold as 16 GB: 15 GiB)."""
+    import json
+
+    at = _page()
+    formulas = at.dataframe[1]
+    assert list(formulas.value.columns) == ["component", "GiB", "formula", "source"]
+    widths = {k: v.get("width") for k, v in json.loads(formulas.proto.columns).items()
+              if k != "_index"}
+    assert widths["formula"] >= 300 and widths["source"] >= 400, widths
+    assert sum(widths.values()) <= 950, widths  # the main column beside the sidebar at 1400 px
+    assert formulas.proto.row_height >= 80
+    fits = at.dataframe[2]
+    t4 = fits.value.set_index("gpu").loc["T4 16 GB"]
+    assert t4["usable_gib"] == 15.0
+    assert json.loads(fits.proto.columns)["usable_gib"]["label"] == "usable GiB"

@@ -115,8 +115,13 @@ def test_knowledge_page_creates_from_upload_inspects_and_deletes(pages_env, monk
 
     at.selectbox(key="inspect-kb").set_value("mine").run()
     at.selectbox(key="inspect-doc").set_value("notes.md").run()
+    assert at.button(key="delete-doc").disabled  # one click alone deletes nothing
+    at.checkbox(key="confirm-doc:mine:notes.md").check().run()
+    assert len(pages_env.documents("mine")) == 2
     at.button(key="delete-doc").click().run()
     assert [d["document"] for d in pages_env.documents("mine")] == ["memo.pdf"]
+    at.selectbox(key="inspect-doc").set_value("memo.pdf").run()
+    assert at.button(key="delete-doc").disabled  # the confirmation named the other document
     assert at.button(key="delete-kb").disabled  # until the name is typed
     at.text_input(key="confirm-delete").set_value("mine").run()
     at.button(key="delete-kb").click().run()
