@@ -59,7 +59,7 @@ class FinetuneForm:
     def work(self, settings):
         """The job body for :meth:`core.jobs.JobSlot.start`: train and save (or hold) the
         adapter, reporting every optimiser step and micro-batch."""
-        from core.finetune.adapters import sanitise_name
+        from core.adapters import sanitise_name
         from core.finetune.pipeline import run_finetune
 
         lora, name = self.lora(), sanitise_name(self.name)
