@@ -105,9 +105,10 @@ class AdapterRegistry:
 
     @staticmethod
     def stamp(folder: Path) -> str:
-        """Which version of the adapter sits in ``folder`` (its created_at, else the mtime)."""
+        """Which version of the adapter sits in ``folder``: created_at and the config's mtime
+        (a save replaces the folder, so a retrain within the same second differs too)."""
         meta = _read_json(folder / METADATA_FILE)
-        return str(meta.get("created_at") or (folder / CONFIG_FILE).stat().st_mtime_ns)
+        return f"{meta.get('created_at', '')}|{(folder / CONFIG_FILE).stat().st_mtime_ns}"
 
     def list(self) -> list[dict]:
         """One summary per adapter folder, newest first (skips temp folders and non-adapters)."""

@@ -212,3 +212,29 @@ def test_adapter_switch_leaves_base_untouched(fresh_llama, fresh_generator, tiny
     assert gen.loaded_adapters == ["a2"]
     with pytest.raises(UserError, match="not loaded"):
         adapter_logits("a1")
+
+
+def test_generator_loads_from_its_registry_on_first_use_and_reloads_a_retrained_one(
+        fresh_llama, fresh_generator, tiny_tokenizer, app_settings):
+    from peft import PeftModel
+
+    from core.generation import GenerationConfig
+
+    registry = AdapterRegistry.of(app_settings)
+    gen = fresh_generator()
+    gen.adapters = registry  # as core.loaders.load_generator builds it
+    cfg = GenerationConfig(max_new_tokens=3)
+    for epochs in (2, 5):  # the second save replaces the first under the same name
+        result = _train(fresh_llama(), tiny_tokenizer, LoraSettings(
+            epochs=epochs, learning_rate=3e-2, target_modules=MODULES))
+        registry.save(result.model, "memo", {"epochs": epochs}, overwrite=True)
+        gen.generate("the lighthouse keeper", cfg, chat=False, adapter="memo")
+        peft_model = gen.load_adapter("memo")
+        with gen.adapter_model("memo") as model:
+            got = _logits(model, tiny_tokenizer)
+        assert gen.loaded_adapters == ["memo"] and list(peft_model.peft_config) == ["memo"]
+        expected = _logits(PeftModel.from_pretrained(fresh_llama(), str(registry.path("memo")))
+                           .eval(), tiny_tokenizer)
+        assert torch.allclose(got, expected, atol=1e-6)
+    with pytest.raises(UserError, match="no adapter named 'ghost'"):
+        gen.generate("x", cfg, adapter="ghost")

@@ -16,6 +16,9 @@ from core.answering import (
 from core.errors import UserError
 from core.generation import GenerationConfig
 from core.rag.config import RetrievalConfig
+from tests.rag.conftest import docs, embedder, store
+
+__all__ = ["docs", "embedder", "store"]  # fixtures shared with the RAG tests
 
 KEYS = {"answer", "mode", "model", "sources", "chunk_ids", "seconds", "retrieval_seconds",
         "tokens", "prompt_tokens", "trimmed"}

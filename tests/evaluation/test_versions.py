@@ -1,6 +1,7 @@
-"""Before/after comparison of a feedback-trained adapter on a tiny Llama: both versions answer
-the same questions through issue #4's evaluation, deltas are after - before, the previous
-version is the parent adapter (or the base model), and the CLI prints the JSON contract."""
+"""core.evaluation.versions: before/after of a feedback-trained adapter on a tiny Llama. Both
+versions answer the same questions through the evaluation, deltas are after - before, the
+previous version is the parent adapter (or the base model), and the CLI prints the JSON
+contract."""
 
 from __future__ import annotations
 
