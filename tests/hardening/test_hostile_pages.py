@@ -159,8 +159,8 @@ def test_emotions_page_hostile_tweets_shown_as_text(pages, text):
     else:
         assert at.metric[0].value in {"joy", "sadness", "anger"}
     if "<script>" in text:
-        shown = "\n".join(m.value for m in at.markdown)
-        assert "\\<script\\>" in shown  # literally, as text
+        assert "<script>" in at.code[0].value  # literally, in a plain-text element
+        assert "<script>" not in "\n".join(m.value for m in at.markdown)
     assert snapshot(pages)["files"] == before["files"] or _only_feedback_changed(before, pages)
 
 
