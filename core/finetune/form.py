@@ -31,7 +31,7 @@ _D = LoraSettings()
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name an adapter (shown as the user types), or None when it can."""
     from core.errors import UserError
-    from core.finetune.adapters import sanitise_name
+    from core.adapters import sanitise_name
 
     try:
         sanitise_name(name)
