@@ -30,8 +30,8 @@ _D = LoraSettings()
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name an adapter (shown as the user types), or None when it can."""
-    from core.errors import UserError
     from core.adapters import sanitise_name
+    from core.errors import UserError
 
     try:
         sanitise_name(name)
