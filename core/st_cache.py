@@ -37,6 +37,13 @@ def get_generator():
     return generator(s, s.generator_model)
 
 
+def get_generator_tokenizer():
+    """(tokenizer, is_seq2seq) of the generator, without loading its weights if not loaded."""
+    from core.loaders import load_generator_tokenizer
+
+    return load_generator_tokenizer(settings())
+
+
 @st.cache_resource(show_spinner=False)
 def feedback_store(url: str):
     """One feedback store (engine + connection pool) per database URL, shared by sessions."""

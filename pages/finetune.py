@@ -83,9 +83,8 @@ if name_error:
 
 with st.container(border=True):
     try:
-        lora, generator = values.lora(), st_cache.get_generator()
-        plan = estimate.plan_run(settings, values.kb, lora, generator.tokenizer,
-                                 is_seq2seq=generator.is_seq2seq)
+        lora, (tokenizer, seq2seq) = values.lora(), st_cache.get_generator_tokenizer()
+        plan = estimate.plan_run(settings, values.kb, lora, tokenizer, is_seq2seq=seq2seq)
     except UserError as exc:
         st.warning(str(exc))
     else:

@@ -30,6 +30,8 @@ def pages_env(monkeypatch, app_settings, fresh_generator):
     generator = fresh_generator()
     monkeypatch.setattr(st_cache, "get_rag_store", lambda: store)
     monkeypatch.setattr(st_cache, "get_generator", lambda: generator)
+    monkeypatch.setattr(st_cache, "get_generator_tokenizer",
+                        lambda: (generator.tokenizer, generator.is_seq2seq))
     monkeypatch.setattr(st_cache, "get_embedder", lambda: embedder)
     monkeypatch.setattr(st_cache, "settings", lambda: app_settings)
     st_cache.job_slot.clear()
