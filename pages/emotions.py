@@ -172,7 +172,7 @@ with tab_train:
     st.caption(f"Transformer base: `{settings.classifier_model}` (NLPLAB_CLASSIFIER_MODEL). "
                "Linear SVC scores are softmax of margins, not calibrated probabilities.")
     session = str(state.get("session_id", "anonymous"))
-    train_job = REGISTRY.get(session, "emo-train")
+    train_job = REGISTRY.get("emo-train", session=session)
     training_now = train_job is not None and train_job.running
     if st.button("Train and compare", type="primary", key="emo_train",
                  disabled=not chosen or training_now,
@@ -203,12 +203,12 @@ with tab_train:
                                "losses": losses}
             return {"results": done, "error": None}
 
-        train_job = REGISTRY.start(session, "emo-train", work)
+        train_job = REGISTRY.start("emo-train", work, session=session)
         training_now = train_job.running
 
     @st.fragment(run_every=1.0 if training_now else None)
     def _train_panel() -> None:
-        job = REGISTRY.get(session, "emo-train")
+        job = REGISTRY.get("emo-train", session=session)
         if job is None:
             return
         snap = job.snapshot()

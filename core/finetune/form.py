@@ -58,7 +58,7 @@ class FinetuneForm:
                                                  if m.strip()))
 
     def work(self, settings):
-        """The job body for :meth:`core.jobs.JobSlot.start`: train and save (or hold) the
+        """The job body for :meth:`core.jobs.JobRegistry.start`: train and save (or hold) the
         adapter, reporting every optimiser step and micro-batch."""
         from core.finetune.adapters import sanitise_name
         from core.finetune.pipeline import run_finetune
