@@ -60,7 +60,7 @@ def test_progress_is_visible_while_running_and_result_kept_after():
     assert snap["running"] and snap["fraction"] == 0.5 and snap["message"] == "half way"
     gate.set()
     job.wait(5)
-    again = reg.get("index", session="s1").snapshot()  # what a later script run ("navigation") reads
+    again = reg.get("index", session="s1").snapshot()  # what a later run ("navigation") reads
     assert not again["running"] and again["result"] == {"chunks": 3} and again["error"] is None
 
 

@@ -1,4 +1,4 @@
-"""Background jobs: one fine-tuning or evaluation run per process, progress and steps visible, errors kept."""
+"""Background jobs: one fine-tuning or evaluation run per process; steps and errors kept."""
 
 from __future__ import annotations
 
