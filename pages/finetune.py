@@ -1,8 +1,8 @@
 """Fine-tune (LoRA): train an adapter on a knowledge base, watch the loss live, manage adapters.
 
 Widgets in, core calls (core.finetune.form / estimate / adapters), charts out. The settings
-are plain widgets (no form, so Enter never starts a run), seeded from the last saved values
-and saved on every change. Before starting, the page shows the step count and how the
+are plain widgets (no form, so Enter never starts a run), seeded from the values of the last
+run started. Before starting, the page shows the step count and how the
 settings give it, and a time estimate from throughput measured here. Training runs in a
 background job (one per server, core.jobs) shown by the shared job panel; a cancelled run
 offers to keep or discard what it trained. Wording lives in core.finetune.view.
@@ -67,7 +67,8 @@ r4.text_input("Target modules", key="ft_modules", help="comma-separated; empty =
               f"architecture's default (Llama/SmolLM2: {', '.join(targets('llama'))}; T5: q, v)")
 st.checkbox("Replace an adapter with the same name", key="ft_overwrite")
 values = ftform.from_state(ss)
-ftform.save_form(settings, values)
+if name_error := ftform.name_problem(values.name):
+    st.error(name_error)
 
 with st.container(border=True):
     try:
@@ -90,10 +91,12 @@ with st.container(border=True):
         if note := view.plan_note(values):
             st.caption(note)
 
-if st.button("Start training", type="primary", disabled=running or not kbs):
+if st.button("Start training", type="primary", disabled=running or not kbs or bool(name_error)):
     try:
+        work = values.work(settings)
+        ftform.save_form(settings, values)  # a reload shows the settings of the last run
         ss.pop("ft_result", None)
-        start_job("finetune", values.work(settings))
+        start_job("finetune", work)
     except UserError as exc:
         st.error(str(exc))
 
@@ -108,18 +111,15 @@ if result:
     partial = result.get("partial")
     if view.can_keep(result):
         k1, k2 = st.columns(2)
-        if k1.button(f"Keep it as {partial.name} (marked partial)", key="ft-keep"):
+        keep = k1.button(f"Keep it as {partial.name} (marked partial)", key="ft-keep")
+        if k2.button("Discard it", key="ft-discard") or keep:
             try:
-                partial.save(settings)
+                partial.save(settings) if keep else partial.discard()
             except UserError as exc:
                 st.error(str(exc))
             else:
                 ss.pop("ft_result")
                 st.rerun()
-        if k2.button("Discard it", key="ft-discard"):
-            partial.discard()
-            ss.pop("ft_result")
-            st.rerun()
 
 st.divider()
 st.subheader("Adapters")
