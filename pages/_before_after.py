@@ -2,7 +2,7 @@
 previous version on the default QA set's test questions.
 
 It runs while the page waits (a later issue turns it into a background job). Result shaping
-is :mod:`core.feedback.view`; the comparison itself is ``core.feedback.compare``. The leading
+is :mod:`core.feedback.view`; the comparison itself is ``core.evaluation.versions``. The leading
 underscore keeps this module out of the page list.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
+from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.feedback import view
-from core.finetune.adapters import list_adapters
 
 
 def before_after(settings, last: str | None = None) -> None:
@@ -24,7 +24,8 @@ def before_after(settings, last: str | None = None) -> None:
              "same test-split questions of the default QA set, scored by the evaluation of the "
              "**Evaluate** page (exact match, token F1, multiple-choice log-likelihood accuracy, "
              "embedding relevance, latency). Same as `python -m core feedback compare`.")
-    names = [a["name"] for a in list_adapters(settings) if a.get("source") == "feedback"]
+    names = [a["name"] for a in AdapterRegistry.of(settings).list()
+             if a.get("source") == "feedback"]
     if not names:
         st.caption("No adapter trained from feedback yet: learn one above.")
     else:
@@ -39,14 +40,14 @@ def before_after(settings, last: str | None = None) -> None:
                                key="fb_cmp_modes", help="finetuned+rag also retrieves from the "
                                "default knowledge base (its 'before' is RAG without adapter)")
         if st.button("Compare before / after", key="fb_cmp_go", disabled=not modes):
-            from core.feedback import compare
-            from core.st_cache import get_embedder, get_generator
+            from core.evaluation import versions as compare
+            from core.st_cache import get_embedder, get_generator, get_rag_store
 
             bar = st.progress(0.0, text="starting…")
             try:
                 st.session_state["fb_cmp_result"] = compare.compare_versions(
                     settings, adapter, compare.default_items(int(limit)), modes,
-                    generator=get_generator(), embedder=get_embedder(),
+                    generator=get_generator(), embedder=get_embedder(), store=get_rag_store(),
                     progress=lambda f, m: bar.progress(min(1.0, f), text=m))
             except UserError as exc:
                 st.error(str(exc))

@@ -1,7 +1,7 @@
 """Ask & compare: one question answered side by side by Base, RAG, Fine-tuned and FT + RAG.
 
-Widgets in, core calls (core.rag.answer, core.rag.compare_view), rendering out. The fine-tuned
-columns answer with the picked LoRA adapter (core.finetune.modes). Results live in
+Widgets in, core calls (core.answering, core.rag.compare_view), rendering out. The fine-tuned
+columns answer with the picked LoRA adapter (core.adapters). Results live in
 st.session_state so reruns (e.g. a thumbs click) keep them. Each new question renders into the
 other of two fixed places, and both are reset first, so the previous answers and their ratings
 vanish the moment a question is asked.
@@ -10,12 +10,11 @@ vanish the moment a question is asked.
 import streamlit as st
 
 from core import st_cache
+from core.adapters import AdapterRegistry
+from core.answering import MODES, AskContext, stream_answer
 from core.errors import UserError
-from core.finetune.adapters import list_adapters
-from core.finetune.modes import FINETUNED_MODES, FinetuneAskContext
 from core.generation import GenerationConfig
 from core.rag import compare_view as view
-from core.rag.answer import stream_answer
 from core.rag.config import DEFAULT_KB, SEARCH_MODES, RetrievalConfig, check_question
 from core.rag.defaults import ensure_default_kb
 from core.rag.highlight import escape_markdown, highlight_markdown
@@ -50,7 +49,8 @@ search = c2.selectbox("Search", SEARCH_MODES, index=SEARCH_MODES.index("hybrid")
 top_k = c3.slider("Top-k chunks", 1, 10, 3)
 intro.caption(escape_markdown(view.describe_kb(kb, view.kb_documents(store, kb))))
 a1, a2 = st.columns([2, 2])
-adapter_names = [a["name"] for a in list_adapters(settings)]
+registry = AdapterRegistry.of(settings)
+adapter_names = registry.names()
 adapter = a1.selectbox("LoRA adapter (fine-tuned columns)", adapter_names, index=0 if
                        adapter_names else None, placeholder="none yet: train one on Fine-tune",
                        help="Adapters trained on the Fine-tune page (or from feedback).")
@@ -102,9 +102,9 @@ if asked:
     except UserError as exc:
         status.error(str(exc))
         st.stop()
-    ctx = FinetuneAskContext(st_cache.get_generator(), store, kb, retrieval,
-                             GenerationConfig(max_new_tokens=48), adapter=adapter or "",
-                             settings=settings)
+    ctx = AskContext(st_cache.get_generator(), store, kb, retrieval,
+                     GenerationConfig(max_new_tokens=48), adapter=adapter or "",
+                     registry=registry)
     run = view.new_run(question, kb=kb, search=search, adapter=adapter, shown=shown,
                        previous=run)
     st.session_state["compare_run"] = run
@@ -116,7 +116,7 @@ if run:
         for (mode, label), col in zip(columns, st.columns(len(columns)), strict=True):
             with col:
                 st.subheader(label)
-                if mode in FINETUNED_MODES:
+                if MODES[mode].needs_adapter:
                     st.caption(f"adapter: {run.get('adapter') or 'none'}")
                     if not run.get("adapter"):
                         st.info("No adapter: train one on the Fine-tune page, then pick it above.")

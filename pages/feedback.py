@@ -11,10 +11,10 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.feedback import export, stats, view
 from core.feedback.learn import LearnConfig, learn_from_feedback, plan_training
-from core.finetune.adapters import list_adapters
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
 from pages._before_after import before_after
@@ -117,8 +117,8 @@ with learn:
     l1, l2, l3, l4 = st.columns([2, 2, 1, 1])
     name = l1.text_input("New adapter name", value=f"feedback-{stamp}", key="fb_learn_name")
     none = "(none: start from the base model)"
-    names = [none, *(a["name"] for a in list_adapters(settings))]
-    base = l2.selectbox("Start from adapter", names, key="fb_learn_base")
+    names = [a["name"] for a in AdapterRegistry.of(settings).list()]
+    base = l2.selectbox("Start from adapter", [none, *names], key="fb_learn_base")
     method = l3.selectbox("Method", ["auto", "kto", "dpo"], key="fb_learn_method")
     steps = l4.number_input("Steps", 1, 2000, 10, key="fb_learn_steps")
     try:

@@ -14,6 +14,7 @@ from collections.abc import MutableMapping
 
 import pandas as pd
 
+from core.answering import BASE, FINETUNED, FINETUNED_RAG, RAG
 from core.errors import UserError
 from core.evaluation.qa import parse_qa_text, select_split
 from core.evaluation.runner import compare_runs, wins
@@ -33,11 +34,11 @@ ROW_COLUMNS = ["id", "mode", "question", "gold", "prediction", "exact_match", "a
 COMPARED_ON = ["f1", "answer_hit", "mc_accuracy", "exact_match"]
 FILTERS = {
     "All questions": None,
-    "RAG beats fine-tuned": ("rag", "finetuned"),
-    "Fine-tuned beats RAG": ("finetuned", "rag"),
-    "RAG beats base": ("rag", "base"),
-    "Fine-tuned beats base": ("finetuned", "base"),
-    "Fine-tuned + RAG beats RAG": ("finetuned+rag", "rag"),
+    "RAG beats fine-tuned": (RAG, FINETUNED),
+    "Fine-tuned beats RAG": (FINETUNED, RAG),
+    "RAG beats base": (RAG, BASE),
+    "Fine-tuned beats base": (FINETUNED, BASE),
+    "Fine-tuned + RAG beats RAG": (FINETUNED_RAG, RAG),
 }
 
 
