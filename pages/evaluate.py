@@ -39,7 +39,6 @@ except UserError as exc:
     st.stop()
 registry = AdapterRegistry.of(settings)
 adapter_names = registry.names()
-
 SOURCES = ["Default QA set", "Upload a JSONL file"]
 source = st.radio("Questions", SOURCES, horizontal=True, key=keep("ev-source", SOURCES[0]))
 items = []

@@ -101,12 +101,10 @@ if st.button("Start training", type="primary", disabled=running or not kbs or bo
     except UserError as exc:
         st.error(str(exc))
 
-job_panel("finetune", title="Training run",
-          on_done=lambda snap: ss.update(ft_result=snap["result"]),
-          cancel_note="Stops after the current micro-batch; then choose to keep or discard "
-                      "what was trained.")
-result = ss.get("ft_result")
-if result:
+job_panel("finetune", title="Training run", on_done=lambda snap: ss.update(
+          ft_result=snap["result"]), cancel_note="Stops after the current micro-batch; then "
+          "choose to keep or discard what was trained.")
+if result := ss.get("ft_result"):
     for level, message in view.run_messages(result):
         getattr(st, level)(message)
     partial = result.get("partial")
