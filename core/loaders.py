@@ -61,12 +61,6 @@ def is_loaded(role: str, settings: Settings) -> bool:
     return any(k[0] == role and k[1] == spec for k in _memo)
 
 
-def clear_memo() -> None:
-    """Forget loaded models (tests use it to measure cold loads)."""
-    with _memo_lock:
-        _memo.clear()
-
-
 def _load_error(source: ModelSource, exc: Exception) -> ModelNotFoundError:
     hint = ("set HF_HUB_OFFLINE=0 and check the id, or download it and point the setting "
             "at the folder") if source.kind == "hub" else "check the folder's contents"

@@ -98,14 +98,6 @@ def emotion_model(data_dir, name: str, stamp: float):
     return load_model(name, data_dir)
 
 
-@st.cache_resource(show_spinner=False)
-def job_slot(kind: str):
-    """One background-job slot per kind ("finetune", "evaluate") per server process."""
-    from core.jobs import JobSlot
-
-    return JobSlot()
-
-
 def _leave_file_based_pages() -> None:
     """Make a deep link opened first on a fresh server run ``app.py``'s ``st.navigation``.
 
