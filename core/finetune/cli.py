@@ -19,6 +19,7 @@ from core.finetune.config import DATA_MODES, LoraSettings
 
 def _cmd_finetune(args, settings):
     from core.finetune.pipeline import run_finetune
+    from core.training.callbacks import TrainingHooks
 
     defaults = LoraSettings()
     lora = LoraSettings(
@@ -35,7 +36,7 @@ def _cmd_finetune(args, settings):
 
     summary = run_finetune(settings, args.kb, args.adapter, lora,
                            paraphrase_method=args.paraphrase_method, overwrite=args.overwrite,
-                           on_step=on_step)
+                           hooks=TrainingHooks(step=on_step))
     print(f"{summary['steps']} steps, {summary['train_tokens']} training tokens, "
           f"{summary['tokens_per_second']} tokens/s", file=sys.stderr)
     loss = summary["train_loss"]
