@@ -8,11 +8,12 @@ import streamlit as st
 
 from core.errors import UserError
 from core.feedback import export, stats
-from core.feedback.learn import LearnConfig, learn_from_feedback, plan_training
 from core.finetune.adapters import list_adapters
+from core.finetune.feedback import LearnConfig, learn_from_feedback, plan_training
 from core.jobs import REGISTRY
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
+from core.training.callbacks import TrainingHooks
 from pages._job_panel import job_panel
 
 st.title("Feedback dashboard")
@@ -161,8 +162,7 @@ with learn:
         def work(job, config=config, base=None if base == none else base):
             return learn_from_feedback(
                 store, get_generator(), settings, config, base_adapter=base,
-                progress=job.progress, cancel=job.cancel,
-                on_loss=lambda step, loss: job.step(step, config.max_steps, loss))
+                hooks=TrainingHooks.for_job(job))
 
         REGISTRY.start(session, "fb-learn", work)
 

@@ -41,15 +41,16 @@ def _export(args, settings):
 
 
 def _learn(args, settings):
-    from core.feedback.learn import LearnConfig, learn_from_feedback
     from core.feedback.store import open_store
+    from core.finetune.feedback import LearnConfig, learn_from_feedback
     from core.loaders import load_generator
+    from core.training.callbacks import TrainingHooks
 
     config = LearnConfig(adapter=args.adapter, method=args.method, max_steps=args.max_steps)
     store = open_store(settings)
     try:
         # Refuse before loading the model when there is too little feedback.
-        from core.feedback.learn import plan_training
+        from core.finetune.feedback import plan_training
 
         plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
 
@@ -57,7 +58,8 @@ def _learn(args, settings):
             print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
 
         result = learn_from_feedback(store, load_generator(settings), settings, config,
-                                     base_adapter=args.base_adapter, progress=progress)
+                                     base_adapter=args.base_adapter,
+                                     hooks=TrainingHooks(progress=progress))
         return result.to_cli()
     finally:
         store.close()

@@ -10,9 +10,10 @@ import pytest
 from safetensors.torch import load_file
 
 from core.errors import UserError
-from core.feedback.learn import LearnConfig, kto_weights, learn_from_feedback, plan_training
 from core.finetune.adapters import list_adapters
+from core.finetune.feedback import LearnConfig, kto_weights, learn_from_feedback, plan_training
 from core.settings import Settings
+from core.training.callbacks import TrainingHooks
 from tests.feedback.conftest import seed
 
 
@@ -174,5 +175,6 @@ def test_cancel_stops_training_and_saves_nothing(store, folder_generator, tmp_pa
     with pytest.raises(UserError, match="cancelled after 1 of 5 steps; no adapter was saved"):
         learn_from_feedback(store, folder_generator, settings,
                             LearnConfig(adapter="fb-x", max_steps=5, batch_size=2, min_ratings=4),
-                            on_loss=lambda step, loss: cancel.set(), cancel=cancel)
+                            hooks=TrainingHooks(step=lambda step, total, loss: cancel.set(),
+                                                cancel=cancel))
     assert list((settings.data_dir / "adapters").iterdir()) == []
