@@ -67,7 +67,7 @@ def test_kto_then_dpo_write_loadable_adapters(store, folder_generator, tmp_path)
     kto = learn_from_feedback(
         store, folder_generator, settings,
         LearnConfig(adapter="fb-kto", max_steps=2, batch_size=2, min_ratings=4),
-        on_loss=lambda step, loss: seen.append((step, loss)))
+        hooks=TrainingHooks(step=lambda step, total, loss: seen.append((step, loss))))
     assert kto.method == "kto" and kto.records == 6
     assert [s for s, _ in seen] == [1, 2] and kto.train_loss > 0
     assert _lora_b_nonzero(settings.data_dir / "adapters" / "fb-kto")  # it actually trained
