@@ -13,7 +13,6 @@ from core.finetune.feedback import LearnConfig, learn_from_feedback, plan_traini
 from core.jobs import REGISTRY
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
-from core.training.callbacks import TrainingHooks
 from pages._job_panel import job_panel
 
 st.title("Feedback dashboard")
@@ -158,6 +157,7 @@ with learn:
                  disabled=refusal is not None or (learn_job is not None and learn_job.running),
                  key="fb_learn_go", help="Runs in the background; you can leave this page."):
         from core.st_cache import get_generator
+        from core.training.callbacks import TrainingHooks
 
         def work(job, config=config, base=None if base == none else base):
             return learn_from_feedback(

@@ -31,6 +31,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import UserError
 from core.feedback.export import Example, dpo_examples, kto_examples
@@ -44,8 +45,10 @@ from core.finetune.adapters import (
     save_adapter,
 )
 from core.settings import Settings
-from core.training.callbacks import HooksCallback, TrainingHooks
 from core.training.lora import LoraSpec
+
+if TYPE_CHECKING:
+    from core.training.callbacks import TrainingHooks
 
 METHODS = ("auto", "kto", "dpo")
 
@@ -211,6 +214,8 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
     ``hooks.progress`` gets a line per step). Setting ``hooks.cancel`` stops training after
     the current step and saves nothing (UserError saying how far it got).
     """
+    from core.training.callbacks import HooksCallback, TrainingHooks
+
     plan = plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
     root = adapters_root(settings)
     target = adapter_path(settings, config.adapter)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import UserError
 from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, select_split
@@ -36,7 +37,9 @@ from core.finetune.data import (
     qa_examples,
 )
 from core.finetune.train import train_lora
-from core.training.callbacks import TrainingHooks
+
+if TYPE_CHECKING:
+    from core.training.callbacks import TrainingHooks
 
 Progress = Callable[[float, str], None]
 PARAPHRASE_METHODS = ("templates", "generator")
@@ -152,6 +155,7 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
     :class:`PartialRun` when a cancelled run finished at least one step, else None).
     """
     from core.finetune.estimate import record_throughput
+    from core.training.callbacks import TrainingHooks
     from core.training.copy import training_copy
 
     name = adapters.sanitise_name(adapter)

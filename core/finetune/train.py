@@ -32,6 +32,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -44,7 +45,9 @@ from core.finetune.data import (
     count_target_tokens,
     encode_examples,
 )
-from core.training.callbacks import HooksCallback, TrainingHooks
+
+if TYPE_CHECKING:
+    from core.training.callbacks import TrainingHooks
 
 WARMUP_FRACTION = 0.1
 MAX_GRAD_NORM = 1.0
@@ -127,6 +130,7 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     """
     from peft import get_peft_model
 
+    from core.training.callbacks import HooksCallback, TrainingHooks
     from core.training.trainer import BatchTrainer, training_args
 
     hooks = hooks or TrainingHooks()
