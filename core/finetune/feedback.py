@@ -6,14 +6,14 @@ from unpaired desirable/undesirable labels, i.e. exactly thumbs up/down; DPO (Ra
 is a fresh copy of the shared generator's base weights (:func:`core.training.copy.training_copy`:
 never the adapters the app has loaded; the live app keeps serving while this trains);
 optionally training continues from an existing adapter (``base_adapter``). The result goes into
-the one adapter registry, :mod:`core.finetune.adapters` (``save_adapter``: temp folder renamed to
+the one adapter registry, :mod:`core.adapters` (``AdapterRegistry.save``: temp folder renamed to
 ``<data_dir>/adapters/<name>/``, standard PEFT files plus ``metadata.json`` with the feedback
 snapshot and parent adapter), so the Fine-tune and Compare pages list it and a crash never
 leaves a half-written adapter under a real name. The LoRA part is the one
 :class:`core.training.lora.LoraSpec` (empty targets: peft's default for the architecture);
 progress, live loss and cancel go through :class:`core.training.callbacks.TrainingHooks`.
 Left out: the feedback store, exports and statistics (:mod:`core.feedback`), before/after
-evaluation (:mod:`core.feedback.compare`).
+evaluation (:mod:`core.evaluation.versions`).
 
 Example:
     >>> plan_training([], [], LearnConfig(adapter="v1"))  # doctest: +IGNORE_EXCEPTION_DETAIL
@@ -33,17 +33,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.adapters import AdapterRegistry, sanitise_name
 from core.errors import UserError
 from core.feedback.export import Example, dpo_examples, kto_examples
 from core.feedback.schema import OutputRecord, PreferenceRecord, utcnow
-from core.finetune.adapters import (
-    adapter_path,
-    adapters_root,
-    read_metadata,
-    require_adapter,
-    sanitise_name,
-    save_adapter,
-)
 from core.settings import Settings
 from core.training.lora import LoraSpec
 
@@ -91,7 +84,7 @@ class LearnConfig:
 def check_new_name(name: str) -> str:
     """``name`` exactly as the registry stores it, else UserError (no silent renaming).
 
-    :func:`core.finetune.adapters.sanitise_name` lower-cases and turns spaces into ``-``; a
+    :func:`core.adapters.sanitise_name` lower-cases and turns spaces into ``-``; a
     new adapter's name must already be in that form so the folder is the name typed.
     """
     try:
@@ -217,11 +210,12 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
     from core.training.callbacks import HooksCallback, TrainingHooks
 
     plan = plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
-    root = adapters_root(settings)
-    target = adapter_path(settings, config.adapter)
+    registry = AdapterRegistry.of(settings)
+    root = registry.root
+    target = registry.path(config.adapter)
     if target.exists():
         raise UserError(f"adapter {config.adapter!r} already exists in {root}; choose a new name")
-    parent = require_adapter(settings, base_adapter) if base_adapter else None
+    parent = registry.require(base_adapter) if base_adapter else None
     hooks = hooks or TrainingHooks()
     hooks.say(0.0, f"preparing {plan.method.upper()} on {len(plan.examples)} examples")
 
@@ -274,7 +268,7 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
         metadata = _metadata(config, plan, generator, settings, base_adapter, losses,
                              train_loss, seconds, targets)
         try:  # temp folder + os.replace: never a half-written adapter under the real name
-            target = save_adapter(trainer.model, config.adapter, metadata, settings)
+            target = registry.save(trainer.model, config.adapter, metadata)
         except OSError as exc:
             raise UserError(f"could not create adapter {config.adapter!r}: {exc}") from exc
     finally:
@@ -290,7 +284,7 @@ def _metadata(config, plan, generator, settings, base_adapter, losses, train_los
     import transformers
     import trl
 
-    parent_meta = read_metadata(settings, base_adapter) if base_adapter else {}
+    parent_meta = AdapterRegistry.of(settings).metadata(base_adapter) if base_adapter else {}
     return {
         "adapter": config.adapter, "id": uuid.uuid4().hex, "created_at": utcnow().isoformat(),
         "kind": "feedback", "source": "feedback", "method": plan.method,

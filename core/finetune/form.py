@@ -30,8 +30,8 @@ _D = LoraSettings()
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name an adapter (shown as the user types), or None when it can."""
+    from core.adapters import sanitise_name
     from core.errors import UserError
-    from core.finetune.adapters import sanitise_name
 
     try:
         sanitise_name(name)
@@ -72,7 +72,7 @@ class FinetuneForm:
     def work(self, settings):
         """The job body for :meth:`core.jobs.JobSlot.start`: train and save (or hold) the
         adapter, reporting every optimiser step and micro-batch."""
-        from core.finetune.adapters import sanitise_name
+        from core.adapters import sanitise_name
         from core.finetune.pipeline import run_finetune
         from core.training.callbacks import TrainingHooks
 

@@ -1,14 +1,14 @@
 """A trainable copy of the generator's model that never carries the app's loaded adapters.
 
 The shared :class:`~core.generation.Generator` keeps serving while something trains, and
-the app injects LoRA layers into its model in place (frozen, switched off except inside an
-adapter call). A deep copy of that model copies those layers too: PEFT then wraps an
-already-wrapped model and training fails ("element 0 of tensors does not require grad"). So
-the copy is never made from memory: :func:`training_copy` loads the base weights fresh from
-the folder (or hub id) the model comes from, in its dtype and on its device, and checks that
-no adapter layer came with them. Every LoRA trainer gets its model here: knowledge
-fine-tuning passes the generator setting (no shared model needs loading for a CLI run),
-feedback learning passes the live generator. The tokenizer is a copy too.
+:meth:`~core.generation.Generator.load_adapter` injects LoRA layers into its model in place
+(frozen, switched off except inside an adapter call). A deep copy of that model copies those
+layers too: PEFT then wraps an already-wrapped model and training fails ("element 0 of
+tensors does not require grad"). So the copy is never made from memory: :func:`training_copy`
+loads the base weights fresh from the folder (or hub id) the model comes from, in its dtype
+and on its device, and checks that no adapter layer came with them. Every LoRA trainer gets
+its model here: knowledge fine-tuning passes the generator setting (no shared model needs
+loading for a CLI run), feedback learning passes the live generator. The tokenizer is a copy too.
 
 Left out: attaching a parent adapter and training (callers do that, e.g.
 ``PeftModel.from_pretrained(model, folder, is_trainable=True)``). The emotion encoder needs
@@ -52,7 +52,7 @@ def training_copy(source, settings=None):
 def _reload(generator):
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
-    shared = generator.model  # an adapter view forwards these attributes to the shared model
+    shared = generator.model  # the base model (any loaded LoRA layers sit inside it, off)
     source = getattr(shared, "name_or_path", "") or ""
     if not source:
         raise UserError(f"cannot make a training copy of {generator.model_id}: the model was "
