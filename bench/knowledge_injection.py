@@ -71,6 +71,7 @@ def main() -> int:
     from core.loaders import load_embedder, load_generator
     from core.rag.defaults import ensure_default_kb
     from core.rag.store import KnowledgeStore
+    from core.training.callbacks import TrainingHooks
 
     n = args.questions or (4 if args.quick else 0)
     items = select_split(load_qa_file(DEFAULT_QA_FILE), "test")
@@ -99,7 +100,8 @@ def main() -> int:
         log(f"fine-tuning {adapter} ({args.data}, {epochs} epochs)")
         summary = run_finetune(settings, args.kb, adapter, lora, overwrite=True,
                                documents=documents, select=select, select_label=label,
-                               on_step=lambda s, t, loss: log(f"step {s}/{t} loss {loss:.3f}"))
+                               hooks=TrainingHooks(step=lambda s, t, loss: log(
+                                   f"step {s}/{t} loss {loss:.3f}")))
         training = {k: summary[k] for k in ("examples", "steps", "train_tokens",
                                             "train_seconds", "tokens_per_second", "train_loss")}
         training["first_loss"] = summary["losses"][0]

@@ -14,7 +14,7 @@ import streamlit as st
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.feedback import export, stats, view
-from core.feedback.learn import LearnConfig, learn_from_feedback, plan_training
+from core.finetune.feedback import LearnConfig, learn_from_feedback, plan_training
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
 from pages._before_after import before_after
@@ -131,11 +131,11 @@ with learn:
                  disabled=refusal is not None or job_running("fb-learn"),
                  help="Runs in the background; you can leave this page."):
         from core.st_cache import get_generator
+        from core.training.callbacks import TrainingHooks
 
         start_job("fb-learn", lambda job, config=config, base=None if base == none else base:
                   learn_from_feedback(store, get_generator(), settings, config,
-                                      base_adapter=base, progress=job.progress, cancel=job.cancel,
-                                      on_loss=lambda s, loss: job.step(s, config.max_steps, loss)))
+                                      base_adapter=base, hooks=TrainingHooks.for_job(job)))
     job_panel("fb-learn", title="Learning from feedback",
               on_done=lambda snap: snap["error"] is None and st.session_state.update(
                   fb_learn_result=snap["result"]),

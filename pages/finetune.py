@@ -19,8 +19,8 @@ from core.errors import UserError
 from core.finetune import estimate, view
 from core.finetune import form as ftform
 from core.finetune.config import DATA_MODE_HELP, DATA_MODE_LABELS, DATA_MODES
-from core.finetune.config import default_target_modules as targets
 from core.finetune.pipeline import PARAPHRASE_METHODS
+from core.training.lora import default_targets, generator_architecture
 from pages._job_panel import job_panel, job_running, loss_figure, start_job
 
 st.title("Fine-tune (LoRA)")
@@ -64,8 +64,9 @@ r1, r2, r3, r4 = st.columns(4)
 r1.number_input("Rank r", 1, 256, key="ft_rank")
 r2.number_input("Alpha", 1, 1024, key="ft_alpha")
 r3.number_input("Dropout", 0.0, 0.99, key="ft_dropout")
-r4.text_input("Target modules", key="ft_modules", help="comma-separated; empty = the "
-              f"architecture's default (Llama/SmolLM2: {', '.join(targets('llama'))}; T5: q, v)")
+arch = generator_architecture(settings) or "the generator (known once converted)"
+r4.text_input("Target modules", key="ft_modules", help="comma-separated; empty = peft's default "
+              f"for {arch}: {', '.join(default_targets(arch)) or '?'}")
 st.checkbox("Replace an adapter with the same name", key="ft_overwrite")
 values = ftform.from_state(ss)
 if name_error := ftform.name_problem(values.name):

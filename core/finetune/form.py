@@ -75,6 +75,7 @@ class FinetuneForm:
         adapter, reporting every optimiser step and micro-batch."""
         from core.adapters import sanitise_name
         from core.finetune.pipeline import run_finetune
+        from core.training.callbacks import TrainingHooks
 
         lora, name = self.lora(), sanitise_name(self.name)
         kb, method, overwrite = self.kb, self.method, self.overwrite
@@ -86,8 +87,8 @@ class FinetuneForm:
                                            f"micro-batch {done}/{total} · loss {loss:.4f}")
 
             return run_finetune(settings, kb, name, lora, paraphrase_method=method,
-                                overwrite=overwrite, on_step=job.step, on_micro_batch=micro,
-                                progress=job.progress, cancel=job.cancel)
+                                overwrite=overwrite,
+                                hooks=TrainingHooks.for_job(job, micro_batch=micro))
 
         return run
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.feedback.learn import LearnResult
 from core.feedback.store import open_store
+from core.finetune.feedback import LearnResult
 from tests.feedback.conftest import seed
 
 APP = "../../app.py"
@@ -62,17 +62,16 @@ def test_learn_button_runs_training_and_keeps_the_result(seeded, monkeypatch):
                             output="meh", rating="down")
     calls = {}
 
-    def fake_learn(store, generator, settings, config, *, base_adapter=None, progress=None,
-                   on_loss=None, cancel=None):
+    def fake_learn(store, generator, settings, config, *, base_adapter=None, hooks=None):
         calls["config"] = config
         for step, loss in ((1, 0.5), (2, 0.4)):
-            on_loss(step, loss)
-            progress(step / 2, f"step {step}/2: loss {loss}")
+            hooks.step(step, 2, loss)
+            hooks.progress(step / 2, f"step {step}/2: loss {loss}")
         return LearnResult(config.adapter, "/tmp/x", "kto", 9, 0.45,
                            [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.4}], 1.5,
                            {"feedback": {"sha256": "abc"}})
 
-    monkeypatch.setattr("core.feedback.learn.learn_from_feedback", fake_learn)
+    monkeypatch.setattr("core.finetune.feedback.learn_from_feedback", fake_learn)
     monkeypatch.setattr("core.st_cache.get_generator", lambda: object())
     at = _dashboard()
     assert "Ready: KTO on 9 examples" in at.info[0].value

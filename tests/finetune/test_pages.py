@@ -69,10 +69,10 @@ def test_finetune_page_trains_in_background_and_manages_adapters(pages_env, app_
 
     calls = []
 
-    def run_finetune(settings, kb, name, lora, *, on_step, progress, cancel, **kwargs):
+    def run_finetune(settings, kb, name, lora, *, hooks, **kwargs):
         calls.append((kb, name, lora))
         for step in range(1, 6):
-            on_step(step, 5, 3.0 - 0.5 * step)
+            hooks.step(step, 5, 3.0 - 0.5 * step)
         fake_adapter(settings, name, [2.5, 2.0, 1.5, 1.0, 0.5])
         return {"adapter": name, "train_loss": 0.5, "steps": 5, "total_steps": 5,
                 "train_seconds": 2.0, "tokens_per_second": 100.0, "cancelled": False}
@@ -230,8 +230,8 @@ def test_finetune_cancelled_run_offers_to_keep_or_discard(pages_env, app_setting
     trained = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", DOCS["bakery.md"])],
                          LoraSettings(epochs=1))
 
-    def run_finetune(settings, kb, name, lora, *, on_step, **kwargs):
-        on_step(1, 4, 2.0)
+    def run_finetune(settings, kb, name, lora, *, hooks, **kwargs):
+        hooks.step(1, 4, 2.0)
         return {"adapter": name, "steps": 1, "total_steps": 4, "cancelled": True,
                 "saved": False, "partial": pipeline.PartialRun(trained.model, name, {"steps": 1})}
 

@@ -12,12 +12,13 @@ from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.finetune.config import LoraSettings
 from core.finetune.pipeline import content_hash, kb_chunks, run_finetune
+from core.training.callbacks import TrainingHooks
 
 
 def test_run_finetune_saves_adapter_with_metadata(tiny_env):
     steps = []
     summary = run_finetune(tiny_env, "mini", "Mini Chunks", LoraSettings(epochs=2, batch_size=2),
-                           on_step=lambda s, t, loss: steps.append(s))
+                           hooks=TrainingHooks(step=lambda s, t, loss: steps.append(s)))
     assert summary["saved"] and summary["adapter"] == "mini-chunks"
     assert steps == list(range(1, summary["total_steps"] + 1))
     info = AdapterRegistry.of(tiny_env).inspect("mini-chunks")
@@ -35,7 +36,8 @@ def test_run_finetune_saves_adapter_with_metadata(tiny_env):
 def _cancelled_after_one_step(settings, name):
     cancel = threading.Event()
     return run_finetune(settings, "mini", name, LoraSettings(epochs=3, batch_size=1),
-                        on_step=lambda s, t, loss: cancel.set(), cancel=cancel)
+                        hooks=TrainingHooks(step=lambda s, t, loss: cancel.set(),
+                                            cancel=cancel))
 
 
 def test_cancelled_run_saves_nothing_unless_the_partial_adapter_is_kept(tiny_env):

@@ -15,6 +15,7 @@ from core.errors import UserError
 from core.finetune.config import LoraSettings
 from core.finetune.data import TrainExample
 from core.finetune.train import train_lora
+from core.training.callbacks import TrainingHooks
 
 FACT = "the lighthouse keeper of orbis island is named marta quill."
 # A random 32-wide model cannot raise its logits through attention alone (RMSNorm caps the
@@ -37,8 +38,8 @@ def _train(model, tokenizer, settings=SETTINGS, **kwargs):
 def test_lora_training_lowers_loss_and_changes_outputs(fresh_llama, tiny_tokenizer):
     before = _logits(fresh_llama(), tiny_tokenizer)
     steps = []
-    result = _train(fresh_llama(), tiny_tokenizer, on_step=lambda s, t, loss: steps.append(
-        (s, t, loss)))
+    result = _train(fresh_llama(), tiny_tokenizer, hooks=TrainingHooks(
+        step=lambda s, t, loss: steps.append((s, t, loss))))
     assert result.steps == result.total_steps == 15 and len(result.losses) == 15
     assert steps[-1][:2] == (15, 15)
     assert result.losses[-1] < 0.5 * result.losses[0]  # memorised the sentence
@@ -69,7 +70,8 @@ def test_cancellation_stops_before_next_step(fresh_llama, tiny_tokenizer):
         if step == 3:
             cancel.set()
 
-    result = _train(fresh_llama(), tiny_tokenizer, on_step=on_step, cancel=cancel)
+    result = _train(fresh_llama(), tiny_tokenizer,
+                    hooks=TrainingHooks(step=on_step, cancel=cancel))
     assert result.cancelled and result.steps == 3 and len(result.losses) == 3
 
 
@@ -86,8 +88,8 @@ def test_cancel_during_a_step_stops_before_the_next_micro_batch(fresh_llama, tin
 
     result = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", FACT)] * 4,
                         LoraSettings(epochs=2, batch_size=4, micro_batch_size=1),
-                        on_step=lambda *a: steps.append(a), on_micro_batch=on_micro_batch,
-                        cancel=cancel)
+                        hooks=TrainingHooks(step=lambda *a: steps.append(a),
+                                            micro_batch=on_micro_batch, cancel=cancel))
     assert micro == [(1, 8), (2, 8)] and steps == []
     assert result.cancelled and result.steps == 0 and result.micro_batches == 2
     assert torch.allclose(_logits(result.model, tiny_tokenizer),

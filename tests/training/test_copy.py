@@ -1,4 +1,4 @@
-"""core.training_copy: the model learning trains is the generator's base model, reloaded,
+"""core.training.copy: the model learning trains is the generator's base model, reloaded,
 without the adapters the app has attached to the shared model."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.generation import GenerationConfig
 from core.settings import Settings
-from core.training_copy import training_copy
+from core.training.copy import training_copy
 from tests.feedback.conftest import make_adapter
 
 
@@ -50,3 +50,31 @@ def test_copy_has_base_weights_and_no_adapter(folder_generator, tmp_path, after_
 def test_model_built_in_memory_is_refused(tiny_generator):
     with pytest.raises(UserError, match="built in memory"):
         training_copy(tiny_generator)
+
+
+def test_every_lora_trainer_gets_its_model_through_the_one_copy(tiny_env, store,
+                                                                folder_generator, monkeypatch):
+    """Knowledge fine-tuning (from the generator setting) and feedback learning (from the live
+    generator) both call :func:`training_copy`, and train what it returns."""
+    import core.training.copy as copy_module
+    from core.finetune.config import LoraSettings
+    from core.finetune.feedback import LearnConfig, learn_from_feedback
+    from core.finetune.pipeline import run_finetune
+    from tests.feedback.conftest import seed
+
+    real, calls = copy_module.training_copy, []
+
+    def spy(source, settings=None):
+        model, tokenizer = real(source, settings)
+        calls.append((source, model))
+        return model, tokenizer
+
+    monkeypatch.setattr(copy_module, "training_copy", spy)
+    run_finetune(tiny_env, "mini", "copied", LoraSettings(epochs=1, batch_size=4))
+    assert calls[-1][0] == tiny_env.generator_model
+    seed(store)
+    learn_from_feedback(store, folder_generator, tiny_env,
+                        LearnConfig(adapter="fb-copied", max_steps=1, batch_size=2,
+                                    min_ratings=4))
+    assert calls[-1][0] is folder_generator and len(calls) == 2
+    assert calls[-1][1] is not folder_generator.model

@@ -11,8 +11,9 @@ from safetensors.torch import load_file
 
 from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.feedback.learn import LearnConfig, kto_weights, learn_from_feedback, plan_training
+from core.finetune.feedback import LearnConfig, kto_weights, learn_from_feedback, plan_training
 from core.settings import Settings
+from core.training.callbacks import TrainingHooks
 from tests.feedback.conftest import seed
 
 
@@ -66,7 +67,7 @@ def test_kto_then_dpo_write_loadable_adapters(store, folder_generator, tmp_path)
     kto = learn_from_feedback(
         store, folder_generator, settings,
         LearnConfig(adapter="fb-kto", max_steps=2, batch_size=2, min_ratings=4),
-        on_loss=lambda step, loss: seen.append((step, loss)))
+        hooks=TrainingHooks(step=lambda step, total, loss: seen.append((step, loss))))
     assert kto.method == "kto" and kto.records == 6
     assert [s for s, _ in seen] == [1, 2] and kto.train_loss > 0
     assert _lora_b_nonzero(settings.data_dir / "adapters" / "fb-kto")  # it actually trained
@@ -172,5 +173,6 @@ def test_cancel_stops_training_and_saves_nothing(store, folder_generator, tmp_pa
     with pytest.raises(UserError, match="cancelled after 1 of 5 steps; no adapter was saved"):
         learn_from_feedback(store, folder_generator, settings,
                             LearnConfig(adapter="fb-x", max_steps=5, batch_size=2, min_ratings=4),
-                            on_loss=lambda step, loss: cancel.set(), cancel=cancel)
+                            hooks=TrainingHooks(step=lambda step, total, loss: cancel.set(),
+                                                cancel=cancel))
     assert list((settings.data_dir / "adapters").iterdir()) == []
