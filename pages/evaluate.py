@@ -15,10 +15,10 @@ import streamlit as st
 from core import st_cache
 from core.errors import UserError
 from core.evaluation import runner, view
-from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, parse_qa_text, select_split
 from core.evaluation.view import adapter_kb_warning
 from core.finetune.adapters import list_adapters, read_metadata
 from core.finetune.modes import ALL_MODES, FINETUNED_MODES, make_context
+from core.qa import DEFAULT_QA_FILE, load_qa_file, parse_qa_text, select_split
 from core.rag.highlight import escape_markdown
 from pages._job_panel import job_panel
 

@@ -18,9 +18,9 @@ import sys
 
 def _cmd_evaluate(args, settings):
     from core.errors import UserError
-    from core.evaluation.qa import load_qa_file, select_split
     from core.evaluation.runner import evaluate, save_run
     from core.finetune.modes import make_context
+    from core.qa import load_qa_file, select_split
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else (
         ["base", "rag", "finetuned", "finetuned+rag"] if args.adapter else ["base", "rag"])

@@ -29,7 +29,7 @@ from pathlib import Path
 from core.errors import UserError
 from core.evaluation import metrics
 from core.evaluation.likelihood import score_choices
-from core.evaluation.qa import QAItem
+from core.qa import QAItem
 
 Progress = Callable[[float, str], None]
 METRICS = ("exact_match", "answer_hit", "f1", "mc_accuracy", "mc_accuracy_sum", "hit_rate", "mrr",

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserError
-from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.finetune import adapters
 from core.finetune.config import LoraSettings
 from core.finetune.data import (
@@ -35,6 +34,7 @@ from core.finetune.data import (
     qa_examples,
 )
 from core.finetune.train import MicroCallback, StepCallback, train_lora
+from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 
 Progress = Callable[[float, str], None]
 PARAPHRASE_METHODS = ("templates", "generator")

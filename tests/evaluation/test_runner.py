@@ -7,12 +7,12 @@ import pytest
 
 from core.errors import UserError
 from core.evaluation import runner
-from core.evaluation.qa import QAItem, parse_qa_text
 from core.finetune import adapters
 from core.finetune.config import LoraSettings
 from core.finetune.data import TrainExample
 from core.finetune.modes import ALL_MODES, make_context
 from core.finetune.train import train_lora
+from core.qa import QAItem, parse_qa_text
 from tests.rag.conftest import DOCS, HashEmbedder
 
 ITEMS = [

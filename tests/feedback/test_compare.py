@@ -11,12 +11,12 @@ import pytest
 from core.cli import main
 from core.errors import UserError
 from core.evaluation import runner
-from core.evaluation.qa import QAItem
 from core.feedback.compare import compare_versions, default_items, metric_deltas
 from core.finetune import adapters
 from core.finetune.config import LoraSettings
 from core.finetune.data import TrainExample
 from core.finetune.train import train_lora
+from core.qa import QAItem
 from tests.finetune.conftest import fresh_generator, fresh_llama, one_torch_thread
 from tests.rag.conftest import HashEmbedder
 
