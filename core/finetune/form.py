@@ -22,6 +22,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from core.atomic import write_text_atomic
 from core.finetune.config import LoraSettings
 
 _D = LoraSettings()
@@ -118,7 +119,4 @@ def save_form(settings, form: FinetuneForm) -> None:
     path = form_path(settings)
     if path.exists() and asdict(load_form(settings)) == data:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=1))
