@@ -78,7 +78,7 @@ def register(sub) -> None:
         c.add_argument("--data", required=True, help="CSV file (UTF-8)")
         c.add_argument("--text-col", default="text")
         c.add_argument("--label-col", default="label")
-        c.add_argument("--name", required=True, help="model name (letters, digits, _ - .)")
+        c.add_argument("--name", required=True, help="model name (1-64 of a-z, 0-9, _ and -)")
         if name == "train":
             c.add_argument("--model", required=True, choices=MODELS)
             c.add_argument("--group-map", help="JSON {label: group} applied before training")

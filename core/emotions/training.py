@@ -24,10 +24,11 @@ from core.emotions.classical import CLASSICAL, fit_head
 from core.emotions.datasets import LabelledData, apply_groups, drop_rare, stratified_split
 from core.emotions.features import TfidfFeatures
 from core.emotions.metrics import classification_metrics, summarise_folds
-from core.emotions.models_store import EmotionModel, safe_name, save_model
+from core.emotions.models_store import EmotionModel, save_model
 from core.emotions.preprocess import TRANSFORMER_CONFIG, PreprocessConfig, cached_preprocessor
 from core.emotions.transformer import TransformerConfig, fine_tune
 from core.errors import UserError
+from core.names import check_name
 
 MODELS = (*CLASSICAL, "transformer")
 Progress = Callable[[float, str], None] | None
@@ -49,7 +50,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise UserError(f"model must be one of {'|'.join(MODELS)}, got {self.model!r}")
-        safe_name(self.name)
+        check_name(self.name, "model")
         if not 2 <= self.cv_folds <= 10:
             raise UserError(f"cv_folds must be between 2 and 10, got {self.cv_folds}")
         if not 0.05 <= self.test_size <= 0.5:

@@ -7,9 +7,10 @@ import pytest
 
 from core.emotions import classical
 from core.emotions.features import TfidfFeatures
-from core.emotions.models_store import list_models, load_model, safe_name
+from core.emotions.models_store import list_models, load_model
 from core.emotions.training import TrainConfig, evaluate, train
 from core.errors import UserError
+from core.names import check_name
 
 
 def test_tfidf_known_answer_and_matches_sklearn():
@@ -78,7 +79,7 @@ def test_logreg_search_records_choice(small_data, tmp_path):
 @pytest.mark.parametrize("name", ["../evil", "a/b", ".hidden", "", "x" * 65, "a..b", "sp ace"])
 def test_unsafe_names_rejected(name):
     with pytest.raises(UserError, match="not allowed"):
-        safe_name(name)
+        check_name(name, "model")
 
 
 def test_classify_refuses_empty_and_unknown_model(small_data, tmp_path):
