@@ -1,7 +1,8 @@
 """Tweet emotions: preprocessing made visible, datasets, five models compared, classification.
 
 Thin page: widgets in, ``core.emotions`` calls, charts out. State lives in st.session_state
-(keys prefixed ``emo_``); long work sits behind buttons with progress bars.
+(keys prefixed ``emo_``); training runs as a background job in the shared job panel, and the
+comparison is read from the saved models, so it outlives the session.
 """
 
 from __future__ import annotations
@@ -14,27 +15,26 @@ import plotly.express as px
 import streamlit as st
 
 from core import st_cache
-from core.emotions import analysis, datasets, models_store, training
+from core.emotions import analysis, compare, datasets, models_store
+from core.emotions.compare import MODEL_LABELS
 from core.emotions.nltk_data import ensure_nltk_data
 from core.emotions.preprocess import STEP_ORDER, PreprocessConfig
 from core.errors import UserError
 from core.jobs import REGISTRY
 from pages._feedback_widget import batch_ratings_editor, rating_widget
+from pages._job_panel import job_panel
 
 settings = st_cache.settings()
 DATA_DIR = settings.data_dir
-MODEL_LABELS = {"logreg": "Logistic regression (C search)", "random_forest": "Random forest",
-                "linear_svc": "Linear SVC", "stacking": "Stacking (LR + RF + SVC)",
-                "transformer": "Fine-tuned transformer"}
 EXAMPLE = ("@bestie OMG I can't believe it 😭😭 we actually WON!!! #blessed &amp; so "
-           "grateful 🙏 https://t.co/xyz")
+           "grateful 🙏 <3 :) https://t.co/xyz")
 
 st.title("Tweet emotions")
 st.caption("See what each preprocessing step does, compare classical models with a fine-tuned "
            "transformer, and classify tweets.")
 state = st.session_state
-state.setdefault("emo_results", {})
 state.setdefault("emo_data", None)
+session = str(state.get("session_id", "anonymous"))
 
 
 def show_error(exc: UserError) -> None:
@@ -48,12 +48,6 @@ def current_data() -> datasets.LabelledData:
     return state["emo_data"]
 
 
-def grouped_data() -> datasets.LabelledData:
-    data = current_data()
-    mapping = state.get("emo_group_map") or {}
-    return datasets.apply_groups(data, mapping) if mapping else data
-
-
 tab_pre, tab_data, tab_train, tab_cls = st.tabs(
     ["Preprocess", "Data", "Train & compare", "Classify"])
 
@@ -63,38 +57,24 @@ with tab_pre:
     if not status.wordnet:
         st.warning(status.message)
     cols = st.columns(4)
-    toggles = {}
-    for i, step in enumerate(s for s in STEP_ORDER if s != "handles"):
-        toggles[step] = cols[i % 4].toggle(step.replace("_", " "), value=True,
-                                           key=f"emo_on_{step}",
-                                           disabled=step == "lemmatize" and not status.wordnet)
+    toggles = {step: cols[i % 4].toggle(step.replace("_", " "), value=True, key=f"emo_on_{step}",
+                                        disabled=step == "lemmatize" and not status.wordnet)
+               for i, step in enumerate(s for s in STEP_ORDER if s != "handles")}
     handles = cols[1].selectbox("@handles", ["remove", "placeholder", "keep"], key="emo_handles")
     keep_neg = cols[2].toggle("keep negations", value=True, key="emo_keep_neg")
     config = PreprocessConfig(handles=handles, keep_negations=keep_neg, **toggles)
-    state["emo_pre_config"] = config
     pre = st_cache.emotion_preprocessor(config, DATA_DIR)
     tweet = st.text_area("Tweet", EXAMPLE, max_chars=2000, key="emo_tweet")
-    if tweet.strip():
-        trace = pre.trace(tweet)
-        st.markdown("**Input** · " + analysis.escape_markdown(tweet))
-        for n, step in enumerate(trace.steps, 1):
-            st.markdown(f"**{n}. {step.name}** · " + analysis.marked_markdown(step))
-        st.caption(f"{len(trace.tokens)} tokens out: " + ", ".join(trace.tokens)[:500]
-                   if trace.tokens else "no tokens left")
+    if tweet.strip():   # plain text: links, HTML and markup in a tweet never render
+        st.code(analysis.trace_text(pre.trace(tweet)), language=None, wrap_lines=True)
     else:
         st.info("Type a tweet to see every step.")
     st.subheader("On the whole dataset")
     if st.button("Analyse the current dataset", key="emo_analyse"):
-        texts = current_data().texts[:3000]
-        with st.spinner(f"Preprocessing {len(texts)} tweets…"):
-            state["emo_stats"] = analysis.dataset_step_stats(pre, texts)
+        with st.spinner("Preprocessing up to 3,000 tweets…"):
+            state["emo_stats"] = analysis.dataset_step_stats(pre, current_data().texts[:3000])
     if state.get("emo_stats") is not None:
         stats = state["emo_stats"]
-        first, last = stats.iloc[0], stats.iloc[-1]
-        c1, c2 = st.columns(2)
-        c1.metric("tokens", f"{last['tokens']:,}", f"{last['tokens'] - first['tokens']:,}")
-        c2.metric("vocabulary", f"{last['vocabulary']:,}",
-                  f"{last['vocabulary'] - first['vocabulary']:,}")
         st.plotly_chart(px.bar(stats, x="step", y="vocabulary",
                                title="Vocabulary size after each step"), key="emo_vocab")
         st.dataframe(stats, hide_index=True)
@@ -109,13 +89,14 @@ with tab_data:
     for up in uploads or []:
         try:
             df = datasets.read_csv(up.getvalue(), settings.max_upload_mb, up.name)
-            cols = list(df.columns)
+            cols, guess = list(df.columns), datasets.guess_text_column(df)
             c1, c2 = st.columns(2)
             tcol = c1.selectbox(f"{up.name}: text column", cols, key=f"emo_tc_{up.name}",
-                                index=cols.index("text") if "text" in cols else 0)
+                                index=cols.index(guess))
             lcol = c2.selectbox(f"{up.name}: label column", cols, key=f"emo_lc_{up.name}",
-                                index=cols.index("label") if "label" in cols else
-                                min(1, len(cols) - 1))
+                                index=cols.index(datasets.guess_label_column(df, tcol)))
+            if warning := datasets.text_warning(df[tcol], tcol):
+                st.warning(warning)
             parts.append(datasets.labelled(df, tcol, lcol, name=up.name))
             names.append(up.name)
         except UserError as exc:
@@ -136,23 +117,23 @@ with tab_data:
                f"{len(set(data.labels))} labels")
     st.subheader("Emotion grouping")
     labels = sorted(set(data.labels))
-    shipped = datasets.load_group_map()
     if st.button("Start from the text_emotion.csv grouping (13 labels -> 7)", key="emo_ship"):
+        shipped = datasets.load_group_map()
         state["emo_group_map"] = {lab: shipped.get(lab, lab) for lab in labels}
     mapping = state.get("emo_group_map") or {}
     table = pd.DataFrame({"label": labels, "group": [mapping.get(lab, lab) for lab in labels]})
     edited = st.data_editor(table, disabled=["label"], hide_index=True, key="emo_group_edit")
     state["emo_group_map"] = {r.label: (str(r.group).strip() or r.label)
                               for r in edited.itertuples()}
-    grouped = grouped_data()
-    state["emo_oversample"] = st.toggle("Random oversampling of minority classes (training "
-                                        "split only)", key="emo_os_toggle")
+    grouped = datasets.apply_groups(data, state["emo_group_map"])
+    oversample = st.toggle("Random oversampling of minority classes (training split only)",
+                           key="emo_os_toggle")
     c1, c2 = st.columns(2)
     c1.plotly_chart(px.bar(analysis.class_counts(data.labels), x="label", y="count",
                            title="Labels as loaded"), key="emo_dist_raw")
     c2.plotly_chart(px.bar(analysis.class_counts(grouped.labels), x="label", y="count",
                            title="After grouping"), key="emo_dist_grouped")
-    if state["emo_oversample"]:
+    if oversample:
         try:
             over = analysis.oversampled_counts(datasets.drop_rare(grouped).labels)
             st.plotly_chart(px.bar(over, x="label", y="count", color="split", barmode="group",
@@ -171,84 +152,44 @@ with tab_train:
     epochs = c3.number_input("Transformer epochs", 1, 20, 3, key="emo_epochs")
     st.caption(f"Transformer base: `{settings.classifier_model}` (NLPLAB_CLASSIFIER_MODEL). "
                "Linear SVC scores are softmax of margins, not calibrated probabilities.")
-    session = str(state.get("session_id", "anonymous"))
-    train_job = REGISTRY.get(session, "emo-train")
-    training_now = train_job is not None and train_job.running
+    job = REGISTRY.get(session, "emo-train")
     if st.button("Train and compare", type="primary", key="emo_train",
-                 disabled=not chosen or training_now,
+                 disabled=not chosen or (job is not None and job.running),
                  help="Runs in the background; you can leave this page meanwhile."):
-        train_data = grouped_data()
-        configs = {m: dict(model=m, name=f"{prefix}-{m}",
-                           oversample=state.get("emo_oversample", False), cv_folds=int(folds),
-                           epochs=int(epochs), preprocess=None if m == "transformer" else
-                           state.get("emo_pre_config")) for m in chosen}
-
-        def work(job, train_data=train_data, configs=configs):
-            """Train each chosen model in turn; a refused model stops the rest (reported)."""
-            done: dict = {}
-            for i, (model, kwargs) in enumerate(configs.items()):
-                losses: list[dict] = []
-                label = MODEL_LABELS[model]
-
-                def progress(f, m, i=i, label=label):
-                    job.progress((i + min(f, 1.0)) / len(configs), f"{label}: {m}")
-
-                try:
-                    result = training.train(train_data, training.TrainConfig(**kwargs),
-                                            DATA_DIR, progress=progress, on_loss=losses.append)
-                except UserError as exc:
-                    return {"results": done, "error": str(exc)}
-                done[model] = {"name": result.model.name, "cv": result.cv,
-                               "test": result.test, "seconds": result.seconds,
-                               "losses": losses}
-            return {"results": done, "error": None}
-
-        train_job = REGISTRY.start(session, "emo-train", work)
-        training_now = train_job.running
-
-    @st.fragment(run_every=1.0 if training_now else None)
-    def _train_panel() -> None:
-        job = REGISTRY.get(session, "emo-train")
-        if job is None:
-            return
-        snap = job.snapshot()
-        if snap["running"]:
-            st.progress(snap["fraction"], text=f"{snap['message']} ({snap['elapsed']:.0f} s)")
-            return
-        if state.get("emo_train_seen") != snap["id"]:
-            state["emo_train_seen"] = snap["id"]
-            out = snap["result"] or {"results": {}, "error": snap["error"]}
-            state["emo_results"].update(out["results"])
-            state["emo_train_error"] = out["error"]
-            st.rerun()
-
-    _train_panel()
-    if state.get("emo_train_error"):
-        st.error(state["emo_train_error"])
-    results = state["emo_results"]
-    if results:
-        rows = [{"model": MODEL_LABELS[m], "accuracy": r["test"]["accuracy"],
-                 "macro F1": r["test"]["macro_f1"], "weighted F1": r["test"]["weighted_f1"],
-                 "macro precision": r["test"]["macro_precision"],
-                 "macro recall": r["test"]["macro_recall"],
-                 "CV macro F1": r["cv"].get("macro_f1_mean"),
-                 "CV ± std": r["cv"].get("macro_f1_std"), "train s": r["seconds"]}
-                for m, r in results.items()]
-        table = pd.DataFrame(rows)
-        st.dataframe(table, hide_index=True, key="emo_compare")
-        long = table.melt(id_vars="model", value_vars=["accuracy", "macro F1", "weighted F1"])
+        try:
+            configs = compare.plan(chosen, prefix, oversample=oversample, cv_folds=folds,
+                                   epochs=epochs, preprocess=config, group_map=mapping)
+            datasets.check_texts(data)
+            REGISTRY.start(session, "emo-train", lambda job, data=data: compare.train_many(
+                data, configs, DATA_DIR, progress=job.progress, cancel=job.cancel,
+                on_loss=lambda r: "loss" in r and job.step(r["step"], r["total"], r["loss"])))
+        except UserError as exc:
+            show_error(exc)
+    job_panel(lambda: REGISTRY.get(session, "emo-train"), key="emo-train", title="Training",
+              on_done=lambda snap: state.update(emo_train_outcome=snap["result"]),
+              cancel_note="Stops at the next step; models already finished stay saved.")
+    outcome = state.get("emo_train_outcome") or {}
+    if outcome.get("error"):
+        st.error(outcome["error"])
+    if outcome.get("cancelled"):
+        st.info(f"Training cancelled; saved before that: {', '.join(outcome['trained']) or 'none'}")
+    results = compare.results_table(DATA_DIR)
+    if not results.empty:
+        st.subheader("Saved models")
+        st.dataframe(results, hide_index=True, key="emo_compare")
+        long = results.melt(id_vars="model", value_vars=["accuracy", "macro F1", "weighted F1"])
         st.plotly_chart(px.bar(long, x="model", y="value", color="variable", barmode="group",
                                title="Held-out test split"), key="emo_compare_chart")
-        pick = st.selectbox("Confusion matrix / per-class report of", list(results),
-                            format_func=MODEL_LABELS.get, key="emo_cm_pick")
-        test = results[pick]["test"]
+        pick = st.selectbox("Confusion matrix / per-class report of", list(results["model"]),
+                            key="emo_cm_pick")
+        detail = compare.saved_result(DATA_DIR, pick)
+        test = detail["test"]
         st.plotly_chart(px.imshow(test["confusion"], x=test["labels"], y=test["labels"],
                                   text_auto=True, labels={"x": "predicted", "y": "true"},
                                   color_continuous_scale="Blues"), key="emo_cm")
         st.dataframe(pd.DataFrame(test["per_class"]).T, key="emo_per_class")
-        if results[pick].get("losses"):
-            st.plotly_chart(px.line(pd.DataFrame([r for r in results[pick]["losses"]
-                                                  if "loss" in r]), x="step", y="loss",
+        if detail["losses"]:
+            st.plotly_chart(px.line(pd.DataFrame(detail["losses"]), x="step", y="loss",
                                     title="Training loss"), key="emo_loss_final")
 
 # --- Classify -------------------------------------------------------------------------------
@@ -287,7 +228,9 @@ with tab_cls:
         if up is not None:
             try:
                 df = datasets.read_csv(up.getvalue(), settings.max_upload_mb, up.name)
-                col = st.selectbox("Text column", list(df.columns), key="emo_batch_col")
+                col = st.selectbox("Text column", list(df.columns), key="emo_batch_col",
+                                   index=list(df.columns).index(
+                                       datasets.guess_text_column(df)))
                 if st.button("Classify all", key="emo_batch_go"):
                     texts = df[col].astype(str).fillna("")
                     keep = texts.str.strip().ne("")

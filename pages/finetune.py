@@ -76,7 +76,9 @@ r4.text_input("Target modules", key="ft_modules", help="comma-separated; empty =
               f"architecture's default (Llama/SmolLM2: {', '.join(targets('llama'))}; T5: q, v)")
 st.checkbox("Replace an adapter with the same name", key="ft_overwrite")
 values = ftform.FinetuneForm(**{f: ss[f"ft_{f}"] for f in asdict(saved)})
-ftform.save_form(settings, values)
+name_error = ftform.name_problem(values.name)
+if name_error:
+    st.error(name_error)
 
 with st.container(border=True):
     try:
@@ -104,9 +106,10 @@ with st.container(border=True):
             st.caption("Generator rewordings are counted like templates; making them adds "
                        "minutes before training starts.")
 
-if st.button("Start training", type="primary", disabled=running or not kbs):
+if st.button("Start training", type="primary", disabled=running or not kbs or bool(name_error)):
     try:
         slot.start("finetune", values.work(settings))
+        ftform.save_form(settings, values)  # a reload shows the settings of the last run
         ss.pop("ft_result", None)
         st.rerun()
     except UserError as exc:

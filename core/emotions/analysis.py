@@ -1,8 +1,8 @@
 """What preprocessing does to one tweet or a whole dataset, in display-ready form.
 
-- :func:`marked_markdown`: a step's output as Streamlit markdown with added tokens highlighted
-  and removed ones struck through; every ASCII punctuation character of user text is
-  backslash-escaped (CommonMark) so no link, image, HTML or emoji shortcode from a tweet renders.
+- :func:`trace_text`: every step's output with what it removed and added, as plain text for
+  ``st.code`` (user text never goes through markdown, so no link, HTML or shortcode renders);
+  :func:`escape_markdown` for the few places that must put user text into markdown.
 - :func:`dataset_step_stats`: per step, tokens and vocabulary size over a dataset and the most
   frequent tokens that step removed.
 - :func:`class_counts` / :func:`oversampled_counts`: class distributions before/after.
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from core.emotions.datasets import oversample_indices, stratified_split
-from core.emotions.preprocess import Preprocessor, Step
+from core.emotions.preprocess import Preprocessor, Trace
 
 _ESCAPES = {ord(c): "\\" + c for c in string.punctuation}
 
@@ -32,23 +32,25 @@ def escape_markdown(text: str) -> str:
     return text.translate(_ESCAPES).replace("\n", " ")
 
 
-def marked_markdown(step: Step) -> str:
-    """'**+added**' green, '~~removed~~' red; the rest escaped plain text."""
-    added = Counter(step.added)
-    parts = []
-    for tok in step.tokens:
-        if added[tok] > 0:
-            added[tok] -= 1
-            parts.append(f":green-background[{escape_markdown(tok)}]")
-        else:
-            parts.append(escape_markdown(tok))
-    line = " ".join(parts) or "*(nothing left)*"
-    if step.removed:
-        line += "  ·  removed: " + " ".join(f":red[~~{escape_markdown(t)}~~]"
-                                            for t in step.removed)
-    if step.note:
-        line += f"  ·  *{escape_markdown(step.note)}*"
-    return line
+def trace_text(trace: Trace) -> str:
+    """The whole trace as plain text (shown with ``st.code``: no link or markup renders).
+
+    Example (handles step of "@amy <3 yay"):
+        2. handles: emoheart yay
+           removed: @amy
+    """
+    lines = [f"input: {' '.join(trace.original.split())}"]
+    for n, step in enumerate(trace.steps, 1):
+        lines.append(f"{n}. {step.name}: {step.text or '(nothing left)'}")
+        changes = [f"{what}: {' '.join(toks)}" for what, toks in
+                   (("removed", step.removed), ("added", step.added)) if toks]
+        if step.note:
+            changes.append(step.note)
+        if changes:
+            lines.append("   " + " · ".join(changes))
+    lines.append(f"{len(trace.tokens)} tokens out: {', '.join(trace.tokens)}"
+                 if trace.tokens else "no tokens left")
+    return "\n".join(lines)
 
 
 def dataset_step_stats(pre: Preprocessor, texts: list[str], top: int = 8) -> pd.DataFrame:

@@ -10,8 +10,12 @@ memory (tests compare against scikit-learn's own ``predict_proba``):
 - ``random_forest``: every tree's node arrays (feature, threshold, children, leaf class
   fractions) concatenated; probabilities = mean over trees of the reached leaf's fractions.
 - ``stacking``: out-of-fold scores of the three bases (3-fold) feed a logistic regression.
-Labels are integers 0..K-1 here; names live with the model. Oversampling, when asked, is applied
-to each fit's own training rows only (:func:`core.emotions.datasets.oversample_indices`).
+Labels are integers 0..K-1 here; names live with the model. Class imbalance: random oversampling
+of each fit's own training rows when asked (:func:`core.emotions.datasets.oversample_indices`),
+otherwise class weights ``n / (K · n_c)`` (scikit-learn's ``class_weight="balanced"``, the
+transformer's default too). Without either, every head learns the class prior and a tweet with
+mixed evidence goes to the biggest class (an angry tweet called "joy" when joy tweets dominate);
+the stacking meta-learner gets the same treatment, or it re-learns the prior its bases dropped.
 """
 
 from __future__ import annotations
@@ -141,10 +145,11 @@ Head = LinearHead | ForestHead | StackHead
 
 
 def _resample(X, y, oversample: bool, seed: int):
+    """(X, y, class_weight): oversampled rows, or the original rows with balanced weights."""
     if not oversample:
-        return X, y
+        return X, y, "balanced"
     idx = oversample_indices(y, seed)
-    return X[idx], y[idx]
+    return X[idx], y[idx], None
 
 
 def fit_logreg(X, y, n_classes: int, seed: int = 0, oversample: bool = False,
@@ -152,8 +157,8 @@ def fit_logreg(X, y, n_classes: int, seed: int = 0, oversample: bool = False,
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-    X, y = _resample(X, y, oversample, seed)
-    base = LogisticRegression(max_iter=2000)
+    X, y, weight = _resample(X, y, oversample, seed)
+    base = LogisticRegression(max_iter=2000, class_weight=weight)
     min_class = int(np.bincount(y).min())
     if search and min_class >= 3:
         grid = GridSearchCV(base, {"C": list(LOGREG_C)}, scoring="f1_macro",
@@ -169,8 +174,8 @@ def fit_logreg(X, y, n_classes: int, seed: int = 0, oversample: bool = False,
 def fit_svc(X, y, n_classes: int, seed: int = 0, oversample: bool = False) -> LinearHead:
     from sklearn.svm import LinearSVC
 
-    X, y = _resample(X, y, oversample, seed)
-    model = LinearSVC(C=0.5, random_state=seed).fit(X, y)
+    X, y, weight = _resample(X, y, oversample, seed)
+    model = LinearSVC(C=0.5, random_state=seed, class_weight=weight).fit(X, y)
     return LinearHead("margin", model.coef_.copy(), model.intercept_.copy(), n_classes)
 
 
@@ -178,9 +183,9 @@ def fit_forest(X, y, n_classes: int, seed: int = 0, oversample: bool = False,
                n_estimators: int = 100) -> ForestHead:
     from sklearn.ensemble import RandomForestClassifier
 
-    X, y = _resample(X, y, oversample, seed)
+    X, y, weight = _resample(X, y, oversample, seed)
     model = RandomForestClassifier(n_estimators=n_estimators, random_state=seed, n_jobs=2,
-                                   min_samples_leaf=1).fit(X, y)
+                                   min_samples_leaf=1, class_weight=weight).fit(X, y)
     if len(model.classes_) != n_classes:   # a class absent from this fit: pad its column
         raise ValueError("every class must appear in the forest's training rows")
     return ForestHead.from_sklearn(model)
@@ -199,7 +204,7 @@ def fit_stacking(X, y, n_classes: int, seed: int = 0, oversample: bool = False) 
     oof = np.zeros((X.shape[0], 3 * n_classes))
     for tr, va in folds.split(np.zeros(len(y)), y):
         oof[va] = StackHead(bases(X[tr], y[tr]), None).base_scores(X[va])  # type: ignore[arg-type]
-    final, _ = fit_logreg(oof, y, n_classes, seed, oversample=False, search=False)
+    final, _ = fit_logreg(oof, y, n_classes, seed, oversample, search=False)
     return StackHead(bases(X, y), final)
 
 

@@ -27,6 +27,9 @@ DEMO_TWEETS = ASSETS_DIR / "tweets" / "demo_tweets.csv"
 GROUP_MAP_FILE = ASSETS_DIR / "emotions" / "text_emotion_groups.json"
 MAX_TWEET_CHARS = 2000
 MIN_PER_CLASS = 10
+NUMBER_RE = r"^[\d\s.,:/%$€£+\-eE]*\d[\d\s.,:/%$€£+\-eE]*$"   # ids, dates, amounts
+WARN_SHARE = 0.5     # warn when more than half the "texts" are numbers or empty
+REFUSE_SHARE = 0.9   # refuse training when 90% or more are
 
 
 @dataclass
@@ -67,6 +70,59 @@ def read_csv(source: str | Path | bytes | io.IOBase, max_mb: int = 50,
     if df.empty:
         raise UserError(f"{name} has a header but no rows")
     return df
+
+
+def not_text_share(values) -> float:
+    """Share of values that are empty or look like numbers (ids, dates, amounts).
+
+    Example: ["1956967341", "", "so happy :)", "12.5"] -> 3/4 = 0.75
+    """
+    series = pd.Series(list(values), dtype=str).str.strip()
+    if series.empty:
+        return 1.0
+    return float((series.eq("") | series.str.match(NUMBER_RE)).mean())
+
+
+def guess_text_column(df: pd.DataFrame) -> str:
+    """The column whose values look most like free text, whatever its position.
+
+    Ranked by: share of values that are real text (not numbers, not empty), then median length,
+    then share of distinct values. On text_emotion.csv (tweet_id, sentiment, author, content)
+    this is ``content``: tweet_id is all numbers, sentiment and author are short.
+    """
+    def score(col) -> tuple[float, float, float]:
+        values = df[col].astype(str).head(2000)
+        return (round(1.0 - not_text_share(values), 1), float(values.str.len().median()),
+                values.nunique() / max(len(values), 1))
+
+    return str(max(df.columns, key=score))
+
+
+def guess_label_column(df: pd.DataFrame, text_col: str) -> str:
+    """A column named like a label, else the non-numeric column with fewest distinct values."""
+    others = [str(c) for c in df.columns if str(c) != text_col] or [text_col]
+    for col in others:
+        if col.strip().lower() in ("label", "labels", "emotion", "sentiment", "class"):
+            return col
+    return min(others, key=lambda c: (not_text_share(df[c].astype(str).head(2000)) > 0.5,
+                                      df[c].nunique() < 2, df[c].nunique()))
+
+
+def text_warning(values, column: str) -> str | None:
+    """One line when most of a chosen text column is numbers or empty, else None."""
+    share = not_text_share(values)
+    if share <= WARN_SHARE:
+        return None
+    return (f"{share:.0%} of the values in column {column!r} are numbers or empty, not tweets: "
+            "pick the column that holds the tweets' text")
+
+
+def check_texts(data: LabelledData) -> None:
+    """Refuse to train on "texts" that are almost all numbers (a wrong text column)."""
+    share = not_text_share(data.texts)
+    if share >= REFUSE_SHARE:
+        raise UserError(f"{share:.0%} of the tweets are numbers or empty: the text column is "
+                        "probably an id column; choose the column with the tweets' text")
 
 
 def labelled(df: pd.DataFrame, text_col: str = "text", label_col: str = "label",

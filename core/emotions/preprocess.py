@@ -2,8 +2,10 @@
 
 Each step is a small function with a one-line worked example; :class:`Preprocessor` builds the
 tokenizer, stopword sets and lemmatiser once and runs the enabled steps in a fixed order:
-html_entities, lowercase, urls, handles, hashtags, emoji, punctuation, tokenize, stopwords,
-lemmatize. :meth:`Preprocessor.trace` returns the text and tokens after every step with what
+html_entities, urls, emoticons, lowercase, handles, hashtags, emoji, punctuation, tokenize,
+stopwords, lemmatize. Emoticons become word tokens (``<3`` -> ``emoheart``) before punctuation
+is stripped, so they survive to the model; URLs go first so ``http://`` is no emoticon.
+:meth:`Preprocessor.trace` returns the text and tokens after every step with what
 each step removed and added (for display); :meth:`Preprocessor.tokens` is the fast path used for
 training. Before the ``tokenize`` step, "tokens" are the whitespace-split text.
 Lemmatisation needs WordNet (:mod:`core.emotions.nltk_data`); without it the step is reported as
@@ -28,7 +30,7 @@ from core.errors import UserError
 
 STOPWORDS_FILE = Path(__file__).resolve().parents[2] / "assets" / "emotions" / "stopwords_en.txt"
 HANDLE_MODES = ("remove", "placeholder", "keep")
-STEP_ORDER = ("html_entities", "lowercase", "urls", "handles", "hashtags", "emoji",
+STEP_ORDER = ("html_entities", "urls", "emoticons", "lowercase", "handles", "hashtags", "emoji",
               "punctuation", "tokenize", "stopwords", "lemmatize")
 
 URL_RE = re.compile(r"(?:https?://|www\.)\S*|\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|ly|co|me|gl)"
@@ -36,6 +38,15 @@ URL_RE = re.compile(r"(?:https?://|www\.)\S*|\b(?:[a-z0-9-]+\.)+(?:com|net|org|i
 HANDLE_RE = re.compile(r"(?<![\w@])@+\w+")
 HASHTAG_RE = re.compile(r"(?<![\w#])#+(\w+)")
 PUNCT_RE = re.compile(r"[^\w\s']|_")
+#: Emoticon -> word token (letters only, so lowercase/punctuation/tokenize leave it whole).
+EMOTICONS = {
+    "emoheart": r"(?:<|&lt;)3+", "emobrokenheart": r"(?:<|&lt;)/3+",
+    "emolaugh": r"[:=;]-?D+|\b[xX]-?D+", "emosmile": r"[:=]-?\)+",
+    "emocry": r":'-?\(+", "emosad": r"[:=]-?\(+", "emowink": r";-?\)+",
+    "emotongue": r"[:;=]-?[pP]+", "emosurprise": r":-?[oO]+",
+}
+EMOTICON_RE = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in
+                                  EMOTICONS.items()).join(("(?<![^\\s\\w])(?:", ")(?!\\w)")))
 LONE_APOSTROPHE_RE = re.compile(r"(?<![^\W_])'|'(?![^\W_])")
 
 
@@ -48,6 +59,7 @@ class PreprocessConfig:
     urls: bool = field(default=True, metadata={"help": "Remove http(s)/www links."})
     handles: str = field(default="remove", metadata={"help": "remove|placeholder|keep @user."})
     handle_placeholder: str = field(default="@user", metadata={"help": "Replacement handle."})
+    emoticons: bool = field(default=True, metadata={"help": "<3 -> emoheart, :) -> emosmile."})
     hashtags: bool = field(default=True, metadata={"help": "#happy -> happy."})
     emoji: bool = field(default=True, metadata={"help": "😂 -> face with tears of joy."})
     punctuation: bool = field(default=True, metadata={"help": "Drop punctuation."})
@@ -70,6 +82,7 @@ class PreprocessConfig:
     @classmethod
     def from_dict(cls, data: dict) -> PreprocessConfig:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known.setdefault("emoticons", False)   # models saved before the step trained without it
         return cls(**known)
 
     def enabled(self, step: str) -> bool:
@@ -96,6 +109,11 @@ def lowercase(text: str) -> str:
 def remove_urls(text: str) -> str:
     """'look https://t.co/abc now' -> 'look   now' (http(s)://, www. and short links)"""
     return URL_RE.sub(" ", text)
+
+
+def emoticons_to_words(text: str) -> str:
+    """'love you <3 :-( ;)' -> 'love you  emoheart   emosad   emowink ' (see :data:`EMOTICONS`)"""
+    return EMOTICON_RE.sub(lambda m: f" {m.lastgroup} ", text)
 
 
 def replace_handles(text: str, placeholder: str = "") -> str:
@@ -216,6 +234,7 @@ class Preprocessor:
             "html_entities": (False, unescape_html),
             "lowercase": (False, lowercase),
             "urls": (False, remove_urls),
+            "emoticons": (False, emoticons_to_words),
             "handles": (False, lambda t: replace_handles(t, placeholder)),
             "hashtags": (False, hashtags_to_words),
             "emoji": (False, emoji_to_words),

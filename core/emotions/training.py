@@ -21,7 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from core.emotions.classical import CLASSICAL, fit_head
-from core.emotions.datasets import LabelledData, apply_groups, drop_rare, stratified_split
+from core.emotions.datasets import (
+    LabelledData,
+    apply_groups,
+    check_texts,
+    drop_rare,
+    stratified_split,
+)
 from core.emotions.features import TfidfFeatures
 from core.emotions.metrics import classification_metrics, summarise_folds
 from core.emotions.models_store import EmotionModel, save_model
@@ -93,11 +99,23 @@ def _classical_cv(tokens, y, k, config: TrainConfig, n_classes, labels, progress
     return summarise_folds(folds)
 
 
+def _preprocess(fn, texts: list[str], progress: Progress, chunk: int = 500) -> list:
+    """``fn`` over ``texts`` with a progress report per chunk (a cancel point on big sets)."""
+    out = []
+    for start in range(0, len(texts), chunk):
+        if progress:
+            progress(0.02 + 0.08 * start / len(texts), f"preprocessing tweet {start + 1:,}"
+                                                        f"/{len(texts):,}")
+        out.extend(fn(t) for t in texts[start:start + chunk])
+    return out
+
+
 def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Progress = None,
           on_loss: Callable[[dict], None] | None = None, base=None, save: bool = True,
           transformer: TransformerConfig | None = None) -> TrainResult:
     """Train ``config.model`` on ``data``; ``base`` overrides the transformer's encoder."""
     t_start = time.perf_counter()
+    check_texts(data)
     if config.group_map:
         data = apply_groups(data, config.group_map)
     data = drop_rare(data, max(config.cv_folds * 2, 5))
@@ -122,7 +140,7 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
         base = base or (lambda labs: load_classifier_base(load_settings(), labs))
         t0 = time.perf_counter()
         scaled = (lambda f, m: progress(0.05 + 0.8 * f, m)) if progress else None
-        head, info = fine_tune([pre.text(t) for t in texts_train], y, labels, tcfg, base,
+        head, info = fine_tune(_preprocess(pre.text, texts_train, progress), y, labels, tcfg, base,
                                scaled, on_loss)
         seconds = time.perf_counter() - t0
         cv = {"folds": 0, "method": "validation split (early stopping)",
@@ -136,7 +154,7 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
         from threadpoolctl import threadpool_limits
 
         limiter = threadpool_limits(limits=1)
-        tokens = [pre.tokens(t) for t in texts_train]
+        tokens = _preprocess(pre.tokens, texts_train, progress)
         cv = _classical_cv(tokens, y, config.cv_folds, config, k, labels, progress)
         if progress:
             progress(0.75, "fitting on the whole training split")

@@ -123,7 +123,8 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
             opt.step()
             sched.step()
             step += 1
-            rec = {"step": step, "epoch": epoch, "loss": round(float(loss.item()), 4)}
+            rec = {"step": step, "total": total, "epoch": epoch,
+                   "loss": round(float(loss.item()), 4)}
             history.append(rec)
             if on_loss:
                 on_loss(rec)

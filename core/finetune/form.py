@@ -1,8 +1,9 @@
 """The Fine-tune page's settings: defaults, kept across reloads, the suggested adapter name,
 and the background job they start.
 
-The last values are saved in ``<data dir>/finetune/form.json`` whenever they change, so a
-reload (or a new session) shows the settings the user last chose. The adapter name follows the
+The values of the last run started are saved in ``<data dir>/finetune/form.json``, so a
+reload (or a new session) shows the settings of that run; values that never started a run
+(a typo, a refused name) are not written. The adapter name follows the
 knowledge base and data mode (``<kb>-<data mode>``) until the user types a name of their own.
 Rendering is the page's; this module holds no Streamlit.
 
@@ -26,6 +27,18 @@ from core.atomic import write_text_atomic
 from core.finetune.config import LoraSettings
 
 _D = LoraSettings()
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name an adapter (shown as the user types), or None when it can."""
+    from core.errors import UserError
+    from core.finetune.adapters import sanitise_name
+
+    try:
+        sanitise_name(name)
+    except UserError as exc:
+        return str(exc)
+    return None
 
 
 @dataclass

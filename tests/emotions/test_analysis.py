@@ -18,10 +18,16 @@ def test_escape_markdown(text, expected):
     assert analysis.escape_markdown(text) == expected
 
 
-def test_marked_markdown_highlights_added_and_strikes_removed():
+def test_trace_text_lists_each_step_with_its_changes():
     pre = Preprocessor(PreprocessConfig(lemmatize=False))
-    step = next(s for s in pre.trace("@amy <3 yay").steps if s.name == "handles")
-    assert analysis.marked_markdown(step) == "\\<3 yay  ·  removed: :red[~~\\@amy~~]"
+    text = analysis.trace_text(pre.trace("@amy <3 yay https://t.co/x"))
+    lines = text.splitlines()
+    assert lines[0] == "input: @amy <3 yay https://t.co/x"
+    assert lines[1:5] == ["1. html_entities: @amy <3 yay https://t.co/x",
+                          "2. urls: @amy <3 yay", "   removed: https://t.co/x",
+                          "3. emoticons: @amy emoheart yay"]
+    assert "   removed: <3 · added: emoheart" in lines
+    assert lines[-1] == "2 tokens out: emoheart, yay"
 
 
 def test_dataset_step_stats(small_data):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -29,18 +31,37 @@ def wait_for_training(at: AppTest) -> None:
     at.run()
 
 
-def test_preprocess_steps_shown_and_user_text_escaped(page):
+def test_preprocess_trace_is_plain_text_without_links(page):
     page.text_area(key="emo_tweet").input(
-        "<script>alert(1)</script> [x](http://e.co) :smile: @amy so HAPPY 😂").run()
+        "<script>alert(1)</script> [x](http://e.co) see https://t.co/abc :smile: @amy so "
+        "HAPPY 😂 <3").run()
     assert not page.exception
-    shown = [m.value for m in page.markdown]
-    steps = [s for s in shown if s.startswith("**") and ". " in s[:20]]
-    assert len(steps) == 10 and "**10. lemmatize**" in steps[-1]
-    joined = "\n".join(shown)
-    assert "<script>" not in joined and "\\<script\\>" in joined
-    assert "](http" not in joined and "\\:smile\\:" in joined
-    assert "face with tears of joy" in steps[5].replace(":green-background[", "").replace(
-        "]", "")
+    trace = page.code[0].value
+    lines = trace.splitlines()
+    steps = [ln for ln in lines if re.match(r"\d+\. ", ln)]
+    assert len(steps) == 11 and steps[-1].startswith("11. lemmatize")
+    assert "removed: [x](http://e.co) https://t.co/abc" in trace and "<script>" in lines[0]
+    assert "emoheart" in lines[-1] and "face with tears of joy" in trace
+    markdown = "\n".join(m.value for m in page.markdown)
+    assert "](" not in markdown and "t.co" not in markdown and "<script>" not in markdown
+
+
+def test_saved_results_listed_in_a_new_session(app_settings):
+    from core import st_cache
+    from core.emotions.datasets import load_demo
+    from core.emotions.training import TrainConfig, train
+
+    train(load_demo(), TrainConfig(model="linear_svc", name="earlier-svc"),
+          app_settings.data_dir)
+    st_cache.settings.clear()
+    at = AppTest.from_file("../../app.py", default_timeout=60)
+    at.run()
+    at.switch_page("pages/emotions.py").run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "macro F1" in d.value.columns)
+    assert list(table["model"]) == ["earlier-svc"] and list(table["kind"]) == ["Linear SVC"]
+    assert 0.3 < table.loc[0, "accuracy"] <= 1
+    assert at.selectbox(key="emo_cm_pick").value == "earlier-svc"
 
 
 def test_train_compare_classify_and_rate(page, app_settings, tiny_bert_base, monkeypatch):
@@ -54,7 +75,7 @@ def test_train_compare_classify_and_rate(page, app_settings, tiny_bert_base, mon
     wait_for_training(page)
     assert not page.exception and not page.error
     table = next(d.value for d in page.dataframe if "macro F1" in d.value.columns)
-    assert list(table["model"]) == ["Linear SVC", "Fine-tuned transformer"]
+    assert list(table["kind"]) == ["Linear SVC", "Fine-tuned transformer"]
     assert table["macro F1"].between(0, 1).all()
     assert table.loc[0, "accuracy"] > 0.3   # 7 classes; chance for the majority class ~0.23
     page.selectbox(key="emo_cls_model").set_value("page-linear_svc")

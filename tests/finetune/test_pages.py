@@ -185,6 +185,10 @@ def test_finetune_settings_are_restored_in_a_new_session(pages_env):
     at.number_input(key="ft_max_len").set_value(64).run()
     at.number_input(key="ft_lr").set_value(0.0005).run()
     at.text_input(key="ft_name").set_value("kept-name").run()
+    assert open_page("pages/finetune.py").text_input(key="ft_name").value != "kept-name", \
+        "values that started no run are not written"
+    next(b for b in at.button if b.label == "Start training").click().run()
+    wait_job("finetune")
     reloaded = open_page("pages/finetune.py")  # a fresh session, as after a browser reload
     assert reloaded.radio(key="ft_data_mode").value == "paraphrases"
     assert reloaded.number_input(key="ft_max_len").value == 64

@@ -1,0 +1,105 @@
+"""Train several emotion models in turn and read every saved model's results back for comparison.
+
+:func:`plan` turns the page's choices into validated :class:`TrainConfig` objects;
+:func:`train_many` trains them one after another (each is saved with its metrics by
+:func:`core.emotions.training.train`), stops at the first refused model with its message, and
+stops within one progress report when ``cancel`` is set (every transformer step; per tweet
+chunk / fold / fit for classical models; models already finished stay saved). The comparison is
+read from the models store (:func:`results_table`, :func:`saved_result`), so it survives the
+session and includes models trained from the CLI. It does not render anything.
+
+Example:
+    >>> [c.name for c in plan(["logreg", "transformer"], "page")]
+    ['page-logreg', 'page-transformer']
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from core.emotions.datasets import LabelledData, check_texts
+from core.emotions.models_store import list_models, model_summary
+from core.emotions.preprocess import PreprocessConfig
+from core.emotions.training import TrainConfig, train
+from core.errors import UserError
+
+MODEL_LABELS = {"logreg": "Logistic regression (C search)", "random_forest": "Random forest",
+                "linear_svc": "Linear SVC", "stacking": "Stacking (LR + RF + SVC)",
+                "transformer": "Fine-tuned transformer"}
+
+
+class _Cancelled(Exception):
+    """Raised from inside a progress report to unwind a training run that was cancelled."""
+
+
+def plan(models: list[str], prefix: str, *, oversample: bool = False, cv_folds: int = 3,
+         epochs: int = 3, preprocess: PreprocessConfig | None = None,
+         group_map: dict[str, str] | None = None) -> list[TrainConfig]:
+    """One config per model, saved as ``<prefix>-<model>``; the transformer keeps its own
+    light preprocessing, classical models use ``preprocess``."""
+    if not models:
+        raise UserError("choose at least one model to train")
+    return [TrainConfig(model=m, name=f"{prefix.strip()}-{m}", oversample=oversample,
+                        cv_folds=int(cv_folds), epochs=int(epochs),
+                        preprocess=None if m == "transformer" else preprocess,
+                        group_map=group_map or None) for m in models]
+
+
+def train_many(data: LabelledData, configs: list[TrainConfig], data_dir: Path,
+               progress: Callable[[float, str], None] | None = None,
+               on_loss: Callable[[dict], None] | None = None,
+               cancel: threading.Event | None = None, base=None) -> dict:
+    """Train ``configs`` in turn; {"trained": [names], "error": str|None, "cancelled": bool}.
+
+    A refused model (UserError) stops the rest and is reported in "error"; a bad text column
+    (mostly numbers) is refused before anything trains.
+    """
+    check_texts(data)
+    trained: list[str] = []
+    for i, config in enumerate(configs):
+        label = MODEL_LABELS[config.model]
+
+        def report(fraction: float, message: str, i=i, label=label) -> None:
+            if cancel is not None and cancel.is_set():
+                raise _Cancelled
+            if progress is not None:
+                progress((i + min(fraction, 1.0)) / len(configs), f"{label}: {message}")
+
+        try:
+            train(data, config, Path(data_dir), progress=report, on_loss=on_loss, base=base)
+        except _Cancelled:
+            return {"trained": trained, "error": None, "cancelled": True}
+        except UserError as exc:
+            return {"trained": trained, "error": f"{label}: {exc}", "cancelled": False}
+        trained.append(config.name)
+    return {"trained": trained, "error": None, "cancelled": False}
+
+
+def results_table(data_dir: Path) -> pd.DataFrame:
+    """One row per saved model: held-out test metrics, cross-validation, training time."""
+    rows = []
+    for name in list_models(data_dir):
+        summary = model_summary(data_dir, name)
+        kind, m = summary["settings"].get("kind", "?"), summary["metrics"]
+        test, cv = m.get("test", {}), m.get("cv", {})
+        rows.append({"model": name, "kind": MODEL_LABELS.get(kind, kind),
+                     "accuracy": test.get("accuracy"), "macro F1": test.get("macro_f1"),
+                     "weighted F1": test.get("weighted_f1"),
+                     "macro precision": test.get("macro_precision"),
+                     "macro recall": test.get("macro_recall"),
+                     "CV macro F1": cv.get("macro_f1_mean"), "CV ± std": cv.get("macro_f1_std"),
+                     "train s": m.get("seconds"),
+                     "saved": summary["settings"].get("saved_at", "")})
+    return pd.DataFrame(rows)
+
+
+def saved_result(data_dir: Path, name: str) -> dict:
+    """A saved model's test metrics (confusion, per class) and its loss history (transformer)."""
+    summary = model_summary(data_dir, name)
+    history = summary["settings"].get("info", {}).get("history", [])
+    return {"test": summary["metrics"].get("test", {}),
+            "losses": [r for r in history if "loss" in r]}
