@@ -161,7 +161,8 @@ with tab_train:
                                    epochs=epochs, preprocess=config, group_map=mapping)
             datasets.check_texts(data)
             REGISTRY.start(session, "emo-train", lambda job, data=data: compare.train_many(
-                data, configs, DATA_DIR, progress=job.progress, cancel=job.cancel,
+                data, configs, DATA_DIR, settings=settings, progress=job.progress,
+                cancel=job.cancel,
                 on_loss=lambda r: "loss" in r and job.step(r["step"], r["total"], r["loss"])))
         except UserError as exc:
             show_error(exc)

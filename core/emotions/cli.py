@@ -39,7 +39,7 @@ def _cmd_train(args, settings):
     config = TrainConfig(model=args.model, name=args.name, oversample=args.oversample,
                          epochs=args.epochs, cv_folds=args.cv_folds, seed=args.seed,
                          group_map=group_map)
-    return train(_data(args, settings), config, settings.data_dir).summary()
+    return train(_data(args, settings), config, settings.data_dir, settings=settings).summary()
 
 
 def _cmd_evaluate(args, settings):

@@ -35,6 +35,7 @@ from core.emotions.preprocess import TRANSFORMER_CONFIG, PreprocessConfig, cache
 from core.emotions.transformer import TransformerConfig, fine_tune
 from core.errors import UserError
 from core.names import check_name
+from core.settings import Settings
 
 MODELS = (*CLASSICAL, "transformer")
 Progress = Callable[[float, str], None] | None
@@ -112,8 +113,13 @@ def _preprocess(fn, texts: list[str], progress: Progress, chunk: int = 500) -> l
 
 def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Progress = None,
           on_loss: Callable[[dict], None] | None = None, base=None, save: bool = True,
-          transformer: TransformerConfig | None = None) -> TrainResult:
-    """Train ``config.model`` on ``data``; ``base`` overrides the transformer's encoder."""
+          transformer: TransformerConfig | None = None, *,
+          settings: Settings | None = None) -> TrainResult:
+    """Train ``config.model`` on ``data`` and save it under ``data_dir`` (unless ``save=False``).
+
+    The transformer's encoder comes from ``base`` (labels -> (model, tokenizer)) or else from
+    ``settings.classifier_model``: the caller passes its Settings, nothing here re-reads them.
+    """
     t_start = time.perf_counter()
     check_texts(data)
     if config.group_map:
@@ -132,12 +138,13 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     k = len(labels)
     if config.model == "transformer":
         from core.loaders import load_classifier_base
-        from core.settings import load_settings
 
+        if base is None and settings is None:
+            raise ValueError("the transformer needs base= or settings= to load its encoder")
         tcfg = transformer or TransformerConfig(
             epochs=config.epochs, seed=config.seed,
             imbalance="oversample" if config.oversample else "class_weights")
-        base = base or (lambda labs: load_classifier_base(load_settings(), labs))
+        base = base or (lambda labs: load_classifier_base(settings, labs))
         t0 = time.perf_counter()
         scaled = (lambda f, m: progress(0.05 + 0.8 * f, m)) if progress else None
         head, info = fine_tune(_preprocess(pre.text, texts_train, progress), y, labels, tcfg, base,
@@ -151,19 +158,19 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     else:
         # BLAS thread pools thrash on a busy 2-core box (LR fits measured 50x slower), so the
         # classical fits run single-threaded BLAS; the forest still uses 2 joblib workers.
+        # The ``with`` restores the thread count even when a fold fails or is cancelled.
         from threadpoolctl import threadpool_limits
 
-        limiter = threadpool_limits(limits=1)
-        tokens = _preprocess(pre.tokens, texts_train, progress)
-        cv = _classical_cv(tokens, y, config.cv_folds, config, k, labels, progress)
-        if progress:
-            progress(0.75, "fitting on the whole training split")
-        t0 = time.perf_counter()
-        feats = TfidfFeatures(min_df=config.min_df).fit(tokens)
-        head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
-                              config.oversample)
-        seconds = time.perf_counter() - t0
-        limiter.restore_original_limits()
+        with threadpool_limits(limits=1):
+            tokens = _preprocess(pre.tokens, texts_train, progress)
+            cv = _classical_cv(tokens, y, config.cv_folds, config, k, labels, progress)
+            if progress:
+                progress(0.75, "fitting on the whole training split")
+            t0 = time.perf_counter()
+            feats = TfidfFeatures(min_df=config.min_df).fit(tokens)
+            head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
+                                  config.oversample)
+            seconds = time.perf_counter() - t0
         info = {**info, "vocabulary": len(feats.vocabulary)}
         model = EmotionModel(config.name, config.model, labels, pre.config, head, feats,
                              info=info, data_dir=Path(data_dir))
