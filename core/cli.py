@@ -43,8 +43,8 @@ def add_dataclass_options(parser, cls, fields: Iterable[str], *,
 
     The flag is ``--`` + the field name with ``_`` -> ``-`` unless ``names`` gives another;
     ``overrides`` holds extra ``add_argument`` keywords per field (``choices``, or a default
-    or type the command keeps for compatibility). A ``bool`` field defaulting to False becomes
-    a ``store_true`` switch.
+    or type the command keeps for compatibility). A field without a default is required; a
+    ``bool`` field defaulting to False becomes a ``store_true`` switch.
 
     Example: ``add_dataclass_options(p, RetrievalConfig, ["top_k", "search"],
     overrides={"search": {"choices": SEARCH_MODES}})`` adds ``--top-k`` (int, default 3,
@@ -61,6 +61,8 @@ def add_dataclass_options(parser, cls, fields: Iterable[str], *,
             kwargs["default"] = f.default
         elif f.default_factory is not dataclasses.MISSING:
             kwargs["default"] = f.default_factory()
+        else:  # a field the dataclass cannot do without
+            kwargs["required"] = True
         if hints[name] is bool and kwargs.get("default") is False:
             kwargs["action"] = "store_true"
         elif hints[name] in (int, float):  # str needs no conversion

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.emotions.classical import CLASSICAL, fit_head
+from core.emotions.classical import fit_head
+from core.emotions.config import TrainConfig
 from core.emotions.datasets import (
     LabelledData,
     apply_groups,
@@ -31,42 +32,12 @@ from core.emotions.datasets import (
 from core.emotions.features import TfidfFeatures
 from core.emotions.metrics import classification_metrics, summarise_folds
 from core.emotions.models_store import EmotionModel, save_model
-from core.emotions.preprocess import TRANSFORMER_CONFIG, PreprocessConfig, cached_preprocessor
+from core.emotions.preprocess import cached_preprocessor
 from core.emotions.transformer import TransformerConfig, fine_tune
 from core.errors import UserError
-from core.names import check_name
 from core.settings import Settings
 
-MODELS = (*CLASSICAL, "transformer")
 Progress = Callable[[float, str], None] | None
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    model: str
-    name: str
-    oversample: bool = False
-    cv_folds: int = 3
-    test_size: float = 0.2
-    seed: int = 0
-    epochs: int = 3
-    preprocess: PreprocessConfig | None = None   # None: default for the model kind
-    min_df: int = 1
-    group_map: dict[str, str] | None = None   # applied before training, kept with the model
-
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise UserError(f"model must be one of {'|'.join(MODELS)}, got {self.model!r}")
-        check_name(self.name, "model")
-        if not 2 <= self.cv_folds <= 10:
-            raise UserError(f"cv_folds must be between 2 and 10, got {self.cv_folds}")
-        if not 0.05 <= self.test_size <= 0.5:
-            raise UserError(f"test_size must be between 0.05 and 0.5, got {self.test_size}")
-
-    def preprocess_config(self) -> PreprocessConfig:
-        if self.preprocess is not None:
-            return self.preprocess
-        return TRANSFORMER_CONFIG if self.model == "transformer" else PreprocessConfig()
 
 
 @dataclass
