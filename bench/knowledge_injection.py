@@ -64,9 +64,9 @@ def log(message: str) -> None:
 def main() -> int:
     args = parse_args()
     settings = load_settings()
+    from core.answering import ALL_MODES, make_context
     from core.evaluation.runner import evaluate, save_run
     from core.finetune.config import LoraSettings
-    from core.finetune.modes import ALL_MODES, make_context
     from core.finetune.pipeline import run_finetune
     from core.loaders import load_embedder, load_generator
     from core.rag.defaults import ensure_default_kb
@@ -109,7 +109,7 @@ def main() -> int:
     ctx = make_context(settings, args.kb, adapter=adapter, modes=ALL_MODES,
                        max_new_tokens=args.max_new_tokens, top_k=args.top_k,
                        generator=generator,
-                       embedder=embedder)
+                       embedder=embedder, store=store)
     run = evaluate(items, list(ALL_MODES), ctx, embedder,
                    progress=lambda f, m: log(f"{f:5.0%} {m}"),
                    meta={"kb": args.kb, "adapter": adapter, "qa_file": str(DEFAULT_QA_FILE),

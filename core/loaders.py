@@ -108,9 +108,12 @@ def load_generator(settings: Settings) -> Generator:
     choice = pick_device(settings.device)
 
     def build() -> Generator:
+        from core.adapters import AdapterRegistry
+
         model, tokenizer, seq2seq = load_causal_or_seq2seq(settings.generator_model, settings)
         return Generator(model, tokenizer, model_id=settings.generator_model,
-                         device=choice.device, is_seq2seq=seq2seq)
+                         device=choice.device, is_seq2seq=seq2seq,
+                         adapters=AdapterRegistry.of(settings))
 
     return _memoized(("generator", settings.generator_model, choice.device), build)
 

@@ -1,12 +1,13 @@
 """A trainable copy of a generator's model that never carries the app's loaded adapters.
 
 The shared :class:`~core.generation.Generator` keeps serving while something trains, and
-:mod:`core.finetune.adapters` injects LoRA layers into its model in place (frozen, switched
-off except inside an adapter call). A deep copy of that model copies those layers too: PEFT
-then wraps an already-wrapped model and training fails ("element 0 of tensors does not
-require grad"). So the copy is never made from memory: :func:`training_copy` loads the base
-weights fresh from the folder (or hub id) the shared model was loaded from, in its dtype and
-on its device, and checks that no adapter layer came with them. The tokenizer is copied.
+:meth:`~core.generation.Generator.load_adapter` injects LoRA layers into its model in place
+(frozen, switched off except inside an adapter call). A deep copy of that model copies those
+layers too: PEFT then wraps an already-wrapped model and training fails ("element 0 of
+tensors does not require grad"). So the copy is never made from memory:
+:func:`training_copy` loads the base weights fresh from the folder (or hub id) the shared
+model was loaded from, in its dtype and on its device, and checks that no adapter layer came
+with them. The tokenizer is copied.
 
 Left out: attaching a parent adapter and training (callers do that, e.g.
 ``PeftModel.from_pretrained(model, folder, is_trainable=True)``).
@@ -33,7 +34,7 @@ def training_copy(generator):
     from peft.tuners.tuners_utils import BaseTunerLayer
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
-    shared = generator.model  # an adapter view forwards these attributes to the shared model
+    shared = generator.model  # the base model (any loaded LoRA layers sit inside it, off)
     source = getattr(shared, "name_or_path", "") or ""
     if not source:
         raise UserError(f"cannot make a training copy of {generator.model_id}: the model was "

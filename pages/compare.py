@@ -1,8 +1,8 @@
 """Ask & compare: one question answered side by side by Base, RAG, Fine-tuned and FT + RAG.
 
-Widgets in, core calls (core.rag.answer / retrieve, core.feedback), rendering out. Columns
+Widgets in, core calls (core.answering, core.feedback), rendering out. Columns
 whose mode is not registered are shown disabled; the fine-tuned ones answer with the picked LoRA
-adapter (core.finetune.modes). Results live in st.session_state so reruns (e.g. a thumbs click)
+adapter. Results live in st.session_state so reruns (e.g. a thumbs click)
 keep them. Each new question renders into the other of two fixed places, and both are reset
 first, so the previous answers and their ratings vanish the moment a question is asked.
 """
@@ -12,12 +12,11 @@ import uuid
 import streamlit as st
 
 from core import st_cache
+from core.adapters import AdapterRegistry
+from core.answering import MODES, AskContext, stream_answer
 from core.errors import UserError
-from core.finetune.adapters import list_adapters
-from core.finetune.modes import FINETUNED_MODES, FinetuneAskContext
 from core.generation import GenerationConfig
 from core.rag import compare_view as view
-from core.rag.answer import MODES, stream_answer
 from core.rag.config import DEFAULT_KB, SEARCH_MODES, RetrievalConfig, check_question
 from core.rag.defaults import ensure_default_kb
 from core.rag.highlight import escape_markdown, highlight_markdown
@@ -52,7 +51,8 @@ search = c2.selectbox("Search", SEARCH_MODES, index=SEARCH_MODES.index("hybrid")
 top_k = c3.slider("Top-k chunks", 1, 10, 3)
 intro.caption(escape_markdown(view.describe_kb(kb, view.kb_documents(store, kb))))
 a1, a2 = st.columns([2, 2])
-adapter_names = [a["name"] for a in list_adapters(settings)]
+registry = AdapterRegistry.of(settings)
+adapter_names = registry.names()
 adapter = a1.selectbox("LoRA adapter (fine-tuned columns)", adapter_names, index=0 if
                        adapter_names else None, placeholder="none yet: train one on Fine-tune",
                        help="Adapters trained on the Fine-tune page (or from feedback).")
@@ -126,9 +126,9 @@ if asked:
             status.error(str(exc))
             st.stop()
         bar.empty()
-    ctx = FinetuneAskContext(st_cache.get_generator(), store, kb, retrieval,
-                             GenerationConfig(max_new_tokens=48), adapter=adapter or "",
-                             settings=settings)
+    ctx = AskContext(st_cache.get_generator(), store, kb, retrieval,
+                     GenerationConfig(max_new_tokens=48), adapter=adapter or "",
+                     registry=registry)
     run = {"id": uuid.uuid4().hex[:8], "question": question, "kb": kb, "search": search,
            "results": {}, "errors": {}, "adapter": adapter, "shown": list(shown),
            "place": 1 - run["place"] if run else 0}
@@ -144,7 +144,7 @@ if run:
                 if mode not in MODES:
                     _disabled(mode, label)
                     continue
-                if mode in FINETUNED_MODES:
+                if MODES[mode].needs_adapter:
                     st.caption(f"adapter: {run.get('adapter') or 'none'}")
                     if not run.get("adapter"):
                         st.info("No adapter: train one on the Fine-tune page, then pick it above.")

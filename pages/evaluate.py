@@ -13,11 +13,11 @@ import plotly.express as px
 import streamlit as st
 
 from core import st_cache
+from core.adapters import AdapterRegistry
+from core.answering import ALL_MODES, MODES, make_context
 from core.errors import UserError
 from core.evaluation import runner, view
 from core.evaluation.view import adapter_kb_warning
-from core.finetune.adapters import list_adapters, read_metadata
-from core.finetune.modes import ALL_MODES, FINETUNED_MODES, make_context
 from core.qa import DEFAULT_QA_FILE, load_qa_file, parse_qa_text, select_split
 from core.rag.highlight import escape_markdown
 from pages._job_panel import job_panel
@@ -45,7 +45,8 @@ try:
 except UserError as exc:
     st.error(str(exc))
     st.stop()
-adapter_names = [a["name"] for a in list_adapters(settings)]
+registry = AdapterRegistry.of(settings)
+adapter_names = registry.names()
 
 SOURCES = ["Default QA set", "Upload a JSONL file"]
 source = st.radio("Questions", SOURCES, horizontal=True, key=keep("ev-source", SOURCES[0]))
@@ -83,10 +84,10 @@ n_max = max(1, len(items))
 limit = c3.number_input("Questions", 1, n_max, key=keep("ev-limit", min(10, n_max),
                                                         lambda v: 1 <= v <= n_max),
                         help="CPU: each question takes seconds per mode")
-if warning := adapter_kb_warning(read_metadata(settings, adapter) if adapter else {},
+if warning := adapter_kb_warning(registry.metadata(adapter) if adapter else {},
                                  adapter or "", kb or ""):
     st.warning(escape_markdown(warning))
-default_modes = [m for m in ALL_MODES if adapter or m not in FINETUNED_MODES]
+default_modes = [m for m in ALL_MODES if adapter or not MODES[m].needs_adapter]
 modes = st.multiselect("Modes", ALL_MODES, key=keep("ev-modes", default_modes,
                                                     lambda v: set(v) <= set(ALL_MODES)))
 k1, k2 = st.columns(2)
@@ -99,7 +100,7 @@ if st.button("Run evaluation", type="primary", disabled=running or not items):
         subset = items[: int(limit)]
         ctx = make_context(settings, kb, adapter=adapter or "", modes=modes, top_k=top_k,
                            search=search, generator=st_cache.get_generator(),
-                           embedder=st_cache.get_embedder())
+                           embedder=st_cache.get_embedder(), store=st_cache.get_rag_store())
         embedder = st_cache.get_embedder()
         meta = {"kb": kb, "adapter": adapter, "qa_file": source, "top_k": top_k,
                 "search": search, "generator": settings.generator_model,

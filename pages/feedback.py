@@ -6,10 +6,10 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.feedback import export, stats
 from core.feedback.learn import LearnConfig, learn_from_feedback, plan_training
-from core.finetune.adapters import list_adapters
 from core.jobs import REGISTRY
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
@@ -137,7 +137,7 @@ with learn:
     l1, l2, l3, l4 = st.columns([2, 2, 1, 1])
     name = l1.text_input("New adapter name", value=f"feedback-{stamp}", key="fb_learn_name")
     none = "(none: start from the base model)"
-    names = [a["name"] for a in list_adapters(settings)]
+    names = [a["name"] for a in AdapterRegistry.of(settings).list()]
     base = l2.selectbox("Start from adapter", [none, *names], key="fb_learn_base")
     method = l3.selectbox("Method", ["auto", "kto", "dpo"], key="fb_learn_method")
     steps = l4.number_input("Steps", 1, 2000, 10, key="fb_learn_steps")
@@ -189,7 +189,8 @@ with learn:
              "same test-split questions of the default QA set, scored by the evaluation of the "
              "**Evaluate** page (exact match, token F1, multiple-choice log-likelihood accuracy, "
              "embedding relevance, latency). Same as `python -m core feedback compare`.")
-    fb_names = [a["name"] for a in list_adapters(settings) if a.get("source") == "feedback"]
+    fb_names = [a["name"] for a in AdapterRegistry.of(settings).list()
+                if a.get("source") == "feedback"]
     if not fb_names:
         st.caption("No adapter trained from feedback yet: learn one above.")
     else:
@@ -206,15 +207,15 @@ with learn:
                                    help="finetuned+rag also retrieves from the default "
                                         "knowledge base (its 'before' is RAG without adapter)")
         if st.button("Compare before / after", key="fb_cmp_go", disabled=not cmp_modes):
-            from core.feedback import compare as fb_compare
-            from core.st_cache import get_embedder, get_generator
+            from core.evaluation import versions as fb_compare
+            from core.st_cache import get_embedder, get_generator, get_rag_store
 
             cmp_bar = st.progress(0.0, text="starting…")
             try:
                 items = fb_compare.default_items(int(limit))
                 st.session_state["fb_cmp_result"] = fb_compare.compare_versions(
                     settings, cmp_adapter, items, cmp_modes, generator=get_generator(),
-                    embedder=get_embedder(),
+                    embedder=get_embedder(), store=get_rag_store(),
                     progress=lambda f, m: cmp_bar.progress(min(1.0, f), text=m))
             except UserError as exc:
                 st.error(str(exc))

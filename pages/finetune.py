@@ -1,6 +1,6 @@
 """Fine-tune (LoRA): train an adapter on a knowledge base, watch the loss live, manage adapters.
 
-Widgets in, core calls (core.finetune.form / estimate / adapters), charts out. The settings
+Widgets in, core calls (core.finetune.form / estimate, core.adapters), charts out. The settings
 are plain widgets (no form, so Enter never starts a run), seeded from the last saved values
 and saved on every change. Before starting, the page shows the step count and how the
 settings give it, and a time estimate from throughput measured here. Training runs in a
@@ -15,8 +15,9 @@ import pandas as pd
 import streamlit as st
 
 from core import st_cache
+from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.finetune import adapters, estimate
+from core.finetune import estimate
 from core.finetune import form as ftform
 from core.finetune.config import DATA_MODE_HELP, DATA_MODE_LABELS, DATA_MODES
 from core.finetune.config import default_target_modules as targets
@@ -146,7 +147,8 @@ elif result:
 
 st.divider()
 st.subheader("Adapters")
-rows = adapters.list_adapters(settings)
+registry = AdapterRegistry.of(settings)
+rows = registry.list()
 if not rows:
     st.caption("No adapters yet.")
 else:
@@ -154,7 +156,7 @@ else:
     pick = st.selectbox("Inspect", [r["name"] for r in rows], key="inspect-adapter")
     if pick:
         try:
-            info = adapters.inspect_adapter(settings, pick)
+            info = registry.inspect(pick)
         except UserError as exc:
             st.error(str(exc))
         else:
@@ -169,6 +171,6 @@ else:
                                file_name=f"{pick}-metadata.json", mime="application/json")
             confirm = st.checkbox(f"Yes, delete {pick}", key=f"confirm-{pick}")
             if st.button("Delete adapter", disabled=not confirm, key=f"delete-{pick}"):
-                adapters.delete_adapter(settings, pick)
+                registry.delete(pick)
                 st.toast(f"Deleted {pick}")
                 st.rerun()

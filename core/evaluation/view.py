@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from core.answering import BASE, FINETUNED, FINETUNED_RAG, RAG
+
 METRICS_NOTE = (
     "Exact match and token F1 (SQuAD normalisation, answer or any alias), answer hit (the "
     "normalised answer or an alias appears in the reply, for replies that say more than the "
@@ -27,11 +29,11 @@ ROW_COLUMNS = ["id", "mode", "question", "gold", "prediction", "exact_match", "a
 COMPARED_ON = ["f1", "answer_hit", "mc_accuracy", "exact_match"]
 FILTERS = {
     "All questions": None,
-    "RAG beats fine-tuned": ("rag", "finetuned"),
-    "Fine-tuned beats RAG": ("finetuned", "rag"),
-    "RAG beats base": ("rag", "base"),
-    "Fine-tuned beats base": ("finetuned", "base"),
-    "Fine-tuned + RAG beats RAG": ("finetuned+rag", "rag"),
+    "RAG beats fine-tuned": (RAG, FINETUNED),
+    "Fine-tuned beats RAG": (FINETUNED, RAG),
+    "RAG beats base": (RAG, BASE),
+    "Fine-tuned beats base": (FINETUNED, BASE),
+    "Fine-tuned + RAG beats RAG": (FINETUNED_RAG, RAG),
 }
 
 

@@ -64,7 +64,7 @@ def _learn(args, settings):
 
 
 def _compare(args, settings):
-    from core.feedback.compare import compare_versions, default_items
+    from core.evaluation.versions import compare_versions, default_items
 
     items = default_items(args.limit or settings.feedback_compare_limit, args.qa,
                           max_bytes=settings.max_upload_mb * 1_000_000)

@@ -6,10 +6,10 @@ from unpaired desirable/undesirable labels, i.e. exactly thumbs up/down; DPO (Ra
 is a fresh copy of the shared generator's base weights (:func:`core.training_copy.training_copy`:
 never the adapters the app has loaded; the live app keeps serving while this trains);
 optionally training continues from an existing adapter (``base_adapter``). The result goes into
-the one adapter registry, :mod:`core.finetune.adapters` (``save_adapter``: temp folder renamed to
+the one adapter registry, :mod:`core.adapters` (``AdapterRegistry.save``: temp folder renamed to
 ``<data_dir>/adapters/<name>/``, standard PEFT files plus ``metadata.json`` with the feedback
 snapshot and parent adapter), so the Fine-tune and Compare pages list it and a crash never
-leaves a half-written adapter under a real name. Before/after evaluation: :mod:`.compare`.
+leaves a half-written adapter under a real name. Before/after: :mod:`core.evaluation.versions`.
 
 Example:
     >>> plan_training([], [], LearnConfig(adapter="v1"))  # doctest: +IGNORE_EXCEPTION_DETAIL
@@ -30,17 +30,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.feedback.export import Example, dpo_examples, kto_examples
 from core.feedback.schema import OutputRecord, PreferenceRecord, utcnow
-from core.finetune.adapters import (
-    adapter_path,
-    adapters_root,
-    read_metadata,
-    require_adapter,
-    sanitise_name,
-    save_adapter,
-)
+from core.names import check_name
 from core.settings import Settings
 from core.training_copy import training_copy
 
@@ -71,7 +65,7 @@ class LearnConfig:
     seed: int = field(default=0, metadata={"help": "Seed for LoRA init and data order."})
 
     def __post_init__(self) -> None:
-        check_new_name(self.adapter)
+        check_name(self.adapter, "adapter")  # exactly as typed: no silent renaming
         if self.method not in METHODS:
             raise UserError(f"method must be one of {'|'.join(METHODS)}, got {self.method!r}")
         for name, low, high in (("max_steps", 1, 100_000), ("batch_size", 2, 1024),
@@ -86,22 +80,6 @@ class LearnConfig:
             raise UserError(f"beta must be in (0, 10], got {self.beta}")
         if not self.target_modules:
             raise UserError("target_modules is empty")
-
-
-def check_new_name(name: str) -> str:
-    """``name`` exactly as the registry stores it, else UserError (no silent renaming).
-
-    :func:`core.finetune.adapters.sanitise_name` lower-cases and turns spaces into ``-``; a
-    new adapter's name must already be in that form so the folder is the name typed.
-    """
-    try:
-        clean = sanitise_name(name)
-    except UserError:
-        clean = None
-    if clean != name:
-        raise UserError(f"adapter name must be 1-64 characters from a-z, 0-9, '_' and '-' "
-                        f"(no dots, slashes or spaces); got {name!r}")
-    return name
 
 
 @dataclass
@@ -215,11 +193,12 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
     nothing (UserError saying how far it got).
     """
     plan = plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
-    root = adapters_root(settings)
-    target = adapter_path(settings, config.adapter)
+    registry = AdapterRegistry.of(settings)
+    root = registry.root
+    target = registry.path(config.adapter)
     if target.exists():
         raise UserError(f"adapter {config.adapter!r} already exists in {root}; choose a new name")
-    parent = require_adapter(settings, base_adapter) if base_adapter else None
+    parent = registry.require(base_adapter) if base_adapter else None
     report = progress or (lambda _f, _m: None)
     report(0.0, f"preparing {plan.method.upper()} on {len(plan.examples)} examples")
 
@@ -285,7 +264,7 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
         metadata = _metadata(config, plan, generator, settings, base_adapter, losses,
                              train_loss, seconds)
         try:  # temp folder + os.replace: never a half-written adapter under the real name
-            target = save_adapter(trainer.model, config.adapter, metadata, settings)
+            target = registry.save(trainer.model, config.adapter, metadata)
         except OSError as exc:
             raise UserError(f"could not create adapter {config.adapter!r}: {exc}") from exc
     finally:
@@ -300,7 +279,7 @@ def _metadata(config, plan, generator, settings, base_adapter, losses, train_los
     import transformers
     import trl
 
-    parent_meta = read_metadata(settings, base_adapter) if base_adapter else {}
+    parent_meta = AdapterRegistry.of(settings).metadata(base_adapter) if base_adapter else {}
     return {
         "adapter": config.adapter, "id": uuid.uuid4().hex, "created_at": utcnow().isoformat(),
         "kind": "feedback", "source": "feedback", "method": plan.method,

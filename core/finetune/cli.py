@@ -44,22 +44,23 @@ def _cmd_finetune(args, settings):
 
 
 def _cmd_adapters(args, settings):
-    from core.finetune.adapters import list_adapters
+    from core.adapters import AdapterRegistry
 
-    return list_adapters(settings)
+    return AdapterRegistry.of(settings).list()
 
 
 def _cmd_adapter_show(args, settings):
-    from core.finetune.adapters import inspect_adapter
+    from core.adapters import AdapterRegistry
 
-    return inspect_adapter(settings, args.name)
+    return AdapterRegistry.of(settings).inspect(args.name)
 
 
 def _cmd_adapter_delete(args, settings):
-    from core.finetune.adapters import delete_adapter, sanitise_name
+    from core.adapters import AdapterRegistry
+    from core.names import suggest_name
 
-    delete_adapter(settings, args.name)
-    return {"adapter": sanitise_name(args.name), "deleted": True}
+    AdapterRegistry.of(settings).delete(args.name)
+    return {"adapter": suggest_name(args.name, "adapter"), "deleted": True}
 
 
 def register(sub) -> None:

@@ -32,10 +32,10 @@ _D = LoraSettings()
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name an adapter (shown as the user types), or None when it can."""
     from core.errors import UserError
-    from core.finetune.adapters import sanitise_name
+    from core.names import suggest_name
 
     try:
-        sanitise_name(name)
+        suggest_name(name)
     except UserError as exc:
         return str(exc)
     return None
@@ -73,10 +73,10 @@ class FinetuneForm:
     def work(self, settings):
         """The job body for :meth:`core.jobs.JobSlot.start`: train and save (or hold) the
         adapter, reporting every optimiser step and micro-batch."""
-        from core.finetune.adapters import sanitise_name
         from core.finetune.pipeline import run_finetune
+        from core.names import suggest_name
 
-        lora, name = self.lora(), sanitise_name(self.name)
+        lora, name = self.lora(), suggest_name(self.name)  # "My Adapter" -> "my-adapter"
         kb, method, overwrite = self.kb, self.method, self.overwrite
 
         def run(job):

@@ -4,7 +4,7 @@ The chunks are the knowledge base's own LanceDB rows (the very texts RAG retriev
 two techniques see the same knowledge. Training runs on a fresh model instance
 (:func:`core.loaders.load_causal_or_seq2seq`), never the shared generator, so answers keep
 flowing while it trains. A finished run is saved atomically with its metadata
-(:func:`core.finetune.adapters.save_adapter`). A cancelled run saves nothing by itself: its
+(:meth:`core.adapters.AdapterRegistry.save`). A cancelled run saves nothing by itself: its
 summary carries a :class:`PartialRun` (when at least one step finished) that the caller saves,
 marked ``"partial": true`` in its metadata, or discards. Every run records its measured
 training tokens/s for the next estimate (:mod:`core.finetune.estimate`).
@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.finetune import adapters
 from core.finetune.config import LoraSettings
 from core.finetune.data import (
     SourceChunk,
@@ -34,6 +34,7 @@ from core.finetune.data import (
     qa_examples,
 )
 from core.finetune.train import MicroCallback, StepCallback, train_lora
+from core.names import suggest_name
 from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 
 Progress = Callable[[float, str], None]
@@ -126,8 +127,8 @@ class PartialRun:
         """Save the adapter trained so far, marked partial; once only."""
         if self.model is None:
             raise UserError("this partial adapter was already saved or discarded")
-        folder = adapters.save_adapter(self.model, self.name, {**self.metadata, "partial": True},
-                                       settings, overwrite=self.overwrite)
+        folder = AdapterRegistry.of(settings).save(
+            self.model, self.name, {**self.metadata, "partial": True}, overwrite=self.overwrite)
         self.model = None
         return folder
 
@@ -154,8 +155,8 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
     from core.finetune.estimate import record_throughput
     from core.loaders import load_causal_or_seq2seq
 
-    name = adapters.sanitise_name(adapter)
-    if adapters.adapter_path(settings, name).exists() and not overwrite:
+    name = suggest_name(adapter, "adapter")
+    if AdapterRegistry.of(settings).path(name).exists() and not overwrite:
         raise UserError(f"an adapter named {name!r} exists: pick another name or delete it")
     started = time.perf_counter()
     say = progress or (lambda f, m: None)
@@ -204,7 +205,7 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
         say(1.0, f"cancelled after {result.steps}/{result.total_steps} steps; nothing saved "
                  "yet")
         return summary
-    adapters.save_adapter(result.model, name, metadata, settings, overwrite=overwrite)
+    AdapterRegistry.of(settings).save(result.model, name, metadata, overwrite=overwrite)
     summary["saved"] = True
     say(1.0, f"saved adapter {name!r}")
     return summary

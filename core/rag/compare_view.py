@@ -1,7 +1,7 @@
 """What the Ask & compare page shows besides the answers: the intro naming the knowledge base,
 the sources table and the fields kept with each rating.
 
-Plain Python (no Streamlit), so the page stays a recipe. Answering is :mod:`core.rag.answer`.
+Plain Python (no Streamlit), so the page stays a recipe. Answering is :mod:`core.answering`.
 
 Example:
     >>> describe_kb("ops", ["a.md", "b.md", "c.md", "d.md"]).split("; ")[0][-57:]
@@ -10,11 +10,11 @@ Example:
 
 from __future__ import annotations
 
+from core.answering import MODES
 from core.rag.config import DEFAULT_KB
 from core.rag.defaults import DEFAULT_DOCS_DIR
 
-COLUMNS = [("base", "Base"), ("rag", "RAG"), ("finetuned", "Fine-tuned"),
-           ("finetuned+rag", "Fine-tuned + RAG")]
+COLUMNS = [(m.name, m.label) for m in MODES.values()]
 SCORE_HELP = {"vector": "score = cosine similarity", "fts": "score = BM25",
               "hybrid": "score = RRF, the sum of 1/(60 + rank) over both searches"}
 SHOWN_DOCUMENTS = 3
@@ -52,7 +52,7 @@ def feedback_fields(run: dict, mode: str, result: dict) -> dict:
     """What the feedback store keeps for one answer (see core.feedback.store.record_output)."""
     return {"page": "compare", "mode": mode, "prompt": run["question"],
             "output": result["answer"], "model_id": result["model"],
-            "adapter_id": run.get("adapter") if mode.startswith("finetuned") else None,
+            "adapter_id": run.get("adapter") if MODES[mode].needs_adapter else None,
             "retrieved_ids": result["chunk_ids"],
             "latency_seconds": result["seconds"],
             "extra": {"kb": run["kb"], "search": run["search"], "run_id": run["id"]}}

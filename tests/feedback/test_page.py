@@ -153,7 +153,7 @@ def test_before_after_section_runs_the_comparison_and_keeps_it(seeded, app_setti
         (folder / "metadata.json").write_text(json.dumps(meta))
     calls = {}
 
-    def fake_compare(settings, adapter, items, modes, *, generator, embedder, progress):
+    def fake_compare(settings, adapter, items, modes, *, generator, embedder, store, progress):
         calls.update(adapter=adapter, n=len(items), modes=list(modes))
         progress(0.5, "fb-v1: question 1/2")
         agg_b = {"exact_match": 0.0, "f1": 0.25, "mc_accuracy": 0.5, "relevance": 0.4,
@@ -168,7 +168,7 @@ def test_before_after_section_runs_the_comparison_and_keeps_it(seeded, app_setti
                                "gold": "Ada", "before": "Bob", "after": "Ada",
                                "before_f1": 0.0, "after_f1": 1.0}]}
 
-    monkeypatch.setattr("core.feedback.compare.compare_versions", fake_compare)
+    monkeypatch.setattr("core.evaluation.versions.compare_versions", fake_compare)
     monkeypatch.setattr("core.st_cache.get_generator", lambda: object())
     monkeypatch.setattr("core.st_cache.get_embedder", lambda: object())
     at = _dashboard()

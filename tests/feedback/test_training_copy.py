@@ -7,8 +7,9 @@ import pytest
 import torch
 from peft.tuners.tuners_utils import BaseTunerLayer
 
+from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.finetune.adapters import adapter_generator, load_adapter
+from core.generation import GenerationConfig
 from core.settings import Settings
 from core.training_copy import training_copy
 from tests.feedback.conftest import make_adapter
@@ -20,19 +21,20 @@ def _logits(model, tokenizer):
         return model(input_ids=ids).logits
 
 
-@pytest.mark.parametrize("through_view", [False, True])
-def test_copy_has_base_weights_and_no_adapter(folder_generator, tmp_path, through_view):
-    """With an adapter attached to the shared model (and also when asked through the adapter
-    view the fine-tuned modes use), the copy is a plain trainable model with the base logits
-    and no memory shared with the live model."""
+@pytest.mark.parametrize("after_answering", [False, True])
+def test_copy_has_base_weights_and_no_adapter(folder_generator, tmp_path, after_answering):
+    """With an adapter attached to the shared model (and also right after the fine-tuned modes
+    answered with it), the copy is a plain trainable model with the base logits and no memory
+    shared with the live model."""
     settings = Settings(data_dir=tmp_path / "data")
     make_adapter(folder_generator, settings, "app-lora")
-    load_adapter(folder_generator, "app-lora", settings)
+    folder_generator.load_adapter("app-lora", AdapterRegistry.of(settings))
     shared = folder_generator.model
-    source = (adapter_generator(folder_generator, "app-lora", settings) if through_view
-              else folder_generator)
+    if after_answering:
+        folder_generator.generate("a probe", GenerationConfig(max_new_tokens=2),
+                                  adapter="app-lora")
 
-    model, tokenizer = training_copy(source)
+    model, tokenizer = training_copy(folder_generator)
 
     assert any(isinstance(m, BaseTunerLayer) for m in shared.modules())  # injected in place
     assert not any(isinstance(m, BaseTunerLayer) for m in model.modules())

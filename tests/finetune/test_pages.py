@@ -127,14 +127,14 @@ def test_evaluate_page_runs_saves_and_filters(pages_env, app_settings):
 
 def test_compare_page_fine_tuned_columns_use_the_adapter(pages_env, app_settings,
                                                          fresh_llama, tiny_tokenizer):
-    from core.finetune import adapters
+    from core.adapters import AdapterRegistry
     from core.finetune.config import LoraSettings
     from core.finetune.data import TrainExample
     from core.finetune.train import train_lora
 
     trained = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", DOCS["bakery.md"])],
                          LoraSettings(epochs=1))
-    adapters.save_adapter(trained.model, "bakery", {}, app_settings)
+    AdapterRegistry.of(app_settings).save(trained.model, "bakery", {})
     at = open_page("pages/compare.py")
     at.text_area(key="question").set_value("When was the oven built?")
     next(b for b in at.button if b.label == "Ask").click().run()
@@ -220,7 +220,7 @@ def test_finetune_estimate_is_shown_before_start(pages_env, app_settings, monkey
 def test_finetune_cancelled_run_offers_to_keep_or_discard(pages_env, app_settings, monkeypatch,
                                                           fresh_llama, tiny_tokenizer, choice):
     import core.finetune.pipeline as pipeline
-    from core.finetune import adapters
+    from core.adapters import AdapterRegistry
     from core.finetune.config import LoraSettings
     from core.finetune.data import TrainExample
     from core.finetune.train import train_lora
@@ -237,13 +237,13 @@ def test_finetune_cancelled_run_offers_to_keep_or_discard(pages_env, app_setting
     at = open_page("pages/finetune.py")
     start_training(at)
     assert any("Cancelled after 1/4 steps" in w.value for w in at.warning)
-    assert adapters.list_adapters(app_settings) == []  # nothing kept until the user says so
+    assert AdapterRegistry.of(app_settings).list() == []  # nothing kept until the user says so
     at.button(key=choice).click().run()
     assert not at.exception, [e.value for e in at.exception]
-    kept = [r["name"] for r in adapters.list_adapters(app_settings)]
+    kept = [r["name"] for r in AdapterRegistry.of(app_settings).list()]
     if choice == "ft-keep":
         assert kept == ["default-chunks"]
-        assert adapters.read_metadata(app_settings, "default-chunks")["partial"] is True
+        assert AdapterRegistry.of(app_settings).metadata("default-chunks")["partial"] is True
         assert at.dataframe[0].value["partial"].tolist() == [True]
     else:
         assert kept == []

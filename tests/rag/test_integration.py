@@ -9,9 +9,9 @@ document plus five other default documents as distractors, so retrieval must sti
 
 import pytest
 
+from core.answering import AskContext, answer
 from core.generation import GenerationConfig
 from core.qa import load_qa_rows
-from core.rag.answer import AskContext, answer
 from core.rag.config import RetrievalConfig
 from core.rag.defaults import DEFAULT_DOCS_DIR, is_correct
 from core.rag.ingest import read_document
