@@ -125,3 +125,17 @@ def test_cli_defaults_are_the_config_defaults(argv, config, fields):
     defaults = getattr(importlib.import_module(module), name)()
     args = vars(build_parser().parse_args(argv))
     assert {f: args[f] for f in fields} == {f: getattr(defaults, f) for f in fields}
+
+
+def test_building_the_parser_imports_no_heavy_library():
+    """Options come from config dataclasses, which must stay importable without torch, pandas
+    or scikit-learn, so ``python -m core --help`` stays fast."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from core.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'pandas', 'sklearn', 'transformers') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
