@@ -198,3 +198,21 @@ def compare_runs(runs: Sequence[dict]) -> list[dict]:
     return [{"run": run["id"], "mode": mode, "metric": metric, "value": agg.get(metric)}
             for run in runs for mode, agg in run["aggregates"].items()
             for metric in (*METRICS, "seconds_per_question")]
+
+
+def evaluation_work(settings, items: Sequence[QAItem], modes: Sequence[str], ctx, embedder,
+                    meta: dict):
+    """The background job body (``work(job)``) of the Evaluate page: evaluate, then save.
+
+    Progress and cancel come from the job (:class:`core.jobs.Job`); the saved run is returned,
+    so a cancelled run keeps the questions answered so far.
+    """
+    items, modes = list(items), tuple(modes)
+
+    def work(job) -> dict:
+        run = evaluate(items, modes, ctx, embedder, progress=job.progress, cancel=job.cancel,
+                       meta=meta)
+        save_run(settings, run)
+        return run
+
+    return work

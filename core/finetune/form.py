@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, MutableMapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -31,11 +32,11 @@ _D = LoraSettings()
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name an adapter (shown as the user types), or None when it can."""
+    from core import names
     from core.errors import UserError
-    from core.names import suggest_name
 
     try:
-        suggest_name(name)
+        names.suggest_name(name)
     except UserError as exc:
         return str(exc)
     return None
@@ -71,12 +72,12 @@ class FinetuneForm:
                                                  if m.strip()))
 
     def work(self, settings):
-        """The job body for :meth:`core.jobs.JobSlot.start`: train and save (or hold) the
+        """The job body for :meth:`core.jobs.JobRegistry.start`: train and save (or hold) the
         adapter, reporting every optimiser step and micro-batch."""
+        from core import names
         from core.finetune.pipeline import run_finetune
-        from core.names import suggest_name
 
-        lora, name = self.lora(), suggest_name(self.name)  # "My Adapter" -> "my-adapter"
+        lora, name = self.lora(), names.suggest_name(self.name)  # "My Adapter" -> "my-adapter"
         kb, method, overwrite = self.kb, self.method, self.overwrite
 
         def run(job):
@@ -133,3 +134,27 @@ def save_form(settings, form: FinetuneForm) -> None:
     if path.exists() and asdict(load_form(settings)) == data:
         return
     write_text_atomic(path, json.dumps(data, indent=1))
+
+
+def seed_state(state: MutableMapping, settings, kbs: list[str]) -> None:
+    """Fill the page's ``ft_*`` widget keys in ``state`` (``st.session_state`` or a dict).
+
+    Missing keys get the last saved values; a knowledge base that no longer exists falls back
+    to "default" (or the first); the adapter name follows kb and data mode (see
+    :func:`follow_name`). Example: a fresh state with kbs ["default"] and nothing saved gets
+    ``ft_kb="default"`` and ``ft_name="default-chunks"``.
+    """
+    saved = load_form(settings)
+    for field, value in asdict(saved).items():
+        state.setdefault(f"ft_{field}", value)
+    if kbs and state["ft_kb"] not in kbs:
+        state["ft_kb"] = "default" if "default" in kbs else kbs[0]
+    state.setdefault("_ft_auto", suggest_name(saved.kb, saved.data_mode))
+    state["ft_name"] = follow_name(state["ft_name"], state["_ft_auto"], state["ft_kb"] or "",
+                                   state["ft_data_mode"])
+    state["_ft_auto"] = suggest_name(state["ft_kb"] or "", state["ft_data_mode"])
+
+
+def from_state(state: Mapping) -> FinetuneForm:
+    """The form the ``ft_*`` keys of ``state`` describe."""
+    return FinetuneForm(**{f.name: state[f"ft_{f.name}"] for f in fields(FinetuneForm)})

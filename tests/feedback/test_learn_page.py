@@ -39,7 +39,7 @@ def test_learn_button_trains_after_an_adapter_was_loaded(ready_store, app_settin
     at.button(key="fb_learn_go").click().run()
     assert not at.exception, [e.value for e in at.exception]
 
-    job = REGISTRY.get(at.session_state["session_id"], "fb-learn")
+    job = REGISTRY.get("fb-learn", session=at.session_state["session_id"])
     assert job.wait(300)
     at.run()  # the panel sees the finished job, keeps the result and reruns the page
     at.run()

@@ -81,7 +81,7 @@ def test_learn_button_runs_training_and_keeps_the_result(seeded, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     from core.jobs import REGISTRY  # learning runs as a background job: wait, then poll
 
-    assert REGISTRY.get(at.session_state["session_id"], "fb-learn").wait(30)
+    assert REGISTRY.get("fb-learn", session=at.session_state["session_id"]).wait(30)
     at.run()
     at.run()
     assert calls["config"].adapter == "my-adapter"

@@ -19,6 +19,7 @@ APP = "../../app.py"
 
 @pytest.fixture
 def pages_env(monkeypatch, app_settings, fresh_generator):
+    import core.jobs as jobs
     import core.st_cache as st_cache
     from core.rag.ingest import Document
     from core.rag.store import KnowledgeStore
@@ -30,11 +31,12 @@ def pages_env(monkeypatch, app_settings, fresh_generator):
     generator = fresh_generator()
     monkeypatch.setattr(st_cache, "get_rag_store", lambda: store)
     monkeypatch.setattr(st_cache, "get_generator", lambda: generator)
+    monkeypatch.setattr(st_cache, "get_generator_tokenizer",
+                        lambda: (generator.tokenizer, generator.is_seq2seq))
     monkeypatch.setattr(st_cache, "get_embedder", lambda: embedder)
     monkeypatch.setattr(st_cache, "settings", lambda: app_settings)
-    st_cache.job_slot.clear()
+    monkeypatch.setattr(jobs, "REGISTRY", jobs.JobRegistry())  # no job left from another test
     yield store
-    st_cache.job_slot.clear()
 
 
 def open_page(page: str) -> AppTest:
@@ -45,9 +47,9 @@ def open_page(page: str) -> AppTest:
 
 
 def wait_job(kind: str) -> None:
-    import core.st_cache as st_cache
+    import core.jobs as jobs
 
-    job = st_cache.job_slot(kind).job
+    job = jobs.REGISTRY.get(kind)
     assert job is not None, f"no {kind} job started"
     assert job.wait(120), f"{kind} job did not finish"
 
@@ -168,14 +170,14 @@ def test_finetune_adapter_name_follows_the_knowledge_base_until_typed(pages_env)
 
 
 def test_finetune_enter_in_a_field_does_not_start_training(pages_env):
-    import core.st_cache as st_cache
+    import core.jobs as jobs
 
     at = open_page("pages/finetune.py")
     fields = [*at.text_input, *at.number_input]
     assert fields and all(not w.form_id for w in fields)  # in no form, so Enter submits nothing
     at.text_input(key="ft_name").set_value("typed-then-enter").run()  # what Enter does: commit
     at.number_input(key="ft_epochs").set_value(1).run()
-    assert st_cache.job_slot("finetune").job is None
+    assert jobs.REGISTRY.get("finetune") is None
     assert not at.exception, [e.value for e in at.exception]
 
 
