@@ -144,7 +144,7 @@ with tab_train:
         try:
             configs = compare.plan(chosen, prefix, oversample=oversample, cv_folds=folds,
                                    epochs=epochs, preprocess=config, group_map=mapping)
-            start_job("emo-train", workflow.training_work(data, configs, DATA_DIR))
+            start_job("emo-train", workflow.training_work(data, configs, DATA_DIR, settings))
         except UserError as exc:
             st.error(str(exc))
     job_panel("emo-train", title="Training",

@@ -52,7 +52,8 @@ def shipped_groups(labels: list[str]) -> dict[str, str]:
     return {lab: shipped.get(lab, lab) for lab in labels}
 
 
-def training_work(data: LabelledData, configs: list[TrainConfig], data_dir: Path):
+def training_work(data: LabelledData, configs: list[TrainConfig], data_dir: Path,
+                  settings=None):
     """A :class:`core.jobs.Job` work function training ``configs`` with progress, step losses
     and cancel; the job's result is :func:`core.emotions.compare.train_many`'s."""
     datasets.check_texts(data)
@@ -63,7 +64,7 @@ def training_work(data: LabelledData, configs: list[TrainConfig], data_dir: Path
                 job.step(r["step"], r["total"], r["loss"])
 
         return compare.train_many(data, configs, data_dir, progress=job.progress,
-                                  cancel=job.cancel, on_loss=on_loss)
+                                  cancel=job.cancel, on_loss=on_loss, settings=settings)
     return work
 
 

@@ -60,10 +60,11 @@ def _cmd_adapter_show(args, settings):
 
 
 def _cmd_adapter_delete(args, settings):
-    from core.adapters import AdapterRegistry, sanitise_name
+    from core.adapters import AdapterRegistry
+    from core.names import suggest_name
 
     AdapterRegistry.of(settings).delete(args.name)
-    return {"adapter": sanitise_name(args.name), "deleted": True}
+    return {"adapter": suggest_name(args.name, "adapter"), "deleted": True}
 
 
 def _cmd_feedback_learn(args, settings):

@@ -24,6 +24,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from core.atomic import write_text_atomic
 from core.finetune.config import LoraSettings
 
 _D = LoraSettings()
@@ -31,11 +32,11 @@ _D = LoraSettings()
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name an adapter (shown as the user types), or None when it can."""
-    from core.adapters import sanitise_name
+    from core import names
     from core.errors import UserError
 
     try:
-        sanitise_name(name)
+        names.suggest_name(name)
     except UserError as exc:
         return str(exc)
     return None
@@ -73,11 +74,11 @@ class FinetuneForm:
     def work(self, settings):
         """The job body for :meth:`core.jobs.JobRegistry.start`: train and save (or hold) the
         adapter, reporting every optimiser step and micro-batch."""
-        from core.adapters import sanitise_name
+        from core import names
         from core.finetune.pipeline import run_finetune
         from core.training.callbacks import TrainingHooks
 
-        lora, name = self.lora(), sanitise_name(self.name)
+        lora, name = self.lora(), names.suggest_name(self.name)  # "My Adapter" -> "my-adapter"
         kb, method, overwrite = self.kb, self.method, self.overwrite
 
         def run(job):
@@ -133,10 +134,7 @@ def save_form(settings, form: FinetuneForm) -> None:
     path = form_path(settings)
     if path.exists() and asdict(load_form(settings)) == data:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=1))
 
 
 def seed_state(state: MutableMapping, settings, kbs: list[str]) -> None:
