@@ -79,10 +79,13 @@ kb = c1.selectbox("Knowledge base", kbs, key=keep("ev-kb", "default" if "default
 adapter = c2.selectbox("Adapter (fine-tuned modes)", adapter_names, placeholder="none: train "
                        "one on Fine-tune", key=keep("ev-adapter", (adapter_names or [None])[0],
                                                     (*adapter_names, None).__contains__))
-n_max = max(1, len(items))
-limit = c3.number_input("Questions", 1, n_max, key=keep("ev-limit", min(10, n_max),
-                                                        lambda v: 1 <= v <= n_max),
-                        help="CPU: each question takes seconds per mode")
+n_max = len(items)
+if items:
+    limit = c3.number_input("Questions", 1, n_max, key=keep("ev-limit", min(10, n_max),
+                                                            lambda v: 1 <= v <= n_max),
+                            help="CPU: each question takes seconds per mode")
+else:  # no file yet: leave the kept count alone (a 1 here would stick once a file loads)
+    limit = c3.number_input("Questions", 0, 0, disabled=True)
 if warning := adapter_kb_warning(read_metadata(settings, adapter) if adapter else {},
                                  adapter or "", kb or ""):
     st.warning(escape_markdown(warning))
@@ -92,7 +95,7 @@ modes = st.multiselect("Modes", ALL_MODES, key=keep("ev-modes", default_modes,
 k1, k2 = st.columns(2)
 top_k = k1.slider("Top-k chunks", 1, 10, key=keep("ev-top-k", 3))
 search = k2.selectbox("Search", ["hybrid", "vector", "fts"], key=keep("ev-search", "hybrid"))
-st.session_state.update({f"kept-{k}": st.session_state[k] for k in KEEP})
+st.session_state.update({f"kept-{k}": st.session_state[k] for k in KEEP if k in st.session_state})
 
 if st.button("Run evaluation", type="primary", disabled=running or not items):
     try:
