@@ -64,13 +64,14 @@ def log(message: str) -> None:
 def main() -> int:
     args = parse_args()
     settings = load_settings()
+    from core.answering import ALL_MODES, make_context
     from core.evaluation.runner import evaluate, save_run
     from core.finetune.config import LoraSettings
-    from core.finetune.modes import ALL_MODES, make_context
     from core.finetune.pipeline import run_finetune
     from core.loaders import load_embedder, load_generator
     from core.rag.defaults import ensure_default_kb
     from core.rag.store import KnowledgeStore
+    from core.training.callbacks import TrainingHooks
 
     n = args.questions or (4 if args.quick else 0)
     items = select_split(load_qa_file(DEFAULT_QA_FILE), "test")
@@ -99,7 +100,8 @@ def main() -> int:
         log(f"fine-tuning {adapter} ({args.data}, {epochs} epochs)")
         summary = run_finetune(settings, args.kb, adapter, lora, overwrite=True,
                                documents=documents, select=select, select_label=label,
-                               on_step=lambda s, t, loss: log(f"step {s}/{t} loss {loss:.3f}"))
+                               hooks=TrainingHooks(step=lambda s, t, loss: log(
+                                   f"step {s}/{t} loss {loss:.3f}")))
         training = {k: summary[k] for k in ("examples", "steps", "train_tokens",
                                             "train_seconds", "tokens_per_second", "train_loss")}
         training["first_loss"] = summary["losses"][0]
@@ -109,7 +111,7 @@ def main() -> int:
     ctx = make_context(settings, args.kb, adapter=adapter, modes=ALL_MODES,
                        max_new_tokens=args.max_new_tokens, top_k=args.top_k,
                        generator=generator,
-                       embedder=embedder)
+                       embedder=embedder, store=store)
     run = evaluate(items, list(ALL_MODES), ctx, embedder,
                    progress=lambda f, m: log(f"{f:5.0%} {m}"),
                    meta={"kb": args.kb, "adapter": adapter, "qa_file": str(DEFAULT_QA_FILE),

@@ -5,9 +5,20 @@ browser sessions can ask at once without interleaving outputs or racing on adapt
 Causal LMs get the chat template when the tokenizer has one; seq2seq models (Flan-T5) get the
 plain prompt. Prompt construction for RAG lives elsewhere (core.rag).
 
+Adapters belong to the generator: ``generate``/``stream`` take ``adapter=NAME`` and
+:meth:`Generator.adapter_model` gives the model for a forward pass with one. The first adapter
+wraps the model in one ``PeftModel`` (LoRA layers injected in place), later ones are added
+with ``load_adapter``; adapter layers stay *disabled* except inside a locked call that asked
+for an adapter (peft's ``set_adapter`` + ``enable_adapter_layers``), so base answers are
+bit-identical to the model without adapters. Adapters come from an
+:class:`~core.adapters.AdapterRegistry` (the generator's own, or one passed to
+:meth:`Generator.load_adapter`); a retrained adapter is reloaded, a deleted one dropped.
+
 Example:
     >>> gen.generate("Say hi", GenerationConfig(max_new_tokens=5)).text  # doctest: +SKIP
     'Hi! How can I'
+    >>> gen.generate("Who founded Orbis?", adapter="orbis").text  # doctest: +SKIP
+    'Ada Moreno'
 """
 
 from __future__ import annotations
@@ -15,11 +26,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-import torch
+from typing import TYPE_CHECKING
 
 from core.errors import UserError
+
+if TYPE_CHECKING:  # torch loads with the first model call, so CLI --help stays fast
+    import torch
 
 MAX_PROMPT_CHARS = 200_000
 
@@ -78,17 +92,115 @@ class GenerationResult:
 
 
 class Generator:
-    """A loaded model plus tokenizer; every generation holds ``self.lock``."""
+    """A loaded model plus tokenizer and its adapters; every model call holds ``self.lock``.
 
-    def __init__(self, model, tokenizer, *, model_id: str, device: str, is_seq2seq: bool):
-        self.model = model
+    ``adapters`` is the :class:`~core.adapters.AdapterRegistry` that ``adapter=NAME`` loads
+    from on first use (None: only adapters loaded with :meth:`load_adapter` are known).
+    """
+
+    def __init__(self, model, tokenizer, *, model_id: str, device: str, is_seq2seq: bool,
+                 adapters=None):
+        self.model = model  # the base model; LoRA layers, once loaded, live inside it (off)
         self.tokenizer = tokenizer
         self.model_id = model_id
         self.device = device
         self.is_seq2seq = is_seq2seq
+        self.adapters = adapters
         self.lock = threading.RLock()
+        self._peft = None  # the PeftModel wrapping self.model, once an adapter is loaded
+        self._loaded: dict[str, tuple[str, str]] = {}  # name -> (folder, version stamp)
         if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
             tokenizer.pad_token = tokenizer.eos_token
+
+    # -- adapters ----------------------------------------------------------------------------
+    @property
+    def loaded_adapters(self) -> list[str]:
+        return list(self._loaded)
+
+    def label(self, adapter: str | None = None) -> str:
+        """``model_id``, plus `` + NAME`` with an adapter: ``'smollm2 + orbis'``."""
+        return f"{self.model_id} + {adapter}" if adapter else self.model_id
+
+    def load_adapter(self, name: str, registry=None):
+        """Make adapter ``name`` available (reloaded if it was retrained); returns the PeftModel.
+
+        ``registry`` defaults to the generator's own; the layers stay off until asked for.
+        """
+        from peft import PeftModel
+
+        from core.adapters import CONFIG_FILE, watch_deletions
+
+        registry = registry or self.adapters
+        if registry is None:
+            raise UserError(f"adapter {name!r} is not loaded on this generator and it has no "
+                            "adapter registry to load it from")
+        folder = registry.path(name)
+        if not (folder / CONFIG_FILE).is_file():
+            raise UserError(f"no adapter named {folder.name!r}: train one on the Fine-tune page")
+        key = folder.name
+        with self.lock:
+            version = (str(folder), registry.stamp(folder))
+            if self._loaded.get(key) == version:
+                return self._peft
+            if key in self._loaded:
+                self._drop(key)
+            try:
+                if self._peft is None:
+                    self._peft = PeftModel.from_pretrained(
+                        self.model, str(folder), adapter_name=key, is_trainable=False)
+                else:
+                    self._peft.load_adapter(str(folder), adapter_name=key, is_trainable=False)
+            except (ValueError, KeyError, RuntimeError, OSError) as exc:
+                raise UserError(f"adapter {key!r} does not fit {self.model_id}: "
+                                f"{str(exc).splitlines()[0][:200]}") from exc
+            self._peft.eval()
+            self._peft.base_model.disable_adapter_layers()
+            self._loaded[key] = version
+            watch_deletions(self)
+            return self._peft
+
+    def _drop(self, key: str) -> None:
+        self._peft.delete_adapter(key)
+        self._loaded.pop(key)
+        if self._loaded:
+            self._peft.base_model.disable_adapter_layers()
+
+    def forget_adapter(self, folder) -> None:
+        """Drop the adapter loaded from ``folder`` (called when the registry deletes it)."""
+        key = getattr(folder, "name", str(folder))
+        with self.lock:
+            if key in self._loaded and self._loaded[key][0] == str(folder):
+                self._drop(key)
+
+    def _ensure(self, adapter: str) -> str:
+        from core.adapters import sanitise_name
+
+        key = sanitise_name(adapter)
+        if key not in self._loaded:
+            if self.adapters is None:
+                raise UserError(f"adapter {key!r} is not loaded on this generator")
+            self.load_adapter(key)
+        return key
+
+    @contextmanager
+    def adapter_model(self, adapter: str | None = None):
+        """Hold the lock and yield the model to call: the base, or with ``adapter`` switched on.
+
+        Example: ``with gen.adapter_model("orbis") as m: m(input_ids=ids).logits``; on exit
+        the adapter layers are off again, so ``gen.model`` answers as the base model.
+        """
+        with self.lock:
+            if not adapter:
+                yield self.model
+                return
+            key = self._ensure(adapter)
+            peft_model = self._peft
+            peft_model.base_model.set_adapter(key, inference_mode=True)
+            peft_model.base_model.enable_adapter_layers()
+            try:
+                yield peft_model
+            finally:
+                peft_model.base_model.disable_adapter_layers()
 
     @property
     def context_window(self) -> int:
@@ -129,14 +241,16 @@ class Generator:
         return output_ids[0] if self.is_seq2seq else output_ids[0][prompt_len:]
 
     def generate(self, prompt: str, config: GenerationConfig | None = None, *,
-                 chat: bool = True) -> GenerationResult:
-        """Generate a whole answer; returns text, token counts and wall time."""
+                 chat: bool = True, adapter: str | None = None) -> GenerationResult:
+        """Generate a whole answer (with ``adapter`` on, if named); text, token counts, time."""
+        import torch
+
         config = config or GenerationConfig()
         enc = self.encode_prompt(prompt, chat=chat)
         prompt_len = enc["input_ids"].shape[1]
-        with self.lock, torch.inference_mode():
+        with self.adapter_model(adapter) as model, torch.inference_mode():
             start = time.perf_counter()
-            out = self.model.generate(**enc, **config.generate_kwargs(),
+            out = model.generate(**enc, **config.generate_kwargs(),
                                       pad_token_id=self.tokenizer.pad_token_id)
             seconds = time.perf_counter() - start
         new = self._new_tokens(out, prompt_len)
@@ -145,25 +259,29 @@ class Generator:
         return GenerationResult(text, int(new.shape[0]), prompt_len, seconds)
 
     def stream(self, prompt: str, config: GenerationConfig | None = None, *,
-               chat: bool = True) -> StreamingAnswer:
+               chat: bool = True, adapter: str | None = None) -> StreamingAnswer:
         """Start generation in a worker thread; iterate the result for text pieces."""
+        import torch
         from transformers import TextIteratorStreamer
 
         config = config or GenerationConfig()
         enc = self.encode_prompt(prompt, chat=chat)
+        if adapter:
+            with self.lock:  # a missing adapter fails here, not in the worker
+                self._ensure(adapter)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=not self.is_seq2seq,
                                         skip_special_tokens=True, timeout=600)
         answer = StreamingAnswer(streamer, enc["input_ids"].shape[1], self.count_tokens)
 
         def work() -> None:
-            with self.lock, torch.inference_mode():
-                answer.started = time.perf_counter()
-                try:
-                    self.model.generate(**enc, **config.generate_kwargs(), streamer=streamer,
-                                        pad_token_id=self.tokenizer.pad_token_id)
-                except Exception as exc:  # surfaced to the reader, never swallowed
-                    answer.error = exc
-                    streamer.end()
+            try:
+                with self.adapter_model(adapter) as model, torch.inference_mode():
+                    answer.started = time.perf_counter()
+                    model.generate(**enc, **config.generate_kwargs(), streamer=streamer,
+                                   pad_token_id=self.tokenizer.pad_token_id)
+            except Exception as exc:  # surfaced to the reader, never swallowed
+                answer.error = exc
+                streamer.end()
 
         threading.Thread(target=work, daemon=True, name="generate").start()
         return answer

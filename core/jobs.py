@@ -1,21 +1,27 @@
-"""Background jobs for long page work (indexing, training, learning) that survive reruns.
+"""Background jobs for long page work (indexing, training, evaluation) that survive reruns.
 
-A :class:`JobSlot` holds at most one running :class:`Job` (fine-tuning and evaluation keep
-one slot per server process); the process-wide :class:`JobRegistry` keys slots by
-``(session id, kind)`` (indexing, classifier training, learning from feedback): a second start
-while a job of that kind runs in that session returns the RUNNING job instead of starting
-another (a double click, or a click after navigating away and back, cannot start the work
-twice), and the finished job stays
-readable until the next start, so its result survives navigation. Work runs in a daemon thread,
-reports through :meth:`Job.progress` / :meth:`Job.step` and checks ``job.cancel``. Pages poll
-:meth:`Job.snapshot` from an ``st.fragment(run_every=...)``. No Streamlit here. Jobs live in
-this process only: a server restart forgets them (the work they wrote stays on disk).
+One :class:`JobRegistry` holds every job of the process. Each job kind is declared once in
+:data:`KINDS` with its scope and what a second start does while one runs:
+
+| kind | scope | second start while running |
+|---|---|---|
+| ``finetune``, ``evaluate`` | ``process``: one run per server | refused (UserError) |
+| ``kb-build``, ``emo-train``, ``fb-learn`` | ``session``: one per browser session | joins it |
+
+"Joins" returns the RUNNING job instead of starting another, so a double click, or a click
+after navigating away and back, cannot start the work twice. The finished job stays readable
+until the next start, so its result survives navigation. Work runs in a daemon thread, reports
+through :meth:`Job.progress` / :meth:`Job.step` and checks ``job.cancel``; pages show it with
+``pages/_job_panel.py``. No Streamlit here. Jobs live in this process only: a server restart
+forgets them (the work they wrote stays on disk).
 
 Example:
     >>> reg = JobRegistry()
-    >>> job = reg.start("s1", "index", lambda job: job.progress(1.0, "done") or 42)
-    >>> job.wait(5) and reg.get("s1", "index").snapshot()["result"]
+    >>> job = reg.start("kb-build", lambda job: job.progress(1.0, "done") or 42, session="s1")
+    >>> job.wait(5) and reg.get("kb-build", session="s1").snapshot()["result"]
     42
+    >>> reg.get("kb-build", session="s2") is None  # session scope: s2 sees nothing
+    True
 """
 
 from __future__ import annotations
@@ -24,8 +30,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from core.errors import UserError
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration for people. Example: 59 -> '59 s', 61 -> '1 min 1 s', 3725 -> '1 h 2 min'."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 class Job:
@@ -110,59 +127,87 @@ class Job:
                     "eta": self.eta_seconds()}
 
 
-class JobSlot:
-    """At most one running job; the last job stays readable after it ends."""
+@dataclass(frozen=True)
+class JobKind:
+    """How jobs of one kind are keyed and what a second start does while one runs.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.job: Job | None = None
+    ``scope``: "process" (one job per server, shared by every session) or "session" (one per
+    browser session). ``when_busy``: "join" (return the running job) or "refuse" (UserError).
+    """
 
-    def start(self, kind: str, work: Callable[[Job], object]) -> Job:
-        """Start ``work``; UserError if a job is already running in this slot."""
-        with self._lock:
-            if self.job is not None and self.job.running:
-                raise UserError(f"a {self.job.kind} job is already running: wait for it or "
-                                "cancel it")
-            return self._start(kind, work)
+    scope: str = "session"
+    when_busy: str = "join"
 
-    def start_or_get(self, kind: str, work: Callable[[Job], object]) -> Job:
-        """Start ``work``, or return the job already running in this slot (double click)."""
-        with self._lock:
-            if self.job is not None and self.job.running:
-                return self.job
-            return self._start(kind, work)
+    def __post_init__(self) -> None:
+        if self.scope not in ("process", "session"):
+            raise ValueError(f"scope must be 'process' or 'session', got {self.scope!r}")
+        if self.when_busy not in ("join", "refuse"):
+            raise ValueError(f"when_busy must be 'join' or 'refuse', got {self.when_busy!r}")
 
-    def _start(self, kind: str, work: Callable[[Job], object]) -> Job:
-        self.job = Job(kind, work)
-        self.job._thread.start()
-        return self.job
 
-    def clear(self) -> None:
-        with self._lock:
-            if self.job is not None and not self.job.running:
-                self.job = None
+#: Every background job the app runs, in one place (see the module docstring's table).
+KINDS: dict[str, JobKind] = {
+    "finetune": JobKind("process", "refuse"),
+    "evaluate": JobKind("process", "refuse"),
+    "kb-build": JobKind("session", "join"),
+    "emo-train": JobKind("session", "join"),
+    "fb-learn": JobKind("session", "join"),
+}
 
 
 class JobRegistry:
-    """One :class:`JobSlot` per ``(session, kind)``, shared by every script run of a process."""
+    """The process's jobs, one slot per kind (process scope) or per (session, kind).
 
-    def __init__(self) -> None:
+    ``kinds`` defaults to :data:`KINDS`; an undeclared kind is a ValueError (declare it there).
+    ``session`` is required for session-scoped kinds and ignored for process-scoped ones.
+    """
+
+    def __init__(self, kinds: dict[str, JobKind] | None = None) -> None:
+        self.kinds = dict(KINDS if kinds is None else kinds)
         self._lock = threading.Lock()
-        self._slots: dict[tuple[str, str], JobSlot] = {}
+        self._jobs: dict[tuple[str, str], Job] = {}
 
-    def slot(self, session: str, kind: str) -> JobSlot:
+    def _key(self, kind: str, session: str | None) -> tuple[str, str]:
+        spec = self.kinds.get(kind)
+        if spec is None:
+            raise ValueError(f"unknown job kind {kind!r}; declare it in core.jobs.KINDS")
+        if spec.scope == "process":
+            return ("", kind)
+        if not session:
+            raise ValueError(f"job kind {kind!r} is per session: pass session=")
+        return (session, kind)
+
+    def start(self, kind: str, work: Callable[[Job], object], *,
+              session: str | None = None) -> Job:
+        """Start ``work`` as a ``kind`` job; if one is running, join it or refuse (per kind)."""
+        key = self._key(kind, session)
         with self._lock:
-            return self._slots.setdefault((session, kind), JobSlot())
+            running = self._jobs.get(key)
+            if running is not None and running.running:
+                if self.kinds[kind].when_busy == "join":
+                    return running
+                raise UserError(f"a {kind} job is already running: wait for it or cancel it")
+            job = self._jobs[key] = Job(kind, work)
+            job._thread.start()
+            return job
 
-    def start(self, session: str, kind: str, work: Callable[[Job], object]) -> Job:
-        """The running job of this session and kind, else a new one running ``work``."""
-        return self.slot(session, kind).start_or_get(kind, work)
+    def get(self, kind: str, *, session: str | None = None) -> Job | None:
+        """The running or last finished ``kind`` job of this scope, None if there was none."""
+        key = self._key(kind, session)
+        with self._lock:
+            return self._jobs.get(key)
 
-    def get(self, session: str, kind: str) -> Job | None:
-        return self.slot(session, kind).job
+    def running(self, kind: str, *, session: str | None = None) -> bool:
+        job = self.get(kind, session=session)
+        return job is not None and job.running
 
-    def clear(self, session: str, kind: str) -> None:
-        self.slot(session, kind).clear()
+    def clear(self, kind: str, *, session: str | None = None) -> None:
+        """Forget a FINISHED job (its result was taken); a running one is left alone."""
+        key = self._key(kind, session)
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and not job.running:
+                del self._jobs[key]
 
 
 #: The process-wide registry the pages use (Streamlit re-runs scripts, not module imports).

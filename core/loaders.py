@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -27,6 +28,7 @@ T = TypeVar("T")
 _memo: dict[tuple, object] = {}
 _memo_lock = threading.Lock()
 _key_locks: dict[tuple, threading.Lock] = {}
+_build_seconds: dict[tuple, float] = {}  # key -> wall seconds of the build that loaded it
 
 
 def _memoized(key: tuple, build: Callable[[], T]) -> T:
@@ -37,20 +39,26 @@ def _memoized(key: tuple, build: Callable[[], T]) -> T:
         lock = _key_locks.setdefault(key, threading.Lock())
     with lock:
         if key not in _memo:
+            start = time.perf_counter()
             _memo[key] = build()
+            _build_seconds[key] = time.perf_counter() - start
     return _memo[key]  # type: ignore[return-value]
+
+
+def load_seconds(role: str, spec: str) -> float | None:
+    """How long the load of ``role``'s model ``spec`` took in this process (None: not loaded).
+
+    Example: after ``load_embedder(settings)`` took 3.1 s, ``load_seconds("embedder",
+    settings.embedding_model)`` is 3.1 however often the memo is hit afterwards.
+    """
+    times = [t for k, t in _build_seconds.items() if k[0] == role and k[1] == spec]
+    return times[-1] if times else None
 
 
 def is_loaded(role: str, settings: Settings) -> bool:
     """Whether the model for ``role`` (embedder/generator) is already in this process."""
     spec = settings.embedding_model if role == "embedder" else settings.generator_model
     return any(k[0] == role and k[1] == spec for k in _memo)
-
-
-def clear_memo() -> None:
-    """Forget loaded models (tests use it to measure cold loads)."""
-    with _memo_lock:
-        _memo.clear()
 
 
 def _load_error(source: ModelSource, exc: Exception) -> ModelNotFoundError:
@@ -103,14 +111,41 @@ def load_causal_or_seq2seq(spec: str, settings: Settings):
     return model, tokenizer, seq2seq
 
 
+def load_generator_tokenizer(settings: Settings):
+    """(tokenizer, is_seq2seq) of the generator without loading its weights.
+
+    For token counts (the fine-tuning estimate): the loaded generator's own tokenizer when it is
+    in memory, else the tokenizer files alone (a second or less instead of a model load).
+    """
+    choice = pick_device(settings.device)
+    loaded = _memo.get(("generator", settings.generator_model, choice.device))
+    if loaded is not None:
+        return loaded.tokenizer, loaded.is_seq2seq
+
+    def build():
+        from transformers import AutoTokenizer
+
+        source = resolve(settings.generator_model, settings.models_dir)
+        try:
+            return (AutoTokenizer.from_pretrained(source.location),
+                    _is_encoder_decoder(source.location))
+        except (OSError, ValueError) as exc:
+            raise _load_error(source, exc) from exc
+
+    return _memoized(("generator-tokenizer", settings.generator_model), build)
+
+
 def load_generator(settings: Settings) -> Generator:
     """The shared :class:`Generator` for ``settings.generator_model``."""
     choice = pick_device(settings.device)
 
     def build() -> Generator:
+        from core.adapters import AdapterRegistry
+
         model, tokenizer, seq2seq = load_causal_or_seq2seq(settings.generator_model, settings)
         return Generator(model, tokenizer, model_id=settings.generator_model,
-                         device=choice.device, is_seq2seq=seq2seq)
+                         device=choice.device, is_seq2seq=seq2seq,
+                         adapters=AdapterRegistry.of(settings))
 
     return _memoized(("generator", settings.generator_model, choice.device), build)
 

@@ -37,6 +37,13 @@ def get_generator():
     return generator(s, s.generator_model)
 
 
+def get_generator_tokenizer():
+    """(tokenizer, is_seq2seq) of the generator, without loading its weights if not loaded."""
+    from core.loaders import load_generator_tokenizer
+
+    return load_generator_tokenizer(settings())
+
+
 @st.cache_resource(show_spinner=False)
 def feedback_store(url: str):
     """One feedback store (engine + connection pool) per database URL, shared by sessions."""
@@ -89,14 +96,6 @@ def emotion_model(data_dir, name: str, stamp: float):
     from core.emotions.models_store import load_model
 
     return load_model(name, data_dir)
-
-
-@st.cache_resource(show_spinner=False)
-def job_slot(kind: str):
-    """One background-job slot per kind ("finetune", "evaluate") per server process."""
-    from core.jobs import JobSlot
-
-    return JobSlot()
 
 
 def _leave_file_based_pages() -> None:

@@ -14,7 +14,13 @@ import time
 
 from core.devices import device_status, pick_device
 from core.errors import UserError
-from core.loaders import is_loaded, load_classifier_base, load_embedder, load_generator
+from core.loaders import (
+    is_loaded,
+    load_classifier_base,
+    load_embedder,
+    load_generator,
+    load_seconds,
+)
 from core.model_sources import resolve
 from core.settings import Settings
 
@@ -28,7 +34,8 @@ ROLES = {
 }
 # The classifier encoder is loaded fresh (new head) for every training run, never kept.
 KEPT_IN_MEMORY = ("embedder", "generator")
-# (role, spec) -> seconds of the last load in this process that was not a memo hit.
+# (role, spec) -> seconds of the last load measured here (a GGUF conversion included); a model
+# another caller loaded first has its time from the loaders' memo (core.loaders.load_seconds).
 _last_load_seconds: dict[tuple[str, str], float] = {}
 
 
@@ -76,6 +83,8 @@ def model_status(role: str, settings: Settings, *, load: bool) -> dict[str, obje
         row.update(ok=False, loaded=False, error=str(exc))
     row["kept_in_memory"] = role in KEPT_IN_MEMORY
     row["last_load_seconds"] = _last_load_seconds.get((role, spec))
+    if row["last_load_seconds"] is None and role in KEPT_IN_MEMORY:
+        row["last_load_seconds"] = load_seconds(role, spec)
     return row
 
 

@@ -1,11 +1,14 @@
 """One panel for every background job: progress with elapsed time and ETA, live loss, Cancel,
 and the result kept across navigation.
 
-Usage from a page (``get_job`` is re-called on every poll, so pass a getter, not a job):
+Usage from a page (the kind is declared in ``core.jobs.KINDS``, which says whether it is one
+per server or one per session; the session id comes from ``st.session_state``):
 
-    from pages._job_panel import job_panel
+    from pages._job_panel import job_panel, job_running, start_job
 
-    job_panel(lambda: slot.job, key="finetune", title="Training run",
+    if st.button("Start training", disabled=job_running("finetune")):
+        start_job("finetune", work)          # reruns the page, which starts polling
+    job_panel("finetune", title="Training run",
               on_done=lambda snap: st.session_state.update(ft_result=snap["result"]),
               cancel_note="Stops after the current micro-batch.")
 
@@ -23,17 +26,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.jobs import Job
+from core import jobs
+from core.jobs import Job, format_seconds
 
-
-def format_seconds(seconds: float) -> str:
-    """Example: 59 -> '59 s', 61 -> '1 min 1 s', 3725 -> '1 h 2 min'."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+__all__ = ["format_seconds", "job_panel", "job_running", "loss_figure", "start_job"]
 
 
 def progress_text(snap: dict) -> str:
@@ -57,28 +53,56 @@ def loss_figure(steps: list[tuple[int, float]], title: str) -> go.Figure:
     return fig
 
 
-def job_panel(get_job: Callable[[], Job | None], *, key: str, title: str = "",
+def _session() -> str:
+    return str(st.session_state.get("session_id", "anonymous"))
+
+
+def current_job(kind: str) -> Job | None:
+    """The running or last finished ``kind`` job this page may see (per its declared scope)."""
+    return jobs.REGISTRY.get(kind, session=_session())
+
+
+def job_running(kind: str) -> bool:
+    return jobs.REGISTRY.running(kind, session=_session())
+
+
+def start_job(kind: str, work: Callable[[Job], object]) -> Job:
+    """Start ``work`` (or join/refuse per :data:`core.jobs.KINDS`), then rerun to poll it."""
+    job = jobs.REGISTRY.start(kind, work, session=_session())
+    st.rerun()
+    return job
+
+
+def forget_job(kind: str) -> None:
+    jobs.REGISTRY.clear(kind, session=_session())
+
+
+def job_panel(kind: str, *, title: str = "", label: str = "", error_prefix: str = "",
               on_done: Callable[[dict], None] | None = None,
               cancel_note: str = "Stops at the next check; the page says what was kept.",
               show_loss: bool = True) -> None:
-    """Render the job ``get_job()`` returns (nothing when None); see the module docstring."""
-    job = get_job()
-    seen_key = f"_job_seen_{key}"
+    """Render the current ``kind`` job (nothing when there is none); see the module docstring.
+
+    ``label`` prefixes the progress text ("Building: step 3/10 · 4 s elapsed"); ``error_prefix``
+    the error ("Build failed: disk full").
+    """
+    job = current_job(kind)
+    seen_key = f"_job_seen_{kind}"
 
     @st.fragment(run_every=1.0 if job is not None and job.running else None)
     def _panel() -> None:
-        current = get_job()
+        current = current_job(kind)
         if current is None:
             return
         snap = current.snapshot()
         if snap["running"]:
             if title:
                 st.subheader(title)
-            st.progress(snap["fraction"], progress_text(snap))
+            st.progress(snap["fraction"], (f"{label}: " if label else "") + progress_text(snap))
             if show_loss and snap["steps"]:
                 st.plotly_chart(loss_figure(snap["steps"], "Live loss"),
-                                key=f"{key}-loss-{snap['id']}-{len(snap['steps'])}")
-            if st.button("Cancel", disabled=snap["cancelling"], key=f"{key}-cancel-{snap['id']}"):
+                                key=f"{kind}-loss-{snap['id']}-{len(snap['steps'])}")
+            if st.button("Cancel", disabled=snap["cancelling"], key=f"{kind}-cancel-{snap['id']}"):
                 current.cancel.set()
                 st.rerun(scope="fragment")
             if snap["cancelling"]:
@@ -90,6 +114,6 @@ def job_panel(get_job: Callable[[], Job | None], *, key: str, title: str = "",
                 on_done(snap)
             st.rerun()
         if snap["error"]:
-            st.error(snap["error"])
+            st.error(error_prefix + snap["error"])
 
     _panel()

@@ -1,23 +1,20 @@
 """Ask & compare: one question answered side by side by Base, RAG, Fine-tuned and FT + RAG.
 
-Widgets in, core calls (core.rag.answer / retrieve, core.feedback), rendering out. Columns
-whose mode is not registered are shown disabled; the fine-tuned ones answer with the picked LoRA
-adapter (core.finetune.modes). Results live in st.session_state so reruns (e.g. a thumbs click)
-keep them. Each new question renders into the other of two fixed places, and both are reset
-first, so the previous answers and their ratings vanish the moment a question is asked.
+Widgets in, core calls (core.answering, core.rag.compare_view), rendering out. The fine-tuned
+columns answer with the picked LoRA adapter (core.adapters). Results live in
+st.session_state so reruns (e.g. a thumbs click) keep them. Each new question renders into the
+other of two fixed places, and both are reset first, so the previous answers and their ratings
+vanish the moment a question is asked.
 """
-
-import uuid
 
 import streamlit as st
 
 from core import st_cache
+from core.adapters import AdapterRegistry
+from core.answering import MODES, AskContext, stream_answer
 from core.errors import UserError
-from core.finetune.adapters import list_adapters
-from core.finetune.modes import FINETUNED_MODES, FinetuneAskContext
 from core.generation import GenerationConfig
 from core.rag import compare_view as view
-from core.rag.answer import MODES, stream_answer
 from core.rag.config import DEFAULT_KB, SEARCH_MODES, RetrievalConfig, check_question
 from core.rag.defaults import ensure_default_kb
 from core.rag.highlight import escape_markdown, highlight_markdown
@@ -52,18 +49,13 @@ search = c2.selectbox("Search", SEARCH_MODES, index=SEARCH_MODES.index("hybrid")
 top_k = c3.slider("Top-k chunks", 1, 10, 3)
 intro.caption(escape_markdown(view.describe_kb(kb, view.kb_documents(store, kb))))
 a1, a2 = st.columns([2, 2])
-adapter_names = [a["name"] for a in list_adapters(settings)]
+registry = AdapterRegistry.of(settings)
+adapter_names = registry.names()
 adapter = a1.selectbox("LoRA adapter (fine-tuned columns)", adapter_names, index=0 if
                        adapter_names else None, placeholder="none yet: train one on Fine-tune",
                        help="Adapters trained on the Fine-tune page (or from feedback).")
-MODE_NAMES = [m for m, _ in view.COLUMNS]
-shown = a2.multiselect("Columns", MODE_NAMES, default=MODE_NAMES,
+shown = a2.multiselect("Columns", list(view.LABELS), default=list(view.LABELS),
                        help="Each mode is optional; the fine-tuned ones need an adapter.")
-
-
-def _pick(question: str) -> None:
-    st.session_state["question"] = question
-    st.session_state["ask_now"] = True
 
 
 examples = st_cache.qa_examples("test") if kb == DEFAULT_KB else []
@@ -71,14 +63,13 @@ with st.container():
     if examples:
         st.caption("Example questions (test split of the QA set):")
         start = st.session_state.get("example_offset", 0)
-        ex_cols = st.columns(3)
-        for i in range(N_EXAMPLES):
+        for i, col in enumerate(st.columns(3) * (N_EXAMPLES // 3)):  # two rows of three
             row = examples[(start + i) % len(examples)]
-            ex_cols[i % 3].button(row["question"], key=f"example-{i}", on_click=_pick,
-                                  args=(row["question"],), width="stretch")
-        if st.button("More examples", key="more-examples"):
-            st.session_state["example_offset"] = (start + N_EXAMPLES) % len(examples)
-            st.rerun()
+            col.button(row["question"], key=f"example-{i}", width="stretch",
+                       on_click=st.session_state.update,  # fill in and ask
+                       kwargs={"question": row["question"], "ask_now": True})
+        st.button("More examples", key="more-examples", on_click=st.session_state.update,
+                  kwargs={"example_offset": (start + N_EXAMPLES) % len(examples)})
 
 st.text_area("Question", key="question", height=80,
              placeholder="e.g. Who is the head of the Stillroom calibration lab?")
@@ -88,14 +79,9 @@ places = (st.empty(), st.empty())  # a new question takes the other one: see the
 
 
 def _show_details(run: dict, mode: str, result: dict) -> None:
-    st.caption(f"Latency **{result['seconds']:.2f} s** · **{result['tokens']}** tokens"
-               + (f" · retrieval {result['retrieval_seconds']:.2f} s" if result["sources"] else ""))
+    st.caption(view.latency_caption(result))
     if result["sources"]:
-        kb_name = escape_markdown(run["kb"])
-        st.caption(f"Retrieved {len(result['sources'])} chunk(s) from **{kb_name}** "
-                   f"({view.SCORE_HELP[run['search']]}); words shared with the answer are "
-                   "highlighted."
-                   + (" Context was trimmed to fit the model." if result["trimmed"] else ""))
+        st.caption(view.sources_caption(run, result))
         st.dataframe(view.sources_rows(result["sources"]), column_config=SOURCE_COLUMNS,
                      hide_index=True)
         for i, src in enumerate(result["sources"], 1):
@@ -104,47 +90,33 @@ def _show_details(run: dict, mode: str, result: dict) -> None:
     rating_widget(f"{run['id']}:{mode}", **view.feedback_fields(run, mode, result))
 
 
-def _disabled(mode: str, label: str) -> None:
-    st.text_area(label, value="", placeholder="arrives with the fine-tuning issue",
-                 disabled=True, key=f"disabled-{mode}", label_visibility="collapsed")
-    st.caption("arrives with the fine-tuning issue")
-
-
 run = st.session_state.get("compare_run")
 if asked:
     try:
         question = check_question(st.session_state.get("question", ""))
         retrieval = RetrievalConfig(top_k=top_k, search=search)
+        if kb == DEFAULT_KB and not store.exists(DEFAULT_KB):
+            bar = status.progress(0.0, "First use: building the default knowledge base…")
+            ensure_default_kb(store, progress=lambda f, m: bar.progress(min(1.0, f), m))
+            bar.empty()
     except UserError as exc:
         status.error(str(exc))
         st.stop()
-    if kb == DEFAULT_KB and not store.exists(DEFAULT_KB):
-        bar = status.progress(0.0, "First use: building the default knowledge base…")
-        try:
-            ensure_default_kb(store, progress=lambda f, m: bar.progress(min(1.0, f), m))
-        except UserError as exc:
-            status.error(str(exc))
-            st.stop()
-        bar.empty()
-    ctx = FinetuneAskContext(st_cache.get_generator(), store, kb, retrieval,
-                             GenerationConfig(max_new_tokens=48), adapter=adapter or "",
-                             settings=settings)
-    run = {"id": uuid.uuid4().hex[:8], "question": question, "kb": kb, "search": search,
-           "results": {}, "errors": {}, "adapter": adapter, "shown": list(shown),
-           "place": 1 - run["place"] if run else 0}
+    ctx = AskContext(st_cache.get_generator(), store, kb, retrieval,
+                     GenerationConfig(max_new_tokens=48), adapter=adapter or "",
+                     registry=registry)
+    run = view.new_run(question, kb=kb, search=search, adapter=adapter, shown=shown,
+                       previous=run)
     st.session_state["compare_run"] = run
 
 if run:
     with places[run.get("place", 0)].container():
         st.markdown(f"**Question:** {escape_markdown(run['question'])}")
-        columns = [(m, lbl) for m, lbl in view.COLUMNS if m in run["shown"]] or view.COLUMNS
+        columns = view.shown_columns(run)
         for (mode, label), col in zip(columns, st.columns(len(columns)), strict=True):
             with col:
                 st.subheader(label)
-                if mode not in MODES:
-                    _disabled(mode, label)
-                    continue
-                if mode in FINETUNED_MODES:
+                if MODES[mode].needs_adapter:
                     st.caption(f"adapter: {run.get('adapter') or 'none'}")
                     if not run.get("adapter"):
                         st.info("No adapter: train one on the Fine-tune page, then pick it above.")
@@ -163,14 +135,13 @@ if run:
                 elif mode in run["results"]:
                     _show_details(run, mode, run["results"][mode])
 
-        answered = [mode for mode, _ in view.COLUMNS if mode in run["results"]]
+        answered = [mode for mode, _ in view.COLUMNS if mode in run["results"]]  # in order
         if len(answered) >= 2:
             st.divider()
-            pair_labels = dict(view.COLUMNS)
             c_a, c_b = st.columns(2)
-            mode_a = c_a.selectbox("Answer A", answered, index=0, format_func=pair_labels.get,
+            mode_a = c_a.selectbox("Answer A", answered, index=0, format_func=view.LABELS.get,
                                    key=f"pref-a-{run['id']}")
-            mode_b = c_b.selectbox("Answer B", answered, index=1, format_func=pair_labels.get,
+            mode_b = c_b.selectbox("Answer B", answered, index=1, format_func=view.LABELS.get,
                                    key=f"pref-b-{run['id']}")
             if mode_a != mode_b:
                 ids = [record_output_once(f"{run['id']}:{m}",

@@ -20,9 +20,8 @@ from core.emotions.compare import MODEL_LABELS
 from core.emotions.nltk_data import ensure_nltk_data
 from core.emotions.preprocess import STEP_ORDER, PreprocessConfig
 from core.errors import UserError
-from core.jobs import REGISTRY
 from pages._feedback_widget import batch_ratings_editor, rating_widget
-from pages._job_panel import job_panel
+from pages._job_panel import job_panel, job_running, start_job
 
 settings = st_cache.settings()
 DATA_DIR = settings.data_dir
@@ -34,7 +33,6 @@ st.caption("See what each preprocessing step does, compare classical models with
            "transformer, and classify tweets.")
 state = st.session_state
 state.setdefault("emo_data", None)
-session = str(state.get("session_id", "anonymous"))
 
 
 def show_error(exc: UserError) -> None:
@@ -152,20 +150,19 @@ with tab_train:
     epochs = c3.number_input("Transformer epochs", 1, 20, 3, key="emo_epochs")
     st.caption(f"Transformer base: `{settings.classifier_model}` (NLPLAB_CLASSIFIER_MODEL). "
                "Linear SVC scores are softmax of margins, not calibrated probabilities.")
-    job = REGISTRY.get(session, "emo-train")
     if st.button("Train and compare", type="primary", key="emo_train",
-                 disabled=not chosen or (job is not None and job.running),
+                 disabled=not chosen or job_running("emo-train"),
                  help="Runs in the background; you can leave this page meanwhile."):
         try:
             configs = compare.plan(chosen, prefix, oversample=oversample, cv_folds=folds,
                                    epochs=epochs, preprocess=config, group_map=mapping)
             datasets.check_texts(data)
-            REGISTRY.start(session, "emo-train", lambda job, data=data: compare.train_many(
+            start_job("emo-train", lambda job, data=data: compare.train_many(
                 data, configs, DATA_DIR, progress=job.progress, cancel=job.cancel,
                 on_loss=lambda r: "loss" in r and job.step(r["step"], r["total"], r["loss"])))
         except UserError as exc:
             show_error(exc)
-    job_panel(lambda: REGISTRY.get(session, "emo-train"), key="emo-train", title="Training",
+    job_panel("emo-train", title="Training",
               on_done=lambda snap: state.update(emo_train_outcome=snap["result"]),
               cancel_note="Stops at the next step; models already finished stay saved.")
     outcome = state.get("emo_train_outcome") or {}

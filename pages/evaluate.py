@@ -1,52 +1,44 @@
 """Evaluate: score answer modes over a QA file, per question and per mode, and compare runs.
 
 Widgets in, core calls (core.evaluation.runner, .view), charts out. The evaluation runs in a
-background job (core.jobs) shown by the shared job panel (progress, ETA, Cancel); the
-finished run is saved under data_dir/eval_runs and kept in st.session_state, and so are the
-settings (copied to non-widget keys, which survive switching pages).
+background job (one per server, core.jobs) shown by the shared job panel (progress, ETA,
+Cancel); the finished run is saved under data_dir/eval_runs and kept in st.session_state, and
+so are the settings (copied to non-widget keys, which survive switching pages).
 """
 
 import json
+from functools import partial
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from core import st_cache
+from core.adapters import AdapterRegistry
+from core.answering import ALL_MODES, MODES, make_context
 from core.errors import UserError
 from core.evaluation import runner, view
-from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, parse_qa_text, select_split
-from core.evaluation.view import adapter_kb_warning
-from core.finetune.adapters import list_adapters, read_metadata
-from core.finetune.modes import ALL_MODES, FINETUNED_MODES, make_context
+from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.rag.highlight import escape_markdown
-from pages._job_panel import job_panel
+from pages._job_panel import forget_job, job_panel, job_running, start_job
 
 KEEP = ("ev-source", "ev-kb", "ev-adapter", "ev-limit", "ev-modes", "ev-top-k", "ev-search")
 
 
-def keep(key: str, default, valid=lambda v: True) -> str:
-    """A widget key whose value survives navigation (restored from the ``kept-`` copy that
-    the page writes after its widgets) and is reset to ``default`` when no longer valid."""
-    value = st.session_state.get(key, st.session_state.get(f"kept-{key}", default))
-    st.session_state[key] = value if valid(value) else default
-    return key
-
+keep = partial(view.keep, st.session_state)  # values survive switching pages
 
 st.title("Evaluate")
 st.caption(view.METRICS_NOTE)
 settings = st_cache.settings()
-slot = st_cache.job_slot("evaluate")
-job = slot.job
-running = job is not None and job.running
+running = job_running("evaluate")
 
 try:
     kbs = st_cache.get_rag_store().names()
 except UserError as exc:
     st.error(str(exc))
     st.stop()
-adapter_names = [a["name"] for a in list_adapters(settings)]
-
+registry = AdapterRegistry.of(settings)
+adapter_names = registry.names()
 SOURCES = ["Default QA set", "Upload a JSONL file"]
 source = st.radio("Questions", SOURCES, horizontal=True, key=keep("ev-source", SOURCES[0]))
 items = []
@@ -58,17 +50,10 @@ try:
         upload = st.file_uploader("QA file (JSONL: question, answer, aliases, choices, source, "
                                   "split)", type=["jsonl", "json"])
         if upload is not None:
-            if upload.size > settings.max_upload_mb * 1_000_000:
-                raise UserError(f"{upload.name} is {upload.size / 1e6:.1f} MB; the limit is "
-                                f"{settings.max_upload_mb} MB")
-            try:
-                text = upload.getvalue().decode("utf-8")
-            except UnicodeDecodeError:
-                raise UserError(f"{upload.name} is not UTF-8 text") from None
             split = st.selectbox("Split", ["test", "all"], help="rows without a split count "
                                                                 "as test")
-            items = select_split(parse_qa_text(text, upload.name),
-                                 None if split == "all" else split)
+            items = view.upload_items(upload.getvalue(), upload.name, settings.max_upload_mb,
+                                      split)
             st.caption(f"{len(items)} questions loaded from {upload.name}.")
 except UserError as exc:
     st.error(str(exc))
@@ -79,43 +64,30 @@ kb = c1.selectbox("Knowledge base", kbs, key=keep("ev-kb", "default" if "default
 adapter = c2.selectbox("Adapter (fine-tuned modes)", adapter_names, placeholder="none: train "
                        "one on Fine-tune", key=keep("ev-adapter", (adapter_names or [None])[0],
                                                     (*adapter_names, None).__contains__))
-n_max = len(items)
-if items:
-    limit = c3.number_input("Questions", 1, n_max, key=keep("ev-limit", min(10, n_max),
-                                                            lambda v: 1 <= v <= n_max),
-                            help="CPU: each question takes seconds per mode")
-else:  # no file yet: leave the kept count alone (a 1 here would stick once a file loads)
-    limit = c3.number_input("Questions", 0, 0, disabled=True)
-if warning := adapter_kb_warning(read_metadata(settings, adapter) if adapter else {},
+n_max = len(items)  # 0 until a file is uploaded: a disabled 0 then leaves the kept count be
+limit = c3.number_input("Questions", min(1, n_max), n_max, disabled=not items,
+                        key=keep("ev-limit", min(10, n_max), lambda v: 1 <= v <= n_max)
+                        if items else None, help="CPU: each question takes seconds per mode")
+if warning := view.adapter_kb_warning(registry.metadata(adapter) if adapter else {},
                                  adapter or "", kb or ""):
     st.warning(escape_markdown(warning))
-default_modes = [m for m in ALL_MODES if adapter or m not in FINETUNED_MODES]
+default_modes = [m for m in ALL_MODES if adapter or not MODES[m].needs_adapter]
 modes = st.multiselect("Modes", ALL_MODES, key=keep("ev-modes", default_modes,
                                                     lambda v: set(v) <= set(ALL_MODES)))
 k1, k2 = st.columns(2)
 top_k = k1.slider("Top-k chunks", 1, 10, key=keep("ev-top-k", 3))
 search = k2.selectbox("Search", ["hybrid", "vector", "fts"], key=keep("ev-search", "hybrid"))
-st.session_state.update({f"kept-{k}": st.session_state[k] for k in KEEP if k in st.session_state})
+view.remember(st.session_state, KEEP)
 
 if st.button("Run evaluation", type="primary", disabled=running or not items):
     try:
-        subset = items[: int(limit)]
         ctx = make_context(settings, kb, adapter=adapter or "", modes=modes, top_k=top_k,
                            search=search, generator=st_cache.get_generator(),
-                           embedder=st_cache.get_embedder())
-        embedder = st_cache.get_embedder()
-        meta = {"kb": kb, "adapter": adapter, "qa_file": source, "top_k": top_k,
-                "search": search, "generator": settings.generator_model,
-                "embedder": settings.embedding_model}
-
-        def work(j, subset=subset, modes=tuple(modes), ctx=ctx, meta=meta):
-            run = runner.evaluate(subset, modes, ctx, embedder, progress=j.progress,
-                                  cancel=j.cancel, meta=meta)
-            runner.save_run(settings, run)
-            return run
-
-        slot.start("evaluate", work)
-        st.rerun()
+                           embedder=st_cache.get_embedder(), store=st_cache.get_rag_store())
+        meta = view.run_meta(settings, kb=kb, adapter=adapter, qa_file=source, top_k=top_k,
+                             search=search)
+        start_job("evaluate", runner.evaluation_work(settings, items[: int(limit)], modes, ctx,
+                                                     st_cache.get_embedder(), meta))
     except UserError as exc:
         st.error(str(exc))
 
@@ -123,34 +95,30 @@ if st.button("Run evaluation", type="primary", disabled=running or not items):
 def _finished(snap: dict) -> None:
     if snap["result"]:
         st.session_state["eval_run"] = snap["result"]
-        slot.clear()
+        forget_job("evaluate")
 
 
-job_panel(lambda: slot.job, key="evaluate", title="Evaluation", on_done=_finished,
+job_panel("evaluate", title="Evaluation", on_done=_finished,
           cancel_note="Stops after the current question; the answered ones are kept.",
           show_loss=False)
 
 run = st.session_state.get("eval_run")
 if run:
-    st.subheader(f"Run {run['id']} · {run['n']} questions"
-                 + (" (cancelled)" if run.get("cancelled") else ""))
+    st.subheader(view.run_title(run))
     agg = view.aggregates_frame(run)
     st.dataframe(agg, hide_index=True)
-    for mode, a in run["aggregates"].items():
-        for metric, reason in (a.get("unavailable") or {}).items():
-            st.caption(f"{mode} · {metric}: not computed ({reason})")
+    for note in view.unavailable_notes(run):
+        st.caption(note)
     st.plotly_chart(px.bar(view.chart_frame(agg), x="metric", y="score", color="mode",
                            barmode="group", range_y=[0, 1], title="Scores by mode (fractions)"),
                     key=f"bars-{run['id']}")
     f1, f2 = st.columns(2)
     which = f1.selectbox("Show", list(view.FILTERS))
     metric = f2.selectbox("Compared on", view.COMPARED_ON)
-    pair = view.FILTERS[which]
-    ids = runner.wins(run["rows"], metric, *pair) if pair else None
-    if pair:
-        st.caption(f"{len(ids)} question(s) where {pair[0]} scores higher than {pair[1]} on "
-                   f"{metric}.")
-    st.dataframe(view.rows_frame(run, ids), hide_index=True)
+    rows, caption = view.shown_rows(run, which, metric)
+    if caption:
+        st.caption(caption)
+    st.dataframe(rows, hide_index=True)
     d1, d2 = st.columns(2)
     d1.download_button("Download rows (CSV)", pd.DataFrame(run["rows"]).to_csv(index=False),
                        file_name=f"eval-{run['id']}.csv", mime="text/csv")
@@ -172,16 +140,11 @@ else:
         except UserError as exc:
             st.error(str(exc))
         else:
-            table = pd.DataFrame(runner.compare_runs(loaded)).dropna()
-            table = table[table["metric"].isin(view.CHART_METRICS)]
-            table["run · mode"] = table["run"] + " · " + table["mode"]
-            st.plotly_chart(px.bar(table, x="metric", y="value", color="run · mode",
-                                   barmode="group", range_y=[0, 1], title="Saved runs"),
-                            key="compare-runs")
-            o1, o2 = st.columns(2)
-            if o1.button("Open the first selected run"):
-                st.session_state["eval_run"] = loaded[0]
-                st.rerun()
-            if o2.button("Delete the first selected run"):
-                runner.delete_run(settings, chosen[0])
-                st.rerun()
+            st.plotly_chart(px.bar(view.saved_runs_frame(loaded), x="metric", y="value",
+                                   color="run · mode", barmode="group", range_y=[0, 1],
+                                   title="Saved runs"), key="compare-runs")
+            o1, o2 = st.columns(2)  # a click reruns the page after its callback
+            o1.button("Open the first selected run", on_click=st.session_state.update,
+                      kwargs={"eval_run": loaded[0]})
+            o2.button("Delete the first selected run", on_click=runner.delete_run,
+                      args=(settings, chosen[0]))

@@ -1,33 +1,32 @@
 """Fine-tune (LoRA): train an adapter on a knowledge base, watch the loss live, manage adapters.
 
-Widgets in, core calls (core.finetune.form / estimate / adapters), charts out. The settings
-are plain widgets (no form, so Enter never starts a run), seeded from the last saved values
-and saved on every change. Before starting, the page shows the step count and how the
+Widgets in, core calls (core.finetune.form / estimate, core.adapters), charts out. The settings
+are plain widgets (no form, so Enter never starts a run), seeded from the values of the last
+run started. Before starting, the page shows the step count and how the
 settings give it, and a time estimate from throughput measured here. Training runs in a
-background job (core.jobs) held by st.cache_resource, shown by the shared job panel; a
-cancelled run offers to keep or discard what it trained.
+background job (one per server, core.jobs) shown by the shared job panel; a cancelled run
+offers to keep or discard what it trained. Wording lives in core.finetune.view.
 """
 
 import json
-from dataclasses import asdict
 
 import pandas as pd
 import streamlit as st
 
 from core import st_cache
+from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.finetune import adapters, estimate
+from core.finetune import estimate, view
 from core.finetune import form as ftform
 from core.finetune.config import DATA_MODE_HELP, DATA_MODE_LABELS, DATA_MODES
-from core.finetune.config import default_target_modules as targets
 from core.finetune.pipeline import PARAPHRASE_METHODS
-from pages._job_panel import format_seconds, job_panel, loss_figure
+from core.training.lora import default_targets, generator_architecture
+from pages._job_panel import job_panel, job_running, loss_figure, start_job
 
 st.title("Fine-tune (LoRA)")
 st.caption("Teach the generator the knowledge base with a low-rank adapter (peft LoRA), then "
            "compare it with RAG on the Ask & compare and Evaluate pages.")
 settings = st_cache.settings()
-slot = st_cache.job_slot("finetune")
 ss = st.session_state
 
 try:
@@ -38,16 +37,9 @@ except UserError as exc:
 if not kbs:
     st.info("No knowledge base yet: open **Ask & compare** (it builds the default one) or "
             "build one on the **Knowledge** page.")
-running = slot.job is not None and slot.job.running
+running = job_running("finetune")
 
-saved = ftform.load_form(settings)
-for field, value in asdict(saved).items():
-    ss.setdefault(f"ft_{field}", value)
-if kbs and ss.ft_kb not in kbs:
-    ss.ft_kb = "default" if "default" in kbs else kbs[0]
-ss.setdefault("_ft_auto", ftform.suggest_name(saved.kb, saved.data_mode))
-ss.ft_name = ftform.follow_name(ss.ft_name, ss._ft_auto, ss.ft_kb or "", ss.ft_data_mode)
-ss._ft_auto = ftform.suggest_name(ss.ft_kb or "", ss.ft_data_mode)
+ftform.seed_state(ss, settings, kbs)
 
 c1, c2 = st.columns(2)
 c1.selectbox("Knowledge base", kbs, key="ft_kb")
@@ -72,29 +64,24 @@ r1, r2, r3, r4 = st.columns(4)
 r1.number_input("Rank r", 1, 256, key="ft_rank")
 r2.number_input("Alpha", 1, 1024, key="ft_alpha")
 r3.number_input("Dropout", 0.0, 0.99, key="ft_dropout")
-r4.text_input("Target modules", key="ft_modules", help="comma-separated; empty = the "
-              f"architecture's default (Llama/SmolLM2: {', '.join(targets('llama'))}; T5: q, v)")
+arch = generator_architecture(settings) or "the generator (known once converted)"
+r4.text_input("Target modules", key="ft_modules", help="comma-separated; empty = peft's default "
+              f"for {arch}: {', '.join(default_targets(arch)) or '?'}")
 st.checkbox("Replace an adapter with the same name", key="ft_overwrite")
-values = ftform.FinetuneForm(**{f: ss[f"ft_{f}"] for f in asdict(saved)})
-name_error = ftform.name_problem(values.name)
-if name_error:
+values = ftform.from_state(ss)
+if name_error := ftform.name_problem(values.name):
     st.error(name_error)
 
 with st.container(border=True):
     try:
-        lora, generator = values.lora(), st_cache.get_generator()
-        plan = estimate.plan_run(settings, values.kb, lora, generator.tokenizer,
-                                 is_seq2seq=generator.is_seq2seq)
+        lora, (tokenizer, seq2seq) = values.lora(), st_cache.get_generator_tokenizer()
+        plan = estimate.plan_run(settings, values.kb, lora, tokenizer, is_seq2seq=seq2seq)
     except UserError as exc:
         st.warning(str(exc))
     else:
         st.markdown(plan.explain(lora))
-        rate = plan.throughput
-        if rate is not None:
-            st.markdown(f"**Estimated training time: about {format_seconds(plan.seconds)}** "
-                        f"({plan.train_tokens:,} tokens ÷ {rate.tokens_per_second:,.1f} training "
-                        f"tokens/s measured by the {rate.source} on this machine at max length "
-                        f"{rate.max_length}; loading the model adds a little).")
+        if (timing := view.time_estimate(plan)) is not None:
+            st.markdown(timing)
         else:
             st.caption("No training speed measured on this machine yet, so no time estimate.")
             if st.button("Measure speed (trains one example on a copy of the model)",
@@ -102,51 +89,41 @@ with st.container(border=True):
                 with st.spinner("Measuring one training micro-batch…"):
                     estimate.measure_throughput(settings, values.kb, lora)
                 st.rerun()
-        if values.data_mode == "paraphrases" and values.method == "generator":
-            st.caption("Generator rewordings are counted like templates; making them adds "
-                       "minutes before training starts.")
+        if note := view.plan_note(values):
+            st.caption(note)
 
 if st.button("Start training", type="primary", disabled=running or not kbs or bool(name_error)):
     try:
-        slot.start("finetune", values.work(settings))
+        work = values.work(settings)
         ftform.save_form(settings, values)  # a reload shows the settings of the last run
         ss.pop("ft_result", None)
-        st.rerun()
+        start_job("finetune", work)
     except UserError as exc:
         st.error(str(exc))
 
-job_panel(lambda: slot.job, key="finetune", title="Training run",
-          on_done=lambda snap: ss.update(ft_result=snap["result"]),
-          cancel_note="Stops after the current micro-batch; then choose to keep or discard "
-                      "what was trained.")
-result = ss.get("ft_result")
-if result and not result["cancelled"]:
-    st.success(f"Saved adapter **{result['adapter']}**: final loss {result['train_loss']:.3f}, "
-               f"{result['steps']} steps in {result['train_seconds']:.0f} s "
-               f"({result['tokens_per_second']:.0f} training tokens/s).")
-elif result:
+job_panel("finetune", title="Training run", on_done=lambda snap: ss.update(
+          ft_result=snap["result"]), cancel_note="Stops after the current micro-batch; then "
+          "choose to keep or discard what was trained.")
+if result := ss.get("ft_result"):
+    for level, message in view.run_messages(result):
+        getattr(st, level)(message)
     partial = result.get("partial")
-    st.warning(f"Cancelled after {result['steps']}/{result['total_steps']} steps.")
-    if partial is not None and partial.model is not None:
+    if view.can_keep(result):
         k1, k2 = st.columns(2)
-        if k1.button(f"Keep it as {partial.name} (marked partial)", key="ft-keep"):
+        keep = k1.button(f"Keep it as {partial.name} (marked partial)", key="ft-keep")
+        if k2.button("Discard it", key="ft-discard") or keep:
             try:
-                partial.save(settings)
+                partial.save(settings) if keep else partial.discard()
             except UserError as exc:
                 st.error(str(exc))
             else:
                 ss.pop("ft_result")
                 st.rerun()
-        if k2.button("Discard it", key="ft-discard"):
-            partial.discard()
-            ss.pop("ft_result")
-            st.rerun()
-    elif partial is None:
-        st.caption("No step had finished, so there is nothing to keep.")
 
 st.divider()
 st.subheader("Adapters")
-rows = adapters.list_adapters(settings)
+registry = AdapterRegistry.of(settings)
+rows = registry.list()
 if not rows:
     st.caption("No adapters yet.")
 else:
@@ -154,7 +131,7 @@ else:
     pick = st.selectbox("Inspect", [r["name"] for r in rows], key="inspect-adapter")
     if pick:
         try:
-            info = adapters.inspect_adapter(settings, pick)
+            info = registry.inspect(pick)
         except UserError as exc:
             st.error(str(exc))
         else:
@@ -163,12 +140,11 @@ else:
                 st.plotly_chart(loss_figure(list(enumerate(meta["losses"], 1)),
                                             f"Training loss of {pick}"), key=f"hist-{pick}")
             st.json({k: v for k, v in meta.items() if k != "losses"}, expanded=False)
-            st.caption("Files: " + ", ".join(f"{k} ({v / 1e6:.2f} MB)"
-                                             for k, v in info["files"].items()))
+            st.caption(view.files_caption(info["files"]))
             st.download_button("Download metadata.json", json.dumps(meta, indent=2),
                                file_name=f"{pick}-metadata.json", mime="application/json")
             confirm = st.checkbox(f"Yes, delete {pick}", key=f"confirm-{pick}")
             if st.button("Delete adapter", disabled=not confirm, key=f"delete-{pick}"):
-                adapters.delete_adapter(settings, pick)
+                registry.delete(pick)
                 st.toast(f"Deleted {pick}")
                 st.rerun()

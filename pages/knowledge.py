@@ -2,20 +2,19 @@
 
 Widgets in, core.rag.store / ingest calls, tables out. Uploads are read in memory, checked
 (type, size limit, binary, empty, PDF text layer, CSV column) and never executed or unpickled.
-Builds run as a background job (core.jobs, one per session): the page stays responsive, a
-fragment polls the progress, a second click joins the running build, and the result is still
-shown after navigating away and back.
+Builds run as a background job (core.jobs, one per session; the body is core.rag.builds) shown
+by the shared job panel: the page stays responsive, a second click joins the running build,
+and the result is still shown after navigating away and back.
 """
 
 import streamlit as st
 
 from core import st_cache
 from core.errors import UserError
-from core.jobs import REGISTRY
-from core.rag import ingest
+from core.rag import builds
 from core.rag.config import DEFAULT_KB, ChunkingConfig, check_kb_name
-from core.rag.defaults import DEFAULT_DOCS_DIR
 from core.rag.highlight import escape_markdown
+from pages._job_panel import job_panel, job_running, start_job
 
 UPLOAD_TYPES = ["txt", "md", "pdf", "csv", "jsonl"]
 
@@ -24,19 +23,16 @@ st.caption("Each knowledge base is one LanceDB table: chunks, their embeddings a
            "index. Re-adding an unchanged document does nothing; a changed one is replaced.")
 settings = st_cache.settings()
 limit_mb = settings.max_upload_mb
-SESSION = str(st.session_state.get("session_id", "anonymous"))
-JOB_KIND = "kb-build"
 
 try:
     store = st_cache.get_rag_store()
-    summaries = [store.summary(name) for name in store.names()]
+    summaries = builds.summaries(store)
 except UserError as exc:
     st.error(str(exc))
     st.stop()
 
 if summaries:
-    st.dataframe([{k: s[k] for k in ("kb", "documents", "chunks", "version", "embedder")}
-                  for s in summaries], hide_index=True)
+    st.dataframe(summaries, hide_index=True)
 else:
     st.info("No knowledge base yet: create one below (the default one takes about a minute).")
 
@@ -45,23 +41,6 @@ if flash:
     st.success(flash)
 for message in st.session_state.pop("kb_skipped", []):
     st.warning(f"Skipped: {message}")
-
-
-def _build_work(kb: str, docs: list, chunking: ChunkingConfig):
-    """The background work of one build; returns the one-line summary shown when it ends."""
-    def work(job) -> str:
-        report = store.add_documents(kb, docs, chunking=chunking, progress=job.progress)
-        parts = [f"{kb}: {len(report.added)} added, {len(report.replaced)} replaced, "
-                 f"{len(report.unchanged)} unchanged; {report.chunks_added} new chunks "
-                 f"({report.duplicate_chunks} duplicates skipped), {report.total_chunks} in "
-                 f"all, {report.seconds:.1f} s.", *report.messages]
-        return " ".join(parts)
-    return work
-
-
-def _build_running() -> bool:
-    job = REGISTRY.get(SESSION, JOB_KIND)
-    return job is not None and job.running
 
 
 create, inspect = st.tabs(["Create or add", "Inspect and delete"])
@@ -81,45 +60,28 @@ with create:
     with st.expander("Chunking"):
         size = st.number_input("Chunk size (characters)", 100, 8000, 700, step=50)
         overlap = st.number_input("Overlap (characters)", 0, 4000, 120, step=20)
-    if st.button("Build", type="primary", disabled=_build_running(),
+    if st.button("Build", type="primary", disabled=job_running("kb-build"),
                  help="A build runs in the background; you can leave this page meanwhile."):
         try:
             kb = check_kb_name(target.strip())
             chunking = ChunkingConfig(chunk_size=int(size), chunk_overlap=int(overlap))
-            if source == "Upload files":
-                docs, errors = ingest.read_uploads(files, text_column=text_column,
-                                                   max_bytes=limit_mb * 1_000_000)
-            else:
-                docs, errors = ingest.read_folder(DEFAULT_DOCS_DIR)
-            st.session_state["kb_skipped"] = errors
+            docs, st.session_state["kb_skipped"] = builds.read_documents(
+                files, defaults=source != "Upload files", text_column=text_column,
+                max_mb=limit_mb)
             if not docs:
-                raise UserError("no usable documents: upload at least one readable file")
-            REGISTRY.start(SESSION, JOB_KIND, _build_work(kb, docs, chunking))
-            st.rerun()  # show the skipped files, disable Build, start polling
+                raise UserError(builds.NO_DOCUMENTS)
+            st.session_state.pop("kb_built", None)
+            start_job("kb-build", builds.build_work(store, kb, docs, chunking))  # and rerun
         except UserError as exc:
             for message in st.session_state.pop("kb_skipped", []):
                 st.warning(f"Skipped: {message}")
             st.error(str(exc))
 
-    @st.fragment(run_every=1.0 if _build_running() else None)
-    def _build_panel() -> None:
-        job = REGISTRY.get(SESSION, JOB_KIND)
-        if job is None:
-            return
-        snap = job.snapshot()
-        if snap["running"]:
-            st.progress(snap["fraction"], f"Building: {snap['message']} "
-                        f"({snap['elapsed']:.0f} s)")
-            return
-        if st.session_state.get("kb_job_seen") != snap["id"]:
-            st.session_state["kb_job_seen"] = snap["id"]
-            st.rerun()  # the whole page: refresh the table list with the new base
-        if snap["error"]:
-            st.error(f"Build failed: {snap['error']}")
-        else:
-            st.success(snap["result"])
-
-    _build_panel()
+    job_panel("kb-build", label="Building", error_prefix="Build failed: ", show_loss=False,
+              on_done=lambda snap: st.session_state.update(kb_built=snap["result"]),
+              cancel_note="Stops after the current batch of chunks; nothing is written.")
+    if built := st.session_state.get("kb_built"):
+        st.success(built)
 
 with inspect:
     names = store.names()

@@ -10,12 +10,12 @@ import streamlit as st
 from core import st_cache
 from core.errors import UserError
 from core.memory import config_input as ci
+from core.memory import report
 from core.memory.catalog import catalog_ids
 from core.memory.estimate import COMPONENTS, DTYPES, GIB, MODES, OPTIMIZERS, EstimateConfig
 from core.memory.estimate import estimate as run_estimate
 from core.memory.gpus import GPUS, fits_on, gpu_by_name, largest_fitting
 from core.memory.params import count_params
-from core.memory.report import component_rows, precision_comparison
 
 st.title("GPU memory")
 st.caption("Will this model fit on my GPU, and what if I fine-tune it? Every number below comes "
@@ -85,9 +85,8 @@ except UserError as exc:
 # --- result ------------------------------------------------------------------------------
 st.subheader(f"{desc.name} · {mode} · {dtype}")
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Parameters", f"{pc.total / 1e9:.3f} B" if pc.total > 1e8 else f"{pc.total:,}")
-m2.metric("Active per token" if pc.active != pc.total else "Trainable",
-          f"{pc.active / 1e9:.2f} B" if pc.active != pc.total else f"{est.params_trainable:,}")
+for col, (label, value) in zip((m1, m2), report.headline(pc, est.params_trainable), strict=True):
+    col.metric(label, value)
 m3.metric("Total", f"{est.total / GIB:.2f} GiB")
 m4.metric("Fits on", f"{sum(r['fits'] for r in fits_on(est.total))}/{len(GPUS)} GPUs")
 st.caption("The components are **summed**: weights, gradients, optimizer states, activations "
@@ -97,10 +96,9 @@ fig = go.Figure([go.Bar(name=c, x=["estimate"], y=[est.bytes[c] / GIB]) for c in
 fig.update_layout(barmode="stack", height=340, yaxis_title="GiB", margin={"t": 10, "b": 10})
 left, right = st.columns([2, 3])
 left.plotly_chart(fig, key="mem_stack")
-right.dataframe(pd.DataFrame(component_rows(est.bytes)), hide_index=True, key="mem_table")
+right.dataframe(pd.DataFrame(report.component_rows(est.bytes)), hide_index=True, key="mem_table")
 st.markdown("**Formulas and sources**")
-st.dataframe(pd.DataFrame([{**f, "GiB": round(f["bytes"] / GIB, 3)} for f in est.formulas])
-             [["component", "GiB", "formula", "source"]], hide_index=True, key="mem_formulas",
+st.dataframe(pd.DataFrame(report.formula_rows(est.formulas)), hide_index=True, key="mem_formulas",
              row_height=100, height=100 * len(est.formulas) + 40,  # every row, no scrolling
              column_config={  # widths fit a laptop screen; long formulas and sources wrap
                  "component": st.column_config.TextColumn(width=105),
@@ -109,7 +107,7 @@ st.dataframe(pd.DataFrame([{**f, "GiB": round(f["bytes"] / GIB, 3)} for f in est
                  "source": st.column_config.TextColumn(width=420)})
 
 st.subheader("Precision comparison")
-comp = pd.DataFrame(precision_comparison(desc.config, ec, pc))
+comp = pd.DataFrame(report.precision_comparison(desc.config, ec, pc))
 comp["label"] = comp["task"] + " (" + comp["mode"] + ")"
 st.plotly_chart(px.bar(comp, x="precision", y="GiB", color="task", barmode="group",
                        hover_data=["mode"], height=320), key="mem_precisions")
@@ -153,11 +151,8 @@ if res:
     if res.get("measured") is None:
         st.warning(res["reason"])
     else:
-        st.dataframe(pd.DataFrame(res["comparison"]).assign(
-            estimated_MiB=lambda d: (d.estimated / 2**20).round(1),
-            measured_MiB=lambda d: (d.measured / 2**20).round(1))
-            [["what", "estimated_MiB", "measured_MiB", "error_pct", "method"]],
-            hide_index=True, key="mem_compare")
+        st.dataframe(pd.DataFrame(report.measurement_rows(res["comparison"])), hide_index=True,
+                     key="mem_compare")
         for note in res["measured"]["notes"]:
             st.caption(note)
         with st.expander("Raw measurement"):

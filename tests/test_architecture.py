@@ -1,6 +1,9 @@
 """The engine's import rules, checked by parsing every module under core/ (nothing is imported).
 
 - Only ``core/st_cache.py`` may import streamlit: the engine must run headless (CLI, tests).
+- Retrieval, evaluation and feedback (``core/rag``, ``core/evaluation``, ``core/feedback``)
+  never import the fine-tuning or training packages (``core.finetune``, ``core.training``):
+  they answer and compare through :mod:`core.answering` and :mod:`core.adapters`.
 """
 
 from __future__ import annotations
@@ -8,7 +11,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 CORE = Path(__file__).resolve().parents[1] / "core"
+NO_TRAINING = ("rag", "evaluation", "feedback")
+TRAINING = ("core.finetune", "core.training")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -32,4 +39,21 @@ def test_only_the_cache_module_imports_streamlit():
     offenders = sorted(str(p.relative_to(CORE)) for p in CORE.rglob("*.py")
                        if p.name != "st_cache.py"
                        and any(m.split(".")[0] == "streamlit" for m in imported_modules(p)))
+    assert offenders == []
+
+
+def imports_training(module: str) -> bool:
+    """Example: core.finetune.config -> True; core.training_copy -> False (another module)."""
+    return any(module == t or module.startswith(t + ".") for t in TRAINING)
+
+
+def test_imports_training_matches_packages_only():
+    assert imports_training("core.finetune") and imports_training("core.training.lora")
+    assert not imports_training("core.training_copy") and not imports_training("core.adapters")
+
+
+@pytest.mark.parametrize("package", NO_TRAINING)
+def test_package_does_not_import_training(package):
+    offenders = sorted(f"{p.relative_to(CORE)}: {m}" for p in (CORE / package).rglob("*.py")
+                       for m in imported_modules(p) if imports_training(m))
     assert offenders == []

@@ -1,4 +1,4 @@
-"""core.jobs: one running job per (session, kind), progress visible, results and errors kept."""
+"""core.jobs: one job per kind and scope, progress visible, results and errors kept."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import threading
 import pytest
 
 from core.errors import UserError
-from core.jobs import JobRegistry, JobSlot
+from core.jobs import JobKind, JobRegistry
+
+KINDS = {"index": JobKind("session", "join"), "train": JobKind("session", "join"),
+         "solo": JobKind("process", "refuse"), "x": JobKind("process", "refuse")}
 
 
 def gated(gate: threading.Event, result=7):
@@ -19,36 +22,36 @@ def gated(gate: threading.Event, result=7):
 
 
 def test_double_start_returns_the_running_job_and_runs_work_once():
-    reg, gate, calls = JobRegistry(), threading.Event(), []
+    reg, gate, calls = JobRegistry(KINDS), threading.Event(), []
 
     def work(job):
         calls.append(1)
         gate.wait(10)
         return "built"
 
-    first = reg.start("s1", "index", work)
-    second = reg.start("s1", "index", work)
+    first = reg.start("index", session="s1", work=work)
+    second = reg.start("index", session="s1", work=work)
     assert second is first
     gate.set()
     assert first.wait(5)
     assert calls == [1] and first.snapshot()["result"] == "built"
-    third = reg.start("s1", "index", work)  # finished: a new start is a new job
+    third = reg.start("index", session="s1", work=work)  # finished: a new start is a new job
     assert third is not first and third.wait(5) and calls == [1, 1]
 
 
 def test_sessions_and_kinds_are_separate():
-    reg, gate = JobRegistry(), threading.Event()
-    a = reg.start("s1", "index", gated(gate))
-    b = reg.start("s2", "index", gated(gate))
-    c = reg.start("s1", "train", gated(gate))
+    reg, gate = JobRegistry(KINDS), threading.Event()
+    a = reg.start("index", session="s1", work=gated(gate))
+    b = reg.start("index", session="s2", work=gated(gate))
+    c = reg.start("train", session="s1", work=gated(gate))
     assert len({a.id, b.id, c.id}) == 3
     gate.set()
     assert all(j.wait(5) for j in (a, b, c))
 
 
 def test_progress_is_visible_while_running_and_result_kept_after():
-    reg, gate = JobRegistry(), threading.Event()
-    job = reg.start("s1", "index", gated(gate, result={"chunks": 3}))
+    reg, gate = JobRegistry(KINDS), threading.Event()
+    job = reg.start("index", session="s1", work=gated(gate, result={"chunks": 3}))
     for _ in range(200):
         if job.snapshot()["message"] == "half way":
             break
@@ -57,7 +60,7 @@ def test_progress_is_visible_while_running_and_result_kept_after():
     assert snap["running"] and snap["fraction"] == 0.5 and snap["message"] == "half way"
     gate.set()
     job.wait(5)
-    again = reg.get("s1", "index").snapshot()  # what a later script run ("navigation") reads
+    again = reg.get("index", session="s1").snapshot()  # what a later run ("navigation") reads
     assert not again["running"] and again["result"] == {"chunks": 3} and again["error"] is None
 
 
@@ -69,37 +72,40 @@ def test_errors_are_surfaced_not_raised(exc, shown):
     def work(job):
         raise exc
 
-    job = JobRegistry().start("s1", "index", work)
+    job = JobRegistry(KINDS).start("index", work, session="s1")
     assert job.wait(5)
     assert job.snapshot()["error"] == shown and job.snapshot()["result"] is None
 
 
-def test_slot_start_refuses_a_second_job_and_cancel_is_seen():
-    slot, gate = JobSlot(), threading.Event()
+def test_process_scope_refuses_a_second_job_and_cancel_is_seen():
+    reg, gate = JobRegistry(KINDS), threading.Event()
 
     def work(job):
         while not job.cancel.is_set():
             gate.wait(0.01)
         return "cancelled"
 
-    job = slot.start("train", work)
+    job = reg.start("solo", work, session="s1")
     with pytest.raises(UserError, match="already running"):
-        slot.start("train", work)
+        reg.start("solo", work, session="s2")  # process scope: another session is refused too
+    assert reg.get("solo") is job and reg.get("solo", session="s2") is job
+    reg.clear("solo")  # a running job is not forgotten
+    assert reg.get("solo") is job
     job.cancel.set()
     assert job.wait(5) and job.snapshot()["result"] == "cancelled"
-    slot.clear()
-    assert slot.job is None
+    reg.clear("solo")
+    assert reg.get("solo") is None
 
 
 def test_step_records_losses_and_fraction():
-    slot = JobSlot()
+    reg = JobRegistry(KINDS)
 
     def work(job):
         for s in (1, 2):
             job.step(s, 4, 1.0 / s)
         return None
 
-    job = slot.start("train", work)
+    job = reg.start("train", work, session="s1")
     job.wait(5)
     snap = job.snapshot()
     assert snap["steps"] == [(1, 1.0), (2, 0.5)] and snap["fraction"] == 0.5
@@ -128,6 +134,24 @@ def test_eta_is_measured_from_the_first_progress_not_from_start(monkeypatch):
 
 
 def test_eta_is_none_once_finished():
-    job = JobSlot().start("x", lambda j: j.progress(0.5, "half") or 1)
+    job = JobRegistry(KINDS).start("x", lambda j: j.progress(0.5, "half") or 1)
     assert job.wait(5)
     assert job.snapshot()["eta"] is None
+
+
+@pytest.mark.parametrize("kind, session, match", [
+    ("nope", "s1", "unknown job kind"), ("index", None, "per session")])
+def test_undeclared_kind_or_missing_session_is_refused(kind, session, match):
+    with pytest.raises(ValueError, match=match):
+        JobRegistry(KINDS).start(kind, lambda j: 1, session=session)
+
+
+def test_the_app_declares_each_kind_with_its_behaviour():
+    from core.jobs import KINDS as APP_KINDS
+
+    assert {k: (v.scope, v.when_busy) for k, v in APP_KINDS.items()} == {
+        "finetune": ("process", "refuse"), "evaluate": ("process", "refuse"),
+        "kb-build": ("session", "join"), "emo-train": ("session", "join"),
+        "fb-learn": ("session", "join")}
+    with pytest.raises(ValueError, match="scope"):
+        JobKind("server")

@@ -12,7 +12,9 @@ PAGES = ["pages/home.py", "pages/compare.py", "pages/knowledge.py", "pages/finet
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders(page):
-    at = AppTest.from_file(APP, default_timeout=60)
+    """Every page opens without an exception (the first to need the generator pays its one-time
+    GGUF conversion into the test session's model cache, hence the long timeout)."""
+    at = AppTest.from_file(APP, default_timeout=180)
     at.run()
     at.switch_page(page)
     at.run()
@@ -68,3 +70,19 @@ def test_home_models_table_fits():
     assert set(widths) == set(table.value.columns) and all(widths.values()), widths
     assert sum(widths.values()) <= 950, widths  # the main column beside the sidebar at 1400 px
     assert table.proto.row_height >= 64  # room for a long source to wrap onto a second line
+
+
+def test_load_time_of_a_model_loaded_elsewhere_is_still_shown(tiny_generator_setting):
+    """The embedder loaded by another caller first (a question, a test): its row still shows the
+    time that load took, not an empty cell."""
+    from core import st_cache, status
+    from core.loaders import load_embedder, load_seconds
+    from core.status import model_status
+
+    settings = st_cache.settings()
+    load_embedder(settings)
+    status._last_load_seconds.clear()  # as in a process where only the loaders loaded it
+    row = model_status("embedder", settings, load=True)
+    assert row["last_load_seconds"] is not None
+    assert row["last_load_seconds"] == pytest.approx(
+        load_seconds("embedder", settings.embedding_model))

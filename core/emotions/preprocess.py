@@ -136,7 +136,8 @@ def emoji_to_words(text: str) -> str:
 
 
 def _emoji_name(chars: str, data: dict) -> str:
-    name = data.get("en", "").strip(":").replace("_", " ").replace("-", " ")
+    """Lower-cased, since this step runs after lower-casing: 🇫🇮 -> ' flag: finland '."""
+    name = data.get("en", "").strip(":").replace("_", " ").replace("-", " ").lower()
     return f" {name} "
 
 

@@ -17,13 +17,13 @@ import sys
 
 
 def _cmd_evaluate(args, settings):
+    from core.answering import ALL_MODES, MODES, make_context
     from core.errors import UserError
     from core.evaluation.qa import load_qa_file, select_split
     from core.evaluation.runner import evaluate, save_run
-    from core.finetune.modes import make_context
 
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else (
-        ["base", "rag", "finetuned", "finetuned+rag"] if args.adapter else ["base", "rag"])
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else [
+        m for m in ALL_MODES if args.adapter or not MODES[m].needs_adapter]
     items = load_qa_file(args.qa, max_bytes=settings.max_upload_mb * 1_000_000)
     items = select_split(items, None if args.split == "all" else args.split)
     if not items:

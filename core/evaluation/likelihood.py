@@ -69,8 +69,8 @@ def _continuation_ids(generator, choice: str, chat: bool) -> list[int]:
     return ids
 
 
-def _causal_scores(generator, prompt: str, choices: Sequence[str], chat: bool) -> ChoiceScores:
-    model = generator.model
+def _causal_scores(generator, model, prompt: str, choices: Sequence[str],
+                   chat: bool) -> ChoiceScores:
     enc = generator.encode_prompt(prompt, chat=chat)
     sums, counts = [], []
     out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], use_cache=True)
@@ -91,8 +91,7 @@ def _causal_scores(generator, prompt: str, choices: Sequence[str], chat: bool) -
     return ChoiceScores(tuple(sums), tuple(counts))
 
 
-def _seq2seq_scores(generator, prompt: str, choices: Sequence[str]) -> ChoiceScores:
-    model = generator.model
+def _seq2seq_scores(generator, model, prompt: str, choices: Sequence[str]) -> ChoiceScores:
     enc = generator.encode_prompt(prompt, chat=False)
     eos = generator.tokenizer.eos_token_id
     sums, counts = [], []
@@ -107,12 +106,13 @@ def _seq2seq_scores(generator, prompt: str, choices: Sequence[str]) -> ChoiceSco
     return ChoiceScores(tuple(sums), tuple(counts))
 
 
-def score_choices(generator, prompt: str, choices: Sequence[str], *,
-                  chat: bool = True) -> ChoiceScores:
-    """Log-likelihood of each choice after ``prompt``; holds ``generator.lock`` throughout."""
+def score_choices(generator, prompt: str, choices: Sequence[str], *, chat: bool = True,
+                  adapter: str | None = None) -> ChoiceScores:
+    """Log-likelihood of each choice after ``prompt`` (with ``adapter`` on, if named); holds
+    ``generator.lock`` throughout (:meth:`~core.generation.Generator.adapter_model`)."""
     if len(choices) < 2:
         raise UserError("multiple-choice scoring needs at least two choices")
-    with generator.lock, torch.inference_mode():
+    with generator.adapter_model(adapter) as model, torch.inference_mode():
         if generator.is_seq2seq:
-            return _seq2seq_scores(generator, prompt, choices)
-        return _causal_scores(generator, prompt, choices, chat)
+            return _seq2seq_scores(generator, model, prompt, choices)
+        return _causal_scores(generator, model, prompt, choices, chat)

@@ -7,7 +7,7 @@ an aggregate is the mean over the questions where the metric could be computed, 
 a reason otherwise. ``seconds_per_question`` is retrieval + generation wall time (the
 likelihood scoring is timed separately as ``scoring_seconds``). Runs are saved as JSON under
 ``<data_dir>/eval_runs/`` and can be listed, loaded, deleted and compared.
-Answer modes come from :mod:`core.rag.answer`; this module does not define any.
+Answer modes and prompts come from :mod:`core.answering`; this module does not define any.
 
 Example:
     >>> run = evaluate(items, ["base", "rag"], ctx, embedder)  # doctest: +SKIP
@@ -44,14 +44,14 @@ RUN_ID = re.compile(r"[0-9a-zA-Z_-]{1,80}")
 
 def evaluate_one(item: QAItem, mode: str, ctx, embedder) -> dict:
     """Answer one question in one mode and compute every metric for it."""
-    from core.rag.answer import get_mode
+    from core.answering import prepare
 
-    m = get_mode(mode)
     start = time.perf_counter()
-    job = m.prepare(item.question, ctx)
-    gen = job.generator.generate(job.prompt.prompt, ctx.generation, chat=job.prompt.chat)
+    job = prepare(item.question, mode, ctx)
+    gen = ctx.generator.generate(job.prompt.prompt, ctx.generation, chat=job.prompt.chat,
+                                 adapter=job.adapter)
     seconds = time.perf_counter() - start
-    retrieves = bool(getattr(m, "uses_retrieval", False))
+    retrieves = job.mode.retrieves
     documents = [h.document for h in job.sources] if retrieves else None
     contexts = [h.text for h in job.sources] if retrieves else None
     scores = {
@@ -66,8 +66,8 @@ def evaluate_one(item: QAItem, mode: str, ctx, embedder) -> dict:
     }
     scoring_start = time.perf_counter()
     if len(item.choices) >= 2 and item.correct_choice is not None:
-        choice = score_choices(job.generator, job.prompt.prompt, item.choices,
-                               chat=job.prompt.chat)
+        choice = score_choices(ctx.generator, job.prompt.prompt, item.choices,
+                               chat=job.prompt.chat, adapter=job.adapter)
         correct = item.correct_choice
         scores["mc_correct"] = metrics.Score(float(choice.best_mean == correct))
         scores["mc_correct_sum"] = metrics.Score(float(choice.best_sum == correct))
@@ -203,3 +203,21 @@ def compare_runs(runs: Sequence[dict]) -> list[dict]:
     return [{"run": run["id"], "mode": mode, "metric": metric, "value": agg.get(metric)}
             for run in runs for mode, agg in run["aggregates"].items()
             for metric in (*METRICS, "seconds_per_question")]
+
+
+def evaluation_work(settings, items: Sequence[QAItem], modes: Sequence[str], ctx, embedder,
+                    meta: dict):
+    """The background job body (``work(job)``) of the Evaluate page: evaluate, then save.
+
+    Progress and cancel come from the job (:class:`core.jobs.Job`); the saved run is returned,
+    so a cancelled run keeps the questions answered so far.
+    """
+    items, modes = list(items), tuple(modes)
+
+    def work(job) -> dict:
+        run = evaluate(items, modes, ctx, embedder, progress=job.progress, cancel=job.cancel,
+                       meta=meta)
+        save_run(settings, run)
+        return run
+
+    return work

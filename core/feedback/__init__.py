@@ -1,6 +1,7 @@
-"""Feedback as reward signals: a durable store, statistics, exports and learning from thumbs.
+"""Feedback as reward signals: a durable store, migrations, statistics and exports.
 
 Import the pieces you need: ``core.feedback.store`` (``open_store``), ``core.feedback.stats``,
-``core.feedback.export``, ``core.feedback.learn`` (imports torch/TRL lazily). Nothing here
-imports Streamlit; the page widgets live in ``pages/_feedback_widget.py``.
+``core.feedback.export``. Learning from the thumbs is training, so it lives with the trainers
+(:mod:`core.finetune.feedback`). Nothing here imports Streamlit; the page widgets live in
+``pages/_feedback_widget.py``.
 """

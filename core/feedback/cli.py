@@ -40,31 +40,8 @@ def _export(args, settings):
         store.close()
 
 
-def _learn(args, settings):
-    from core.feedback.learn import LearnConfig, learn_from_feedback
-    from core.feedback.store import open_store
-    from core.loaders import load_generator
-
-    config = LearnConfig(adapter=args.adapter, method=args.method, max_steps=args.max_steps)
-    store = open_store(settings)
-    try:
-        # Refuse before loading the model when there is too little feedback.
-        from core.feedback.learn import plan_training
-
-        plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
-
-        def progress(fraction: float, message: str) -> None:
-            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
-
-        result = learn_from_feedback(store, load_generator(settings), settings, config,
-                                     base_adapter=args.base_adapter, progress=progress)
-        return result.to_cli()
-    finally:
-        store.close()
-
-
 def _compare(args, settings):
-    from core.feedback.compare import compare_versions, default_items
+    from core.evaluation.versions import compare_versions, default_items
 
     items = default_items(args.limit or settings.feedback_compare_limit, args.qa,
                           max_bytes=settings.max_upload_mb * 1_000_000)
@@ -85,14 +62,6 @@ def register(sub) -> None:
     e.add_argument("--format", required=True, choices=["csv", "jsonl", "kto", "dpo"])
     e.add_argument("--out", required=True, help="file to write (replaced atomically)")
     e.set_defaults(func=_export)
-    learn = fsub.add_parser("learn", help="train a new LoRA adapter from the ratings (KTO/DPO)")
-    learn.add_argument("--adapter", required=True, help="name of the new adapter")
-    learn.add_argument("--base-adapter", default=None,
-                       help="continue from this adapter in <data_dir>/adapters/ (optional)")
-    learn.add_argument("--method", default="auto", choices=["auto", "kto", "dpo"])
-    learn.add_argument("--max-steps", type=int, default=10,
-                       help="optimizer steps (CPU: ~10-90 s each for SmolLM2-135M)")
-    learn.set_defaults(func=_learn)
     cmp = fsub.add_parser("compare", help="evaluate an adapter next to its previous version "
                                           "(parent adapter, or the base model)")
     cmp.add_argument("--adapter", required=True, help="the new adapter (e.g. from learn)")

@@ -12,7 +12,7 @@ Formats (every file loads with ``datasets.load_dataset("json"|"csv", data_files=
   thumbs-up and another a thumbs-down (every up x down pair, deduplicated).
 
 Files are written to a temp file and renamed, so a reader never sees half a file. Training
-lives in :mod:`core.feedback.learn`.
+lives in :mod:`core.finetune.feedback`.
 
 Example:
     >>> kto_examples([])

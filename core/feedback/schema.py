@@ -20,9 +20,6 @@ import sqlalchemy as sa
 
 RATINGS = ("up", "down")
 CHOICES = ("a", "b", "tie")
-#: Modes the app uses; the store accepts any short name (a new page may add its own).
-KNOWN_MODES = ("base", "rag", "finetuned", "finetuned+rag", "classifier")
-
 metadata = sa.MetaData()
 
 outputs = sa.Table(

@@ -1,4 +1,4 @@
-"""The feedback store: one Protocol, one SQLAlchemy implementation (SQLite file or any URL).
+"""The feedback store: one SQLAlchemy implementation (SQLite file or any URL).
 
 Every write runs in its own transaction and either commits or raises
 :class:`FeedbackWriteError` (a :class:`UserError`, so pages show it and the CLI exits 2);
@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -45,21 +45,6 @@ MAX_TEXT_CHARS = 200_000
 
 class FeedbackWriteError(UserError):
     """A write did not commit (database locked, disk full, unreachable server...)."""
-
-
-class FeedbackStore(Protocol):
-    def record_output(self, *, session_id: str, page: str, mode: str, prompt: str, output: str,
-                      **fields: Any) -> int: ...
-    def set_rating(self, output_id: int, rating: str | None,
-                   comment: str | None = None) -> OutputRecord: ...
-    def record_preference(self, a_id: int, b_id: int, choice: str, *, session_id: str = "",
-                          comment: str | None = None) -> int: ...
-    def update_preference(self, preference_id: int, choice: str,
-                          comment: str | None = None) -> PreferenceRecord: ...
-    def get_output(self, output_id: int) -> OutputRecord: ...
-    def list_outputs(self, *, mode: str | None = None, rated_only: bool = False,
-                     prompt: str | None = None) -> list[OutputRecord]: ...
-    def list_preferences(self) -> list[PreferenceRecord]: ...
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL",
@@ -113,7 +98,7 @@ def _check_rating(rating: str | None) -> str | None:
 
 
 class SQLFeedbackStore:
-    """:class:`FeedbackStore` on any SQLAlchemy URL; migrates the database on open."""
+    """The feedback store on any SQLAlchemy URL; migrates the database on open."""
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL",
                  busy_timeout_ms: int = BUSY_TIMEOUT_MS):

@@ -3,7 +3,9 @@
 ``finetune --kb NAME --adapter NAME [--epochs E] [--data chunks|paraphrases|qa]`` prints
 {"adapter", "train_loss", "seconds"}; ``adapters`` lists the registry, ``adapter-show NAME``
 prints one adapter's metadata and files, ``adapter-delete NAME`` removes it. Step losses go to
-stderr every ``--log-every`` steps so stdout stays one JSON object.
+stderr every ``--log-every`` steps so stdout stays one JSON object. The ``learn`` verb of the
+``feedback`` noun (``feedback learn --adapter NAME``, KTO/DPO from the ratings) is registered
+here too: it trains, and the feedback package imports no trainer.
 
 Example:
     $ python -m core finetune --kb default --adapter harrowmere --epochs 1
@@ -12,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from core.finetune.config import DATA_MODES, LoraSettings
@@ -19,6 +22,7 @@ from core.finetune.config import DATA_MODES, LoraSettings
 
 def _cmd_finetune(args, settings):
     from core.finetune.pipeline import run_finetune
+    from core.training.callbacks import TrainingHooks
 
     defaults = LoraSettings()
     lora = LoraSettings(
@@ -35,7 +39,7 @@ def _cmd_finetune(args, settings):
 
     summary = run_finetune(settings, args.kb, args.adapter, lora,
                            paraphrase_method=args.paraphrase_method, overwrite=args.overwrite,
-                           on_step=on_step)
+                           hooks=TrainingHooks(step=on_step))
     print(f"{summary['steps']} steps, {summary['train_tokens']} training tokens, "
           f"{summary['tokens_per_second']} tokens/s", file=sys.stderr)
     loss = summary["train_loss"]
@@ -44,22 +48,47 @@ def _cmd_finetune(args, settings):
 
 
 def _cmd_adapters(args, settings):
-    from core.finetune.adapters import list_adapters
+    from core.adapters import AdapterRegistry
 
-    return list_adapters(settings)
+    return AdapterRegistry.of(settings).list()
 
 
 def _cmd_adapter_show(args, settings):
-    from core.finetune.adapters import inspect_adapter
+    from core.adapters import AdapterRegistry
 
-    return inspect_adapter(settings, args.name)
+    return AdapterRegistry.of(settings).inspect(args.name)
 
 
 def _cmd_adapter_delete(args, settings):
-    from core.finetune.adapters import delete_adapter, sanitise_name
+    from core.adapters import AdapterRegistry, sanitise_name
 
-    delete_adapter(settings, args.name)
+    AdapterRegistry.of(settings).delete(args.name)
     return {"adapter": sanitise_name(args.name), "deleted": True}
+
+
+def _cmd_feedback_learn(args, settings):
+    from core.feedback.store import open_store
+    from core.finetune.feedback import LearnConfig, learn_from_feedback
+    from core.loaders import load_generator
+    from core.training.callbacks import TrainingHooks
+
+    config = LearnConfig(adapter=args.adapter, method=args.method, max_steps=args.max_steps)
+    store = open_store(settings)
+    try:
+        # Refuse before loading the model when there is too little feedback.
+        from core.finetune.feedback import plan_training
+
+        plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
+
+        def progress(fraction: float, message: str) -> None:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+        result = learn_from_feedback(store, load_generator(settings), settings, config,
+                                     base_adapter=args.base_adapter,
+                                     hooks=TrainingHooks(progress=progress))
+        return result.to_cli()
+    finally:
+        store.close()
 
 
 def register(sub) -> None:
@@ -94,3 +123,15 @@ def register(sub) -> None:
     p = sub.add_parser("adapter-delete", help="delete a saved adapter")
     p.add_argument("name")
     p.set_defaults(func=_cmd_adapter_delete)
+
+    feedback = sub.choices.get("feedback")  # core.feedback.cli registers first (name order)
+    if feedback is not None:
+        fsub = next(a for a in feedback._actions if isinstance(a, argparse._SubParsersAction))
+        learn = fsub.add_parser("learn", help="train a new LoRA adapter from the ratings (KTO/DPO)")
+        learn.add_argument("--adapter", required=True, help="name of the new adapter")
+        learn.add_argument("--base-adapter", default=None,
+                           help="continue from this adapter in <data_dir>/adapters/ (optional)")
+        learn.add_argument("--method", default="auto", choices=["auto", "kto", "dpo"])
+        learn.add_argument("--max-steps", type=int, default=10,
+                           help="optimizer steps (CPU: ~10-90 s each for SmolLM2-135M)")
+        learn.set_defaults(func=_cmd_feedback_learn)

@@ -142,15 +142,15 @@ def measure_throughput(settings, kb: str, lora: LoraSettings) -> Throughput:
     The first step of a run is its slowest (allocations, warm-up), so the estimate errs long.
     """
     from core.finetune.train import train_lora
-    from core.loaders import load_causal_or_seq2seq
+    from core.training.callbacks import TrainingHooks
+    from core.training.copy import training_copy
 
-    model, tokenizer, is_seq2seq = load_causal_or_seq2seq(settings.generator_model, settings)
-    if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
-        tokenizer.pad_token = tokenizer.eos_token
+    model, tokenizer = training_copy(settings.generator_model, settings)
+    is_seq2seq = bool(model.config.is_encoder_decoder)
     _, examples = _examples(settings, kb, lora, tokenizer, is_seq2seq)
     longest = max(examples, key=lambda e: len(e.prompt) + len(e.target))
     stop = threading.Event()  # stop after the first micro-batch: one measured forward+backward
     result = train_lora(model, tokenizer, [longest], replace(lora, epochs=1),
-                        is_seq2seq=is_seq2seq, on_micro_batch=lambda done, total: stop.set(),
-                        cancel=stop)
+                        is_seq2seq=is_seq2seq, hooks=TrainingHooks(
+                            micro_batch=lambda done, total: stop.set(), cancel=stop))
     return record_throughput(settings, result.tokens_per_second, "probe", lora)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, MutableMapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -30,8 +31,8 @@ _D = LoraSettings()
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name an adapter (shown as the user types), or None when it can."""
+    from core.adapters import sanitise_name
     from core.errors import UserError
-    from core.finetune.adapters import sanitise_name
 
     try:
         sanitise_name(name)
@@ -70,10 +71,11 @@ class FinetuneForm:
                                                  if m.strip()))
 
     def work(self, settings):
-        """The job body for :meth:`core.jobs.JobSlot.start`: train and save (or hold) the
+        """The job body for :meth:`core.jobs.JobRegistry.start`: train and save (or hold) the
         adapter, reporting every optimiser step and micro-batch."""
-        from core.finetune.adapters import sanitise_name
+        from core.adapters import sanitise_name
         from core.finetune.pipeline import run_finetune
+        from core.training.callbacks import TrainingHooks
 
         lora, name = self.lora(), sanitise_name(self.name)
         kb, method, overwrite = self.kb, self.method, self.overwrite
@@ -85,8 +87,8 @@ class FinetuneForm:
                                            f"micro-batch {done}/{total} · loss {loss:.4f}")
 
             return run_finetune(settings, kb, name, lora, paraphrase_method=method,
-                                overwrite=overwrite, on_step=job.step, on_micro_batch=micro,
-                                progress=job.progress, cancel=job.cancel)
+                                overwrite=overwrite,
+                                hooks=TrainingHooks.for_job(job, micro_batch=micro))
 
         return run
 
@@ -135,3 +137,27 @@ def save_form(settings, form: FinetuneForm) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(path)
+
+
+def seed_state(state: MutableMapping, settings, kbs: list[str]) -> None:
+    """Fill the page's ``ft_*`` widget keys in ``state`` (``st.session_state`` or a dict).
+
+    Missing keys get the last saved values; a knowledge base that no longer exists falls back
+    to "default" (or the first); the adapter name follows kb and data mode (see
+    :func:`follow_name`). Example: a fresh state with kbs ["default"] and nothing saved gets
+    ``ft_kb="default"`` and ``ft_name="default-chunks"``.
+    """
+    saved = load_form(settings)
+    for field, value in asdict(saved).items():
+        state.setdefault(f"ft_{field}", value)
+    if kbs and state["ft_kb"] not in kbs:
+        state["ft_kb"] = "default" if "default" in kbs else kbs[0]
+    state.setdefault("_ft_auto", suggest_name(saved.kb, saved.data_mode))
+    state["ft_name"] = follow_name(state["ft_name"], state["_ft_auto"], state["ft_kb"] or "",
+                                   state["ft_data_mode"])
+    state["_ft_auto"] = suggest_name(state["ft_kb"] or "", state["ft_data_mode"])
+
+
+def from_state(state: Mapping) -> FinetuneForm:
+    """The form the ``ft_*`` keys of ``state`` describe."""
+    return FinetuneForm(**{f.name: state[f"ft_{f.name}"] for f in fields(FinetuneForm)})

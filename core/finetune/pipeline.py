@@ -1,10 +1,11 @@
 """From a knowledge base to a saved adapter: read chunks, build examples, train, save.
 
 The chunks are the knowledge base's own LanceDB rows (the very texts RAG retrieves), so the
-two techniques see the same knowledge. Training runs on a fresh model instance
-(:func:`core.loaders.load_causal_or_seq2seq`), never the shared generator, so answers keep
-flowing while it trains. A finished run is saved atomically with its metadata
-(:func:`core.finetune.adapters.save_adapter`). A cancelled run saves nothing by itself: its
+two techniques see the same knowledge. Training runs on a trainable copy of the generator
+model (:func:`core.training.copy.training_copy`), never the shared generator, so answers keep
+flowing while it trains; it reports through one :class:`~core.training.callbacks.TrainingHooks`.
+A finished run is saved atomically with its metadata (:meth:`core.adapters.AdapterRegistry.save`).
+A cancelled run saves nothing by itself: its
 summary carries a :class:`PartialRun` (when at least one step finished) that the caller saves,
 marked ``"partial": true`` in its metadata, or discards. Every run records its measured
 training tokens/s for the next estimate (:mod:`core.finetune.estimate`).
@@ -22,10 +23,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from core.adapters import AdapterRegistry, sanitise_name
 from core.errors import UserError
 from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, select_split
-from core.finetune import adapters
 from core.finetune.config import LoraSettings
 from core.finetune.data import (
     SourceChunk,
@@ -34,7 +36,10 @@ from core.finetune.data import (
     paraphrase_examples,
     qa_examples,
 )
-from core.finetune.train import MicroCallback, StepCallback, train_lora
+from core.finetune.train import train_lora
+
+if TYPE_CHECKING:
+    from core.training.callbacks import TrainingHooks
 
 Progress = Callable[[float, str], None]
 PARAPHRASE_METHODS = ("templates", "generator")
@@ -126,8 +131,8 @@ class PartialRun:
         """Save the adapter trained so far, marked partial; once only."""
         if self.model is None:
             raise UserError("this partial adapter was already saved or discarded")
-        folder = adapters.save_adapter(self.model, self.name, {**self.metadata, "partial": True},
-                                       settings, overwrite=self.overwrite)
+        folder = AdapterRegistry.of(settings).save(
+            self.model, self.name, {**self.metadata, "partial": True}, overwrite=self.overwrite)
         self.model = None
         return folder
 
@@ -139,26 +144,26 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
                  qa_file: Path | str = DEFAULT_QA_FILE, paraphrase_method: str = "templates",
                  overwrite: bool = False, documents: set[str] | None = None,
                  select: Callable[[SourceChunk], bool] | None = None, select_label: str = "",
-                 on_step: StepCallback | None = None,
-                 on_micro_batch: MicroCallback | None = None,
-                 progress: Progress | None = None,
-                 cancel: threading.Event | None = None) -> dict:
+                 hooks: TrainingHooks | None = None) -> dict:
     """Train an adapter on ``kb`` and save it as ``adapter``; returns a summary dict.
 
     ``documents`` restricts training to those documents' chunks and ``select`` to the chunks
     it accepts (the benchmark's quick run trains on the chunks holding its questions' answers).
+    ``hooks`` gets progress, every step's loss and micro-batch, and its cancel stops the run.
     Summary keys: adapter, train_loss, seconds (whole run), train_seconds, steps, total_steps,
     examples, train_tokens, tokens_per_second, losses, cancelled, saved, partial (a
     :class:`PartialRun` when a cancelled run finished at least one step, else None).
     """
     from core.finetune.estimate import record_throughput
-    from core.loaders import load_causal_or_seq2seq
+    from core.training.callbacks import TrainingHooks
+    from core.training.copy import training_copy
 
-    name = adapters.sanitise_name(adapter)
-    if adapters.adapter_path(settings, name).exists() and not overwrite:
+    name = sanitise_name(adapter)
+    if AdapterRegistry.of(settings).path(name).exists() and not overwrite:
         raise UserError(f"an adapter named {name!r} exists: pick another name or delete it")
     started = time.perf_counter()
-    say = progress or (lambda f, m: None)
+    hooks = hooks or TrainingHooks()
+    say = hooks.say
     say(0.0, f"reading knowledge base {kb!r}")
     chunks = kb_chunks(settings, kb, documents)
     if select is not None:
@@ -166,15 +171,13 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
         if not chunks:
             raise UserError("the chunk selection left nothing to train on")
     say(0.0, "loading a training copy of the model")
-    model, tokenizer, is_seq2seq = load_causal_or_seq2seq(settings.generator_model, settings)
-    if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
-        tokenizer.pad_token = tokenizer.eos_token
+    model, tokenizer = training_copy(settings.generator_model, settings)
+    is_seq2seq = bool(model.config.is_encoder_decoder)
     examples, data_info = build_examples(settings, lora, chunks, tokenizer, is_seq2seq,
                                          qa_file=qa_file, paraphrase_method=paraphrase_method,
-                                         progress=progress, cancel=cancel)
+                                         progress=hooks.progress, cancel=hooks.cancel)
     say(0.0, f"training on {len(examples)} examples")
-    result = train_lora(model, tokenizer, examples, lora, is_seq2seq=is_seq2seq,
-                        on_step=on_step, on_micro_batch=on_micro_batch, cancel=cancel)
+    result = train_lora(model, tokenizer, examples, lora, is_seq2seq=is_seq2seq, hooks=hooks)
     if result.tokens_done and result.seconds > 0:
         record_throughput(settings, result.tokens_per_second, "last run", lora)
     summary = {"adapter": name, "train_loss": result.final_loss,
@@ -204,7 +207,7 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
         say(1.0, f"cancelled after {result.steps}/{result.total_steps} steps; nothing saved "
                  "yet")
         return summary
-    adapters.save_adapter(result.model, name, metadata, settings, overwrite=overwrite)
+    AdapterRegistry.of(settings).save(result.model, name, metadata, overwrite=overwrite)
     summary["saved"] = True
     say(1.0, f"saved adapter {name!r}")
     return summary

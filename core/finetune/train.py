@@ -1,14 +1,15 @@
-"""The LoRA training loop: peft adapters on a model instance, AdamW, progress, cancellation.
+"""Knowledge fine-tuning's trainer: a LoRA adapter on a model instance, on the one stack.
 
-Train on a model instance of its own (:func:`core.loaders.load_causal_or_seq2seq` returns a
-fresh one), never on the shared :class:`core.generation.Generator`'s model: training flips
-dropout on and holds the CPU for minutes, and concurrent answers must not see half-trained
-weights. The loop is plain PyTorch (no Trainer) so progress and cancellation are checked often:
-each optimiser step of ``batch_size`` examples runs as micro-batches of ``micro_batch_size``
-(gradient accumulation), ``on_micro_batch(done, total)`` follows every micro-batch,
-``on_step(step, total_steps, loss)`` every optimiser step, and a set ``cancel`` event stops
-before the next micro-batch. A step cut short is dropped (its gradients are discarded), so the
-returned model holds exactly the completed steps; the caller decides whether to save it.
+Train on a model of its own (:func:`core.training.copy.training_copy`), never on the shared
+:class:`core.generation.Generator`'s model: training flips dropout on and holds the CPU for
+minutes, and concurrent answers must not see half-trained weights. The loop is transformers'
+``Trainer`` (:class:`core.training.trainer.BatchTrainer`, the choice is argued in
+:mod:`core.training`): each optimiser step of ``batch_size`` examples runs as micro-batches of
+``micro_batch_size`` (gradient accumulation); ``hooks.micro_batch(done, total)`` follows every
+micro-batch, ``hooks.step(step, total_steps, loss)`` every optimiser step, and a set
+``hooks.cancel`` stops before the next micro-batch. A step cut short is dropped (never
+applied), so the returned model holds exactly the completed steps; the caller decides whether
+to save it.
 
 Gradient accumulation keeps the loss of a full batch: each micro-batch's mean loss is weighted
 by its share of the batch's loss tokens, so the step loss and gradient are those of one
@@ -27,10 +28,11 @@ Example:
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections.abc import Callable, Sequence
+import shutil
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -44,8 +46,9 @@ from core.finetune.data import (
     encode_examples,
 )
 
-StepCallback = Callable[[int, int, float], None]
-MicroCallback = Callable[[int, int], None]
+if TYPE_CHECKING:
+    from core.training.callbacks import TrainingHooks
+
 WARMUP_FRACTION = 0.1
 MAX_GRAD_NORM = 1.0
 
@@ -81,19 +84,8 @@ class TrainResult:
 
 
 def lora_config(settings: LoraSettings, model, *, is_seq2seq: bool):
-    """A peft ``LoraConfig`` for ``model`` (target modules per its ``config.model_type``)."""
-    from peft import LoraConfig, TaskType
-
-    model_type = getattr(model.config, "model_type", "")
-    modules = settings.modules_for(model_type)
-    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    missing = [m for m in modules if m.rsplit(".", 1)[-1] not in names]
-    if missing:
-        raise UserError(f"target modules {missing} not found in {model_type or 'the model'}; "
-                        f"leave them empty for the default of this architecture")
-    return LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
-                      target_modules=list(modules), bias="none",
-                      task_type=TaskType.SEQ_2_SEQ_LM if is_seq2seq else TaskType.CAUSAL_LM)
+    """A peft ``LoraConfig`` for ``model`` (target modules: the settings', else peft's)."""
+    return settings.peft_config(model, task_type="SEQ_2_SEQ_LM" if is_seq2seq else "CAUSAL_LM")
 
 
 def _lr_factor(step: int, total: int) -> float:
@@ -131,15 +123,17 @@ def _split(batch: dict[str, torch.Tensor], size: int,
 
 def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: LoraSettings, *,
                is_seq2seq: bool = False, adapter_name: str = "default",
-               on_step: StepCallback | None = None,
-               on_micro_batch: MicroCallback | None = None,
-               cancel: threading.Event | None = None) -> TrainResult:
+               hooks: TrainingHooks | None = None) -> TrainResult:
     """Wrap ``model`` with a fresh LoRA adapter and train it on ``examples``.
 
     ``model`` is modified in place (LoRA layers injected); pass a model you own.
     """
     from peft import get_peft_model
 
+    from core.training.callbacks import HooksCallback, TrainingHooks
+    from core.training.trainer import BatchTrainer, training_args
+
+    hooks = hooks or TrainingHooks()
     torch.manual_seed(settings.seed)
     pad_id = tokenizer.pad_token_id
     if pad_id is None:
@@ -159,43 +153,50 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
                          train_tokens=count_target_tokens(features) * settings.epochs,
                          trainable_parameters=sum(p.numel() for p in trainable),
                          target_modules=tuple(sorted(config.target_modules)))
+    if hooks.cancelled:
+        result.cancelled = True
+        return result
+
+    def epoch_batches(epoch: int) -> list[dict]:
+        parts = []
+        for batch in batches(features, settings.batch_size, pad_id, seed=settings.seed,
+                             epoch=epoch):
+            n_tokens = _loss_tokens(batch["labels"], is_seq2seq)
+            for part in _split(batch, micro, is_seq2seq):
+                share = _loss_tokens(part["labels"], is_seq2seq) / max(1, n_tokens)
+                parts.append({**part, "share": share})
+        return parts
+
+    def loss(model, batch: dict) -> torch.Tensor:
+        share = batch.pop("share")
+        value = model(**batch).loss
+        if not torch.isfinite(value):
+            raise UserError(f"the loss became {value.item()} at step "
+                            f"{len(callback.losses) + 1}: lower the learning rate")
+        result.tokens_done += int((batch["labels"] != IGNORE_INDEX).sum())
+        return value * share
+
     optimiser = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, total))
     device = next(peft_model.parameters()).device
-    peft_model.train()
-    start = time.perf_counter()
+    callback = HooksCallback(hooks, result.total_micro_batches, digits=5)
+    work = tempfile.mkdtemp(prefix="nlplab-lora-")
+    args = training_args(work, epochs=settings.epochs, learning_rate=settings.learning_rate,
+                         accumulation=math.ceil(settings.batch_size / micro),
+                         batch_size=micro, device=device.type, seed=settings.seed,
+                         max_grad_norm=MAX_GRAD_NORM, remove_unused_columns=False)
+    trainer = BatchTrainer(model=peft_model, args=args, epoch_batches=epoch_batches,
+                           batches_per_epoch=micro_per_epoch, loss=loss,
+                           optimizers=(optimiser, scheduler), callbacks=[callback])
     try:
-        for epoch in range(settings.epochs):
-            for batch in batches(features, settings.batch_size, pad_id, seed=settings.seed,
-                                 epoch=epoch):
-                n_tokens = _loss_tokens(batch["labels"], is_seq2seq)
-                step_loss = 0.0
-                for part in _split(batch, micro, is_seq2seq):
-                    if cancel is not None and cancel.is_set():
-                        optimiser.zero_grad(set_to_none=True)  # drop the unfinished step
-                        result.cancelled = True
-                        return result
-                    share = _loss_tokens(part["labels"], is_seq2seq) / max(1, n_tokens)
-                    part = {k: v.to(device) for k, v in part.items()}
-                    loss = peft_model(**part).loss
-                    if not torch.isfinite(loss):
-                        raise UserError(f"the loss became {loss.item()} at step "
-                                        f"{result.steps + 1}: lower the learning rate")
-                    (loss * share).backward()
-                    step_loss += float(loss.item()) * share
-                    result.tokens_done += int((part["labels"] != IGNORE_INDEX).sum())
-                    result.micro_batches += 1
-                    if on_micro_batch is not None:
-                        on_micro_batch(result.micro_batches, result.total_micro_batches)
-                torch.nn.utils.clip_grad_norm_(trainable, MAX_GRAD_NORM)
-                optimiser.step()
-                scheduler.step()
-                optimiser.zero_grad(set_to_none=True)
-                result.steps += 1
-                result.losses.append(round(step_loss, 5))
-                if on_step is not None:
-                    on_step(result.steps, total, result.losses[-1])
+        trainer.train()
     finally:
-        result.seconds = time.perf_counter() - start
+        result.seconds = callback.seconds
+        result.micro_batches = callback.micro_batches
+        result.losses = [loss for _, loss in callback.losses]
+        result.steps = len(result.losses)
+        result.cancelled = hooks.cancelled and result.steps < total
+        optimiser.zero_grad(set_to_none=True)  # a step cut short is dropped
         peft_model.eval()
+        shutil.rmtree(work, ignore_errors=True)
     return result

@@ -43,3 +43,26 @@ def precision_comparison(cfg: dict[str, Any], ec: EstimateConfig,
             rows.append({"precision": dtype, "task": task, "mode": mode,
                          "GiB": round(e.total / GIB, 3), "bytes": round(e.total)})
     return rows
+
+
+def formula_rows(formulas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """(component, GiB, formula, source) per formula of an estimate, GiB rounded to 3 places."""
+    return [{"component": f["component"], "GiB": round(f["bytes"] / GIB, 3),
+             "formula": f["formula"], "source": f["source"]} for f in formulas]
+
+
+def headline(pc: ParamCount, params_trainable: int) -> list[tuple[str, str]]:
+    """(label, value) of the parameter metrics: total, then active per token (mixture of
+    experts) or trainable. Example: 135 M parameters -> ('Parameters', '135,000,000') below
+    1e8 is shown with commas, above it in billions ('0.135 B')."""
+    total = f"{pc.total / 1e9:.3f} B" if pc.total > 1e8 else f"{pc.total:,}"
+    if pc.active != pc.total:
+        return [("Parameters", total), ("Active per token", f"{pc.active / 1e9:.2f} B")]
+    return [("Parameters", total), ("Trainable", f"{params_trainable:,}")]
+
+
+def measurement_rows(comparison: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Estimated vs measured in MiB (1 decimal), with the error and how it was measured."""
+    return [{"what": c["what"], "estimated_MiB": round(c["estimated"] / 2**20, 1),
+             "measured_MiB": round(c["measured"] / 2**20, 1), "error_pct": c["error_pct"],
+             "method": c["method"]} for c in comparison]

@@ -1,7 +1,8 @@
 """CLI for RAG: ``index``, ``ask``, ``kbs``, ``kb-show``, ``kb-delete``, ``kb-delete-doc``.
 
 ``index --docs DIR --kb NAME`` prints {"kb", "documents", "chunks", "seconds"};
-``ask QUESTION --kb NAME --mode base|rag [--top-k K] [--search vector|fts|hybrid]`` prints
+``ask QUESTION --kb NAME --mode MODE [--adapter NAME] [--top-k K] [--search ...]`` (modes:
+:data:`core.answering.MODES`) prints
 {"answer", "mode", "sources": [{"document", "chunk", "score", "text"}], "seconds"}.
 Rejected files and index messages go to stderr so stdout stays one JSON object.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import sys
 
+from core.answering import MODES, RAG
 from core.rag.config import DEFAULT_KB, SEARCH_MODES
 
 
@@ -49,28 +51,17 @@ def _cmd_index(args, settings):
 
 
 def _cmd_ask(args, settings):
+    from core.answering import answer, get_mode, make_context
     from core.generation import GenerationConfig
-    from core.loaders import load_generator
-    from core.rag.answer import AskContext, answer
-    from core.rag.config import RetrievalConfig, check_kb_name, check_question
+    from core.rag.config import RetrievalConfig, check_question
 
     check_question(args.question)
-    retrieval = RetrievalConfig(top_k=args.top_k, search=args.search)
-    check_kb_name(args.kb)
-    if args.mode.startswith("finetuned"):  # modes registered by the fine-tuning package
-        from core.finetune.modes import make_context
-
-        ctx = make_context(settings, args.kb, adapter=args.adapter, modes=[args.mode],
-                           top_k=args.top_k, search=args.search,
-                           max_new_tokens=args.max_new_tokens)
-        r = answer(args.question, args.mode, ctx)
-        return {"answer": r["answer"], "mode": r["mode"], "sources": r["sources"],
-                "seconds": r["seconds"]}
-    store = _store(settings) if args.mode != "base" else None
-    if store is not None:
-        store.table(args.kb)  # fail fast on a missing base, before loading the generator
-    ctx = AskContext(load_generator(settings), store, args.kb, retrieval,
-                     GenerationConfig(max_new_tokens=args.max_new_tokens))
+    get_mode(args.mode)
+    RetrievalConfig(top_k=args.top_k, search=args.search)  # bad values fail before any loading
+    GenerationConfig(max_new_tokens=args.max_new_tokens)
+    ctx = make_context(settings, args.kb, adapter=args.adapter, modes=[args.mode],
+                       top_k=args.top_k, search=args.search,
+                       max_new_tokens=args.max_new_tokens)
     r = answer(args.question, args.mode, ctx)
     return {"answer": r["answer"], "mode": r["mode"], "sources": r["sources"],
             "seconds": r["seconds"]}
@@ -109,7 +100,7 @@ def register(sub) -> None:
     p = sub.add_parser("ask", help="answer a question (base model alone or with RAG)")
     p.add_argument("question")
     p.add_argument("--kb", default=DEFAULT_KB)
-    p.add_argument("--mode", default="rag", help="base | rag | finetuned | finetuned+rag")
+    p.add_argument("--mode", default=RAG, help=" | ".join(MODES))
     p.add_argument("--adapter", default="", help="LoRA adapter for the finetuned modes")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--search", choices=SEARCH_MODES, default="hybrid")

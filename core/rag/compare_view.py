@@ -1,7 +1,7 @@
 """What the Ask & compare page shows besides the answers: the intro naming the knowledge base,
 the sources table and the fields kept with each rating.
 
-Plain Python (no Streamlit), so the page stays a recipe. Answering is :mod:`core.rag.answer`.
+Plain Python (no Streamlit), so the page stays a recipe. Answering is :mod:`core.answering`.
 
 Example:
     >>> describe_kb("ops", ["a.md", "b.md", "c.md", "d.md"]).split("; ")[0][-57:]
@@ -10,11 +10,14 @@ Example:
 
 from __future__ import annotations
 
+import uuid
+
+from core.answering import MODES
 from core.rag.config import DEFAULT_KB
 from core.rag.defaults import DEFAULT_DOCS_DIR
 
-COLUMNS = [("base", "Base"), ("rag", "RAG"), ("finetuned", "Fine-tuned"),
-           ("finetuned+rag", "Fine-tuned + RAG")]
+COLUMNS = [(m.name, m.label) for m in MODES.values()]
+LABELS = dict(COLUMNS)  # mode -> column label, in the page's order
 SCORE_HELP = {"vector": "score = cosine similarity", "fts": "score = BM25",
               "hybrid": "score = RRF, the sum of 1/(60 + rank) over both searches"}
 SHOWN_DOCUMENTS = 3
@@ -52,7 +55,38 @@ def feedback_fields(run: dict, mode: str, result: dict) -> dict:
     """What the feedback store keeps for one answer (see core.feedback.store.record_output)."""
     return {"page": "compare", "mode": mode, "prompt": run["question"],
             "output": result["answer"], "model_id": result["model"],
-            "adapter_id": run.get("adapter") if mode.startswith("finetuned") else None,
+            "adapter_id": run.get("adapter") if MODES[mode].needs_adapter else None,
             "retrieved_ids": result["chunk_ids"],
             "latency_seconds": result["seconds"],
             "extra": {"kb": run["kb"], "search": run["search"], "run_id": run["id"]}}
+
+
+def latency_caption(result: dict) -> str:
+    """Example: 'Latency **1.20 s** · **31** tokens · retrieval 0.05 s' (retrieval only when
+    sources were retrieved)."""
+    return (f"Latency **{result['seconds']:.2f} s** · **{result['tokens']}** tokens"
+            + (f" · retrieval {result['retrieval_seconds']:.2f} s" if result["sources"] else ""))
+
+
+def sources_caption(run: dict, result: dict) -> str:
+    """What was retrieved, from where, how it is scored and whether the context was trimmed
+    (Markdown; the knowledge base name is escaped)."""
+    from core.rag.highlight import escape_markdown
+
+    return (f"Retrieved {len(result['sources'])} chunk(s) from **{escape_markdown(run['kb'])}** "
+            f"({SCORE_HELP[run['search']]}); words shared with the answer are highlighted."
+            + (" Context was trimmed to fit the model." if result["trimmed"] else ""))
+
+
+def new_run(question: str, *, kb: str, search: str, adapter: str | None, shown: list[str],
+            previous: dict | None) -> dict:
+    """A fresh compare run; it renders into the other of the page's two places than
+    ``previous`` (so the old answers vanish at once), the first place when there is none."""
+    return {"id": uuid.uuid4().hex[:8], "question": question, "kb": kb, "search": search,
+            "results": {}, "errors": {}, "adapter": adapter, "shown": list(shown),
+            "place": 1 - previous["place"] if previous else 0}
+
+
+def shown_columns(run: dict) -> list[tuple[str, str]]:
+    """The (mode, label) columns the run shows, in the page's order; all when none chosen."""
+    return [(m, label) for m, label in COLUMNS if m in run["shown"]] or COLUMNS

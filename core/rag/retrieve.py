@@ -6,7 +6,7 @@ reciprocal rank fusion ``_relevance_score`` = sum over both result lists of 1 / 
 k = ``RetrievalConfig.rrf_k`` (60, Cormack et al. 2009). Small tables are searched exactly
 (flat scan); at ``ann_min_rows`` rows an IVF-PQ index is built and queries probe ``nprobes``
 partitions and re-rank ``refine_factor`` x top-k candidates with exact distances. Generation
-is not here (:mod:`core.rag.answer`).
+is not here (:mod:`core.answering`).
 
 Example:
     >>> [h.document for h in search(store, "default", "Who founded Lumen?", cfg)]  # doctest: +SKIP

@@ -26,7 +26,7 @@ def wait_for_training(at: AppTest) -> None:
     """Training runs as a background job (core.jobs): wait for it, then poll like the page."""
     from core.jobs import REGISTRY
 
-    assert REGISTRY.get(at.session_state["session_id"], "emo-train").wait(120)
+    assert REGISTRY.get("emo-train", session=at.session_state["session_id"]).wait(120)
     at.run()
     at.run()
 

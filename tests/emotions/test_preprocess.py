@@ -151,3 +151,11 @@ def test_pipeline_never_crashes_and_strips_urls_and_handles(light, text):
     assert all(isinstance(t, str) and t for t in tokens)
     assert not any(re.match(r"@\w", t) for t in tokens), tokens
     assert not any(re.match(r"(https?://|www\.)", t, re.I) for t in tokens), tokens
+
+
+def test_emoji_names_are_lower_case_like_every_other_token():
+    """Flags carry country names with capitals ('flag: Finland'); the emoji step runs after
+    lower-casing, so it must lower-case its own words (found by the property test)."""
+    from core.emotions.preprocess import emoji_to_words
+
+    assert "finland" in emoji_to_words("🇫🇮") and "Finland" not in emoji_to_words("🇫🇮")

@@ -82,9 +82,9 @@ def test_job_panel_shows_an_eta_and_results_show_answer_hit(pages_env, monkeypat
     widget(at, "number_input", "Questions").set_value(3)
     widget(at, "multiselect", "Modes").set_value(["base"])
     next(b for b in at.button if b.label == "Run evaluation").click().run()
-    import core.st_cache as st_cache
+    import core.jobs as jobs
 
-    job = st_cache.job_slot("evaluate").job
+    job = jobs.REGISTRY.get("evaluate")
     for _ in range(600):
         if job.snapshot()["fraction"] >= 0.6:
             break

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from core.adapters import AdapterRegistry
+from core.answering import ALL_MODES, make_context
 from core.errors import UserError
 from core.evaluation import runner
 from core.evaluation.qa import QAItem, parse_qa_text
-from core.finetune import adapters
 from core.finetune.config import LoraSettings
 from core.finetune.data import TrainExample
-from core.finetune.modes import ALL_MODES, make_context
 from core.finetune.train import train_lora
 from tests.rag.conftest import DOCS, HashEmbedder
 
@@ -38,7 +38,7 @@ def kb(app_settings):
 def test_four_modes_end_to_end(app_settings, kb, fresh_llama, fresh_generator, tiny_tokenizer):
     trained = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", DOCS["orchids.md"])],
                          LoraSettings(epochs=2, learning_rate=1e-2))
-    adapters.save_adapter(trained.model, "mini-ad", {"knowledge_base": "mini"}, app_settings)
+    AdapterRegistry.of(app_settings).save(trained.model, "mini-ad", {"knowledge_base": "mini"})
     ctx = make_context(app_settings, "mini", adapter="mini-ad", modes=ALL_MODES, top_k=2,
                        search="vector", max_new_tokens=8, generator=fresh_generator(),
                        embedder=kb)

@@ -150,11 +150,11 @@ def make_adapter(generator, settings, name: str = "app-lora") -> None:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from core.finetune.adapters import save_adapter
+    from core.adapters import AdapterRegistry
 
     torch.manual_seed(1)
     donor = copy.deepcopy(generator.model)  # before any adapter is attached: a plain model
     peft_model = get_peft_model(donor, LoraConfig(
         r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM",
         init_lora_weights=False))
-    save_adapter(peft_model, name, {"source": "finetune"}, settings)
+    AdapterRegistry.of(settings).save(peft_model, name, {"source": "finetune"})

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.adapters import AdapterRegistry
 from core.feedback.store import open_store
-from core.finetune.adapters import list_adapters, load_adapter
 from core.jobs import REGISTRY
 from tests.feedback.conftest import make_adapter, seed
 
@@ -28,7 +28,7 @@ def ready_store(app_settings):
 def test_learn_button_trains_after_an_adapter_was_loaded(ready_store, app_settings,
                                                          folder_generator, monkeypatch):
     make_adapter(folder_generator, app_settings, "app-lora")
-    shared = load_adapter(folder_generator, "app-lora", app_settings)
+    shared = folder_generator.load_adapter("app-lora", AdapterRegistry.of(app_settings))
     monkeypatch.setattr("core.st_cache.get_generator", lambda: folder_generator)
     at = AppTest.from_file("../../app.py", default_timeout=120)
     at.run()
@@ -39,12 +39,12 @@ def test_learn_button_trains_after_an_adapter_was_loaded(ready_store, app_settin
     at.button(key="fb_learn_go").click().run()
     assert not at.exception, [e.value for e in at.exception]
 
-    job = REGISTRY.get(at.session_state["session_id"], "fb-learn")
+    job = REGISTRY.get("fb-learn", session=at.session_state["session_id"])
     assert job.wait(300)
     at.run()  # the panel sees the finished job, keeps the result and reruns the page
     at.run()
     assert not at.error, [e.value for e in at.error]
     assert "Adapter 'fb-page' saved: KTO, 8 examples" in at.success[0].value
     assert [r["step"] for r in job.snapshot()["result"].losses] == [1, 2]
-    assert {a["name"] for a in list_adapters(app_settings)} == {"app-lora", "fb-page"}
+    assert {a["name"] for a in AdapterRegistry.of(app_settings).list()} == {"app-lora", "fb-page"}
     assert list(shared.peft_config) == ["app-lora"]  # the live model kept only its adapter

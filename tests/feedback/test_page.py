@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.feedback.learn import LearnResult
 from core.feedback.store import open_store
+from core.finetune.feedback import LearnResult
 from tests.feedback.conftest import seed
 
 APP = "../../app.py"
@@ -62,17 +62,16 @@ def test_learn_button_runs_training_and_keeps_the_result(seeded, monkeypatch):
                             output="meh", rating="down")
     calls = {}
 
-    def fake_learn(store, generator, settings, config, *, base_adapter=None, progress=None,
-                   on_loss=None, cancel=None):
+    def fake_learn(store, generator, settings, config, *, base_adapter=None, hooks=None):
         calls["config"] = config
         for step, loss in ((1, 0.5), (2, 0.4)):
-            on_loss(step, loss)
-            progress(step / 2, f"step {step}/2: loss {loss}")
+            hooks.step(step, 2, loss)
+            hooks.progress(step / 2, f"step {step}/2: loss {loss}")
         return LearnResult(config.adapter, "/tmp/x", "kto", 9, 0.45,
                            [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.4}], 1.5,
                            {"feedback": {"sha256": "abc"}})
 
-    monkeypatch.setattr("core.feedback.learn.learn_from_feedback", fake_learn)
+    monkeypatch.setattr("core.finetune.feedback.learn_from_feedback", fake_learn)
     monkeypatch.setattr("core.st_cache.get_generator", lambda: object())
     at = _dashboard()
     assert "Ready: KTO on 9 examples" in at.info[0].value
@@ -81,7 +80,7 @@ def test_learn_button_runs_training_and_keeps_the_result(seeded, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     from core.jobs import REGISTRY  # learning runs as a background job: wait, then poll
 
-    assert REGISTRY.get(at.session_state["session_id"], "fb-learn").wait(30)
+    assert REGISTRY.get("fb-learn", session=at.session_state["session_id"]).wait(30)
     at.run()
     at.run()
     assert calls["config"].adapter == "my-adapter"
@@ -153,7 +152,7 @@ def test_before_after_section_runs_the_comparison_and_keeps_it(seeded, app_setti
         (folder / "metadata.json").write_text(json.dumps(meta))
     calls = {}
 
-    def fake_compare(settings, adapter, items, modes, *, generator, embedder, progress):
+    def fake_compare(settings, adapter, items, modes, *, generator, embedder, store, progress):
         calls.update(adapter=adapter, n=len(items), modes=list(modes))
         progress(0.5, "fb-v1: question 1/2")
         agg_b = {"exact_match": 0.0, "f1": 0.25, "mc_accuracy": 0.5, "relevance": 0.4,
@@ -168,7 +167,7 @@ def test_before_after_section_runs_the_comparison_and_keeps_it(seeded, app_setti
                                "gold": "Ada", "before": "Bob", "after": "Ada",
                                "before_f1": 0.0, "after_f1": 1.0}]}
 
-    monkeypatch.setattr("core.feedback.compare.compare_versions", fake_compare)
+    monkeypatch.setattr("core.evaluation.versions.compare_versions", fake_compare)
     monkeypatch.setattr("core.st_cache.get_generator", lambda: object())
     monkeypatch.setattr("core.st_cache.get_embedder", lambda: object())
     at = _dashboard()

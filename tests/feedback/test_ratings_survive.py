@@ -108,7 +108,7 @@ def emotions_page(app_settings):
     at.button(key="emo_train").click().run()
     from core.jobs import REGISTRY
 
-    assert REGISTRY.get(at.session_state["session_id"], "emo-train").wait(120)
+    assert REGISTRY.get("emo-train", session=at.session_state["session_id"]).wait(120)
     at.run()
     at.run()
     assert not at.exception and not at.error

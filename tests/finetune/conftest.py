@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.feedback.conftest import folder_generator, store  # noqa: F401 (learning's fixtures)
 from tests.rag.conftest import DOCS, HashEmbedder
 
 
@@ -82,6 +83,6 @@ def tiny_env(tmp_path, monkeypatch, tiny_tokenizer, fresh_llama):
     monkeypatch.setenv("NLPLAB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("NLPLAB_GENERATOR_MODEL", str(folder))
     settings = load_settings()
-    store = KnowledgeStore(settings, HashEmbedder(), embedder_id=settings.embedding_model)
-    store.add_documents("mini", [Document(n, t, n.rsplit(".", 1)[1]) for n, t in DOCS.items()])
+    kb_store = KnowledgeStore(settings, HashEmbedder(), embedder_id=settings.embedding_model)
+    kb_store.add_documents("mini", [Document(n, t, n.rsplit(".", 1)[1]) for n, t in DOCS.items()])
     return settings

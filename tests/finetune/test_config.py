@@ -1,20 +1,22 @@
-"""LoRA settings: validation names the bad value; target modules follow the architecture."""
+"""LoRA settings: validation names the bad value; empty target modules are peft's default for
+the architecture (an architecture peft does not know has none: name them)."""
 
 from __future__ import annotations
 
 import pytest
 
 from core.errors import UserError
-from core.finetune.config import LoraSettings, default_target_modules
+from core.finetune.config import LoraSettings
+from core.training.lora import default_targets
 
 
 @pytest.mark.parametrize(("model_type", "modules"), [
     ("llama", ("q_proj", "v_proj")), ("mistral", ("q_proj", "v_proj")),
     ("qwen2", ("q_proj", "v_proj")), ("gpt2", ("c_attn",)), ("t5", ("q", "v")),
-    ("bert", ("query", "value")), ("something-new", ("q_proj", "v_proj")),
+    ("bert", ("query", "value")), ("something-new", ()),
 ])
 def test_default_target_modules_per_architecture(model_type, modules):
-    assert default_target_modules(model_type) == modules
+    assert default_targets(model_type) == modules
     assert LoraSettings().modules_for(model_type) == modules
 
 

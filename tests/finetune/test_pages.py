@@ -19,6 +19,7 @@ APP = "../../app.py"
 
 @pytest.fixture
 def pages_env(monkeypatch, app_settings, fresh_generator):
+    import core.jobs as jobs
     import core.st_cache as st_cache
     from core.rag.ingest import Document
     from core.rag.store import KnowledgeStore
@@ -30,11 +31,12 @@ def pages_env(monkeypatch, app_settings, fresh_generator):
     generator = fresh_generator()
     monkeypatch.setattr(st_cache, "get_rag_store", lambda: store)
     monkeypatch.setattr(st_cache, "get_generator", lambda: generator)
+    monkeypatch.setattr(st_cache, "get_generator_tokenizer",
+                        lambda: (generator.tokenizer, generator.is_seq2seq))
     monkeypatch.setattr(st_cache, "get_embedder", lambda: embedder)
     monkeypatch.setattr(st_cache, "settings", lambda: app_settings)
-    st_cache.job_slot.clear()
+    monkeypatch.setattr(jobs, "REGISTRY", jobs.JobRegistry())  # no job left from another test
     yield store
-    st_cache.job_slot.clear()
 
 
 def open_page(page: str) -> AppTest:
@@ -45,9 +47,9 @@ def open_page(page: str) -> AppTest:
 
 
 def wait_job(kind: str) -> None:
-    import core.st_cache as st_cache
+    import core.jobs as jobs
 
-    job = st_cache.job_slot(kind).job
+    job = jobs.REGISTRY.get(kind)
     assert job is not None, f"no {kind} job started"
     assert job.wait(120), f"{kind} job did not finish"
 
@@ -67,10 +69,10 @@ def test_finetune_page_trains_in_background_and_manages_adapters(pages_env, app_
 
     calls = []
 
-    def run_finetune(settings, kb, name, lora, *, on_step, progress, cancel, **kwargs):
+    def run_finetune(settings, kb, name, lora, *, hooks, **kwargs):
         calls.append((kb, name, lora))
         for step in range(1, 6):
-            on_step(step, 5, 3.0 - 0.5 * step)
+            hooks.step(step, 5, 3.0 - 0.5 * step)
         fake_adapter(settings, name, [2.5, 2.0, 1.5, 1.0, 0.5])
         return {"adapter": name, "train_loss": 0.5, "steps": 5, "total_steps": 5,
                 "train_seconds": 2.0, "tokens_per_second": 100.0, "cancelled": False}
@@ -127,14 +129,14 @@ def test_evaluate_page_runs_saves_and_filters(pages_env, app_settings):
 
 def test_compare_page_fine_tuned_columns_use_the_adapter(pages_env, app_settings,
                                                          fresh_llama, tiny_tokenizer):
-    from core.finetune import adapters
+    from core.adapters import AdapterRegistry
     from core.finetune.config import LoraSettings
     from core.finetune.data import TrainExample
     from core.finetune.train import train_lora
 
     trained = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", DOCS["bakery.md"])],
                          LoraSettings(epochs=1))
-    adapters.save_adapter(trained.model, "bakery", {}, app_settings)
+    AdapterRegistry.of(app_settings).save(trained.model, "bakery", {})
     at = open_page("pages/compare.py")
     at.text_area(key="question").set_value("When was the oven built?")
     next(b for b in at.button if b.label == "Ask").click().run()
@@ -168,14 +170,14 @@ def test_finetune_adapter_name_follows_the_knowledge_base_until_typed(pages_env)
 
 
 def test_finetune_enter_in_a_field_does_not_start_training(pages_env):
-    import core.st_cache as st_cache
+    import core.jobs as jobs
 
     at = open_page("pages/finetune.py")
     fields = [*at.text_input, *at.number_input]
     assert fields and all(not w.form_id for w in fields)  # in no form, so Enter submits nothing
     at.text_input(key="ft_name").set_value("typed-then-enter").run()  # what Enter does: commit
     at.number_input(key="ft_epochs").set_value(1).run()
-    assert st_cache.job_slot("finetune").job is None
+    assert jobs.REGISTRY.get("finetune") is None
     assert not at.exception, [e.value for e in at.exception]
 
 
@@ -220,7 +222,7 @@ def test_finetune_estimate_is_shown_before_start(pages_env, app_settings, monkey
 def test_finetune_cancelled_run_offers_to_keep_or_discard(pages_env, app_settings, monkeypatch,
                                                           fresh_llama, tiny_tokenizer, choice):
     import core.finetune.pipeline as pipeline
-    from core.finetune import adapters
+    from core.adapters import AdapterRegistry
     from core.finetune.config import LoraSettings
     from core.finetune.data import TrainExample
     from core.finetune.train import train_lora
@@ -228,8 +230,8 @@ def test_finetune_cancelled_run_offers_to_keep_or_discard(pages_env, app_setting
     trained = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", DOCS["bakery.md"])],
                          LoraSettings(epochs=1))
 
-    def run_finetune(settings, kb, name, lora, *, on_step, **kwargs):
-        on_step(1, 4, 2.0)
+    def run_finetune(settings, kb, name, lora, *, hooks, **kwargs):
+        hooks.step(1, 4, 2.0)
         return {"adapter": name, "steps": 1, "total_steps": 4, "cancelled": True,
                 "saved": False, "partial": pipeline.PartialRun(trained.model, name, {"steps": 1})}
 
@@ -237,13 +239,13 @@ def test_finetune_cancelled_run_offers_to_keep_or_discard(pages_env, app_setting
     at = open_page("pages/finetune.py")
     start_training(at)
     assert any("Cancelled after 1/4 steps" in w.value for w in at.warning)
-    assert adapters.list_adapters(app_settings) == []  # nothing kept until the user says so
+    assert AdapterRegistry.of(app_settings).list() == []  # nothing kept until the user says so
     at.button(key=choice).click().run()
     assert not at.exception, [e.value for e in at.exception]
-    kept = [r["name"] for r in adapters.list_adapters(app_settings)]
+    kept = [r["name"] for r in AdapterRegistry.of(app_settings).list()]
     if choice == "ft-keep":
         assert kept == ["default-chunks"]
-        assert adapters.read_metadata(app_settings, "default-chunks")["partial"] is True
+        assert AdapterRegistry.of(app_settings).metadata("default-chunks")["partial"] is True
         assert at.dataframe[0].value["partial"].tolist() == [True]
     else:
         assert kept == []

@@ -8,19 +8,20 @@ import threading
 
 import pytest
 
+from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.finetune import adapters
 from core.finetune.config import LoraSettings
 from core.finetune.pipeline import content_hash, kb_chunks, run_finetune
+from core.training.callbacks import TrainingHooks
 
 
 def test_run_finetune_saves_adapter_with_metadata(tiny_env):
     steps = []
     summary = run_finetune(tiny_env, "mini", "Mini Chunks", LoraSettings(epochs=2, batch_size=2),
-                           on_step=lambda s, t, loss: steps.append(s))
+                           hooks=TrainingHooks(step=lambda s, t, loss: steps.append(s)))
     assert summary["saved"] and summary["adapter"] == "mini-chunks"
     assert steps == list(range(1, summary["total_steps"] + 1))
-    info = adapters.inspect_adapter(tiny_env, "mini-chunks")
+    info = AdapterRegistry.of(tiny_env).inspect("mini-chunks")
     meta = info["metadata"]
     assert meta["base_model"] == tiny_env.generator_model and meta["knowledge_base"] == "mini"
     assert meta["kb_content_hash"] == content_hash(kb_chunks(tiny_env, "mini"))
@@ -35,15 +36,16 @@ def test_run_finetune_saves_adapter_with_metadata(tiny_env):
 def _cancelled_after_one_step(settings, name):
     cancel = threading.Event()
     return run_finetune(settings, "mini", name, LoraSettings(epochs=3, batch_size=1),
-                        on_step=lambda s, t, loss: cancel.set(), cancel=cancel)
+                        hooks=TrainingHooks(step=lambda s, t, loss: cancel.set(),
+                                            cancel=cancel))
 
 
 def test_cancelled_run_saves_nothing_unless_the_partial_adapter_is_kept(tiny_env):
     summary = _cancelled_after_one_step(tiny_env, "Kept Part")
     assert summary["cancelled"] and summary["steps"] == 1 and not summary["saved"]
-    assert adapters.list_adapters(tiny_env) == []  # nothing saved by the run itself
+    assert AdapterRegistry.of(tiny_env).list() == []  # nothing saved by the run itself
     summary["partial"].save(tiny_env)
-    meta = adapters.inspect_adapter(tiny_env, "kept-part")["metadata"]
+    meta = AdapterRegistry.of(tiny_env).inspect("kept-part")["metadata"]
     assert meta["partial"] is True and meta["steps"] == 1
     assert meta["total_steps"] == summary["total_steps"] > 1
     with pytest.raises(UserError, match="already saved"):
@@ -56,7 +58,7 @@ def test_discarded_partial_adapter_is_never_saved(tiny_env):
     assert summary["partial"].model is None
     with pytest.raises(UserError, match="discarded"):
         summary["partial"].save(tiny_env)
-    assert adapters.list_adapters(tiny_env) == []
+    assert AdapterRegistry.of(tiny_env).list() == []
 
 
 def test_qa_mode_uses_only_train_split(tiny_env, tmp_path):
@@ -67,7 +69,7 @@ def test_qa_mode_uses_only_train_split(tiny_env, tmp_path):
     qa.write_text("\n".join(json.dumps(r) for r in rows))
     summary = run_finetune(tiny_env, "mini", "qa1", LoraSettings(epochs=1, data_mode="qa"),
                            qa_file=qa)
-    meta = adapters.inspect_adapter(tiny_env, "qa1")["metadata"]
+    meta = AdapterRegistry.of(tiny_env).inspect("qa1")["metadata"]
     assert summary["examples"] == 1 and meta["data"]["train_questions"] == 1
 
 

@@ -10,11 +10,12 @@ import threading
 import pytest
 import torch
 
+from core.adapters import AdapterRegistry, sanitise_name
 from core.errors import UserError
-from core.finetune import adapters
 from core.finetune.config import LoraSettings
 from core.finetune.data import TrainExample
 from core.finetune.train import train_lora
+from core.training.callbacks import TrainingHooks
 
 FACT = "the lighthouse keeper of orbis island is named marta quill."
 # A random 32-wide model cannot raise its logits through attention alone (RMSNorm caps the
@@ -37,8 +38,8 @@ def _train(model, tokenizer, settings=SETTINGS, **kwargs):
 def test_lora_training_lowers_loss_and_changes_outputs(fresh_llama, tiny_tokenizer):
     before = _logits(fresh_llama(), tiny_tokenizer)
     steps = []
-    result = _train(fresh_llama(), tiny_tokenizer, on_step=lambda s, t, loss: steps.append(
-        (s, t, loss)))
+    result = _train(fresh_llama(), tiny_tokenizer, hooks=TrainingHooks(
+        step=lambda s, t, loss: steps.append((s, t, loss))))
     assert result.steps == result.total_steps == 15 and len(result.losses) == 15
     assert steps[-1][:2] == (15, 15)
     assert result.losses[-1] < 0.5 * result.losses[0]  # memorised the sentence
@@ -52,8 +53,8 @@ def test_saved_adapter_reloads_to_same_logits(fresh_llama, tiny_tokenizer, app_s
 
     result = _train(fresh_llama(), tiny_tokenizer, LoraSettings(epochs=3, rank=4))
     trained = _logits(result.model, tiny_tokenizer)
-    folder = adapters.save_adapter(result.model, "Fact Memo", {"losses": result.losses},
-                                   app_settings)
+    folder = AdapterRegistry.of(app_settings).save(result.model, "Fact Memo",
+                                                   {"losses": result.losses})
     assert folder.name == "fact-memo"
     assert {"adapter_config.json", "adapter_model.safetensors", "metadata.json"} <= {
         p.name for p in folder.iterdir()}
@@ -69,7 +70,8 @@ def test_cancellation_stops_before_next_step(fresh_llama, tiny_tokenizer):
         if step == 3:
             cancel.set()
 
-    result = _train(fresh_llama(), tiny_tokenizer, on_step=on_step, cancel=cancel)
+    result = _train(fresh_llama(), tiny_tokenizer,
+                    hooks=TrainingHooks(step=on_step, cancel=cancel))
     assert result.cancelled and result.steps == 3 and len(result.losses) == 3
 
 
@@ -86,8 +88,8 @@ def test_cancel_during_a_step_stops_before_the_next_micro_batch(fresh_llama, tin
 
     result = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", FACT)] * 4,
                         LoraSettings(epochs=2, batch_size=4, micro_batch_size=1),
-                        on_step=lambda *a: steps.append(a), on_micro_batch=on_micro_batch,
-                        cancel=cancel)
+                        hooks=TrainingHooks(step=lambda *a: steps.append(a),
+                                            micro_batch=on_micro_batch, cancel=cancel))
     assert micro == [(1, 8), (2, 8)] and steps == []
     assert result.cancelled and result.steps == 0 and result.micro_batches == 2
     assert torch.allclose(_logits(result.model, tiny_tokenizer),
@@ -129,75 +131,112 @@ def test_unknown_target_module_is_a_user_error(fresh_llama, tiny_tokenizer):
     ("orbis", "orbis"), ("Orbis V2", "orbis-v2"), ("a_b-c9", "a_b-c9"), ("x" * 64, "x" * 64),
 ])
 def test_sanitise_accepts(name, expected):
-    assert adapters.sanitise_name(name) == expected
+    assert sanitise_name(name) == expected
 
 
 @pytest.mark.parametrize("name", ["../etc", "a/b", "a\\b", "", "   ", "x" * 65, "é", ".hidden",
                                   "a.b"])
 def test_sanitise_rejects(name):
     with pytest.raises(UserError, match="adapter name"):
-        adapters.sanitise_name(name)
+        sanitise_name(name)
 
 
 def test_registry_list_inspect_delete(fresh_llama, tiny_tokenizer, app_settings):
     result = _train(fresh_llama(), tiny_tokenizer, LoraSettings(epochs=1))
-    adapters.save_adapter(result.model, "one", {"base_model": "tiny", "losses": [2.0, 1.0],
-                                                "settings": {"data_mode": "qa"}}, app_settings)
+    AdapterRegistry.of(app_settings).save(result.model, "one", {
+        "base_model": "tiny", "losses": [2.0, 1.0], "settings": {"data_mode": "qa"}})
     with pytest.raises(UserError, match="exists"):
-        adapters.save_adapter(result.model, "one", {}, app_settings)
-    adapters.save_adapter(result.model, "one", {"losses": [3.0]}, app_settings, overwrite=True)
+        AdapterRegistry.of(app_settings).save(result.model, "one", {})
+    AdapterRegistry.of(app_settings).save(result.model, "one", {"losses": [3.0]}, overwrite=True)
     # A folder written by another feature (no metadata.json) is listed too.
-    foreign = adapters.adapters_root(app_settings) / "from-feedback"
+    foreign = AdapterRegistry.of(app_settings).root / "from-feedback"
     foreign.mkdir()
     (foreign / "adapter_config.json").write_text(json.dumps({"r": 8, "base_model_name_or_path":
                                                              "smol"}))
-    (adapters.adapters_root(app_settings) / ".tmp-half").mkdir()  # ignored
-    names = {row["name"]: row for row in adapters.list_adapters(app_settings)}
+    (AdapterRegistry.of(app_settings).root / ".tmp-half").mkdir()  # ignored
+    names = {row["name"]: row for row in AdapterRegistry.of(app_settings).list()}
     assert set(names) == {"one", "from-feedback"}
     assert names["one"]["final_loss"] == 3.0 and names["from-feedback"]["base_model"] == "smol"
-    info = adapters.inspect_adapter(app_settings, "one")
+    info = AdapterRegistry.of(app_settings).inspect("one")
     assert info["metadata"]["losses"] == [3.0] and info["peft_config"]["r"] == 8
     assert info["files"]["adapter_model.safetensors"] > 0
-    adapters.delete_adapter(app_settings, "one")
-    assert [r["name"] for r in adapters.list_adapters(app_settings)] == ["from-feedback"]
+    AdapterRegistry.of(app_settings).delete("one")
+    assert [r["name"] for r in AdapterRegistry.of(app_settings).list()] == ["from-feedback"]
     with pytest.raises(UserError, match="no adapter"):
-        adapters.delete_adapter(app_settings, "one")
+        AdapterRegistry.of(app_settings).delete("one")
 
 
-def test_adapter_view_switches_without_touching_base(fresh_llama, fresh_generator,
-                                                     tiny_tokenizer, app_settings):
+def test_adapter_switch_leaves_base_untouched(fresh_llama, fresh_generator, tiny_tokenizer,
+                                              app_settings):
     from peft import PeftModel
 
+    registry = AdapterRegistry.of(app_settings)
     for name, epochs in (("a1", 3), ("a2", 6)):
         result = _train(fresh_llama(), tiny_tokenizer, LoraSettings(
             epochs=epochs, learning_rate=3e-2, target_modules=MODULES))
-        adapters.save_adapter(result.model, name, {}, app_settings)
+        registry.save(result.model, name, {})
     gen = fresh_generator()
 
     def base_logits():  # like every user of the shared model, hold its lock
         with gen.lock:
             return _logits(gen.model, tiny_tokenizer)
 
+    def adapter_logits(name):
+        with gen.adapter_model(name) as model:
+            return _logits(model, tiny_tokenizer)
+
     base_before = base_logits()
-    view1 = adapters.adapter_generator(gen, "a1", app_settings)
-    view2 = adapters.adapter_generator(gen, "a2", app_settings)
-    assert view1.lock is gen.lock
+    gen.load_adapter("a1", registry)
+    gen.load_adapter("a2", registry)
+    with gen.adapter_model("a1"):  # an adapter call holds the generator's own lock
+        other = threading.Thread(target=lambda: held.append(not gen.lock.acquire(blocking=False)))
+        held: list[bool] = []
+        other.start()
+        other.join()
+    assert held == [True]
     assert torch.equal(base_before, base_logits())  # loading leaves the base untouched
-    for name, view in (("a1", view1), ("a2", view2)):
+    for name in ("a1", "a2"):
         expected = _logits(PeftModel.from_pretrained(
-            fresh_llama(), str(adapters.adapter_path(app_settings, name))).eval(), tiny_tokenizer)
-        assert torch.allclose(_logits(view.model, tiny_tokenizer), expected, atol=1e-6)
+            fresh_llama(), str(registry.path(name))).eval(), tiny_tokenizer)
+        assert torch.allclose(adapter_logits(name), expected, atol=1e-6)
         assert torch.equal(base_logits(), base_before)
-    a1, a2 = _logits(view1.model, tiny_tokenizer), _logits(view2.model, tiny_tokenizer)
+    a1, a2 = adapter_logits("a1"), adapter_logits("a2")
     assert not torch.allclose(a1, a2, atol=1e-4)
-    # Generation through the view works, streamed and whole, and the base is unchanged after.
+    # Generation with an adapter works, streamed and whole, and the base is unchanged after.
     from core.generation import GenerationConfig
 
     cfg = GenerationConfig(max_new_tokens=4)
-    whole = view1.generate("the lighthouse keeper", cfg, chat=False).text
-    streamed = "".join(view1.stream("the lighthouse keeper", cfg, chat=False))
+    whole = gen.generate("the lighthouse keeper", cfg, chat=False, adapter="a1").text
+    streamed = "".join(gen.stream("the lighthouse keeper", cfg, chat=False, adapter="a1"))
     assert whole == streamed.strip()
     assert torch.equal(base_logits(), base_before)
-    adapters.delete_adapter(app_settings, "a1")
+    registry.delete("a1")  # deleting drops it from the generator that loaded it
+    assert gen.loaded_adapters == ["a2"]
     with pytest.raises(UserError, match="not loaded"):
-        _logits(view1.model, tiny_tokenizer)
+        adapter_logits("a1")
+
+
+def test_generator_loads_from_its_registry_on_first_use_and_reloads_a_retrained_one(
+        fresh_llama, fresh_generator, tiny_tokenizer, app_settings):
+    from peft import PeftModel
+
+    from core.generation import GenerationConfig
+
+    registry = AdapterRegistry.of(app_settings)
+    gen = fresh_generator()
+    gen.adapters = registry  # as core.loaders.load_generator builds it
+    cfg = GenerationConfig(max_new_tokens=3)
+    for epochs in (2, 5):  # the second save replaces the first under the same name
+        result = _train(fresh_llama(), tiny_tokenizer, LoraSettings(
+            epochs=epochs, learning_rate=3e-2, target_modules=MODULES))
+        registry.save(result.model, "memo", {"epochs": epochs}, overwrite=True)
+        gen.generate("the lighthouse keeper", cfg, chat=False, adapter="memo")
+        peft_model = gen.load_adapter("memo")
+        with gen.adapter_model("memo") as model:
+            got = _logits(model, tiny_tokenizer)
+        assert gen.loaded_adapters == ["memo"] and list(peft_model.peft_config) == ["memo"]
+        expected = _logits(PeftModel.from_pretrained(fresh_llama(), str(registry.path("memo")))
+                           .eval(), tiny_tokenizer)
+        assert torch.allclose(got, expected, atol=1e-6)
+    with pytest.raises(UserError, match="no adapter named 'ghost'"):
+        gen.generate("x", cfg, adapter="ghost")

@@ -225,7 +225,7 @@ def finetune_env(tmp_path, monkeypatch, tiny_tokenizer):
 def test_finetune_killed_mid_training_keeps_earlier_adapters(finetune_env):
     import hashlib
 
-    from core.finetune.adapters import list_adapters, load_adapter
+    from core.adapters import AdapterRegistry
     from core.generation import GenerationConfig
     from core.loaders import load_generator
 
@@ -246,12 +246,13 @@ def test_finetune_killed_mid_training_keeps_earlier_adapters(finetune_env):
     assert proc.returncode == -signal.SIGKILL and any(s.startswith("step 3/") for s in seen), \
         "".join(seen)[-800:]
 
-    assert [a["name"] for a in list_adapters(settings)] == ["early"]  # no half-written 'late'
+    # no half-written 'late'
+    assert [a["name"] for a in AdapterRegistry.of(settings).list()] == ["early"]
     root = settings.data_dir / "adapters" / "early"
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.iterdir()) if p.is_file()} == hashes
     generator = load_generator(settings)  # a restarted app loads the earlier adapter
-    load_adapter(generator, "early", settings)
+    generator.load_adapter("early", AdapterRegistry.of(settings))
     out = generator.generate("When was the oven built?", GenerationConfig(max_new_tokens=4))
     assert out.tokens >= 1
 

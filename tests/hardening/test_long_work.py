@@ -51,11 +51,11 @@ def test_build_in_background_survives_navigation_and_cannot_start_twice(env):
     build.click().run()
     assert not at.exception, [e.value for e in at.exception]
     session = at.session_state["session_id"]
-    job = REGISTRY.get(session, "kb-build")
+    job = REGISTRY.get("kb-build", session=session)
     assert job is not None and job.running
     assert next(b for b in at.button if b.label == "Build").disabled  # no double click
     # a second start (e.g. a click racing the rerun) joins the running build
-    assert REGISTRY.start(session, "kb-build", lambda j: "other") is job
+    assert REGISTRY.start("kb-build", lambda j: "other", session=session) is job
 
     at.switch_page("pages/home.py").run()  # navigate away while it runs...
     assert not at.exception
@@ -89,7 +89,7 @@ def test_build_error_is_shown_on_the_page(env, monkeypatch):
     at.text_input[0].set_value("kb-x")
     at.radio[0].set_value("Default documents (assets)").run()
     next(b for b in at.button if b.label == "Build").click().run()
-    job = REGISTRY.get(at.session_state["session_id"], "kb-build")
+    job = REGISTRY.get("kb-build", session=at.session_state["session_id"])
     assert job.wait(30)
     at.run()
     at.run()

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.emotions.metrics import classification_metrics
-from core.emotions.preprocess import PreprocessConfig, Preprocessor, load_stopwords
+from core.emotions.preprocess import STEP_ORDER, PreprocessConfig, Preprocessor, load_stopwords
 from core.rag.chunking import chunk_text, content_hash
 from core.rag.config import ChunkingConfig
 
@@ -96,7 +96,11 @@ TWEETS = st.one_of(
 def test_preprocessing_never_fails_and_each_step_does_its_job(tweet):
     pre = preprocessor()
     trace = pre.trace(tweet)
-    assert [s.name for s in trace.steps][:2] == ["html_entities", "lowercase"]
+    names = [s.name for s in trace.steps]
+    # entities first, then links out before emoticons are read (":/" in "http://"), and
+    # emoticons before lower-casing (":D" vs ":d")
+    assert names[:4] == ["html_entities", "urls", "emoticons", "lowercase"]
+    assert names == [n for n in STEP_ORDER if n in names]
     final = trace.steps[-1].tokens
     assert final == pre.tokens(tweet)  # the fast path and the traced path agree
     stop, negations = load_stopwords()

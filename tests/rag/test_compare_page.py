@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import core.rag.answer as answer
+import core.answering as answer
 from tests.rag.test_pages import open_page, pages_env
 
 __all__ = ["pages_env"]

@@ -9,8 +9,8 @@ document plus five other default documents as distractors, so retrieval must sti
 
 import pytest
 
+from core.answering import AskContext, answer
 from core.generation import GenerationConfig
-from core.rag.answer import AskContext, answer
 from core.rag.config import RetrievalConfig
 from core.rag.defaults import DEFAULT_DOCS_DIR, is_correct, load_qa
 from core.rag.ingest import read_document

@@ -81,7 +81,7 @@ def wait_for_build(at: AppTest) -> None:
     """Builds run in a background job (core.jobs): wait for it, then rerun like the poller."""
     from core.jobs import REGISTRY
 
-    job = REGISTRY.get(at.session_state["session_id"], "kb-build")
+    job = REGISTRY.get("kb-build", session=at.session_state["session_id"])
     assert job is not None and job.wait(60)
     at.run()
     at.run()

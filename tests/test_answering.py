@@ -1,11 +1,24 @@
-"""Answer modes (registry, base, rag), whole and streamed, on the tiny generator."""
+"""Answer modes (the table, base, rag, the adapter modes), whole and streamed, on the tiny
+generator."""
 
 import pytest
 
+from core.answering import (
+    ADAPTER_MODES,
+    ALL_MODES,
+    MODES,
+    AskContext,
+    Mode,
+    answer,
+    stream_answer,
+    without_adapter,
+)
 from core.errors import UserError
 from core.generation import GenerationConfig
-from core.rag.answer import MODES, AskContext, BaseMode, answer, register_mode, stream_answer
 from core.rag.config import RetrievalConfig
+from tests.rag.conftest import docs, embedder, store
+
+__all__ = ["docs", "embedder", "store"]  # fixtures shared with the RAG tests
 
 KEYS = {"answer", "mode", "model", "sources", "chunk_ids", "seconds", "retrieval_seconds",
         "tokens", "prompt_tokens", "trimmed"}
@@ -52,9 +65,22 @@ def test_rag_without_a_store_or_base(tiny_generator, store):
         answer("q?", "rag", AskContext(tiny_generator, store, "missing"))
 
 
-def test_new_modes_plug_into_the_registry(ctx, monkeypatch):
-    monkeypatch.setitem(MODES, "echo", BaseMode(name="echo", label="Echo"))
+def test_new_modes_plug_into_the_table(ctx, monkeypatch):
+    monkeypatch.setitem(MODES, "echo", Mode("echo", "Echo"))
     assert answer("Hi?", "echo", ctx)["mode"] == "echo"
-    monkeypatch.delitem(MODES, "echo")
-    assert register_mode(BaseMode(name="echo2")).name in MODES
-    MODES.pop("echo2")
+    monkeypatch.setitem(MODES, "echo2", Mode("echo2", "Echo 2", retrieves=True))
+    assert answer("Who planted the first orchid?", "echo2", ctx)["sources"]  # it retrieves
+
+
+def test_the_mode_table():
+    """Four modes, each with what it needs; an adapter mode falls back to its plain twin."""
+    assert ALL_MODES == ("base", "rag", "finetuned", "finetuned+rag")
+    assert [(m.retrieves, m.needs_adapter) for m in MODES.values()] == [
+        (False, False), (True, False), (False, True), (True, True)]
+    assert ADAPTER_MODES == ("finetuned", "finetuned+rag")
+    assert [without_adapter(m) for m in ALL_MODES] == ["base", "rag", "base", "rag"]
+
+
+def test_adapter_modes_need_an_adapter(ctx):
+    with pytest.raises(UserError, match="need an adapter"):
+        answer("Hi?", "finetuned", ctx)

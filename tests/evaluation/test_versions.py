@@ -1,6 +1,7 @@
-"""Before/after comparison of a feedback-trained adapter on a tiny Llama: both versions answer
-the same questions through issue #4's evaluation, deltas are after - before, the previous
-version is the parent adapter (or the base model), and the CLI prints the JSON contract."""
+"""core.evaluation.versions: before/after of a feedback-trained adapter on a tiny Llama. Both
+versions answer the same questions through the evaluation, deltas are after - before, the
+previous version is the parent adapter (or the base model), and the CLI prints the JSON
+contract."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import json
 
 import pytest
 
+from core.adapters import AdapterRegistry
 from core.cli import main
 from core.errors import UserError
 from core.evaluation import runner
 from core.evaluation.qa import QAItem
-from core.feedback.compare import compare_versions, default_items, metric_deltas
-from core.finetune import adapters
+from core.evaluation.versions import compare_versions, default_items, metric_deltas
 from core.finetune.config import LoraSettings
 from core.finetune.data import TrainExample
 from core.finetune.train import train_lora
@@ -48,8 +49,8 @@ def two_versions(app_settings, fresh_llama, tiny_tokenizer):
     for name, lr, parent in (("fb-v1", 1e-2, None), ("fb-v2", 5e-2, "fb-v1")):
         trained = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", text)],
                              LoraSettings(epochs=2, learning_rate=lr))
-        adapters.save_adapter(trained.model, name, {"kind": "feedback", "source": "feedback",
-                                                    "parent_adapter": parent}, app_settings)
+        AdapterRegistry.of(app_settings).save(trained.model, name, {
+            "kind": "feedback", "source": "feedback", "parent_adapter": parent})
     return app_settings
 
 
@@ -105,7 +106,7 @@ def test_cli_compare_prints_before_after_delta(app_settings, monkeypatch, capsys
         calls.update(adapter=adapter, n=len(items), modes=modes, kb=kb)
         return {"adapter": adapter, "before": {}, "after": {}, "delta": {}}
 
-    monkeypatch.setattr("core.feedback.compare.compare_versions", fake)
+    monkeypatch.setattr("core.evaluation.versions.compare_versions", fake)
     monkeypatch.setenv("NLPLAB_FEEDBACK_COMPARE_LIMIT", "5")
     assert main(["feedback", "compare", "--adapter", "fb-v2"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -3,13 +3,17 @@
 KTO (Ethayarajh et al. 2024, "KTO: Model Alignment as Prospect Theoretic Optimization") learns
 from unpaired desirable/undesirable labels, i.e. exactly thumbs up/down; DPO (Rafailov et al.
 2023) needs (chosen, rejected) pairs, which :mod:`core.feedback.export` derives. The base model
-is a fresh copy of the shared generator's base weights (:func:`core.training_copy.training_copy`:
+is a fresh copy of the shared generator's base weights (:func:`core.training.copy.training_copy`:
 never the adapters the app has loaded; the live app keeps serving while this trains);
 optionally training continues from an existing adapter (``base_adapter``). The result goes into
-the one adapter registry, :mod:`core.finetune.adapters` (``save_adapter``: temp folder renamed to
+the one adapter registry, :mod:`core.adapters` (``AdapterRegistry.save``: temp folder renamed to
 ``<data_dir>/adapters/<name>/``, standard PEFT files plus ``metadata.json`` with the feedback
 snapshot and parent adapter), so the Fine-tune and Compare pages list it and a crash never
-leaves a half-written adapter under a real name. Before/after evaluation: :mod:`.compare`.
+leaves a half-written adapter under a real name. The LoRA part is the one
+:class:`core.training.lora.LoraSpec` (empty targets: peft's default for the architecture);
+progress, live loss and cancel go through :class:`core.training.callbacks.TrainingHooks`.
+Left out: the feedback store, exports and statistics (:mod:`core.feedback`), before/after
+evaluation (:mod:`core.evaluation.versions`).
 
 Example:
     >>> plan_training([], [], LearnConfig(adapter="v1"))  # doctest: +IGNORE_EXCEPTION_DETAIL
@@ -23,29 +27,23 @@ import hashlib
 import json
 import shutil
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from core.adapters import AdapterRegistry, sanitise_name
 from core.errors import UserError
 from core.feedback.export import Example, dpo_examples, kto_examples
 from core.feedback.schema import OutputRecord, PreferenceRecord, utcnow
-from core.finetune.adapters import (
-    adapter_path,
-    adapters_root,
-    read_metadata,
-    require_adapter,
-    sanitise_name,
-    save_adapter,
-)
 from core.settings import Settings
-from core.training_copy import training_copy
+from core.training.lora import LoraSpec
+
+if TYPE_CHECKING:
+    from core.training.callbacks import TrainingHooks
 
 METHODS = ("auto", "kto", "dpo")
-Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -57,10 +55,8 @@ class LearnConfig:
     max_steps: int = field(default=10, metadata={"help": "Optimizer steps."})
     learning_rate: float = field(default=1e-4, metadata={"help": "AdamW learning rate (LoRA)."})
     batch_size: int = field(default=4, metadata={"help": "Per-step batch (KTO needs >= 2)."})
-    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling numerator."})
-    target_modules: tuple[str, ...] = field(default=("q_proj", "v_proj"),
-                                            metadata={"help": "Modules that get LoRA."})
+    lora: LoraSpec = field(default_factory=lambda: LoraSpec(dropout=0.0), metadata={
+        "help": "The new adapter's LoRA (rank 8, alpha 16, no dropout, peft's targets)."})
     beta: float = field(default=0.1, metadata={"help": "KTO/DPO beta (KL strength)."})
     max_length: int = field(default=512, metadata={"help": "Tokens per example at most."})
     gradient_checkpointing: bool = field(
@@ -75,7 +71,6 @@ class LearnConfig:
         if self.method not in METHODS:
             raise UserError(f"method must be one of {'|'.join(METHODS)}, got {self.method!r}")
         for name, low, high in (("max_steps", 1, 100_000), ("batch_size", 2, 1024),
-                                ("lora_r", 1, 1024), ("lora_alpha", 1, 4096),
                                 ("max_length", 16, 32_768), ("min_ratings", 2, 1_000_000),
                                 ("min_per_label", 1, 1_000_000), ("min_pairs", 1, 1_000_000)):
             if not low <= getattr(self, name) <= high:
@@ -84,14 +79,12 @@ class LearnConfig:
             raise UserError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if not 0 < self.beta <= 10:
             raise UserError(f"beta must be in (0, 10], got {self.beta}")
-        if not self.target_modules:
-            raise UserError("target_modules is empty")
 
 
 def check_new_name(name: str) -> str:
     """``name`` exactly as the registry stores it, else UserError (no silent renaming).
 
-    :func:`core.finetune.adapters.sanitise_name` lower-cases and turns spaces into ``-``; a
+    :func:`core.adapters.sanitise_name` lower-cases and turns spaces into ``-``; a
     new adapter's name must already be in that form so the folder is the name typed.
     """
     try:
@@ -193,6 +186,8 @@ def _prepare(generator, parent: Path | None):
     """A private trainable model (base weights, plus ``parent`` when given) and tokenizer."""
     from peft import PeftModel
 
+    from core.training.copy import training_copy
+
     model, tokenizer = training_copy(generator)
     if tokenizer.eos_token is None:  # BERT-style vocabularies: TRL appends eos to completions
         tokenizer.eos_token = tokenizer.sep_token or tokenizer.pad_token
@@ -205,27 +200,28 @@ def _prepare(generator, parent: Path | None):
 
 def learn_from_feedback(store, generator, settings: Settings, config: LearnConfig, *,
                         base_adapter: str | None = None,
-                        progress: Progress | None = None,
-                        on_loss: Callable[[int, float], None] | None = None,
-                        cancel: threading.Event | None = None) -> LearnResult:
+                        hooks: TrainingHooks | None = None) -> LearnResult:
     """Train adapter ``config.adapter`` on the store's feedback; returns losses and metadata.
 
-    ``progress(fraction, message)`` gets every logged step; ``on_loss(step, loss)`` too (for a
-    live loss curve). Setting ``cancel`` stops training after the current step and saves
-    nothing (UserError saying how far it got).
+    ``hooks.step(step, max_steps, loss)`` gets every logged step (without a step hook,
+    ``hooks.progress`` gets a line per step). Setting ``hooks.cancel`` stops training after
+    the current step and saves nothing (UserError saying how far it got).
     """
+    from core.training.callbacks import HooksCallback, TrainingHooks
+
     plan = plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
-    root = adapters_root(settings)
-    target = adapter_path(settings, config.adapter)
+    registry = AdapterRegistry.of(settings)
+    root = registry.root
+    target = registry.path(config.adapter)
     if target.exists():
         raise UserError(f"adapter {config.adapter!r} already exists in {root}; choose a new name")
-    parent = require_adapter(settings, base_adapter) if base_adapter else None
-    report = progress or (lambda _f, _m: None)
-    report(0.0, f"preparing {plan.method.upper()} on {len(plan.examples)} examples")
+    parent = registry.require(base_adapter) if base_adapter else None
+    hooks = hooks or TrainingHooks()
+    hooks.say(0.0, f"preparing {plan.method.upper()} on {len(plan.examples)} examples")
 
     from datasets import Dataset, disable_progress_bars
-    from peft import LoraConfig
-    from transformers import PrinterCallback, TrainerCallback
+
+    from core.training.trainer import quiet, training_args
 
     disable_progress_bars()
 
@@ -233,74 +229,62 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
     model, tokenizer = _prepare(generator, parent)
     chat = bool(getattr(tokenizer, "chat_template", None))
     dataset = Dataset.from_list(_rows(plan, chat))
-    peft_config = None if parent else LoraConfig(
-        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
-        target_modules=list(config.target_modules), task_type="CAUSAL_LM")
-    losses: list[dict] = []
-
-    class _Report(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                losses.append({"step": state.global_step, "loss": float(logs["loss"])})
-                if on_loss is not None:
-                    on_loss(state.global_step, float(logs["loss"]))
-                report(state.global_step / config.max_steps,
-                       f"step {state.global_step}/{config.max_steps}: loss {logs['loss']:.4f}")
-            self.on_step_end(args, state, control)  # a cancel set by on_loss stops here
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if cancel is not None and cancel.is_set():
-                control.should_training_stop = True
+    peft_config = None if parent else config.lora.peft_config(model, task_type="CAUSAL_LM")
+    callback = HooksCallback(hooks)
 
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{config.adapter}-", dir=root))
     try:
-        common = dict(output_dir=str(work / "trainer"), max_steps=config.max_steps,
-                      per_device_train_batch_size=config.batch_size,
-                      learning_rate=config.learning_rate, beta=config.beta,
-                      max_length=config.max_length, logging_steps=1, save_strategy="no",
-                      report_to="none", disable_tqdm=True, seed=config.seed,
-                      gradient_checkpointing=config.gradient_checkpointing,
-                      use_cpu=str(getattr(generator, "device", "cpu")) == "cpu")
+        common = dict(max_steps=config.max_steps, batch_size=config.batch_size,
+                      learning_rate=config.learning_rate, seed=config.seed,
+                      device=str(getattr(generator, "device", "cpu")), beta=config.beta,
+                      max_length=config.max_length,
+                      gradient_checkpointing=config.gradient_checkpointing)
         if plan.method == "kto":
             from trl import KTOConfig, KTOTrainer
 
             dw, uw = kto_weights(plan.counts["up"], plan.counts["down"])
-            args = KTOConfig(**common, desirable_weight=dw, undesirable_weight=uw)
+            args = training_args(work / "trainer", args_class=KTOConfig, **common,
+                                 desirable_weight=dw, undesirable_weight=uw)
             trainer = KTOTrainer(model=model, args=args, train_dataset=dataset,
                                  processing_class=tokenizer, peft_config=peft_config,
-                                 callbacks=[_Report()])
+                                 callbacks=[callback])
         else:
             from trl import DPOConfig, DPOTrainer
 
-            trainer = DPOTrainer(model=model, args=DPOConfig(**common), train_dataset=dataset,
+            args = training_args(work / "trainer", args_class=DPOConfig, **common)
+            trainer = DPOTrainer(model=model, args=args, train_dataset=dataset,
                                  processing_class=tokenizer, peft_config=peft_config,
-                                 callbacks=[_Report()])
-        trainer.remove_callback(PrinterCallback)  # it prints log dicts on stdout (CLI = JSON)
+                                 callbacks=[callback])
+        quiet(trainer)
         train_loss = float(trainer.train().training_loss)
-        if cancel is not None and cancel.is_set():
+        if hooks.cancelled:
             raise UserError(f"learning cancelled after {trainer.state.global_step} of "
                             f"{config.max_steps} steps; no adapter was saved")
         seconds = time.perf_counter() - start
+        losses = [{"step": step, "loss": loss} for step, loss in callback.losses]
+        targets = (sorted(peft_config.target_modules) if peft_config is not None
+                   else list(config.lora.target_modules))  # a parent's adapter keeps its own
         metadata = _metadata(config, plan, generator, settings, base_adapter, losses,
-                             train_loss, seconds)
+                             train_loss, seconds, targets)
         try:  # temp folder + os.replace: never a half-written adapter under the real name
-            target = save_adapter(trainer.model, config.adapter, metadata, settings)
+            target = registry.save(trainer.model, config.adapter, metadata)
         except OSError as exc:
             raise UserError(f"could not create adapter {config.adapter!r}: {exc}") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(1.0, f"saved adapter {config.adapter}")
+    hooks.say(1.0, f"saved adapter {config.adapter}")
     return LearnResult(config.adapter, str(target), plan.method, len(plan.examples), train_loss,
                        losses, seconds, metadata)
 
 
-def _metadata(config, plan, generator, settings, base_adapter, losses, train_loss, seconds):
+def _metadata(config, plan, generator, settings, base_adapter, losses, train_loss, seconds,
+              targets):
     import peft
     import transformers
     import trl
 
-    parent_meta = read_metadata(settings, base_adapter) if base_adapter else {}
+    parent_meta = AdapterRegistry.of(settings).metadata(base_adapter) if base_adapter else {}
     return {
         "adapter": config.adapter, "id": uuid.uuid4().hex, "created_at": utcnow().isoformat(),
         "kind": "feedback", "source": "feedback", "method": plan.method,
@@ -308,7 +292,8 @@ def _metadata(config, plan, generator, settings, base_adapter, losses, train_los
         "parent_adapter": base_adapter,
         "parent_feedback_sha256": parent_meta.get("feedback", {}).get("sha256"),
         "feedback": snapshot(plan),
-        "settings": {**asdict(config), "target_modules": list(config.target_modules)},
+        "settings": {**asdict(config), "lora": {**asdict(config.lora),
+                                                 "target_modules": targets}},
         "losses": losses, "train_loss": train_loss, "seconds": round(seconds, 3),
         "versions": {"trl": trl.__version__, "peft": peft.__version__,
                      "transformers": transformers.__version__},

@@ -9,10 +9,11 @@ import json
 import pytest
 from safetensors.torch import load_file
 
+from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.feedback.learn import LearnConfig, kto_weights, learn_from_feedback, plan_training
-from core.finetune.adapters import list_adapters
+from core.finetune.feedback import LearnConfig, kto_weights, learn_from_feedback, plan_training
 from core.settings import Settings
+from core.training.callbacks import TrainingHooks
 from tests.feedback.conftest import seed
 
 
@@ -66,7 +67,7 @@ def test_kto_then_dpo_write_loadable_adapters(store, folder_generator, tmp_path)
     kto = learn_from_feedback(
         store, folder_generator, settings,
         LearnConfig(adapter="fb-kto", max_steps=2, batch_size=2, min_ratings=4),
-        on_loss=lambda step, loss: seen.append((step, loss)))
+        hooks=TrainingHooks(step=lambda step, total, loss: seen.append((step, loss))))
     assert kto.method == "kto" and kto.records == 6
     assert [s for s, _ in seen] == [1, 2] and kto.train_loss > 0
     assert _lora_b_nonzero(settings.data_dir / "adapters" / "fb-kto")  # it actually trained
@@ -87,11 +88,11 @@ def test_kto_then_dpo_write_loadable_adapters(store, folder_generator, tmp_path)
         base_adapter="fb-kto")
     assert (dpo.method, dpo.records) == ("dpo", 2)
     assert dpo.metadata["parent_adapter"] == "fb-kto"
-    listed = {a["name"]: a for a in list_adapters(settings)}  # the Fine-tune/Compare registry
+    listed = {a["name"]: a for a in AdapterRegistry.of(settings).list()}  # Fine-tune/Compare
     assert (listed["fb-dpo"]["source"], listed["fb-dpo"]["parent_adapter"]) == ("feedback",
                                                                                  "fb-kto")
     assert dpo.metadata["parent_feedback_sha256"] == meta["feedback"]["sha256"]
-    names = sorted(a["name"] for a in list_adapters(settings))
+    names = sorted(a["name"] for a in AdapterRegistry.of(settings).list())
     assert names == ["fb-dpo", "fb-kto"]  # no temp folders left behind
     assert not [p for p in (settings.data_dir / "adapters").iterdir() if p.name.startswith(".")]
     loaded = PeftModel.from_pretrained(copy.deepcopy(folder_generator.model), dpo.path)
@@ -109,12 +110,10 @@ def _probe(generator, adapter: str):
     """(base logits, logits with ``adapter`` on) of the shared generator for a fixed input."""
     import torch
 
-    from core.finetune.adapters import active_adapter
-
     ids = generator.tokenizer("what is low rank adaptation", return_tensors="pt")["input_ids"]
     with torch.no_grad():
         base = generator.model(input_ids=ids).logits.clone()
-        with active_adapter(generator, adapter) as model:
+        with generator.adapter_model(adapter) as model:
             tuned = model(input_ids=ids).logits.clone()
     return base, tuned
 
@@ -129,13 +128,13 @@ def test_learning_works_after_the_app_loaded_an_adapter(store, folder_generator,
 
     import torch
 
-    from core.finetune.adapters import load_adapter
     from tests.feedback.conftest import make_adapter
 
     seed(store)
     settings = Settings(data_dir=tmp_path / "data")
     make_adapter(folder_generator, settings, "app-lora")
-    shared = load_adapter(folder_generator, "app-lora", settings)  # as the compare page does
+    # as the compare page does
+    shared = folder_generator.load_adapter("app-lora", AdapterRegistry.of(settings))
     base_before, tuned_before = _probe(folder_generator, "app-lora")
     assert not torch.equal(base_before, tuned_before)  # the loaded adapter does something
 
@@ -174,5 +173,6 @@ def test_cancel_stops_training_and_saves_nothing(store, folder_generator, tmp_pa
     with pytest.raises(UserError, match="cancelled after 1 of 5 steps; no adapter was saved"):
         learn_from_feedback(store, folder_generator, settings,
                             LearnConfig(adapter="fb-x", max_steps=5, batch_size=2, min_ratings=4),
-                            on_loss=lambda step, loss: cancel.set(), cancel=cancel)
+                            hooks=TrainingHooks(step=lambda step, total, loss: cancel.set(),
+                                                cancel=cancel))
     assert list((settings.data_dir / "adapters").iterdir()) == []

@@ -2,8 +2,9 @@
 
 The "before" version is the adapter the new one continued from (``parent_adapter`` in its
 metadata) or, when it started from scratch, the base model: ``finetuned`` is compared with
-``base`` and ``finetuned+rag`` with ``rag``. Both versions answer the SAME questions with the
-same settings through issue #4's evaluation (:func:`core.evaluation.runner.evaluate`: exact
+``base`` and ``finetuned+rag`` with ``rag`` (:func:`core.answering.without_adapter`). Both
+versions answer the SAME questions with the same settings through the evaluation
+(:func:`core.evaluation.runner.evaluate`: exact
 match, token F1, multiple-choice log-likelihood accuracy, grounding, relevance, latency); no
 metric is defined here. ``delta = after - before`` per mode and metric (``None`` when either side
 could not compute it). Both runs are saved under ``<data_dir>/eval_runs/`` like any evaluation.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from core.answering import ADAPTER_MODES, FINETUNED, without_adapter
 from core.errors import UserError
 from core.evaluation.qa import QAItem
 from core.evaluation.runner import METRICS
@@ -27,7 +29,7 @@ from core.settings import Settings
 
 Progress = Callable[[float, str], None]
 #: What each adapter mode falls back to when the "before" version is the base model.
-BASE_OF = {"finetuned": "base", "finetuned+rag": "rag"}
+BASE_OF = {m: without_adapter(m) for m in ADAPTER_MODES}
 DELTA_METRICS = (*METRICS, "seconds_per_question")
 
 
@@ -45,12 +47,13 @@ def default_items(limit: int, qa_file=None, *, max_bytes: int | None = None) -> 
 
 def previous_version(settings: Settings, adapter: str) -> str | None:
     """The parent adapter recorded in ``adapter``'s metadata, or None (= the base model)."""
-    from core.finetune.adapters import read_metadata, require_adapter
+    from core.adapters import AdapterRegistry
 
-    require_adapter(settings, adapter)
-    parent = read_metadata(settings, adapter).get("parent_adapter")
+    registry = AdapterRegistry.of(settings)
+    registry.require(adapter)
+    parent = registry.metadata(adapter).get("parent_adapter")
     if parent:
-        require_adapter(settings, parent)  # a deleted parent cannot be the "before"
+        registry.require(parent)  # a deleted parent cannot be the "before"
     return parent or None
 
 
@@ -81,18 +84,19 @@ def _pairs(before_rows: list[dict], after_rows: list[dict], mode_map: dict[str, 
 
 
 def compare_versions(settings: Settings, new_adapter: str, items: Sequence[QAItem],
-                     modes: Sequence[str] = ("finetuned",), *, kb: str = "default",
+                     modes: Sequence[str] = (FINETUNED,), *, kb: str = "default",
                      progress: Progress | None = None, generator=None, embedder=None,
-                     max_new_tokens: int = 40, save: bool = True) -> dict:
+                     store=None, max_new_tokens: int = 40, save: bool = True) -> dict:
     """Evaluate the previous version and ``new_adapter`` on ``items``; returns both + deltas.
 
     Returns ``{"adapter", "parent", "n", "modes", "before": {"label", "adapter", "modes":
     {MODE: aggregates}}, "after": {...}, "delta": {MODE: {METRIC: after - before}},
     "questions": [{"id", "question", "gold", "before", "after", ...}], "run_ids"}``; the
     before side's aggregates are keyed by the new adapter's mode names so they line up.
+    ``store`` (a page's cached KnowledgeStore) is opened once for both sides when not given.
     """
+    from core.answering import make_context
     from core.evaluation.runner import evaluate, save_run
-    from core.finetune.modes import make_context
 
     modes = list(dict.fromkeys(modes))
     bad = [m for m in modes if m not in BASE_OF]
@@ -116,8 +120,8 @@ def compare_versions(settings: Settings, new_adapter: str, items: Sequence[QAIte
         label = adapter or "base model"
         ctx = make_context(settings, kb, adapter=adapter, modes=side_modes,
                            max_new_tokens=max_new_tokens, generator=generator,
-                           embedder=embedder)
-        generator = ctx.generator  # load once, reuse for the other side
+                           embedder=embedder, store=store)
+        generator, store = ctx.generator, ctx.store or store  # loaded once for both sides
         runs[side] = evaluate(
             items, side_modes, ctx, embedder,
             progress=lambda f, m, lo=lo, label=label: report(lo + f / 2, f"{label}: {m}"),

@@ -1,0 +1,192 @@
+"""The adapter registry on disk: one folder per LoRA adapter, listed, inspected, saved, deleted.
+
+Layout: ``<data_dir>/adapters/<name>/`` holds the standard PEFT files (``adapter_config.json``,
+``adapter_model.safetensors``: loadable by ``PeftModel.from_pretrained``) plus our
+``metadata.json`` (base model, knowledge base and content hash, settings, data size, losses,
+duration, created_at). Any folder with an ``adapter_config.json`` counts, so adapters written
+by other features (feedback training) are listed, inspected and deleted the same way.
+Saving writes into a hidden temporary folder and renames it into place (``os.replace``), so a
+crash never leaves a half-written adapter under a real name. Names match ``[a-z0-9_-]{1,64}``.
+
+Left out: putting an adapter on a model. The :class:`~core.generation.Generator` loads and
+switches its own adapters; it registers here (:func:`watch_deletions`) so that deleting an
+adapter also drops it from every generator that loaded it.
+
+Example:
+    >>> sanitise_name("My Adapter")
+    'my-adapter'
+    >>> AdapterRegistry(Path("/data/adapters")).path("Orbis v2").name
+    'orbis-v2'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+import weakref
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.errors import UserError
+
+NAME_RE = re.compile(r"[a-z0-9_-]{1,64}")
+METADATA_FILE = "metadata.json"
+CONFIG_FILE = "adapter_config.json"
+_watchers: weakref.WeakSet = weakref.WeakSet()  # generators: forget_adapter(folder) on delete
+
+
+def sanitise_name(name: str) -> str:
+    """Lower-case, spaces to ``-``; then it must match ``[a-z0-9_-]{1,64}`` or UserError.
+
+    Example: ``"Orbis v2" -> "orbis-v2"``; ``"../etc"`` and ``"a/b"`` are refused.
+    """
+    cleaned = re.sub(r"\s+", "-", str(name).strip().lower())
+    if not NAME_RE.fullmatch(cleaned):
+        bad = sorted({c for c in cleaned if not re.fullmatch(r"[a-z0-9_-]", c)})
+        detail = f"characters {''.join(bad)!r} are not allowed" if bad else (
+            "it must be 1 to 64 characters long")
+        raise UserError(f"adapter name {name!r} is invalid: {detail} (use a-z, 0-9, _ and -)")
+    return cleaned
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def watch_deletions(holder) -> None:
+    """Call ``holder.forget_adapter(folder)`` whenever a registry deletes an adapter folder."""
+    _watchers.add(holder)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class AdapterRegistry:
+    """The adapters under one folder (``<data_dir>/adapters``: see :meth:`of`)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def of(cls, settings) -> AdapterRegistry:
+        """The registry of ``settings.data_dir``."""
+        return cls(Path(settings.data_dir) / "adapters")
+
+    def __repr__(self) -> str:
+        return f"AdapterRegistry({str(self.root)!r})"
+
+    def path(self, name: str) -> Path:
+        """The folder adapter ``name`` lives (or would live) in; the name is checked first."""
+        return self.root / sanitise_name(name)
+
+    def exists(self, name: str) -> bool:
+        return (self.path(name) / CONFIG_FILE).is_file()
+
+    def require(self, name: str) -> Path:
+        """The folder of an existing adapter; UserError listing the available ones if missing."""
+        folder = self.path(name)
+        if not (folder / CONFIG_FILE).is_file():
+            have = ", ".join(sorted(r["name"] for r in self.list())) or "none yet"
+            raise UserError(f"no adapter named {folder.name!r} in {folder.parent} "
+                            f"(available: {have})")
+        return folder
+
+    def metadata(self, name: str) -> dict:
+        """The adapter's ``metadata.json`` ({} when it has none or it is unreadable)."""
+        return _read_json(self.path(name) / METADATA_FILE)
+
+    @staticmethod
+    def stamp(folder: Path) -> str:
+        """Which version of the adapter sits in ``folder``: created_at and the config's mtime
+        (a save replaces the folder, so a retrain within the same second differs too)."""
+        meta = _read_json(folder / METADATA_FILE)
+        return f"{meta.get('created_at', '')}|{(folder / CONFIG_FILE).stat().st_mtime_ns}"
+
+    def list(self) -> list[dict]:
+        """One summary per adapter folder, newest first (skips temp folders and non-adapters)."""
+        if not self.root.is_dir():
+            return []
+        rows = []
+        for folder in self.root.iterdir():
+            if folder.name.startswith(".") or not (folder / CONFIG_FILE).is_file():
+                continue
+            if not NAME_RE.fullmatch(folder.name):
+                continue
+            meta = _read_json(folder / METADATA_FILE)
+            config = _read_json(folder / CONFIG_FILE)
+            losses = meta.get("losses") or []
+            rows.append({
+                "name": folder.name,
+                "created_at": meta.get("created_at") or datetime.fromtimestamp(
+                    folder.stat().st_mtime, UTC).isoformat(timespec="seconds"),
+                "base_model": meta.get("base_model") or config.get("base_model_name_or_path", ""),
+                "knowledge_base": meta.get("knowledge_base", ""),
+                "data_mode": (meta.get("settings") or {}).get("data_mode", meta.get("source", "")),
+                "source": meta.get("source") or meta.get("kind") or "",
+                "parent_adapter": meta.get("parent_adapter"),
+                "rank": config.get("r"),
+                "final_loss": meta.get("train_loss", losses[-1] if losses else None),
+                "seconds": meta.get("seconds"),
+                "partial": bool(meta.get("partial")),  # kept from a cancelled run
+            })
+        return sorted(rows, key=lambda r: str(r["created_at"]), reverse=True)
+
+    def names(self) -> list[str]:
+        return [r["name"] for r in self.list()]
+
+    def inspect(self, name: str) -> dict:
+        """Metadata, PEFT config and files (with sizes) of one adapter."""
+        folder = self.path(name)
+        if not (folder / CONFIG_FILE).is_file():
+            raise UserError(f"no adapter named {folder.name!r}")
+        return {"name": folder.name, "path": str(folder),
+                "metadata": _read_json(folder / METADATA_FILE),
+                "peft_config": _read_json(folder / CONFIG_FILE),
+                "files": {p.name: p.stat().st_size for p in sorted(folder.iterdir())
+                          if p.is_file()}}
+
+    def save(self, peft_model, name: str, metadata: dict, *, adapter_name: str = "default",
+             overwrite: bool = False) -> Path:
+        """Write the adapter and ``metadata.json`` atomically; returns the final folder."""
+        target = self.path(name)
+        if target.exists() and not overwrite:
+            raise UserError(f"an adapter named {target.name!r} exists: pick another name or "
+                            "delete it")
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".tmp-{target.name}-{uuid.uuid4().hex[:8]}"
+        old = self.root / f".old-{target.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            peft_model.save_pretrained(str(tmp), selected_adapters=[adapter_name])
+            produced = tmp / adapter_name if adapter_name != "default" else tmp
+            if produced != tmp:  # peft nests non-default adapters in a sub-folder
+                for item in produced.iterdir():
+                    os.replace(item, tmp / item.name)
+                produced.rmdir()
+            meta = {"name": target.name, "created_at": now_iso(), **metadata}
+            (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
+            if target.exists():
+                os.replace(target, old)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
+        return target
+
+    def delete(self, name: str) -> None:
+        """Remove an adapter folder (and drop it from any generator that loaded it)."""
+        folder = self.path(name)
+        if not folder.is_dir():
+            raise UserError(f"no adapter named {folder.name!r}")
+        trash = folder.parent / f".deleted-{folder.name}-{uuid.uuid4().hex[:8]}"
+        os.replace(folder, trash)  # atomic: the name disappears at once
+        shutil.rmtree(trash, ignore_errors=True)
+        for holder in list(_watchers):
+            holder.forget_adapter(folder)

@@ -1,0 +1,212 @@
+"""The answering service: the four answer modes in one table, one context, whole or streamed.
+
+:data:`MODES` declares every mode and what it needs: ``base`` asks the model alone, ``rag``
+retrieves top-k chunks from a knowledge base first, ``finetuned`` and ``finetuned+rag`` do the
+same with a LoRA adapter switched on (the :class:`~core.generation.Generator` owns and switches
+its adapters). A mode is data, not code: :func:`prepare` reads its two flags. The compare page,
+``python -m core ask``, evaluation and the before/after comparison all answer through here.
+:func:`answer` runs to completion, :func:`stream_answer` yields text pieces and exposes the same
+result dict after. Result keys: answer, mode, model, sources [{document, chunk, score, text}],
+chunk_ids, seconds (retrieval + generation wall time), retrieval_seconds, tokens,
+prompt_tokens, trimmed. Left out: metrics (core.evaluation) and prompt wording (core.rag.prompts).
+
+Example:
+    >>> MODES["finetuned+rag"].retrieves, MODES["finetuned+rag"].needs_adapter
+    (True, True)
+    >>> ctx = make_context(settings, "default", adapter="orbis")  # doctest: +SKIP
+    >>> answer("Who founded Orbis?", FINETUNED, ctx)["model"]  # doctest: +SKIP
+    'builtin:smollm2-135m-instruct + orbis'
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from core.errors import UserError
+from core.generation import GenerationConfig
+from core.rag.config import DEFAULT_KB, RetrievalConfig, check_question
+from core.rag.prompts import BuiltPrompt, build_base_prompt, build_rag_prompt
+
+BASE, RAG, FINETUNED, FINETUNED_RAG = "base", "rag", "finetuned", "finetuned+rag"
+DEFAULT_GENERATION = GenerationConfig(max_new_tokens=40)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One answer mode: its name, its label on pages, and what it needs."""
+
+    name: str
+    label: str
+    retrieves: bool = False
+    needs_adapter: bool = False
+
+
+#: Every answer mode, in the order pages show them. A new mode is a new row.
+MODES: dict[str, Mode] = {m.name: m for m in (
+    Mode(BASE, "Base"),
+    Mode(RAG, "RAG", retrieves=True),
+    Mode(FINETUNED, "Fine-tuned", needs_adapter=True),
+    Mode(FINETUNED_RAG, "Fine-tuned + RAG", retrieves=True, needs_adapter=True),
+)}
+ALL_MODES = tuple(MODES)
+ADAPTER_MODES = tuple(m.name for m in MODES.values() if m.needs_adapter)
+
+
+def get_mode(name: str) -> Mode:
+    if name not in MODES:
+        raise UserError(f"unknown mode {name!r}; available: {', '.join(MODES)}")
+    return MODES[name]
+
+
+def without_adapter(mode: str) -> str:
+    """The mode that answers the same way without the adapter.
+
+    Example: ``"finetuned+rag" -> "rag"``, ``"finetuned" -> "base"``, ``"rag" -> "rag"``.
+    """
+    m = get_mode(mode)
+    return next(o.name for o in MODES.values() if o.retrieves == m.retrieves
+                and not o.needs_adapter)
+
+
+@dataclass
+class AskContext:
+    """Everything a mode may need; ``store`` is only touched by modes that retrieve,
+    ``adapter`` (looked up in ``registry``, else the generator's own) by modes that need one."""
+
+    generator: object
+    store: object | None = None
+    kb: str = DEFAULT_KB
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    generation: GenerationConfig = DEFAULT_GENERATION
+    adapter: str = ""
+    registry: object | None = None
+
+
+@dataclass
+class Prepared:
+    """A mode's answer job: the prompt, the adapter to answer with (None: base) and sources."""
+
+    mode: Mode
+    prompt: BuiltPrompt
+    adapter: str | None = None
+    sources: list = field(default_factory=list)
+    retrieval_seconds: float = 0.0
+
+
+def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
+    """Load the adapter and retrieve (each only if the mode needs it), then build the prompt."""
+    m = get_mode(mode)
+    adapter = None
+    if m.needs_adapter:
+        if not ctx.adapter:
+            raise UserError("the fine-tuned modes need an adapter: train one on the Fine-tune "
+                            "page (or `python -m core finetune`) and pick it")
+        from core.adapters import sanitise_name
+
+        adapter = sanitise_name(ctx.adapter)
+        ctx.generator.load_adapter(adapter, ctx.registry)  # reloads a retrained one
+    if not m.retrieves:
+        return Prepared(m, build_base_prompt(question, ctx.generator), adapter)
+    from core.rag.retrieve import search
+
+    if ctx.store is None:
+        raise UserError(f"{m.label} needs a knowledge base; none is configured")
+    start = time.perf_counter()
+    hits = search(ctx.store, ctx.kb, question, ctx.retrieval)
+    seconds = time.perf_counter() - start
+    built = build_rag_prompt(question, hits, ctx.generator,
+                             max_new_tokens=ctx.generation.max_new_tokens)
+    return Prepared(m, built, adapter, built.used, seconds)
+
+
+def _result(job: Prepared, generator, gen, total: float) -> dict:
+    return {
+        "answer": gen.text, "mode": job.mode.name, "model": generator.label(job.adapter),
+        "sources": [h.to_source() for h in job.sources],
+        "chunk_ids": [h.id for h in job.sources],
+        "seconds": round(total, 4), "retrieval_seconds": round(job.retrieval_seconds, 4),
+        "tokens": gen.tokens, "prompt_tokens": gen.prompt_tokens, "trimmed": job.prompt.trimmed,
+    }
+
+
+def answer(question: str, mode: str, ctx: AskContext) -> dict:
+    """Answer ``question`` in ``mode`` and return the result dict (module docstring)."""
+    start = time.perf_counter()
+    job = prepare(check_question(question), mode, ctx)
+    gen = ctx.generator.generate(job.prompt.prompt, ctx.generation, chat=job.prompt.chat,
+                                 adapter=job.adapter)
+    return _result(job, ctx.generator, gen, time.perf_counter() - start)
+
+
+class AnswerStream:
+    """Iterate for text pieces; afterwards ``result`` holds the same dict :func:`answer` gives.
+
+    ``sources`` is available before the first piece, so a page can show them while streaming.
+    """
+
+    def __init__(self, job: Prepared, ctx: AskContext, start: float):
+        self.job, self._generator, self._start = job, ctx.generator, start
+        self.sources = job.sources
+        self._stream = ctx.generator.stream(job.prompt.prompt, ctx.generation,
+                                            chat=job.prompt.chat,
+                                            adapter=job.adapter)
+        self.result: dict | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stream
+        self.result = _result(self.job, self._generator, self._stream.result,
+                              time.perf_counter() - self._start)
+
+
+def stream_answer(question: str, mode: str, ctx: AskContext) -> AnswerStream:
+    start = time.perf_counter()
+    return AnswerStream(prepare(check_question(question), mode, ctx), ctx, start)
+
+
+def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] = ALL_MODES,
+                 top_k: int = 3, search: str = "hybrid", max_new_tokens: int = 40,
+                 generator=None, embedder=None, store=None) -> AskContext:
+    """An answering context for ``modes``; loads the generator, and opens the store if needed.
+
+    Pass ``store`` (a page passes its cached one; a comparison reuses one for both sides) so
+    no KnowledgeStore is opened per call. Fails early, before any answering, on an unknown
+    mode, a missing knowledge base or a missing adapter.
+    """
+    from core.adapters import AdapterRegistry
+    from core.rag.config import check_kb_name
+
+    check_kb_name(kb)
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise UserError(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
+    registry = AdapterRegistry.of(settings)
+    if any(MODES[m].needs_adapter for m in modes):
+        if not adapter:
+            raise UserError(f"modes {' / '.join(ADAPTER_MODES)} need --adapter NAME")
+        if not registry.exists(adapter):
+            raise UserError(f"no adapter named {adapter!r}: train one first (python -m core "
+                            f"finetune --kb {kb} --adapter {adapter})")
+    if any(MODES[m].retrieves for m in modes):
+        if store is None:
+            store = open_store(settings, embedder)
+        store.table(kb)  # a missing base fails here, before the generator loads
+    if generator is None:
+        from core.loaders import load_generator
+
+        generator = load_generator(settings)
+    return AskContext(generator, store, kb, RetrievalConfig(top_k=top_k, search=search),
+                      GenerationConfig(max_new_tokens=max_new_tokens), adapter=adapter,
+                      registry=registry)
+
+
+def open_store(settings, embedder=None):
+    """A KnowledgeStore for a process without Streamlit's cache (CLI, bench): open it once."""
+    from core.rag.store import KnowledgeStore
+
+    if embedder is None:
+        from core.loaders import load_embedder
+
+        embedder = load_embedder(settings)
+    return KnowledgeStore(settings, embedder)

@@ -1,0 +1,71 @@
+"""The Feedback dashboard's before/after panel: a feedback-trained adapter against its
+previous version on the default QA set's test questions.
+
+It runs while the page waits (a later issue turns it into a background job). Result shaping
+is :mod:`core.feedback.view`; the comparison itself is ``core.evaluation.versions``. The leading
+underscore keeps this module out of the page list.
+"""
+
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from core.adapters import AdapterRegistry
+from core.errors import UserError
+from core.feedback import view
+
+
+def before_after(settings, last: str | None = None) -> None:
+    """Pick an adapter trained from feedback (``last`` preselected), compare, show the result."""
+    st.subheader("Before / after")
+    st.write("Did feedback help? A feedback-trained adapter and its previous version (the "
+             "adapter it continued from, or the base model when it started fresh) answer the "
+             "same test-split questions of the default QA set, scored by the evaluation of the "
+             "**Evaluate** page (exact match, token F1, multiple-choice log-likelihood accuracy, "
+             "embedding relevance, latency). Same as `python -m core feedback compare`.")
+    names = [a["name"] for a in AdapterRegistry.of(settings).list()
+             if a.get("source") == "feedback"]
+    if not names:
+        st.caption("No adapter trained from feedback yet: learn one above.")
+    else:
+        b1, b2, b3 = st.columns([2, 1, 2])
+        adapter = b1.selectbox("Adapter trained from feedback", names,
+                               index=names.index(last) if last in names else 0,
+                               key="fb_cmp_adapter")
+        limit = b2.number_input("Questions", 1, 10_000, settings.feedback_compare_limit,
+                                key="fb_cmp_limit",
+                                help="First N test-split questions (NLPLAB_FEEDBACK_COMPARE_LIMIT)")
+        modes = b3.multiselect("Modes", ["finetuned", "finetuned+rag"], default=["finetuned"],
+                               key="fb_cmp_modes", help="finetuned+rag also retrieves from the "
+                               "default knowledge base (its 'before' is RAG without adapter)")
+        if st.button("Compare before / after", key="fb_cmp_go", disabled=not modes):
+            from core.evaluation import versions as compare
+            from core.st_cache import get_embedder, get_generator, get_rag_store
+
+            bar = st.progress(0.0, text="starting…")
+            try:
+                st.session_state["fb_cmp_result"] = compare.compare_versions(
+                    settings, adapter, compare.default_items(int(limit)), modes,
+                    generator=get_generator(), embedder=get_embedder(), store=get_rag_store(),
+                    progress=lambda f, m: bar.progress(min(1.0, f), text=m))
+            except UserError as exc:
+                st.error(str(exc))
+    if (out := st.session_state.get("fb_cmp_result")) is not None:
+        show_result(out)
+
+
+def show_result(out: dict) -> None:
+    """Bars and a delta table per mode, then the answers question by question."""
+    st.success(view.compare_message(out))
+    for mode in out["modes"]:
+        if bars := view.compare_bars(out, mode):
+            fig = px.bar(bars, x="metric", y="value", color="version", barmode="group",
+                         title=f"{mode}: before vs after")
+            st.plotly_chart(fig.update_yaxes(range=[0, 1], title="score (fraction)"),
+                            width="stretch", key=f"fb_cmp_chart_{mode}")
+        st.dataframe(view.compare_deltas(out, mode), hide_index=True, width="stretch",
+                     key=f"fb_cmp_delta_{mode}")
+    st.write("Answers, question by question")
+    st.dataframe(view.compare_questions(out), hide_index=True, width="stretch",
+                 key="fb_cmp_questions")
