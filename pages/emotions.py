@@ -8,14 +8,13 @@ comparison is read from the saved models, so it outlives the session.
 from __future__ import annotations
 
 import json
-import uuid
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from core import st_cache
-from core.emotions import analysis, compare, datasets, models_store
+from core.emotions import analysis, compare, datasets, models_store, workflow
 from core.emotions.compare import MODEL_LABELS
 from core.emotions.nltk_data import ensure_nltk_data
 from core.emotions.preprocess import STEP_ORDER, PreprocessConfig
@@ -35,14 +34,10 @@ state = st.session_state
 state.setdefault("emo_data", None)
 
 
-def show_error(exc: UserError) -> None:
-    st.error(str(exc))
-
-
 def current_data() -> datasets.LabelledData:
     if state["emo_data"] is None:
         state["emo_data"] = datasets.load_demo()
-        state["emo_source"] = "demo tweets"
+        state["emo_source"] = workflow.DEMO
     return state["emo_data"]
 
 
@@ -83,7 +78,7 @@ with tab_data:
                                key="emo_inc_demo")
     uploads = st.file_uploader(f"CSV files (UTF-8, up to {settings.max_upload_mb} MB each)",
                                type=["csv"], accept_multiple_files=True, key="emo_uploads")
-    parts, names = [], []
+    parts = []
     for up in uploads or []:
         try:
             df = datasets.read_csv(up.getvalue(), settings.max_upload_mb, up.name)
@@ -95,34 +90,27 @@ with tab_data:
                                 index=cols.index(datasets.guess_label_column(df, tcol)))
             if warning := datasets.text_warning(df[tcol], tcol):
                 st.warning(warning)
-            parts.append(datasets.labelled(df, tcol, lcol, name=up.name))
-            names.append(up.name)
+            parts.append((up.name, datasets.labelled(df, tcol, lcol, name=up.name)))
         except UserError as exc:
-            show_error(exc)
+            st.error(str(exc))
     if st.button("Use this data", key="emo_use_data", type="primary"):
         try:
-            chosen = ([datasets.load_demo()] if include_demo else []) + parts
-            if not chosen:
-                raise UserError("choose the demo tweets or upload at least one CSV")
-            merged = datasets.merge(chosen) if len(chosen) > 1 else chosen[0]
+            merged, state["emo_source"] = workflow.choose_data(include_demo, parts)
             state["emo_data"], state["emo_group_map"] = merged, {}
-            state["emo_source"] = " + ".join((["demo tweets"] if include_demo else []) + names)
             st.success(f"{len(merged.texts)} tweets; report: {json.dumps(merged.report)}")
         except UserError as exc:
-            show_error(exc)
+            st.error(str(exc))
     data = current_data()
     st.caption(f"Current data: {state.get('emo_source')} · {len(data.texts)} tweets · "
                f"{len(set(data.labels))} labels")
     st.subheader("Emotion grouping")
     labels = sorted(set(data.labels))
     if st.button("Start from the text_emotion.csv grouping (13 labels -> 7)", key="emo_ship"):
-        shipped = datasets.load_group_map()
-        state["emo_group_map"] = {lab: shipped.get(lab, lab) for lab in labels}
+        state["emo_group_map"] = workflow.shipped_groups(labels)
     mapping = state.get("emo_group_map") or {}
-    table = pd.DataFrame({"label": labels, "group": [mapping.get(lab, lab) for lab in labels]})
-    edited = st.data_editor(table, disabled=["label"], hide_index=True, key="emo_group_edit")
-    state["emo_group_map"] = {r.label: (str(r.group).strip() or r.label)
-                              for r in edited.itertuples()}
+    edited = st.data_editor(workflow.group_table(labels, mapping), disabled=["label"],
+                            hide_index=True, key="emo_group_edit")
+    state["emo_group_map"] = workflow.group_map(edited)
     grouped = datasets.apply_groups(data, state["emo_group_map"])
     oversample = st.toggle("Random oversampling of minority classes (training split only)",
                            key="emo_os_toggle")
@@ -138,7 +126,7 @@ with tab_data:
                                    title="Training split before/after oversampling; test "
                                          "split untouched"), key="emo_dist_os")
         except UserError as exc:
-            show_error(exc)
+            st.error(str(exc))
 
 # --- Train & compare ------------------------------------------------------------------------
 with tab_train:
@@ -156,27 +144,21 @@ with tab_train:
         try:
             configs = compare.plan(chosen, prefix, oversample=oversample, cv_folds=folds,
                                    epochs=epochs, preprocess=config, group_map=mapping)
-            datasets.check_texts(data)
-            start_job("emo-train", lambda job, data=data: compare.train_many(
-                data, configs, DATA_DIR, progress=job.progress, cancel=job.cancel,
-                on_loss=lambda r: "loss" in r and job.step(r["step"], r["total"], r["loss"])))
+            start_job("emo-train", workflow.training_work(data, configs, DATA_DIR))
         except UserError as exc:
-            show_error(exc)
+            st.error(str(exc))
     job_panel("emo-train", title="Training",
               on_done=lambda snap: state.update(emo_train_outcome=snap["result"]),
               cancel_note="Stops at the next step; models already finished stay saved.")
-    outcome = state.get("emo_train_outcome") or {}
-    if outcome.get("error"):
-        st.error(outcome["error"])
-    if outcome.get("cancelled"):
-        st.info(f"Training cancelled; saved before that: {', '.join(outcome['trained']) or 'none'}")
+    for call, text in workflow.outcome_messages(state.get("emo_train_outcome") or {}):
+        getattr(st, call)(text)
     results = compare.results_table(DATA_DIR)
     if not results.empty:
         st.subheader("Saved models")
         st.dataframe(results, hide_index=True, key="emo_compare")
-        long = results.melt(id_vars="model", value_vars=["accuracy", "macro F1", "weighted F1"])
-        st.plotly_chart(px.bar(long, x="model", y="value", color="variable", barmode="group",
-                               title="Held-out test split"), key="emo_compare_chart")
+        st.plotly_chart(px.bar(workflow.metrics_long(results), x="model", y="value",
+                               color="variable", barmode="group", title="Held-out test split"),
+                        key="emo_compare_chart")
         pick = st.selectbox("Confusion matrix / per-class report of", list(results["model"]),
                             key="emo_cm_pick")
         detail = compare.saved_result(DATA_DIR, pick)
@@ -197,23 +179,18 @@ with tab_cls:
                 "`python -m core emotions train`).")
     else:
         name = st.selectbox("Model", saved, key="emo_cls_model")
-        stamp = (models_store.models_root(DATA_DIR) / name / "settings.json").stat().st_mtime
-        model = st_cache.emotion_model(DATA_DIR, name, stamp)
+        model = st_cache.emotion_model(DATA_DIR, name, workflow.model_stamp(DATA_DIR, name))
         text = st.text_area("Tweet to classify", "ugh my flight got cancelled AGAIN 😤 "
                             "@airline", max_chars=2000, key="emo_cls_text")
         if st.button("Classify", type="primary", key="emo_cls_go"):
             try:
-                state["emo_pred"] = {"model": name, "id": uuid.uuid4().hex[:8],
-                                     **model.classify([text])[0],
-                                     "clean": model.preprocessor().text(text)}
+                state["emo_pred"] = workflow.classify_one(model, name, text)
             except UserError as exc:
-                show_error(exc)
+                st.error(str(exc))
         pred = state.get("emo_pred")
         if pred:
             st.metric("Emotion", pred["label"])
-            scores = pd.DataFrame({"emotion": list(pred["scores"]),
-                                   "probability": list(pred["scores"].values())})
-            st.plotly_chart(px.bar(scores.sort_values("probability"), x="probability",
+            st.plotly_chart(px.bar(workflow.scores_frame(pred["scores"]), x="probability",
                                    y="emotion", orientation="h"), key="emo_pred_chart")
             st.text(f"Preprocessed: {pred['clean']}")
             rating_widget(f"emo:{pred['id']}", page="emotions", mode="classifier",
@@ -229,26 +206,16 @@ with tab_cls:
                                    index=list(df.columns).index(
                                        datasets.guess_text_column(df)))
                 if st.button("Classify all", key="emo_batch_go"):
-                    texts = df[col].astype(str).fillna("")
-                    keep = texts.str.strip().ne("")
-                    out = model.classify(texts[keep].str.slice(0, 2000).tolist())
-                    df = df[keep].copy()
-                    df["predicted"] = [o["label"] for o in out]
-                    for lab in model.labels:
-                        df[f"p_{lab}"] = [o["scores"][lab] for o in out]
-                    state["emo_batch_out"] = (df, int((~keep).sum()))
+                    state["emo_batch_out"] = workflow.classify_table(model, df, col)
                     state["emo_batch_text"] = col  # the prompt of each rating
             except UserError as exc:
-                show_error(exc)
+                st.error(str(exc))
         if state.get("emo_batch_out") is not None:
             df, skipped = state["emo_batch_out"]
             if skipped:
                 st.warning(f"{skipped} empty rows skipped")
             text_col = state.get("emo_batch_text")
-            batch_ratings_editor("emo_batch", df, lambda i: {
-                "page": "emotions", "mode": "classifier", "model_id": f"emotion:{name}",
-                "prompt": str(df.at[i, text_col]) if text_col in df.columns else "",
-                "output": str(df.at[i, "predicted"]),
-                "extra": {"scores": {lab: float(df.at[i, f"p_{lab}"]) for lab in model.labels}}})
+            batch_ratings_editor("emo_batch", df, lambda i: workflow.row_rating_fields(
+                df, i, text_col, name, model.labels))
             st.download_button("Download predictions (CSV)", df.to_csv(index=False).encode(),
                                "emotion_predictions.csv", "text/csv", key="emo_download")

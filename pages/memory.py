@@ -10,7 +10,7 @@ import streamlit as st
 from core import st_cache
 from core.errors import UserError
 from core.memory import config_input as ci
-from core.memory import report
+from core.memory import report, workflow
 from core.memory.catalog import catalog_ids
 from core.memory.estimate import COMPONENTS, DTYPES, GIB, MODES, OPTIMIZERS, EstimateConfig
 from core.memory.estimate import estimate as run_estimate
@@ -45,9 +45,7 @@ try:
         if hub_id.strip():
             desc = ci.describe(hub_id, settings.models_dir)
     else:
-        rows = ci.app_models(settings)
-        labels = {f"{r['spec']} ({', '.join(r['roles'])}{', loaded' if r['loaded'] else ''})":
-                  r["spec"] for r in rows}
+        labels = workflow.app_model_labels(settings)
         pick = st.selectbox("Model", list(labels), key="mem_app_model")
         desc = ci.describe_app_model(labels[pick], settings)
 except UserError as exc:
@@ -74,8 +72,7 @@ targets = c5.text_input("LoRA targets", "q,v", key="mem_targets",
 try:
     ec = EstimateConfig(dtype=dtype, mode=mode, batch=int(batch), seq=int(seq),
                         optimizer=optimizer, grad_checkpointing=ckpt, lora_r=int(lora_r),
-                        lora_alpha=int(lora_alpha),
-                        lora_targets=tuple(t for t in targets.split(",") if t.strip()))
+                        lora_alpha=int(lora_alpha), lora_targets=workflow.parse_targets(targets))
     pc = count_params(desc.config)
     est = run_estimate(desc.config, ec, pc)
 except UserError as exc:
@@ -108,7 +105,6 @@ st.dataframe(pd.DataFrame(report.formula_rows(est.formulas)), hide_index=True, k
 
 st.subheader("Precision comparison")
 comp = pd.DataFrame(report.precision_comparison(desc.config, ec, pc))
-comp["label"] = comp["task"] + " (" + comp["mode"] + ")"
 st.plotly_chart(px.bar(comp, x="precision", y="GiB", color="task", barmode="group",
                        hover_data=["mode"], height=320), key="mem_precisions")
 st.caption("Training = full fine-tuning at fp32/fp16 (mixed precision), LoRA on an 8-bit base "
@@ -132,17 +128,10 @@ if not desc.location:
             "(SmolLM2 generator, MiniLM encoder).")
 elif st.button("Measure real memory", key="mem_measure_btn",
                help="Runs the workload in a fresh process; a LoRA step can take a minute"):
-    from core.devices import pick_device
-    from core.memory.measure import measure
-
-    device = "cuda" if pick_device(settings.device).device == "cuda" else "cpu"
     bar = st.progress(0.0, "starting")
     with st.spinner("Measuring…"):
         try:
-            ss.mem_measure = {"key": (desc.name, dtype, mode, int(batch), int(seq)),
-                              **measure(desc.config, desc.location, ec, device,
-                                        settings.models_dir,
-                                        progress=lambda f, m: bar.progress(f, m))}
+            ss.mem_measure = workflow.measurement(desc, ec, settings, progress=bar.progress)
         except UserError as exc:
             st.error(str(exc))
 res = ss.mem_measure

@@ -1,0 +1,120 @@
+"""The Emotions page's steps that are not widgets: choosing data, grouping labels, the
+training job, its outcome, and classifying one tweet or a table.
+
+Plain Python and pandas (no Streamlit, no plotting): the page keeps widgets and charts, and
+everything it decides is testable here. Training itself is :mod:`core.emotions.compare`.
+
+Example:
+    >>> outcome_messages({"trained": ["a"], "error": None, "cancelled": True})
+    [('info', 'Training cancelled; saved before that: a')]
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.emotions import compare, datasets, models_store
+from core.emotions.datasets import LabelledData
+from core.emotions.training import TrainConfig
+from core.errors import UserError
+
+DEMO = "demo tweets"
+
+
+def choose_data(include_demo: bool, uploads: list[tuple[str, LabelledData]]
+                ) -> tuple[LabelledData, str]:
+    """The demo tweets and/or uploaded sets merged, and a name for them ('demo tweets + a.csv')."""
+    chosen = ([(DEMO, datasets.load_demo())] if include_demo else []) + list(uploads)
+    if not chosen:
+        raise UserError("choose the demo tweets or upload at least one CSV")
+    parts = [d for _, d in chosen]
+    merged = datasets.merge(parts) if len(parts) > 1 else parts[0]
+    return merged, " + ".join(name for name, _ in chosen)
+
+
+def group_table(labels: list[str], mapping: dict[str, str]) -> pd.DataFrame:
+    """(label, group) rows for the grouping editor; an unmapped label is its own group."""
+    return pd.DataFrame({"label": labels, "group": [mapping.get(lab, lab) for lab in labels]})
+
+
+def group_map(table: pd.DataFrame) -> dict[str, str]:
+    """The edited table as {label: group}; a blank group keeps the label."""
+    return {r.label: (str(r.group).strip() or r.label) for r in table.itertuples()}
+
+
+def shipped_groups(labels: list[str]) -> dict[str, str]:
+    """The text_emotion.csv grouping (13 labels -> 7) for ``labels``; others map to themselves."""
+    shipped = datasets.load_group_map()
+    return {lab: shipped.get(lab, lab) for lab in labels}
+
+
+def training_work(data: LabelledData, configs: list[TrainConfig], data_dir: Path):
+    """A :class:`core.jobs.Job` work function training ``configs`` with progress, step losses
+    and cancel; the job's result is :func:`core.emotions.compare.train_many`'s."""
+    datasets.check_texts(data)
+
+    def work(job) -> dict:
+        def on_loss(r: dict) -> None:
+            if "loss" in r:
+                job.step(r["step"], r["total"], r["loss"])
+
+        return compare.train_many(data, configs, data_dir, progress=job.progress,
+                                  cancel=job.cancel, on_loss=on_loss)
+    return work
+
+
+def outcome_messages(outcome: dict) -> list[tuple[str, str]]:
+    """[(Streamlit call, text)] for a finished training job's result (empty while none)."""
+    said = [("error", outcome["error"])] if outcome.get("error") else []
+    if outcome.get("cancelled"):
+        said.append(("info", "Training cancelled; saved before that: "
+                             f"{', '.join(outcome['trained']) or 'none'}"))
+    return said
+
+
+def metrics_long(results: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table as (model, variable, value) rows for a grouped bar chart."""
+    return results.melt(id_vars="model", value_vars=["accuracy", "macro F1", "weighted F1"])
+
+
+def model_stamp(data_dir: Path, name: str) -> float:
+    """When a saved model was last written: the cache key that reloads a retrained model."""
+    return (models_store.models_root(data_dir) / name / "settings.json").stat().st_mtime
+
+
+def classify_one(model, name: str, text: str) -> dict[str, Any]:
+    """One tweet's prediction with an id for its rating: model, id, text, label, scores, clean."""
+    return {"model": name, "id": uuid.uuid4().hex[:8], **model.classify([text])[0],
+            "clean": model.preprocessor().text(text)}
+
+
+def scores_frame(scores: dict[str, float]) -> pd.DataFrame:
+    """(emotion, probability) rows, lowest first (a horizontal bar chart's order)."""
+    return pd.DataFrame({"emotion": list(scores), "probability": list(scores.values())}
+                        ).sort_values("probability")
+
+
+def classify_table(model, df: pd.DataFrame, column: str) -> tuple[pd.DataFrame, int]:
+    """Rows with text in ``column`` plus ``predicted`` and ``p_<label>``; and how many empty
+    rows were skipped. Texts are cut to 2,000 characters, as in the single-tweet box."""
+    texts = df[column].astype(str).fillna("")
+    keep = texts.str.strip().ne("")
+    out = model.classify(texts[keep].str.slice(0, 2000).tolist())
+    df = df[keep].copy()
+    df["predicted"] = [o["label"] for o in out]
+    for lab in model.labels:
+        df[f"p_{lab}"] = [o["scores"][lab] for o in out]
+    return df, int((~keep).sum())
+
+
+def row_rating_fields(df: pd.DataFrame, i: Any, text_col: str | None, name: str,
+                      labels: list[str]) -> dict[str, Any]:
+    """``record_output`` arguments of one classified row (the prompt is its text, if kept)."""
+    return {"page": "emotions", "mode": "classifier", "model_id": f"emotion:{name}",
+            "prompt": str(df.at[i, text_col]) if text_col in df.columns else "",
+            "output": str(df.at[i, "predicted"]),
+            "extra": {"scores": {lab: float(df.at[i, f"p_{lab}"]) for lab in labels}}}

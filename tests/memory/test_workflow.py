@@ -1,0 +1,40 @@
+"""The GPU memory page's non-widget steps (core.memory.workflow)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from core.memory import workflow
+from core.memory.config_input import describe_app_model
+from core.memory.estimate import EstimateConfig
+
+
+def test_parse_targets_drops_blanks_and_spaces():
+    assert workflow.parse_targets("q, v,, ") == ("q", "v")
+    assert workflow.parse_targets("") == ()
+
+
+def test_app_model_labels_name_each_model_with_its_roles(app_settings):
+    labels = workflow.app_model_labels(app_settings)
+    assert labels[f"{app_settings.generator_model} (generator)"] == app_settings.generator_model
+    assert set(labels.values()) == {app_settings.generator_model, app_settings.embedding_model,
+                                    app_settings.classifier_model}
+
+
+def test_measurement_is_keyed_by_what_was_measured(app_settings, monkeypatch):
+    seen = []
+
+    def fake(cfg, location, ec, device="cpu", models_dir=None, progress=None, timeout=900):
+        seen.append((location, device, models_dir))
+        progress(1.0, "done")
+        return {"measured": None, "reason": "fake"}
+
+    monkeypatch.setattr("core.memory.measure.measure", fake)
+    settings = dataclasses.replace(app_settings, device="cpu")
+    desc = describe_app_model(settings.generator_model, settings)
+    ec = EstimateConfig(dtype="fp32", mode="lora", batch=2, seq=64)
+    steps = []
+    out = workflow.measurement(desc, ec, settings, progress=lambda f, m: steps.append(m))
+    assert out == {"key": (desc.name, "fp32", "lora", 2, 64), "measured": None,
+                   "reason": "fake"}
+    assert seen == [(desc.location, "cpu", settings.models_dir)] and steps == ["done"]
