@@ -64,10 +64,10 @@ kb = c1.selectbox("Knowledge base", kbs, key=keep("ev-kb", "default" if "default
 adapter = c2.selectbox("Adapter (fine-tuned modes)", adapter_names, placeholder="none: train "
                        "one on Fine-tune", key=keep("ev-adapter", (adapter_names or [None])[0],
                                                     (*adapter_names, None).__contains__))
-n_max = max(1, len(items))
-limit = c3.number_input("Questions", 1, n_max, key=keep("ev-limit", min(10, n_max),
-                                                        lambda v: 1 <= v <= n_max),
-                        help="CPU: each question takes seconds per mode")
+n_max = len(items)  # 0 until a file is uploaded: a disabled 0 then leaves the kept count be
+limit = c3.number_input("Questions", min(1, n_max), n_max, disabled=not items,
+                        key=keep("ev-limit", min(10, n_max), lambda v: 1 <= v <= n_max)
+                        if items else None, help="CPU: each question takes seconds per mode")
 if warning := view.adapter_kb_warning(registry.metadata(adapter) if adapter else {},
                                  adapter or "", kb or ""):
     st.warning(escape_markdown(warning))

@@ -121,8 +121,9 @@ def keep(state: MutableMapping, key: str, default, valid=lambda v: True) -> str:
 
 
 def remember(state: MutableMapping, keys: tuple[str, ...]) -> None:
-    """Copy each widget value to its ``kept-`` key (see :func:`keep`)."""
-    state.update({f"kept-{k}": state[k] for k in keys})
+    """Copy each widget value to its ``kept-`` key (see :func:`keep`); a widget not drawn
+    in this run (e.g. no questions to count yet) keeps its previous copy."""
+    state.update({f"kept-{k}": state[k] for k in keys if k in state})
 
 
 def run_meta(settings, **choices) -> dict:

@@ -32,6 +32,19 @@ def test_settings_are_restored_after_switching_pages(pages_env):
     assert widget(at, "selectbox", "Search").value == "fts"
 
 
+def test_question_count_survives_the_upload_choice_without_a_file(pages_env):
+    """Choosing "Upload a JSONL file" shows no questions until a file arrives; that empty
+    moment must not shrink the kept count to 1 (it would then stick for the uploaded file)."""
+    at = open_page("pages/evaluate.py")
+    assert widget(at, "number_input", "Questions").value == 10
+    at.radio[0].set_value("Upload a JSONL file").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert widget(at, "number_input", "Questions").disabled
+    assert next(b for b in at.button if b.label == "Run evaluation").disabled
+    at.radio[0].set_value("Default QA set").run()
+    assert widget(at, "number_input", "Questions").value == 10
+
+
 def _adapter(settings, name: str, kb: str) -> None:
     folder = settings.data_dir / "adapters" / name
     folder.mkdir(parents=True)
