@@ -37,16 +37,16 @@ except UserError as exc:
     st.error(str(exc))
     st.stop()
 notice = st.container()  # fixed places keep the answers' position the same on every run
-if DEFAULT_KB not in kbs:
-    kbs = [DEFAULT_KB, *kbs]
-    notice.info("The default knowledge base is built automatically with your first "
-                "question (about a minute on a CPU).")
+unbuilt = DEFAULT_KB not in kbs
+kbs = [DEFAULT_KB, *kbs] if unbuilt else kbs
 
 c1, c2, c3 = st.columns([2, 1, 1])
 kb = c1.selectbox("Knowledge base", kbs, index=kbs.index(DEFAULT_KB) if DEFAULT_KB in kbs else 0)
 search = c2.selectbox("Search", SEARCH_MODES, index=SEARCH_MODES.index("hybrid"),
                       help="vector: embeddings; fts: BM25 full text; hybrid: both, fused by RRF")
 top_k = c3.slider("Top-k chunks", 1, 10, 3)
+if unbuilt and kb == DEFAULT_KB:
+    notice.info(view.DEFAULT_KB_NOTICE)
 intro.caption(escape_markdown(view.describe_kb(kb, view.kb_documents(store, kb))))
 a1, a2 = st.columns([2, 2])
 registry = AdapterRegistry.of(settings)

@@ -23,6 +23,9 @@ SCORE_HELP = {"vector": "score = cosine similarity", "fts": "score = BM25",
 SHOWN_DOCUMENTS = 3
 
 
+DEFAULT_KB_NOTICE = ("The default knowledge base is built automatically with your first "
+                     "question (about a minute on a CPU).")
+
 def kb_documents(store, kb: str) -> list[str]:
     """Document names of ``kb``; for the default base not built yet, the files it is built from."""
     if store.exists(kb):

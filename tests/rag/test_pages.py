@@ -135,3 +135,16 @@ def test_knowledge_page_refuses_a_bad_name(pages_env):
     next(b for b in at.button if b.label == "Build").click().run()
     assert any("not allowed" in e.value for e in at.error)
     assert pages_env.names() == []
+
+
+def test_default_kb_notice_only_while_the_default_base_is_chosen(pages_env):
+    """The 'built automatically' note speaks of the default base: choosing the user's own base
+    makes it go away."""
+    from core.rag.ingest import Document
+
+    pages_env.add_documents("my-docs", [Document("notes.md", "Orbis was founded in 1901.", "md")])
+    at = open_page("pages/compare.py")
+    assert any("built automatically" in i.value for i in at.info)
+    at.selectbox[0].set_value("my-docs").run()
+    assert not any("built automatically" in i.value for i in at.info)
+    assert not at.exception, [e.value for e in at.exception]
