@@ -34,6 +34,16 @@ def app_server(tmp_path_factory):
     server.stop()
 
 
+def tiny_model_server(tmp_path_factory, tiny_generator, name: str) -> AppServer:
+    """The app answering with a tiny random Llama saved to a temp folder: answers and training
+    take seconds, so a browser test can walk a long path (the embedder stays the real one)."""
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tiny_generator.model.save_pretrained(folder)
+    tiny_generator.tokenizer.save_pretrained(folder)
+    return AppServer(tmp_path_factory.mktemp(name) / "appdata",
+                     {"NLPLAB_GENERATOR_MODEL": str(folder)})
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
@@ -103,4 +113,5 @@ def no_exceptions(pg) -> None:
     assert boxes.count() == 0, boxes.first.inner_text()
 
 
-__all__ = ["AppServer", "no_exceptions", "open_page", "screenshot", "wait_idle"]
+__all__ = ["AppServer", "no_exceptions", "open_page", "screenshot", "tiny_model_server",
+           "wait_idle"]

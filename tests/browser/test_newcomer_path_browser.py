@@ -27,7 +27,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import REPO, AppServer, no_exceptions, open_page, screenshot, wait_idle
+from tests.browser.conftest import (
+    REPO,
+    no_exceptions,
+    open_page,
+    screenshot,
+    tiny_model_server,
+    wait_idle,
+)
 from tests.browser.helpers import choose, column, selected, table_rows, wait_answers
 from tests.conftest import SHARED_DATA
 from tests.rag.test_ingest import make_pdf
@@ -96,11 +103,7 @@ TWEETS_CSV = _tweets_csv()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_generator):
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tiny_generator.model.save_pretrained(folder)
-    tiny_generator.tokenizer.save_pretrained(folder)
-    srv = AppServer(tmp_path_factory.mktemp("newcomer") / "appdata",
-                    {"NLPLAB_GENERATOR_MODEL": str(folder)})
+    srv = tiny_model_server(tmp_path_factory, tiny_generator, "newcomer")
     yield srv
     srv.stop()
 

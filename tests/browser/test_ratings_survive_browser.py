@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import AppServer, no_exceptions, open_page, wait_idle
+from tests.browser.conftest import no_exceptions, open_page, tiny_model_server, wait_idle
 from tests.browser.helpers import column, wait_answers
 
 pytestmark = pytest.mark.browser
@@ -19,11 +19,7 @@ QUESTION = "In which town is Harrowmere Tide Instruments based?"  # an example b
 
 @pytest.fixture(scope="module")
 def tiny_server(tmp_path_factory, tiny_generator):
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tiny_generator.model.save_pretrained(folder)
-    tiny_generator.tokenizer.save_pretrained(folder)
-    server = AppServer(tmp_path_factory.mktemp("ratings") / "appdata",
-                       {"NLPLAB_GENERATOR_MODEL": str(folder)})
+    server = tiny_model_server(tmp_path_factory, tiny_generator, "ratings")
     yield server
     server.stop()
 
