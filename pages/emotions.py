@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -17,7 +16,7 @@ from core import st_cache
 from core.emotions import analysis, compare, datasets, models_store, workflow
 from core.emotions.compare import MODEL_LABELS
 from core.emotions.nltk_data import ensure_nltk_data
-from core.emotions.preprocess import STEP_ORDER, PreprocessConfig
+from core.emotions.preprocess import PreprocessConfig
 from core.errors import UserError
 from pages._feedback_widget import batch_ratings_editor, rating_widget
 from pages._job_panel import job_panel, job_running, start_job
@@ -41,6 +40,11 @@ def current_data() -> datasets.LabelledData:
     return state["emo_data"]
 
 
+def bar(frame, key: str, where=st, **kw) -> None:
+    """A bar chart of (label, count) rows unless ``x``/``y`` say otherwise."""
+    where.plotly_chart(px.bar(frame, **{"x": "label", "y": "count", **kw}), key=key)
+
+
 tab_pre, tab_data, tab_train, tab_cls = st.tabs(
     ["Preprocess", "Data", "Train & compare", "Classify"])
 
@@ -52,7 +56,7 @@ with tab_pre:
     cols = st.columns(4)
     toggles = {step: cols[i % 4].toggle(step.replace("_", " "), value=True, key=f"emo_on_{step}",
                                         disabled=step == "lemmatize" and not status.wordnet)
-               for i, step in enumerate(s for s in STEP_ORDER if s != "handles")}
+               for i, step in enumerate(workflow.TOGGLED_STEPS)}
     handles = cols[1].selectbox("@handles", ["remove", "placeholder", "keep"], key="emo_handles")
     keep_neg = cols[2].toggle("keep negations", value=True, key="emo_keep_neg")
     config = PreprocessConfig(handles=handles, keep_negations=keep_neg, **toggles)
@@ -65,11 +69,9 @@ with tab_pre:
     st.subheader("On the whole dataset")
     if st.button("Analyse the current dataset", key="emo_analyse"):
         with st.spinner("Preprocessing up to 3,000 tweets…"):
-            state["emo_stats"] = analysis.dataset_step_stats(pre, current_data().texts[:3000])
-    if state.get("emo_stats") is not None:
-        stats = state["emo_stats"]
-        st.plotly_chart(px.bar(stats, x="step", y="vocabulary",
-                               title="Vocabulary size after each step"), key="emo_vocab")
+            state["emo_stats"] = workflow.step_stats(pre, current_data())
+    if (stats := state.get("emo_stats")) is not None:
+        bar(stats, "emo_vocab", x="step", y="vocabulary", title="Vocabulary size after each step")
         st.dataframe(stats, hide_index=True)
 
 # --- Data -----------------------------------------------------------------------------------
@@ -81,16 +83,16 @@ with tab_data:
     parts = []
     for up in uploads or []:
         try:
-            df = datasets.read_csv(up.getvalue(), settings.max_upload_mb, up.name)
-            cols, guess = list(df.columns), datasets.guess_text_column(df)
+            csv = workflow.read_upload(up.getvalue(), settings.max_upload_mb, up.name)
             c1, c2 = st.columns(2)
-            tcol = c1.selectbox(f"{up.name}: text column", cols, key=f"emo_tc_{up.name}",
-                                index=cols.index(guess))
-            lcol = c2.selectbox(f"{up.name}: label column", cols, key=f"emo_lc_{up.name}",
-                                index=cols.index(datasets.guess_label_column(df, tcol)))
-            if warning := datasets.text_warning(df[tcol], tcol):
+            tcol = c1.selectbox(f"{up.name}: text column", csv.columns, key=f"emo_tc_{up.name}",
+                                index=csv.text_index)
+            lcol = c2.selectbox(f"{up.name}: label column", csv.columns,
+                                key=f"emo_lc_{up.name}", index=csv.label_index(tcol))
+            part, warning = csv.part(tcol, lcol)
+            if warning:
                 st.warning(warning)
-            parts.append((up.name, datasets.labelled(df, tcol, lcol, name=up.name)))
+            parts.append(part)
         except UserError as exc:
             st.error(str(exc))
     if st.button("Use this data", key="emo_use_data", type="primary"):
@@ -115,16 +117,13 @@ with tab_data:
     oversample = st.toggle("Random oversampling of minority classes (training split only)",
                            key="emo_os_toggle")
     c1, c2 = st.columns(2)
-    c1.plotly_chart(px.bar(analysis.class_counts(data.labels), x="label", y="count",
-                           title="Labels as loaded"), key="emo_dist_raw")
-    c2.plotly_chart(px.bar(analysis.class_counts(grouped.labels), x="label", y="count",
-                           title="After grouping"), key="emo_dist_grouped")
+    bar(analysis.class_counts(data.labels), "emo_dist_raw", c1, title="Labels as loaded")
+    bar(analysis.class_counts(grouped.labels), "emo_dist_grouped", c2, title="After grouping")
     if oversample:
         try:
-            over = analysis.oversampled_counts(datasets.drop_rare(grouped).labels)
-            st.plotly_chart(px.bar(over, x="label", y="count", color="split", barmode="group",
-                                   title="Training split before/after oversampling; test "
-                                         "split untouched"), key="emo_dist_os")
+            bar(workflow.oversampling_counts(grouped), "emo_dist_os", color="split",
+                barmode="group", title="Training split before/after oversampling; test split "
+                                       "untouched")
         except UserError as exc:
             st.error(str(exc))
 
@@ -161,15 +160,13 @@ with tab_train:
                         key="emo_compare_chart")
         pick = st.selectbox("Confusion matrix / per-class report of", list(results["model"]),
                             key="emo_cm_pick")
-        detail = compare.saved_result(DATA_DIR, pick)
-        test = detail["test"]
-        st.plotly_chart(px.imshow(test["confusion"], x=test["labels"], y=test["labels"],
-                                  text_auto=True, labels={"x": "predicted", "y": "true"},
-                                  color_continuous_scale="Blues"), key="emo_cm")
-        st.dataframe(pd.DataFrame(test["per_class"]).T, key="emo_per_class")
-        if detail["losses"]:
-            st.plotly_chart(px.line(pd.DataFrame(detail["losses"]), x="step", y="loss",
-                                    title="Training loss"), key="emo_loss_final")
+        detail = workflow.model_detail(DATA_DIR, pick)
+        st.plotly_chart(px.imshow(detail.confusion, text_auto=True, color_continuous_scale=
+                                  "Blues", labels={"x": "predicted", "y": "true"}), key="emo_cm")
+        st.dataframe(detail.per_class, key="emo_per_class")
+        if detail.losses is not None:
+            st.plotly_chart(px.line(detail.losses, x="step", y="loss", title="Training loss"),
+                            key="emo_loss_final")
 
 # --- Classify -------------------------------------------------------------------------------
 with tab_cls:
@@ -201,12 +198,11 @@ with tab_cls:
         up = st.file_uploader("CSV with a text column", type=["csv"], key="emo_batch")
         if up is not None:
             try:
-                df = datasets.read_csv(up.getvalue(), settings.max_upload_mb, up.name)
-                col = st.selectbox("Text column", list(df.columns), key="emo_batch_col",
-                                   index=list(df.columns).index(
-                                       datasets.guess_text_column(df)))
+                csv = workflow.read_upload(up.getvalue(), settings.max_upload_mb, up.name)
+                col = st.selectbox("Text column", csv.columns, key="emo_batch_col",
+                                   index=csv.text_index)
                 if st.button("Classify all", key="emo_batch_go"):
-                    state["emo_batch_out"] = workflow.classify_table(model, df, col)
+                    state["emo_batch_out"] = workflow.classify_table(model, csv.frame, col)
                     state["emo_batch_text"] = col  # the prompt of each rating
             except UserError as exc:
                 st.error(str(exc))

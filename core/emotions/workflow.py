@@ -1,5 +1,7 @@
-"""The Emotions page's steps that are not widgets: choosing data, grouping labels, the
-training job, its outcome, and classifying one tweet or a table.
+"""The Emotions page's steps that are not widgets: the preprocessing toggles and whole-dataset
+step stats, reading an uploaded CSV and its column guesses, choosing data, grouping labels,
+oversampling counts, the training job, its outcome, a saved model's detail tables, and
+classifying one tweet or a table.
 
 Plain Python and pandas (no Streamlit, no plotting): the page keeps widgets and charts, and
 everything it decides is testable here. Training itself is :mod:`core.emotions.compare`.
@@ -12,17 +14,61 @@ Example:
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
-from core.emotions import compare, datasets, models_store
+from core.emotions import analysis, compare, datasets, models_store
 from core.emotions.datasets import LabelledData
+from core.emotions.preprocess import STEP_ORDER, Preprocessor
 from core.emotions.training import TrainConfig
 from core.errors import UserError
 
 DEMO = "demo tweets"
+TOGGLED_STEPS = tuple(s for s in STEP_ORDER if s != "handles")   # "handles" is a selectbox
+STATS_LIMIT = 3000   # tweets preprocessed for the whole-dataset step stats
+
+
+def step_stats(pre: Preprocessor, data: LabelledData) -> pd.DataFrame:
+    """Per-step tokens, vocabulary and most removed tokens over the first 3,000 tweets."""
+    return analysis.dataset_step_stats(pre, data.texts[:STATS_LIMIT])
+
+
+@dataclass
+class CsvUpload:
+    """One uploaded CSV, read as strings, with the guessed text column.
+
+    Example: for columns (tweet_id, sentiment, author, content) ``text_index`` is 3 and
+    ``label_index("content")`` is 1 (sentiment is named like a label).
+    """
+
+    name: str
+    frame: pd.DataFrame
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame.columns)
+
+    @property
+    def text_index(self) -> int:
+        return self.columns.index(datasets.guess_text_column(self.frame))
+
+    def label_index(self, text_col: str) -> int:
+        return self.columns.index(datasets.guess_label_column(self.frame, text_col))
+
+    def part(self, text_col: str, label_col: str) -> tuple[tuple[str, LabelledData], str | None]:
+        """(name, labelled data) for :func:`choose_data`, and a warning if the text column is
+        mostly numbers or empty (None otherwise). Raises UserError on unusable columns."""
+        warning = datasets.text_warning(self.frame[text_col], text_col)
+        data = datasets.labelled(self.frame, text_col, label_col, name=self.name)
+        return (self.name, data), warning
+
+
+def read_upload(raw: bytes, max_mb: int, name: str) -> CsvUpload:
+    """An uploaded CSV's bytes read (size, UTF-8 and parse checks raise UserError)."""
+    return CsvUpload(name, datasets.read_csv(raw, max_mb, name))
 
 
 def choose_data(include_demo: bool, uploads: list[tuple[str, LabelledData]]
@@ -52,6 +98,12 @@ def shipped_groups(labels: list[str]) -> dict[str, str]:
     return {lab: shipped.get(lab, lab) for lab in labels}
 
 
+def oversampling_counts(grouped: LabelledData) -> pd.DataFrame:
+    """(label, count, split) rows: the training split before and after random oversampling,
+    and the untouched test split, once too-rare classes are dropped as training does."""
+    return analysis.oversampled_counts(datasets.drop_rare(grouped).labels)
+
+
 def training_work(data: LabelledData, configs: list[TrainConfig], data_dir: Path):
     """A :class:`core.jobs.Job` work function training ``configs`` with progress, step losses
     and cancel; the job's result is :func:`core.emotions.compare.train_many`'s."""
@@ -79,6 +131,24 @@ def outcome_messages(outcome: dict) -> list[tuple[str, str]]:
 def metrics_long(results: pd.DataFrame) -> pd.DataFrame:
     """The comparison table as (model, variable, value) rows for a grouped bar chart."""
     return results.melt(id_vars="model", value_vars=["accuracy", "macro F1", "weighted F1"])
+
+
+class ModelDetail(NamedTuple):
+    """A saved model's confusion matrix (true x predicted, labelled), per-class report (one
+    row per class) and training loss (step, loss; None for models without a loss history)."""
+
+    confusion: pd.DataFrame
+    per_class: pd.DataFrame
+    losses: pd.DataFrame | None
+
+
+def model_detail(data_dir: Path, name: str) -> ModelDetail:
+    """The three tables shown under the comparison for saved model ``name``."""
+    detail = compare.saved_result(data_dir, name)
+    test = detail["test"]
+    confusion = pd.DataFrame(test["confusion"], index=test["labels"], columns=test["labels"])
+    losses = pd.DataFrame(detail["losses"]) if detail["losses"] else None
+    return ModelDetail(confusion, pd.DataFrame(test["per_class"]).T, losses)
 
 
 def model_stamp(data_dir: Path, name: str) -> float:
