@@ -27,6 +27,9 @@ from core.emotions.training import TrainConfig
 from core.errors import UserError
 
 DEMO = "demo tweets"
+EXAMPLE_TWEET = ("@bestie OMG I can't believe it 😭😭 we actually WON!!! #blessed &amp; so "
+                 "grateful 🙏 <3 :) https://t.co/xyz")
+CLASSIFY_EXAMPLE = "ugh my flight got cancelled AGAIN 😤 @airline"
 TOGGLED_STEPS = tuple(s for s in STEP_ORDER if s != "handles")   # "handles" is a selectbox
 STATS_LIMIT = 3000   # tweets preprocessed for the whole-dataset step stats
 
@@ -80,6 +83,13 @@ def choose_data(include_demo: bool, uploads: list[tuple[str, LabelledData]]
     parts = [d for _, d in chosen]
     merged = datasets.merge(parts) if len(parts) > 1 else parts[0]
     return merged, " + ".join(name for name, _ in chosen)
+
+
+def describe(source: str | None, data: LabelledData) -> str:
+    """The Data tab's one-line summary. Example: 'Current data: demo tweets · 120 tweets · 7
+    labels'."""
+    return (f"Current data: {source} · {len(data.texts)} tweets · "
+            f"{len(set(data.labels))} labels")
 
 
 def group_table(labels: list[str], mapping: dict[str, str]) -> pd.DataFrame:
@@ -179,6 +189,13 @@ def classify_table(model, df: pd.DataFrame, column: str) -> tuple[pd.DataFrame, 
     for lab in model.labels:
         df[f"p_{lab}"] = [o["scores"][lab] for o in out]
     return df, int((~keep).sum())
+
+
+def prediction_rating_fields(pred: dict[str, Any]) -> dict[str, Any]:
+    """``rating_widget`` arguments of one :func:`classify_one` prediction."""
+    return {"page": "emotions", "mode": "classifier", "prompt": pred["text"],
+            "output": pred["label"], "model_id": f"emotion:{pred['model']}",
+            "extra": {"scores": pred["scores"], "preprocessed": pred["clean"]}}
 
 
 def row_rating_fields(df: pd.DataFrame, i: Any, text_col: str | None, name: str,

@@ -102,3 +102,14 @@ def test_model_detail_shapes_the_three_tables(monkeypatch):
     monkeypatch.setattr(workflow.compare, "saved_result",
                         lambda data_dir, name: {**saved, "losses": []})
     assert workflow.model_detail(None, "m").losses is None
+
+
+def test_describe_and_prediction_rating_fields():
+    data = labelled(pd.DataFrame({"text": ["so happy", "so sad"], "label": ["joy", "sadness"]}))
+    assert workflow.describe("demo tweets", data) == \
+        "Current data: demo tweets · 2 tweets · 2 labels"
+    pred = {"model": "svc", "id": "ab12", "text": "yay", "label": "joy",
+            "scores": {"joy": 0.9}, "clean": "yay"}
+    assert workflow.prediction_rating_fields(pred) == {
+        "page": "emotions", "mode": "classifier", "prompt": "yay", "output": "joy",
+        "model_id": "emotion:svc", "extra": {"scores": {"joy": 0.9}, "preprocessed": "yay"}}
