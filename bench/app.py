@@ -36,7 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
+from core.launcher import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
 
 QUESTION = "In which town is Harrowmere Tide Instruments based?"
 KIB = 1024

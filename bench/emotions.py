@@ -46,7 +46,8 @@ from core.emotions.preprocess import (  # noqa: E402
 DATA = ROOT.parent / "shared" / "data" / "text_emotion.csv"
 
 
-def naive_tokens(text: str, per_call_lemmatizer: bool = False) -> list[str]:
+def naive_tokens(text: str, per_call_lemmatizer: bool = False,
+                 data_dir: Path | None = None) -> list[str]:
     """The same steps done the slow way: everything rebuilt per call / per word.
 
     ``per_call_lemmatizer``: build OUR Lemmatizer (which reads WordNet's POS table, the analogue
@@ -71,7 +72,7 @@ def naive_tokens(text: str, per_call_lemmatizer: bool = False) -> list[str]:
         if tok.lower() not in stop:
             kept.append(tok)
     if per_call_lemmatizer:
-        return Lemmatizer.create().lemmatize(kept)
+        return Lemmatizer.create(data_dir).lemmatize(kept)
     out = []
     for tok in kept:
         lem = WordNetLemmatizer()
@@ -92,8 +93,9 @@ def naive_tokens(text: str, per_call_lemmatizer: bool = False) -> list[str]:
     return out
 
 
-def bench_preprocessing(texts: list[str], naive_n: int, per_call_n: int) -> list[dict]:
-    pre = Preprocessor(PreprocessConfig())
+def bench_preprocessing(texts: list[str], naive_n: int, per_call_n: int,
+                        data_dir: Path) -> list[dict]:
+    pre = Preprocessor(PreprocessConfig(), data_dir)
     t0 = time.perf_counter()
     fast = [pre.tokens(t) for t in texts]
     rows = [{"name": "ours (built once, cached lemmas)", "n": len(texts),
@@ -103,7 +105,7 @@ def bench_preprocessing(texts: list[str], naive_n: int, per_call_n: int) -> list
              naive_n, False),
             ("naive as in the issue: + our lemmatiser built per tweet", per_call_n, True)):
         t0 = time.perf_counter()
-        slow = [naive_tokens(t, per_call) for t in texts[:n]]
+        slow = [naive_tokens(t, per_call, data_dir) for t in texts[:n]]
         rows.append({"name": name, "n": n, "tps": n / (time.perf_counter() - t0),
                      "same": sum(a == b for a, b in zip(fast[:n], slow, strict=True))})
     return rows
@@ -141,7 +143,10 @@ def main() -> None:
 
     sub = subsample(len(data.texts) if args.full else args.n)
     print(f"# text_emotion.csv: {len(sub.texts)} tweets, {len(set(sub.labels))} labels\n")
-    prep = bench_preprocessing(sub.texts, args.naive_n, args.per_call_n)
+    from core.settings import load_settings
+
+    prep = bench_preprocessing(sub.texts, args.naive_n, args.per_call_n,
+                               load_settings().data_dir)
     print("| pipeline | tweets | tweets/s | ours is | same tokens |\n|---|---:|---:|---:|---:|")
     for r in prep:
         print(f"| {r['name']} | {r['n']} | {r['tps']:,.1f} | {prep[0]['tps'] / r['tps']:,.0f}x "

@@ -28,7 +28,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from core.evaluation.metrics import normalize_answer
-from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, select_split
+from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.settings import load_settings
 
 COLUMNS = ["exact_match", "f1", "mc_accuracy", "mc_accuracy_sum", "hit_rate", "mrr",

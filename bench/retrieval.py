@@ -185,7 +185,8 @@ def main() -> None:
 
 def run(args, tmp: Path) -> None:
     from core.loaders import load_embedder
-    from core.rag.defaults import DEFAULT_DOCS_DIR, load_qa
+    from core.qa import load_qa_rows
+    from core.rag.defaults import DEFAULT_DOCS_DIR
     from core.rag.ingest import read_folder
     from core.settings import load_settings
 
@@ -193,7 +194,7 @@ def run(args, tmp: Path) -> None:
     settings = load_settings()
     embedder = load_embedder(settings)
     docs, _ = read_folder(DEFAULT_DOCS_DIR)
-    questions = [r["question"] for r in load_qa()]
+    questions = [r["question"] for r in load_qa_rows()]
     questions = (questions * (1 + args.queries // max(1, len(questions))))[:args.queries]
     print(f"torch threads: {__import__('torch').get_num_threads()}, cpus: {os.cpu_count()}, "
           f"load avg: {os.getloadavg()[0]:.1f}")

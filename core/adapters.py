@@ -5,51 +5,40 @@ Layout: ``<data_dir>/adapters/<name>/`` holds the standard PEFT files (``adapter
 ``metadata.json`` (base model, knowledge base and content hash, settings, data size, losses,
 duration, created_at). Any folder with an ``adapter_config.json`` counts, so adapters written
 by other features (feedback training) are listed, inspected and deleted the same way.
-Saving writes into a hidden temporary folder and renames it into place (``os.replace``), so a
-crash never leaves a half-written adapter under a real name. Names match ``[a-z0-9_-]{1,64}``.
+Saving writes into a hidden temporary folder renamed into place (:func:`core.atomic.atomic_dir`),
+so a crash never leaves a half-written adapter under a real name. Names follow the one
+store-name rule (``[a-z0-9_-]{1,64}``) after :func:`core.names.suggest_name` lower-cases them
+and turns spaces into ``-`` (adapter names are typed as free text on the Fine-tune page and
+the CLI); anything else (``/``, ``.``, accents) is refused.
 
 Left out: putting an adapter on a model. The :class:`~core.generation.Generator` loads and
 switches its own adapters; it registers here (:func:`watch_deletions`) so that deleting an
 adapter also drops it from every generator that loaded it.
 
 Example:
-    >>> sanitise_name("My Adapter")
-    'my-adapter'
     >>> AdapterRegistry(Path("/data/adapters")).path("Orbis v2").name
     'orbis-v2'
+    >>> AdapterRegistry(Path("/data/adapters")).path("../etc")  # doctest: +SKIP
+    core.errors.UserError: adapter name '../etc' is not allowed; ...
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import uuid
 import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.atomic import atomic_dir
 from core.errors import UserError
+from core.names import is_valid_name, suggest_name
 
-NAME_RE = re.compile(r"[a-z0-9_-]{1,64}")
 METADATA_FILE = "metadata.json"
 CONFIG_FILE = "adapter_config.json"
 _watchers: weakref.WeakSet = weakref.WeakSet()  # generators: forget_adapter(folder) on delete
-
-
-def sanitise_name(name: str) -> str:
-    """Lower-case, spaces to ``-``; then it must match ``[a-z0-9_-]{1,64}`` or UserError.
-
-    Example: ``"Orbis v2" -> "orbis-v2"``; ``"../etc"`` and ``"a/b"`` are refused.
-    """
-    cleaned = re.sub(r"\s+", "-", str(name).strip().lower())
-    if not NAME_RE.fullmatch(cleaned):
-        bad = sorted({c for c in cleaned if not re.fullmatch(r"[a-z0-9_-]", c)})
-        detail = f"characters {''.join(bad)!r} are not allowed" if bad else (
-            "it must be 1 to 64 characters long")
-        raise UserError(f"adapter name {name!r} is invalid: {detail} (use a-z, 0-9, _ and -)")
-    return cleaned
 
 
 def now_iso() -> str:
@@ -85,7 +74,7 @@ class AdapterRegistry:
 
     def path(self, name: str) -> Path:
         """The folder adapter ``name`` lives (or would live) in; the name is checked first."""
-        return self.root / sanitise_name(name)
+        return self.root / suggest_name(name, "adapter")
 
     def exists(self, name: str) -> bool:
         return (self.path(name) / CONFIG_FILE).is_file()
@@ -118,7 +107,7 @@ class AdapterRegistry:
         for folder in self.root.iterdir():
             if folder.name.startswith(".") or not (folder / CONFIG_FILE).is_file():
                 continue
-            if not NAME_RE.fullmatch(folder.name):
+            if not is_valid_name(folder.name):
                 continue
             meta = _read_json(folder / METADATA_FILE)
             config = _read_json(folder / CONFIG_FILE)
@@ -160,10 +149,7 @@ class AdapterRegistry:
         if target.exists() and not overwrite:
             raise UserError(f"an adapter named {target.name!r} exists: pick another name or "
                             "delete it")
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".tmp-{target.name}-{uuid.uuid4().hex[:8]}"
-        old = self.root / f".old-{target.name}-{uuid.uuid4().hex[:8]}"
-        try:
+        with atomic_dir(target) as tmp:
             peft_model.save_pretrained(str(tmp), selected_adapters=[adapter_name])
             produced = tmp / adapter_name if adapter_name != "default" else tmp
             if produced != tmp:  # peft nests non-default adapters in a sub-folder
@@ -172,12 +158,6 @@ class AdapterRegistry:
                 produced.rmdir()
             meta = {"name": target.name, "created_at": now_iso(), **metadata}
             (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
-            if target.exists():
-                os.replace(target, old)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.rmtree(old, ignore_errors=True)
         return target
 
     def delete(self, name: str) -> None:

@@ -103,9 +103,9 @@ def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
         if not ctx.adapter:
             raise UserError("the fine-tuned modes need an adapter: train one on the Fine-tune "
                             "page (or `python -m core finetune`) and pick it")
-        from core.adapters import sanitise_name
+        from core.names import suggest_name
 
-        adapter = sanitise_name(ctx.adapter)
+        adapter = suggest_name(ctx.adapter, "adapter")
         ctx.generator.load_adapter(adapter, ctx.registry)  # reloads a retrained one
     if not m.retrieves:
         return Prepared(m, build_base_prompt(question, ctx.generator), adapter)

@@ -4,7 +4,9 @@ Commands come from this module (``info``, ``generate``) and from any ``core/<pac
 exposing ``register(subparsers)``; each command's handler takes ``(args, settings)`` and returns
 something JSON-serialisable. Errors become one line on stderr and a non-zero exit:
 2 for a problem the user can fix (:class:`core.errors.UserError`), 1 for a bug.
-Heavy imports happen inside handlers so ``--help`` stays fast.
+Heavy imports happen inside handlers so ``--help`` stays fast. Options that mirror a config
+dataclass are generated from its fields by :func:`add_dataclass_options`, so each help text is
+written once, beside the field.
 
 Example:
     $ python -m core generate "Name a colour." --max-new-tokens 8
@@ -14,11 +16,14 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import os
 import pkgutil
 import sys
+import typing
+from collections.abc import Iterable
 from pathlib import Path
 
 from core.errors import UserError
@@ -29,6 +34,41 @@ QUIET_ENV = {
     "TOKENIZERS_PARALLELISM": "false",
     "TQDM_DISABLE": "1",
 }
+
+
+def add_dataclass_options(parser, cls, fields: Iterable[str], *,
+                          names: dict[str, str] | None = None,
+                          overrides: dict[str, dict] | None = None) -> None:
+    """Add one ``--option`` per named field of dataclass ``cls``: help, default and type from it.
+
+    The flag is ``--`` + the field name with ``_`` -> ``-`` unless ``names`` gives another;
+    ``overrides`` holds extra ``add_argument`` keywords per field (``choices``, or a default
+    or type the command keeps for compatibility). A field without a default is required; a
+    ``bool`` field defaulting to False becomes a ``store_true`` switch.
+
+    Example: ``add_dataclass_options(p, RetrievalConfig, ["top_k", "search"],
+    overrides={"search": {"choices": SEARCH_MODES}})`` adds ``--top-k`` (int, default 3,
+    help "Chunks returned.") and ``--search`` (default "hybrid", one of the three modes).
+    """
+    names, overrides = names or {}, overrides or {}
+    declared = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for name in fields:
+        f = declared[name]
+        help_text = f.metadata.get("help")
+        kwargs: dict = {"help": help_text.replace("%", "%%") if help_text else None}
+        if f.default is not dataclasses.MISSING:
+            kwargs["default"] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            kwargs["default"] = f.default_factory()
+        else:  # a field the dataclass cannot do without
+            kwargs["required"] = True
+        if hints[name] is bool and kwargs.get("default") is False:
+            kwargs["action"] = "store_true"
+        elif hints[name] in (int, float):  # str needs no conversion
+            kwargs["type"] = hints[name]
+        kwargs.update(overrides.get(name, {}))
+        parser.add_argument(names.get(name, "--" + name.replace("_", "-")), **kwargs)
 
 
 def _cmd_info(args, settings):
@@ -49,10 +89,11 @@ def _register_builtin(sub) -> None:
     p = sub.add_parser("info", help="device, versions, configured models (loads each)")
     p.add_argument("--no-load", action="store_true", help="report sources without loading")
     p.set_defaults(func=_cmd_info)
+    from core.generation import GenerationConfig
+
     p = sub.add_parser("generate", help="generate text with the configured generator")
     p.add_argument("prompt")
-    p.add_argument("--max-new-tokens", type=int, default=128)
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    add_dataclass_options(p, GenerationConfig, ["max_new_tokens", "temperature"])
     p.set_defaults(func=_cmd_generate)
 
 
@@ -106,7 +147,6 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(module).register(sub)
     _add_nouns(sub)
     return parser
-
 
 
 def main(argv: list[str] | None = None) -> int:

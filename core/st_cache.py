@@ -78,9 +78,9 @@ def get_rag_store():
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def qa_examples(split: str = "test") -> list[dict]:
-    from core.rag.defaults import load_qa
+    from core.qa import load_qa_rows
 
-    return load_qa(split=split)
+    return load_qa_rows(split=split)
 
 # --- tweet emotions (issue 5) ---------------------------------------------------------------
 @st.cache_resource(show_spinner="Preparing the preprocessing pipeline (WordNet)…", max_entries=16)

@@ -138,7 +138,7 @@ with tab_train:
         with shown_errors():
             configs = compare.plan(chosen, prefix, oversample=oversample, cv_folds=folds,
                                    epochs=epochs, preprocess=config, group_map=mapping)
-            start_job("emo-train", workflow.training_work(data, configs, DATA_DIR))
+            start_job("emo-train", workflow.training_work(data, configs, DATA_DIR, settings))
     job_panel("emo-train", title="Training",
               on_done=lambda snap: state.update(emo_train_outcome=snap["result"]),
               cancel_note="Stops at the next step; models already finished stay saved.")

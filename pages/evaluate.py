@@ -18,7 +18,7 @@ from core.adapters import AdapterRegistry
 from core.answering import ALL_MODES, MODES, make_context
 from core.errors import UserError
 from core.evaluation import runner, view
-from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, select_split
+from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.rag.highlight import escape_markdown
 from pages._job_panel import forget_job, job_panel, job_running, start_job
 

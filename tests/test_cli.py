@@ -80,3 +80,62 @@ def test_nouns_replace_flat_names_in_help_but_flat_names_still_work(capsys, tmp_
         assert json.loads(out) == []
     code, _, err = run_cli(capsys, "kb", "show", "nope")
     assert code == 2 and "nope" in err
+
+
+def test_dataclass_options_take_help_default_and_type_from_the_fields():
+    import argparse
+    from dataclasses import dataclass, field
+
+    from core.cli import add_dataclass_options
+
+    @dataclass
+    class Toy:
+        top_k: int = field(default=3, metadata={"help": "Chunks returned (100 %)."})
+        ratio: float = field(default=0.5, metadata={"help": "A fraction."})
+        mode: str = field(default="a", metadata={"help": "a | b"})
+        fast: bool = field(default=False, metadata={"help": "Go fast."})
+
+    parser = argparse.ArgumentParser()
+    add_dataclass_options(parser, Toy, ["top_k", "ratio", "mode", "fast"],
+                          names={"ratio": "--r"}, overrides={"mode": {"choices": ("a", "b")}})
+    assert vars(parser.parse_args([])) == {"top_k": 3, "r": 0.5, "mode": "a", "fast": False}
+    assert vars(parser.parse_args(["--top-k", "7", "--r", "1", "--mode", "b", "--fast"])) == {
+        "top_k": 7, "r": 1.0, "mode": "b", "fast": True}
+    text = parser.format_help()
+    assert "Chunks returned (100 %)." in text and "Go fast." in text
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--mode", "c"])
+
+
+@pytest.mark.parametrize(("argv", "config", "fields"), [
+    (["generate", "x"], "core.generation:GenerationConfig", {"max_new_tokens", "temperature"}),
+    (["index", "--docs", "d", "--kb", "k"], "core.rag.config:ChunkingConfig",
+     {"chunk_size", "chunk_overlap"}),
+    (["evaluate", "--qa", "q", "--kb", "k"], "core.rag.config:RetrievalConfig",
+     {"top_k", "search"}),
+    (["memory", "--model", "m", "--dtype", "bf16", "--mode", "lora"],
+     "core.memory.estimate:EstimateConfig", {"optimizer", "grad_checkpointing"}),
+])
+def test_cli_defaults_are_the_config_defaults(argv, config, fields):
+    import importlib
+
+    from core.cli import build_parser
+
+    module, name = config.split(":")
+    defaults = getattr(importlib.import_module(module), name)()
+    args = vars(build_parser().parse_args(argv))
+    assert {f: args[f] for f in fields} == {f: getattr(defaults, f) for f in fields}
+
+
+def test_building_the_parser_imports_no_heavy_library():
+    """Options come from config dataclasses, which must stay importable without torch, pandas
+    or scikit-learn, so ``python -m core --help`` stays fast."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from core.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'pandas', 'sklearn', 'transformers') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

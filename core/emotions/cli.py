@@ -10,7 +10,7 @@ Heavy imports stay inside the handlers.
 
 from __future__ import annotations
 
-MODELS = ("logreg", "random_forest", "linear_svc", "stacking", "transformer")
+from core.emotions.config import MODELS, TrainConfig
 
 
 def _data(args, settings):
@@ -33,13 +33,13 @@ def _cmd_preprocess(args, settings):
 
 def _cmd_train(args, settings):
     from core.emotions.datasets import load_group_map
-    from core.emotions.training import TrainConfig, train
+    from core.emotions.training import train
 
     group_map = load_group_map(args.group_map) if args.group_map else None
     config = TrainConfig(model=args.model, name=args.name, oversample=args.oversample,
                          epochs=args.epochs, cv_folds=args.cv_folds, seed=args.seed,
                          group_map=group_map)
-    return train(_data(args, settings), config, settings.data_dir).summary()
+    return train(_data(args, settings), config, settings.data_dir, settings=settings).summary()
 
 
 def _cmd_evaluate(args, settings):
@@ -64,6 +64,8 @@ def _cmd_classify(args, settings):
 
 
 def register(sub) -> None:
+    from core.cli import add_dataclass_options
+
     p = sub.add_parser("emotions", help="tweet emotions: preprocess, train, evaluate, classify")
     cmds = p.add_subparsers(dest="emotions_command", required=True, metavar="SUBCOMMAND")
 
@@ -78,15 +80,12 @@ def register(sub) -> None:
         c.add_argument("--data", required=True, help="CSV file (UTF-8)")
         c.add_argument("--text-col", default="text")
         c.add_argument("--label-col", default="label")
-        c.add_argument("--name", required=True, help="model name (letters, digits, _ - .)")
+        add_dataclass_options(c, TrainConfig, ["name"])
         if name == "train":
-            c.add_argument("--model", required=True, choices=MODELS)
+            add_dataclass_options(c, TrainConfig, ["model"],
+                                  overrides={"model": {"choices": MODELS}})
             c.add_argument("--group-map", help="JSON {label: group} applied before training")
-            c.add_argument("--oversample", action="store_true",
-                           help="random oversampling of minority classes (training split only)")
-            c.add_argument("--epochs", type=int, default=3, help="transformer epochs")
-            c.add_argument("--cv-folds", type=int, default=3)
-            c.add_argument("--seed", type=int, default=0)
+            add_dataclass_options(c, TrainConfig, ["oversample", "epochs", "cv_folds", "seed"])
             c.set_defaults(func=_cmd_train)
         else:
             c.set_defaults(func=_cmd_evaluate)

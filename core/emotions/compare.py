@@ -26,6 +26,7 @@ from core.emotions.models_store import list_models, model_summary
 from core.emotions.preprocess import PreprocessConfig
 from core.emotions.training import TrainConfig, train
 from core.errors import UserError
+from core.settings import Settings
 
 MODEL_LABELS = {"logreg": "Logistic regression (C search)", "random_forest": "Random forest",
                 "linear_svc": "Linear SVC", "stacking": "Stacking (LR + RF + SVC)",
@@ -52,7 +53,8 @@ def plan(models: list[str], prefix: str, *, oversample: bool = False, cv_folds: 
 def train_many(data: LabelledData, configs: list[TrainConfig], data_dir: Path,
                progress: Callable[[float, str], None] | None = None,
                on_loss: Callable[[dict], None] | None = None,
-               cancel: threading.Event | None = None, base=None) -> dict:
+               cancel: threading.Event | None = None, base=None, *,
+               settings: Settings | None = None) -> dict:
     """Train ``configs`` in turn; {"trained": [names], "error": str|None, "cancelled": bool}.
 
     A refused model (UserError) stops the rest and is reported in "error"; a bad text column
@@ -70,7 +72,8 @@ def train_many(data: LabelledData, configs: list[TrainConfig], data_dir: Path,
                 progress((i + min(fraction, 1.0)) / len(configs), f"{label}: {message}")
 
         try:
-            train(data, config, Path(data_dir), progress=report, on_loss=on_loss, base=base)
+            train(data, config, Path(data_dir), progress=report, on_loss=on_loss, base=base,
+                  settings=settings)
         except _Cancelled:
             return {"trained": trained, "error": None, "cancelled": True}
         except UserError as exc:

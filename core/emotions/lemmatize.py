@@ -64,11 +64,9 @@ class Lemmatizer:
         self._cached = lru_cache(maxsize=200_000)(self._lemma_guess)
 
     @classmethod
-    def create(cls, data_dir: Path | None = None) -> Lemmatizer | None:
-        from core.settings import load_settings
-
-        root = data_dir if data_dir is not None else load_settings().data_dir
-        status = ensure_nltk_data(Path(root))
+    def create(cls, data_dir: Path) -> Lemmatizer | None:
+        """The lemmatiser over WordNet installed under ``data_dir``; None when WordNet is absent."""
+        status = ensure_nltk_data(Path(data_dir))
         if not status.wordnet:
             return None
         return cls(use_tagger=has_pos_tagger(),

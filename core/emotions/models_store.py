@@ -7,43 +7,34 @@ A model lives in ``<data_dir>/emotion_models/<name>/``:
   head's arrays: linear coefficients, or every tree's node arrays, or a stack of both), loaded
   with ``allow_pickle=False``;
 - transformer: ``encoder/`` written by ``save_pretrained`` (safetensors + tokenizer JSON).
-Nothing is pickled or unpickled. Names are checked by :func:`safe_name` before any path is built.
+Nothing is pickled or unpickled. Names follow the one store-name rule (:mod:`core.names`,
+``[a-z0-9_-]{1,64}``) and are checked before any path is built; a model is written into a
+temporary folder renamed into place (:func:`core.atomic.atomic_dir`).
 
 Example:
-    >>> safe_name("my-model_1")
-    'my-model_1'
-    >>> safe_name("../etc")   # raises UserError
+    >>> load_model("../etc", data_dir)   # doctest: +SKIP
     Traceback (most recent call last):
-    core.errors.UserError: model name '../etc' ...
+    core.errors.UserError: model name '../etc' is not allowed; ...
 """
 
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_dir
 from core.emotions.classical import head_from_arrays
 from core.emotions.features import TfidfFeatures
 from core.emotions.preprocess import PreprocessConfig, cached_preprocessor
 from core.errors import UserError
+from core.names import check_name, is_valid_name
 
 FORMAT_VERSION = 1
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MODELS_FOLDER = "emotion_models"
-
-
-def safe_name(name: str) -> str:
-    """Accept letters, digits, '_', '-', '.' (no leading dot, no '..', at most 64 chars)."""
-    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
-        raise UserError(f"model name {name!r} is not allowed: use 1-64 letters, digits, "
-                        "'_', '-' or '.', starting with a letter or digit (no slashes, no '..')")
-    return name
 
 
 def models_root(data_dir: Path) -> Path:
@@ -94,10 +85,13 @@ class EmotionModel:
 
 def save_model(model: EmotionModel, data_dir: Path) -> Path:
     """Write the model folder (replacing one of the same name) and return it."""
-    folder = models_root(data_dir) / safe_name(model.name)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    folder = models_root(data_dir) / check_name(model.name, "model")
+    with atomic_dir(folder) as tmp:
+        _write(model, tmp)
+    return folder
+
+
+def _write(model: EmotionModel, tmp: Path) -> None:
     settings = {"format_version": FORMAT_VERSION, "name": model.name, "kind": model.kind,
                 "labels": model.labels, "preprocess": model.preprocess.to_dict(),
                 "info": model.info, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -111,13 +105,10 @@ def save_model(model: EmotionModel, data_dir: Path) -> Path:
         settings["max_length"] = model.head.max_length
     (tmp / "settings.json").write_text(json.dumps(settings, indent=1))
     (tmp / "metrics.json").write_text(json.dumps(model.metrics, indent=1))
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
-    return folder
 
 
 def load_model(name: str, data_dir: Path) -> EmotionModel:
-    folder = models_root(data_dir) / safe_name(name)
+    folder = models_root(data_dir) / check_name(name, "model")
     if not (folder / "settings.json").is_file():
         have = ", ".join(list_models(data_dir)) or "none yet"
         raise UserError(f"no trained model named {name!r} (trained models: {have}); "
@@ -152,12 +143,12 @@ def list_models(data_dir: Path) -> list[str]:
     root = models_root(data_dir)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "settings.json").is_file()
-                  and not p.name.endswith(".tmp"))
+    return sorted(p.name for p in root.iterdir() if is_valid_name(p.name)
+                  and (p / "settings.json").is_file())
 
 
 def model_summary(data_dir: Path, name: str) -> dict:
     """settings + metrics of a saved model without loading its weights."""
-    folder = models_root(data_dir) / safe_name(name)
+    folder = models_root(data_dir) / check_name(name, "model")
     return {"settings": json.loads((folder / "settings.json").read_text()),
             "metrics": json.loads((folder / "metrics.json").read_text())}

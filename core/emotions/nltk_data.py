@@ -15,11 +15,12 @@ Example:
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.atomic import atomic_dir
 
 DEBIAN_WORDNET = Path("/usr/share/wordnet")
 #: Files NLTK's WordNetCorpusReader opens (data/index per POS, exception lists, sense index).
@@ -58,16 +59,12 @@ def lexnames_text() -> str:
 
 
 def _install_wordnet(source: Path, target: Path) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name in WORDNET_FILES:
-        if (source / name).is_file():
-            shutil.copyfile(source / name, tmp / name)
-    (tmp / "lexnames").write_text(lexnames_text(), encoding="ascii")
-    (tmp / "LICENSE").write_text("WordNet 3.0 license: see /usr/share/doc/wordnet-base\n")
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
+    with atomic_dir(target) as tmp:
+        for name in WORDNET_FILES:
+            if (source / name).is_file():
+                shutil.copyfile(source / name, tmp / name)
+        (tmp / "lexnames").write_text(lexnames_text(), encoding="ascii")
+        (tmp / "LICENSE").write_text("WordNet 3.0 license: see /usr/share/doc/wordnet-base\n")
 
 
 def ensure_nltk_data(data_dir: Path, source: Path = DEBIAN_WORDNET) -> NltkStatus:

@@ -205,6 +205,7 @@ class Preprocessor:
     """Runs the enabled steps; build once (tokenizer, stopwords, lemmatiser) and reuse."""
 
     def __init__(self, config: PreprocessConfig | None = None, data_dir: Path | None = None):
+        """``data_dir`` (the app's, from Settings) holds WordNet; needed when lemmatising."""
         from nltk.tokenize import TweetTokenizer
 
         self.config = config or PreprocessConfig()
@@ -217,6 +218,8 @@ class Preprocessor:
             from core.emotions.lemmatize import Lemmatizer
             from core.emotions.nltk_data import INSTALL_HINT
 
+            if data_dir is None:
+                raise ValueError("lemmatize=True needs data_dir (Settings.data_dir holds WordNet)")
             self.lemmatizer = Lemmatizer.create(data_dir)
             self.lemma_status = self.lemmatizer.status if self.lemmatizer else INSTALL_HINT
         self._steps = self._build_steps()

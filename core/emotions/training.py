@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.emotions.classical import CLASSICAL, fit_head
+from core.emotions.classical import fit_head
+from core.emotions.config import TrainConfig
 from core.emotions.datasets import (
     LabelledData,
     apply_groups,
@@ -30,41 +31,13 @@ from core.emotions.datasets import (
 )
 from core.emotions.features import TfidfFeatures
 from core.emotions.metrics import classification_metrics, summarise_folds
-from core.emotions.models_store import EmotionModel, safe_name, save_model
-from core.emotions.preprocess import TRANSFORMER_CONFIG, PreprocessConfig, cached_preprocessor
+from core.emotions.models_store import EmotionModel, save_model
+from core.emotions.preprocess import cached_preprocessor
 from core.emotions.transformer import TransformerConfig, fine_tune
 from core.errors import UserError
+from core.settings import Settings
 
-MODELS = (*CLASSICAL, "transformer")
 Progress = Callable[[float, str], None] | None
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    model: str
-    name: str
-    oversample: bool = False
-    cv_folds: int = 3
-    test_size: float = 0.2
-    seed: int = 0
-    epochs: int = 3
-    preprocess: PreprocessConfig | None = None   # None: default for the model kind
-    min_df: int = 1
-    group_map: dict[str, str] | None = None   # applied before training, kept with the model
-
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise UserError(f"model must be one of {'|'.join(MODELS)}, got {self.model!r}")
-        safe_name(self.name)
-        if not 2 <= self.cv_folds <= 10:
-            raise UserError(f"cv_folds must be between 2 and 10, got {self.cv_folds}")
-        if not 0.05 <= self.test_size <= 0.5:
-            raise UserError(f"test_size must be between 0.05 and 0.5, got {self.test_size}")
-
-    def preprocess_config(self) -> PreprocessConfig:
-        if self.preprocess is not None:
-            return self.preprocess
-        return TRANSFORMER_CONFIG if self.model == "transformer" else PreprocessConfig()
 
 
 @dataclass
@@ -111,8 +84,13 @@ def _preprocess(fn, texts: list[str], progress: Progress, chunk: int = 500) -> l
 
 def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Progress = None,
           on_loss: Callable[[dict], None] | None = None, base=None, save: bool = True,
-          transformer: TransformerConfig | None = None) -> TrainResult:
-    """Train ``config.model`` on ``data``; ``base`` overrides the transformer's encoder."""
+          transformer: TransformerConfig | None = None, *,
+          settings: Settings | None = None) -> TrainResult:
+    """Train ``config.model`` on ``data`` and save it under ``data_dir`` (unless ``save=False``).
+
+    The transformer's encoder comes from ``base`` (labels -> (model, tokenizer)) or else from
+    ``settings.classifier_model``: the caller passes its Settings, nothing here re-reads them.
+    """
     t_start = time.perf_counter()
     check_texts(data)
     if config.group_map:
@@ -131,12 +109,13 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     k = len(labels)
     if config.model == "transformer":
         from core.loaders import load_classifier_base
-        from core.settings import load_settings
 
+        if base is None and settings is None:
+            raise ValueError("the transformer needs base= or settings= to load its encoder")
         tcfg = transformer or TransformerConfig(
             epochs=config.epochs, seed=config.seed,
             imbalance="oversample" if config.oversample else "class_weights")
-        base = base or (lambda labs: load_classifier_base(load_settings(), labs))
+        base = base or (lambda labs: load_classifier_base(settings, labs))
         t0 = time.perf_counter()
         scaled = (lambda f, m: progress(0.05 + 0.8 * f, m)) if progress else None
         head, info = fine_tune(_preprocess(pre.text, texts_train, progress), y, labels, tcfg, base,
@@ -150,19 +129,19 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     else:
         # BLAS thread pools thrash on a busy 2-core box (LR fits measured 50x slower), so the
         # classical fits run single-threaded BLAS; the forest still uses 2 joblib workers.
+        # The ``with`` restores the thread count even when a fold fails or is cancelled.
         from threadpoolctl import threadpool_limits
 
-        limiter = threadpool_limits(limits=1)
-        tokens = _preprocess(pre.tokens, texts_train, progress)
-        cv = _classical_cv(tokens, y, config.cv_folds, config, k, labels, progress)
-        if progress:
-            progress(0.75, "fitting on the whole training split")
-        t0 = time.perf_counter()
-        feats = TfidfFeatures(min_df=config.min_df).fit(tokens)
-        head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
-                              config.oversample)
-        seconds = time.perf_counter() - t0
-        limiter.restore_original_limits()
+        with threadpool_limits(limits=1):
+            tokens = _preprocess(pre.tokens, texts_train, progress)
+            cv = _classical_cv(tokens, y, config.cv_folds, config, k, labels, progress)
+            if progress:
+                progress(0.75, "fitting on the whole training split")
+            t0 = time.perf_counter()
+            feats = TfidfFeatures(min_df=config.min_df).fit(tokens)
+            head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
+                                  config.oversample)
+            seconds = time.perf_counter() - t0
         info = {**info, "vocabulary": len(feats.vocabulary)}
         model = EmotionModel(config.name, config.model, labels, pre.config, head, feats,
                              info=info, data_dir=Path(data_dir))

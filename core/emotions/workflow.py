@@ -114,7 +114,8 @@ def oversampling_counts(grouped: LabelledData) -> pd.DataFrame:
     return analysis.oversampled_counts(datasets.drop_rare(grouped).labels)
 
 
-def training_work(data: LabelledData, configs: list[TrainConfig], data_dir: Path):
+def training_work(data: LabelledData, configs: list[TrainConfig], data_dir: Path,
+                  settings=None):
     """A :class:`core.jobs.Job` work function training ``configs`` with progress, step losses
     and cancel; the job's result is :func:`core.emotions.compare.train_many`'s."""
     datasets.check_texts(data)
@@ -125,7 +126,7 @@ def training_work(data: LabelledData, configs: list[TrainConfig], data_dir: Path
                 job.step(r["step"], r["total"], r["loss"])
 
         return compare.train_many(data, configs, data_dir, progress=job.progress,
-                                  cancel=job.cancel, on_loss=on_loss)
+                                  cancel=job.cancel, on_loss=on_loss, settings=settings)
     return work
 
 

@@ -19,8 +19,8 @@ import sys
 def _cmd_evaluate(args, settings):
     from core.answering import ALL_MODES, MODES, make_context
     from core.errors import UserError
-    from core.evaluation.qa import load_qa_file, select_split
     from core.evaluation.runner import evaluate, save_run
+    from core.qa import load_qa_file, select_split
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else [
         m for m in ALL_MODES if args.adapter or not MODES[m].needs_adapter]
@@ -56,7 +56,8 @@ def _cmd_eval_runs(args, settings):
 
 
 def register(sub) -> None:
-    from core.rag.config import RetrievalConfig
+    from core.cli import add_dataclass_options
+    from core.rag.config import SEARCH_MODES, RetrievalConfig
 
     p = sub.add_parser("evaluate", help="evaluate answer modes over a QA JSONL file")
     p.add_argument("--qa", required=True, help="JSONL: question, answer, aliases, choices, "
@@ -68,8 +69,8 @@ def register(sub) -> None:
                                                "fine-tuned ones when --adapter is given)")
     p.add_argument("--split", choices=("test", "train", "all"), default="test")
     p.add_argument("--limit", type=int, default=0, help="first N questions only (0 = all)")
-    p.add_argument("--top-k", type=int, default=RetrievalConfig().top_k)
-    p.add_argument("--search", choices=("vector", "fts", "hybrid"), default="hybrid")
+    add_dataclass_options(p, RetrievalConfig, ["top_k", "search"],
+                          overrides={"search": {"choices": SEARCH_MODES}})
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_evaluate)
     p = sub.add_parser("eval-runs", help="list saved evaluation runs")

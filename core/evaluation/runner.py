@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -26,10 +25,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core.atomic import write_text_atomic
 from core.errors import UserError
 from core.evaluation import metrics
 from core.evaluation.likelihood import score_choices
-from core.evaluation.qa import QAItem
+from core.qa import QAItem
 
 Progress = Callable[[float, str], None]
 METRICS = ("exact_match", "answer_hit", "f1", "mc_accuracy", "mc_accuracy_sum", "hit_rate", "mrr",
@@ -161,13 +161,8 @@ def _run_path(settings, run_id: str) -> Path:
 
 
 def save_run(settings, run: dict) -> Path:
-    """Write the run atomically (temp file + os.replace)."""
-    path = _run_path(settings, run["id"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp-{uuid.uuid4().hex[:6]}")
-    tmp.write_text(json.dumps(run, default=str))
-    os.replace(tmp, path)
-    return path
+    """Write the run atomically (:func:`core.atomic.write_text_atomic`)."""
+    return write_text_atomic(_run_path(settings, run["id"]), json.dumps(run, default=str))
 
 
 def list_runs(settings) -> list[dict]:

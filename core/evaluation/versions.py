@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 
 from core.answering import ADAPTER_MODES, FINETUNED, without_adapter
 from core.errors import UserError
-from core.evaluation.qa import QAItem
 from core.evaluation.runner import METRICS
+from core.qa import QAItem
 from core.settings import Settings
 
 Progress = Callable[[float, str], None]
@@ -35,7 +35,7 @@ DELTA_METRICS = (*METRICS, "seconds_per_question")
 
 def default_items(limit: int, qa_file=None, *, max_bytes: int | None = None) -> list[QAItem]:
     """The first ``limit`` test-split questions of ``qa_file`` (default: the built-in QA set)."""
-    from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, select_split
+    from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 
     if limit < 1:
         raise UserError(f"limit must be at least 1, got {limit}")

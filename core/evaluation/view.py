@@ -16,8 +16,8 @@ import pandas as pd
 
 from core.answering import BASE, FINETUNED, FINETUNED_RAG, RAG
 from core.errors import UserError
-from core.evaluation.qa import parse_qa_text, select_split
 from core.evaluation.runner import compare_runs, wins
+from core.qa import parse_qa_text, select_split
 
 METRICS_NOTE = (
     "Exact match and token F1 (SQuAD normalisation, answer or any alias), answer hit (the "

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
 
+from core.atomic import write_bytes_atomic
 from core.errors import UserError
 from core.feedback.schema import OutputRecord, PreferenceRecord
 
@@ -134,14 +133,5 @@ def write_export(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRe
         raise UserError(f"--out must be a file path, got the folder {out}")
     if not out.parent.is_dir():
         raise UserError(f"the folder {out.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(out, data)
     return {"format": fmt, "path": str(out), "rows": count_rows(fmt, records, prefs)}

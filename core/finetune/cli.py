@@ -60,10 +60,11 @@ def _cmd_adapter_show(args, settings):
 
 
 def _cmd_adapter_delete(args, settings):
-    from core.adapters import AdapterRegistry, sanitise_name
+    from core.adapters import AdapterRegistry
+    from core.names import suggest_name
 
     AdapterRegistry.of(settings).delete(args.name)
-    return {"adapter": sanitise_name(args.name), "deleted": True}
+    return {"adapter": suggest_name(args.name, "adapter"), "deleted": True}
 
 
 def _cmd_feedback_learn(args, settings):
@@ -92,24 +93,20 @@ def _cmd_feedback_learn(args, settings):
 
 
 def register(sub) -> None:
-    d = LoraSettings()
+    from core.cli import add_dataclass_options
+
     p = sub.add_parser("finetune", help="train a LoRA adapter on a knowledge base")
     p.add_argument("--kb", required=True, help="knowledge base name")
     p.add_argument("--adapter", required=True, help="adapter name ([a-z0-9_-], 1-64 chars)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--data", choices=DATA_MODES, default=d.data_mode,
-                   help="chunks | paraphrases | qa (train split only)")
+    add_dataclass_options(
+        p, LoraSettings, ["epochs", "data_mode", "paraphrases_per_chunk", "rank", "alpha",
+                          "learning_rate", "batch_size", "micro_batch_size", "max_length"],
+        names={"data_mode": "--data", "paraphrases_per_chunk": "--paraphrases",
+               "learning_rate": "--lr"},
+        overrides={"data_mode": {"choices": DATA_MODES}})
     p.add_argument("--paraphrase-method", choices=("templates", "generator"),
-                   default="templates", help="how paraphrases are made (see README)")
-    p.add_argument("--paraphrases", type=int, default=d.paraphrases_per_chunk,
-                   help="rewordings per chunk")
-    p.add_argument("--rank", type=int, default=d.rank)
-    p.add_argument("--alpha", type=int, default=d.alpha)
-    p.add_argument("--lr", type=float, default=d.learning_rate)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--micro-batch-size", type=int, default=d.micro_batch_size,
-                   help="examples per forward/backward pass (gradient accumulation)")
-    p.add_argument("--max-length", type=int, default=d.max_length)
+                   default="templates", help="how paraphrases are made (templates: instant; "
+                                             "generator: the model rewords each chunk)")
     p.add_argument("--target-modules", default="", help="comma-separated; empty = per model")
     p.add_argument("--overwrite", action="store_true", help="replace an adapter of that name")
     p.add_argument("--log-every", type=int, default=10, help="print the loss every N steps")

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import torch
 
 from core.errors import UserError
-from core.evaluation.qa import QAItem, train_items
 from core.finetune.paraphrase import split_sentences, template_paraphrases
+from core.qa import QAItem, train_items
 
 IGNORE_INDEX = -100  # positions cross-entropy skips (torch.nn.CrossEntropyLoss ignore_index)
 

@@ -28,6 +28,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from core.atomic import write_text_atomic
 from core.finetune.config import LoraSettings
 from core.finetune.data import count_target_tokens, encode_examples
 
@@ -115,11 +116,7 @@ def record_throughput(settings, tokens_per_second: float, source: str,
     """Keep the latest measured rate of ``settings.generator_model`` for the next estimate."""
     rate = Throughput(round(tokens_per_second, 2), source, settings.generator_model,
                       lora.max_length, lora.micro_batch_size, time.time())
-    path = throughput_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(rate)))
-    tmp.replace(path)
+    write_text_atomic(throughput_path(settings), json.dumps(asdict(rate)))
     return rate
 
 

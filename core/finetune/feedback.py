@@ -33,10 +33,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.adapters import AdapterRegistry, sanitise_name
+from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.feedback.export import Example, dpo_examples, kto_examples
 from core.feedback.schema import OutputRecord, PreferenceRecord, utcnow
+from core.names import check_name
 from core.settings import Settings
 from core.training.lora import LoraSpec
 
@@ -67,7 +68,7 @@ class LearnConfig:
     seed: int = field(default=0, metadata={"help": "Seed for LoRA init and data order."})
 
     def __post_init__(self) -> None:
-        check_new_name(self.adapter)
+        check_name(self.adapter, "adapter")  # exactly as typed: no silent renaming
         if self.method not in METHODS:
             raise UserError(f"method must be one of {'|'.join(METHODS)}, got {self.method!r}")
         for name, low, high in (("max_steps", 1, 100_000), ("batch_size", 2, 1024),
@@ -79,22 +80,6 @@ class LearnConfig:
             raise UserError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if not 0 < self.beta <= 10:
             raise UserError(f"beta must be in (0, 10], got {self.beta}")
-
-
-def check_new_name(name: str) -> str:
-    """``name`` exactly as the registry stores it, else UserError (no silent renaming).
-
-    :func:`core.adapters.sanitise_name` lower-cases and turns spaces into ``-``; a
-    new adapter's name must already be in that form so the folder is the name typed.
-    """
-    try:
-        clean = sanitise_name(name)
-    except UserError:
-        clean = None
-    if clean != name:
-        raise UserError(f"adapter name must be 1-64 characters from a-z, 0-9, '_' and '-' "
-                        f"(no dots, slashes or spaces); got {name!r}")
-    return name
 
 
 @dataclass
@@ -267,7 +252,7 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
                    else list(config.lora.target_modules))  # a parent's adapter keeps its own
         metadata = _metadata(config, plan, generator, settings, base_adapter, losses,
                              train_loss, seconds, targets)
-        try:  # temp folder + os.replace: never a half-written adapter under the real name
+        try:  # the registry writes atomically: never a half-written adapter under the real name
             target = registry.save(trainer.model, config.adapter, metadata)
         except OSError as exc:
             raise UserError(f"could not create adapter {config.adapter!r}: {exc}") from exc

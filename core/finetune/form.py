@@ -8,7 +8,7 @@ knowledge base and data mode (``<kb>-<data mode>``) until the user types a name 
 Rendering is the page's; this module holds no Streamlit.
 
 Example:
-    >>> suggest_name("Harrowmere Docs", "qa")
+    >>> adapter_name_for("Harrowmere Docs", "qa")
     'harrowmere-docs-qa'
     >>> follow_name("default-chunks", "default-chunks", "default", "qa")
     'default-qa'
@@ -24,6 +24,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from core.atomic import write_text_atomic
 from core.finetune.config import LoraSettings
 
 _D = LoraSettings()
@@ -31,11 +32,11 @@ _D = LoraSettings()
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name an adapter (shown as the user types), or None when it can."""
-    from core.adapters import sanitise_name
+    from core import names
     from core.errors import UserError
 
     try:
-        sanitise_name(name)
+        names.suggest_name(name)
     except UserError as exc:
         return str(exc)
     return None
@@ -73,11 +74,11 @@ class FinetuneForm:
     def work(self, settings):
         """The job body for :meth:`core.jobs.JobRegistry.start`: train and save (or hold) the
         adapter, reporting every optimiser step and micro-batch."""
-        from core.adapters import sanitise_name
+        from core import names
         from core.finetune.pipeline import run_finetune
         from core.training.callbacks import TrainingHooks
 
-        lora, name = self.lora(), sanitise_name(self.name)
+        lora, name = self.lora(), names.suggest_name(self.name)  # "My Adapter" -> "my-adapter"
         kb, method, overwrite = self.kb, self.method, self.overwrite
 
         def run(job):
@@ -93,7 +94,7 @@ class FinetuneForm:
         return run
 
 
-def suggest_name(kb: str, data_mode: str) -> str:
+def adapter_name_for(kb: str, data_mode: str) -> str:
     """``<kb>-<data mode>`` as a valid adapter name (a-z, 0-9, _ and -, at most 64)."""
     slug = re.sub(r"[^a-z0-9_-]+", "-", f"{kb}-{data_mode}".lower()).strip("-_")
     return slug[:64].rstrip("-_") or data_mode
@@ -103,7 +104,7 @@ def follow_name(name: str, previous_suggestion: str, kb: str, data_mode: str) ->
     """The new suggestion while ``name`` is empty or still the previous suggestion, else
     ``name`` (the user typed their own)."""
     if name.strip() in ("", previous_suggestion):
-        return suggest_name(kb, data_mode)
+        return adapter_name_for(kb, data_mode)
     return name
 
 
@@ -133,10 +134,7 @@ def save_form(settings, form: FinetuneForm) -> None:
     path = form_path(settings)
     if path.exists() and asdict(load_form(settings)) == data:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=1))
 
 
 def seed_state(state: MutableMapping, settings, kbs: list[str]) -> None:
@@ -152,10 +150,10 @@ def seed_state(state: MutableMapping, settings, kbs: list[str]) -> None:
         state.setdefault(f"ft_{field}", value)
     if kbs and state["ft_kb"] not in kbs:
         state["ft_kb"] = "default" if "default" in kbs else kbs[0]
-    state.setdefault("_ft_auto", suggest_name(saved.kb, saved.data_mode))
+    state.setdefault("_ft_auto", adapter_name_for(saved.kb, saved.data_mode))
     state["ft_name"] = follow_name(state["ft_name"], state["_ft_auto"], state["ft_kb"] or "",
                                    state["ft_data_mode"])
-    state["_ft_auto"] = suggest_name(state["ft_kb"] or "", state["ft_data_mode"])
+    state["_ft_auto"] = adapter_name_for(state["ft_kb"] or "", state["ft_data_mode"])
 
 
 def from_state(state: Mapping) -> FinetuneForm:

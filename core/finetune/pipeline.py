@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.adapters import AdapterRegistry, sanitise_name
+from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.evaluation.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.finetune.config import LoraSettings
 from core.finetune.data import (
     SourceChunk,
@@ -37,6 +36,8 @@ from core.finetune.data import (
     qa_examples,
 )
 from core.finetune.train import train_lora
+from core.names import suggest_name
+from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 
 if TYPE_CHECKING:
     from core.training.callbacks import TrainingHooks
@@ -158,7 +159,7 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
     from core.training.callbacks import TrainingHooks
     from core.training.copy import training_copy
 
-    name = sanitise_name(adapter)
+    name = suggest_name(adapter, "adapter")
     if AdapterRegistry.of(settings).path(name).exists() and not overwrite:
         raise UserError(f"an adapter named {name!r} exists: pick another name or delete it")
     started = time.perf_counter()

@@ -56,19 +56,26 @@ def _cmd_memory(args, settings):
 
 
 def register(sub) -> None:
+    from core.cli import add_dataclass_options
+    from core.memory.estimate import DTYPES, MODES, OPTIMIZERS, EstimateConfig
+
+    d = EstimateConfig()
     p = sub.add_parser("memory", help="GPU memory estimate (and measurement) for a model")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="catalog name/hub id, builtin:..., folder or hub id")
     src.add_argument("--config", help="path to a config.json")
-    p.add_argument("--dtype", required=True, choices=["fp32", "fp16", "bf16", "int8", "int4"])
-    p.add_argument("--mode", required=True, choices=["inference", "full", "lora", "qlora"])
-    p.add_argument("--batch", default="1")
-    p.add_argument("--seq", default="2048")
-    p.add_argument("--optimizer", default="adamw", choices=["adamw", "adamw8bit", "sgd"])
-    p.add_argument("--grad-checkpointing", action="store_true")
-    p.add_argument("--lora-r", default="8")
-    p.add_argument("--lora-alpha", default=None, help="default 2 x r")
-    p.add_argument("--lora-targets", default="q,v", help="comma list: q,k,v,o,gate,up,down")
+    # numbers stay text here so _positive can refuse "-1" or "abc" with one line (UserError)
+    add_dataclass_options(p, EstimateConfig, [
+        "dtype", "mode", "batch", "seq", "optimizer", "grad_checkpointing", "lora_r",
+        "lora_alpha", "lora_targets"], overrides={
+        "dtype": {"required": True, "default": None, "choices": list(DTYPES)},
+        "mode": {"required": True, "default": None, "choices": list(MODES)},
+        "batch": {"type": None, "default": str(d.batch)},
+        "seq": {"type": None, "default": str(d.seq)},
+        "optimizer": {"choices": list(OPTIMIZERS)},
+        "lora_r": {"type": None, "default": str(d.lora_r)},
+        "lora_alpha": {"type": None, "default": None, "help": "default 2 x r"},
+        "lora_targets": {"default": ",".join(d.lora_targets)}})
     p.add_argument("--measure", action="store_true",
                    help="also measure real memory (builtin:... models and local folders)")
     p.set_defaults(func=_cmd_memory)

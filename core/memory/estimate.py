@@ -47,14 +47,18 @@ class EstimateConfig:
     batch: int = field(default=1, metadata={"help": "sequences per step"})
     seq: int = field(default=2048, metadata={"help": "tokens per sequence"})
     optimizer: str = field(default="adamw", metadata={"help": "adamw|adamw8bit|sgd"})
-    grad_checkpointing: bool = False
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_targets: tuple[str, ...] = ("q", "v")
+    grad_checkpointing: bool = field(default=False, metadata={
+        "help": "keep activations only at layer boundaries; recompute them in backward"})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank r"})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (the update is scaled by "
+                                                          "alpha / r)"})
+    lora_targets: tuple[str, ...] = field(default=("q", "v"), metadata={
+        "help": "comma list: q,k,v,o,gate,up,down"})
     flash_attention: bool = field(default=True, metadata={"help": "SDPA: no s*s scores kept"})
     score_bytes: int = field(default=0, metadata={"help": "bytes of a*s*s tensors; 0=as acts"})
     context_bytes: int = field(default=512 * 1024**2, metadata={"help": "CUDA context; 0=CPU"})
-    overhead_fraction: float = 0.05
+    overhead_fraction: float = field(default=0.05, metadata={
+        "help": "allocator fragmentation and workspace, as a fraction of the rest"})
     unquantized_dtype: str = field(default="bf16", metadata={"help": "non-matrix params"})
 
     def __post_init__(self) -> None:

@@ -89,12 +89,15 @@ def _cmd_kb_delete_doc(args, settings):
 
 
 def register(sub) -> None:
+    from core.cli import add_dataclass_options
+    from core.generation import GenerationConfig
+    from core.rag.config import ChunkingConfig, RetrievalConfig
+
     p = sub.add_parser("index", help="chunk, embed and store a folder of documents in a KB")
     p.add_argument("--docs", required=True, help="folder of .txt .md .pdf .csv .jsonl files")
     p.add_argument("--kb", required=True, help="knowledge base name ([a-z0-9_-], 1-64 chars)")
     p.add_argument("--text-column", default="text", help="column used for .csv/.jsonl")
-    p.add_argument("--chunk-size", type=int, default=700, help="characters per chunk")
-    p.add_argument("--chunk-overlap", type=int, default=120, help="characters of overlap")
+    add_dataclass_options(p, ChunkingConfig, ["chunk_size", "chunk_overlap"])
     p.set_defaults(func=_cmd_index)
 
     p = sub.add_parser("ask", help="answer a question (base model alone or with RAG)")
@@ -102,9 +105,10 @@ def register(sub) -> None:
     p.add_argument("--kb", default=DEFAULT_KB)
     p.add_argument("--mode", default=RAG, help=" | ".join(MODES))
     p.add_argument("--adapter", default="", help="LoRA adapter for the finetuned modes")
-    p.add_argument("--top-k", type=int, default=3)
-    p.add_argument("--search", choices=SEARCH_MODES, default="hybrid")
-    p.add_argument("--max-new-tokens", type=int, default=40)
+    add_dataclass_options(p, RetrievalConfig, ["top_k", "search"],
+                          overrides={"search": {"choices": SEARCH_MODES}})
+    add_dataclass_options(p, GenerationConfig, ["max_new_tokens"],
+                          overrides={"max_new_tokens": {"default": 40}})
     p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser("kbs", help="list knowledge bases with document and chunk counts")

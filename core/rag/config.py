@@ -1,4 +1,4 @@
-"""Validated configuration for chunking and retrieval, plus the knowledge-base name rule.
+"""Validated configuration for chunking and retrieval, plus the knowledge-base name check.
 
 Each dataclass validates in ``__post_init__`` and raises :class:`UserError` naming the bad
 value, so the page, the CLI and the benchmark share one set of limits. Nothing here loads a
@@ -10,18 +10,19 @@ Example:
     >>> check_kb_name("../etc")
     Traceback (most recent call last):
     ...
-    core.errors.UserError: knowledge base name '../etc' ...
+    core.errors.UserError: knowledge base name '../etc' is not allowed; ...
+
+The name rule itself is the one every store shares (:mod:`core.names`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from core.errors import UserError
+from core.names import check_name
 
 SEARCH_MODES = ("vector", "fts", "hybrid")
-KB_NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 #: Longest question accepted (characters); a 50,000-character paste is refused, not truncated.
 MAX_QUESTION_CHARS = 2_000
 DEFAULT_KB = "default"
@@ -77,12 +78,8 @@ class RetrievalConfig:
 
 
 def check_kb_name(name: str) -> str:
-    """Return ``name`` if it is a safe table name: 1-64 of ``[a-z0-9_-]``; else UserError."""
-    if not isinstance(name, str) or not KB_NAME_RE.fullmatch(name):
-        shown = name if len(str(name)) <= 80 else str(name)[:77] + "..."
-        raise UserError(f"knowledge base name {shown!r} is not allowed: use 1-64 lowercase "
-                        "letters, digits, '-' or '_' (no slashes, dots or spaces)")
-    return name
+    """:func:`core.names.check_name` for a knowledge base (the name is a LanceDB table)."""
+    return check_name(name, "knowledge base")
 
 
 def check_question(question: str) -> str:

@@ -1,18 +1,13 @@
 """The shipped default knowledge base and its QA set (``assets/knowledge``).
 
 ``ensure_default_kb`` builds the ``default`` base from the Markdown/text files the first time a
-page or test needs it; ``load_qa`` reads the question set (question, answer, aliases, choices,
-source, split). Only ``train`` questions may be used for training; the compare page offers
-``test`` questions as examples. Nothing here generates text.
-
-Example:
-    >>> load_qa(split="test")[0]["question"]  # doctest: +SKIP
-    'In which town is Harrowmere Tide Instruments based?'
+page or test needs it; ``is_correct`` checks an answer against a QA row. The question set itself
+is read by :mod:`core.qa` (``load_qa_rows``): only ``train`` questions may be used for
+training; the compare page offers ``test`` questions as examples. Nothing here generates text.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from core.errors import UserError
@@ -20,16 +15,6 @@ from core.rag.config import DEFAULT_KB
 from core.settings import ASSETS_DIR
 
 DEFAULT_DOCS_DIR = ASSETS_DIR / "knowledge" / "default"
-DEFAULT_QA = ASSETS_DIR / "knowledge" / "default_qa.jsonl"
-
-
-def load_qa(path: Path = DEFAULT_QA, split: str | None = None) -> list[dict]:
-    """QA rows from a JSONL file, optionally only one split; [] when the file is absent."""
-    if not path.exists():
-        return []
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
-    return [r for r in rows if split is None or r.get("split") == split]
 
 
 def is_correct(answer: str, row: dict) -> bool:

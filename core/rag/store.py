@@ -38,6 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
+from core.atomic import write_text_atomic
 from core.errors import UserError
 from core.rag.chunking import chunk_text, content_hash
 from core.rag.config import ChunkingConfig, RetrievalConfig, check_kb_name
@@ -145,10 +146,8 @@ class KnowledgeStore:
     def _begin(self, kb: str, version: int | None) -> None:
         path = self._journal(kb)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"kb": kb, "version": version, "pid": os.getpid()}))
-            os.replace(tmp, path)
+            write_text_atomic(path, json.dumps({"kb": kb, "version": version,
+                                                "pid": os.getpid()}))
 
     def _end(self, kb: str) -> None:
         path = self._journal(kb)

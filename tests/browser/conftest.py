@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, REPO, StreamlitServer
+from core.launcher import CHROMIUM, CHROMIUM_ARGS, REPO, StreamlitServer
 
 ARTIFACTS = REPO / "test-artifacts" / "screenshots"
 

@@ -37,10 +37,10 @@ def _cli_answer(question: str, mode: str, data_dir) -> str:
 
 def test_five_sessions_get_their_own_answers_and_all_ratings_are_stored(app_server, browser):
     from core.feedback.store import SQLFeedbackStore
-    from core.rag.defaults import load_qa
+    from core.qa import load_qa_rows
     from core.settings import Settings
 
-    questions = [r["question"] for r in load_qa(split="test")[:N_SESSIONS]]
+    questions = [r["question"] for r in load_qa_rows(split="test")[:N_SESSIONS]]
     assert len(set(questions)) == N_SESSIONS
     contexts = [browser.new_context(viewport={"width": 1400, "height": 1000})
                 for _ in range(N_SESSIONS)]

@@ -36,7 +36,8 @@ def _metrics(page) -> dict[str, str]:
 
 
 def test_compare_base_and_rag_answers_with_sources(app_server, page):
-    from core.rag.defaults import is_correct, load_qa
+    from core.qa import load_qa_rows
+    from core.rag.defaults import is_correct
 
     open_page(page, app_server.url, "Ask & compare")
     page.get_by_role("button", name=QUESTION).click()
@@ -46,7 +47,7 @@ def test_compare_base_and_rag_answers_with_sources(app_server, page):
     assert page.get_by_text(f"Question: {QUESTION}").is_visible()
     base, rag = answer_text(page, "Base"), answer_text(page, "RAG")
     assert base and rag and words(base) != words(rag)
-    gold = next(r for r in load_qa(split="test") if r["question"] == QUESTION)
+    gold = next(r for r in load_qa_rows(split="test") if r["question"] == QUESTION)
     assert is_correct(rag, gold), f"RAG answer {rag!r} lacks {gold['answer']!r}"
     sources = column(page, "RAG").get_by_test_id("stExpander")
     assert sources.count() == 3  # top-k default

@@ -7,9 +7,10 @@ import pytest
 
 from core.emotions import classical
 from core.emotions.features import TfidfFeatures
-from core.emotions.models_store import list_models, load_model, safe_name
+from core.emotions.models_store import list_models, load_model
 from core.emotions.training import TrainConfig, evaluate, train
 from core.errors import UserError
+from core.names import check_name
 
 
 def test_tfidf_known_answer_and_matches_sklearn():
@@ -78,7 +79,7 @@ def test_logreg_search_records_choice(small_data, tmp_path):
 @pytest.mark.parametrize("name", ["../evil", "a/b", ".hidden", "", "x" * 65, "a..b", "sp ace"])
 def test_unsafe_names_rejected(name):
     with pytest.raises(UserError, match="not allowed"):
-        safe_name(name)
+        check_name(name, "model")
 
 
 def test_classify_refuses_empty_and_unknown_model(small_data, tmp_path):
@@ -87,3 +88,38 @@ def test_classify_refuses_empty_and_unknown_model(small_data, tmp_path):
         result.model.classify(["  "])
     with pytest.raises(UserError, match="no trained model named 'nope'"):
         load_model("nope", tmp_path)
+
+
+@pytest.mark.parametrize("fail_in", ["cv", "cancel"])
+def test_a_failing_cross_validation_restores_the_blas_thread_count(small_data, tmp_path,
+                                                                    monkeypatch, fail_in):
+    """Classical fits run single-threaded BLAS; a fold that raises (or a cancel raised from
+    the progress callback) must not leave the server single-threaded for good."""
+    import importlib
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from core.emotions import training
+
+    for module in ("sklearn.ensemble", "sklearn.linear_model", "sklearn.svm"):
+        importlib.import_module(module)  # every BLAS/OpenMP pool the fits use, before counting
+
+    def counts():
+        return {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()}
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("fold failed")
+
+    def progress(fraction, message):
+        if "fold" in message:
+            raise RuntimeError("cancelled")
+
+    if fail_in == "cv":
+        monkeypatch.setattr(training, "fit_head", boom)
+    with threadpool_limits(limits=2):
+        before = counts()
+        assert before and all(n == 2 for n in before.values())
+        with pytest.raises(RuntimeError):
+            train(small_data, TrainConfig(model="logreg", name="lr"), tmp_path, save=False,
+                  progress=progress if fail_in == "cancel" else None)
+        assert counts() == before

@@ -12,6 +12,9 @@ from core.emotions import preprocess as pp
 from core.emotions.nltk_data import ensure_nltk_data, lexnames_text
 from core.emotions.preprocess import PreprocessConfig, Preprocessor
 from core.errors import UserError
+from core.settings import load_settings
+
+DATA_DIR = load_settings().data_dir  # the test session's (tests/conftest.py); WordNet goes there
 
 
 @pytest.mark.parametrize(("fn", "text", "expected"), [
@@ -54,13 +57,13 @@ def test_own_stopword_list_marks_negations():
     (["feelings", "running", "sad", "lol"], ["feeling", "run", "sad", "lol"]),
 ])
 def test_lemmatize_pos_aware(tokens, expected):
-    pre = Preprocessor(PreprocessConfig())
+    pre = Preprocessor(PreprocessConfig(), DATA_DIR)
     assert pre.lemmatizer is not None, "WordNet should be available on the team's machines"
     assert pre.lemmatizer.lemmatize(tokens) == expected
 
 
 def test_full_pipeline_trace_marks_changes():
-    pre = Preprocessor(PreprocessConfig())
+    pre = Preprocessor(PreprocessConfig(), DATA_DIR)
     trace = pre.trace("@bob I don&#39;t LOVE this 😂 https://t.co/x #Blessed")
     names = [s.name for s in trace.steps]
     assert names == list(pp.STEP_ORDER)
@@ -78,7 +81,7 @@ def test_full_pipeline_trace_marks_changes():
 def test_handle_placeholder_and_switched_off_steps():
     config = PreprocessConfig(handles="placeholder", punctuation=False, stopwords=False,
                               lemmatize=False, emoji=False)
-    pre = Preprocessor(config)
+    pre = Preprocessor(config, DATA_DIR)
     assert pre.tokens("@amy Hi 😂!") == ["@user", "hi", "😂", "!"]
     assert "emoji" not in [s.name for s in pre.trace("x").steps]
 
@@ -129,7 +132,7 @@ _PRE: dict[bool, Preprocessor] = {}
 def _shared(light: bool) -> Preprocessor:
     if light not in _PRE:   # light: punctuation and stopwords kept, the harder case
         _PRE[light] = Preprocessor(PreprocessConfig(punctuation=not light,
-                                                    stopwords=not light))
+                                                    stopwords=not light), DATA_DIR)
     return _PRE[light]
 
 

@@ -9,10 +9,10 @@ from core.adapters import AdapterRegistry
 from core.answering import ALL_MODES, make_context
 from core.errors import UserError
 from core.evaluation import runner
-from core.evaluation.qa import QAItem, parse_qa_text
 from core.finetune.config import LoraSettings
 from core.finetune.data import TrainExample
 from core.finetune.train import train_lora
+from core.qa import QAItem, parse_qa_text
 from tests.rag.conftest import DOCS, HashEmbedder
 
 ITEMS = [

@@ -13,11 +13,11 @@ from core.adapters import AdapterRegistry
 from core.cli import main
 from core.errors import UserError
 from core.evaluation import runner
-from core.evaluation.qa import QAItem
 from core.evaluation.versions import compare_versions, default_items, metric_deltas
 from core.finetune.config import LoraSettings
 from core.finetune.data import TrainExample
 from core.finetune.train import train_lora
+from core.qa import QAItem
 from tests.finetune.conftest import fresh_generator, fresh_llama, one_torch_thread
 from tests.rag.conftest import HashEmbedder
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UserError
-from core.evaluation.qa import QAItem
 from core.finetune.data import (
     IGNORE_INDEX,
     SourceChunk,
@@ -22,6 +21,7 @@ from core.finetune.paraphrase import (
     split_sentences,
     template_paraphrases,
 )
+from core.qa import QAItem
 
 TEXT = "Ada Moreno founded Orbis in 1998. The company sells maps. Its office is in Lyon."
 

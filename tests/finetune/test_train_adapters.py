@@ -10,11 +10,12 @@ import threading
 import pytest
 import torch
 
-from core.adapters import AdapterRegistry, sanitise_name
+from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.finetune.config import LoraSettings
 from core.finetune.data import TrainExample
 from core.finetune.train import train_lora
+from core.names import suggest_name
 from core.training.callbacks import TrainingHooks
 
 FACT = "the lighthouse keeper of orbis island is named marta quill."
@@ -60,7 +61,7 @@ def test_saved_adapter_reloads_to_same_logits(fresh_llama, tiny_tokenizer, app_s
         p.name for p in folder.iterdir()}
     reloaded = PeftModel.from_pretrained(fresh_llama(), str(folder)).eval()
     assert torch.allclose(trained, _logits(reloaded, tiny_tokenizer), atol=1e-6)
-    assert not list(folder.parent.glob(".tmp-*"))  # no temp folder left behind
+    assert not list(folder.parent.glob(".*"))  # no temp folder left behind
 
 
 def test_cancellation_stops_before_next_step(fresh_llama, tiny_tokenizer):
@@ -131,14 +132,14 @@ def test_unknown_target_module_is_a_user_error(fresh_llama, tiny_tokenizer):
     ("orbis", "orbis"), ("Orbis V2", "orbis-v2"), ("a_b-c9", "a_b-c9"), ("x" * 64, "x" * 64),
 ])
 def test_sanitise_accepts(name, expected):
-    assert sanitise_name(name) == expected
+    assert suggest_name(name) == expected
 
 
 @pytest.mark.parametrize("name", ["../etc", "a/b", "a\\b", "", "   ", "x" * 65, "é", ".hidden",
                                   "a.b"])
 def test_sanitise_rejects(name):
     with pytest.raises(UserError, match="adapter name"):
-        sanitise_name(name)
+        suggest_name(name)
 
 
 def test_registry_list_inspect_delete(fresh_llama, tiny_tokenizer, app_settings):

@@ -207,7 +207,7 @@ def test_feedback_page_refuses_hostile_adapter_names(pages, name):
 @pytest.mark.parametrize("fname", sorted(f for f in CSV_FILES if f.startswith("qa_")))
 def test_evaluate_qa_upload_parser_rejects_with_one_line(fname):
     """The evaluate page decodes uploads as UTF-8 then parses them with parse_qa_text."""
-    from core.evaluation.qa import parse_qa_text
+    from core.qa import parse_qa_text
 
     data = CSV_FILES[fname]
     with pytest.raises((UserError, UnicodeDecodeError)) as err:

@@ -5,7 +5,8 @@ import re
 import pytest
 
 from core.errors import UserError
-from core.rag.defaults import DEFAULT_DOCS_DIR, ensure_default_kb, is_correct, load_qa
+from core.qa import load_qa_rows
+from core.rag.defaults import DEFAULT_DOCS_DIR, ensure_default_kb, is_correct
 from core.rag.highlight import escape_markdown, highlight_markdown, shared_words
 
 
@@ -36,12 +37,13 @@ def test_stop_words_and_short_words_are_not_highlighted():
 
 
 def test_default_qa_set_is_usable():
-    rows = load_qa()
+    rows = load_qa_rows()
     assert len(rows) >= 120
     names = {p.name for p in DEFAULT_DOCS_DIR.iterdir()}
     assert all(r["source"] in names for r in rows)
     assert {r["split"] for r in rows} == {"train", "test"}
-    assert load_qa(split="train") and all(r["split"] == "train" for r in load_qa(split="train"))
+    train = load_qa_rows(split="train")
+    assert train and all(r["split"] == "train" for r in train)
 
 
 @pytest.mark.parametrize("answer, ok", [("It is 7.3 km away.", True), ("7.3  KILOMETRES", True),

@@ -11,8 +11,9 @@ import pytest
 
 from core.answering import AskContext, answer
 from core.generation import GenerationConfig
+from core.qa import load_qa_rows
 from core.rag.config import RetrievalConfig
-from core.rag.defaults import DEFAULT_DOCS_DIR, is_correct, load_qa
+from core.rag.defaults import DEFAULT_DOCS_DIR, is_correct
 from core.rag.ingest import read_document
 from core.rag.store import KnowledgeStore
 
@@ -21,7 +22,7 @@ QUESTION = "What is the emergency telephone number on Oradune?"
 
 @pytest.mark.slow
 def test_rag_answers_where_the_base_model_invents(app_settings, real_embedder, real_generator):
-    row = next(r for r in load_qa() if r["question"] == QUESTION)
+    row = next(r for r in load_qa_rows() if r["question"] == QUESTION)
     files = sorted(DEFAULT_DOCS_DIR.iterdir())
     others = [p for p in files if p.name != row["source"]][:5]
     docs = [read_document(p.name, p.read_bytes()) for p in [DEFAULT_DOCS_DIR / row["source"],

@@ -1,9 +1,12 @@
-"""QA files: one JSON object per line with question, answer, aliases, choices, source, split.
+"""The one QA loader: JSONL files, one object per line (question, answer, aliases, choices,
+source, split).
 
-Loading validates every row and names the line of the first bad one, so an uploaded file
-either loads completely or is refused with a message the user can act on. The train/test split
-is kept on each item; training code asks for :func:`train_items` which refuses test rows.
-This module reads and validates only; it scores nothing.
+Retrieval (example questions), evaluation (scored runs), fine-tuning (training pairs) and the
+benchmarks all read QA files through this module, which sits at the bottom layer so none of
+them imports another to get it. Loading validates every row and names the line of the first bad
+one, so an uploaded file either loads completely or is refused with a message the user can act
+on. The train/test split is kept on each item; training code asks for :func:`train_items`,
+which refuses test rows. This module reads and validates only; it scores nothing.
 
 Example line::
 
@@ -132,6 +135,16 @@ def load_qa_file(path: Path | str, *, max_bytes: int | None = None) -> list[QAIt
     except UnicodeDecodeError:
         raise UserError(f"{path.name} is not UTF-8 text") from None
     return parse_qa_text(text, path.name)
+
+
+def load_qa_rows(path: Path | str = DEFAULT_QA_FILE, split: str | None = None) -> list[dict]:
+    """Validated items of ``path`` as plain dicts (for caches and tables); [] if it is absent.
+
+    Example: ``load_qa_rows(split="train")[0]["split"] == "train"``.
+    """
+    if not Path(path).is_file():
+        return []
+    return [item.to_dict() for item in select_split(load_qa_file(path), split)]
 
 
 def select_split(items: list[QAItem], split: str | None) -> list[QAItem]:

@@ -1,8 +1,9 @@
 """`streamlit run SCRIPT` on a free loopback port, and the Chromium launch flags.
 
 Shared by the browser tests (tests/browser/conftest.py) and the start-up benchmark
-(bench/app.py). Plain Python: no pytest, no Playwright. It starts, waits for
-``/_stcore/health`` and stops a server; it does not drive a browser.
+(bench/app.py). Plain Python: no streamlit import (the server is a subprocess), no pytest, no
+Playwright. It starts, waits for ``/_stcore/health`` and stops a server; it does not drive a
+browser.
 
 Example:
     >>> server = StreamlitServer(REPO / "app.py", dict(os.environ), Path("/tmp/s.log"))
@@ -20,7 +21,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from core.settings import REPO_ROOT
+
+REPO = REPO_ROOT
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling out on a closed network.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

@@ -1,0 +1,57 @@
+"""What an emotion-model training run is asked to do: :class:`TrainConfig`, validated.
+
+Kept apart from :mod:`core.emotions.training` (which imports numpy, scikit-learn and pandas)
+so the CLI can build its ``emotions train`` options from these fields without those imports.
+It trains nothing.
+
+Example:
+    >>> TrainConfig(model="logreg", name="page-logreg").preprocess_config().lemmatize
+    True
+    >>> TrainConfig(model="logreg", name="a.b")
+    Traceback (most recent call last):
+    ...
+    core.errors.UserError: model name 'a.b' is not allowed; ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.emotions.preprocess import TRANSFORMER_CONFIG, PreprocessConfig
+from core.errors import UserError
+from core.names import check_name
+
+#: The classical heads (:data:`core.emotions.classical.CLASSICAL`) and the fine-tuned encoder.
+MODELS = ("logreg", "random_forest", "linear_svc", "stacking", "transformer")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = field(metadata={"help": "the model to train: " + " | ".join(MODELS)})
+    name: str = field(metadata={"help": "model name (1-64 of a-z, 0-9, _ and -)"})
+    oversample: bool = field(default=False, metadata={
+        "help": "random oversampling of minority classes (training split only)"})
+    cv_folds: int = field(default=3, metadata={
+        "help": "stratified cross-validation folds on the training split (classical models)"})
+    test_size: float = field(default=0.2, metadata={"help": "held-out test fraction"})
+    seed: int = field(default=0, metadata={"help": "split, fold and initialisation seed"})
+    epochs: int = field(default=3, metadata={"help": "transformer epochs"})
+    preprocess: PreprocessConfig | None = field(default=None, metadata={
+        "help": "preprocessing; None = the default for the model kind"})
+    min_df: int = field(default=1, metadata={"help": "TF-IDF: drop terms in fewer documents"})
+    group_map: dict[str, str] | None = field(default=None, metadata={
+        "help": "{label: group} applied before training, kept with the model"})
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise UserError(f"model must be one of {'|'.join(MODELS)}, got {self.model!r}")
+        check_name(self.name, "model")
+        if not 2 <= self.cv_folds <= 10:
+            raise UserError(f"cv_folds must be between 2 and 10, got {self.cv_folds}")
+        if not 0.05 <= self.test_size <= 0.5:
+            raise UserError(f"test_size must be between 0.05 and 0.5, got {self.test_size}")
+
+    def preprocess_config(self) -> PreprocessConfig:
+        if self.preprocess is not None:
+            return self.preprocess
+        return TRANSFORMER_CONFIG if self.model == "transformer" else PreprocessConfig()

@@ -1,0 +1,37 @@
+"""The Streamlit launcher (core/launcher.py) shared by the browser tests and bench/app.py."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from core.launcher import StreamlitServer, free_port
+
+
+def test_free_port_is_bindable():
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+
+
+def test_a_server_that_dies_is_reported(tmp_path):
+    server = StreamlitServer(tmp_path / "missing.py", dict(os.environ), tmp_path / "s.log")
+    try:
+        with pytest.raises(RuntimeError, match="streamlit exited"):
+            server.wait_healthy(timeout=60)
+    finally:
+        server.stop()
+
+
+@pytest.mark.browser
+def test_a_hello_app_gets_healthy_and_stops(tmp_path):
+    script = tmp_path / "hello.py"
+    script.write_text("import streamlit as st\nst.write('hello')\n")
+    server = StreamlitServer(script, dict(os.environ), tmp_path / "s.log")
+    try:
+        assert 0 < server.wait_healthy(timeout=120) < 120
+    finally:
+        server.stop()
+    assert server.proc.poll() is not None
