@@ -8,8 +8,8 @@ comparison is read from the saved models, so it outlives the session.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -17,28 +17,34 @@ from core import st_cache
 from core.emotions import analysis, compare, datasets, models_store, workflow
 from core.emotions.compare import MODEL_LABELS
 from core.emotions.nltk_data import ensure_nltk_data
-from core.emotions.preprocess import STEP_ORDER, PreprocessConfig
+from core.emotions.preprocess import PreprocessConfig
 from core.errors import UserError
 from pages._feedback_widget import batch_ratings_editor, rating_widget
 from pages._job_panel import job_panel, job_running, start_job
 
 settings = st_cache.settings()
 DATA_DIR = settings.data_dir
-EXAMPLE = ("@bestie OMG I can't believe it 😭😭 we actually WON!!! #blessed &amp; so "
-           "grateful 🙏 <3 :) https://t.co/xyz")
 
 st.title("Tweet emotions")
 st.caption("See what each preprocessing step does, compare classical models with a fine-tuned "
            "transformer, and classify tweets.")
 state = st.session_state
-state.setdefault("emo_data", None)
+if state.get("emo_data") is None:
+    state["emo_data"], state["emo_source"] = datasets.load_demo(), workflow.DEMO
 
 
-def current_data() -> datasets.LabelledData:
-    if state["emo_data"] is None:
-        state["emo_data"] = datasets.load_demo()
-        state["emo_source"] = workflow.DEMO
-    return state["emo_data"]
+def bar(frame, key: str, where=st, **kw) -> None:
+    """A bar chart of (label, count) rows unless ``x``/``y`` say otherwise."""
+    where.plotly_chart(px.bar(frame, **{"x": "label", "y": "count", **kw}), key=key)
+
+
+@contextmanager
+def shown_errors():
+    """Show a UserError raised in the block as one error line; the rest of the page runs."""
+    try:
+        yield
+    except UserError as exc:
+        st.error(str(exc))
 
 
 tab_pre, tab_data, tab_train, tab_cls = st.tabs(
@@ -52,12 +58,12 @@ with tab_pre:
     cols = st.columns(4)
     toggles = {step: cols[i % 4].toggle(step.replace("_", " "), value=True, key=f"emo_on_{step}",
                                         disabled=step == "lemmatize" and not status.wordnet)
-               for i, step in enumerate(s for s in STEP_ORDER if s != "handles")}
+               for i, step in enumerate(workflow.TOGGLED_STEPS)}
     handles = cols[1].selectbox("@handles", ["remove", "placeholder", "keep"], key="emo_handles")
     keep_neg = cols[2].toggle("keep negations", value=True, key="emo_keep_neg")
     config = PreprocessConfig(handles=handles, keep_negations=keep_neg, **toggles)
     pre = st_cache.emotion_preprocessor(config, DATA_DIR)
-    tweet = st.text_area("Tweet", EXAMPLE, max_chars=2000, key="emo_tweet")
+    tweet = st.text_area("Tweet", workflow.EXAMPLE_TWEET, max_chars=2000, key="emo_tweet")
     if tweet.strip():   # plain text: links, HTML and markup in a tweet never render
         st.code(analysis.trace_text(pre.trace(tweet)), language=None, wrap_lines=True)
     else:
@@ -65,11 +71,9 @@ with tab_pre:
     st.subheader("On the whole dataset")
     if st.button("Analyse the current dataset", key="emo_analyse"):
         with st.spinner("Preprocessing up to 3,000 tweets…"):
-            state["emo_stats"] = analysis.dataset_step_stats(pre, current_data().texts[:3000])
-    if state.get("emo_stats") is not None:
-        stats = state["emo_stats"]
-        st.plotly_chart(px.bar(stats, x="step", y="vocabulary",
-                               title="Vocabulary size after each step"), key="emo_vocab")
+            state["emo_stats"] = workflow.step_stats(pre, state["emo_data"])
+    if (stats := state.get("emo_stats")) is not None:
+        bar(stats, "emo_vocab", x="step", y="vocabulary", title="Vocabulary size after each step")
         st.dataframe(stats, hide_index=True)
 
 # --- Data -----------------------------------------------------------------------------------
@@ -80,29 +84,24 @@ with tab_data:
                                type=["csv"], accept_multiple_files=True, key="emo_uploads")
     parts = []
     for up in uploads or []:
-        try:
-            df = datasets.read_csv(up.getvalue(), settings.max_upload_mb, up.name)
-            cols, guess = list(df.columns), datasets.guess_text_column(df)
+        with shown_errors():
+            csv = workflow.read_upload(up.getvalue(), settings.max_upload_mb, up.name)
             c1, c2 = st.columns(2)
-            tcol = c1.selectbox(f"{up.name}: text column", cols, key=f"emo_tc_{up.name}",
-                                index=cols.index(guess))
-            lcol = c2.selectbox(f"{up.name}: label column", cols, key=f"emo_lc_{up.name}",
-                                index=cols.index(datasets.guess_label_column(df, tcol)))
-            if warning := datasets.text_warning(df[tcol], tcol):
+            tcol = c1.selectbox(f"{up.name}: text column", csv.columns, key=f"emo_tc_{up.name}",
+                                index=csv.text_index)
+            lcol = c2.selectbox(f"{up.name}: label column", csv.columns,
+                                key=f"emo_lc_{up.name}", index=csv.label_index(tcol))
+            part, warning = csv.part(tcol, lcol)
+            if warning:
                 st.warning(warning)
-            parts.append((up.name, datasets.labelled(df, tcol, lcol, name=up.name)))
-        except UserError as exc:
-            st.error(str(exc))
+            parts.append(part)
     if st.button("Use this data", key="emo_use_data", type="primary"):
-        try:
+        with shown_errors():
             merged, state["emo_source"] = workflow.choose_data(include_demo, parts)
             state["emo_data"], state["emo_group_map"] = merged, {}
             st.success(f"{len(merged.texts)} tweets; report: {json.dumps(merged.report)}")
-        except UserError as exc:
-            st.error(str(exc))
-    data = current_data()
-    st.caption(f"Current data: {state.get('emo_source')} · {len(data.texts)} tweets · "
-               f"{len(set(data.labels))} labels")
+    data = state["emo_data"]
+    st.caption(workflow.describe(state.get("emo_source"), data))
     st.subheader("Emotion grouping")
     labels = sorted(set(data.labels))
     if st.button("Start from the text_emotion.csv grouping (13 labels -> 7)", key="emo_ship"):
@@ -115,18 +114,13 @@ with tab_data:
     oversample = st.toggle("Random oversampling of minority classes (training split only)",
                            key="emo_os_toggle")
     c1, c2 = st.columns(2)
-    c1.plotly_chart(px.bar(analysis.class_counts(data.labels), x="label", y="count",
-                           title="Labels as loaded"), key="emo_dist_raw")
-    c2.plotly_chart(px.bar(analysis.class_counts(grouped.labels), x="label", y="count",
-                           title="After grouping"), key="emo_dist_grouped")
+    bar(analysis.class_counts(data.labels), "emo_dist_raw", c1, title="Labels as loaded")
+    bar(analysis.class_counts(grouped.labels), "emo_dist_grouped", c2, title="After grouping")
     if oversample:
-        try:
-            over = analysis.oversampled_counts(datasets.drop_rare(grouped).labels)
-            st.plotly_chart(px.bar(over, x="label", y="count", color="split", barmode="group",
-                                   title="Training split before/after oversampling; test "
-                                         "split untouched"), key="emo_dist_os")
-        except UserError as exc:
-            st.error(str(exc))
+        with shown_errors():
+            bar(workflow.oversampling_counts(grouped), "emo_dist_os", color="split",
+                barmode="group", title="Training split before/after oversampling; test split "
+                                       "untouched")
 
 # --- Train & compare ------------------------------------------------------------------------
 with tab_train:
@@ -141,12 +135,10 @@ with tab_train:
     if st.button("Train and compare", type="primary", key="emo_train",
                  disabled=not chosen or job_running("emo-train"),
                  help="Runs in the background; you can leave this page meanwhile."):
-        try:
+        with shown_errors():
             configs = compare.plan(chosen, prefix, oversample=oversample, cv_folds=folds,
                                    epochs=epochs, preprocess=config, group_map=mapping)
             start_job("emo-train", workflow.training_work(data, configs, DATA_DIR, settings))
-        except UserError as exc:
-            st.error(str(exc))
     job_panel("emo-train", title="Training",
               on_done=lambda snap: state.update(emo_train_outcome=snap["result"]),
               cancel_note="Stops at the next step; models already finished stay saved.")
@@ -156,20 +148,17 @@ with tab_train:
     if not results.empty:
         st.subheader("Saved models")
         st.dataframe(results, hide_index=True, key="emo_compare")
-        st.plotly_chart(px.bar(workflow.metrics_long(results), x="model", y="value",
-                               color="variable", barmode="group", title="Held-out test split"),
-                        key="emo_compare_chart")
+        bar(workflow.metrics_long(results), "emo_compare_chart", x="model", y="value",
+            color="variable", barmode="group", title="Held-out test split")
         pick = st.selectbox("Confusion matrix / per-class report of", list(results["model"]),
                             key="emo_cm_pick")
-        detail = compare.saved_result(DATA_DIR, pick)
-        test = detail["test"]
-        st.plotly_chart(px.imshow(test["confusion"], x=test["labels"], y=test["labels"],
-                                  text_auto=True, labels={"x": "predicted", "y": "true"},
-                                  color_continuous_scale="Blues"), key="emo_cm")
-        st.dataframe(pd.DataFrame(test["per_class"]).T, key="emo_per_class")
-        if detail["losses"]:
-            st.plotly_chart(px.line(pd.DataFrame(detail["losses"]), x="step", y="loss",
-                                    title="Training loss"), key="emo_loss_final")
+        detail = workflow.model_detail(DATA_DIR, pick)
+        st.plotly_chart(px.imshow(detail.confusion, text_auto=True, color_continuous_scale=
+                                  "Blues", labels={"x": "predicted", "y": "true"}), key="emo_cm")
+        st.dataframe(detail.per_class, key="emo_per_class")
+        if detail.losses is not None:
+            st.plotly_chart(px.line(detail.losses, x="step", y="loss", title="Training loss"),
+                            key="emo_loss_final")
 
 # --- Classify -------------------------------------------------------------------------------
 with tab_cls:
@@ -180,36 +169,27 @@ with tab_cls:
     else:
         name = st.selectbox("Model", saved, key="emo_cls_model")
         model = st_cache.emotion_model(DATA_DIR, name, workflow.model_stamp(DATA_DIR, name))
-        text = st.text_area("Tweet to classify", "ugh my flight got cancelled AGAIN 😤 "
-                            "@airline", max_chars=2000, key="emo_cls_text")
+        text = st.text_area("Tweet to classify", workflow.CLASSIFY_EXAMPLE, max_chars=2000,
+                            key="emo_cls_text")
         if st.button("Classify", type="primary", key="emo_cls_go"):
-            try:
+            with shown_errors():
                 state["emo_pred"] = workflow.classify_one(model, name, text)
-            except UserError as exc:
-                st.error(str(exc))
-        pred = state.get("emo_pred")
-        if pred:
+        if pred := state.get("emo_pred"):
             st.metric("Emotion", pred["label"])
-            st.plotly_chart(px.bar(workflow.scores_frame(pred["scores"]), x="probability",
-                                   y="emotion", orientation="h"), key="emo_pred_chart")
+            bar(workflow.scores_frame(pred["scores"]), "emo_pred_chart", x="probability",
+                y="emotion", orientation="h")
             st.text(f"Preprocessed: {pred['clean']}")
-            rating_widget(f"emo:{pred['id']}", page="emotions", mode="classifier",
-                          prompt=pred["text"], output=pred["label"],
-                          model_id=f"emotion:{pred['model']}",
-                          extra={"scores": pred["scores"], "preprocessed": pred["clean"]})
+            rating_widget(f"emo:{pred['id']}", **workflow.prediction_rating_fields(pred))
         st.subheader("Batch (CSV)")
         up = st.file_uploader("CSV with a text column", type=["csv"], key="emo_batch")
         if up is not None:
-            try:
-                df = datasets.read_csv(up.getvalue(), settings.max_upload_mb, up.name)
-                col = st.selectbox("Text column", list(df.columns), key="emo_batch_col",
-                                   index=list(df.columns).index(
-                                       datasets.guess_text_column(df)))
+            with shown_errors():
+                csv = workflow.read_upload(up.getvalue(), settings.max_upload_mb, up.name)
+                col = st.selectbox("Text column", csv.columns, key="emo_batch_col",
+                                   index=csv.text_index)
                 if st.button("Classify all", key="emo_batch_go"):
-                    state["emo_batch_out"] = workflow.classify_table(model, df, col)
+                    state["emo_batch_out"] = workflow.classify_table(model, csv.frame, col)
                     state["emo_batch_text"] = col  # the prompt of each rating
-            except UserError as exc:
-                st.error(str(exc))
         if state.get("emo_batch_out") is not None:
             df, skipped = state["emo_batch_out"]
             if skipped:

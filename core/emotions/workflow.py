@@ -1,5 +1,7 @@
-"""The Emotions page's steps that are not widgets: choosing data, grouping labels, the
-training job, its outcome, and classifying one tweet or a table.
+"""The Emotions page's steps that are not widgets: the preprocessing toggles and whole-dataset
+step stats, reading an uploaded CSV and its column guesses, choosing data, grouping labels,
+oversampling counts, the training job, its outcome, a saved model's detail tables, and
+classifying one tweet or a table.
 
 Plain Python and pandas (no Streamlit, no plotting): the page keeps widgets and charts, and
 everything it decides is testable here. Training itself is :mod:`core.emotions.compare`.
@@ -12,17 +14,64 @@ Example:
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
-from core.emotions import compare, datasets, models_store
+from core.emotions import analysis, compare, datasets, models_store
 from core.emotions.datasets import LabelledData
+from core.emotions.preprocess import STEP_ORDER, Preprocessor
 from core.emotions.training import TrainConfig
 from core.errors import UserError
 
 DEMO = "demo tweets"
+EXAMPLE_TWEET = ("@bestie OMG I can't believe it 😭😭 we actually WON!!! #blessed &amp; so "
+                 "grateful 🙏 <3 :) https://t.co/xyz")
+CLASSIFY_EXAMPLE = "ugh my flight got cancelled AGAIN 😤 @airline"
+TOGGLED_STEPS = tuple(s for s in STEP_ORDER if s != "handles")   # "handles" is a selectbox
+STATS_LIMIT = 3000   # tweets preprocessed for the whole-dataset step stats
+
+
+def step_stats(pre: Preprocessor, data: LabelledData) -> pd.DataFrame:
+    """Per-step tokens, vocabulary and most removed tokens over the first 3,000 tweets."""
+    return analysis.dataset_step_stats(pre, data.texts[:STATS_LIMIT])
+
+
+@dataclass
+class CsvUpload:
+    """One uploaded CSV, read as strings, with the guessed text column.
+
+    Example: for columns (tweet_id, sentiment, author, content) ``text_index`` is 3 and
+    ``label_index("content")`` is 1 (sentiment is named like a label).
+    """
+
+    name: str
+    frame: pd.DataFrame
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame.columns)
+
+    @property
+    def text_index(self) -> int:
+        return self.columns.index(datasets.guess_text_column(self.frame))
+
+    def label_index(self, text_col: str) -> int:
+        return self.columns.index(datasets.guess_label_column(self.frame, text_col))
+
+    def part(self, text_col: str, label_col: str) -> tuple[tuple[str, LabelledData], str | None]:
+        """(name, labelled data) for :func:`choose_data`, and a warning if the text column is
+        mostly numbers or empty (None otherwise). Raises UserError on unusable columns."""
+        warning = datasets.text_warning(self.frame[text_col], text_col)
+        data = datasets.labelled(self.frame, text_col, label_col, name=self.name)
+        return (self.name, data), warning
+
+
+def read_upload(raw: bytes, max_mb: int, name: str) -> CsvUpload:
+    """An uploaded CSV's bytes read (size, UTF-8 and parse checks raise UserError)."""
+    return CsvUpload(name, datasets.read_csv(raw, max_mb, name))
 
 
 def choose_data(include_demo: bool, uploads: list[tuple[str, LabelledData]]
@@ -34,6 +83,13 @@ def choose_data(include_demo: bool, uploads: list[tuple[str, LabelledData]]
     parts = [d for _, d in chosen]
     merged = datasets.merge(parts) if len(parts) > 1 else parts[0]
     return merged, " + ".join(name for name, _ in chosen)
+
+
+def describe(source: str | None, data: LabelledData) -> str:
+    """The Data tab's one-line summary. Example: 'Current data: demo tweets · 120 tweets · 7
+    labels'."""
+    return (f"Current data: {source} · {len(data.texts)} tweets · "
+            f"{len(set(data.labels))} labels")
 
 
 def group_table(labels: list[str], mapping: dict[str, str]) -> pd.DataFrame:
@@ -50,6 +106,12 @@ def shipped_groups(labels: list[str]) -> dict[str, str]:
     """The text_emotion.csv grouping (13 labels -> 7) for ``labels``; others map to themselves."""
     shipped = datasets.load_group_map()
     return {lab: shipped.get(lab, lab) for lab in labels}
+
+
+def oversampling_counts(grouped: LabelledData) -> pd.DataFrame:
+    """(label, count, split) rows: the training split before and after random oversampling,
+    and the untouched test split, once too-rare classes are dropped as training does."""
+    return analysis.oversampled_counts(datasets.drop_rare(grouped).labels)
 
 
 def training_work(data: LabelledData, configs: list[TrainConfig], data_dir: Path,
@@ -82,6 +144,24 @@ def metrics_long(results: pd.DataFrame) -> pd.DataFrame:
     return results.melt(id_vars="model", value_vars=["accuracy", "macro F1", "weighted F1"])
 
 
+class ModelDetail(NamedTuple):
+    """A saved model's confusion matrix (true x predicted, labelled), per-class report (one
+    row per class) and training loss (step, loss; None for models without a loss history)."""
+
+    confusion: pd.DataFrame
+    per_class: pd.DataFrame
+    losses: pd.DataFrame | None
+
+
+def model_detail(data_dir: Path, name: str) -> ModelDetail:
+    """The three tables shown under the comparison for saved model ``name``."""
+    detail = compare.saved_result(data_dir, name)
+    test = detail["test"]
+    confusion = pd.DataFrame(test["confusion"], index=test["labels"], columns=test["labels"])
+    losses = pd.DataFrame(detail["losses"]) if detail["losses"] else None
+    return ModelDetail(confusion, pd.DataFrame(test["per_class"]).T, losses)
+
+
 def model_stamp(data_dir: Path, name: str) -> float:
     """When a saved model was last written: the cache key that reloads a retrained model."""
     return (models_store.models_root(data_dir) / name / "settings.json").stat().st_mtime
@@ -110,6 +190,13 @@ def classify_table(model, df: pd.DataFrame, column: str) -> tuple[pd.DataFrame, 
     for lab in model.labels:
         df[f"p_{lab}"] = [o["scores"][lab] for o in out]
     return df, int((~keep).sum())
+
+
+def prediction_rating_fields(pred: dict[str, Any]) -> dict[str, Any]:
+    """``rating_widget`` arguments of one :func:`classify_one` prediction."""
+    return {"page": "emotions", "mode": "classifier", "prompt": pred["text"],
+            "output": pred["label"], "model_id": f"emotion:{pred['model']}",
+            "extra": {"scores": pred["scores"], "preprocessed": pred["clean"]}}
 
 
 def row_rating_fields(df: pd.DataFrame, i: Any, text_col: str | None, name: str,

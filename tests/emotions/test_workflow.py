@@ -53,3 +53,63 @@ def test_classify_table_skips_empty_rows_and_shapes_rating_fields():
                       "extra": {"scores": {"joy": 0.75, "sadness": 0.25}}}
     assert workflow.row_rating_fields(out, 0, "gone", "svc", list(FakeModel.labels))["prompt"] == ""
     assert list(workflow.scores_frame({"a": 0.9, "b": 0.1})["emotion"]) == ["b", "a"]
+
+
+def test_read_upload_guesses_columns_and_warns_on_numbers():
+    raw = (b"tweet_id,sentiment,author,content\n"
+           b"1,joy,amy,so happy today\n2,sadness,bob,so sad now\n")
+    csv = workflow.read_upload(raw, 1, "t.csv")
+    assert csv.columns == ["tweet_id", "sentiment", "author", "content"]
+    assert csv.text_index == 3 and csv.label_index("content") == 1
+    (name, data), warning = csv.part("content", "sentiment")
+    assert name == "t.csv" and data.labels == ["joy", "sadness"] and warning is None
+    assert "are numbers or empty" in csv.part("tweet_id", "sentiment")[1]
+    with pytest.raises(UserError, match="empty"):
+        workflow.read_upload(b"  ", 1, "e.csv")
+
+
+def test_step_stats_cover_at_most_the_limit(monkeypatch):
+    seen = []
+    monkeypatch.setattr(workflow.analysis, "dataset_step_stats",
+                        lambda pre, texts: seen.append(len(texts)) or pd.DataFrame())
+    data = labelled(pd.DataFrame({"text": ["so happy"] * 3005, "label": ["joy"] * 3005}))
+    workflow.step_stats(None, data)
+    assert seen == [workflow.STATS_LIMIT] and "handles" not in workflow.TOGGLED_STEPS
+
+
+def test_oversampling_counts_balance_the_training_split_only():
+    data = labelled(pd.DataFrame({"text": [f"tweet {i}" for i in range(60)],
+                                  "label": ["joy"] * 45 + ["sadness"] * 15}))
+    counts = workflow.oversampling_counts(data)
+    after = counts[counts["split"] == "train after oversampling"]
+    assert after["count"].nunique() == 1
+    assert set(counts["split"]) == {"train before", "train after oversampling",
+                                    "test (never oversampled)"}
+
+
+def test_model_detail_shapes_the_three_tables(monkeypatch):
+    saved = {"test": {"labels": ["joy", "sad"], "confusion": [[3, 1], [0, 2]],
+                      "per_class": {"joy": {"precision": 1.0, "recall": 0.75},
+                                    "sad": {"precision": 0.67, "recall": 1.0}}},
+             "losses": [{"step": 1, "loss": 0.9, "total": 2}, {"step": 2, "loss": 0.5, "total": 2}]}
+    monkeypatch.setattr(workflow.compare, "saved_result", lambda data_dir, name: saved)
+    detail = workflow.model_detail(None, "m")
+    assert list(detail.confusion.index) == ["joy", "sad"] == list(detail.confusion.columns)
+    assert detail.confusion.loc["joy", "sad"] == 1
+    assert list(detail.per_class.index) == ["joy", "sad"]
+    assert list(detail.per_class.columns) == ["precision", "recall"]
+    assert list(detail.losses["loss"]) == [0.9, 0.5]
+    monkeypatch.setattr(workflow.compare, "saved_result",
+                        lambda data_dir, name: {**saved, "losses": []})
+    assert workflow.model_detail(None, "m").losses is None
+
+
+def test_describe_and_prediction_rating_fields():
+    data = labelled(pd.DataFrame({"text": ["so happy", "so sad"], "label": ["joy", "sadness"]}))
+    assert workflow.describe("demo tweets", data) == \
+        "Current data: demo tweets · 2 tweets · 2 labels"
+    pred = {"model": "svc", "id": "ab12", "text": "yay", "label": "joy",
+            "scores": {"joy": 0.9}, "clean": "yay"}
+    assert workflow.prediction_rating_fields(pred) == {
+        "page": "emotions", "mode": "classifier", "prompt": "yay", "output": "joy",
+        "model_id": "emotion:svc", "extra": {"scores": {"joy": 0.9}, "preprocessed": "yay"}}
