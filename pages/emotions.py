@@ -8,19 +8,18 @@ comparison is read from the saved models, so it outlives the session.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 
 import plotly.express as px
 import streamlit as st
 
 from core import st_cache
-from core.emotions import analysis, compare, datasets, models_store, workflow
+from core.emotions import analysis, compare, datasets, workflow
 from core.emotions.compare import MODEL_LABELS
 from core.emotions.nltk_data import ensure_nltk_data
 from core.emotions.preprocess import PreprocessConfig
-from core.errors import UserError
-from pages._feedback_widget import batch_ratings_editor, rating_widget
+from pages._emotions_classify import classify_tab
 from pages._job_panel import job_panel, job_running, start_job
+from pages._ui import bar, shown_errors
 
 settings = st_cache.settings()
 DATA_DIR = settings.data_dir
@@ -31,20 +30,6 @@ st.caption("See what each preprocessing step does, compare classical models with
 state = st.session_state
 if state.get("emo_data") is None:
     state["emo_data"], state["emo_source"] = datasets.load_demo(), workflow.DEMO
-
-
-def bar(frame, key: str, where=st, **kw) -> None:
-    """A bar chart of (label, count) rows unless ``x``/``y`` say otherwise."""
-    where.plotly_chart(px.bar(frame, **{"x": "label", "y": "count", **kw}), key=key)
-
-
-@contextmanager
-def shown_errors():
-    """Show a UserError raised in the block as one error line; the rest of the page runs."""
-    try:
-        yield
-    except UserError as exc:
-        st.error(str(exc))
 
 
 tab_pre, tab_data, tab_train, tab_cls = st.tabs(
@@ -162,40 +147,4 @@ with tab_train:
 
 # --- Classify -------------------------------------------------------------------------------
 with tab_cls:
-    saved = models_store.list_models(DATA_DIR)
-    if not saved:
-        st.info("No trained model yet: train one in 'Train & compare' (or with "
-                "`python -m core emotions train`).")
-    else:
-        name = st.selectbox("Model", saved, key="emo_cls_model")
-        model = st_cache.emotion_model(DATA_DIR, name, workflow.model_stamp(DATA_DIR, name))
-        text = st.text_area("Tweet to classify", workflow.CLASSIFY_EXAMPLE, max_chars=2000,
-                            key="emo_cls_text")
-        if st.button("Classify", type="primary", key="emo_cls_go"):
-            with shown_errors():
-                state["emo_pred"] = workflow.classify_one(model, name, text)
-        if pred := state.get("emo_pred"):
-            st.metric("Emotion", pred["label"])
-            bar(workflow.scores_frame(pred["scores"]), "emo_pred_chart", x="probability",
-                y="emotion", orientation="h")
-            st.text(f"Preprocessed: {pred['clean']}")
-            rating_widget(f"emo:{pred['id']}", **workflow.prediction_rating_fields(pred))
-        st.subheader("Batch (CSV)")
-        up = st.file_uploader("CSV with a text column", type=["csv"], key="emo_batch")
-        if up is not None:
-            with shown_errors():
-                csv = workflow.read_upload(up.getvalue(), settings.max_upload_mb, up.name)
-                col = st.selectbox("Text column", csv.columns, key="emo_batch_col",
-                                   index=csv.text_index)
-                if st.button("Classify all", key="emo_batch_go"):
-                    state["emo_batch_out"] = workflow.classify_table(model, csv.frame, col)
-                    state["emo_batch_text"] = col  # the prompt of each rating
-        if state.get("emo_batch_out") is not None:
-            df, skipped = state["emo_batch_out"]
-            if skipped:
-                st.warning(f"{skipped} empty rows skipped")
-            text_col = state.get("emo_batch_text")
-            batch_ratings_editor("emo_batch", df, lambda i: workflow.row_rating_fields(
-                df, i, text_col, name, model.labels))
-            st.download_button("Download predictions (CSV)", df.to_csv(index=False).encode(),
-                               "emotion_predictions.csv", "text/csv", key="emo_download")
+    classify_tab(settings)

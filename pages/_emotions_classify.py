@@ -1,0 +1,57 @@
+"""The Tweet emotions page's Classify tab: one tweet or a CSV batch with any saved model.
+
+Widgets and rendering only (the work is :mod:`core.emotions.workflow`'s); every prediction takes
+a rating through the shared feedback widgets. The leading underscore keeps this module out of
+the page list.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import st_cache
+from core.emotions import models_store, workflow
+from pages._feedback_widget import batch_ratings_editor, rating_widget
+from pages._ui import bar, shown_errors
+
+
+def classify_tab(settings) -> None:
+    """Render the tab for the models saved under ``settings.data_dir``."""
+    state, DATA_DIR = st.session_state, settings.data_dir
+    saved = models_store.list_models(DATA_DIR)
+    if not saved:
+        st.info("No trained model yet: train one in 'Train & compare' (or with "
+                "`python -m core emotions train`).")
+    else:
+        name = st.selectbox("Model", saved, key="emo_cls_model")
+        model = st_cache.emotion_model(DATA_DIR, name, workflow.model_stamp(DATA_DIR, name))
+        text = st.text_area("Tweet to classify", workflow.CLASSIFY_EXAMPLE, max_chars=2000,
+                            key="emo_cls_text")
+        if st.button("Classify", type="primary", key="emo_cls_go"):
+            with shown_errors():
+                state["emo_pred"] = workflow.classify_one(model, name, text)
+        if pred := state.get("emo_pred"):
+            st.metric("Emotion", pred["label"])
+            bar(workflow.scores_frame(pred["scores"]), "emo_pred_chart", x="probability",
+                y="emotion", orientation="h")
+            st.text(f"Preprocessed: {pred['clean']}")
+            rating_widget(f"emo:{pred['id']}", **workflow.prediction_rating_fields(pred))
+        st.subheader("Batch (CSV)")
+        up = st.file_uploader("CSV with a text column", type=["csv"], key="emo_batch")
+        if up is not None:
+            with shown_errors():
+                csv = workflow.read_upload(up.getvalue(), settings.max_upload_mb, up.name)
+                col = st.selectbox("Text column", csv.columns, key="emo_batch_col",
+                                   index=csv.text_index)
+                if st.button("Classify all", key="emo_batch_go"):
+                    state["emo_batch_out"] = workflow.classify_table(model, csv.frame, col)
+                    state["emo_batch_text"] = col  # the prompt of each rating
+        if state.get("emo_batch_out") is not None:
+            df, skipped = state["emo_batch_out"]
+            if skipped:
+                st.warning(f"{skipped} empty rows skipped")
+            text_col = state.get("emo_batch_text")
+            batch_ratings_editor("emo_batch", df, lambda i: workflow.row_rating_fields(
+                df, i, text_col, name, model.labels))
+            st.download_button("Download predictions (CSV)", df.to_csv(index=False).encode(),
+                               "emotion_predictions.csv", "text/csv", key="emo_download")
