@@ -10,7 +10,6 @@ ratings must be in the feedback DB, each under its own browser session id.
 
 from __future__ import annotations
 
-import argparse
 import os
 
 import pytest
@@ -25,14 +24,16 @@ PAGE_MAX_NEW_TOKENS = 48  # what pages/compare.py asks for
 
 
 def _cli_answer(question: str, mode: str, data_dir) -> str:
-    """The ``ask`` CLI handler itself, run in this process against the server's data dir."""
-    from core.rag.cli import _cmd_ask
+    """The ``ask`` command itself (parsed by the real CLI parser, so every option has its
+    default), run in this process against the server's data dir."""
+    from core.cli import build_parser
     from core.settings import load_settings
 
     settings = load_settings({**os.environ, "NLPLAB_DATA_DIR": str(data_dir)})
-    args = argparse.Namespace(question=question, kb="default", mode=mode, top_k=3,
-                              search="hybrid", max_new_tokens=PAGE_MAX_NEW_TOKENS)
-    return _cmd_ask(args, settings)["answer"]
+    args = build_parser().parse_args(["ask", question, "--kb", "default", "--mode", mode,
+                                      "--top-k", "3", "--search", "hybrid",
+                                      "--max-new-tokens", str(PAGE_MAX_NEW_TOKENS)])
+    return args.func(args, settings)["answer"]
 
 
 def test_five_sessions_get_their_own_answers_and_all_ratings_are_stored(app_server, browser):
