@@ -97,7 +97,7 @@ def test_emotions_preprocess_train_and_classify(app_server, page):
     box = page.get_by_role("textbox", name="Tweet", exact=True)
     box.fill(tweet)
     box.press("Tab")  # a text area commits on blur
-    page.get_by_text("Input · @anna_b OMG").wait_for(timeout=60_000)
+    page.get_by_test_id("stCode").filter(has_text="input: @anna_b OMG").wait_for(timeout=60_000)
     page.get_by_text("tokens out:").filter(has_text="bestnight").wait_for()  # last step drawn
     wait_idle(page)
     no_exceptions(page)
@@ -172,11 +172,13 @@ def test_user_text_with_html_shows_as_literal_text(app_server, page, hostile):
     box = page.get_by_role("textbox", name="Tweet", exact=True)
     box.fill(hostile)
     box.press("Tab")
-    shown = page.get_by_text(f"Input · {hostile}", exact=True)
-    shown.wait_for(timeout=60_000)
+    shown = page.get_by_test_id("stCode").filter(has_text=f"input: {hostile}")
+    shown.wait_for(timeout=60_000)  # the trace is plain text: shown, never rendered
     wait_idle(page)
     no_exceptions(page)
     main = page.get_by_test_id("stMain")
+    for tag in ("script", "b", "img", "strong"):
+        assert main.locator(f"[data-testid='stCode'] {tag}").count() == 0, tag
     assert main.locator("[data-testid='stMarkdown'] script").count() == 0
     assert main.locator("[data-testid='stMarkdown'] b").count() == 0
     assert main.locator("[data-testid='stMarkdown'] img").count() == 0
