@@ -91,3 +91,10 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real tweet data not found at {SHARED_DATA} (only on the team's machines)")
     return SHARED_DATA
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the session's data and converted-model folder (about 550 MB) when tests end."""
+    import shutil
+
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
