@@ -17,19 +17,12 @@ from core.evaluation.versions import compare_versions, default_items, metric_del
 from core.finetune.config import LoraSettings
 from core.finetune.data import TrainExample
 from core.finetune.train import train_lora
-from core.qa import QAItem
+from tests.evaluation.test_runner import ITEMS  # the same two questions
 from tests.finetune.conftest import fresh_generator, fresh_llama, one_torch_thread
 from tests.rag.conftest import HashEmbedder
 
 __all__ = ["fresh_generator", "fresh_llama", "one_torch_thread"]
 
-ITEMS = [
-    QAItem("Who planted the first orchid?", "Ilsa Marek", ("Marek",),
-           ("Ilsa Marek", "Corvin", "Harbor", "Velmora"), "orchids.md", "test", "q1"),
-    QAItem("How often does the Northline tram leave?", "every 12 minutes", ("12 minutes",),
-           ("every 12 minutes", "hourly", "every 3 minutes", "daily"), "trains.txt", "test",
-           "q2"),
-]
 
 
 def test_metric_deltas_are_after_minus_before():
