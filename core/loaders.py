@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from core.devices import pick_device
+from core.devices import generator_dtype, pick_device
 from core.errors import ModelNotFoundError
 from core.generation import Generator
 from core.model_sources import ModelSource, resolve
@@ -94,21 +94,44 @@ def _is_encoder_decoder(location: str) -> bool:
     return bool(getattr(AutoConfig.from_pretrained(location), "is_encoder_decoder", False))
 
 
-def load_causal_or_seq2seq(spec: str, settings: Settings):
-    """(model, tokenizer, is_seq2seq) for a generator spec, on the chosen device and dtype."""
+def load_causal_or_seq2seq(spec: str, settings: Settings, dtype_name: str | None = None):
+    """(model, tokenizer, is_seq2seq) for a generator spec, on the chosen device and dtype.
+
+    ``dtype_name`` (None: the device's training dtype) is one of
+    :func:`core.devices.generator_dtype`'s answers; ``int8`` loads fp32 weights and quantises
+    the Linear layers dynamically (torch.ao ``quantize_dynamic``; inference only).
+    """
+    import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     choice = pick_device(settings.device)
+    dtype_name = dtype_name or choice.dtype_name
+    load_dtype = torch.float32 if dtype_name == "int8" else getattr(torch, dtype_name)
     source = resolve(spec, settings.models_dir)
     try:
         seq2seq = _is_encoder_decoder(source.location)
         auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
         tokenizer = AutoTokenizer.from_pretrained(source.location)
-        model = auto.from_pretrained(source.location, dtype=choice.dtype)
+        model = auto.from_pretrained(source.location, dtype=load_dtype)
     except (OSError, ValueError) as exc:
         raise _load_error(source, exc) from exc
     model.to(choice.device).eval()
+    if dtype_name == "int8":
+        model = quantize_int8(model)
     return model, tokenizer, seq2seq
+
+
+def quantize_int8(model):
+    """``model`` with its Linear layers int8 dynamically quantised (weights int8, activations
+    quantised per call), in place; CPU inference only, LoRA adapters cannot attach to it."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # torch.ao's migration notice, not a problem of ours
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
+                                                      dtype=torch.qint8, inplace=True)
 
 
 def load_generator_tokenizer(settings: Settings):
@@ -118,7 +141,8 @@ def load_generator_tokenizer(settings: Settings):
     in memory, else the tokenizer files alone (a second or less instead of a model load).
     """
     choice = pick_device(settings.device)
-    loaded = _memo.get(("generator", settings.generator_model, choice.device))
+    loaded = next((m for k, m in list(_memo.items())
+                   if k[:3] == ("generator", settings.generator_model, choice.device)), None)
     if loaded is not None:
         return loaded.tokenizer, loaded.is_seq2seq
 
@@ -136,18 +160,22 @@ def load_generator_tokenizer(settings: Settings):
 
 
 def load_generator(settings: Settings) -> Generator:
-    """The shared :class:`Generator` for ``settings.generator_model``."""
+    """The shared :class:`Generator` for ``settings.generator_model``, in the dtype
+    :func:`core.devices.generator_dtype` picks (``NLPLAB_GENERATOR_DTYPE``; bf16 on CPUs with
+    native bf16)."""
     choice = pick_device(settings.device)
+    dtype_name = generator_dtype(settings.generator_dtype, choice)
 
     def build() -> Generator:
         from core.adapters import AdapterRegistry
 
-        model, tokenizer, seq2seq = load_causal_or_seq2seq(settings.generator_model, settings)
+        model, tokenizer, seq2seq = load_causal_or_seq2seq(settings.generator_model, settings,
+                                                           dtype_name)
         return Generator(model, tokenizer, model_id=settings.generator_model,
                          device=choice.device, is_seq2seq=seq2seq,
                          adapters=AdapterRegistry.of(settings))
 
-    return _memoized(("generator", settings.generator_model, choice.device), build)
+    return _memoized(("generator", settings.generator_model, choice.device, dtype_name), build)
 
 
 def load_classifier_base(settings: Settings, labels: list[str]):

@@ -28,6 +28,7 @@ BUILTIN_GENERATOR = "builtin:smollm2-135m-instruct"
 BUILTIN_CLASSIFIER = "builtin:all-minilm-l6-v2"
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+GENERATOR_DTYPES = ("auto", "float32", "bfloat16", "int8")  # core.devices.generator_dtype
 ENV_PREFIX = "NLPLAB_"
 
 
@@ -53,6 +54,12 @@ class Settings:
     )
     device: str = field(
         default="auto", metadata={"env": "DEVICE", "help": "auto|cpu|cuda|mps."}
+    )
+    generator_dtype: str = field(
+        default="auto",
+        metadata={"env": "GENERATOR_DTYPE",
+                  "help": "auto|float32|bfloat16|int8: generator weights (auto: bf16 on CPUs "
+                          "with native bf16, else the device's dtype)."},
     )
     lancedb_uri: str = field(
         default="",
@@ -84,6 +91,9 @@ class Settings:
             raise UserError(
                 f"{ENV_PREFIX}DEVICE must be one of {'|'.join(DEVICES)}, got {self.device!r}"
             )
+        if self.generator_dtype not in GENERATOR_DTYPES:
+            raise UserError(f"{ENV_PREFIX}GENERATOR_DTYPE must be one of "
+                            f"{'|'.join(GENERATOR_DTYPES)}, got {self.generator_dtype!r}")
         for name in ("embedding_model", "generator_model", "classifier_model"):
             if not str(getattr(self, name)).strip():
                 env = ENV_PREFIX + _field_env(name)
