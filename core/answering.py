@@ -8,7 +8,9 @@ its adapters). A mode is data, not code: :func:`prepare` reads its two flags. Th
 :func:`answer` runs to completion, :func:`stream_answer` yields text pieces and exposes the same
 result dict after. Result keys: answer, mode, model, sources [{document, chunk, score, text}],
 chunk_ids, seconds (retrieval + generation wall time), retrieval_seconds, tokens,
-prompt_tokens, trimmed. Left out: metrics (core.evaluation) and prompt wording (core.rag.prompts).
+prompt_tokens, trimmed. :func:`answer_many` answers a list of questions in batches (the CLI's
+``ask --questions FILE``). Answers are short: generation stops at the first line break.
+Left out: metrics (core.evaluation) and prompt wording (core.rag.prompts).
 
 Example:
     >>> MODES["finetuned+rag"].retrieves, MODES["finetuned+rag"].needs_adapter
@@ -30,7 +32,10 @@ from core.rag.config import DEFAULT_KB, RetrievalConfig, check_question
 from core.rag.prompts import BuiltPrompt, build_base_prompt, build_rag_prompt
 
 BASE, RAG, FINETUNED, FINETUNED_RAG = "base", "rag", "finetuned", "finetuned+rag"
-DEFAULT_GENERATION = GenerationConfig(max_new_tokens=40)
+#: Every mode asks for a short answer; it ends at the first line break (after any text).
+ANSWER_STOP = ("\n",)
+DEFAULT_GENERATION = GenerationConfig(max_new_tokens=40, stop=ANSWER_STOP)
+BATCH_SIZE = 8  # questions generated together by answer_many and evaluation
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,36 @@ def answer(question: str, mode: str, ctx: AskContext) -> dict:
     return _result(job, ctx.generator, gen, time.perf_counter() - start)
 
 
+def generate_jobs(jobs: Sequence[Prepared], ctx: AskContext, batch_size: int = BATCH_SIZE):
+    """Generate the answers of prepared jobs of one mode, ``batch_size`` at a time (left-padded
+    batches, :meth:`~core.generation.Generator.generate_batch`); results in job order."""
+    if not jobs:
+        return []
+    first = jobs[0]
+    if any(j.adapter != first.adapter or j.prompt.chat != first.prompt.chat for j in jobs):
+        raise ValueError("generate_jobs takes jobs of one mode and adapter")
+    return ctx.generator.generate_batch([j.prompt.prompt for j in jobs], ctx.generation,
+                                        chat=first.prompt.chat, adapter=first.adapter,
+                                        batch_size=batch_size)
+
+
+def answer_many(questions: Sequence[str], mode: str, ctx: AskContext, *,
+                batch_size: int = BATCH_SIZE) -> Iterator[dict]:
+    """Answer every question in ``mode``, yielding result dicts in order, ``batch_size`` at a
+    time (each batch is retrieved, then generated together).
+
+    A result's ``seconds`` is its own retrieval time plus its share of its batch's generation
+    time (the batch's wall time / its size); ``batch_size`` says how many shared it.
+    Example: ``[r["answer"] for r in answer_many(["Q1?", "Q2?"], "rag", ctx)]``.
+    """
+    for first in range(0, len(questions), batch_size):
+        chunk = questions[first:first + batch_size]
+        jobs = [prepare(check_question(q), mode, ctx) for q in chunk]
+        for job, gen in zip(jobs, generate_jobs(jobs, ctx, batch_size), strict=True):
+            result = _result(job, ctx.generator, gen, job.retrieval_seconds + gen.seconds)
+            yield {**result, "batch_size": gen.batch_size}
+
+
 class AnswerStream:
     """Iterate for text pieces; afterwards ``result`` holds the same dict :func:`answer` gives.
 
@@ -197,7 +232,8 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
 
         generator = load_generator(settings)
     return AskContext(generator, store, kb, RetrievalConfig(top_k=top_k, search=search),
-                      GenerationConfig(max_new_tokens=max_new_tokens), adapter=adapter,
+                      GenerationConfig(max_new_tokens=max_new_tokens, stop=ANSWER_STOP),
+                      adapter=adapter,
                       registry=registry)
 
 

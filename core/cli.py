@@ -71,6 +71,14 @@ def add_dataclass_options(parser, cls, fields: Iterable[str], *,
         parser.add_argument(names.get(name, "--" + name.replace("_", "-")), **kwargs)
 
 
+@dataclasses.dataclass
+class JsonLines:
+    """A command result printed as one JSON line per item, each as soon as it is ready
+    (``ask --questions``); errors raised while iterating end the command like any other."""
+
+    items: Iterable
+
+
 def _cmd_info(args, settings):
     from core.status import system_status
 
@@ -158,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         from core.settings import load_settings
 
         result = args.func(args, load_settings())
+        if isinstance(result, JsonLines):
+            for item in result.items:
+                print(json.dumps(item, ensure_ascii=False, default=str), flush=True)
+            return 0
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -14,7 +14,8 @@ Two selection rules are computed, and both reported:
   longer ones regardless of knowledge.
 
 Causal LMs: the prompt goes through the chat template (assistant turn opened) exactly as at
-generation time, is run once, and each choice continues from a copy of its KV cache. Without
+generation time and is run once; all choices then continue from its KV cache in one batched
+forward pass (two passes per question instead of one per choice plus one). Without
 a chat template the choice is scored as " " + choice after the prompt. Seq2seq: the encoder
 reads the prompt, the decoder is scored on the choice followed by EOS.
 
@@ -25,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -71,24 +71,37 @@ def _continuation_ids(generator, choice: str, chat: bool) -> list[int]:
 
 def _causal_scores(generator, model, prompt: str, choices: Sequence[str],
                    chat: bool) -> ChoiceScores:
+    """Two forward passes whatever the number of choices: the prompt once, then every
+    choice's remaining tokens as one right-padded batch over the prompt's KV cache (repeated
+    once per choice; padding sits after each choice's tokens, so causal attention never sees
+    it)."""
     enc = generator.encode_prompt(prompt, chat=chat)
-    sums, counts = [], []
+    conts = [_continuation_ids(generator, choice, chat) for choice in choices]
     out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], use_cache=True)
     first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-    for choice in choices:
-        ids = _continuation_ids(generator, choice, chat)
-        total = float(first[ids[0]])
-        if len(ids) > 1:
-            cont = torch.tensor([ids], device=enc["input_ids"].device)
-            mask = torch.ones(1, enc["input_ids"].shape[1] + len(ids), dtype=torch.long,
-                              device=cont.device)
-            step = model(input_ids=cont[:, :-1], attention_mask=mask[:, :-1],
-                         past_key_values=copy.deepcopy(out.past_key_values), use_cache=True)
-            logp = torch.log_softmax(step.logits[0].float(), dim=-1)
-            total += float(logp.gather(1, cont[0, 1:].unsqueeze(1)).sum())
-        sums.append(total)
-        counts.append(len(ids))
-    return ChoiceScores(tuple(sums), tuple(counts))
+    sums = [float(first[ids[0]]) for ids in conts]
+    longer = [i for i, ids in enumerate(conts) if len(ids) > 1]
+    if longer:
+        device = enc["input_ids"].device
+        prompt_len, width = enc["input_ids"].shape[1], max(len(conts[i]) for i in longer) - 1
+        pad = generator.tokenizer.pad_token_id or 0
+        inputs = torch.full((len(longer), width), pad, dtype=torch.long, device=device)
+        mask = torch.zeros(len(longer), prompt_len + width, dtype=torch.long, device=device)
+        mask[:, :prompt_len] = 1
+        for row, i in enumerate(longer):
+            n = len(conts[i]) - 1
+            inputs[row, :n] = torch.tensor(conts[i][:-1], device=device)
+            mask[row, prompt_len:prompt_len + n] = 1
+        past = out.past_key_values
+        if past is not None and len(longer) > 1:
+            past.batch_repeat_interleave(len(longer))
+        step = model(input_ids=inputs, attention_mask=mask, past_key_values=past,
+                     use_cache=False)
+        logp = torch.log_softmax(step.logits.float(), dim=-1)
+        for row, i in enumerate(longer):
+            targets = torch.tensor(conts[i][1:], device=device)
+            sums[i] += float(logp[row, torch.arange(len(targets)), targets].sum())
+    return ChoiceScores(tuple(sums), tuple(len(ids) for ids in conts))
 
 
 def _seq2seq_scores(generator, model, prompt: str, choices: Sequence[str]) -> ChoiceScores:

@@ -1,7 +1,9 @@
 """Evaluate answer modes over a QA file: per-question rows, per-mode aggregates, saved runs.
 
 For every question and mode the mode prepares its prompt (retrieving if it does), the model
-generates an answer (greedy), and the choices are scored by log-likelihood under the same
+generates an answer (greedy; ``batch_size`` questions of a mode at once, left-padded, with the
+same answers as one at a time), and the choices are scored (all of a question's choices in one
+batched forward pass) by log-likelihood under the same
 prompt (:mod:`core.evaluation.likelihood`). Metrics come from :mod:`core.evaluation.metrics`;
 an aggregate is the mean over the questions where the metric could be computed, ``None`` with
 a reason otherwise. ``seconds_per_question`` is retrieval + generation wall time (the
@@ -44,13 +46,24 @@ RUN_ID = re.compile(r"[0-9a-zA-Z_-]{1,80}")
 
 def evaluate_one(item: QAItem, mode: str, ctx, embedder) -> dict:
     """Answer one question in one mode and compute every metric for it."""
-    from core.answering import prepare
+    return evaluate_batch([item], mode, ctx, embedder)[0]
 
-    start = time.perf_counter()
-    job = prepare(item.question, mode, ctx)
-    gen = ctx.generator.generate(job.prompt.prompt, ctx.generation, chat=job.prompt.chat,
-                                 adapter=job.adapter)
-    seconds = time.perf_counter() - start
+
+def evaluate_batch(items: Sequence[QAItem], mode: str, ctx, embedder) -> list[dict]:
+    """Answer ``items`` in one mode with one batched generation; a row each, in order.
+
+    A row's ``seconds`` is its retrieval time plus its share of the batch's generation time.
+    """
+    from core.answering import generate_jobs, prepare
+
+    jobs = [prepare(item.question, mode, ctx) for item in items]
+    gens = generate_jobs(jobs, ctx, batch_size=max(1, len(jobs)))
+    return [_row(item, mode, job, gen, ctx, embedder)
+            for item, job, gen in zip(items, jobs, gens, strict=True)]
+
+
+def _row(item: QAItem, mode: str, job, gen, ctx, embedder) -> dict:
+    seconds = job.retrieval_seconds + gen.seconds
     retrieves = job.mode.retrieves
     documents = [h.document for h in job.sources] if retrieves else None
     contexts = [h.text for h in job.sources] if retrieves else None
@@ -108,8 +121,12 @@ def aggregate(rows: Sequence[dict], modes: Sequence[str]) -> dict[str, dict]:
 
 def evaluate(items: Sequence[QAItem], modes: Sequence[str], ctx, embedder, *,
              progress: Progress | None = None, cancel: threading.Event | None = None,
-             meta: dict | None = None) -> dict:
-    """Evaluate ``modes`` over ``items``; returns the run dict (not yet saved)."""
+             meta: dict | None = None, batch_size: int = 8) -> dict:
+    """Evaluate ``modes`` over ``items``; returns the run dict (not yet saved).
+
+    ``batch_size`` questions are answered together per mode (one batched generation);
+    progress is reported and cancel checked after each batch and mode.
+    """
     if not items:
         raise UserError("the QA file has no questions to evaluate")
     if not modes:
@@ -118,14 +135,22 @@ def evaluate(items: Sequence[QAItem], modes: Sequence[str], ctx, embedder, *,
     total = len(items) * len(modes)
     started = time.perf_counter()
     cancelled = False
-    for i, item in enumerate(items):
+    for first in range(0, len(items), batch_size):
+        chunk = items[first:first + batch_size]
+        by_mode: dict[str, list[dict]] = {}
         for mode in modes:
             if cancel is not None and cancel.is_set():
                 cancelled = True
                 break
-            rows.append(evaluate_one(item, mode, ctx, embedder))
+            by_mode[mode] = evaluate_batch(chunk, mode, ctx, embedder)
             if progress is not None:
-                progress(len(rows) / total, f"question {i + 1}/{len(items)} · {mode}")
+                done = len(rows) + sum(map(len, by_mode.values()))
+                progress(done / total, f"questions {first + 1}-{first + len(chunk)}/"
+                                       f"{len(items)} · {mode}")
+        # item-major order (each question's modes together); a cancelled batch keeps the
+        # modes it finished
+        rows.extend(r for i in range(len(chunk)) for m in modes if m in by_mode
+                    for r in [by_mode[m][i]])
         if cancelled:
             break
     done = {r["id"] for r in rows}

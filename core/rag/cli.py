@@ -4,6 +4,9 @@
 ``ask QUESTION --kb NAME --mode MODE [--adapter NAME] [--top-k K] [--search ...]`` (modes:
 :data:`core.answering.MODES`) prints
 {"answer", "mode", "sources": [{"document", "chunk", "score", "text"}], "seconds"}.
+``ask --questions FILE.jsonl`` (QA format, :mod:`core.qa`) prints one such object per line,
+with the question's "id" and "question" first, answering ``--batch-size`` questions together;
+a line's "seconds" is its retrieval plus its share of its batch's generation time.
 Rejected files and index messages go to stderr so stdout stays one JSON object.
 
 Example:
@@ -52,9 +55,14 @@ def _cmd_index(args, settings):
 
 def _cmd_ask(args, settings):
     from core.answering import answer, get_mode, make_context
+    from core.errors import UserError
     from core.generation import GenerationConfig
     from core.rag.config import RetrievalConfig, check_question
 
+    if (args.question is None) == (args.questions is None):
+        raise UserError("give one question, or --questions FILE.jsonl, not both")
+    if args.questions is not None:
+        return _ask_many(args, settings)
     check_question(args.question)
     get_mode(args.mode)
     RetrievalConfig(top_k=args.top_k, search=args.search)  # bad values fail before any loading
@@ -65,6 +73,34 @@ def _cmd_ask(args, settings):
     r = answer(args.question, args.mode, ctx)
     return {"answer": r["answer"], "mode": r["mode"], "sources": r["sources"],
             "seconds": r["seconds"]}
+
+
+def _ask_many(args, settings):
+    """``ask --questions FILE``: one JSON line per question of a QA file, one model load."""
+    from core.answering import answer_many, get_mode, make_context
+    from core.cli import JsonLines
+    from core.errors import UserError
+    from core.generation import GenerationConfig
+    from core.qa import load_qa_file, select_split
+    from core.rag.config import RetrievalConfig
+
+    get_mode(args.mode)
+    RetrievalConfig(top_k=args.top_k, search=args.search)
+    GenerationConfig(max_new_tokens=args.max_new_tokens)
+    if not 1 <= args.batch_size <= 64:
+        raise UserError(f"--batch-size must be 1..64, got {args.batch_size}")
+    items = load_qa_file(args.questions, max_bytes=settings.max_upload_mb * 1_000_000)
+    items = select_split(items, None if args.split == "all" else args.split)
+    if not items:
+        raise UserError(f"{args.questions} has no {args.split}-split questions")
+    ctx = make_context(settings, args.kb, adapter=args.adapter, modes=[args.mode],
+                       top_k=args.top_k, search=args.search,
+                       max_new_tokens=args.max_new_tokens)
+    results = answer_many([i.question for i in items], args.mode, ctx,
+                          batch_size=args.batch_size)
+    return JsonLines({"id": item.id, "question": item.question, "answer": r["answer"],
+                      "mode": r["mode"], "sources": r["sources"], "seconds": r["seconds"]}
+                     for item, r in zip(items, results, strict=True))
 
 
 def _cmd_kbs(args, settings):
@@ -100,8 +136,16 @@ def register(sub) -> None:
     add_dataclass_options(p, ChunkingConfig, ["chunk_size", "chunk_overlap"])
     p.set_defaults(func=_cmd_index)
 
-    p = sub.add_parser("ask", help="answer a question (base model alone or with RAG)")
-    p.add_argument("question")
+    p = sub.add_parser("ask", help="answer a question, or every question of a QA file "
+                                   "(base model alone or with RAG)")
+    p.add_argument("question", nargs="?", help="the question (or use --questions)")
+    p.add_argument("--questions", default=None, metavar="FILE.jsonl",
+                   help="QA-format JSONL: answer every question in one process, one JSON "
+                        "line each")
+    p.add_argument("--split", choices=("test", "train", "all"), default="all",
+                   help="with --questions: which rows to answer")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="with --questions: questions generated together")
     p.add_argument("--kb", default=DEFAULT_KB)
     p.add_argument("--mode", default=RAG, help=" | ".join(MODES))
     p.add_argument("--adapter", default="", help="LoRA adapter for the finetuned modes")

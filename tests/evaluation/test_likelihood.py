@@ -92,3 +92,41 @@ def test_trained_model_picks_the_memorised_choice(fresh_llama, tiny_tokenizer):
 def test_needs_two_choices(unigram):
     with pytest.raises(UserError, match="two choices"):
         score_choices(unigram, "q", ["only"])
+
+
+@pytest.mark.parametrize("choices", [
+    ["marta quill", "ian cole of the north", "li", "sam roy the elder of the keep"],
+    ["a", "b"],  # one-token choices: no second pass at all
+])
+def test_one_pass_scoring_equals_scoring_each_choice_alone(fresh_tiny_llama_generator,
+                                                          tiny_tokenizer, choices):
+    """The batched pass (cache repeated per choice, right-padded to the longest) gives each
+    choice the log-probability of prompt + that choice run alone, without cache or padding."""
+    gen = fresh_tiny_llama_generator
+    together = score_choices(gen, "the keeper is", choices, chat=False)
+    prompt_ids = tiny_tokenizer("the keeper is", return_tensors="pt")["input_ids"][0]
+    for i, choice in enumerate(choices):
+        cont = tiny_tokenizer(" " + choice, add_special_tokens=False)["input_ids"]
+        ids = torch.cat([prompt_ids, torch.tensor(cont)]).unsqueeze(0)
+        with torch.no_grad():
+            logp = torch.log_softmax(gen.model(input_ids=ids).logits[0], dim=-1)
+        n = len(prompt_ids)
+        alone = sum(float(logp[n - 1 + j, t]) for j, t in enumerate(cont))
+        assert together.logprob_sums[i] == pytest.approx(alone, abs=1e-4)
+        assert together.token_counts[i] == len(cont)
+
+
+def test_one_pass_runs_two_forward_passes(fresh_tiny_llama_generator, monkeypatch):
+    """Four choices cost two model calls (prompt, then all choices), not five."""
+    gen = fresh_tiny_llama_generator
+    calls = []
+    original = gen.model.forward
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("input_ids").shape)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(gen.model, "forward", counting)
+    score_choices(gen, "the keeper is", ["marta quill", "ian cole", "li wei", "sam roy"],
+                  chat=False)
+    assert len(calls) == 2 and calls[1][0] == 4

@@ -45,7 +45,7 @@ def test_four_modes_end_to_end(app_settings, kb, fresh_llama, fresh_generator, t
     seen = []
     run = runner.evaluate(ITEMS, list(ALL_MODES), ctx, kb,
                           progress=lambda f, msg: seen.append(f), meta={"kb": "mini"})
-    assert seen[-1] == 1.0 and len(seen) == 8
+    assert seen == [0.25, 0.5, 0.75, 1.0]  # one batch (both questions), once per mode
     assert run["n"] == 2 and len(run["rows"]) == 8 and not run["cancelled"]
     for mode in ALL_MODES:
         agg = run["aggregates"][mode]
@@ -77,15 +77,29 @@ def test_four_modes_end_to_end(app_settings, kb, fresh_llama, fresh_generator, t
         runner.load_run(app_settings, "../etc/passwd")
 
 
-def test_cancel_stops_between_questions(app_settings, kb, fresh_generator):
+def test_cancel_stops_between_batches(app_settings, kb, fresh_generator):
+    """Cancel is checked per batch of questions: batches of one stop after the first."""
     import threading
 
     cancel = threading.Event()
     ctx = make_context(app_settings, "mini", modes=["base"], max_new_tokens=4,
                        generator=fresh_generator(), embedder=kb)
-    run = runner.evaluate(ITEMS, ["base"], ctx, kb, cancel=cancel,
+    run = runner.evaluate(ITEMS, ["base"], ctx, kb, cancel=cancel, batch_size=1,
                           progress=lambda f, m: cancel.set())
     assert run["cancelled"] and run["n"] == 1
+
+
+def test_batched_evaluation_gives_the_one_by_one_rows(app_settings, kb, fresh_generator):
+    """Batch size changes only timing: predictions, metrics and row order are the same."""
+    ctx = make_context(app_settings, "mini", modes=["base", "rag"], max_new_tokens=6,
+                       generator=fresh_generator(), embedder=kb)
+    one = runner.evaluate(ITEMS, ["base", "rag"], ctx, kb, batch_size=1)
+    many = runner.evaluate(ITEMS, ["base", "rag"], ctx, kb, batch_size=8)
+    drop = {"seconds", "scoring_seconds"}
+    assert [{k: v for k, v in r.items() if k not in drop} for r in many["rows"]] == \
+        [{k: v for k, v in r.items() if k not in drop} for r in one["rows"]]
+    assert [(r["id"], r["mode"]) for r in many["rows"]] == [
+        (i, m) for i in [r["id"] for r in one["rows"][::2]] for m in ("base", "rag")]
 
 
 def test_finetuned_mode_without_adapter_is_refused(app_settings, kb):

@@ -66,3 +66,48 @@ def test_bad_input_exits_2_with_one_line(fake_models, folder, capsys, argv, need
     code, out, err = run(capsys, *[a.replace("{folder}", str(folder)) for a in argv])
     assert code == 2 and out is None
     assert err.startswith("error: ") and needle in err and err.count("\n") == 1
+
+
+def test_ask_questions_file_prints_one_line_per_question(fake_models, folder, tmp_path,
+                                                         capsys):
+    """Every row of a QA file gets one JSON line, in file order, with the single-question
+    keys plus its id and question; the answers are those of one-at-a-time ``ask``."""
+    assert run(capsys, "index", "--docs", str(folder), "--kb", "notes")[0] == 0
+    questions = ["When was the bakery oven built?", "Who planted the first orchid?",
+                 "How often does the tram leave?"]
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps({"question": q, "answer": "x", "split": s}) + "\n"
+                          for q, s in zip(questions, ["test", "train", "test"], strict=True)))
+    code = main(["ask", "--questions", str(qa), "--kb", "notes", "--mode", "rag",
+                 "--batch-size", "2", "--max-new-tokens", "6"])
+    out, _ = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [line["question"] for line in lines] == questions
+    for line in lines:
+        assert set(line) == {"id", "question", "answer", "mode", "sources", "seconds"}
+        assert line["mode"] == "rag" and line["sources"] and line["seconds"] > 0
+    assert len({line["id"] for line in lines}) == 3
+    for q, line in zip(questions, lines, strict=True):
+        code, single, _ = run(capsys, "ask", q, "--kb", "notes", "--mode", "rag",
+                              "--max-new-tokens", "6")
+        assert single["answer"] == line["answer"]
+        assert single["sources"] == line["sources"]
+    code = main(["ask", "--questions", str(qa), "--split", "test", "--kb", "notes",
+                 "--mode", "base", "--max-new-tokens", "3"])
+    out, _ = capsys.readouterr()
+    assert [json.loads(x)["question"] for x in out.splitlines()] == [questions[0], questions[2]]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["ask", "Why?", "--questions", "{qa}"], "not both"),
+    (["ask"], "not both"),
+    (["ask", "--questions", "{folder}/missing.jsonl"], ""),
+    (["ask", "--questions", "{qa}", "--batch-size", "0"], "batch-size"),
+])
+def test_ask_questions_errors(fake_models, folder, tmp_path, capsys, argv, needle):
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"question": "Why?", "answer": "x"}) + "\n")
+    argv = [a.format(qa=qa, folder=folder) for a in argv]
+    code = main([*argv, "--kb", "notes"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and needle in err and len(err.strip().splitlines()) == 1
