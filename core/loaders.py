@@ -178,6 +178,41 @@ def load_generator(settings: Settings) -> Generator:
     return _memoized(("generator", settings.generator_model, choice.device, dtype_name), build)
 
 
+_warm_threads: dict[tuple, threading.Thread] = {}
+
+
+def warm_up(settings: Settings) -> threading.Thread:
+    """Load the embedder and the generator in a background thread and run each once, so the
+    first question pays neither load nor first-call costs; once per process and settings.
+
+    Pages that need a model meanwhile wait on the same load (the memo's per-key lock), never
+    load it twice. A failure is logged here and raised again where a page loads the model.
+    Example: ``warm_up(settings).join()`` -> both models are in memory and have run once.
+    """
+    key = (settings.embedding_model, settings.generator_model, settings.device,
+           settings.generator_dtype, settings.models_dir)
+    with _memo_lock:
+        thread = _warm_threads.get(key)
+        if thread is None:
+            thread = threading.Thread(target=_warm, args=(settings,), daemon=True,
+                                      name="warm-up")
+            _warm_threads[key] = thread
+            thread.start()
+    return thread
+
+
+def _warm(settings: Settings) -> None:
+    import logging
+
+    from core.generation import GenerationConfig
+
+    try:
+        load_embedder(settings).encode(["warm up"])
+        load_generator(settings).generate("Hi", GenerationConfig(max_new_tokens=2))
+    except Exception as exc:  # the page that needs the model reports it to the user
+        logging.getLogger(__name__).warning("warm-up failed: %s: %s", type(exc).__name__, exc)
+
+
 def load_classifier_base(settings: Settings, labels: list[str]):
     """A fresh (model, tokenizer) for sequence classification over ``labels``.
 

@@ -61,6 +61,12 @@ class Settings:
                   "help": "auto|float32|bfloat16|int8: generator weights (auto: bf16 on CPUs "
                           "with native bf16, else the device's dtype)."},
     )
+    warm_up: int = field(
+        default=1,
+        metadata={"env": "WARM_UP",
+                  "help": "1: the app loads and runs the embedder and generator in the "
+                          "background when the server starts; 0: on first use."},
+    )
     lancedb_uri: str = field(
         default="",
         metadata={"env": "LANCEDB_URI", "help": "LanceDB URI; empty = <data_dir>/lancedb."},
@@ -94,6 +100,8 @@ class Settings:
         if self.generator_dtype not in GENERATOR_DTYPES:
             raise UserError(f"{ENV_PREFIX}GENERATOR_DTYPE must be one of "
                             f"{'|'.join(GENERATOR_DTYPES)}, got {self.generator_dtype!r}")
+        if self.warm_up not in (0, 1):
+            raise UserError(f"{ENV_PREFIX}WARM_UP must be 0 or 1, got {self.warm_up}")
         for name in ("embedding_model", "generator_model", "classifier_model"):
             if not str(getattr(self, name)).strip():
                 env = ENV_PREFIX + _field_env(name)

@@ -27,6 +27,14 @@ def generator(_settings: Settings, spec: str):
     return loaders.load_generator(_settings)
 
 
+def start_warm_up() -> None:
+    """Warm the models in the background once per server process (``NLPLAB_WARM_UP=1``):
+    every page imports this module, so the first page served starts it and stays responsive."""
+    s = settings()
+    if s.warm_up:
+        loaders.warm_up(s)
+
+
 def get_embedder():
     s = settings()
     return embedder(s, s.embedding_model)
@@ -117,3 +125,4 @@ def _leave_file_based_pages() -> None:
 
 
 _leave_file_based_pages()
+start_warm_up()

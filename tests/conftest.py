@@ -21,6 +21,7 @@ os.environ["NLPLAB_DATA_DIR"] = str(_SESSION_DIR / "data")
 # Converted models are shared by every test of the session (the SmolLM2 conversion takes ~20 s).
 os.environ["NLPLAB_MODEL_CACHE"] = str(_SESSION_DIR / "models")
 os.environ["NLPLAB_DEVICE"] = "cpu"
+os.environ.setdefault("NLPLAB_WARM_UP", "0")  # page tests must not load the real models
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

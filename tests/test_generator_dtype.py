@@ -94,3 +94,26 @@ def test_fp32_adapter_runs_on_a_bf16_generator(app_settings, tiny_tokenizer):
     shift16 = logits[torch.bfloat16] - gens[torch.bfloat16].model(input_ids=ids).logits.float()
     assert torch.nn.functional.cosine_similarity(shift32.flatten(), shift16.flatten(),
                                                  dim=0) > 0.95
+
+
+def test_warm_up_loads_both_models_once(monkeypatch, app_settings):
+    """warm_up runs in a thread, loads and runs each model once, and is started once."""
+    import core.loaders as loaders
+
+    calls = []
+
+    class Emb:
+        def encode(self, texts):
+            calls.append(("encode", tuple(texts)))
+
+    class Gen:
+        def generate(self, prompt, config):
+            calls.append(("generate", config.max_new_tokens))
+
+    monkeypatch.setattr(loaders, "load_embedder", lambda s: Emb())
+    monkeypatch.setattr(loaders, "load_generator", lambda s: Gen())
+    monkeypatch.setattr(loaders, "_warm_threads", {})
+    first = loaders.warm_up(app_settings)
+    assert loaders.warm_up(app_settings) is first
+    first.join(timeout=10)
+    assert calls == [("encode", ("warm up",)), ("generate", 2)]
