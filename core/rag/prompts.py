@@ -1,9 +1,11 @@
 """Prompts that put retrieved chunks before the question, trimmed to the model's window.
 
-Causal chat models (SmolLM2) get the passages (best first, blank-line separated), then
-the instruction to answer briefly from the text above, the question and "Answer:" (context
-right before the question, without passage labels, worked best for the 135M model in our
-trials); the chat template is applied later by :class:`core.generation.Generator`. Seq2seq
+Causal chat models (SmolLM2) get a short fixed instruction, one worked example (an invented
+passage, question and a few-word answer copied from it), then "Text:" with the passages
+(blank-line separated, without labels, the *best-ranked last* so it sits next to the question),
+the question and "Answer:"; answers stop at the first line break
+(:data:`core.answering.ANSWER_STOP`). The chat template is applied later by
+:class:`core.generation.Generator`. Seq2seq
 models (Flan-T5) get the same content in the flat "Read this and answer the question" form
 they were instruction-tuned on, without a chat template. Token budget:
 ``context_window - max_new_tokens - TEMPLATE_MARGIN`` tokens for the whole prompt; chunks are
@@ -13,7 +15,7 @@ which chunks were used: :class:`BuiltPrompt` lists them.
 
 Example:
     >>> build_rag_prompt("Who planted it?", hits, gen, max_new_tokens=32).prompt  # doctest: +SKIP
-    'Ilsa Marek planted ...\\n\\nBased on the text above, ...\\nQuestion: Who planted it?\\nAnswer:'
+    'Answer the question ...Text: ...Ilsa Marek planted ...\\nQuestion: Who planted it?\\nAnswer:'
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ from dataclasses import dataclass, field
 TEMPLATE_MARGIN = 48
 MIN_PARTIAL_TOKENS = 24
 
-RAG_INSTRUCTION = "Based on the text above, answer briefly (a few words)."
+RAG_INSTRUCTION = "Answer the question with a few words copied from the text."
+#: One worked example (an invented passage no model knows) showing the answer's shape.
+WORKED_EXAMPLE = ("Text: The Lorrin Bridge was opened in 1902 by the engineer Mara Vell. It is "
+                  "210 metres long and crosses the river Tane.\n"
+                  "Question: Who opened the Lorrin Bridge?\nAnswer: Mara Vell")
 BASE_INSTRUCTION = "Answer the question with a short answer (a few words)."
 SEQ2SEQ_RAG = "Read the text and answer the question in a few words.\n\n{context}\n\nQuestion: {q}"
 SEQ2SEQ_BASE = "Answer the question in a few words.\n\nQuestion: {q}"
@@ -39,16 +45,18 @@ class BuiltPrompt:
     prompt_tokens: int = 0
 
 
-def _context_block(texts: list[tuple[str, str]]) -> str:
-    """Passages separated by blank lines, best first; no labels (small models copy them)."""
-    return "\n\n".join(text for _doc, text in texts)
+def _context_block(texts: list[tuple[str, str]], *, best_last: bool = False) -> str:
+    """Passages separated by blank lines, in rank order (reversed with ``best_last``); no
+    labels (small models copy them)."""
+    return "\n\n".join(text for _doc, text in (texts[::-1] if best_last else texts))
 
 
 def _render(question: str, texts: list[tuple[str, str]], seq2seq: bool) -> str:
-    context = _context_block(texts)
     if seq2seq:
-        return SEQ2SEQ_RAG.format(context=context, q=question)
-    return f"{context}\n\n{RAG_INSTRUCTION}\nQuestion: {question}\nAnswer:"
+        return SEQ2SEQ_RAG.format(context=_context_block(texts), q=question)
+    context = _context_block(texts, best_last=True)
+    return (f"{RAG_INSTRUCTION}\n\n{WORKED_EXAMPLE}\n\n"
+            f"Text: {context}\nQuestion: {question}\nAnswer:")
 
 
 def build_base_prompt(question: str, generator) -> BuiltPrompt:

@@ -5,7 +5,13 @@ from dataclasses import dataclass
 import pytest
 
 from core.errors import UserError
-from core.rag.prompts import TEMPLATE_MARGIN, build_base_prompt, build_rag_prompt
+from core.rag.prompts import (
+    RAG_INSTRUCTION,
+    TEMPLATE_MARGIN,
+    WORKED_EXAMPLE,
+    build_base_prompt,
+    build_rag_prompt,
+)
 from core.rag.retrieve import Hit
 
 
@@ -14,12 +20,31 @@ def hits(n: int, words: int = 10) -> list[Hit]:
                 " ".join(f"fact{i}w{j}" for j in range(words))) for i in range(n)]
 
 
-def test_short_context_is_used_whole_and_precedes_the_question(tiny_generator):
-    built = build_rag_prompt("Who is it?", hits(2), tiny_generator, max_new_tokens=16)
+def test_short_context_is_used_whole_best_chunk_next_to_the_question(tiny_generator):
+    """Instruction, worked example, then the passages worst-to-best so the best-ranked one
+    (fact0) sits right before the question."""
+    built = build_rag_prompt("Who is it?", hits(3), tiny_generator, max_new_tokens=16)
     p = built.prompt
-    assert p.index("fact0w0") < p.index("fact1w0") < p.index("Question: Who")
-    assert p.endswith("Question: Who is it?\nAnswer:") and "Based on the text above" in p
-    assert built.used == hits(2) and not built.trimmed and built.chat
+    assert p.startswith(RAG_INSTRUCTION) and WORKED_EXAMPLE in p
+    assert p.index(WORKED_EXAMPLE) < p.index("Text: fact2w0")
+    assert p.index("fact2w0") < p.index("fact1w0") < p.index("fact0w0") < p.index(
+        "Question: Who is it")
+    assert p.endswith("fact0w9\nQuestion: Who is it?\nAnswer:")
+    assert built.used == hits(3) and not built.trimmed and built.chat
+
+
+def test_worked_example_answer_is_copied_from_its_text():
+    """The example teaches the shape wanted: a few words that appear verbatim in its text."""
+    text, rest = WORKED_EXAMPLE.split("\nQuestion: ")
+    answer = rest.split("\nAnswer: ")[1]
+    assert answer in text and len(answer.split()) <= 4 and "\n" not in answer
+
+
+def test_answers_stop_at_the_line_break():
+    from core.answering import ANSWER_STOP, DEFAULT_GENERATION
+
+    assert DEFAULT_GENERATION.stop == ANSWER_STOP == ("\n",)
+    assert DEFAULT_GENERATION.max_new_tokens <= 48
 
 
 def test_long_context_is_trimmed_to_the_window(tiny_generator):
