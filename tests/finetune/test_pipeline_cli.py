@@ -17,7 +17,8 @@ from core.training.callbacks import TrainingHooks
 
 def test_run_finetune_saves_adapter_with_metadata(tiny_env):
     steps = []
-    summary = run_finetune(tiny_env, "mini", "Mini Chunks", LoraSettings(epochs=2, batch_size=2),
+    summary = run_finetune(tiny_env, "mini", "Mini Chunks",
+                           LoraSettings(epochs=2, batch_size=2, data_mode="chunks"),
                            hooks=TrainingHooks(step=lambda s, t, loss: steps.append(s)))
     assert summary["saved"] and summary["adapter"] == "mini-chunks"
     assert steps == list(range(1, summary["total_steps"] + 1))

@@ -88,7 +88,8 @@ def test_cancel_during_a_step_stops_before_the_next_micro_batch(fresh_llama, tin
             cancel.set()
 
     result = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", FACT)] * 4,
-                        LoraSettings(epochs=2, batch_size=4, micro_batch_size=1),
+                        LoraSettings(epochs=2, batch_size=4, micro_batch_size=1,
+                                     packing=False),
                         hooks=TrainingHooks(step=lambda *a: steps.append(a),
                                             micro_batch=on_micro_batch, cancel=cancel))
     assert micro == [(1, 8), (2, 8)] and steps == []
