@@ -48,6 +48,7 @@ class Throughput:
     max_length: int
     micro_batch_size: int
     measured_at: float
+    row_tokens_per_second: float = 0.0  #: every computed position per second (the budget's)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Plan:
     steps_per_epoch: int
     epochs: int | None
     tokens_per_epoch: int
+    row_tokens_per_epoch: int = 0
     throughput: Throughput | None = None
     budget_minutes: float | None = None
     held_out: int = 0
@@ -97,9 +99,10 @@ class Plan:
             if self.epochs is None:
                 return text + (f" Time budget {self.budget_minutes:g} min: the number of "
                                "epochs is set from the speed measured when training starts.")
-            rate = self.throughput.tokens_per_second if self.throughput else 0.0
+            rate = self.throughput.row_tokens_per_second if self.throughput else 0.0
             text += (f" Time budget {self.budget_minutes:g} min × {rate:,.0f} tokens/s "
-                     f"÷ {self.tokens_per_epoch:,} tokens per epoch → **{self.epochs} epochs**"
+                     f"computed ÷ {self.row_tokens_per_epoch:,} tokens computed per epoch → "
+                     f"**{self.epochs} epochs**"
                      f" (at most {MAX_BUDGET_EPOCHS}; fewer if the {self.held_out} held-out "
                      "questions stop improving)")
         return text + f" → **{self.total_steps} steps**, {self.train_tokens:,} training tokens."
@@ -135,13 +138,15 @@ def count_plan(examples, tokenizer, lora: LoraSettings, *, is_seq2seq: bool, chu
     packed = lora.packing and not is_seq2seq
     rows = len(pack_features(features, lora.max_length, 0)) if packed else len(features)
     per_epoch_tokens = count_target_tokens(features)
+    row_tokens = (rows * lora.max_length if packed
+                  else sum(len(f["input_ids"]) for f in features))
     epochs: int | None = lora.epochs or None
-    if not lora.epochs and throughput is not None:
-        epochs = budget_epochs(lora.minutes * 60, throughput.tokens_per_second,
-                               per_epoch_tokens)
+    if not lora.epochs and throughput is not None and throughput.row_tokens_per_second > 0:
+        epochs = budget_epochs(lora.minutes * 60, throughput.row_tokens_per_second, row_tokens)
     return Plan(chunks=chunks, examples=len(examples), windows=len(features), rows=rows,
                 steps_per_epoch=math.ceil(rows / lora.batch_size), epochs=epochs,
-                tokens_per_epoch=per_epoch_tokens, throughput=throughput,
+                tokens_per_epoch=per_epoch_tokens, row_tokens_per_epoch=row_tokens,
+                throughput=throughput,
                 budget_minutes=None if lora.epochs else lora.minutes, held_out=held_out)
 
 
@@ -167,10 +172,11 @@ def throughput_path(settings) -> Path:
 
 
 def record_throughput(settings, tokens_per_second: float, source: str,
-                      lora: LoraSettings) -> Throughput:
+                      lora: LoraSettings, row_tokens_per_second: float = 0.0) -> Throughput:
     """Keep the latest measured rate of ``settings.generator_model`` for the next estimate."""
     rate = Throughput(round(tokens_per_second, 2), source, settings.generator_model,
-                      lora.max_length, lora.micro_batch_size, time.time())
+                      lora.max_length, lora.micro_batch_size, time.time(),
+                      round(row_tokens_per_second, 2))
     write_text_atomic(throughput_path(settings), json.dumps(asdict(rate)))
     return rate
 
@@ -204,4 +210,5 @@ def measure_throughput(settings, kb: str, lora: LoraSettings) -> Throughput:
     result = train_lora(model, tokenizer, data.train, replace(lora, epochs=1),
                         is_seq2seq=is_seq2seq, hooks=TrainingHooks(
                             micro_batch=lambda done, total: stop.set(), cancel=stop))
-    return record_throughput(settings, result.tokens_per_second, "probe", lora)
+    return record_throughput(settings, result.tokens_per_second, "probe", lora,
+                             result.row_tokens_per_second)

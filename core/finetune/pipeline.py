@@ -59,6 +59,9 @@ def kb_chunks(settings, kb: str, documents: set[str] | None = None) -> list[Sour
     rows = table.to_arrow().select(["document", "position", "text"]).to_pylist()
     rows.sort(key=lambda r: (r["document"], r["position"]))
     if documents is not None:
+        missing = sorted(documents - {r["document"] for r in rows})
+        if missing:
+            raise UserError(f"knowledge base {kb!r} has no document {', '.join(missing)}")
         rows = [r for r in rows if r["document"] in documents]
     if not rows:
         raise UserError(f"knowledge base {kb!r} has no chunks"
@@ -221,7 +224,8 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
     result = train_lora(model, tokenizer, examples, lora, is_seq2seq=is_seq2seq, hooks=hooks,
                         held_out=data.held_out)
     if result.tokens_done and result.seconds > 0:
-        record_throughput(settings, result.tokens_per_second, "last run", lora)
+        record_throughput(settings, result.tokens_per_second, "last run", lora,
+                          result.row_tokens_per_second)
     summary = {"adapter": name, "train_loss": result.final_loss,
                "seconds": round(time.perf_counter() - started, 2),
                "train_seconds": round(result.seconds, 2), "steps": result.steps,

@@ -13,10 +13,10 @@ module builds from a knowledge base's chunks (no model call, deterministic):
    pre-training": QA about facts next to the documents raised QA accuracy 30 -> 48 %): every
    sentence's key spans (numbers with their unit, multi-word names, codes, years) become
    cloze questions asked the way the fine-tuned mode asks (the same prompt builder), answered
-   with the span; half of them are also asked *with the chunk as context* in the RAG prompt
-   (as in RAFT, Zhang et al. 2024), so the adapter keeps reading its context in fine-tuned +
-   RAG mode. A "what does <document> say about <name>" question answered with the whole
-   sentence adds the reverse direction (name -> fact).
+   with the span; half of them are also asked *with their passage as context* (the sentence
+   and its neighbours) in the RAG prompt (as in RAFT, Zhang et al. 2024), so the adapter keeps
+   reading its context in fine-tuned + RAG mode. A "what does <document> say about <name>"
+   question answered with the whole sentence adds the reverse direction (name -> fact).
 4. **QA pairs from a train split**, when the QA file has one for these documents (format
    teaching; test items are never trained on: :func:`core.qa.train_items`).
 
@@ -106,9 +106,20 @@ class KnowledgeData:
         return out
 
 
+_LIST_LINE = re.compile(r"^\s*(?:[-*•|]|\d+[.)]\s)")
+
+
 def fact_sentences(text: str) -> list[str]:
-    """Sentences of ``text``, each line on its own (a list item or a table row is a fact)."""
-    return [s for line in text.splitlines() for s in split_sentences(line)]
+    """Sentences of ``text``; in a paragraph of list items or table rows, each line is one
+    (a wrapped prose paragraph is joined first, so a sentence is never cut at a line end)."""
+    out: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        lines = [line for line in paragraph.splitlines() if line.strip()]
+        if sum(bool(_LIST_LINE.match(line)) for line in lines) >= 2:
+            out += [s for line in lines for s in split_sentences(line)]
+        else:
+            out += split_sentences(paragraph)
+    return [s for s in out if not s.isupper()]  # headings carry no fact
 
 
 def cloze(sentence: str, span: str) -> str:
@@ -139,14 +150,18 @@ def knowledge_examples(chunks: Sequence[SourceChunk], tokenizer, *, is_seq2seq: 
         if not recipe.derived_qa:
             continue
         doc = doc_title(chunk.document)
-        for j, sentence in enumerate(fact_sentences(text)):
-            spans = key_spans(sentence)[:MAX_SPANS_PER_SENTENCE]
+        sentences = fact_sentences(text)
+        for j, sentence in enumerate(sentences):
+            spans = [s for s in key_spans(sentence)
+                     if len(s) <= 0.6 * len(sentence)][:MAX_SPANS_PER_SENTENCE]
             for k, span in enumerate(spans):
                 question = f"In {doc}: \u201c{cloze(sentence, span)}\u201d What goes in the blank?"
                 prompt = chat_prompt(tokenizer, question_prompt(question), is_seq2seq)
                 derived.append(TrainExample(prompt, span, "cloze"))
                 if recipe.with_context and context_prompt is not None and (j + k) % 2 == 0:
-                    prompt = chat_prompt(tokenizer, context_prompt(question, chunk), is_seq2seq)
+                    around = " ".join(sentences[max(0, j - 1):j + 2])  # the passage, short
+                    prompt = chat_prompt(tokenizer, context_prompt(
+                        question, SourceChunk(chunk.document, around)), is_seq2seq)
                     derived.append(TrainExample(prompt, span, "cloze-with-context"))
             names = [s for s in spans if not _DIGITS.search(s)]
             if names and len(spans) >= 2:
@@ -163,7 +178,8 @@ def knowledge_examples(chunks: Sequence[SourceChunk], tokenizer, *, is_seq2seq: 
     for ex in derived:
         (data.held_out if id(ex) in held else data.train).append(ex)
     documents = {c.document for c in chunks}
-    for item in train_items([q for q in qa_items if q.split == "train"]):
+    ours = [q for q in qa_items if q.split == "train" and q.source in documents]
+    for item in train_items(ours) if ours else ():
         if item.source in documents:
             prompt = chat_prompt(tokenizer, question_prompt(item.question), is_seq2seq)
             data.train.append(TrainExample(prompt, item.answer, "qa"))

@@ -22,8 +22,9 @@ fp32 master weights (:mod:`core.training.precision`).
 
 Exposures by time budget (``settings.epochs == 0``): two micro-batches are timed on the model
 itself before training (gradients dropped), and ``epochs = budget x tokens/s / tokens per
-epoch`` (:func:`core.finetune.estimate.budget_epochs`); a run that overruns its budget by
-``OVERRUN`` stops at the next step. With ``held_out`` examples, their loss is measured after
+epoch``, both in row tokens (every position computed: what costs time, whatever share
+carries loss; :func:`core.finetune.estimate.budget_epochs`); a run that overruns its budget
+by ``OVERRUN`` stops at the next step. With ``held_out`` examples, their loss is measured after
 each epoch; training stops when it has not improved by ``MIN_IMPROVEMENT`` for ``PATIENCE``
 epochs, and the adapter weights of the best epoch are kept (a few MB, in memory).
 
@@ -84,6 +85,7 @@ class TrainResult:
     examples: int = 0
     train_tokens: int = 0
     tokens_done: int = 0
+    row_tokens_done: int = 0  #: tokens the model computed on (packed rows or padded batches)
     micro_batches: int = 0
     total_micro_batches: int = 0
     seconds: float = 0.0
@@ -94,7 +96,7 @@ class TrainResult:
     epochs_done: int = 0
     packed_rows: int = 0
     precision: str = "fp32"
-    probe_tokens_per_second: float = 0.0
+    probe_row_tokens_per_second: float = 0.0
     held_out_losses: list[float] = field(default_factory=list)  #: [before, after epoch 1, ...]
     best_epoch: int = 0
     stopped: str = ""  #: why training ended before its planned epochs ("" = it did not)
@@ -109,6 +111,12 @@ class TrainResult:
     def tokens_per_second(self) -> float:
         """Training tokens (labels != -100) processed per second of the training loop."""
         return self.tokens_done / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def row_tokens_per_second(self) -> float:
+        """Tokens computed on (every position of every row) per second: the hardware's rate,
+        whatever share of them carries loss."""
+        return self.row_tokens_done / self.seconds if self.seconds > 0 else 0.0
 
 
 def lora_config(settings: LoraSettings, model, *, is_seq2seq: bool):
@@ -191,10 +199,9 @@ def _device(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def _probe_rate(model, parts: Sequence[dict[str, torch.Tensor]], precision: str,
-                is_seq2seq: bool) -> float:
-    """Training tokens/s of forward+backward on the second of two micro-batches (the first
-    warms up); gradients are dropped, so the weights are untouched."""
+def _probe_rate(model, parts: Sequence[dict[str, torch.Tensor]], precision: str) -> float:
+    """Row tokens/s of forward+backward on the second of two micro-batches (the first warms
+    up); gradients are dropped, so the weights are untouched."""
     model.train()
     rate = 0.0
     for part in list(parts)[:2]:
@@ -203,7 +210,7 @@ def _probe_rate(model, parts: Sequence[dict[str, torch.Tensor]], precision: str,
             loss = _forward(model, part).loss
         loss.backward()
         seconds = time.perf_counter() - start
-        rate = _loss_tokens(part["labels"], is_seq2seq) / max(seconds, 1e-6)
+        rate = part["input_ids"].numel() / max(seconds, 1e-6)
     model.zero_grad(set_to_none=True)
     return rate
 
@@ -304,10 +311,12 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     epochs = settings.epochs
     deadline_seconds = None
     if epochs == 0:
-        probe = [{k: v for k, v in p.items() if k != "share"} for p in epoch_batches(0)[:2]]
-        result.probe_tokens_per_second = _probe_rate(peft_model, probe, precision, is_seq2seq)
-        epochs = budget_epochs(settings.minutes * 60, result.probe_tokens_per_second,
-                               tokens_per_epoch)
+        first = epoch_batches(0)
+        row_tokens_per_epoch = sum(p["input_ids"].numel() for p in first)
+        probe = [{k: v for k, v in p.items() if k != "share"} for p in first[:2]]
+        result.probe_row_tokens_per_second = _probe_rate(peft_model, probe, precision)
+        epochs = budget_epochs(settings.minutes * 60, result.probe_row_tokens_per_second,
+                               row_tokens_per_epoch)
         deadline_seconds = settings.minutes * 60 * OVERRUN
     result.epochs = epochs
     result.total_steps = steps_per_epoch * epochs
@@ -325,6 +334,7 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
             raise UserError(f"the loss became {value.item()} at step "
                             f"{len(callback.losses) + 1}: lower the learning rate")
         result.tokens_done += _loss_tokens(batch["labels"], is_seq2seq)
+        result.row_tokens_done += batch["input_ids"].numel()
         return value * share
 
     evaluate = None
