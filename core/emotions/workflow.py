@@ -70,7 +70,7 @@ class CsvUpload:
         return (self.name, data), warning
 
 
-def read_upload(raw: bytes, max_mb: int, name: str, *,
+def read_upload(raw: bytes, max_mb: int, name: str,
                 actor: access.Actor | None = None) -> CsvUpload:
     """An uploaded CSV's bytes read (size, UTF-8 and parse checks raise UserError); ``actor``
     must be allowed ``upload`` (None: the process's actor, see core.access)."""

@@ -144,6 +144,13 @@ def render(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord],
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
 
 
+def download_file(fmt: str, stamp: str) -> dict[str, str]:
+    """``file_name`` and ``mime`` of a ``fmt`` download. Example: ("kto", "20240331-1200") ->
+    ``{"file_name": "feedback-kto-20240331-1200.jsonl", "mime": "application/jsonl"}``."""
+    ext, mime = ("csv", "text/csv") if fmt == "csv" else ("jsonl", "application/jsonl")
+    return {"file_name": f"feedback-{fmt}-{stamp}.{ext}", "mime": mime}
+
+
 def count_rows(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord]) -> int:
     if fmt == "kto":
         return len(kto_examples(records))
