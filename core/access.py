@@ -136,7 +136,9 @@ def password_ok(given: str, expected: str) -> bool:
     (``""``) never matches, so password sign-in is off until one is configured."""
     if not expected:
         return False
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    def raw(text: str) -> bytes:  # a lone surrogate (hostile input) must not raise
+        return text.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(raw(given), raw(expected))
 
 
 def oidc_admin(email: str | None, admin_emails: str) -> bool:

@@ -47,7 +47,7 @@ def _purge(args, settings):
     from core.feedback.store import SQLFeedbackStore
 
     days = args.days if args.days is not None else settings.feedback_retention_days
-    if not days:
+    if args.days is None and not days:
         raise UserError("nothing to purge by: pass --days N or set "
                         "NLPLAB_FEEDBACK_RETENTION_DAYS")
     settings.ensure_data_dir()
