@@ -76,7 +76,42 @@ class Settings:
                   "help": "Questions in a feedback before/after comparison (test split)."},
     )
 
+    # --- shared demo (core/access.py, docs/demo.md) ---
+    mode: str = field(
+        default="full",
+        metadata={"env": "MODE", "help": "full: everything allowed (local run); demo: visitors "
+                  "ask, rate and look; building, uploads, training, deletes, exports need admin."},
+    )
+    admin_password: str = field(
+        default="", repr=False,
+        metadata={"env": "ADMIN_PASSWORD", "secret": True,
+                  "help": "Demo admin password (empty = password sign-in off)."},
+    )
+    admin_emails: str = field(
+        default="",
+        metadata={"env": "ADMIN_EMAILS",
+                  "help": "Comma-separated e-mails that are admin after st.login (OIDC)."},
+    )
+    questions_per_minute: int = field(
+        default=10,
+        metadata={"env": "QUESTIONS_PER_MINUTE", "help": "Demo: questions per minute per session."},
+    )
+    feedback_retention_days: int = field(
+        default=0,
+        metadata={"env": "FEEDBACK_RETENTION_DAYS",
+                  "help": "Delete feedback older than N days on start and by `feedback purge`; "
+                          "0 = keep all."},
+    )
+
     def __post_init__(self) -> None:
+        if self.mode not in ("full", "demo"):
+            raise UserError(f"{ENV_PREFIX}MODE must be full or demo, got {self.mode!r}")
+        if not 1 <= self.questions_per_minute <= 10_000:
+            raise UserError(f"{ENV_PREFIX}QUESTIONS_PER_MINUTE must be between 1 and 10000, "
+                            f"got {self.questions_per_minute}")
+        if not 0 <= self.feedback_retention_days <= 100_000:
+            raise UserError(f"{ENV_PREFIX}FEEDBACK_RETENTION_DAYS must be between 0 and 100000, "
+                            f"got {self.feedback_retention_days}")
         if not 1 <= self.feedback_compare_limit <= 100_000:
             raise UserError(f"{ENV_PREFIX}FEEDBACK_COMPARE_LIMIT must be between 1 and 100000, "
                             f"got {self.feedback_compare_limit}")
@@ -151,6 +186,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                 raise UserError(f"{var} must be a whole number, got {raw!r}") from None
         elif f.name == "data_dir":
             kwargs[f.name] = Path(raw).expanduser()
+        elif f.metadata.get("secret"):
+            kwargs[f.name] = env.get(var)  # a password keeps its spaces
         else:
             kwargs[f.name] = raw
     return Settings(**kwargs)

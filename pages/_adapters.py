@@ -9,7 +9,7 @@ import streamlit as st
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.finetune import view
-from pages._job_panel import loss_figure
+from pages._job_panel import actor, locked, loss_figure
 
 
 def adapters_section(settings) -> None:
@@ -35,8 +35,9 @@ def adapters_section(settings) -> None:
                 st.caption(view.files_caption(info["files"]))
                 st.download_button("Download metadata.json", json.dumps(meta, indent=2),
                                    file_name=f"{pick}-metadata.json", mime="application/json")
-                confirm = st.checkbox(f"Yes, delete {pick}", key=f"confirm-{pick}")
-                if st.button("Delete adapter", disabled=not confirm, key=f"delete-{pick}"):
-                    registry.delete(pick)
+                sure = st.checkbox(f"Yes, delete {pick}", key=f"confirm-{pick}")
+                if st.button("Delete adapter", disabled=locked("delete", sure),
+                             key=f"delete-{pick}"):
+                    registry.delete(pick, actor=actor())
                     st.toast(f"Deleted {pick}")
                     st.rerun()

@@ -18,7 +18,7 @@ from core.finetune.config import DATA_MODE_HELP, DATA_MODE_LABELS, DATA_MODES
 from core.finetune.pipeline import PARAPHRASE_METHODS
 from core.training.lora import default_targets, generator_architecture
 from pages._adapters import adapters_section
-from pages._job_panel import job_panel, job_running, start_job
+from pages._job_panel import actor, job_panel, job_running, locked, start_job
 
 st.title("Fine-tune (LoRA)")
 st.caption("Teach the generator the knowledge base with a low-rank adapter (peft LoRA), then "
@@ -33,7 +33,7 @@ except UserError as exc:
 if not kbs:
     st.info("No knowledge base yet: open **Ask & compare** (it builds the default one) or "
             "build one on the **Knowledge** page.")
-running = job_running("finetune")
+running = job_running("finetune") or locked("train")  # or a demo visitor
 
 ftform.seed_state(ss, settings, kbs)
 
@@ -89,7 +89,7 @@ with st.container(border=True):
             if st.button("Measure speed (trains one example on a copy of the model)",
                          disabled=running or not kbs):
                 with st.spinner("Measuring one training micro-batch…"):
-                    estimate.measure_throughput(settings, values.kb, lora)
+                    estimate.measure_throughput(settings, values.kb, lora, actor=actor())
                 st.rerun()
         if note := view.plan_note(values):
             st.caption(note)
