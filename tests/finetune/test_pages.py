@@ -192,6 +192,7 @@ def test_finetune_settings_are_restored_in_a_new_session(pages_env):
     at.radio(key="ft_data_mode").set_value("paraphrases").run()
     at.number_input(key="ft_max_len").set_value(64).run()
     at.number_input(key="ft_lr").set_value(0.0005).run()
+    at.number_input(key="ft_epochs").set_value(1).run()
     at.text_input(key="ft_name").set_value("kept-name").run()
     assert open_page("pages/finetune.py").text_input(key="ft_name").value != "kept-name", \
         "values that started no run are not written"
@@ -201,6 +202,7 @@ def test_finetune_settings_are_restored_in_a_new_session(pages_env):
     assert reloaded.radio(key="ft_data_mode").value == "paraphrases"
     assert reloaded.number_input(key="ft_max_len").value == 64
     assert reloaded.number_input(key="ft_lr").value == 0.0005
+    assert reloaded.number_input(key="ft_epochs").value == 1
     assert reloaded.text_input(key="ft_name").value == "kept-name"
 
 
@@ -213,12 +215,20 @@ def test_finetune_estimate_is_shown_before_start(pages_env, app_settings, monkey
     at = open_page("pages/finetune.py")
     plan = estimate.plan_run(app_settings, "default", LoraSettings(), tiny_tokenizer,
                              is_seq2seq=False)
-    assert any(f"**{plan.total_steps} steps**" in m.value and "windows" in m.value
-               for m in at.markdown)
+    assert plan.epochs is None  # a time budget and no measured speed yet: epochs unknown
+    assert any("Time budget 10 min" in m.value and "windows" in m.value and
+               f"**{plan.rows} rows**" in m.value for m in at.markdown)
     assert any("No training speed measured" in c.value for c in at.caption)
     monkeypatch.setattr(estimate, "measure_throughput", lambda settings, kb, lora, actor=None:
-                        estimate.record_throughput(settings, 20.0, "probe", lora))
+                        estimate.record_throughput(settings, 20.0, "probe", lora, 400.0))
     next(b for b in at.button if b.label.startswith("Measure speed")).click().run()
+    epochs = estimate.budget_epochs(600, 400.0, plan.row_tokens_per_epoch)
+    assert any(f"**{epochs} epochs**" in m.value for m in at.markdown)
+    text = next(m.value for m in at.markdown if "Training time: at most" in m.value)
+    assert "10 min" in text and "probe" in text and f"{epochs} epochs" in text
+    at.number_input(key="ft_epochs").set_value(2).run()  # fixed epochs: time from the rate
+    plan = estimate.plan_run(app_settings, "default", LoraSettings(epochs=2), tiny_tokenizer,
+                             is_seq2seq=False)
     text = next(m.value for m in at.markdown if "Estimated training time" in m.value)
     assert format_seconds(plan.train_tokens / 20.0) in text and "probe" in text
     assert not at.exception, [e.value for e in at.exception]
