@@ -62,6 +62,7 @@ from core.finetune.data import (
     encode_examples,
 )
 from core.finetune.packing import pack_features, stack_rows
+from core.training.losses import labelled_lm_loss
 from core.training.precision import autocast, resolve_precision
 
 if TYPE_CHECKING:
@@ -176,8 +177,18 @@ def _micro_parts(batch: dict[str, torch.Tensor], size: int, packed: bool,
     return _split(batch, size, is_seq2seq)
 
 
+class _Loss:
+    """What ``model(**batch).loss`` gives, from :func:`core.training.losses.labelled_lm_loss`
+    for causal LMs (the vocabulary projected only where there is a label)."""
+
+    def __init__(self, loss: torch.Tensor) -> None:
+        self.loss = loss
+
+
 def _forward(model, batch: dict[str, torch.Tensor]):
-    return model(**batch, use_cache=False)
+    if model.config.is_encoder_decoder:
+        return model(**batch, use_cache=False)
+    return _Loss(labelled_lm_loss(model, batch))
 
 
 def _mean_loss(model, parts: Sequence[dict[str, torch.Tensor]], precision: str,

@@ -136,3 +136,19 @@ def test_held_out_loss_stops_training_and_keeps_the_best_epoch(fresh_llama, tiny
     rows = stack_rows(pack_features(features, 32, tiny_tokenizer.pad_token_id))
     again = _mean_loss(result.model, [rows], "fp32", False)
     assert again == pytest.approx(min(losses[1:]), abs=1e-3)
+
+
+def test_labelled_loss_equals_the_models_own_loss(fresh_llama, tiny_tokenizer):
+    """Projecting only the labelled positions gives transformers' loss, packed or padded."""
+    from core.training.losses import labelled_lm_loss
+
+    examples = [TrainExample("", t) for t in TEXTS] + [TrainExample("what is sold?", "maps")]
+    features = encode_examples(examples, tiny_tokenizer, max_length=32, is_seq2seq=False)
+    model = fresh_llama()
+    padded = collate(features, tiny_tokenizer.pad_token_id)
+    packed = stack_rows(pack_features(features, 32, tiny_tokenizer.pad_token_id))
+    with torch.no_grad():
+        for batch in (padded, packed):
+            ours = labelled_lm_loss(model, batch)
+            theirs = model(**batch, use_cache=False).loss
+            assert float(ours) == pytest.approx(float(theirs), abs=1e-5)
