@@ -59,6 +59,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--sweep", action="store_true", help="minutes x wordings x targets grid")
     p.add_argument("--generate", action="store_true", help="also generate and score answers")
     p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--docs", type=int, default=0, help="train and ask on the first N "
+                                                       "documents of each set only (0 = all)")
     p.add_argument("--keep", default="", help="keep the data folder here (default: temp)")
     return p.parse_args()
 
@@ -177,11 +179,15 @@ def main() -> int:
                 store.add_documents(kb, docs)
             items = [i for i in select_split(load_qa_file(qa_file), "test")
                      if keep is None or i.source in keep]
+            documents = None
+            if args.docs:
+                documents = set(sorted({i.source for i in items})[:args.docs])
+                items = [i for i in items if i.source in documents]
             for label, lora in lora_rows(args):
                 adapter = f"ki-{len(results)}"
                 log(f"{set_name}: fine-tuning ({label})")
                 summary = run_finetune(settings, kb, adapter, lora, overwrite=True,
-                                       qa_file=qa_file, hooks=TrainingHooks(
+                                       qa_file=qa_file, documents=documents, hooks=TrainingHooks(
                                            step=lambda s, t, loss: s % 10 == 0 and log(
                                                f"step {s}/{t} loss {loss:.3f}")))
                 ctx = make_context(settings, kb, adapter=adapter, modes=MODES,
@@ -193,6 +199,7 @@ def main() -> int:
                        "train_minutes": round(summary["train_seconds"] / 60, 2),
                        "tokens_per_second": summary["tokens_per_second"],
                        "precision": summary["precision"],
+                       "held_out_losses": summary["held_out_losses"],
                        "mc": mc_accuracy(items, MODES, ctx)}
                 if args.generate:
                     row["answer_hit"] = answer_hits(items, MODES, ctx)
