@@ -11,7 +11,8 @@
 2. **Generator** (optional, slow: the configured generator at ~12 tokens/s on CPU): the model
    is prompted to reword the passage keeping every name, number and date. A rewording is kept
    only if every number and multi-word name of the original still appears in it and it is at
-   least a third of the original's length; otherwise a template variant takes its place (counted and reported).
+   least a third of the original's length; otherwise a template variant takes its place
+   (counted and reported).
 
 Example:
     >>> template_paraphrases("Ada founded Orbis. It sells maps.", "history.md", 1, seed=0)[0]
