@@ -318,7 +318,8 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     result = TrainResult(model=peft_model, examples=len(features), packed_rows=len(units)
                          if packed else 0, precision=precision,
                          trainable_parameters=sum(p.numel() for p in trainable),
-                         target_modules=tuple(sorted(config.target_modules)))
+                         target_modules=tuple(sorted({m.rsplit(".", 1)[-1]
+                                                      for m in config.target_modules})))
     epochs = settings.epochs
     deadline_seconds = None
     if epochs == 0:
