@@ -363,12 +363,13 @@ class RemoteStream:
         import openai
 
         pieces: list[str] = []
-        usage = None
+        usage = finished = None
         try:
             for event in self._events:
                 usage = getattr(event, "usage", None) or usage
                 if not event.choices:
                     continue
+                finished = event.choices[0].finish_reason or finished
                 piece = (event.choices[0].delta.content if self._chat
                          else event.choices[0].text) or ""
                 if piece:
@@ -379,8 +380,16 @@ class RemoteStream:
         except Exception as exc:  # a connection cut mid-stream surfaces from the HTTP layer
             if type(exc).__module__.split(".")[0] not in ("httpx2", "httpx", "httpcore"):
                 raise
+            if "Timeout" in type(exc).__name__:
+                raise ModelServerError(
+                    f"the model server at {self._gen.url} stopped streaming for more than "
+                    f"{self._gen.settings.generator_timeout:g} s (NLPLAB_GENERATOR_TIMEOUT)"
+                ) from exc
             raise ModelServerError(f"the model server at {self._gen.url} dropped the stream: "
                                    f"{type(exc).__name__}") from exc
+        if finished is None:  # no final event: the connection closed mid-answer
+            raise ModelServerError(f"the model server at {self._gen.url} ended the stream "
+                                   "before the answer finished")
         seconds = time.perf_counter() - self._start
         text = "".join(pieces).strip()
         tokens = usage.completion_tokens if usage else self._gen.count_tokens(text)
