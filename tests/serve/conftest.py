@@ -2,8 +2,9 @@
 
 * ``tiny_model_folder``: a ~3M-parameter Llama built from a config with SmolLM2's real
   tokenizer and chat template (read from the packaged GGUF, no download), saved to a temp folder.
-* ``model_server``: ``transformers serve FOLDER --continuous-batching`` on a free port, with a
-  readiness wait on ``/health`` and a hard start-up timeout; stopped when the session ends.
+* ``model_server``: ``transformers serve FOLDER --continuous-batching`` on a free port
+  (:mod:`core.model_server`: readiness wait on ``/health``, hard start-up timeout); stopped
+  when the session ends.
 * ``stub_server``: a tiny local HTTP server whose replies a test scripts (errors, slow answers,
   vLLM-style model lists and log-probabilities), recording each request it got.
 * ``s3_server``: ``moto`` in server mode on a free port, with a fresh bucket per test.
@@ -12,48 +13,22 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-START_TIMEOUT_S = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.25)
-    proc.kill()
-    raise RuntimeError(f"server not ready at {url} within {timeout} s: {log.read_text()[-2000:]}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=15)
+from core.model_server import (
+    START_TIMEOUT_S,
+    free_port,
+    start_transformers_serve,
+    stop,
+    wait_until_up,
+)
 
 
 def smollm2_tokenizer():
@@ -84,28 +59,11 @@ def tiny_model_folder(tmp_path_factory) -> Path:
     return folder
 
 
-def start_transformers_serve(folder: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    """``transformers serve FOLDER`` with continuous batching on a free port: (process, /v1 URL)."""
-    port = free_port()
-    hf_home = log.parent / "hf-home"
-    (hf_home / "hub").mkdir(parents=True, exist_ok=True)  # /v1/models lists this (empty) cache
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(hf_home), "OMP_NUM_THREADS": "1"}
-    exe = Path(sys.executable).parent / "transformers"
-    proc = subprocess.Popen(
-        [str(exe), "serve", str(folder), "--host", "127.0.0.1", "--port", str(port),
-         "--continuous-batching", "--device", "cpu", "--log-level", "warning",
-         # a small paged KV cache: sized from free memory, the first request takes ~20 s on CPU
-         "--cb-num-blocks", "256", "--cb-block-size", "32", "--cb-max-batch-tokens", "1024"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
-    wait_until_up(f"http://127.0.0.1:{port}/health", proc, log, START_TIMEOUT_S)
-    return proc, f"http://127.0.0.1:{port}/v1"
-
-
 @pytest.fixture(scope="session")
 def model_server(tiny_model_folder, tmp_path_factory):
     """(base URL, served model name) of `transformers serve` running the tiny model."""
     log = tmp_path_factory.mktemp("serve-log") / "serve.log"
-    proc, url = start_transformers_serve(tiny_model_folder, log)
+    proc, url = start_transformers_serve(tiny_model_folder, log, threads=1)
     yield url, str(tiny_model_folder)
     stop(proc)
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from core.cli import main
-from tests.serve.conftest import start_transformers_serve, stop
+from core.model_server import start_transformers_serve, stop
 
 pytestmark = pytest.mark.slow
 

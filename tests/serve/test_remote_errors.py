@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from core.generation import GenerationConfig
+from core.model_server import free_port
 from core.remote_generation import LikelihoodUnavailable, ModelServerError, RemoteGenerator
-from tests.serve.conftest import free_port
 
 CONFIG = GenerationConfig(max_new_tokens=4)
 
@@ -34,9 +34,10 @@ def make(stub_or_url, app_settings, **kw) -> RemoteGenerator:
 
 def test_server_down_says_it_cannot_reach_it_quickly(app_settings):
     url = f"http://127.0.0.1:{free_port()}/v1"
+    gen = make(url, app_settings)  # (importing the client is not part of the wait)
     start = time.perf_counter()
     with pytest.raises(ModelServerError) as info:
-        make(url, app_settings).generate("hi", CONFIG)
+        gen.generate("hi", CONFIG)
     assert str(info.value) == (f"cannot reach the model server at {url} (the chat request): "
                                "is it running? (NLPLAB_GENERATOR_URL)")
     assert time.perf_counter() - start < 5
@@ -44,9 +45,10 @@ def test_server_down_says_it_cannot_reach_it_quickly(app_settings):
 
 def test_slow_server_times_out_with_the_setting_named(stub_server, app_settings):
     stub_server.routes["/v1/chat/completions"] = (200, chat_reply(), 3.0)
+    gen = make(stub_server, app_settings, generator_timeout=0.5)
     start = time.perf_counter()
     with pytest.raises(ModelServerError) as info:
-        make(stub_server, app_settings, generator_timeout=0.5).generate("hi", CONFIG)
+        gen.generate("hi", CONFIG)
     assert str(info.value) == (f"the model server at {stub_server.url} did not answer the chat "
                                "request within 0.5 s (NLPLAB_GENERATOR_TIMEOUT)")
     assert time.perf_counter() - start < 2.5  # no retries, no waiting for the slow answer
