@@ -180,3 +180,21 @@ def test_scoring_without_logprobs_is_unavailable(stub_server, app_settings):
     gen._tokenizer = NoTemplate()
     with pytest.raises(LikelihoodUnavailable, match="no prompt log-probabilities"):
         gen.score_choices("Q?", ["Paris", "Rome"])
+
+
+def test_training_copy_of_a_server_generator_loads_the_local_copy(app_settings, monkeypatch):
+    """Feedback learning passes the live generator; with a server it trains the local copy
+    named by NLPLAB_GENERATOR_MODEL (no weights come from the server)."""
+    from core.training import copy as training
+
+    calls = []
+
+    def fake_load(spec, settings):
+        calls.append((spec, settings.generator_url))
+        raise ModelServerError("stop here")
+
+    monkeypatch.setattr("core.loaders.load_causal_or_seq2seq", fake_load)
+    gen = make("http://127.0.0.1:9/v1", app_settings, generator_model="/models/smol")
+    with pytest.raises(ModelServerError, match="stop here"):
+        training.training_copy(gen)
+    assert calls == [("/models/smol", "http://127.0.0.1:9/v1")]
