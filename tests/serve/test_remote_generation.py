@@ -118,3 +118,19 @@ def test_rag_answer_through_the_server_has_the_in_process_columns(served_setting
     assert got["answer"] == want["answer"] and got["chunk_ids"] == ["trams.txt#0"]
     assert (got["tokens"], got["prompt_tokens"]) == (want["tokens"], want["prompt_tokens"])
     assert got["model"].endswith("@ server")
+
+
+def test_evaluation_reports_multiple_choice_unavailable_with_the_reason(served_settings):
+    """Evaluate through the server: answers are scored, MC accuracy says why it is missing."""
+    from core.answering import BASE, make_context
+    from core.evaluation import runner
+    from core.qa import QAItem
+    from tests.rag.conftest import HashEmbedder
+
+    item = QAItem("Capital of France?", "Paris", choices=("Paris", "Rome", "Oslo", "Bern"),
+                  id="q1")
+    ctx = make_context(served_settings, "default", modes=[BASE], max_new_tokens=4)
+    run = runner.evaluate([item], [BASE], ctx, HashEmbedder())
+    agg = run["aggregates"][BASE]
+    assert agg["mc_accuracy"] is None and agg["f1"] is not None
+    assert "returns no prompt log-probabilities" in agg["unavailable"]["mc_accuracy"]
