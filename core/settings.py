@@ -84,7 +84,7 @@ class Settings:
                           "the generator runs in this process."},
     )
     generator_api_key: str = field(
-        default="", repr=False, metadata={"env": "GENERATOR_API_KEY",
+        default="", repr=False, metadata={"env": "GENERATOR_API_KEY", "secret": True,
                               "help": "API key sent to the model server (empty = none)."},
     )
     generator_served_model: str = field(
@@ -116,7 +116,7 @@ class Settings:
         default="", metadata={"env": "LANCEDB_KEY_ID", "help": "Object storage access key id."},
     )
     lancedb_secret: str = field(
-        default="", repr=False, metadata={"env": "LANCEDB_SECRET",
+        default="", repr=False, metadata={"env": "LANCEDB_SECRET", "secret": True,
                               "help": "Object storage secret access key."},
     )
     lancedb_region: str = field(
@@ -126,6 +126,33 @@ class Settings:
         default=False,
         metadata={"env": "LANCEDB_ALLOW_HTTP",
                   "help": "true = allow a plain-http endpoint (local emulators only)."},
+    )
+
+    # --- shared demo (core/access.py, docs/demo.md) ---
+    mode: str = field(
+        default="full",
+        metadata={"env": "MODE", "help": "full: everything allowed (local run); demo: visitors "
+                  "ask, rate and look; building, uploads, training, deletes, exports need admin."},
+    )
+    admin_password: str = field(
+        default="", repr=False,
+        metadata={"env": "ADMIN_PASSWORD", "secret": True,
+                  "help": "Demo admin password (empty = password sign-in off)."},
+    )
+    admin_emails: str = field(
+        default="",
+        metadata={"env": "ADMIN_EMAILS",
+                  "help": "Comma-separated e-mails that are admin after st.login (OIDC)."},
+    )
+    questions_per_minute: int = field(
+        default=10,
+        metadata={"env": "QUESTIONS_PER_MINUTE", "help": "Demo: questions per minute per session."},
+    )
+    feedback_retention_days: int = field(
+        default=0,
+        metadata={"env": "FEEDBACK_RETENTION_DAYS",
+                  "help": "Delete feedback older than N days on start and by `feedback purge`; "
+                          "0 = keep all."},
     )
 
     def __post_init__(self) -> None:
@@ -140,6 +167,14 @@ class Settings:
         if not 0 <= self.generator_max_retries <= 10:
             raise UserError(f"{ENV_PREFIX}GENERATOR_MAX_RETRIES must be 0..10, "
                             f"got {self.generator_max_retries}")
+        if self.mode not in ("full", "demo"):
+            raise UserError(f"{ENV_PREFIX}MODE must be full or demo, got {self.mode!r}")
+        if not 1 <= self.questions_per_minute <= 10_000:
+            raise UserError(f"{ENV_PREFIX}QUESTIONS_PER_MINUTE must be between 1 and 10000, "
+                            f"got {self.questions_per_minute}")
+        if not 0 <= self.feedback_retention_days <= 100_000:
+            raise UserError(f"{ENV_PREFIX}FEEDBACK_RETENTION_DAYS must be between 0 and 100000, "
+                            f"got {self.feedback_retention_days}")
         if not 1 <= self.feedback_compare_limit <= 100_000:
             raise UserError(f"{ENV_PREFIX}FEEDBACK_COMPARE_LIMIT must be between 1 and 100000, "
                             f"got {self.feedback_compare_limit}")
@@ -237,6 +272,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             kwargs[f.name] = raw.lower() in ("true", "1", "yes")
         elif f.name == "data_dir":
             kwargs[f.name] = Path(raw).expanduser()
+        elif f.metadata.get("secret"):
+            kwargs[f.name] = env.get(var)  # a password keeps its spaces
         else:
             kwargs[f.name] = raw
     return Settings(**kwargs)

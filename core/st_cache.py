@@ -50,7 +50,10 @@ def feedback_store(url: str):
     """One feedback store (engine + connection pool) per database URL, shared by sessions."""
     from core.feedback.store import SQLFeedbackStore
 
-    return SQLFeedbackStore(url)
+    store = SQLFeedbackStore(url)
+    if days := load_settings().feedback_retention_days:  # retention runs on start
+        store.purge_older_than(days)
+    return store
 
 
 def get_feedback_store():

@@ -21,7 +21,7 @@ from core.finetune import form as ftform
 from core.finetune.config import DATA_MODE_HELP, DATA_MODE_LABELS, DATA_MODES
 from core.finetune.pipeline import PARAPHRASE_METHODS
 from core.training.lora import default_targets, generator_architecture
-from pages._job_panel import job_panel, job_running, loss_figure, start_job
+from pages._job_panel import actor, job_panel, job_running, locked, loss_figure, start_job
 
 st.title("Fine-tune (LoRA)")
 st.caption("Teach the generator the knowledge base with a low-rank adapter (peft LoRA), then "
@@ -37,7 +37,7 @@ except UserError as exc:
 if not kbs:
     st.info("No knowledge base yet: open **Ask & compare** (it builds the default one) or "
             "build one on the **Knowledge** page.")
-running = job_running("finetune")
+running = job_running("finetune") or locked("train")  # or a demo visitor
 
 ftform.seed_state(ss, settings, kbs)
 
@@ -87,7 +87,7 @@ with st.container(border=True):
             if st.button("Measure speed (trains one example on a copy of the model)",
                          disabled=running or not kbs):
                 with st.spinner("Measuring one training micro-batch…"):
-                    estimate.measure_throughput(settings, values.kb, lora)
+                    estimate.measure_throughput(settings, values.kb, lora, actor=actor())
                 st.rerun()
         if note := view.plan_note(values):
             st.caption(note)
@@ -143,8 +143,8 @@ else:
             st.caption(view.files_caption(info["files"]))
             st.download_button("Download metadata.json", json.dumps(meta, indent=2),
                                file_name=f"{pick}-metadata.json", mime="application/json")
-            confirm = st.checkbox(f"Yes, delete {pick}", key=f"confirm-{pick}")
-            if st.button("Delete adapter", disabled=not confirm, key=f"delete-{pick}"):
-                registry.delete(pick)
+            sure = st.checkbox(f"Yes, delete {pick}", key=f"confirm-{pick}")
+            if st.button("Delete adapter", disabled=locked("delete", sure), key=f"delete-{pick}"):
+                registry.delete(pick, actor=actor())
                 st.toast(f"Deleted {pick}")
                 st.rerun()

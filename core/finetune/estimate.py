@@ -28,6 +28,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from core import access
 from core.atomic import write_text_atomic
 from core.finetune.config import LoraSettings
 from core.finetune.data import count_target_tokens, encode_examples
@@ -132,9 +133,10 @@ def load_throughput(settings) -> Throughput | None:
     return rate
 
 
-def measure_throughput(settings, kb: str, lora: LoraSettings) -> Throughput:
+def measure_throughput(settings, kb: str, lora: LoraSettings, *,
+                       actor: access.Actor | None = None) -> Throughput:
     """Train one micro-batch of ``kb``'s longest example on a fresh training copy; record the
-    rate.
+    rate. ``actor`` must be allowed ``train`` (None: the process's actor, see core.access).
 
     The first step of a run is its slowest (allocations, warm-up), so the estimate errs long.
     """
@@ -142,6 +144,7 @@ def measure_throughput(settings, kb: str, lora: LoraSettings) -> Throughput:
     from core.training.callbacks import TrainingHooks
     from core.training.copy import training_copy
 
+    access.require(actor, "train")
     model, tokenizer = training_copy(settings.generator_model, settings)
     is_seq2seq = bool(model.config.is_encoder_decoder)
     _, examples = _examples(settings, kb, lora, tokenizer, is_seq2seq)

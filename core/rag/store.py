@@ -38,6 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
+from core import access
 from core.errors import UserError
 from core.rag.chunking import chunk_text, content_hash
 from core.rag.config import ChunkingConfig, RetrievalConfig, check_kb_name
@@ -334,8 +335,12 @@ class KnowledgeStore:
         if want != got:
             raise UserError(f"{kb!r} stores {want}-d vectors; this embedder makes {got}-d")
 
-    def delete_document(self, kb: str, document: str) -> int:
-        """Remove every chunk of ``document``; returns the number of chunks removed."""
+    def delete_document(self, kb: str, document: str, *,
+                        actor: access.Actor | None = None) -> int:
+        """Remove every chunk of ``document``; returns the number of chunks removed.
+
+        ``actor`` must be allowed ``delete`` (None: the process's actor, see core.access)."""
+        access.require(actor, "delete")
         from core.rag.retrieve import ensure_indexes
 
         tbl = self.table(kb)
@@ -354,7 +359,8 @@ class KnowledgeStore:
             self._end(kb)
         return n
 
-    def delete_kb(self, kb: str) -> None:
+    def delete_kb(self, kb: str, *, actor: access.Actor | None = None) -> None:
+        access.require(actor, "delete")  # see core.access
         if not self.exists(kb):
             raise UserError(f"knowledge base {kb!r} does not exist")
         self.db.drop_table(kb)

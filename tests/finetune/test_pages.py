@@ -210,7 +210,7 @@ def test_finetune_estimate_is_shown_before_start(pages_env, app_settings, monkey
     assert any(f"**{plan.total_steps} steps**" in m.value and "windows" in m.value
                for m in at.markdown)
     assert any("No training speed measured" in c.value for c in at.caption)
-    monkeypatch.setattr(estimate, "measure_throughput", lambda settings, kb, lora:
+    monkeypatch.setattr(estimate, "measure_throughput", lambda settings, kb, lora, actor=None:
                         estimate.record_throughput(settings, 20.0, "probe", lora))
     next(b for b in at.button if b.label.startswith("Measure speed")).click().run()
     text = next(m.value for m in at.markdown if "Estimated training time" in m.value)
