@@ -112,7 +112,7 @@ def main() -> int:
     store = open_store(settings, load_embedder(settings))
     ensure_default_kb(store)
     questions = load_qa_rows(split="test")
-    proc, url = start_transformers_serve(folder, tmp / "serve.log")
+    proc, url = start_transformers_serve(folder, tmp / "serve.log", timeout=600)
     try:
         remote_settings = replace(settings, generator_url=url, generator_served_model=folder,
                                   generator_timeout=600.0)
