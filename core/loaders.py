@@ -58,7 +58,7 @@ def load_seconds(role: str, spec: str) -> float | None:
 def is_loaded(role: str, settings: Settings) -> bool:
     """Whether the model for ``role`` (embedder/generator) is already in this process."""
     spec = settings.embedding_model if role == "embedder" else settings.generator_model
-    return any(k[0] == role and k[1] == spec for k in _memo)
+    return any(k[0] == role and k[1] == spec and k[2:3] != ("remote",) for k in _memo)
 
 
 def _load_error(source: ModelSource, exc: Exception) -> ModelNotFoundError:
@@ -162,7 +162,13 @@ def load_generator_tokenizer(settings: Settings):
 def load_generator(settings: Settings) -> Generator:
     """The shared :class:`Generator` for ``settings.generator_model``, in the dtype
     :func:`core.devices.generator_dtype` picks (``NLPLAB_GENERATOR_DTYPE``; bf16 on CPUs with
-    native bf16)."""
+    native bf16).
+
+    With ``NLPLAB_GENERATOR_URL`` set: a :class:`~core.remote_generation.RemoteGenerator` for
+    that server (no weights load; one client per URL and served model).
+    """
+    if settings.generator_url:
+        return load_remote_generator(settings)
     choice = pick_device(settings.device)
     dtype_name = generator_dtype(settings.generator_dtype, choice)
 
@@ -211,6 +217,15 @@ def _warm(settings: Settings) -> None:
         load_generator(settings).generate("Hi", GenerationConfig(max_new_tokens=2))
     except Exception as exc:  # the page that needs the model reports it to the user
         logging.getLogger(__name__).warning("warm-up failed: %s: %s", type(exc).__name__, exc)
+
+
+def load_remote_generator(settings: Settings):
+    """The :class:`~core.remote_generation.RemoteGenerator` for ``settings.generator_url``."""
+    from core.remote_generation import RemoteGenerator
+
+    key = ("generator", settings.generator_model, "remote", settings.generator_url,
+           settings.generator_served_model)
+    return _memoized(key, lambda: RemoteGenerator(settings))
 
 
 def load_classifier_base(settings: Settings, labels: list[str]):

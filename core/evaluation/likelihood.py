@@ -17,7 +17,9 @@ Causal LMs: the prompt goes through the chat template (assistant turn opened) ex
 generation time and is run once; all choices then continue from its KV cache in one batched
 forward pass (two passes per question instead of one per choice plus one). Without
 a chat template the choice is scored as " " + choice after the prompt. Seq2seq: the encoder
-reads the prompt, the decoder is scored on the choice followed by EOS.
+reads the prompt, the decoder is scored on the choice followed by EOS. A generator on a model
+server scores through the server (:meth:`core.remote_generation.RemoteGenerator.score_choices`)
+or raises ``LikelihoodUnavailable`` saying why it cannot.
 
 Example:
     >>> score_choices(gen, "Capital of France?", ["Paris", "Rome"]).best_mean  # doctest: +SKIP
@@ -125,6 +127,8 @@ def score_choices(generator, prompt: str, choices: Sequence[str], *, chat: bool 
     ``generator.lock`` throughout (:meth:`~core.generation.Generator.adapter_model`)."""
     if len(choices) < 2:
         raise UserError("multiple-choice scoring needs at least two choices")
+    if hasattr(generator, "score_choices"):  # a model server: /v1/completions echo + logprobs
+        return generator.score_choices(prompt, choices, chat=chat, adapter=adapter)
     with generator.adapter_model(adapter) as model, torch.inference_mode():
         if generator.is_seq2seq:
             return _seq2seq_scores(generator, model, prompt, choices)
