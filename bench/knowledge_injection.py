@@ -120,36 +120,34 @@ def lora_rows(args) -> list[tuple[str, object]]:
     return rows
 
 
-def mc_accuracy(items, modes, ctx) -> dict[str, float]:
+def mode_means(items, modes, ctx, score) -> dict[str, float]:
+    """Per mode, the mean of ``score(prepared job, item)`` over the questions."""
     from core.answering import prepare
+
+    return {mode: sum(score(prepare(item.question, mode, ctx), item) for item in items)
+            / len(items) for mode in modes}
+
+
+def mc_accuracy(items, modes, ctx) -> dict[str, float]:
     from core.evaluation.likelihood import score_choices
 
-    out = {}
-    for mode in modes:
-        right = 0
-        for item in items:
-            job = prepare(item.question, mode, ctx)
-            scores = score_choices(ctx.generator, job.prompt.prompt, item.choices,
-                                   chat=job.prompt.chat, adapter=job.adapter)
-            right += scores.best_mean == item.correct_choice
-        out[mode] = right / len(items)
-    return out
+    def correct(job, item) -> float:
+        scores = score_choices(ctx.generator, job.prompt.prompt, item.choices,
+                               chat=job.prompt.chat, adapter=job.adapter)
+        return float(scores.best_mean == item.correct_choice)
+
+    return mode_means(items, modes, ctx, correct)
 
 
 def answer_hits(items, modes, ctx) -> dict[str, float]:
-    from core.answering import prepare
     from core.evaluation.metrics import answer_hit
 
-    out = {}
-    for mode in modes:
-        hits = 0.0
-        for item in items:
-            job = prepare(item.question, mode, ctx)
-            text = ctx.generator.generate(job.prompt.prompt, ctx.generation,
-                                          chat=job.prompt.chat, adapter=job.adapter).text
-            hits += answer_hit(text, item.golds).value or 0.0
-        out[mode] = hits / len(items)
-    return out
+    def hit(job, item) -> float:
+        text = ctx.generator.generate(job.prompt.prompt, ctx.generation, chat=job.prompt.chat,
+                                      adapter=job.adapter).text
+        return answer_hit(text, item.golds).value or 0.0
+
+    return mode_means(items, modes, ctx, hit)
 
 
 def main() -> int:
