@@ -188,8 +188,9 @@ class _Loss:
 
 
 def _forward(model, batch: dict[str, torch.Tensor]):
-    if model.config.is_encoder_decoder:
-        return model(**batch, use_cache=False)
+    inner = getattr(model, "module", model)  # DistributedDataParallel wraps the model
+    if inner is not model or inner.config.is_encoder_decoder:
+        return model(**batch, use_cache=False)  # DDP syncs gradients only through forward
     return _Loss(labelled_lm_loss(model, batch))
 
 
