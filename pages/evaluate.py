@@ -146,5 +146,5 @@ else:
             o1, o2 = st.columns(2)  # a click reruns the page after its callback
             o1.button("Open the first selected run", on_click=st.session_state.update,
                       kwargs={"eval_run": loaded[0]})
-            o2.button("Delete the first selected run", on_click=runner.delete_run,
-                      args=(settings, chosen[0]))
+            o2.button("Delete the first selected run", on_click=runner.delete_run, args=(
+                settings, chosen[0]), kwargs={"actor": actor()}, disabled=locked("delete"))
