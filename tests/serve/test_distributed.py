@@ -75,3 +75,19 @@ def test_two_process_gloo_training_splits_the_work_and_matches_one_process(
     if case == "padded":
         assert len(single["held_out_losses"]) == 3  # before training and after each epoch
         assert ddp["held_out_losses"][0] == pytest.approx(single["held_out_losses"][0], abs=1e-4)
+
+
+def test_a_time_budget_gives_every_rank_the_same_plan_and_stop(tmp_path):
+    """Each rank times its own share before training: the rate is summed over the ranks, so
+    they plan the same steps; the budget's stop is agreed each step. A disagreement would
+    leave one rank waiting in the gradient all-reduce: the run would not finish."""
+    torchrun = str(Path(sys.executable).parent / "torchrun")
+    ddp, ranks = run([torchrun, "--standalone", "--nproc_per_node", "2"], tmp_path / "ddp",
+                     "budget")
+    assert "adapter_model.safetensors" in ddp["files"]
+    keys = ("steps", "total_steps", "stopped", "probe_row_tokens_per_second", "losses")
+    first, second = ({k: r[k] for k in keys} for r in ranks)
+    assert first == second
+    assert first["probe_row_tokens_per_second"] > 0
+    assert first["steps"] == len(first["losses"]) >= 2
+    assert first["steps"] == first["total_steps"] or first["stopped"] == "time budget"
