@@ -29,6 +29,15 @@ loss is measured after each epoch; training stops when it has not improved by
 ``MIN_IMPROVEMENT`` for ``PATIENCE`` epochs, and the best epoch's adapter weights are kept (a
 few MB, in memory).
 
+Data parallel (``torchrun``/``accelerate launch``, one process per device): the run is the
+single-process run split by rank. ``batch_size`` stays the global batch, so the optimiser
+steps, learning-rate schedule and logged step losses are those of one process; each rank runs
+its share of every step's micro-batches (:class:`core.training.trainer.BatchTrainer`). The
+ranks agree on what they decide alone: the budget's rate is the sum of the ranks' probes, the
+budget's stop is taken when any rank is past it, the held-out loss is measured in shares and
+summed. ``micro_batches``/``total_micro_batches`` count this process's share; token counts
+are the run's. A cancel is per process (a launcher stops all of them on Ctrl-C).
+
 Optimiser: AdamW (weight decay 0), linear warm-up over the first 10 % of steps then linear
 decay to 0, gradient norm clipped at 1.0. Loss: token-level cross-entropy over labels != -100
 (what transformers computes when ``labels`` is passed).
@@ -90,8 +99,8 @@ class TrainResult:
     train_tokens: int = 0
     tokens_done: int = 0
     row_tokens_done: int = 0  #: tokens the model computed on (packed rows or padded batches)
-    micro_batches: int = 0
-    total_micro_batches: int = 0
+    micro_batches: int = 0  #: run by this process (its share under a launcher)
+    total_micro_batches: int = 0  #: planned for this process
     seconds: float = 0.0
     cancelled: bool = False
     trainable_parameters: int = 0
@@ -101,7 +110,7 @@ class TrainResult:
     steps_per_epoch: int = 0
     packed_rows: int = 0
     precision: str = "fp32"
-    probe_row_tokens_per_second: float = 0.0
+    probe_row_tokens_per_second: float = 0.0  #: summed over the ranks under a launcher
     held_out_losses: list[float] = field(default_factory=list)  #: [before, after epoch 1, ...]
     best_epoch: int = 0
     stopped: str = ""  #: why training ended before its planned epochs ("" = it did not)
