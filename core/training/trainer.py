@@ -30,8 +30,8 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import math
-import os
 from collections.abc import Callable, Sequence
 
 import torch
@@ -65,11 +65,6 @@ def quiet(trainer: Trainer) -> Trainer:
 
 
 PAD = "_padding"  #: marks a padding micro-batch (its loss counts zero)
-
-
-def world() -> tuple[int, int]:
-    """(rank, number of processes) as a launcher (torchrun, accelerate launch) sets them."""
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def all_reduce(values: Sequence[float], op: str = "sum") -> list[float]:
@@ -138,7 +133,7 @@ class BatchTrainer(AutocastMixin, Trainer):
     bf16 autocast when ``precision="bf16"`` (:mod:`.precision`).
 
     Under a launcher each rank runs its share of every step (module docstring); ``args``
-    is adjusted for it here (per-rank ``gradient_accumulation_steps``). While ``loss`` runs
+    gets a per-rank ``gradient_accumulation_steps`` here (on a copy). While ``loss`` runs
     on a padding micro-batch ``self.padding`` is True (a loss that keeps counters skips it);
     its value is zeroed here whatever it returns.
     """
@@ -151,7 +146,8 @@ class BatchTrainer(AutocastMixin, Trainer):
         args = kwargs["args"]
         accumulation = args.gradient_accumulation_steps  # one step's micro-batches, one process
         self.world_size, self.rank = args.world_size, args.process_index
-        if self.world_size > 1:
+        if self.world_size > 1:  # a copy: the caller's args keep the one-process meaning
+            kwargs["args"] = args = copy.copy(args)
             args.gradient_accumulation_steps = math.ceil(accumulation / self.world_size)
         super().__init__(**kwargs)
         self.precision, self.padding = precision, False
