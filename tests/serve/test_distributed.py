@@ -14,6 +14,13 @@ What each run holds constant and shows (tests/serve/ddp_train.py has the two cas
 - the loss tokens counted are the run's, not one rank's; the held-out loss, split between the
   ranks, matches; the adapter files are the same.
 
+Feedback learning (TRL's DPO and KTO, tests/serve/ddp_feedback.py) under the same launcher:
+``batch_size`` is the global batch, split between the ranks; one adapter is saved, by rank 0,
+with nothing half-written left behind. DPO's losses match the single run to float rounding;
+KTO's are only checked to be the same on every rank (accelerate fills an epoch's short last
+batch by repeating examples, and KTO pairs each completion with another prompt's within one
+process's batch, so its later steps legitimately differ from one process).
+
 The adapter weights themselves are not compared: on this tiny model Adam's first steps move a
 near-zero gradient by the learning rate whatever its sign, so float rounding alone (one
 process, micro-batches of 1 instead of 2) changes lora_B by up to 40 %.
@@ -32,13 +39,14 @@ import pytest
 pytestmark = pytest.mark.slow  # four runs start torch and train (about a minute on 2 busy cores)
 
 SCRIPT = Path(__file__).with_name("ddp_train.py")
+FEEDBACK_SCRIPT = Path(__file__).with_name("ddp_feedback.py")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(cmd: list[str], out: Path, case: str) -> tuple[dict, list[dict]]:
+def run(cmd: list[str], out: Path, case: str, script: Path = SCRIPT) -> tuple[dict, list[dict]]:
     out.mkdir()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([*cmd, str(SCRIPT), str(out), case], capture_output=True, text=True,
+    done = subprocess.run([*cmd, str(script), str(out), case], capture_output=True, text=True,
                           timeout=600, env=env, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads(p.read_text()) for p in sorted(out.glob("rank*.json"))]
@@ -91,3 +99,22 @@ def test_a_time_budget_gives_every_rank_the_same_plan_and_stop(tmp_path):
     assert first["probe_row_tokens_per_second"] > 0
     assert first["steps"] == len(first["losses"]) >= 2
     assert first["steps"] == first["total_steps"] or first["stopped"] == "time budget"
+
+
+@pytest.mark.parametrize("method", ["dpo", "kto"])
+def test_feedback_learning_runs_data_parallel_and_saves_one_adapter(tmp_path, method):
+    single, (alone,) = run([sys.executable], tmp_path / "single", method, FEEDBACK_SCRIPT)
+    torchrun = str(Path(sys.executable).parent / "torchrun")
+    ddp, ranks = run([torchrun, "--standalone", "--nproc_per_node", "2"], tmp_path / "ddp",
+                     method, FEEDBACK_SCRIPT)
+    assert (single["world_size"], ddp["world_size"]) == (1, 2)
+    assert ddp["method"] == single["method"] == method
+    assert ddp["adapters"] == single["adapters"] == [f"fb-{method}"]
+    assert ddp["files"] == single["files"] and "adapter_model.safetensors" in ddp["files"]
+    assert ddp["hidden"] == []  # no temp folder of a second writer left behind
+    assert ranks[0] == ranks[1]  # every rank logs the same (global) losses
+    assert len(ranks[0]["losses"]) == len(alone["losses"]) == 3
+    if method == "dpo":  # both pairs in every step, one per rank: the single run's steps
+        for a, b in zip(alone["losses"], ranks[0]["losses"], strict=True):
+            assert abs(a - b) <= 1e-3, (alone["losses"], ranks[0]["losses"])
+        assert alone["losses"][-1] < alone["losses"][0] - 0.01  # it learns
