@@ -209,7 +209,7 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
 
     from datasets import Dataset, disable_progress_bars
 
-    from core.training.trainer import quiet, training_args
+    from core.training.trainer import quiet, save_once, training_args
 
     disable_progress_bars()
 
@@ -257,20 +257,13 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
                    else list(config.lora.target_modules))  # a parent's adapter keeps its own
         metadata = _metadata(config, plan, generator, settings, base_adapter, losses,
                              train_loss, seconds, targets)
-        failed: OSError | None = None
-        if trainer.is_world_process_zero():  # one writer under a launcher
+        def save() -> Path:
             try:  # the registry writes atomically: never a half-written adapter under the name
-                target = registry.save(trainer.model, config.adapter, metadata)
+                return registry.save(trainer.model, config.adapter, metadata)
             except OSError as exc:
-                failed = exc
-        if args.world_size > 1:  # every process learns whether the one save worked
-            from core.training.trainer import all_reduce
+                raise UserError(f"could not create adapter {config.adapter!r}: {exc}") from exc
 
-            if all_reduce([float(failed is not None)], "max")[0] and failed is None:
-                raise UserError(f"could not create adapter {config.adapter!r}: the first "
-                                "process failed to save it")
-        if failed is not None:
-            raise UserError(f"could not create adapter {config.adapter!r}: {failed}") from failed
+        target = save_once(save) or target  # under a launcher the first process writes it
     finally:
         shutil.rmtree(work, ignore_errors=True)
     hooks.say(1.0, f"saved adapter {config.adapter}")

@@ -33,11 +33,15 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import torch
 from transformers import PrinterCallback, Trainer, TrainingArguments
 
+from core.errors import UserError
 from core.training.precision import AutocastMixin
+
+T = TypeVar("T")
 
 
 def training_args(output_dir, *, epochs: int = 1, max_steps: int = -1, learning_rate: float,
@@ -79,6 +83,27 @@ def all_reduce(values: Sequence[float], op: str = "sum") -> list[float]:
     tensor = torch.tensor(list(values), dtype=torch.float64, device=device)
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
     return tensor.tolist()
+
+
+def save_once(save: Callable[[], T]) -> T | None:
+    """``save()`` on the first process of a launched run only (one writer: two would race for
+    the same folder); every process returns once it is done (the others get None) and raises
+    when it failed. With one process: ``save()``."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return save()
+    value, failed = None, None
+    if dist.get_rank() == 0:
+        try:
+            value = save()
+        except Exception as exc:  # re-raised below, once the others know
+            failed = exc
+    if all_reduce([float(failed is not None)], "max")[0]:
+        if failed is not None:
+            raise failed
+        raise UserError("saving failed in the first process (its error says why)")
+    return value
 
 
 def rank_batches(per_epoch: int, accumulation: int, world_size: int) -> int:
