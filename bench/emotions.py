@@ -111,71 +111,124 @@ def bench_preprocessing(texts: list[str], naive_n: int, per_call_n: int,
     return rows
 
 
+def _split(data: ds.LabelledData, n_train: int, n_test: int, seed: int = 0
+           ) -> tuple[ds.LabelledData, ds.LabelledData]:
+    """A stratified sample of n_train + n_test tweets (duplicate texts dropped), split."""
+    from sklearn.model_selection import train_test_split
+
+    data = ds.merge([data])
+    idx = list(range(len(data.texts)))
+    if n_train + n_test < len(idx):
+        idx, _ = train_test_split(idx, train_size=n_train + n_test, random_state=seed,
+                                  stratify=data.labels)
+    tr, te = train_test_split(idx, test_size=n_test, random_state=seed,
+                              stratify=[data.labels[i] for i in idx])
+
+    def part(rows):
+        return ds.LabelledData([data.texts[i] for i in rows], [data.labels[i] for i in rows])
+
+    return part(tr), part(te)
+
+
+def benchmark_sets(root: Path, names: list[str], n_train: int, n_test: int, seed: int = 0
+                   ) -> dict[str, tuple[ds.LabelledData, ds.LabelledData]]:
+    """{name: (train, test)} built from ``../shared/data``; the test part is never trained on.
+
+    - ``te4``: TweetEval-like, 4 classes (anger, fear, joy, sadness) of ``tweets_clean.txt``,
+      3,300 train / 1,400 test at the default sizes, like the public 4-class tweet benchmark;
+    - ``tc6``: all 6 hashtag-labelled emotions of ``tweets_clean.txt``;
+    - ``te7``: ``text_emotion.csv`` grouped 13 -> 7 with the shipped map.
+    """
+    out = {}
+    for name in names:
+        if name in ("te4", "tc6"):
+            clean = ds.load_tweets_clean(root / "tweets_clean.txt")
+            if name == "te4":
+                keep = [i for i, lab in enumerate(clean.labels)
+                        if lab in ("anger", "fear", "joy", "sadness")]
+                clean = ds.LabelledData([clean.texts[i] for i in keep],
+                                        [clean.labels[i] for i in keep])
+            out[name] = _split(clean, n_train, n_test, seed)
+        elif name == "te7":
+            raw = ds.load_text_emotion(root / "text_emotion.csv")
+            out[name] = _split(ds.apply_groups(raw, ds.load_group_map()), n_train, n_test, seed)
+        else:
+            raise SystemExit(f"unknown benchmark set {name!r} (te4, tc6, te7)")
+    return out
+
+
+def bench_models(args, data_dir: Path) -> None:
+    """Each model trained with the CLI defaults on each set's train part (its own 80/20 split
+    and CV inside), then scored on the set's untouched test part."""
+    import subprocess
+
+    from core.emotions.training import TrainConfig, evaluate, train
+    from core.settings import load_settings
+
+    settings = load_settings()
+    sets = benchmark_sets(args.data.parent, args.sets.split(","), args.n_train, args.n_test)
+    load = os.getloadavg()[0]
+    print(f"# load average at start: {load:.1f}; commit "
+          + subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                           text=True, cwd=ROOT).stdout.strip())
+    print("| set | classes | train/test | model | test macro-F1 | accuracy | CV macro-F1 | "
+          "train s (final fit) | total s |\n|---|---:|---|---|---:|---:|---:|---:|---:|",
+          flush=True)
+    for set_name, (tr, te) in sets.items():
+        for model in args.models.split(","):
+            cfg = TrainConfig(model=model, name="bench", **({"epochs": args.epochs}
+                                                             if args.epochs else {}))
+            r = train(tr, cfg, data_dir, save=False, settings=settings)
+            m = evaluate(r.model, te)
+            print(f"| {set_name} | {len(set(tr.labels))} | {len(tr.texts)}/{len(te.texts)} | "
+                  f"{model} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} | "
+                  f"{r.cv.get('macro_f1_mean')} | {r.seconds:.1f} | {r.total_seconds:.1f} |",
+                  flush=True)
+    print(f"# load average at end: {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=2000, help="stratified subsample size")
-    ap.add_argument("--full", action="store_true", help="use all 40,000 tweets")
+    ap.add_argument("--part", choices=("models", "preprocessing", "all"), default="models")
+    ap.add_argument("--sets", default="te4,tc6,te7",
+                    help="te4 (TweetEval-like 4 classes), tc6 (tweets_clean 6), te7 "
+                         "(text_emotion grouped 7)")
+    ap.add_argument("--n-train", type=int, default=3300)
+    ap.add_argument("--n-test", type=int, default=1400)
+    ap.add_argument("--models", default="logreg,linear_svc,stacking,random_forest,"
+                                        "sentence_logreg,transformer")
+    ap.add_argument("--epochs", type=int, default=0, help="transformer epochs (0: default)")
+    ap.add_argument("--n", type=int, default=2000, help="preprocessing: subsample size")
     ap.add_argument("--naive-n", type=int, default=150, help="tweets for the naive pipeline")
     ap.add_argument("--per-call-n", type=int, default=10,
                     help="tweets for the naive pipeline that builds a lemmatiser per tweet")
-    ap.add_argument("--models", default="logreg,random_forest,linear_svc,stacking,transformer")
-    ap.add_argument("--transformer-n", type=int, default=800)
-    ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--transformer-grid", action="store_true",
-                    help="all four grouping x oversampling runs for the transformer (default: "
-                         "7 groups with class weights only; each run is minutes on 2 cores)")
     ap.add_argument("--data", type=Path, default=DATA, help="path of text_emotion.csv")
     args = ap.parse_args()
     if not args.data.is_file():
         sys.exit(f"benchmark data not found: {args.data} (only on the team's machines)")
+    data_dir = Path(tempfile.mkdtemp(prefix="emo-bench-"))
+    if args.part in ("preprocessing", "all"):
+        bench_preprocessing_table(args)
+    if args.part in ("models", "all"):
+        bench_models(args, data_dir)
+
+
+def bench_preprocessing_table(args) -> None:
     from sklearn.model_selection import train_test_split
 
-    from core.emotions.training import TrainConfig, train
-
-    data = ds.load_text_emotion(args.data)
-
-    def subsample(n: int) -> ds.LabelledData:
-        if n >= len(data.texts):
-            return data
-        idx, _ = train_test_split(list(range(len(data.texts))), train_size=n, random_state=0,
-                                  stratify=data.labels)
-        return ds.LabelledData([data.texts[i] for i in idx], [data.labels[i] for i in idx])
-
-    sub = subsample(len(data.texts) if args.full else args.n)
-    print(f"# text_emotion.csv: {len(sub.texts)} tweets, {len(set(sub.labels))} labels\n")
     from core.settings import load_settings
 
-    prep = bench_preprocessing(sub.texts, args.naive_n, args.per_call_n,
-                               load_settings().data_dir)
+    data = ds.load_text_emotion(args.data)
+    idx, _ = train_test_split(list(range(len(data.texts))), train_size=args.n, random_state=0,
+                              stratify=data.labels)
+    texts = [data.texts[i] for i in idx]
+    print(f"# text_emotion.csv: {len(texts)} tweets\n")
+    prep = bench_preprocessing(texts, args.naive_n, args.per_call_n, load_settings().data_dir)
     print("| pipeline | tweets | tweets/s | ours is | same tokens |\n|---|---:|---:|---:|---:|")
     for r in prep:
         print(f"| {r['name']} | {r['n']} | {r['tps']:,.1f} | {prep[0]['tps'] / r['tps']:,.0f}x "
               f"| {r['same']}/{r['n']} |")
     print(flush=True)
-
-    group_map = ds.load_group_map()
-    tsub = subsample(args.transformer_n)
-    rows = []
-    data_dir = Path(tempfile.mkdtemp(prefix="emo-bench-"))
-    print("| model | labels | oversample | rows | macro-F1 | accuracy | CV macro-F1 | "
-          "train s |\n|---|---|---|---:|---:|---:|---:|---:|", flush=True)
-    for model in args.models.split(","):
-        for grouped in (False, True):
-            for over in (False, True):
-                if model == "transformer" and not args.transformer_grid and (
-                        not grouped or over):
-                    continue
-                d = tsub if model == "transformer" else sub
-                cfg = TrainConfig(model=model, name="bench", oversample=over, epochs=args.epochs,
-                                  group_map=group_map if grouped else None)
-                r = train(d, cfg, data_dir, save=False)
-                cv = r.cv.get("macro_f1_mean")
-                row = (f"| {model} | {'7 groups' if grouped else '13 raw'} | "
-                       f"{'yes' if over else 'no'} | {len(d.texts)} | {r.test['macro_f1']:.3f} | "
-                       f"{r.test['accuracy']:.3f} | {cv if cv is not None else '-'} | "
-                       f"{r.seconds:.1f} |")
-                rows.append(row)
-                print(row, flush=True)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.emotions.config import ENCODER_MODELS
 from core.emotions.datasets import LabelledData, check_texts
 from core.emotions.models_store import list_models, model_summary
 from core.emotions.preprocess import PreprocessConfig
@@ -29,7 +30,9 @@ from core.errors import UserError
 from core.settings import Settings
 
 MODEL_LABELS = {"logreg": "Logistic regression (C search)", "random_forest": "Random forest",
-                "linear_svc": "Linear SVC", "stacking": "Stacking (LR + RF + SVC)",
+                "linear_svc": "Linear SVC (calibrated)",
+                "stacking": "Stacking (LR + SVC + NB)",
+                "sentence_logreg": "Sentence embeddings + LR",
                 "transformer": "Fine-tuned transformer"}
 
 
@@ -38,7 +41,7 @@ class _Cancelled(Exception):
 
 
 def plan(models: list[str], prefix: str, *, oversample: bool = False, cv_folds: int = 3,
-         epochs: int = 3, preprocess: PreprocessConfig | None = None,
+         epochs: int = 6, preprocess: PreprocessConfig | None = None,
          group_map: dict[str, str] | None = None) -> list[TrainConfig]:
     """One config per model, saved as ``<prefix>-<model>``; the transformer keeps its own
     light preprocessing, classical models use ``preprocess``."""
@@ -46,7 +49,7 @@ def plan(models: list[str], prefix: str, *, oversample: bool = False, cv_folds: 
         raise UserError("choose at least one model to train")
     return [TrainConfig(model=m, name=f"{prefix.strip()}-{m}", oversample=oversample,
                         cv_folds=int(cv_folds), epochs=int(epochs),
-                        preprocess=None if m == "transformer" else preprocess,
+                        preprocess=None if m in ENCODER_MODELS else preprocess,
                         group_map=group_map or None) for m in models]
 
 

