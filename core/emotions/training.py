@@ -3,12 +3,14 @@
 Steps (the same for every model, so the comparison table is fair):
 1. drop classes too small to split (reported); encode labels in sorted order;
 2. stratified train/test split (``test_size``); the test rows are never oversampled or seen;
-3. classical models: stratified k-fold cross-validation on the TRAINING split (TF-IDF refit and
-   oversampling applied inside each fold's training part only; each fit's own hyperparameter
-   search runs on that fit's rows only); sentence_logreg: the same k folds over the frozen
-   embeddings; transformer: a validation split of the training part (early stopping) stands in
-   for k-fold, which would mean k fine-tunes;
-4. final fit on the whole training split (timed: ``seconds``), metrics on the test split;
+3. the fit on the whole training split (timed: ``seconds``), hyperparameters chosen by
+   stratified CV inside it (:mod:`core.emotions.classical`);
+4. classical models: stratified k-fold cross-validation on the TRAINING split with those
+   hyperparameters (TF-IDF refit and oversampling inside each fold's training part only; the
+   folds' macro-F1 is therefore slightly optimistic, the held-out test is not);
+   sentence_logreg: the same k folds over the frozen embeddings; transformer: a validation
+   split of the training part (early stopping) stands in for k-fold, which would mean k
+   fine-tunes; then metrics on the held-out test split;
 5. save under ``<data_dir>/emotion_models/<name>/`` unless ``save=False``.
 It does not load data files (:mod:`core.emotions.datasets`) or render anything.
 """
@@ -57,17 +59,18 @@ class TrainResult:
                 "seconds": self.seconds}
 
 
-def _classical_cv(tokens, y, k, config: TrainConfig, n_classes, labels, progress) -> dict:
+def _classical_cv(tokens, y, k, config: TrainConfig, n_classes, labels, progress,
+                  params: dict | None = None) -> dict:
     from sklearn.model_selection import StratifiedKFold
 
     folds = []
     splitter = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
     for i, (tr, va) in enumerate(splitter.split(np.zeros(len(y)), y)):
         if progress:
-            progress(0.1 + 0.6 * i / k, f"cross-validation fold {i + 1}/{k}")
+            progress(0.5 + 0.35 * i / k, f"cross-validation fold {i + 1}/{k}")
         feats = build_features(config.model, config.min_df).fit([tokens[j] for j in tr])
         head, _ = fit_head(config.model, feats.transform([tokens[j] for j in tr]), y[tr],
-                           n_classes, config.seed, config.oversample)
+                           n_classes, config.seed, config.oversample, params)
         pred = head.predict_proba(feats.transform([tokens[j] for j in va])).argmax(1)
         folds.append(classification_metrics(y[va], pred, labels))
     return summarise_folds(folds)
@@ -84,7 +87,7 @@ def _preprocess(fn, texts: list[str], progress: Progress, chunk: int = 500) -> l
     return out
 
 
-def _sentence_cv(X, y, config: TrainConfig, n_classes, labels, progress) -> dict:
+def _sentence_cv(X, y, config: TrainConfig, n_classes, labels, progress, params) -> dict:
     from sklearn.model_selection import StratifiedKFold
 
     from core.emotions.classical import fit_logreg
@@ -95,7 +98,8 @@ def _sentence_cv(X, y, config: TrainConfig, n_classes, labels, progress) -> dict
         if progress:
             progress(0.5 + 0.3 * i / config.cv_folds,
                      f"cross-validation fold {i + 1}/{config.cv_folds}")
-        head, _ = fit_logreg(X[tr], y[tr], n_classes, config.seed, config.oversample)
+        head, _ = fit_logreg(X[tr], y[tr], n_classes, config.seed, config.oversample,
+                             params=params)
         folds.append(classification_metrics(y[va], head.predict_proba(X[va]).argmax(1), labels))
     return summarise_folds(folds)
 
@@ -164,7 +168,7 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
                                               config.oversample, scaled)
         seconds = time.perf_counter() - t0
         with threadpool_limits(limits=1, user_api="blas"):
-            cv = _sentence_cv(X, y, config, k, labels, progress)
+            cv = _sentence_cv(X, y, config, k, labels, progress, info.get("params"))
         model = EmotionModel(config.name, "sentence_logreg", labels, pre.config, head,
                              info=info, data_dir=Path(data_dir))
     else:
@@ -175,14 +179,16 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
 
         with threadpool_limits(limits=1):
             tokens = _preprocess(pre.tokens, texts_train, progress)
-            cv = _classical_cv(tokens, y, config.cv_folds, config, k, labels, progress)
             if progress:
-                progress(0.75, "fitting on the whole training split")
+                progress(0.1, "fitting on the whole training split (hyperparameter search)")
             t0 = time.perf_counter()
             feats = build_features(config.model, config.min_df).fit(tokens)
             head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
                                   config.oversample)
             seconds = time.perf_counter() - t0
+            # the folds reuse the chosen hyperparameters: k refits, not k more searches
+            cv = _classical_cv(tokens, y, config.cv_folds, config, k, labels, progress,
+                               info.get("params"))
         info = {**info, "vocabulary": len(feats.vocabulary)}
         model = EmotionModel(config.name, config.model, labels, pre.config, head, feats,
                              info=info, data_dir=Path(data_dir))

@@ -223,6 +223,10 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
                                                               digits=4), epochs])
         t0 = time.perf_counter()
         trainer.train()
+    if use_bf16:   # accelerate wrapped forward() in bf16 autocast: predict in fp32 from here
+        from accelerate.utils import extract_model_from_parallel
+
+        model = extract_model_from_parallel(model, keep_fp32_wrapper=False)
     best_score, best_state, best_epoch = epochs.best
     if best_state is not None:
         model.load_state_dict(best_state)

@@ -196,8 +196,8 @@ def test_stacking_matches_sklearn_stacking_classifier(small_data):
 
 def test_hyperparameters_are_searched_on_the_training_split_only(small_data, tmp_path,
                                                                    monkeypatch):
-    """Every fit (CV folds and the final one) sees training rows only: the held-out 20% never
-    reaches a search."""
+    """Every fit (the searched one, then the CV folds) sees training rows only: the held-out
+    20% never reaches a search, and the folds reuse the chosen hyperparameters."""
     from core.emotions import training
 
     seen = []
@@ -210,5 +210,5 @@ def test_hyperparameters_are_searched_on_the_training_split_only(small_data, tmp
     monkeypatch.setattr(training, "fit_head", spy)
     result = train(small_data, TrainConfig(model="logreg", name="lr"), tmp_path, save=False)
     n_train = result.report["train_rows"]
-    assert seen[-1] == n_train and all(n < n_train for n in seen[:-1]) and len(seen) == 4
+    assert seen[0] == n_train and all(n < n_train for n in seen[1:]) and len(seen) == 4
     assert n_train + result.report["test_rows"] == len(small_data.texts)
