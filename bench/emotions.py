@@ -1,18 +1,19 @@
-"""Benchmark: tweet preprocessing throughput and every emotion model on real tweets.
+"""Benchmark: every emotion model on real tweet sets, and preprocessing throughput.
 
-Data: ``../shared/data/text_emotion.csv`` (40,000 tweets, 13 noisy labels). By default a
-stratified subsample (``--n``, 2000) so the run takes minutes on a busy 2-core machine;
-``--full`` uses all 40k. Part 1 times our pipeline (tokenizer, stopword set and lemmatiser
-built once, lemmas cached) against a naive one measured in the same run (stopword list rebuilt
-from the file and scanned per word, a new WordNetLemmatizer and TweetTokenizer per call, POS
-guessed without a cache) and checks both give the same tokens. Part 2 trains each model with
-and without the 13->7 emotion grouping and with and without oversampling (held-out 20% test
-split; macro-F1, accuracy, training time of the final fit). The transformer runs on its own
-smaller subsample (``--transformer-n``) for ``--epochs`` epochs, once (7 groups, class
-weights) unless ``--transformer-grid``.
+Models (``--part models``, the default): each model is trained exactly as ``emotions train``
+does with its defaults (its own stratified 80/20 split, CV and searches inside the training
+file) on the TRAIN part of each benchmark set, then scored on that set's untouched TEST part
+(macro-F1, accuracy), with the final fit's seconds and the whole run's. Sets, built from
+``../shared/data`` (:func:`benchmark_sets`): ``te4`` TweetEval-like (anger/fear/joy/sadness
+from ``tweets_clean.txt``, 3,300 train / 1,400 test), ``tc6`` (all six ``tweets_clean``
+labels), ``te7`` (``text_emotion.csv`` grouped 13 -> 7). The load average is printed with the
+numbers: the box is shared, absolute seconds move with it.
+Preprocessing (``--part preprocessing``): our pipeline against a naive one doing the same steps
+with everything rebuilt per call, same tokens checked.
 
-    .venv/bin/python bench/emotions.py            # default, a few minutes
-    .venv/bin/python bench/emotions.py --full     # all 40k tweets (long)
+    .venv/bin/python bench/emotions.py --data ../shared/data/text_emotion.csv \
+        --sets te4,tc6 --models logreg,linear_svc,stacking,sentence_logreg   # classical + fast
+    .venv/bin/python bench/emotions.py --sets te4 --models transformer     # ~15 min unloaded
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from core.emotions import datasets as ds  # noqa: E402
 from core.emotions.preprocess import (  # noqa: E402
+    NEG_PREFIX,
     STOPWORDS_FILE,
     PreprocessConfig,
     Preprocessor,
     emoji_to_words,
     hashtags_to_words,
+    mark_negation,
+    normalise_elongation,
     remove_punctuation,
     remove_urls,
     replace_handles,
@@ -61,24 +65,28 @@ def naive_tokens(text: str, per_call_lemmatizer: bool = False,
     from core.emotions.lemmatize import Lemmatizer
 
     text = unescape_html(text[:2000]).lower()
-    text = remove_punctuation(emoji_to_words(hashtags_to_words(replace_handles(
-        remove_urls(text)))))
+    text = remove_punctuation(emoji_to_words(mark_negation(normalise_elongation(
+        hashtags_to_words(replace_handles(remove_urls(text)))))))
     tokens = TweetTokenizer(preserve_case=True, reduce_len=True).tokenize(text)
     kept = []
     for tok in tokens:
         lines = [w.strip() for w in STOPWORDS_FILE.read_text(encoding="utf-8").splitlines()
                  if w.strip() and not w.startswith("#")]
         stop = [w for w in lines if not w.startswith("!")]          # negations are kept
-        if tok.lower() not in stop:
+        if tok.lower().removeprefix(NEG_PREFIX) not in stop:
             kept.append(tok)
+    negated = [tok.startswith(NEG_PREFIX) for tok in kept]
+    kept = [tok.removeprefix(NEG_PREFIX) for tok in kept]
     if per_call_lemmatizer:
-        return Lemmatizer.create(data_dir).lemmatize(kept)
+        lemmas = Lemmatizer.create(data_dir).lemmatize(kept)
+        return [NEG_PREFIX + w if n else w for w, n in zip(lemmas, negated, strict=True)]
     out = []
-    for tok in kept:
+    for tok, neg in zip(kept, negated, strict=True):
         lem = WordNetLemmatizer()
         word = tok.lower()
+        prefix = NEG_PREFIX if neg else ""
         if not word.isalpha():
-            out.append(tok)
+            out.append(prefix + tok)
             continue
         pos = None
         for p in ("v", "n", "a"):
@@ -89,7 +97,7 @@ def naive_tokens(text: str, per_call_lemmatizer: bool = False,
         if pos is None:
             syn = wn.synsets(word)
             pos = ("a" if syn[0].pos() == "s" else syn[0].pos()) if syn else "n"
-        out.append(lem.lemmatize(word, pos))
+        out.append(prefix + lem.lemmatize(word, pos))
     return out
 
 
@@ -203,9 +211,19 @@ def main() -> None:
     ap.add_argument("--per-call-n", type=int, default=10,
                     help="tweets for the naive pipeline that builds a lemmatiser per tweet")
     ap.add_argument("--data", type=Path, default=DATA, help="path of text_emotion.csv")
+    ap.add_argument("--write-sets", type=Path, metavar="DIR",
+                    help="write each set as DIR/<set>_train.csv and _test.csv (text,label), "
+                         "for `emotions train/evaluate`, and stop")
     args = ap.parse_args()
     if not args.data.is_file():
         sys.exit(f"benchmark data not found: {args.data} (only on the team's machines)")
+    if args.write_sets:
+        args.write_sets.mkdir(parents=True, exist_ok=True)
+        for name, parts in benchmark_sets(args.data.parent, args.sets.split(","), args.n_train,
+                                          args.n_test).items():
+            for part, data in zip(("train", "test"), parts, strict=True):
+                data.frame().to_csv(args.write_sets / f"{name}_{part}.csv", index=False)
+        return
     data_dir = Path(tempfile.mkdtemp(prefix="emo-bench-"))
     if args.part in ("preprocessing", "all"):
         bench_preprocessing_table(args)
