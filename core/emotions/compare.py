@@ -30,7 +30,7 @@ from core.errors import UserError
 from core.settings import Settings
 
 MODEL_LABELS = {"logreg": "Logistic regression (C search)", "random_forest": "Random forest",
-                "linear_svc": "Linear SVC (calibrated)",
+                "linear_svc": "Linear SVC",
                 "stacking": "Stacking (LR + SVC + NB)",
                 "sentence_logreg": "Sentence embeddings + LR",
                 "transformer": "Fine-tuned transformer"}

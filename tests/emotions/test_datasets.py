@@ -105,4 +105,4 @@ def test_oversampling_touches_only_the_training_split(small_data, tmp_path, monk
     assert n_test == 18 and result.test["n"] == n_test   # 20% of 90, scored as-is
     assert result.report["train_rows"] == 72
     assert max(seen) == 72        # the final fit: the training split only, never 90
-    assert seen[:3] == [48, 48, 48]   # CV folds: two thirds of the training split
+    assert seen == [72, 48, 48, 48]   # the searched fit first, then CV folds (2/3 of it)
