@@ -4,6 +4,8 @@ import uuid
 
 import streamlit as st
 
+from pages._access import sign_in_sidebar
+
 st.set_page_config(page_title="NLP Lab", page_icon=":material/science:", layout="wide")
 
 st.session_state.setdefault("session_id", uuid.uuid4().hex)
@@ -29,4 +31,6 @@ PAGES = {
     ],
 }
 
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+sign_in_sidebar()  # demo mode: the admin sign-in below the page list (pages/_access.py)
+page.run()

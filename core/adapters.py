@@ -32,6 +32,7 @@ import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core import access
 from core.atomic import atomic_dir
 from core.errors import UserError
 from core.names import is_valid_name, suggest_name
@@ -160,8 +161,10 @@ class AdapterRegistry:
             (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
         return target
 
-    def delete(self, name: str) -> None:
-        """Remove an adapter folder (and drop it from any generator that loaded it)."""
+    def delete(self, name: str, *, actor: access.Actor | None = None) -> None:
+        """Remove an adapter folder (and drop it from any generator that loaded it); ``actor``
+        must be allowed ``delete`` (None: the process's actor, see core.access)."""
+        access.require(actor, "delete")
         folder = self.path(name)
         if not folder.is_dir():
             raise UserError(f"no adapter named {folder.name!r}")

@@ -155,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from core.access import act_as_operator
         from core.settings import load_settings
 
+        act_as_operator()  # the command line is the operator's tool: admin (core/access.py)
         result = args.func(args, load_settings())
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,6 +8,10 @@ One :class:`JobRegistry` holds every job of the process. Each job kind is declar
 | ``finetune``, ``evaluate`` | ``process``: one run per server | refused (UserError) |
 | ``kb-build``, ``emo-train``, ``fb-learn`` | ``session``: one per browser session | joins it |
 
+Every kind names the :data:`core.access.ACTIONS` entry it performs: in demo mode only an admin
+actor may start it, and a ``train`` job is refused while another one runs anywhere on the server
+(one training job per server, :class:`core.access.QuotaExceeded`).
+
 "Joins" returns the RUNNING job instead of starting another, so a double click, or a click
 after navigating away and back, cannot start the work twice. The finished job stays readable
 until the next start, so its result survives navigation. Work runs in a daemon thread, reports
@@ -32,6 +36,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core import access
 from core.errors import UserError
 
 
@@ -133,25 +138,30 @@ class JobKind:
 
     ``scope``: "process" (one job per server, shared by every session) or "session" (one per
     browser session). ``when_busy``: "join" (return the running job) or "refuse" (UserError).
+    ``action``: the :data:`core.access.ACTIONS` entry it performs (demo mode: admin only).
     """
 
     scope: str = "session"
     when_busy: str = "join"
+    action: str = "train"
 
     def __post_init__(self) -> None:
         if self.scope not in ("process", "session"):
             raise ValueError(f"scope must be 'process' or 'session', got {self.scope!r}")
         if self.when_busy not in ("join", "refuse"):
             raise ValueError(f"when_busy must be 'join' or 'refuse', got {self.when_busy!r}")
+        if self.action not in access.ACTIONS:
+            raise ValueError(f"action must be one of {sorted(access.ACTIONS)}, "
+                             f"got {self.action!r}")
 
 
 #: Every background job the app runs, in one place (see the module docstring's table).
 KINDS: dict[str, JobKind] = {
-    "finetune": JobKind("process", "refuse"),
-    "evaluate": JobKind("process", "refuse"),
-    "kb-build": JobKind("session", "join"),
-    "emo-train": JobKind("session", "join"),
-    "fb-learn": JobKind("session", "join"),
+    "finetune": JobKind("process", "refuse", "train"),
+    "evaluate": JobKind("process", "refuse", "evaluate"),
+    "kb-build": JobKind("session", "join", "build"),
+    "emo-train": JobKind("session", "join", "train"),
+    "fb-learn": JobKind("session", "join", "train"),
 }
 
 
@@ -177,16 +187,29 @@ class JobRegistry:
             raise ValueError(f"job kind {kind!r} is per session: pass session=")
         return (session, kind)
 
-    def start(self, kind: str, work: Callable[[Job], object], *,
-              session: str | None = None) -> Job:
-        """Start ``work`` as a ``kind`` job; if one is running, join it or refuse (per kind)."""
+    def start(self, kind: str, work: Callable[[Job], object], *, session: str | None = None,
+              actor: access.Actor | None = None) -> Job:
+        """Start ``work`` as a ``kind`` job; if one is running, join it or refuse (per kind).
+
+        ``actor`` (None: :func:`core.access.process_actor`) must be allowed the kind's action;
+        in demo mode a second ``train`` job anywhere on the server is refused.
+        """
         key = self._key(kind, session)
+        spec = self.kinds[kind]
+        who = access.require(actor, spec.action)
         with self._lock:
             running = self._jobs.get(key)
             if running is not None and running.running:
-                if self.kinds[kind].when_busy == "join":
+                if spec.when_busy == "join":
                     return running
                 raise UserError(f"a {kind} job is already running: wait for it or cancel it")
+            if who.limited and spec.action == "train":
+                busy = next((j.kind for j in self._jobs.values() if j.running
+                             and self.kinds[j.kind].action == "train"), None)
+                if busy is not None:
+                    raise access.QuotaExceeded(
+                        f"This demo runs one training job at a time and a {busy} job is "
+                        "running: try again when it has finished.")
             job = self._jobs[key] = Job(kind, work)
             job._thread.start()
             return job

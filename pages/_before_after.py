@@ -14,6 +14,7 @@ import streamlit as st
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.feedback import view
+from pages._access import actor, locked
 
 
 def before_after(settings, last: str | None = None) -> None:
@@ -39,7 +40,8 @@ def before_after(settings, last: str | None = None) -> None:
         modes = b3.multiselect("Modes", ["finetuned", "finetuned+rag"], default=["finetuned"],
                                key="fb_cmp_modes", help="finetuned+rag also retrieves from the "
                                "default knowledge base (its 'before' is RAG without adapter)")
-        if st.button("Compare before / after", key="fb_cmp_go", disabled=not modes):
+        if st.button("Compare before / after", key="fb_cmp_go",
+                     disabled=not modes or locked("evaluate")):
             from core.evaluation import versions as compare
             from core.st_cache import get_embedder, get_generator, get_rag_store
 
@@ -48,7 +50,7 @@ def before_after(settings, last: str | None = None) -> None:
                 st.session_state["fb_cmp_result"] = compare.compare_versions(
                     settings, adapter, compare.default_items(int(limit)), modes,
                     generator=get_generator(), embedder=get_embedder(), store=get_rag_store(),
-                    progress=lambda f, m: bar.progress(min(1.0, f), text=m))
+                    progress=lambda f, m: bar.progress(min(1.0, f), text=m), actor=actor())
             except UserError as exc:
                 st.error(str(exc))
     if (out := st.session_state.get("fb_cmp_result")) is not None:

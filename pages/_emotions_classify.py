@@ -11,6 +11,8 @@ import streamlit as st
 
 from core import st_cache
 from core.emotions import models_store, workflow
+from core.feedback.export import safe_csv
+from pages._access import actor, locked
 from pages._feedback_widget import batch_ratings_editor, rating_widget
 from pages._ui import bar, shown_errors
 
@@ -37,10 +39,12 @@ def classify_tab(settings) -> None:
             st.text(f"Preprocessed: {pred['clean']}")
             rating_widget(f"emo:{pred['id']}", **workflow.prediction_rating_fields(pred))
         st.subheader("Batch (CSV)")
-        up = st.file_uploader("CSV with a text column", type=["csv"], key="emo_batch")
+        up = st.file_uploader("CSV with a text column", type=["csv"], key="emo_batch",
+                              disabled=locked("upload"))
         if up is not None:
             with shown_errors():
-                csv = workflow.read_upload(up.getvalue(), settings.max_upload_mb, up.name)
+                csv = workflow.read_upload(up.getvalue(), settings.max_upload_mb, up.name,
+                                           actor=actor())
                 col = st.selectbox("Text column", csv.columns, key="emo_batch_col",
                                    index=csv.text_index)
                 if st.button("Classify all", key="emo_batch_go"):
@@ -53,5 +57,5 @@ def classify_tab(settings) -> None:
             text_col = state.get("emo_batch_text")
             batch_ratings_editor("emo_batch", df, lambda i: workflow.row_rating_fields(
                 df, i, text_col, name, model.labels))
-            st.download_button("Download predictions (CSV)", df.to_csv(index=False).encode(),
+            st.download_button("Download predictions (CSV)", safe_csv(df),
                                "emotion_predictions.csv", "text/csv", key="emo_download")

@@ -15,7 +15,9 @@ per server or one per session; the session id comes from ``st.session_state``):
 While the job runs, a fragment polls it every second. The first time a page run sees the job
 finished, ``on_done(snapshot)`` is called once (store the result where the page renders it)
 and the whole page reruns, so everything that depends on the job refreshes. Errors are shown
-with ``st.error``. The leading underscore keeps this module out of the page list.
+with ``st.error``. Every start is checked against the session's role and the demo quotas
+(:mod:`pages._access`, re-exported here as ``actor`` and ``locked`` for pages that start jobs).
+The leading underscore keeps this module out of the page list.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import jobs
+from core import access, jobs
 from core.jobs import Job, format_seconds
+from pages._access import actor, locked
 
-__all__ = ["format_seconds", "job_panel", "job_running", "loss_figure", "start_job"]
+__all__ = ["actor", "format_seconds", "job_panel", "job_running", "locked", "loss_figure",
+           "start_job"]
 
 
 def progress_text(snap: dict) -> str:
@@ -66,9 +70,16 @@ def job_running(kind: str) -> bool:
     return jobs.REGISTRY.running(kind, session=_session())
 
 
-def start_job(kind: str, work: Callable[[Job], object]) -> Job:
-    """Start ``work`` (or join/refuse per :data:`core.jobs.KINDS`), then rerun to poll it."""
-    job = jobs.REGISTRY.start(kind, work, session=_session())
+def start_job(kind: str, work: Callable[[Job], object]) -> Job | None:
+    """Start ``work`` (or join/refuse per :data:`core.jobs.KINDS`), then rerun to poll it.
+
+    A refusal by role or quota (:mod:`core.access`) is shown with ``st.error``; returns None.
+    """
+    try:
+        job = jobs.REGISTRY.start(kind, work, session=_session(), actor=actor())
+    except (access.PermissionDenied, access.QuotaExceeded) as exc:
+        st.error(str(exc))
+        return None
     st.rerun()
     return job
 

@@ -18,6 +18,7 @@ from core.rag import compare_view as view
 from core.rag.config import DEFAULT_KB, SEARCH_MODES, RetrievalConfig, check_question
 from core.rag.defaults import ensure_default_kb
 from core.rag.highlight import escape_markdown, highlight_markdown
+from pages._access import quota
 from pages._feedback_widget import preference_widget, rating_widget, record_output_once
 
 N_EXAMPLES = 6
@@ -57,7 +58,6 @@ adapter = a1.selectbox("LoRA adapter (fine-tuned columns)", adapter_names, index
 shown = a2.multiselect("Columns", list(view.LABELS), default=list(view.LABELS),
                        help="Each mode is optional; the fine-tuned ones need an adapter.")
 
-
 examples = st_cache.qa_examples("test") if kb == DEFAULT_KB else []
 with st.container():
     if examples:
@@ -73,7 +73,7 @@ with st.container():
 
 st.text_area("Question", key="question", height=80,
              placeholder="e.g. Who is the head of the Stillroom calibration lab?")
-asked = st.button("Ask", type="primary") or st.session_state.pop("ask_now", False)
+asked = quota(st.button("Ask", type="primary") or st.session_state.pop("ask_now", False))
 status = st.container()
 places = (st.empty(), st.empty())  # a new question takes the other one: see the docstring
 

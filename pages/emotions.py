@@ -18,7 +18,7 @@ from core.emotions.compare import MODEL_LABELS
 from core.emotions.nltk_data import ensure_nltk_data
 from core.emotions.preprocess import PreprocessConfig
 from pages._emotions_classify import classify_tab
-from pages._job_panel import job_panel, job_running, start_job
+from pages._job_panel import actor, job_panel, job_running, locked, start_job
 from pages._ui import bar, shown_errors
 
 settings = st_cache.settings()
@@ -30,7 +30,6 @@ st.caption("See what each preprocessing step does, compare classical models with
 state = st.session_state
 if state.get("emo_data") is None:
     state["emo_data"], state["emo_source"] = datasets.load_demo(), workflow.DEMO
-
 
 tab_pre, tab_data, tab_train, tab_cls = st.tabs(
     ["Preprocess", "Data", "Train & compare", "Classify"])
@@ -66,11 +65,12 @@ with tab_data:
     include_demo = st.checkbox("Include the demo tweets (assets/tweets)", value=True,
                                key="emo_inc_demo")
     uploads = st.file_uploader(f"CSV files (UTF-8, up to {settings.max_upload_mb} MB each)",
-                               type=["csv"], accept_multiple_files=True, key="emo_uploads")
+                               type=["csv"], accept_multiple_files=True, key="emo_uploads",
+                               disabled=locked("upload"))
     parts = []
     for up in uploads or []:
         with shown_errors():
-            csv = workflow.read_upload(up.getvalue(), settings.max_upload_mb, up.name)
+            csv = workflow.read_upload(up.getvalue(), settings.max_upload_mb, up.name, actor())
             c1, c2 = st.columns(2)
             tcol = c1.selectbox(f"{up.name}: text column", csv.columns, key=f"emo_tc_{up.name}",
                                 index=csv.text_index)
@@ -118,7 +118,7 @@ with tab_train:
     st.caption(f"Transformer base: `{settings.classifier_model}` (NLPLAB_CLASSIFIER_MODEL), "
                "stops early when validation macro-F1 stops improving. Linear SVC: calibrated.")
     if st.button("Train and compare", type="primary", key="emo_train",
-                 disabled=not chosen or job_running("emo-train"),
+                 disabled=not chosen or job_running("emo-train") or locked("train"),
                  help="Runs in the background; you can leave this page meanwhile."):
         with shown_errors():
             configs = compare.plan(chosen, prefix, oversample=oversample, cv_folds=folds,

@@ -20,7 +20,7 @@ from core.errors import UserError
 from core.evaluation import runner, view
 from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.rag.highlight import escape_markdown
-from pages._job_panel import forget_job, job_panel, job_running, start_job
+from pages._job_panel import actor, forget_job, job_panel, job_running, locked, start_job
 
 KEEP = ("ev-source", "ev-kb", "ev-adapter", "ev-limit", "ev-modes", "ev-top-k", "ev-search")
 
@@ -30,7 +30,7 @@ keep = partial(view.keep, st.session_state)  # values survive switching pages
 st.title("Evaluate")
 st.caption(view.METRICS_NOTE)
 settings = st_cache.settings()
-running = job_running("evaluate")
+running = job_running("evaluate") or locked("evaluate")  # or a demo visitor
 
 try:
     kbs = st_cache.get_rag_store().names()
@@ -48,12 +48,12 @@ try:
         st.caption(f"{len(items)} questions from the **test** split (never used for training).")
     else:
         upload = st.file_uploader("QA file (JSONL: question, answer, aliases, choices, source, "
-                                  "split)", type=["jsonl", "json"])
+                                  "split)", type=["jsonl", "json"], disabled=locked("upload"))
         if upload is not None:
             split = st.selectbox("Split", ["test", "all"], help="rows without a split count "
                                                                 "as test")
             items = view.upload_items(upload.getvalue(), upload.name, settings.max_upload_mb,
-                                      split)
+                                      split, actor=actor())
             st.caption(f"{len(items)} questions loaded from {upload.name}.")
 except UserError as exc:
     st.error(str(exc))

@@ -18,7 +18,7 @@ from core.finetune.feedback import LearnConfig, learn_from_feedback, plan_traini
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
 from pages._before_after import before_after
-from pages._job_panel import job_panel, job_running, start_job
+from pages._job_panel import actor, job_panel, job_running, locked, start_job
 
 st.title("Feedback dashboard")
 st.caption("Every thumbs up/down in the app is a reward signal (+1/-1). This page shows what "
@@ -103,11 +103,10 @@ with downloads:
              "and TRL read. Same as `python -m core feedback export --format … --out FILE`.")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     for col, fmt in zip(st.columns(4), export.FORMATS, strict=True):
-        ext = "csv" if fmt == "csv" else "jsonl"
         col.download_button(
             f"{fmt.upper()} ({export.count_rows(fmt, records, prefs)} rows)",
-            data=export.render(fmt, records, prefs), file_name=f"feedback-{fmt}-{stamp}.{ext}",
-            mime="text/csv" if fmt == "csv" else "application/jsonl", key=f"fb_dl_{fmt}")
+            data=b"" if locked("export") else export.render(fmt, records, prefs, actor=actor()),
+            disabled=locked("export"), key=f"fb_dl_{fmt}", **export.download_file(fmt, stamp))
 
 with learn:
     settings = load_settings()
@@ -128,7 +127,7 @@ with learn:
     except UserError as exc:
         st.warning(refusal := str(exc))
     if st.button("Learn from feedback", type="primary", key="fb_learn_go",
-                 disabled=refusal is not None or job_running("fb-learn"),
+                 disabled=refusal is not None or job_running("fb-learn") or locked("train"),
                  help="Runs in the background; you can leave this page."):
         from core.st_cache import get_generator
         from core.training.callbacks import TrainingHooks

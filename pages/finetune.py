@@ -1,33 +1,29 @@
 """Fine-tune (LoRA): train an adapter on a knowledge base, watch the loss live, manage adapters.
 
 Widgets in, core calls (core.finetune.form / estimate, core.adapters), charts out. The settings
-are plain widgets (no form, so Enter never starts a run), seeded from the values of the last
-run started. Before starting, the page shows the step count and how the
-settings give it, and a time estimate from throughput measured here. Training runs in a
+are plain widgets (no form, so Enter never starts a run), seeded from the last run started.
+Before starting: the step count, how the settings give it, and the time from throughput
+measured here. Training runs in a
 background job (one per server, core.jobs) shown by the shared job panel; a cancelled run
 offers to keep or discard what it trained. Wording lives in core.finetune.view.
 """
 
-import json
-
-import pandas as pd
 import streamlit as st
 
 from core import st_cache
-from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.finetune import estimate, view
 from core.finetune import form as ftform
 from core.finetune.config import DATA_MODE_HELP, DATA_MODE_LABELS, DATA_MODES
 from core.finetune.pipeline import PARAPHRASE_METHODS
 from core.training.lora import default_targets, generator_architecture
-from pages._job_panel import job_panel, job_running, loss_figure, start_job
+from pages._adapters import adapters_section
+from pages._job_panel import actor, job_panel, job_running, locked, start_job
 
 st.title("Fine-tune (LoRA)")
 st.caption("Teach the generator the knowledge base with a low-rank adapter (peft LoRA), then "
            "compare it with RAG on the Ask & compare and Evaluate pages.")
-settings = st_cache.settings()
-ss = st.session_state
+settings, ss = st_cache.settings(), st.session_state
 
 try:
     kbs = st_cache.get_rag_store().names()
@@ -37,7 +33,7 @@ except UserError as exc:
 if not kbs:
     st.info("No knowledge base yet: open **Ask & compare** (it builds the default one) or "
             "build one on the **Knowledge** page.")
-running = job_running("finetune")
+running = job_running("finetune") or locked("train")  # or a demo visitor
 
 ftform.seed_state(ss, settings, kbs)
 
@@ -45,17 +41,22 @@ c1, c2 = st.columns(2)
 c1.selectbox("Knowledge base", kbs, key="ft_kb")
 c2.text_input("Adapter name", key="ft_name", help="a-z, 0-9, _ and -, at most 64 characters; "
               "follows the knowledge base and training data until you type your own")
+docs = [d["document"] for d in st_cache.get_rag_store().documents(ss.ft_kb)] if kbs else []
+ss.ft_docs = [d for d in ss.ft_docs if d in docs]
+st.multiselect("Documents to train on (empty = all)", docs, key="ft_docs", help="a few "
+               "documents train in minutes on a CPU; evaluate with the same documents")
 st.radio("Training data", DATA_MODES, horizontal=True, key="ft_data_mode",
          format_func=DATA_MODE_LABELS.get)
-for mode in DATA_MODES:
-    st.caption(f"**{mode}**: {DATA_MODE_HELP[mode]}")
+st.caption(DATA_MODE_HELP[ss.ft_data_mode])
 p1, p2 = st.columns(2)
 p1.radio("Paraphrases made by", PARAPHRASE_METHODS, horizontal=True, key="ft_method",
          help="templates: instant and deterministic; generator: the model rewords each chunk "
               "(minutes per chunk batch on CPU)")
 p2.number_input("Paraphrases per chunk", 1, 10, key="ft_per_chunk")
-s1, s2, s3, s4 = st.columns(4)
-s1.number_input("Epochs", 1, 100, key="ft_epochs", help="passes over the windows")
+s0, s1, s2, s3, s4 = st.columns(5)
+s0.number_input("Time budget (min)", 0.25, 1440.0, key="ft_minutes", help="used when epochs "
+                "is 0: as many epochs as fit, from the speed measured at the start")
+s1.number_input("Epochs (0 = budget)", 0, 100, key="ft_epochs", help="passes over the rows")
 s2.number_input("Learning rate", 1e-6, 1.0, key="ft_lr", format="%.5f")
 s3.number_input("Batch size", 1, 256, key="ft_batch", help="windows per optimiser step")
 s4.number_input("Max length (tokens)", 16, 8192, key="ft_max_len", help="longer texts are cut "
@@ -75,7 +76,8 @@ if name_error := ftform.name_problem(values.name):
 with st.container(border=True):
     try:
         lora, (tokenizer, seq2seq) = values.lora(), st_cache.get_generator_tokenizer()
-        plan = estimate.plan_run(settings, values.kb, lora, tokenizer, is_seq2seq=seq2seq)
+        plan = estimate.plan_run(settings, values.kb, lora, tokenizer, is_seq2seq=seq2seq,
+                                 documents=set(values.docs) or None)
     except UserError as exc:
         st.warning(str(exc))
     else:
@@ -87,7 +89,7 @@ with st.container(border=True):
             if st.button("Measure speed (trains one example on a copy of the model)",
                          disabled=running or not kbs):
                 with st.spinner("Measuring one training micro-batch…"):
-                    estimate.measure_throughput(settings, values.kb, lora)
+                    estimate.measure_throughput(settings, values.kb, lora, actor=actor())
                 st.rerun()
         if note := view.plan_note(values):
             st.caption(note)
@@ -121,30 +123,4 @@ if result := ss.get("ft_result"):
                 st.rerun()
 
 st.divider()
-st.subheader("Adapters")
-registry = AdapterRegistry.of(settings)
-rows = registry.list()
-if not rows:
-    st.caption("No adapters yet.")
-else:
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
-    pick = st.selectbox("Inspect", [r["name"] for r in rows], key="inspect-adapter")
-    if pick:
-        try:
-            info = registry.inspect(pick)
-        except UserError as exc:
-            st.error(str(exc))
-        else:
-            meta = info["metadata"]
-            if meta.get("losses"):
-                st.plotly_chart(loss_figure(list(enumerate(meta["losses"], 1)),
-                                            f"Training loss of {pick}"), key=f"hist-{pick}")
-            st.json({k: v for k, v in meta.items() if k != "losses"}, expanded=False)
-            st.caption(view.files_caption(info["files"]))
-            st.download_button("Download metadata.json", json.dumps(meta, indent=2),
-                               file_name=f"{pick}-metadata.json", mime="application/json")
-            confirm = st.checkbox(f"Yes, delete {pick}", key=f"confirm-{pick}")
-            if st.button("Delete adapter", disabled=not confirm, key=f"delete-{pick}"):
-                registry.delete(pick)
-                st.toast(f"Deleted {pick}")
-                st.rerun()
+adapters_section(settings)

@@ -14,7 +14,8 @@ from core.errors import UserError
 from core.rag import builds
 from core.rag.config import DEFAULT_KB, ChunkingConfig, check_kb_name
 from core.rag.highlight import escape_markdown
-from pages._job_panel import job_panel, job_running, start_job
+from pages._job_panel import actor, job_panel, job_running, locked, start_job
+from pages._ui import shown_errors
 
 UPLOAD_TYPES = ["txt", "md", "pdf", "csv", "jsonl"]
 
@@ -55,19 +56,20 @@ with create:
     files, text_column = None, "text"
     if source == "Upload files":
         files = st.file_uploader(f"Files (.txt .md .pdf .csv .jsonl, up to {limit_mb} MB each)",
-                                 type=UPLOAD_TYPES, accept_multiple_files=True)
+                                 type=UPLOAD_TYPES, accept_multiple_files=True,
+                                 disabled=locked("upload"))
         text_column = st.text_input("Text column (CSV / JSONL)", value="text")
     with st.expander("Chunking"):
         size = st.number_input("Chunk size (characters)", 100, 8000, 700, step=50)
         overlap = st.number_input("Overlap (characters)", 0, 4000, 120, step=20)
-    if st.button("Build", type="primary", disabled=job_running("kb-build"),
+    if st.button("Build", type="primary", disabled=job_running("kb-build") or locked("build"),
                  help="A build runs in the background; you can leave this page meanwhile."):
         try:
             kb = check_kb_name(target.strip())
             chunking = ChunkingConfig(chunk_size=int(size), chunk_overlap=int(overlap))
             docs, st.session_state["kb_skipped"] = builds.read_documents(
                 files, defaults=source != "Upload files", text_column=text_column,
-                max_mb=limit_mb)
+                max_mb=limit_mb, actor=actor())
             if not docs:
                 raise UserError(builds.NO_DOCUMENTS)
             st.session_state.pop("kb_built", None)
@@ -106,9 +108,9 @@ with inspect:
             sure = st.checkbox(f"Yes, delete {escape_markdown(doc)} from {escape_markdown(kb)}",
                                key=f"confirm-doc:{kb}:{doc}")  # a new document asks again
             if st.button(f"Delete document {escape_markdown(doc)}", key="delete-doc",
-                         disabled=not sure):
+                         disabled=not sure or locked("delete")):
                 try:
-                    n = store.delete_document(kb, doc)
+                    n = store.delete_document(kb, doc, actor=actor())
                     st.session_state["kb_flash"] = f"Deleted {doc} ({n} chunks) from {kb}."
                     st.rerun()
                 except UserError as exc:
@@ -116,7 +118,9 @@ with inspect:
         st.divider()
         confirm = st.text_input(f"Type {kb} to confirm deleting the whole base",
                                 key="confirm-delete")
-        if st.button("Delete knowledge base", key="delete-kb", disabled=confirm != kb):
-            store.delete_kb(kb)
-            st.session_state["kb_flash"] = f"Deleted knowledge base {kb}."
-            st.rerun()
+        if st.button("Delete knowledge base", key="delete-kb",
+                     disabled=confirm != kb or locked("delete")):
+            with shown_errors():
+                store.delete_kb(kb, actor=actor())
+                st.session_state["kb_flash"] = f"Deleted knowledge base {kb}."
+                st.rerun()

@@ -16,6 +16,7 @@ from core.memory.estimate import COMPONENTS, DTYPES, GIB, MODES, OPTIMIZERS, Est
 from core.memory.estimate import estimate as run_estimate
 from core.memory.gpus import GPUS, fits_on, gpu_by_name, largest_fitting
 from core.memory.params import count_params
+from pages._access import actor, locked
 
 st.title("GPU memory")
 st.caption("Will this model fit on my GPU, and what if I fine-tune it? Every number below comes "
@@ -36,9 +37,9 @@ try:
         desc = ci.describe(name)
     elif source == "Upload config.json":
         up = st.file_uploader(f"config.json (max {settings.max_upload_mb} MB)", type=["json"],
-                              key="mem_upload")
+                              key="mem_upload", disabled=locked("upload"))
         if up is not None:
-            desc = ci.from_upload(up.getvalue(), up.name, max_mb=settings.max_upload_mb)
+            desc = ci.from_upload(up.getvalue(), up.name, settings.max_upload_mb, actor=actor())
     elif source == "Hub id":
         hub_id = st.text_input("Hub id (fetches config.json only; needs internet)",
                                key="mem_hub", placeholder="owner/name")
@@ -126,12 +127,13 @@ st.subheader("Measure")
 if not desc.location:
     st.info("Measuring needs a model the app can load: choose **App's models** "
             "(SmolLM2 generator, MiniLM encoder).")
-elif st.button("Measure real memory", key="mem_measure_btn",
+elif st.button("Measure real memory", key="mem_measure_btn", disabled=locked("measure"),
                help="Runs the workload in a fresh process; a LoRA step can take a minute"):
     bar = st.progress(0.0, "starting")
     with st.spinner("Measuring…"):
         try:
-            ss.mem_measure = workflow.measurement(desc, ec, settings, progress=bar.progress)
+            ss.mem_measure = workflow.measurement(desc, ec, settings, progress=bar.progress,
+                                                  actor=actor())
         except UserError as exc:
             st.error(str(exc))
 res = ss.mem_measure

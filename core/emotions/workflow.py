@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from core import access
 from core.emotions import analysis, compare, datasets, models_store
 from core.emotions.datasets import LabelledData
 from core.emotions.preprocess import STEP_ORDER, Preprocessor
@@ -69,8 +70,11 @@ class CsvUpload:
         return (self.name, data), warning
 
 
-def read_upload(raw: bytes, max_mb: int, name: str) -> CsvUpload:
-    """An uploaded CSV's bytes read (size, UTF-8 and parse checks raise UserError)."""
+def read_upload(raw: bytes, max_mb: int, name: str,
+                actor: access.Actor | None = None) -> CsvUpload:
+    """An uploaded CSV's bytes read (size, UTF-8 and parse checks raise UserError); ``actor``
+    must be allowed ``upload`` (None: the process's actor, see core.access)."""
+    access.require(actor, "upload")
     return CsvUpload(name, datasets.read_csv(raw, max_mb, name))
 
 

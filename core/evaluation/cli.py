@@ -28,6 +28,12 @@ def _cmd_evaluate(args, settings):
     items = select_split(items, None if args.split == "all" else args.split)
     if not items:
         raise UserError(f"{args.qa} has no {args.split}-split questions")
+    documents = {d.strip() for d in args.docs.split(",") if d.strip()}
+    if documents:
+        items = [i for i in items if i.source in documents]
+        if not items:
+            raise UserError(f"no {args.split}-split question of {args.qa} has its source among "
+                            f"{', '.join(sorted(documents))}")
     items = items[: args.limit] if args.limit else items
     ctx = make_context(settings, args.kb, adapter=args.adapter or "", modes=modes,
                        top_k=args.top_k, search=args.search)
@@ -69,6 +75,9 @@ def register(sub) -> None:
                                                "fine-tuned ones when --adapter is given)")
     p.add_argument("--split", choices=("test", "train", "all"), default="test")
     p.add_argument("--limit", type=int, default=0, help="first N questions only (0 = all)")
+    p.add_argument("--docs", default="", help="comma-separated documents: keep only questions "
+                                              "whose source is one of them (e.g. the documents "
+                                              "an adapter was trained on)")
     add_dataclass_options(p, RetrievalConfig, ["top_k", "search"],
                           overrides={"search": {"choices": SEARCH_MODES}})
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")

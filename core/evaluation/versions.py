@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from core import access
 from core.answering import ADAPTER_MODES, FINETUNED, without_adapter
 from core.errors import UserError
 from core.evaluation.runner import METRICS
@@ -86,8 +87,10 @@ def _pairs(before_rows: list[dict], after_rows: list[dict], mode_map: dict[str, 
 def compare_versions(settings: Settings, new_adapter: str, items: Sequence[QAItem],
                      modes: Sequence[str] = (FINETUNED,), *, kb: str = "default",
                      progress: Progress | None = None, generator=None, embedder=None,
-                     store=None, max_new_tokens: int = 40, save: bool = True) -> dict:
+                     store=None, max_new_tokens: int = 40, save: bool = True,
+                     actor: access.Actor | None = None) -> dict:
     """Evaluate the previous version and ``new_adapter`` on ``items``; returns both + deltas.
+    ``actor`` must be allowed ``evaluate`` (None: the process's actor, see core.access).
 
     Returns ``{"adapter", "parent", "n", "modes", "before": {"label", "adapter", "modes":
     {MODE: aggregates}}, "after": {...}, "delta": {MODE: {METRIC: after - before}},
@@ -96,6 +99,8 @@ def compare_versions(settings: Settings, new_adapter: str, items: Sequence[QAIte
     ``store`` (a page's cached KnowledgeStore) is opened once for both sides when not given.
     """
     from core.answering import make_context
+
+    access.require(actor, "evaluate")
     from core.evaluation.runner import evaluate, save_run
 
     modes = list(dict.fromkeys(modes))

@@ -14,6 +14,7 @@ from collections.abc import MutableMapping
 
 import pandas as pd
 
+from core import access
 from core.answering import BASE, FINETUNED, FINETUNED_RAG, RAG
 from core.errors import UserError
 from core.evaluation.runner import compare_runs, wins
@@ -146,9 +147,12 @@ def shown_rows(run: dict, which: str, metric: str) -> tuple[pd.DataFrame, str | 
                                   f"{pair[1]} on {metric}.")
 
 
-def upload_items(data: bytes, name: str, max_mb: int, split: str) -> list:
+def upload_items(data: bytes, name: str, max_mb: int, split: str, *,
+                 actor: access.Actor | None = None) -> list:
     """The questions of an uploaded QA file in ``split`` ("all" = every row; rows without a
     split count as test); UserError naming the file when it is too big, not UTF-8 or invalid.
+    ``actor`` must be allowed ``upload`` (None: the process's actor, see core.access).
     """
+    access.require(actor, "upload")
     items = parse_qa_text(decode_upload(data, name, max_mb), name)
     return select_split(items, None if split == "all" else split)

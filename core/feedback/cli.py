@@ -1,4 +1,4 @@
-"""``python -m core feedback stats|export|learn|compare``: the store headless, JSON out.
+"""``python -m core feedback stats|export|purge|learn|compare``: the store headless, JSON out.
 
 Example:
     $ python -m core feedback stats
@@ -7,6 +7,8 @@ Example:
     {"format": "kto", "path": "kto.jsonl", "rows": 12}
     $ python -m core feedback learn --adapter fb-v1
     {"adapter": "fb-v1", "records": 12, "train_loss": 0.49, "seconds": 41.2}
+    $ python -m core feedback purge --days 30
+    {"cutoff": "2024-03-01T00:00:00+00:00", "outputs": 4, "preferences": 1}
     $ python -m core feedback compare --adapter fb-v1 --limit 8
     {"adapter": "fb-v1", "parent": null, "before": {...}, "after": {...}, "delta": {...}, ...}
 """
@@ -40,6 +42,22 @@ def _export(args, settings):
         store.close()
 
 
+def _purge(args, settings):
+    from core.errors import UserError
+    from core.feedback.store import SQLFeedbackStore
+
+    days = args.days if args.days is not None else settings.feedback_retention_days
+    if args.days is None and not days:
+        raise UserError("nothing to purge by: pass --days N or set "
+                        "NLPLAB_FEEDBACK_RETENTION_DAYS")
+    settings.ensure_data_dir()
+    store = SQLFeedbackStore(settings.feedback_url)
+    try:
+        return store.purge_older_than(days)
+    finally:
+        store.close()
+
+
 def _compare(args, settings):
     from core.evaluation.versions import compare_versions, default_items
 
@@ -62,6 +80,11 @@ def register(sub) -> None:
     e.add_argument("--format", required=True, choices=["csv", "jsonl", "kto", "dpo"])
     e.add_argument("--out", required=True, help="file to write (replaced atomically)")
     e.set_defaults(func=_export)
+    pg = fsub.add_parser("purge", help="delete records older than N days "
+                                       "(NLPLAB_FEEDBACK_RETENTION_DAYS)")
+    pg.add_argument("--days", type=int, default=None,
+                    help="age limit in days (default: NLPLAB_FEEDBACK_RETENTION_DAYS)")
+    pg.set_defaults(func=_purge)
     cmp = fsub.add_parser("compare", help="evaluate an adapter next to its previous version "
                                           "(parent adapter, or the base model)")
     cmp.add_argument("--adapter", required=True, help="the new adapter (e.g. from learn)")

@@ -11,6 +11,12 @@ Formats (every file loads with ``datasets.load_dataset("json"|"csv", data_files=
   "B better"; ties carry no direction and are left out) AND from prompts where one answer got a
   thumbs-up and another a thumbs-down (every up x down pair, deduplicated).
 
+CSV cells are made inert for spreadsheets (:func:`inert_cell`, OWASP "CSV Injection"): a text
+cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single
+quote, so ``=HYPERLINK(...)`` opens as text, not as a formula. JSONL stays raw (no spreadsheet
+reads it; a training file must hold the exact text). Exporting stored feedback is an admin
+action (:func:`core.access.require`, ``export``).
+
 Files are written to a temp file and renamed, so a reader never sees half a file. Training
 lives in :mod:`core.finetune.feedback`.
 
@@ -21,18 +27,38 @@ Example:
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
 
+from core import access
 from core.atomic import write_bytes_atomic
 from core.errors import UserError
 from core.feedback.schema import OutputRecord, PreferenceRecord
 
 FORMATS = ("csv", "jsonl", "kto", "dpo")
+#: First characters a spreadsheet reads as a formula (OWASP CSV Injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(value: object) -> object:
+    """A text cell a spreadsheet shows as text; numbers and other values unchanged.
+
+    Example: ``"=HYPERLINK(\"http://x\")"`` -> ``"'=HYPERLINK(\"http://x\")"``; ``"-1 vote"``
+    -> ``"'-1 vote"``; the number ``-1`` stays ``-1``; ``"ok"`` stays ``"ok"``.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def safe_csv(frame: pd.DataFrame) -> bytes:
+    """``frame`` as UTF-8 CSV bytes with every text cell (and header) passed through
+    :func:`inert_cell`: the one way a CSV that holds user text leaves the app."""
+    clean = frame.rename(columns=inert_cell).map(inert_cell)
+    return clean.to_csv(index=False).encode("utf-8")
 
 
 class Example(NamedTuple):
@@ -97,16 +123,18 @@ def dpo_examples(records: list[OutputRecord], prefs: list[PreferenceRecord]) -> 
     return out
 
 
-def render(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord]) -> bytes:
-    """The file contents for ``fmt`` (used by download buttons and :func:`write_export`)."""
+def render(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord], *,
+           actor: access.Actor | None = None) -> bytes:
+    """The file contents for ``fmt`` (used by download buttons and :func:`write_export`).
+
+    ``actor`` must be allowed ``export`` (None: the process's actor, see core.access).
+    """
+    access.require(actor, "export")
     if fmt not in FORMATS:
         raise UserError(f"format must be one of {'|'.join(FORMATS)}, got {fmt!r}")
     if fmt == "csv":
         columns = list(OutputRecord.__dataclass_fields__)
-        buf = io.StringIO()
-        pd.DataFrame(raw_rows(records, json_lists=False), columns=columns).to_csv(
-            buf, index=False)
-        return buf.getvalue().encode("utf-8")
+        return safe_csv(pd.DataFrame(raw_rows(records, json_lists=False), columns=columns))
     if fmt == "jsonl":
         rows = raw_rows(records, json_lists=True)
     elif fmt == "kto":
@@ -114,6 +142,13 @@ def render(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord])
     else:
         rows = [e.row for e in dpo_examples(records, prefs)]
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+def download_file(fmt: str, stamp: str) -> dict[str, str]:
+    """``file_name`` and ``mime`` of a ``fmt`` download. Example: ("kto", "20240331-1200") ->
+    ``{"file_name": "feedback-kto-20240331-1200.jsonl", "mime": "application/jsonl"}``."""
+    ext, mime = ("csv", "text/csv") if fmt == "csv" else ("jsonl", "application/jsonl")
+    return {"file_name": f"feedback-{fmt}-{stamp}.{ext}", "mime": mime}
 
 
 def count_rows(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord]) -> int:

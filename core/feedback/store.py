@@ -9,6 +9,12 @@ deferred-lock upgrade deadlocks), all set in connect/begin events following SQLA
 pysqlite transaction recipe. Other URLs (e.g. ``postgresql+psycopg://``) use the driver's
 transactions. Statistics and exports live in their own modules.
 
+Privacy: a record keeps the page's random session id and what was asked, answered and rated;
+never an IP address, user agent or other request header (no column holds them, and
+``tests/feedback/test_privacy.py`` checks the app never reads them). :meth:`purge_older_than`
+deletes records older than ``NLPLAB_FEEDBACK_RETENTION_DAYS``; :func:`open_store` runs it each
+time a process opens the store, ``python -m core feedback purge`` on demand.
+
 Example:
     >>> store = SQLFeedbackStore("sqlite://")
     >>> oid = store.record_output(session_id="s1", page="compare", mode="rag",
@@ -20,7 +26,7 @@ Example:
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -248,11 +254,36 @@ class SQLFeedbackStore:
             prefs = conn.execute(sa.select(sa.func.count()).select_from(preferences)).scalar_one()
         return {"outputs": n, "rated": rated, "preferences": prefs}
 
+    def purge_older_than(self, days: int, *, now: datetime | None = None) -> dict[str, object]:
+        """Delete outputs and preferences created more than ``days`` days before ``now``.
+
+        A preference that links a deleted output goes too (it cannot stand alone). Returns
+        ``{"cutoff", "outputs", "preferences"}`` (ISO cutoff, rows deleted); one transaction.
+        Example: days=30 on 2024-03-31 deletes what was created before 2024-03-01T00:00.
+        """
+        if not isinstance(days, int) or days < 1:
+            raise UserError(f"retention days must be a whole number >= 1, got {days!r}")
+        cutoff = (now or utcnow()) - timedelta(days=days)
+
+        def work(conn: sa.Connection) -> dict[str, object]:
+            old = sa.select(outputs.c.id).where(outputs.c.created_at < cutoff)
+            n_prefs = conn.execute(preferences.delete().where(
+                (preferences.c.created_at < cutoff) | preferences.c.output_a_id.in_(old)
+                | preferences.c.output_b_id.in_(old))).rowcount
+            n_outputs = conn.execute(outputs.delete().where(outputs.c.created_at < cutoff)).rowcount
+            return {"cutoff": cutoff.isoformat(), "outputs": n_outputs, "preferences": n_prefs}
+
+        return self._write("the purge", work)
+
     def close(self) -> None:
         self.engine.dispose()
 
 
 def open_store(settings: Settings) -> SQLFeedbackStore:
-    """The store at ``settings.feedback_url`` (SQLite in the data directory by default)."""
+    """The store at ``settings.feedback_url`` (SQLite in the data directory by default), with
+    records older than ``settings.feedback_retention_days`` (when set) already deleted."""
     settings.ensure_data_dir()
-    return SQLFeedbackStore(settings.feedback_url)
+    store = SQLFeedbackStore(settings.feedback_url)
+    if settings.feedback_retention_days:
+        store.purge_older_than(settings.feedback_retention_days)
+    return store

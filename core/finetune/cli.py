@@ -1,15 +1,16 @@
 """CLI: ``finetune`` (train a LoRA adapter on a knowledge base) and adapter management.
 
-``finetune --kb NAME --adapter NAME [--epochs E] [--data chunks|paraphrases|qa]`` prints
-{"adapter", "train_loss", "seconds"}; ``adapters`` lists the registry, ``adapter-show NAME``
+``finetune --kb NAME --adapter NAME [--minutes M | --epochs E] [--docs a.md,b.txt]
+[--data knowledge|chunks|paraphrases|qa]`` prints {"adapter", "train_loss", "seconds",
+"epochs", "tokens_per_second", ...}; ``adapters`` lists the registry, ``adapter-show NAME``
 prints one adapter's metadata and files, ``adapter-delete NAME`` removes it. Step losses go to
 stderr every ``--log-every`` steps so stdout stays one JSON object. The ``learn`` verb of the
 ``feedback`` noun (``feedback learn --adapter NAME``, KTO/DPO from the ratings) is registered
 here too: it trains, and the feedback package imports no trainer.
 
 Example:
-    $ python -m core finetune --kb default --adapter harrowmere --epochs 1
-    {"adapter": "harrowmere", "train_loss": 2.41, "seconds": 212.7}
+    $ python -m core finetune --kb default --adapter harrowmere --minutes 5 --docs faq.md
+    {"adapter": "harrowmere", "train_loss": 0.41, "seconds": 318.2, "epochs": 12, ...}
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import sys
 
 from core.finetune.config import DATA_MODES, LoraSettings
+from core.training.precision import PRECISIONS
 
 
 def _cmd_finetune(args, settings):
@@ -29,7 +31,8 @@ def _cmd_finetune(args, settings):
         rank=args.rank, alpha=args.alpha, epochs=args.epochs, learning_rate=args.lr,
         batch_size=args.batch_size, micro_batch_size=args.micro_batch_size,
         max_length=args.max_length, data_mode=args.data,
-        paraphrases_per_chunk=args.paraphrases,
+        paraphrases_per_chunk=args.paraphrases, minutes=args.minutes,
+        precision=args.precision, packing=not args.no_packing,
         target_modules=tuple(m for m in args.target_modules.split(",") if m)
         if args.target_modules else defaults.target_modules)
 
@@ -37,14 +40,17 @@ def _cmd_finetune(args, settings):
         if step == 1 or step == total or step % args.log_every == 0:
             print(f"step {step}/{total} loss {loss:.4f}", file=sys.stderr, flush=True)
 
-    summary = run_finetune(settings, args.kb, args.adapter, lora,
+    documents = {d.strip() for d in args.docs.split(",") if d.strip()} or None
+    summary = run_finetune(settings, args.kb, args.adapter, lora, documents=documents,
                            paraphrase_method=args.paraphrase_method, overwrite=args.overwrite,
                            hooks=TrainingHooks(step=on_step))
     print(f"{summary['steps']} steps, {summary['train_tokens']} training tokens, "
           f"{summary['tokens_per_second']} tokens/s", file=sys.stderr)
     loss = summary["train_loss"]
+    keys = ("epochs", "planned_epochs", "stopped", "steps", "train_seconds",
+            "tokens_per_second", "precision", "held_out_losses")
     return {"adapter": summary["adapter"], "train_loss": round(loss, 4) if loss else loss,
-            "seconds": summary["seconds"]}
+            "seconds": summary["seconds"], **{k: summary[k] for k in keys}}
 
 
 def _cmd_adapters(args, settings):
@@ -99,11 +105,16 @@ def register(sub) -> None:
     p.add_argument("--kb", required=True, help="knowledge base name")
     p.add_argument("--adapter", required=True, help="adapter name ([a-z0-9_-], 1-64 chars)")
     add_dataclass_options(
-        p, LoraSettings, ["epochs", "data_mode", "paraphrases_per_chunk", "rank", "alpha",
-                          "learning_rate", "batch_size", "micro_batch_size", "max_length"],
+        p, LoraSettings, ["minutes", "epochs", "data_mode", "paraphrases_per_chunk", "rank",
+                          "alpha", "learning_rate", "batch_size", "micro_batch_size",
+                          "max_length", "precision"],
         names={"data_mode": "--data", "paraphrases_per_chunk": "--paraphrases",
                "learning_rate": "--lr"},
-        overrides={"data_mode": {"choices": DATA_MODES}})
+        overrides={"data_mode": {"choices": DATA_MODES}, "precision": {"choices": PRECISIONS}})
+    p.add_argument("--docs", default="", help="comma-separated document names of the KB to "
+                                              "train on (default: all)")
+    p.add_argument("--no-packing", action="store_true",
+                   help="one example per row, padded (packing is on by default)")
     p.add_argument("--paraphrase-method", choices=("templates", "generator"),
                    default="templates", help="how paraphrases are made (templates: instant; "
                                              "generator: the model rewords each chunk)")

@@ -19,12 +19,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from core.errors import UserError
-from core.training.lora import LoraSpec
+from core.training.lora import ALL_LINEAR, LoraSpec
+from core.training.precision import PRECISIONS
 
-DATA_MODES = ("chunks", "paraphrases", "qa")
-DATA_MODE_LABELS = {"chunks": "Chunks", "paraphrases": "Chunks + paraphrases", "qa": "QA pairs"}
+DATA_MODES = ("knowledge", "chunks", "paraphrases", "qa")
+DATA_MODE_LABELS = {"knowledge": "Knowledge recipe (documents + wordings + derived QA)",
+                    "chunks": "Chunks", "paraphrases": "Chunks + paraphrases", "qa": "QA pairs"}
 #: What each data mode trains on (Markdown; shown beside the choice on the Fine-tune page).
 DATA_MODE_HELP = {
+    "knowledge": "The default. Each chunk, several rewordings of it (sentences reordered and "
+                 "restated), and questions derived from its sentences: every number, name and "
+                 "code becomes a fill-in-the-blank question asked the way the fine-tuned mode "
+                 "asks (half of them also with the chunk as context), plus the QA file's "
+                 "train split for these documents. A few derived questions are held out to "
+                 "stop training when new wordings stop improving. Literature: Ovadia et al. "
+                 "2024, Allen-Zhu & Li 2023, Jiang et al. 2024.",
     "chunks": "Unsupervised next-token training on the knowledge base's chunks (the very texts "
               "RAG retrieves), as in Ovadia et al. (2024).",
     "paraphrases": "Each chunk plus N rewordings. Offline there is no paraphrase model, so "
@@ -44,15 +53,30 @@ DATA_MODE_HELP = {
 class LoraSettings(LoraSpec):
     """Everything a LoRA run needs besides the model and the data (the LoRA part inherited)."""
 
-    epochs: int = field(default=2, metadata={"help": "Passes over the training examples."})
-    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate."})
-    batch_size: int = field(default=4, metadata={"help": "Examples per optimiser step."})
-    micro_batch_size: int = field(default=1, metadata={
+    epochs: int = field(default=0, metadata={
+        "help": "Passes over the training examples; 0 = as many as --minutes allows."})
+    minutes: float = field(default=10.0, metadata={
+        "help": "Time budget for training when epochs is 0: epochs = budget x measured "
+                "tokens/s / tokens per epoch; stops early when held-out wordings stop "
+                "improving."})
+    precision: str = field(default="auto", metadata={
+        "help": "auto (bf16 autocast where the CPU/GPU runs bf16 natively), fp32 or bf16."})
+    packing: bool = field(default=True, metadata={
+        "help": "Pack several examples per max-length row (each attends only to itself)."})
+    target_modules: tuple[str, ...] = field(default=(ALL_LINEAR,), metadata={
+        "help": "Module names to adapt; all-linear (the default here: attention and MLP, "
+                "measured to learn facts faster than attention alone) = every linear layer "
+                "but the output head; empty = peft's default for the architecture."})
+    learning_rate: float = field(default=3e-3, metadata={"help": "AdamW peak learning rate."})
+    batch_size: int = field(default=8, metadata={
+        "help": "Examples (packed rows when packing) per optimiser step."})
+    micro_batch_size: int = field(default=4, metadata={
         "help": "Examples per forward/backward pass; a step accumulates batch_size / "
                 "micro_batch_size of them. Cancelling takes effect between micro-batches."})
     max_length: int = field(default=256, metadata={"help": "Tokens per example (truncated)."})
-    data_mode: str = field(default="chunks", metadata={
-        "help": "chunks (unsupervised LM on the KB), paraphrases (chunks + rewordings) or qa "
+    data_mode: str = field(default="knowledge", metadata={
+        "help": "knowledge (documents + rewordings + derived QA: the default), chunks "
+                "(unsupervised LM on the KB), paraphrases (chunks + rewordings) or qa "
                 "(supervised QA pairs from the train split)."})
     paraphrases_per_chunk: int = field(default=3, metadata={
         "help": "Rewordings per chunk in paraphrases mode."})
@@ -61,7 +85,11 @@ class LoraSettings(LoraSpec):
     def __post_init__(self) -> None:
         super().__post_init__()
         checks = [
-            (1 <= self.epochs <= 100, f"epochs must be 1..100, got {self.epochs}"),
+            (0 <= self.epochs <= 100, f"epochs must be 0..100 (0 = from --minutes), got "
+                                      f"{self.epochs}"),
+            (0.25 <= self.minutes <= 1440, f"minutes must be 0.25..1440, got {self.minutes}"),
+            (self.precision in PRECISIONS,
+             f"precision must be one of {'|'.join(PRECISIONS)}, got {self.precision!r}"),
             (0.0 < self.learning_rate <= 1.0,
              f"learning_rate must be in (0, 1], got {self.learning_rate}"),
             (1 <= self.batch_size <= 256, f"batch_size must be 1..256, got {self.batch_size}"),

@@ -3,8 +3,13 @@
 Steps: the examples are encoded exactly as training encodes them
 (:func:`core.finetune.data.encode_examples`). An unsupervised chunk longer than ``max_length``
 tokens is cut into ``ceil(tokens / max_length)`` windows so no fact is dropped; a smaller max
-length therefore gives more, shorter windows and more steps for the same tokens.
-``steps = ceil(windows / batch_size) * epochs``.
+length therefore gives more, shorter windows and more steps for the same tokens. With packing
+(the default) the windows are packed into full rows (:mod:`core.finetune.packing`), and
+``steps = ceil(rows / batch_size) * epochs``.
+
+Epochs: as set, or, for a time-budgeted run (epochs 0), as many optimiser steps as
+``budget x tokens/s / tokens per step`` (:func:`budget_steps`; the last epoch may be partial);
+training measures its own rate again when it starts.
 
 Time: ``seconds = training tokens / training tokens per second``, where training tokens are
 the tokens that carry loss (labels != -100) times epochs, and the rate is measured on this
@@ -14,9 +19,9 @@ machine with this model: the last run's rate (every run records it in
 copy of the model, and generator-made paraphrases (counted as templates of the same number;
 making them takes extra minutes).
 
-Example (known answer): one chunk of 100 tokens, max length 16, batch 4, 2 epochs ->
-ceil(100 / 16) = 7 windows -> ceil(7 / 4) = 2 steps per epoch -> 4 steps; 200 training tokens
-at 50 tokens/s -> 4 s.
+Example (known answer, packing off): one chunk of 100 tokens, max length 16, batch 4,
+2 epochs -> ceil(100 / 16) = 7 windows -> ceil(7 / 4) = 2 steps per epoch -> 4 steps; 200
+training tokens at 50 tokens/s -> 4 s.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from core import access
 from core.atomic import write_text_atomic
 from core.finetune.config import LoraSettings
 from core.finetune.data import count_target_tokens, encode_examples
+from core.finetune.packing import pack_features
 
 
 @dataclass(frozen=True)
@@ -43,34 +50,86 @@ class Throughput:
     max_length: int
     micro_batch_size: int
     measured_at: float
+    row_tokens_per_second: float = 0.0  #: every computed position per second (the budget's)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What a run will do, counted before it starts; ``seconds`` is None without a rate."""
+    """What a run will do, counted before it starts; ``seconds`` is None without a rate.
+
+    ``windows`` are the encoded examples (a long text cut into max-length windows); ``rows``
+    what a step batches: the packed rows when packing, else the windows. ``epochs`` is None
+    when a time-budgeted run has no measured rate yet.
+    """
 
     chunks: int
     examples: int
     windows: int
+    rows: int
     steps_per_epoch: int
-    total_steps: int
-    train_tokens: int
+    total_steps: int | None
+    tokens_per_epoch: int
+    row_tokens_per_epoch: int = 0
     throughput: Throughput | None = None
+    budget_minutes: float | None = None
+    held_out: int = 0
+
+    @property
+    def epochs(self) -> float | None:
+        """Epochs the steps make (a budgeted run's last one may be partial)."""
+        if self.total_steps is None:
+            return None
+        return round(self.total_steps / max(1, self.steps_per_epoch), 1)
+
+    @property
+    def train_tokens(self) -> int | None:
+        if self.total_steps is None:
+            return None
+        return round(self.tokens_per_epoch * self.total_steps / max(1, self.steps_per_epoch))
 
     @property
     def seconds(self) -> float | None:
-        if self.throughput is None:
+        if self.throughput is None or self.train_tokens is None:
             return None
         return estimate_seconds(self.train_tokens, self.throughput.tokens_per_second)
 
     def explain(self, lora: LoraSettings) -> str:
         """How the settings give the step count, in one paragraph (Markdown)."""
-        return (f"{self.chunks} chunks → {self.examples} examples → **{self.windows} windows** "
+        packed = (f"packed into **{self.rows} rows** of {lora.max_length} tokens"
+                  if self.rows != self.windows else "one per row")
+        text = (f"{self.chunks} chunks → {self.examples} examples → **{self.windows} windows** "
                 f"of at most {lora.max_length} tokens (a longer text is cut into several "
-                "windows, so a *smaller* max length gives *more* windows) → "
-                f"⌈{self.windows} / batch size {lora.batch_size}⌉ = {self.steps_per_epoch} "
-                f"steps per epoch × {lora.epochs} epochs = **{self.total_steps} steps**, "
-                f"{self.train_tokens:,} training tokens.")
+                f"windows, so a *smaller* max length gives *more* windows), {packed} → "
+                f"⌈{self.rows} / batch size {lora.batch_size}⌉ = {self.steps_per_epoch} "
+                f"steps per epoch, {self.tokens_per_epoch:,} training tokens per epoch.")
+        if self.budget_minutes is not None:
+            if self.epochs is None:
+                return text + (f" Time budget {self.budget_minutes:g} min: the number of "
+                               "epochs is set from the speed measured when training starts.")
+            rate = self.throughput.row_tokens_per_second if self.throughput else 0.0
+            text += (f" Time budget {self.budget_minutes:g} min × {rate:,.0f} tokens/s "
+                     f"computed ÷ {self.row_tokens_per_epoch // max(1, self.steps_per_epoch):,}"
+                     f" tokens computed per step → **{self.epochs:g} epochs**"
+                     f" (at most {MAX_BUDGET_EPOCHS}; fewer if the {self.held_out} held-out "
+                     "questions stop improving)")
+        return text + f" → **{self.total_steps} steps**, {self.train_tokens:,} training tokens."
+
+
+MAX_BUDGET_EPOCHS = 60
+
+
+def budget_steps(seconds: float, tokens_per_second: float, tokens_per_step: float,
+                 steps_per_epoch: int, *, cap: int = MAX_BUDGET_EPOCHS) -> int:
+    """Optimiser steps that fit ``seconds`` at the measured rate: at least one epoch (every
+    example seen once), at most ``cap`` epochs; the last epoch may be partial.
+
+    Example: 600 s x 300 tokens/s = 180,000 tokens / 2,048 per step -> 87 steps (4.35 epochs
+    of 20 steps).
+    """
+    if tokens_per_second <= 0 or tokens_per_step <= 0:
+        return steps_per_epoch
+    steps = int(seconds * tokens_per_second // tokens_per_step)
+    return max(steps_per_epoch, min(cap * steps_per_epoch, steps))
 
 
 def estimate_seconds(train_tokens: int, tokens_per_second: float) -> float:
@@ -81,30 +140,43 @@ def estimate_seconds(train_tokens: int, tokens_per_second: float) -> float:
 
 
 def count_plan(examples, tokenizer, lora: LoraSettings, *, is_seq2seq: bool, chunks: int,
-               throughput: Throughput | None = None) -> Plan:
-    """Count windows, steps and training tokens exactly as :func:`train_lora` will."""
+               throughput: Throughput | None = None, held_out: int = 0) -> Plan:
+    """Count windows, rows, epochs, steps and training tokens exactly as :func:`train_lora`
+    will (a budgeted run's epochs from the recorded rate)."""
     features = encode_examples(examples, tokenizer, max_length=lora.max_length,
                                is_seq2seq=is_seq2seq)
-    per_epoch = math.ceil(len(features) / lora.batch_size)
-    return Plan(chunks=chunks, examples=len(examples), windows=len(features),
-                steps_per_epoch=per_epoch, total_steps=per_epoch * lora.epochs,
-                train_tokens=count_target_tokens(features) * lora.epochs, throughput=throughput)
+    packed = lora.packing and not is_seq2seq
+    rows = len(pack_features(features, lora.max_length, 0)) if packed else len(features)
+    per_epoch_tokens = count_target_tokens(features)
+    row_tokens = (rows * lora.max_length if packed
+                  else sum(len(f["input_ids"]) for f in features))
+    per_epoch = math.ceil(rows / lora.batch_size)
+    total: int | None = per_epoch * lora.epochs if lora.epochs else None
+    if not lora.epochs and throughput is not None and throughput.row_tokens_per_second > 0:
+        total = budget_steps(lora.minutes * 60, throughput.row_tokens_per_second,
+                             row_tokens / per_epoch, per_epoch)
+    return Plan(chunks=chunks, examples=len(examples), windows=len(features), rows=rows,
+                steps_per_epoch=per_epoch, total_steps=total,
+                tokens_per_epoch=per_epoch_tokens, row_tokens_per_epoch=row_tokens,
+                throughput=throughput,
+                budget_minutes=None if lora.epochs else lora.minutes, held_out=held_out)
 
 
-def _examples(settings, kb: str, lora: LoraSettings, tokenizer, is_seq2seq: bool):
+def _examples(settings, kb: str, lora: LoraSettings, tokenizer, is_seq2seq: bool,
+              documents: set[str] | None = None):
     from core.finetune.pipeline import build_examples, kb_chunks
 
-    chunks = kb_chunks(settings, kb)
-    examples, _ = build_examples(settings, lora, chunks, tokenizer, is_seq2seq,
-                                 paraphrase_method="templates")
-    return chunks, examples
+    chunks = kb_chunks(settings, kb, documents)
+    return chunks, build_examples(settings, lora, chunks, tokenizer, is_seq2seq,
+                                  paraphrase_method="templates")
 
 
-def plan_run(settings, kb: str, lora: LoraSettings, tokenizer, *, is_seq2seq: bool) -> Plan:
+def plan_run(settings, kb: str, lora: LoraSettings, tokenizer, *, is_seq2seq: bool,
+             documents: set[str] | None = None) -> Plan:
     """The plan for training on ``kb`` with the generator's ``tokenizer`` (not modified)."""
-    chunks, examples = _examples(settings, kb, lora, tokenizer, is_seq2seq)
-    return count_plan(examples, tokenizer, lora, is_seq2seq=is_seq2seq, chunks=len(chunks),
-                      throughput=load_throughput(settings))
+    chunks, data = _examples(settings, kb, lora, tokenizer, is_seq2seq, documents)
+    return count_plan(data.train, tokenizer, lora, is_seq2seq=is_seq2seq, chunks=len(chunks),
+                      throughput=load_throughput(settings), held_out=len(data.held_out))
 
 
 def throughput_path(settings) -> Path:
@@ -112,10 +184,11 @@ def throughput_path(settings) -> Path:
 
 
 def record_throughput(settings, tokens_per_second: float, source: str,
-                      lora: LoraSettings) -> Throughput:
+                      lora: LoraSettings, row_tokens_per_second: float = 0.0) -> Throughput:
     """Keep the latest measured rate of ``settings.generator_model`` for the next estimate."""
     rate = Throughput(round(tokens_per_second, 2), source, settings.generator_model,
-                      lora.max_length, lora.micro_batch_size, time.time())
+                      lora.max_length, lora.micro_batch_size, time.time(),
+                      round(row_tokens_per_second, 2))
     write_text_atomic(throughput_path(settings), json.dumps(asdict(rate)))
     return rate
 
@@ -132,9 +205,11 @@ def load_throughput(settings) -> Throughput | None:
     return rate
 
 
-def measure_throughput(settings, kb: str, lora: LoraSettings) -> Throughput:
-    """Train one micro-batch of ``kb``'s longest example on a fresh training copy; record the
-    rate.
+def measure_throughput(settings, kb: str, lora: LoraSettings, *,
+                       actor: access.Actor | None = None) -> Throughput:
+    """Train one micro-batch (full packed rows) of ``kb``'s examples on a fresh training copy;
+    record the rate. ``actor`` must be allowed ``train`` (None: the process's actor, see
+    core.access).
 
     The first step of a run is its slowest (allocations, warm-up), so the estimate errs long.
     """
@@ -142,12 +217,13 @@ def measure_throughput(settings, kb: str, lora: LoraSettings) -> Throughput:
     from core.training.callbacks import TrainingHooks
     from core.training.copy import training_copy
 
+    access.require(actor, "train")
     model, tokenizer = training_copy(settings.generator_model, settings)
     is_seq2seq = bool(model.config.is_encoder_decoder)
-    _, examples = _examples(settings, kb, lora, tokenizer, is_seq2seq)
-    longest = max(examples, key=lambda e: len(e.prompt) + len(e.target))
+    _, data = _examples(settings, kb, lora, tokenizer, is_seq2seq)
     stop = threading.Event()  # stop after the first micro-batch: one measured forward+backward
-    result = train_lora(model, tokenizer, [longest], replace(lora, epochs=1),
+    result = train_lora(model, tokenizer, data.train, replace(lora, epochs=1),
                         is_seq2seq=is_seq2seq, hooks=TrainingHooks(
                             micro_batch=lambda done, total: stop.set(), cancel=stop))
-    return record_throughput(settings, result.tokens_per_second, "probe", lora)
+    return record_throughput(settings, result.tokens_per_second, "probe", lora,
+                             result.row_tokens_per_second)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, MutableMapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from core.atomic import write_text_atomic
@@ -51,7 +51,9 @@ class FinetuneForm:
     data_mode: str = _D.data_mode
     method: str = "templates"
     per_chunk: int = _D.paraphrases_per_chunk
+    minutes: float = _D.minutes
     epochs: int = _D.epochs
+    docs: list = field(default_factory=list)  #: documents to train on; empty = all
     lr: float = _D.learning_rate
     batch: int = _D.batch_size
     max_len: int = _D.max_length
@@ -65,6 +67,7 @@ class FinetuneForm:
         """Validated LoRA settings (UserError naming the bad value)."""
         return LoraSettings(rank=int(self.rank), alpha=int(self.alpha),
                             dropout=float(self.dropout), epochs=int(self.epochs),
+                            minutes=float(self.minutes),
                             learning_rate=float(self.lr), batch_size=int(self.batch),
                             max_length=int(self.max_len), data_mode=self.data_mode,
                             paraphrases_per_chunk=int(self.per_chunk),
@@ -80,6 +83,7 @@ class FinetuneForm:
 
         lora, name = self.lora(), names.suggest_name(self.name)  # "My Adapter" -> "my-adapter"
         kb, method, overwrite = self.kb, self.method, self.overwrite
+        documents = set(self.docs) or None
 
         def run(job):
             def micro(done: int, total: int) -> None:
@@ -88,7 +92,7 @@ class FinetuneForm:
                                            f"micro-batch {done}/{total} · loss {loss:.4f}")
 
             return run_finetune(settings, kb, name, lora, paraphrase_method=method,
-                                overwrite=overwrite,
+                                overwrite=overwrite, documents=documents,
                                 hooks=TrainingHooks.for_job(job, micro_batch=micro))
 
         return run
@@ -146,10 +150,11 @@ def seed_state(state: MutableMapping, settings, kbs: list[str]) -> None:
     ``ft_kb="default"`` and ``ft_name="default-chunks"``.
     """
     saved = load_form(settings)
-    for field, value in asdict(saved).items():
-        state.setdefault(f"ft_{field}", value)
+    for key, value in asdict(saved).items():
+        state.setdefault(f"ft_{key}", value)
     if kbs and state["ft_kb"] not in kbs:
         state["ft_kb"] = "default" if "default" in kbs else kbs[0]
+        state["ft_docs"] = []  # another base's documents
     state.setdefault("_ft_auto", adapter_name_for(saved.kb, saved.data_mode))
     state["ft_name"] = follow_name(state["ft_name"], state["_ft_auto"], state["ft_kb"] or "",
                                    state["ft_data_mode"])

@@ -10,8 +10,9 @@
    They do not change words inside a sentence: they are not true paraphrases, and we say so.
 2. **Generator** (optional, slow: the configured generator at ~12 tokens/s on CPU): the model
    is prompted to reword the passage keeping every name, number and date. A rewording is kept
-   only if every number of the original still appears in it and it is at least a third of the
-   original's length; otherwise a template variant takes its place (counted and reported).
+   only if every number and multi-word name of the original still appears in it and it is at
+   least a third of the original's length; otherwise a template variant takes its place
+   (counted and reported).
 
 Example:
     >>> template_paraphrases("Ada founded Orbis. It sells maps.", "history.md", 1, seed=0)[0]
@@ -96,11 +97,17 @@ def template_paraphrases(text: str, document: str, n: int, *, seed: int = 0) -> 
     return [TRANSFORMS[i % len(TRANSFORMS)](sentences, doc, seed + i) for i in range(n)]
 
 
+_NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s(?:(?:of|de|la|the|and)\s)?[A-Z][\w'’-]+)+")
+
+
 def keeps_facts(original: str, rewording: str) -> bool:
-    """A rewording is acceptable if every number survives and it is not truncated to nothing."""
+    """A rewording is acceptable if every number and every multi-word name survives and it is
+    not truncated to nothing."""
     if len(rewording) < len(original) / 3:
         return False
-    return set(_NUMBER.findall(original)) <= set(_NUMBER.findall(rewording))
+    if not set(_NUMBER.findall(original)) <= set(_NUMBER.findall(rewording)):
+        return False
+    return all(name in rewording for name in _NAME.findall(original))
 
 
 @dataclass

@@ -21,7 +21,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,9 @@ def kb_chunks(settings, kb: str, documents: set[str] | None = None) -> list[Sour
     rows = table.to_arrow().select(["document", "position", "text"]).to_pylist()
     rows.sort(key=lambda r: (r["document"], r["position"]))
     if documents is not None:
+        missing = sorted(documents - {r["document"] for r in rows})
+        if missing:
+            raise UserError(f"knowledge base {kb!r} has no document {', '.join(missing)}")
         rows = [r for r in rows if r["document"] in documents]
     if not rows:
         raise UserError(f"knowledge base {kb!r} has no chunks"
@@ -80,17 +83,53 @@ class _PromptShim:
     def __init__(self, tokenizer, is_seq2seq: bool) -> None:
         self.tokenizer, self.is_seq2seq = tokenizer, is_seq2seq
 
+    model_id = "the generator"
+    context_window = 2048
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+@dataclass
+class Examples:
+    """What a run trains on, what it holds out for early stopping, and a description."""
+
+    train: list[TrainExample]
+    info: dict
+    held_out: list[TrainExample] = field(default_factory=list)
+
+
+class _ChunkHit:
+    """A chunk in the shape :func:`core.rag.prompts.build_rag_prompt` takes a search hit."""
+
+    def __init__(self, chunk: SourceChunk) -> None:
+        self.document, self.text = chunk.document, chunk.text
 
 
 def build_examples(settings, lora: LoraSettings, chunks: list[SourceChunk], tokenizer,
                    is_seq2seq: bool, *, qa_file: Path | str = DEFAULT_QA_FILE,
                    paraphrase_method: str = "templates", progress: Progress | None = None,
-                   cancel: threading.Event | None = None) -> tuple[list[TrainExample], dict]:
+                   cancel: threading.Event | None = None) -> Examples:
     """Examples for ``lora.data_mode`` plus a description of the data for the metadata."""
+    from core.rag.prompts import build_base_prompt, build_rag_prompt
+
+    shim = _PromptShim(tokenizer, is_seq2seq)
     if lora.data_mode == "chunks":
-        return chunk_examples(chunks), {"chunks": len(chunks)}
+        return Examples(chunk_examples(chunks), {"chunks": len(chunks)})
+    if lora.data_mode == "knowledge":
+        from core.finetune.recipe import Recipe, knowledge_examples
+
+        def context_prompt(question: str, chunk: SourceChunk) -> str:
+            return build_rag_prompt(question, [_ChunkHit(chunk)], shim,
+                                    max_new_tokens=32).prompt
+
+        data = knowledge_examples(
+            chunks, tokenizer, is_seq2seq=is_seq2seq,
+            recipe=Recipe(wordings=lora.paraphrases_per_chunk, seed=lora.seed),
+            question_prompt=lambda q: build_base_prompt(q, shim).prompt,
+            context_prompt=context_prompt, qa_items=_qa_rows(settings, qa_file))
+        return Examples(data.train, {"chunks": len(chunks), "recipe": "knowledge",
+                                     "kinds": data.counts()}, data.held_out)
     if lora.data_mode == "paraphrases":
         if paraphrase_method not in PARAPHRASE_METHODS:
             raise UserError(f"paraphrase method must be templates|generator, got "
@@ -108,15 +147,17 @@ def build_examples(settings, lora: LoraSettings, chunks: list[SourceChunk], toke
             info.update(generated_accepted=made.accepted, generated_rejected=made.rejected)
         examples = paraphrase_examples(chunks, lora.paraphrases_per_chunk, seed=lora.seed,
                                        rewordings=rewordings)
-        return examples, info
-    from core.rag.prompts import build_base_prompt
-
-    shim = _PromptShim(tokenizer, is_seq2seq)
-    items = select_split(load_qa_file(qa_file, max_bytes=settings.max_upload_mb * 1_000_000),
-                         "train")
+        return Examples(examples, info)
+    items = select_split(_qa_rows(settings, qa_file), "train")
     examples = qa_examples(items, tokenizer, is_seq2seq=is_seq2seq,
                            question_prompt=lambda q: build_base_prompt(q, shim).prompt)
-    return examples, {"qa_file": Path(qa_file).name, "train_questions": len(items)}
+    return Examples(examples, {"qa_file": Path(qa_file).name, "train_questions": len(items)})
+
+
+def _qa_rows(settings, qa_file: Path | str | None) -> list:
+    if qa_file is None or not Path(qa_file).exists():
+        return []
+    return load_qa_file(qa_file, max_bytes=settings.max_upload_mb * 1_000_000)
 
 
 @dataclass
@@ -174,19 +215,27 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
     say(0.0, "loading a training copy of the model")
     model, tokenizer = training_copy(settings.generator_model, settings)
     is_seq2seq = bool(model.config.is_encoder_decoder)
-    examples, data_info = build_examples(settings, lora, chunks, tokenizer, is_seq2seq,
-                                         qa_file=qa_file, paraphrase_method=paraphrase_method,
-                                         progress=hooks.progress, cancel=hooks.cancel)
-    say(0.0, f"training on {len(examples)} examples")
-    result = train_lora(model, tokenizer, examples, lora, is_seq2seq=is_seq2seq, hooks=hooks)
+    data = build_examples(settings, lora, chunks, tokenizer, is_seq2seq, qa_file=qa_file,
+                          paraphrase_method=paraphrase_method, progress=hooks.progress,
+                          cancel=hooks.cancel)
+    examples, data_info = data.train, data.info
+    say(0.0, f"training on {len(examples)} examples"
+             + (" within a time budget" if not lora.epochs else ""))
+    result = train_lora(model, tokenizer, examples, lora, is_seq2seq=is_seq2seq, hooks=hooks,
+                        held_out=data.held_out)
     if result.tokens_done and result.seconds > 0:
-        record_throughput(settings, result.tokens_per_second, "last run", lora)
+        record_throughput(settings, result.tokens_per_second, "last run", lora,
+                          result.row_tokens_per_second)
     summary = {"adapter": name, "train_loss": result.final_loss,
                "seconds": round(time.perf_counter() - started, 2),
                "train_seconds": round(result.seconds, 2), "steps": result.steps,
                "total_steps": result.total_steps, "examples": result.examples,
                "train_tokens": result.train_tokens,
                "tokens_per_second": round(result.tokens_per_second, 1),
+               "epochs": round(result.steps / max(1, result.steps_per_epoch), 2),
+               "planned_epochs": result.epochs,
+               "stopped": result.stopped, "precision": result.precision,
+               "held_out_losses": result.held_out_losses, "best_epoch": result.best_epoch,
                "losses": result.losses, "cancelled": result.cancelled, "saved": False,
                "partial": None}
     metadata = {
@@ -201,6 +250,10 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
         "total_steps": result.total_steps,
         "seconds": summary["seconds"], "train_seconds": summary["train_seconds"],
         "tokens_per_second": summary["tokens_per_second"], "source": "finetune",
+        "epochs": summary["epochs"], "planned_epochs": result.epochs,
+        "stopped": result.stopped, "precision": result.precision,
+        "packed_rows": result.packed_rows, "held_out_losses": result.held_out_losses,
+        "best_epoch": result.best_epoch,
     }
     if result.cancelled:
         if result.steps:

@@ -20,8 +20,13 @@ from core.jobs import format_seconds
 def time_estimate(plan: Plan) -> str | None:
     """The estimated training time with how it was derived (Markdown); None without a rate."""
     rate = plan.throughput
-    if rate is None:
+    if rate is None or plan.seconds is None:
         return None
+    if plan.budget_minutes is not None:
+        return (f"**Training time: at most about {plan.budget_minutes:g} min** (the budget; "
+                f"{plan.epochs:g} epochs at the {rate.row_tokens_per_second:,.0f} tokens/s "
+                f"measured by the {rate.source} on this machine, fewer if the held-out "
+                "questions stop improving; loading the model adds a little).")
     return (f"**Estimated training time: about {format_seconds(plan.seconds)}** "
             f"({plan.train_tokens:,} tokens ÷ {rate.tokens_per_second:,.1f} training "
             f"tokens/s measured by the {rate.source} on this machine at max length "
@@ -39,10 +44,13 @@ def plan_note(form) -> str | None:
 def run_messages(result: dict) -> list[tuple[str, str]]:
     """[(Streamlit call, Markdown)] for a finished run's summary from ``run_finetune``."""
     if not result["cancelled"]:
+        stopped = f" Stopped early: {result['stopped']}." if result.get("stopped") else ""
         return [("success", f"Saved adapter **{result['adapter']}**: final loss "
-                            f"{result['train_loss']:.3f}, {result['steps']} steps in "
+                            f"{result['train_loss']:.3f}, {result['steps']} steps "
+                            f"({result.get('epochs', '?')} epochs) in "
                             f"{result['train_seconds']:.0f} s "
-                            f"({result['tokens_per_second']:.0f} training tokens/s).")]
+                            f"({result['tokens_per_second']:.0f} training tokens/s)."
+                            + stopped)]
     said = [("warning", f"Cancelled after {result['steps']}/{result['total_steps']} steps.")]
     if result.get("partial") is None:
         said.append(("caption", "No step had finished, so there is nothing to keep."))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import access
 from core.errors import UserError
 from core.memory.arch import arch_from_config
 from core.memory.catalog import catalog_config, find_catalog_id
@@ -45,9 +46,11 @@ def validated(cfg: Any, name: str, source: str, location: str | None = None) -> 
     return ModelDescription(name, source, cfg, location)
 
 
-def from_upload(data: bytes, name: str = "uploaded config.json",
-                max_mb: float = 1.0) -> ModelDescription:
-    """Parse an uploaded config.json (size-limited; JSON only, never executed or unpickled)."""
+def from_upload(data: bytes, name: str = "uploaded config.json", max_mb: float = 1.0, *,
+                actor: access.Actor | None = None) -> ModelDescription:
+    """Parse an uploaded config.json (size-limited; JSON only, never executed or unpickled);
+    ``actor`` must be allowed ``upload`` (None: the process's actor, see core.access)."""
+    access.require(actor, "upload")
     if len(data) > max_mb * 1024**2:
         raise UserError(f"{name} is {len(data) / 1024**2:.1f} MB; config files over "
                         f"{max_mb:g} MB are refused")

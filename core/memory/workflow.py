@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from core import access
 from core.memory import config_input
 from core.memory.config_input import ModelDescription
 from core.memory.estimate import EstimateConfig
@@ -33,8 +34,10 @@ def app_model_labels(settings) -> dict[str, str]:
 
 
 def measurement(desc: ModelDescription, ec: EstimateConfig, settings,
-                progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
-    """Measure ``desc`` under ``ec`` on the configured device (CUDA if picked, else CPU).
+                progress: Callable[[float, str], None] | None = None, *,
+                actor: access.Actor | None = None) -> dict[str, Any]:
+    """Measure ``desc`` under ``ec`` on the configured device (CUDA if picked, else CPU);
+    ``actor`` must be allowed ``measure`` (None: the process's actor, see core.access).
 
     The result of :func:`core.memory.measure.measure` plus ``key``: (model, dtype, mode,
     batch, seq), so the page can say which settings the numbers belong to.
@@ -42,6 +45,7 @@ def measurement(desc: ModelDescription, ec: EstimateConfig, settings,
     from core.devices import pick_device
     from core.memory import measure
 
+    access.require(actor, "measure")
     device = "cuda" if pick_device(settings.device).device == "cuda" else "cpu"
     return {"key": (desc.name, ec.dtype, ec.mode, ec.batch, ec.seq),
             **measure.measure(desc.config, desc.location, ec, device, settings.models_dir,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core import access
 from core.errors import UserError
 from core.rag import ingest
 from core.rag.config import ChunkingConfig
@@ -32,13 +33,14 @@ def report_line(report: BuildReport) -> str:
                      f"{report.total_chunks} in all, {report.seconds:.1f} s.", *report.messages])
 
 
-def read_documents(files, *, defaults: bool, text_column: str,
-                   max_mb: int) -> tuple[list, list[str]]:
+def read_documents(files, *, defaults: bool, text_column: str, max_mb: int,
+                   actor: access.Actor | None = None) -> tuple[list, list[str]]:
     """The default documents (``defaults``) or the uploaded ``files``, plus one message per
     file skipped (an empty document list is the caller's to refuse, with :data:`NO_DOCUMENTS`,
-    after showing what was skipped)."""
+    after showing what was skipped). Uploads need an ``actor`` allowed ``upload``."""
     if defaults:
         return ingest.read_folder(DEFAULT_DOCS_DIR)
+    access.require(actor, "upload")
     return ingest.read_uploads(files, text_column=text_column, max_bytes=max_mb * 1_000_000)
 
 

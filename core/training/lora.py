@@ -22,6 +22,8 @@ from pathlib import Path
 
 from core.errors import UserError
 
+ALL_LINEAR = "all-linear"  #: peft's shorthand: every linear layer except the output head
+
 
 def default_targets(model_type: str) -> tuple[str, ...]:
     """peft's default LoRA target modules for ``config.model_type``; () when it has none."""
@@ -56,7 +58,8 @@ class LoraSpec:
     dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
     target_modules: tuple[str, ...] = field(
         default=(), metadata={"help": "Module names to adapt; empty = peft's default for the "
-                                      "architecture."})
+                                      "architecture; all-linear = every linear layer but the "
+                                      "output head (peft's shorthand)."})
 
     def __post_init__(self) -> None:
         checks = [
@@ -68,7 +71,11 @@ class LoraSpec:
             if not ok:
                 raise UserError(message)
         modules = tuple(self.target_modules or ())
+        if ALL_LINEAR in modules and len(modules) > 1:
+            raise UserError(f"{ALL_LINEAR} stands alone: it already names every linear layer")
         for name in modules:
+            if name == ALL_LINEAR:
+                continue
             if not name or not name.replace("_", "").replace(".", "").isalnum():
                 raise UserError(f"target module names are identifiers like q_proj, got {name!r}")
         object.__setattr__(self, "target_modules", modules)
@@ -99,6 +106,9 @@ class LoraSpec:
         if not modules:
             raise UserError(f"peft has no default LoRA target modules for {model_type!r}: "
                             "name them (e.g. q_proj,v_proj)")
+        if modules == (ALL_LINEAR,):
+            return LoraConfig(r=self.rank, lora_alpha=self.alpha, lora_dropout=self.dropout,
+                              target_modules=ALL_LINEAR, bias="none", task_type=task_type)
         names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
         missing = [m for m in modules if m.rsplit(".", 1)[-1] not in names]
         if missing:

@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 from transformers import PrinterCallback, Trainer, TrainingArguments
 
+from core.training.precision import AutocastMixin
+
 
 def training_args(output_dir, *, epochs: int = 1, max_steps: int = -1, learning_rate: float,
                   accumulation: int = 1, batch_size: int = 1, device: str = "cpu",
@@ -61,14 +63,17 @@ class _Epochs:
         return iter(batches)
 
 
-class BatchTrainer(Trainer):
-    """A ``Trainer`` fed ready-made micro-batches, with our loss (already scaled per step)."""
+class BatchTrainer(AutocastMixin, Trainer):
+    """A ``Trainer`` fed ready-made micro-batches, with our loss (already scaled per step);
+    bf16 autocast when ``precision="bf16"`` (:mod:`.precision`)."""
 
     loss_is_scaled_for_ga = True
 
     def __init__(self, *, epoch_batches: Callable[[int], list[dict]], batches_per_epoch: int,
-                 loss: Callable[[object, dict], object], **kwargs) -> None:
+                 loss: Callable[[object, dict], object], precision: str = "fp32",
+                 **kwargs) -> None:
         super().__init__(**kwargs)
+        self.precision = precision
         self._loader = _Epochs(epoch_batches, batches_per_epoch)
         self._loss = loss
         quiet(self)

@@ -152,7 +152,8 @@ def test_before_after_section_runs_the_comparison_and_keeps_it(seeded, app_setti
         (folder / "metadata.json").write_text(json.dumps(meta))
     calls = {}
 
-    def fake_compare(settings, adapter, items, modes, *, generator, embedder, store, progress):
+    def fake_compare(settings, adapter, items, modes, *, generator, embedder, store, progress,
+                     actor=None):
         calls.update(adapter=adapter, n=len(items), modes=list(modes))
         progress(0.5, "fb-v1: question 1/2")
         agg_b = {"exact_match": 0.0, "f1": 0.25, "mc_accuracy": 0.5, "relevance": 0.4,

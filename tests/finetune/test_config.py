@@ -17,7 +17,21 @@ from core.training.lora import default_targets
 ])
 def test_default_target_modules_per_architecture(model_type, modules):
     assert default_targets(model_type) == modules
-    assert LoraSettings().modules_for(model_type) == modules
+    assert LoraSettings(target_modules=()).modules_for(model_type) == modules
+    assert LoraSettings().modules_for(model_type) == ("all-linear",)  # knowledge default
+
+
+def test_all_linear_adapts_attention_and_mlp(fresh_llama):
+    from peft import get_peft_model
+
+    config = LoraSettings().peft_config(fresh_llama(), task_type="CAUSAL_LM")
+    model = get_peft_model(fresh_llama(), config)
+    adapted = {n.split(".lora_A")[0].rsplit(".", 1)[-1] for n, _ in model.named_parameters()
+               if "lora_A" in n}
+    assert adapted == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                       "down_proj"}  # every linear layer, not the output head
+    with pytest.raises(UserError, match="stands alone"):
+        LoraSettings(target_modules=("all-linear", "q_proj"))
 
 
 def test_explicit_target_modules_win():
@@ -28,7 +42,9 @@ def test_explicit_target_modules_win():
     ({"rank": 0}, "rank must be 1..256, got 0"),
     ({"alpha": 0}, "alpha"),
     ({"dropout": 1.0}, "dropout"),
-    ({"epochs": 0}, "epochs must be 1..100, got 0"),
+    ({"epochs": -1}, "epochs must be 0..100"),
+    ({"minutes": 0.0}, "minutes must be 0.25..1440"),
+    ({"precision": "fp8"}, "precision must be one of"),
     ({"learning_rate": 0.0}, "learning_rate"),
     ({"batch_size": 0}, "batch_size"),
     ({"max_length": 8}, "max_length must be 16..8192, got 8"),

@@ -18,7 +18,7 @@ def test_known_answer_plan_and_time(tiny_tokenizer, max_length, windows, steps):
     """100 tokens cut into windows of 16: 6 full + 1 of 4 = 7 windows -> ceil(7 / 4) = 2 steps
     per epoch x 2 epochs = 4 steps. At 64: 64 + 36 = 2 windows -> 1 x 2 = 2 steps. Either way
     200 training tokens; at 50 tokens/s -> 4 s. A smaller max length means more steps."""
-    lora = LoraSettings(max_length=max_length, batch_size=4, epochs=2)
+    lora = LoraSettings(max_length=max_length, batch_size=4, epochs=2, packing=False)
     rate = estimate.Throughput(50.0, "last run", "m", 256, 1, 0.0)
     plan = estimate.count_plan([HUNDRED], tiny_tokenizer, lora, is_seq2seq=False, chunks=1,
                                throughput=rate)

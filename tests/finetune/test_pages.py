@@ -70,7 +70,7 @@ def test_finetune_page_trains_in_background_and_manages_adapters(pages_env, app_
     calls = []
 
     def run_finetune(settings, kb, name, lora, *, hooks, **kwargs):
-        calls.append((kb, name, lora))
+        calls.append((kb, name, lora, kwargs.get("documents")))
         for step in range(1, 6):
             hooks.step(step, 5, 3.0 - 0.5 * step)
         fake_adapter(settings, name, [2.5, 2.0, 1.5, 1.0, 0.5])
@@ -80,16 +80,20 @@ def test_finetune_page_trains_in_background_and_manages_adapters(pages_env, app_
     monkeypatch.setattr(pipeline, "run_finetune", run_finetune)
     at = open_page("pages/finetune.py")
     assert not at.exception, [e.value for e in at.exception]
-    assert any("templates" in c.value and "generator" in c.value for c in at.caption)
+    assert any("fill-in-the-blank" in c.value for c in at.caption)  # the default recipe
     at.text_input[0].set_value("My Adapter")
-    at.radio[0].set_value("qa")
-    at.number_input[1].set_value(1)  # epochs
+    at.radio[0].set_value("qa").run()
+    assert any("train split only" in c.value for c in at.caption)  # the chosen mode's help
+    at.number_input(key="ft_epochs").set_value(1)
+    first_doc = at.multiselect(key="ft_docs").options[0]
+    at.multiselect(key="ft_docs").select(first_doc)
     next(b for b in at.button if b.label == "Start training").click().run()
     wait_job("finetune")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    kb, name, lora = calls[0]
+    kb, name, lora, documents = calls[0]
     assert (kb, name, lora.data_mode, lora.epochs) == ("default", "my-adapter", "qa", 1)
+    assert documents == {first_doc}  # only the chosen document is trained on
     assert any("Saved adapter **my-adapter**" in s.value for s in at.success)
     assert len(at.get("plotly_chart")) >= 1  # the loss curve
     assert at.dataframe[0].value["name"].tolist() == ["my-adapter"]
@@ -158,7 +162,7 @@ def test_finetune_adapter_name_follows_the_knowledge_base_until_typed(pages_env)
 
     pages_env.add_documents("second", [Document("bakery.md", DOCS["bakery.md"], "md")])
     at = open_page("pages/finetune.py")
-    assert at.text_input(key="ft_name").value == "default-chunks"
+    assert at.text_input(key="ft_name").value == "default-knowledge"
     at.radio(key="ft_data_mode").set_value("qa").run()
     assert at.text_input(key="ft_name").value == "default-qa"
     at.selectbox(key="ft_kb").set_value("second").run()
@@ -176,7 +180,9 @@ def test_finetune_enter_in_a_field_does_not_start_training(pages_env):
     fields = [*at.text_input, *at.number_input]
     assert fields and all(not w.form_id for w in fields)  # in no form, so Enter submits nothing
     at.text_input(key="ft_name").set_value("typed-then-enter").run()  # what Enter does: commit
-    at.number_input(key="ft_epochs").set_value(1).run()
+    at.number_input(key="ft_epochs").set_value(1)
+    first_doc = at.multiselect(key="ft_docs").options[0]
+    at.multiselect(key="ft_docs").select(first_doc).run()
     assert jobs.REGISTRY.get("finetune") is None
     assert not at.exception, [e.value for e in at.exception]
 
@@ -186,6 +192,7 @@ def test_finetune_settings_are_restored_in_a_new_session(pages_env):
     at.radio(key="ft_data_mode").set_value("paraphrases").run()
     at.number_input(key="ft_max_len").set_value(64).run()
     at.number_input(key="ft_lr").set_value(0.0005).run()
+    at.number_input(key="ft_epochs").set_value(1).run()
     at.text_input(key="ft_name").set_value("kept-name").run()
     assert open_page("pages/finetune.py").text_input(key="ft_name").value != "kept-name", \
         "values that started no run are not written"
@@ -195,6 +202,7 @@ def test_finetune_settings_are_restored_in_a_new_session(pages_env):
     assert reloaded.radio(key="ft_data_mode").value == "paraphrases"
     assert reloaded.number_input(key="ft_max_len").value == 64
     assert reloaded.number_input(key="ft_lr").value == 0.0005
+    assert reloaded.number_input(key="ft_epochs").value == 1
     assert reloaded.text_input(key="ft_name").value == "kept-name"
 
 
@@ -207,12 +215,22 @@ def test_finetune_estimate_is_shown_before_start(pages_env, app_settings, monkey
     at = open_page("pages/finetune.py")
     plan = estimate.plan_run(app_settings, "default", LoraSettings(), tiny_tokenizer,
                              is_seq2seq=False)
-    assert any(f"**{plan.total_steps} steps**" in m.value and "windows" in m.value
-               for m in at.markdown)
+    assert plan.epochs is None  # a time budget and no measured speed yet: epochs unknown
+    assert any("Time budget 10 min" in m.value and "windows" in m.value and
+               f"**{plan.rows} rows**" in m.value for m in at.markdown)
     assert any("No training speed measured" in c.value for c in at.caption)
-    monkeypatch.setattr(estimate, "measure_throughput", lambda settings, kb, lora:
-                        estimate.record_throughput(settings, 20.0, "probe", lora))
+    monkeypatch.setattr(estimate, "measure_throughput", lambda settings, kb, lora, actor=None:
+                        estimate.record_throughput(settings, 20.0, "probe", lora, 400.0))
     next(b for b in at.button if b.label.startswith("Measure speed")).click().run()
+    steps = estimate.budget_steps(600, 400.0, plan.row_tokens_per_epoch / plan.steps_per_epoch,
+                                  plan.steps_per_epoch)
+    epochs = round(steps / plan.steps_per_epoch, 1)
+    assert any(f"**{epochs:g} epochs**" in m.value for m in at.markdown)
+    text = next(m.value for m in at.markdown if "Training time: at most" in m.value)
+    assert "10 min" in text and "probe" in text and f"{epochs:g} epochs" in text
+    at.number_input(key="ft_epochs").set_value(2).run()  # fixed epochs: time from the rate
+    plan = estimate.plan_run(app_settings, "default", LoraSettings(epochs=2), tiny_tokenizer,
+                             is_seq2seq=False)
     text = next(m.value for m in at.markdown if "Estimated training time" in m.value)
     assert format_seconds(plan.train_tokens / 20.0) in text and "probe" in text
     assert not at.exception, [e.value for e in at.exception]
@@ -244,8 +262,8 @@ def test_finetune_cancelled_run_offers_to_keep_or_discard(pages_env, app_setting
     assert not at.exception, [e.value for e in at.exception]
     kept = [r["name"] for r in AdapterRegistry.of(app_settings).list()]
     if choice == "ft-keep":
-        assert kept == ["default-chunks"]
-        assert AdapterRegistry.of(app_settings).metadata("default-chunks")["partial"] is True
+        assert kept == ["default-knowledge"]
+        assert AdapterRegistry.of(app_settings).metadata("default-knowledge")["partial"] is True
         assert at.dataframe[0].value["partial"].tolist() == [True]
     else:
         assert kept == []

@@ -88,7 +88,8 @@ def test_cancel_during_a_step_stops_before_the_next_micro_batch(fresh_llama, tin
             cancel.set()
 
     result = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", FACT)] * 4,
-                        LoraSettings(epochs=2, batch_size=4, micro_batch_size=1),
+                        LoraSettings(epochs=2, batch_size=4, micro_batch_size=1,
+                                     packing=False),
                         hooks=TrainingHooks(step=lambda *a: steps.append(a),
                                             micro_batch=on_micro_batch, cancel=cancel))
     assert micro == [(1, 8), (2, 8)] and steps == []
@@ -117,7 +118,8 @@ def test_micro_batches_give_the_loss_and_update_of_the_whole_batch(fresh_llama,
 def test_t5_lora_uses_q_v_and_trains(fresh_t5, tiny_tokenizer):
     example = TrainExample("who keeps the lighthouse?", "marta quill")
     result = train_lora(fresh_t5(), tiny_tokenizer, [example] * 2,
-                        LoraSettings(epochs=20, learning_rate=1e-2, rank=4, dropout=0.0),
+                        LoraSettings(epochs=20, learning_rate=1e-2, rank=4, dropout=0.0,
+                                     target_modules=()),
                         is_seq2seq=True)
     assert result.target_modules == ("q", "v")
     assert result.losses[-1] < result.losses[0]
