@@ -46,6 +46,9 @@ class TrainConfig:
     min_df: int = field(default=1, metadata={"help": "TF-IDF: drop terms in fewer documents"})
     group_map: dict[str, str] | None = field(default=None, metadata={
         "help": "{label: group} applied before training, kept with the model"})
+    refit: bool = field(default=True, metadata={
+        "help": "after scoring the held-out split, refit the saved model on every row with "
+                "the hyperparameters chosen on the training split"})
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:

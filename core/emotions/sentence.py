@@ -48,9 +48,10 @@ class SentenceHead:
 
 
 def fit_sentence_head(texts: list[str], y: np.ndarray, n_classes: int, encoder, seed: int = 0,
-                      oversample: bool = False, progress: Progress = None
-                      ) -> tuple[SentenceHead, dict, np.ndarray]:
-    """(head, info, the training embeddings) so cross-validation can reuse the embeddings."""
+                      oversample: bool = False, progress: Progress = None,
+                      params: dict | None = None) -> tuple[SentenceHead, dict, np.ndarray]:
+    """(head, info, the training embeddings) so cross-validation can reuse the embeddings.
+    ``params`` (C, class_weight chosen earlier) skips the head's search."""
     X = embed(encoder, texts, progress)
-    linear, info = fit_logreg(X, np.asarray(y), n_classes, seed, oversample)
+    linear, info = fit_logreg(X, np.asarray(y), n_classes, seed, oversample, params=params)
     return SentenceHead(encoder, linear), {**info, "dimensions": int(X.shape[1])}, X

@@ -104,6 +104,69 @@ def _sentence_cv(X, y, config: TrainConfig, n_classes, labels, progress, params)
     return summarise_folds(folds)
 
 
+def _fit_transformer(texts, y, labels, config, pre, progress, on_loss, base, settings,
+                     transformer, epochs=None):
+    """(model, info, cv) for the fine-tuned encoder; ``epochs`` fixed = a refit without a
+    validation split (the number the first run's early stopping chose)."""
+    from dataclasses import replace
+
+    from core.loaders import load_classifier_base
+
+    if base is None and settings is None:
+        raise ValueError("the transformer needs base= or settings= to load its encoder")
+    tcfg = transformer or TransformerConfig(
+        epochs=config.epochs, seed=config.seed,
+        imbalance="oversample" if config.oversample else "class_weights")
+    if epochs is not None:
+        tcfg = replace(tcfg, epochs=epochs, val_fraction=0.0)
+    base = base or (lambda labs: load_classifier_base(settings, labs))
+    head, info = fine_tune(_preprocess(pre.text, texts, progress), y, labels, tcfg, base,
+                           progress, on_loss)
+    cv = {"folds": 0, "method": "validation split (early stopping)",
+          "validation_rows": info["validation_rows"], "macro_f1_mean": info["best_val_macro_f1"]}
+    return EmotionModel(config.name, "transformer", labels, pre.config, head, info=info), cv
+
+
+def _fit_sentence(texts, y, labels, config, pre, progress, settings, encoder, params=None):
+    from threadpoolctl import threadpool_limits
+
+    from core.emotions.sentence import fit_sentence_head
+
+    if encoder is None:
+        if settings is None:
+            raise ValueError("sentence_logreg needs encoder= or settings= for its encoder")
+        from core.loaders import load_embedder
+
+        encoder = load_embedder(settings)
+    cleaned = _preprocess(pre.text, texts, progress)
+    with threadpool_limits(limits=1, user_api="blas"):
+        head, info, X = fit_sentence_head(cleaned, y, len(labels), encoder, config.seed,
+                                          config.oversample, progress, params)
+        cv = (_sentence_cv(X, y, config, len(labels), labels, progress, info.get("params"))
+              if params is None else None)
+    return EmotionModel(config.name, "sentence_logreg", labels, pre.config, head, info=info), cv
+
+
+def _fit_classical(texts, y, labels, config, pre, progress, params=None):
+    # BLAS thread pools thrash on a busy 2-core box (LR fits measured 50x slower), so the
+    # classical fits run single-threaded BLAS; the forest still uses 2 joblib workers.
+    # The ``with`` restores the thread count even when a fold fails or is cancelled.
+    from threadpoolctl import threadpool_limits
+
+    k = len(labels)
+    with threadpool_limits(limits=1):
+        tokens = _preprocess(pre.tokens, texts, progress)
+        feats = build_features(config.model, config.min_df).fit(tokens)
+        head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
+                              config.oversample, params)
+        # the folds reuse the chosen hyperparameters: k refits, not k more searches
+        cv = (_classical_cv(tokens, y, config.cv_folds, config, k, labels, progress,
+                            info.get("params")) if params is None else None)
+    info = {**info, "vocabulary": len(feats.vocabulary)}
+    return EmotionModel(config.name, config.model, labels, pre.config, head, feats,
+                        info=info), cv
+
+
 def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Progress = None,
           on_loss: Callable[[dict], None] | None = None, base=None, save: bool = True,
           transformer: TransformerConfig | None = None, *,
@@ -113,6 +176,9 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     The transformer's encoder comes from ``base`` (labels -> (model, tokenizer)) or else from
     ``settings.classifier_model``; sentence_logreg's from ``encoder`` (a SentenceTransformer) or
     else ``settings.embedding_model``: the caller passes its Settings, nothing here re-reads them.
+    With ``config.refit`` the saved model is refit on every row once the held-out split is
+    scored, with the hyperparameters (or the transformer's epoch count) chosen on the training
+    split: the reported test metrics belong to the model trained without those rows.
     """
     t_start = time.perf_counter()
     check_texts(data)
@@ -129,75 +195,47 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     texts_train = [data.texts[i] for i in train_idx]
     texts_test = [data.texts[i] for i in test_idx]
     y, y_test = y_all[train_idx], y_all[test_idx]
-    k = len(labels)
+    refit = config.refit
+    span = 0.55 if refit and config.model == "transformer" else 0.8
+    scaled = _scaled(progress, 0.05, span)
+    t0 = time.perf_counter()
     if config.model == "transformer":
-        from core.loaders import load_classifier_base
-
-        if base is None and settings is None:
-            raise ValueError("the transformer needs base= or settings= to load its encoder")
-        tcfg = transformer or TransformerConfig(
-            epochs=config.epochs, seed=config.seed,
-            imbalance="oversample" if config.oversample else "class_weights")
-        base = base or (lambda labs: load_classifier_base(settings, labs))
-        t0 = time.perf_counter()
-        scaled = (lambda f, m: progress(0.05 + 0.8 * f, m)) if progress else None
-        head, info = fine_tune(_preprocess(pre.text, texts_train, progress), y, labels, tcfg, base,
-                               scaled, on_loss)
-        seconds = time.perf_counter() - t0
-        cv = {"folds": 0, "method": "validation split (early stopping)",
-              "validation_rows": info["validation_rows"],
-              "macro_f1_mean": info["best_val_macro_f1"]}
-        model = EmotionModel(config.name, "transformer", labels, pre.config, head,
-                             info=info, data_dir=Path(data_dir))
+        model, cv = _fit_transformer(texts_train, y, labels, config, pre, scaled, on_loss, base,
+                                     settings, transformer)
     elif config.model == "sentence_logreg":
-        from threadpoolctl import threadpool_limits
-
-        from core.emotions.sentence import fit_sentence_head
-
-        if encoder is None:
-            if settings is None:
-                raise ValueError("sentence_logreg needs encoder= or settings= for its encoder")
-            from core.loaders import load_embedder
-
-            encoder = load_embedder(settings)
-        cleaned = _preprocess(pre.text, texts_train, progress)
-        t0 = time.perf_counter()
-        scaled = (lambda f, m: progress(0.1 + 0.4 * f, m)) if progress else None
-        with threadpool_limits(limits=1, user_api="blas"):
-            head, info, X = fit_sentence_head(cleaned, y, k, encoder, config.seed,
-                                              config.oversample, scaled)
-        seconds = time.perf_counter() - t0
-        with threadpool_limits(limits=1, user_api="blas"):
-            cv = _sentence_cv(X, y, config, k, labels, progress, info.get("params"))
-        model = EmotionModel(config.name, "sentence_logreg", labels, pre.config, head,
-                             info=info, data_dir=Path(data_dir))
+        model, cv = _fit_sentence(texts_train, y, labels, config, pre, scaled, settings, encoder)
     else:
-        # BLAS thread pools thrash on a busy 2-core box (LR fits measured 50x slower), so the
-        # classical fits run single-threaded BLAS; the forest still uses 2 joblib workers.
-        # The ``with`` restores the thread count even when a fold fails or is cancelled.
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1):
-            tokens = _preprocess(pre.tokens, texts_train, progress)
-            if progress:
-                progress(0.1, "fitting on the whole training split (hyperparameter search)")
-            t0 = time.perf_counter()
-            feats = build_features(config.model, config.min_df).fit(tokens)
-            head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
-                                  config.oversample)
-            seconds = time.perf_counter() - t0
-            # the folds reuse the chosen hyperparameters: k refits, not k more searches
-            cv = _classical_cv(tokens, y, config.cv_folds, config, k, labels, progress,
-                               info.get("params"))
-        info = {**info, "vocabulary": len(feats.vocabulary)}
-        model = EmotionModel(config.name, config.model, labels, pre.config, head, feats,
-                             info=info, data_dir=Path(data_dir))
+        model, cv = _fit_classical(texts_train, y, labels, config, pre, scaled)
+    seconds = time.perf_counter() - t0
+    model.data_dir = Path(data_dir)
     if progress:
-        progress(0.9, "scoring the held-out test split")
+        progress(0.05 + span, "scoring the held-out test split")
     test = classification_metrics(y_test, model.predict_proba(texts_test).argmax(1), labels)
+    first_info = model.info
+    if refit:
+        scaled = _scaled(progress, 0.05 + span, 0.9 - span - 0.05)
+        if progress:
+            progress(0.05 + span, f"refitting on all {len(y_all):,} tweets")
+        t1 = time.perf_counter()
+        if config.model == "transformer":
+            model, _ = _fit_transformer(data.texts, y_all, labels, config, pre, scaled, on_loss,
+                                        base, settings, transformer,
+                                        epochs=max(1, first_info["best_epoch"]))
+            model.info = {**model.info, "selection": {
+                k: first_info[k] for k in ("epochs_run", "best_epoch", "best_val_macro_f1",
+                                           "validation_rows")}}
+        elif config.model == "sentence_logreg":
+            model, _ = _fit_sentence(data.texts, y_all, labels, config, pre, scaled, settings,
+                                     encoder, first_info.get("params"))
+        else:
+            model, _ = _fit_classical(data.texts, y_all, labels, config, pre, scaled,
+                                      first_info.get("params"))
+        model.data_dir = Path(data_dir)
+        model.info = {**model.info, "refit_seconds": round(time.perf_counter() - t1, 3)}
     report = {**data.report, "train_rows": len(train_idx), "test_rows": len(test_idx),
-              "oversample": config.oversample}
+              "oversample": config.oversample, "refit_rows": len(y_all) if refit else 0}
     model.info = {**model.info, "train": {"rows": len(train_idx), "test_rows": len(test_idx),
+                                          "refit_rows": len(y_all) if refit else 0,
                                           "oversample": config.oversample, "seed": config.seed,
                                           "cv_folds": config.cv_folds},
                   "group_map": config.group_map or {}}
@@ -208,6 +246,13 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
         progress(1.0, "done")
     return TrainResult(model, cv, test, round(seconds, 3),
                        round(time.perf_counter() - t_start, 3), report)
+
+
+def _scaled(progress: Progress, start: float, span: float) -> Progress:
+    """``progress`` mapped onto [start, start + span] of the whole run."""
+    if progress is None:
+        return None
+    return lambda f, m: progress(start + span * f, m)
 
 
 def evaluate(model: EmotionModel, data: LabelledData) -> dict:

@@ -58,6 +58,8 @@ class TransformerConfig:
             raise UserError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if not 8 <= self.max_length <= 512:
             raise UserError(f"max_length must be between 8 and 512, got {self.max_length}")
+        if not 0 <= self.val_fraction <= 0.5:
+            raise UserError(f"val_fraction must be in [0, 0.5], got {self.val_fraction}")
         if not 0 <= self.warmup_ratio < 1:
             raise UserError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.bf16 not in BF16_MODES:
@@ -160,9 +162,10 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
     torch.manual_seed(config.seed)
     y = np.asarray(y)
     k = len(labels)
-    tr, va = stratified_split([labels[i] for i in y], config.val_fraction, config.seed) \
-        if np.bincount(y, minlength=k).min() >= 2 and len(y) >= 2 * k else (
-            np.arange(len(y)), np.arange(0))
+    splittable = (config.val_fraction > 0 and np.bincount(y, minlength=k).min() >= 2
+                  and len(y) >= 2 * k)
+    tr, va = (stratified_split([labels[i] for i in y], config.val_fraction, config.seed)
+              if splittable else (np.arange(len(y)), np.arange(0)))
     if config.imbalance == "oversample":
         tr = tr[oversample_indices(y[tr], config.seed)]
     weights = (torch.tensor(class_weights(y[tr], k), dtype=torch.float32)

@@ -196,19 +196,24 @@ def test_stacking_matches_sklearn_stacking_classifier(small_data):
 
 def test_hyperparameters_are_searched_on_the_training_split_only(small_data, tmp_path,
                                                                    monkeypatch):
-    """Every fit (the searched one, then the CV folds) sees training rows only: the held-out
-    20% never reaches a search, and the folds reuse the chosen hyperparameters."""
+    """Every fit that chooses (the searched one, then the CV folds) sees training rows only:
+    the held-out 20% never reaches a search, and the folds reuse the chosen hyperparameters.
+    Only then is the saved model refit on every row, with those hyperparameters."""
     from core.emotions import training
 
-    seen = []
+    seen, given = [], []
     real = training.fit_head
 
-    def spy(model, X, y, *a, **k):
+    def spy(model, X, y, n_classes, seed, oversample, params=None):
         seen.append(X.shape[0])
-        return real(model, X, y, *a, **k)
+        given.append(params)
+        return real(model, X, y, n_classes, seed, oversample, params)
 
     monkeypatch.setattr(training, "fit_head", spy)
     result = train(small_data, TrainConfig(model="logreg", name="lr"), tmp_path, save=False)
     n_train = result.report["train_rows"]
-    assert seen[0] == n_train and all(n < n_train for n in seen[1:]) and len(seen) == 4
-    assert n_train + result.report["test_rows"] == len(small_data.texts)
+    assert seen[0] == n_train and all(n < n_train for n in seen[1:4]) and len(seen) == 5
+    assert n_train + result.report["test_rows"] == len(small_data.texts) == seen[4]
+    chosen = result.model.info["params"]
+    assert given[0] is None and given[1:] == [chosen] * 4
+    assert result.model.info["train"]["refit_rows"] == len(small_data.texts)

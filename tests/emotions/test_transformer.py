@@ -78,13 +78,32 @@ def test_early_stopping_keeps_the_best_epoch(small_data, tiny_bert_base, tmp_pat
     messages = []
     config = TransformerConfig(epochs=10, batch_size=16, learning_rate=1e-12, patience=2,
                                bf16="off")
-    result = train(small_data, TrainConfig(model="transformer", name="es"), tmp_path,
-                   progress=lambda f, m: messages.append(m), base=tiny_bert_base,
+    result = train(small_data, TrainConfig(model="transformer", name="es", refit=False),
+                   tmp_path, progress=lambda f, m: messages.append(m), base=tiny_bert_base,
                    transformer=config, save=False)
     info = result.model.info
     assert info["epochs_run"] == 3 and info["best_epoch"] == 1
     assert 16 <= info["max_length"] <= 64 and info["bf16"] is False
     assert any("ETA" in m and "elapsed" in m for m in messages)
+
+
+def test_refit_trains_the_chosen_epochs_on_every_row(small_data, tiny_bert_base, tmp_path):
+    """The saved transformer is refit on train + held-out rows for the epoch count early
+    stopping chose (no validation rows); the test metrics are the first model's."""
+    config = TransformerConfig(epochs=10, batch_size=16, learning_rate=1e-12, patience=2,
+                               bf16="off")
+    progress = []
+    result = train(small_data, TrainConfig(model="transformer", name="rf"), tmp_path,
+                   base=tiny_bert_base, transformer=config, save=False,
+                   progress=lambda f, m: progress.append(f))
+    info = result.model.info
+    assert info["selection"] == {"epochs_run": 3, "best_epoch": 1,
+                                 "best_val_macro_f1": info["selection"]["best_val_macro_f1"],
+                                 "validation_rows": info["selection"]["validation_rows"]}
+    assert info["selection"]["validation_rows"] > 0 and info["validation_rows"] == 0
+    assert info["epochs_run"] == 1
+    assert info["train"]["refit_rows"] == len(small_data.texts)
+    assert progress == sorted(progress) and progress[-1] == 1.0
 
 
 def test_warmup_then_linear_decay(small_data, tiny_bert_base, tmp_path, monkeypatch):
