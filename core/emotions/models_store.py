@@ -7,6 +7,7 @@ A model lives in ``<data_dir>/emotion_models/<name>/``:
   head's arrays: linear coefficients, or every tree's node arrays, or a stack of both), loaded
   with ``allow_pickle=False``;
 - transformer: ``encoder/`` written by ``save_pretrained`` (safetensors + tokenizer JSON);
+  with mean pooling the encoder alone plus ``classifier.safetensors`` (the linear head);
 - sentence_logreg: ``encoder/`` written by ``SentenceTransformer.save`` (safetensors, its
   pooling and normalisation modules) + ``weights.npz`` (the logistic head's arrays).
 Nothing is pickled or unpickled. Names follow the one store-name rule (:mod:`core.names`,
@@ -106,7 +107,12 @@ def _write(model: EmotionModel, tmp: Path) -> None:
         (tmp / "features.json").write_text(json.dumps(model.features.to_json()))
         np.savez_compressed(tmp / "weights.npz", idf=model.features.idf, **model.head.arrays())
     else:
-        model.head.model.save_pretrained(tmp / "encoder", safe_serialization=True)
+        if hasattr(model.head.model, "init_head"):    # MeanPoolClassifier
+            model.head.model.save(tmp / "encoder")
+            settings["pooling"] = "mean"
+        else:
+            model.head.model.save_pretrained(tmp / "encoder", safe_serialization=True)
+            settings["pooling"] = "cls"
         model.head.tokenizer.save_pretrained(tmp / "encoder")
         settings["max_length"] = model.head.max_length
     (tmp / "settings.json").write_text(json.dumps(settings, indent=1))
@@ -134,8 +140,13 @@ def load_model(name: str, data_dir: Path) -> EmotionModel:
         from core.emotions.transformer import TransformerHead
 
         enc = folder / "encoder"
-        head = TransformerHead(AutoModelForSequenceClassification.from_pretrained(enc),
-                               AutoTokenizer.from_pretrained(enc), settings["max_length"])
+        if settings.get("pooling") == "mean":
+            from core.emotions.pooling import MeanPoolClassifier
+
+            network = MeanPoolClassifier.load(enc)
+        else:
+            network = AutoModelForSequenceClassification.from_pretrained(enc)
+        head = TransformerHead(network, AutoTokenizer.from_pretrained(enc), settings["max_length"])
         return EmotionModel(head=head, **common)
     with np.load(folder / "weights.npz", allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}

@@ -120,8 +120,9 @@ def _fit_transformer(texts, y, labels, config, pre, progress, on_loss, base, set
     if epochs is not None:
         tcfg = replace(tcfg, epochs=epochs, val_fraction=0.0)
     base = base or (lambda labs: load_classifier_base(settings, labs))
-    head, info = fine_tune(_preprocess(pre.text, texts, progress), y, labels, tcfg, base,
-                           progress, on_loss)
+    cleaned = _preprocess(pre.text, texts, _scaled(progress, 0.0, 0.5))   # ends at 0.05
+    head, info = fine_tune(cleaned, y, labels, tcfg, base, _scaled(progress, 0.05, 0.95),
+                           on_loss)
     cv = {"folds": 0, "method": "validation split (early stopping)",
           "validation_rows": info["validation_rows"], "macro_f1_mean": info["best_val_macro_f1"]}
     return EmotionModel(config.name, "transformer", labels, pre.config, head, info=info), cv
@@ -141,7 +142,8 @@ def _fit_sentence(texts, y, labels, config, pre, progress, settings, encoder, pa
     cleaned = _preprocess(pre.text, texts, progress)
     with threadpool_limits(limits=1, user_api="blas"):
         head, info, X = fit_sentence_head(cleaned, y, len(labels), encoder, config.seed,
-                                          config.oversample, progress, params)
+                                          config.oversample, _scaled(progress, 0.1, 0.4),
+                                          params)
         cv = (_sentence_cv(X, y, config, len(labels), labels, progress, info.get("params"))
               if params is None else None)
     return EmotionModel(config.name, "sentence_logreg", labels, pre.config, head, info=info), cv

@@ -23,17 +23,21 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from core.emotions.datasets import oversample_indices
 from core.errors import UserError
+from core.training.precision import bf16_supported
 
 Progress = Callable[[float, str], None] | None
 
 
 BF16_MODES = ("auto", "on", "off")
+#: ``mean``: a linear layer on the mean of the encoder's last hidden states (the pooling a
+#: sentence-transformers checkpoint was trained with); ``cls``: transformers'
+#: ``AutoModelForSequenceClassification`` head (BERT: the pooler's tanh layer on [CLS]).
+POOLINGS = ("mean", "cls")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class TransformerConfig:
     patience: int = 2
     imbalance: str = "class_weights"   # class_weights | oversample | none
     bf16: str = "auto"                 # auto | on | off
+    pooling: str = "mean"              # mean | cls
+    probe_init: bool = True            # mean pooling: start the head from a linear probe
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -64,6 +70,8 @@ class TransformerConfig:
             raise UserError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.bf16 not in BF16_MODES:
             raise UserError(f"bf16 must be one of {'|'.join(BF16_MODES)}, got {self.bf16!r}")
+        if self.pooling not in POOLINGS:
+            raise UserError(f"pooling must be one of {'|'.join(POOLINGS)}, got {self.pooling!r}")
         if self.imbalance not in ("class_weights", "oversample", "none"):
             raise UserError("imbalance must be class_weights|oversample|none, "
                             f"got {self.imbalance!r}")
@@ -89,22 +97,6 @@ class TransformerHead:
                 out.append(torch.softmax(self.model(**enc).logits.float(), -1).cpu().numpy())
         n = self.model.config.num_labels
         return np.vstack(out) if out else np.zeros((0, n))
-
-
-def bf16_supported(device_type: str) -> bool:
-    """CUDA with bf16, or a CPU whose instruction set has bf16 dot products (AVX512-BF16 on
-    AMD Zen 4 / Intel Cooper Lake, AMX on Sapphire Rapids); elsewhere bf16 is emulated, slow."""
-    import torch
-
-    if device_type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device_type != "cpu":
-        return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def fitted_length(tokenizer, texts: list[str], cap: int) -> int:
@@ -173,6 +165,17 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
     model, tokenizer = base(labels)
     device = next(model.parameters()).device
     use_bf16 = config.bf16 == "on" or (config.bf16 == "auto" and bf16_supported(device.type))
+    precision = "bf16" if use_bf16 else "fp32"
+    probe = None
+    if config.pooling == "mean":
+        from core.emotions.pooling import MeanPoolClassifier
+
+        model = MeanPoolClassifier.from_classifier(model).to(device)
+        if config.probe_init:
+            if progress:
+                progress(0.0, "fitting a linear probe on the frozen encoder's mean embeddings")
+            probe = probe_head(model, tokenizer, [texts[i] for i in tr], y[tr], k,
+                               config.max_length, weights is not None, use_bf16)
     max_length = fitted_length(tokenizer, [texts[i] for i in tr], config.max_length)
     config = _replace(config, max_length=max_length)
     lengths = np.array([len(ids) for ids in tokenizer(list(texts), truncation=True,
@@ -220,26 +223,55 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
                                             learning_rate=config.learning_rate,
                                             batch_size=config.batch_size, device=device.type,
                                             seed=config.seed, weight_decay=0.01,
-                                            remove_unused_columns=False, bf16=use_bf16),
+                                            remove_unused_columns=False),
             epoch_batches=epoch_batches, batches_per_epoch=steps_per_epoch, loss=loss,
+            precision=precision,
             optimizers=(opt, sched), callbacks=[HooksCallback(TrainingHooks(step=step),
                                                               digits=4), epochs])
         t0 = time.perf_counter()
         trainer.train()
-    if use_bf16:   # accelerate wrapped forward() in bf16 autocast: predict in fp32 from here
-        from accelerate.utils import extract_model_from_parallel
-
-        model = extract_model_from_parallel(model, keep_fp32_wrapper=False)
     best_score, best_state, best_epoch = epochs.best
     if best_state is not None:
         model.load_state_dict(best_state)
-    info = {"epochs_run": epochs.epoch, "best_epoch": best_epoch,
+    info = {"epochs_run": epochs.epoch, "pooling": config.pooling, "probe": probe,
+            "best_epoch": best_epoch,
             "best_val_macro_f1": round(best_score, 4) if len(va) else None,
             "validation_rows": len(va), "imbalance": config.imbalance,
             "max_length": max_length, "bf16": use_bf16, "learning_rate": config.learning_rate,
             "warmup_ratio": config.warmup_ratio, "batch_size": config.batch_size,
             "history": history, "train_seconds": round(time.perf_counter() - t0, 2)}
     return TransformerHead(model, tokenizer, config.max_length), info
+
+
+def probe_head(model, tokenizer, texts: list[str], y: np.ndarray, n_classes: int,
+               max_length: int, balanced: bool, bf16: bool) -> dict:
+    """LP-FT (Kumar et al., 2022, "Fine-Tuning can Distort Pretrained Features"): fit a
+    logistic regression on the frozen encoder's mean embeddings and start the linear head
+    from it, so the first fine-tuning steps do not push random-head gradients into the encoder.
+    Returns the probe's training-set accuracy and the classes it saw."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    model.eval()
+    feats = []
+    with torch.no_grad(), torch.autocast(next(model.parameters()).device.type,
+                                         dtype=torch.bfloat16, enabled=bf16):
+        for start in range(0, len(texts), 64):
+            enc = tokenizer(texts[start:start + 64], truncation=True, padding=True,
+                            max_length=max_length, return_tensors="pt").to(
+                next(model.parameters()).device)
+            feats.append(model.pooled(**enc).float().cpu().numpy())
+    X = np.vstack(feats)
+    lr = LogisticRegression(C=1.0, max_iter=2000,
+                            class_weight="balanced" if balanced else None).fit(X, y)
+    model.train()
+    if len(lr.classes_) != n_classes:   # a class missing from these rows: keep the random head
+        return {"used": False, "reason": "not every class in the training rows"}
+    coef, bias = (lr.coef_, lr.intercept_) if n_classes > 2 else (
+        np.vstack([-lr.coef_[0] / 2, lr.coef_[0] / 2]), np.array([-lr.intercept_[0] / 2,
+                                                                   lr.intercept_[0] / 2]))
+    model.init_head(coef, bias)
+    return {"used": True, "train_accuracy": round(float(lr.score(X, y)), 4)}
 
 
 def _replace(config: TransformerConfig, **changes) -> TransformerConfig:

@@ -125,3 +125,41 @@ def test_warmup_then_linear_decay(small_data, tiny_bert_base, tmp_path, monkeypa
     peak = int(np.argmax(seen))
     assert seen[0] < seen[peak] == pytest.approx(1e-3) and 0 < peak < len(seen) // 2
     assert seen[-1] < 0.2e-3
+
+
+def test_mean_pooling_ignores_padding(tiny_bert_base):
+    """A tweet's logits are the same alone and padded inside a batch with a longer one: the
+    mean runs over its real tokens only."""
+    import torch
+
+    from core.emotions.pooling import MeanPoolClassifier
+
+    model, tok = tiny_bert_base(["a", "b", "c"])
+    clf = MeanPoolClassifier.from_classifier(model).eval()
+    with torch.no_grad():
+        alone = clf(**tok(["so happy"], return_tensors="pt")).logits
+        batch = clf(**tok(["so happy", "a much longer tweet about a rainy day at work"],
+                          padding=True, return_tensors="pt")).logits
+    assert torch.allclose(alone[0], batch[0], atol=1e-5)
+    assert not torch.allclose(batch[0], batch[1], atol=1e-3)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_pooling_choice_trains_saves_and_reloads(small_data, tiny_bert_base, tmp_path, pooling):
+    """Mean pooling saves the bare encoder + ``classifier.safetensors`` and starts its head
+    from a linear probe; ``cls`` keeps transformers' own head. Both reload to the same
+    probabilities."""
+    config = TransformerConfig(epochs=1, batch_size=16, pooling=pooling, bf16="off")
+    result = train(small_data, TrainConfig(model="transformer", name=f"p-{pooling}",
+                                           refit=False), tmp_path, base=tiny_bert_base,
+                   transformer=config)
+    folder = tmp_path / "emotion_models" / f"p-{pooling}" / "encoder"
+    assert (folder / "classifier.safetensors").is_file() == (pooling == "mean")
+    info = result.model.info
+    assert info["pooling"] == pooling
+    assert (info["probe"] or {}).get("used", False) == (pooling == "mean")
+    if pooling == "mean":
+        assert 0 < info["probe"]["train_accuracy"] <= 1
+    loaded = load_model(f"p-{pooling}", tmp_path)
+    texts = small_data.texts[:8]
+    assert np.allclose(loaded.predict_proba(texts), result.model.predict_proba(texts), atol=1e-5)
