@@ -180,19 +180,50 @@ def bench_models(args, data_dir: Path) -> None:
           + subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                            text=True, cwd=ROOT).stdout.strip())
     print("| set | classes | train/test | model | test macro-F1 | accuracy | CV macro-F1 | "
-          "train s (final fit) | total s |\n|---|---:|---|---|---:|---:|---:|---:|---:|",
+          "train s (first fit) | wall s (all) |\n|---|---:|---|---|---:|---:|---:|---:|---:|",
           flush=True)
     for set_name, (tr, te) in sets.items():
         for model in args.models.split(","):
-            cfg = TrainConfig(model=model, name="bench", **({"epochs": args.epochs}
-                                                             if args.epochs else {}))
-            r = train(tr, cfg, data_dir, save=False, settings=settings)
+            cfg = TrainConfig(model=model, name="bench", refit=not args.no_refit,
+                              **({"epochs": args.epochs} if args.epochs else {}))
+            tcfg = None
+            if model == "transformer" and (args.pooling or args.learning_rate or args.no_probe):
+                from core.emotions.transformer import TransformerConfig
+
+                base_cfg = TransformerConfig(epochs=cfg.epochs)
+                tcfg = TransformerConfig(
+                    epochs=cfg.epochs, pooling=args.pooling or base_cfg.pooling,
+                    learning_rate=args.learning_rate or base_cfg.learning_rate,
+                    probe_init=not args.no_probe)
+            t0 = time.perf_counter()
+            r = train(tr, cfg, data_dir, save=False, settings=settings, transformer=tcfg,
+                      progress=_eta_printer() if args.verbose else None)
+            wall = time.perf_counter() - t0
             m = evaluate(r.model, te)
             print(f"| {set_name} | {len(set(tr.labels))} | {len(tr.texts)}/{len(te.texts)} | "
                   f"{model} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} | "
-                  f"{r.cv.get('macro_f1_mean')} | {r.seconds:.1f} | {r.total_seconds:.1f} |",
+                  f"{r.cv.get('macro_f1_mean')} | {r.seconds:.1f} | {wall:.1f} |"
+                  + (f" {_transformer_note(r.model.info)}" if model == "transformer" else ""),
                   flush=True)
     print(f"# load average at end: {os.getloadavg()[0]:.1f}")
+
+
+def _transformer_note(info: dict) -> str:
+    sel = info.get("selection", info)
+    return (f"pooling {info.get('pooling')}, lr {info.get('learning_rate')}, best epoch "
+            f"{sel.get('best_epoch')}/{sel.get('epochs_run')} (val macro-F1 "
+            f"{sel.get('best_val_macro_f1')}), refit {info.get('refit_seconds', 0):.0f} s")
+
+
+def _eta_printer():
+    last = [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        if time.perf_counter() - last[0] > 60:
+            last[0] = time.perf_counter()
+            print(f"#   {fraction:5.1%} {message}", file=sys.stderr, flush=True)
+
+    return report
 
 
 def main() -> None:
@@ -206,6 +237,12 @@ def main() -> None:
     ap.add_argument("--models", default="logreg,linear_svc,stacking,random_forest,"
                                         "sentence_logreg,transformer")
     ap.add_argument("--epochs", type=int, default=0, help="transformer epochs (0: default)")
+    ap.add_argument("--pooling", choices=("mean", "cls"), help="transformer head (default mean)")
+    ap.add_argument("--learning-rate", type=float, default=0.0, help="transformer (0: default)")
+    ap.add_argument("--no-probe", action="store_true", help="transformer: random head start")
+    ap.add_argument("--no-refit", action="store_true",
+                    help="score the model trained on the 80%% split (no refit on every row)")
+    ap.add_argument("--verbose", action="store_true", help="progress with ETA on stderr")
     ap.add_argument("--n", type=int, default=2000, help="preprocessing: subsample size")
     ap.add_argument("--naive-n", type=int, default=150, help="tweets for the naive pipeline")
     ap.add_argument("--per-call-n", type=int, default=10,

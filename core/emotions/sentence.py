@@ -32,7 +32,7 @@ def embed(encoder, texts: list[str], progress: Progress = None) -> np.ndarray:
         out.append(encoder.encode(texts[start:start + BATCH], batch_size=BATCH,
                                   normalize_embeddings=True, convert_to_numpy=True,
                                   show_progress_bar=False))
-    dim = encoder.get_sentence_embedding_dimension()
+    dim = encoder.get_embedding_dimension()
     return np.vstack(out).astype(np.float64) if out else np.zeros((0, dim))
 
 
