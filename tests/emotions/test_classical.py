@@ -152,21 +152,35 @@ def test_char_wb_ngrams_match_sklearn_and_union_reloads(small_data):
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_calibrated_svc_matches_sklearn_and_sums_to_one(small_data, n_classes):
+    """Our temperature-scaled SVC predicts sklearn's probabilities; calibration keeps every
+    prediction of the plain SVC (one temperature for all classes); the old sigmoid head
+    still matches sklearn for models saved with it."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.model_selection import StratifiedKFold
     from sklearn.svm import LinearSVC
 
     X, y = _xy(small_data)
     y = y if n_classes == 3 else (y == 1).astype(int)
-    ref = CalibratedClassifierCV(LinearSVC(C=0.3), method="sigmoid",
-                                 cv=StratifiedKFold(3, shuffle=True, random_state=0)).fit(X, y)
-    head = classical.CalibratedHead.from_sklearn(ref, n_classes)
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)
+    ref = CalibratedClassifierCV(LinearSVC(C=0.3), method="temperature", cv=folds,
+                                 ensemble=False).fit(X, y)
+    head = classical.TemperatureHead.from_sklearn(ref, n_classes)
     proba = head.predict_proba(X)
     assert np.allclose(proba, ref.predict_proba(X))
     assert np.allclose(proba.sum(axis=1), 1.0) and proba.min() >= 0
+    plain = LinearSVC(C=0.3).fit(X, y)
+    assert (proba.argmax(1) == plain.predict(X)).all()
+    assert head.beta > 0 and not np.allclose(proba, classical.softmax(
+        np.asarray(X @ head.coef.T) + head.intercept if n_classes == 3 else
+        np.hstack([-(X @ head.coef.T + head.intercept), X @ head.coef.T + head.intercept])))
+    again = classical.head_from_arrays(head.meta(), head.arrays())
+    assert np.allclose(again.predict_proba(X), proba)
     ours, info = classical.fit_svc(X, y, n_classes, seed=0)
-    assert info["C"] in classical.SVC_GRID["C"] and info["calibration"] == "sigmoid"
+    assert info["C"] in classical.SVC_GRID["C"] and info["calibration"] == "temperature"
     assert np.allclose(ours.predict_proba(X).sum(axis=1), 1.0)
+    sig = CalibratedClassifierCV(LinearSVC(C=0.3), method="sigmoid", cv=folds).fit(X, y)
+    assert np.allclose(classical.CalibratedHead.from_sklearn(sig, n_classes).predict_proba(X),
+                       sig.predict_proba(X))
 
 
 def test_stacking_matches_sklearn_stacking_classifier(small_data):
