@@ -237,7 +237,7 @@ def main() -> None:
     ap.add_argument("--models", default="logreg,linear_svc,stacking,random_forest,"
                                         "sentence_logreg,transformer")
     ap.add_argument("--epochs", type=int, default=0, help="transformer epochs (0: default)")
-    ap.add_argument("--pooling", choices=("mean", "cls"), help="transformer head (default mean)")
+    ap.add_argument("--pooling", choices=("mean", "cls"), help="transformer head (default cls)")
     ap.add_argument("--learning-rate", type=float, default=0.0, help="transformer (0: default)")
     ap.add_argument("--no-probe", action="store_true", help="transformer: random head start")
     ap.add_argument("--no-refit", action="store_true",

@@ -119,8 +119,8 @@ with tab_train:
                       key="emo_refit", help="Test scores come from the model trained without "
                       "the test rows; the saved one then learns from all rows, same settings.")
     st.caption(f"Transformer base: `{settings.classifier_model}` (NLPLAB_CLASSIFIER_MODEL), "
-               "mean-pooled head started from a linear probe, stops early when validation "
-               "macro-F1 stops improving. Linear SVC: calibrated.")
+               "stops early when validation macro-F1 stops improving, then is refit on every "
+               "row for the epochs chosen. Linear SVC: calibrated.")
     if st.button("Train and compare", type="primary", key="emo_train",
                  disabled=not chosen or job_running("emo-train") or locked("train"),
                  help="Runs in the background; you can leave this page meanwhile."):

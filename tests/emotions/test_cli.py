@@ -95,5 +95,6 @@ def test_saved_model_is_refit_on_every_row_unless_asked_not_to(capsys, tmp_path,
     code, out, err = run(capsys, "emotions", "train", "--data", str(path), "--model", "logreg",
                          "--name", "plain", *flags)
     assert code == 0, err
+    assert set(out) == {"name", "labels", "cv", "seconds"}
     train = load_model("plain", app_settings.data_dir).info["train"]
     assert train["refit_rows"] == refit_rows and train["rows"] == 48
