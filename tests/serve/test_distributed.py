@@ -6,7 +6,7 @@ What each run holds constant and shows (tests/serve/ddp_train.py has the two cas
 - the global batch (4 examples a step) and so the optimiser steps: 2 per epoch, 4 in all, in
   one process and in two;
 - each rank runs its share of every step's micro-batches: ``even`` 4 of one process's 8,
-  ``padded`` 4 a epoch of its 7, rank 1 running one padding micro-batch whose loss is zeroed;
+  ``padded`` 4 per epoch of its 7, rank 1 running one padding micro-batch whose loss is zeroed;
 - the logged loss is the whole step's (the mean over ranks of their share x world size): the
   first step, before any update, is the single-process loss to float rounding, and every
   later one lies within 5 % of the single run's loss drop of it (a step counted twice, a loss
