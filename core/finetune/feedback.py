@@ -12,6 +12,9 @@ snapshot and parent adapter), so the Fine-tune and Compare pages list it and a c
 leaves a half-written adapter under a real name. The LoRA part is the one
 :class:`core.training.lora.LoraSpec` (empty targets: peft's default for the architecture);
 progress, live loss and cancel go through :class:`core.training.callbacks.TrainingHooks`.
+Under a data-parallel launcher (``torchrun``/``accelerate launch``) ``batch_size`` stays the
+global batch: each of N processes takes ``batch_size / N`` examples a step (TRL's data loader,
+sharded by accelerate), and only the first process saves the adapter (the others wait for it).
 Left out: the feedback store, exports and statistics (:mod:`core.feedback`), before/after
 evaluation (:mod:`core.evaluation.versions`).
 
@@ -206,7 +209,7 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
 
     from datasets import Dataset, disable_progress_bars
 
-    from core.training.trainer import quiet, training_args
+    from core.training.trainer import quiet, save_once, training_args
 
     disable_progress_bars()
 
@@ -231,6 +234,7 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
             dw, uw = kto_weights(plan.counts["up"], plan.counts["down"])
             args = training_args(work / "trainer", args_class=KTOConfig, **common,
                                  desirable_weight=dw, undesirable_weight=uw)
+            _share_batch(args, config.batch_size, at_least=2)  # KTO's KL needs 2 per process
             trainer = KTOTrainer(model=model, args=args, train_dataset=dataset,
                                  processing_class=tokenizer, peft_config=peft_config,
                                  callbacks=[callback])
@@ -238,6 +242,7 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
             from trl import DPOConfig, DPOTrainer
 
             args = training_args(work / "trainer", args_class=DPOConfig, **common)
+            _share_batch(args, config.batch_size, at_least=1)
             trainer = DPOTrainer(model=model, args=args, train_dataset=dataset,
                                  processing_class=tokenizer, peft_config=peft_config,
                                  callbacks=[callback])
@@ -252,15 +257,30 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
                    else list(config.lora.target_modules))  # a parent's adapter keeps its own
         metadata = _metadata(config, plan, generator, settings, base_adapter, losses,
                              train_loss, seconds, targets)
-        try:  # the registry writes atomically: never a half-written adapter under the real name
-            target = registry.save(trainer.model, config.adapter, metadata)
-        except OSError as exc:
-            raise UserError(f"could not create adapter {config.adapter!r}: {exc}") from exc
+        def save() -> Path:
+            try:  # the registry writes atomically: never a half-written adapter under the name
+                return registry.save(trainer.model, config.adapter, metadata)
+            except OSError as exc:
+                raise UserError(f"could not create adapter {config.adapter!r}: {exc}") from exc
+
+        target = save_once(save) or target  # under a launcher the first process writes it
     finally:
         shutil.rmtree(work, ignore_errors=True)
     hooks.say(1.0, f"saved adapter {config.adapter}")
     return LearnResult(config.adapter, str(target), plan.method, len(plan.examples), train_loss,
                        losses, seconds, metadata)
+
+
+def _share_batch(args, batch_size: int, *, at_least: int) -> None:
+    """Under a launcher, make ``batch_size`` the global batch: ``batch_size / N`` per process
+    (a UserError when it does not divide or leaves fewer than ``at_least`` each)."""
+    world = args.world_size
+    if world == 1:
+        return
+    if batch_size % world or batch_size // world < at_least:
+        raise UserError(f"batch_size {batch_size} must be a multiple of the {world} processes "
+                        f"with at least {at_least} per process")
+    args.per_device_train_batch_size = batch_size // world
 
 
 def _metadata(config, plan, generator, settings, base_adapter, losses, train_loss, seconds,

@@ -261,7 +261,10 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
         say(1.0, f"cancelled after {result.steps}/{result.total_steps} steps; nothing saved "
                  "yet")
         return summary
-    AdapterRegistry.of(settings).save(result.model, name, metadata, overwrite=overwrite)
+    from core.training.trainer import save_once
+
+    save_once(lambda: AdapterRegistry.of(settings).save(result.model, name, metadata,
+                                                        overwrite=overwrite))  # one writer
     summary["saved"] = True
     say(1.0, f"saved adapter {name!r}")
     return summary

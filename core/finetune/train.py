@@ -29,6 +29,15 @@ loss is measured after each epoch; training stops when it has not improved by
 ``MIN_IMPROVEMENT`` for ``PATIENCE`` epochs, and the best epoch's adapter weights are kept (a
 few MB, in memory).
 
+Data parallel (``torchrun``/``accelerate launch``, one process per device): the run is the
+single-process run split by rank. ``batch_size`` stays the global batch, so the optimiser
+steps, learning-rate schedule and logged step losses are those of one process; each rank runs
+its share of every step's micro-batches (:class:`core.training.trainer.BatchTrainer`). The
+ranks agree on what they decide alone: the budget's rate is the sum of the ranks' probes, the
+budget's stop is taken when any rank is past it, the held-out loss is measured in shares and
+summed. ``micro_batches``/``total_micro_batches`` count this process's share; token counts
+are the run's. A cancel is per process (a launcher stops all of them on Ctrl-C).
+
 Optimiser: AdamW (weight decay 0), linear warm-up over the first 10 % of steps then linear
 decay to 0, gradient norm clipped at 1.0. Loss: token-level cross-entropy over labels != -100
 (what transformers computes when ``labels`` is passed).
@@ -46,8 +55,10 @@ import random
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -88,8 +99,8 @@ class TrainResult:
     train_tokens: int = 0
     tokens_done: int = 0
     row_tokens_done: int = 0  #: tokens the model computed on (packed rows or padded batches)
-    micro_batches: int = 0
-    total_micro_batches: int = 0
+    micro_batches: int = 0  #: run by this process (its share under a launcher)
+    total_micro_batches: int = 0  #: planned for this process
     seconds: float = 0.0
     cancelled: bool = False
     trainable_parameters: int = 0
@@ -99,7 +110,7 @@ class TrainResult:
     steps_per_epoch: int = 0
     packed_rows: int = 0
     precision: str = "fp32"
-    probe_row_tokens_per_second: float = 0.0
+    probe_row_tokens_per_second: float = 0.0  #: summed over the ranks under a launcher
     held_out_losses: list[float] = field(default_factory=list)  #: [before, after epoch 1, ...]
     best_epoch: int = 0
     stopped: str = ""  #: why training ended before its planned epochs ("" = it did not)
@@ -192,6 +203,13 @@ def _batch_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 def _mean_loss(model, parts: Sequence[dict[str, torch.Tensor]], precision: str,
                is_seq2seq: bool) -> float:
     """Token-mean loss of ``parts`` without gradients (the held-out measure)."""
+    total, tokens = _loss_sums(model, parts, precision, is_seq2seq)
+    return total / max(1.0, tokens)
+
+
+def _loss_sums(model, parts: Sequence[dict[str, torch.Tensor]], precision: str,
+               is_seq2seq: bool) -> tuple[float, float]:
+    """(summed token loss, loss tokens) of ``parts`` without gradients."""
     total = tokens = 0.0
     was_training = model.training
     model.eval()
@@ -201,7 +219,7 @@ def _mean_loss(model, parts: Sequence[dict[str, torch.Tensor]], precision: str,
             total += float(_batch_loss(model, part)) * n
             tokens += n
     model.train(was_training)
-    return total / max(1.0, tokens)
+    return total, tokens
 
 
 def _device(model) -> torch.device:
@@ -236,7 +254,14 @@ class _BudgetAndHeldOut(TrainerCallback):
         self.bad = 0
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.deadline is not None and time.perf_counter() > self.deadline:
+        if self.deadline is None:
+            return
+        late = float(time.perf_counter() > self.deadline)
+        if args.world_size > 1:  # every rank stops at the same step, or the others would wait
+            from core.training.trainer import all_reduce
+
+            late = all_reduce([late], "max")[0]
+        if late:
             self.result.stopped = "time budget"
             control.should_training_stop = True
 
@@ -281,7 +306,7 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
 
     from core.finetune.estimate import budget_steps
     from core.training.callbacks import HooksCallback, TrainingHooks
-    from core.training.trainer import BatchTrainer, training_args
+    from core.training.trainer import BatchTrainer, all_reduce, rank_batches, training_args
 
     hooks = hooks or TrainingHooks()
     torch.manual_seed(settings.seed)
@@ -302,6 +327,15 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     full, rest = divmod(len(units), settings.batch_size)
     micro_per_epoch = full * math.ceil(settings.batch_size / micro) + math.ceil(rest / micro)
     tokens_per_epoch = count_target_tokens(features)
+    accumulation = math.ceil(settings.batch_size / micro)
+    work = Path(tempfile.gettempdir()) / f"nlplab-lora-{uuid.uuid4().hex}"  # removed at the end
+    # Built before any timing or held-out measure: under a launcher this joins the process
+    # group (the ranks agree on those numbers); epochs and max_steps are set once known.
+    args = training_args(work, epochs=max(1, settings.epochs), learning_rate=settings.learning_rate,
+                         accumulation=accumulation, batch_size=micro, device=device.type,
+                         seed=settings.seed, max_grad_norm=MAX_GRAD_NORM,
+                         remove_unused_columns=False)
+    rank, world_size = args.process_index, args.world_size
 
     def epoch_batches(epoch: int) -> list[dict]:
         parts = []
@@ -324,7 +358,9 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
         first = epoch_batches(0)
         row_tokens_per_epoch = sum(p["input_ids"].numel() for p in first)
         probe = [{k: v for k, v in p.items() if k != "share"} for p in first[:3]]
-        result.probe_row_tokens_per_second = _probe_rate(peft_model, probe, precision)
+        # every rank times its own; their sum is the run's rate (each does 1/world of a step)
+        result.probe_row_tokens_per_second = all_reduce(
+            [_probe_rate(peft_model, probe, precision)])[0]
         total = budget_steps(settings.minutes * 60, result.probe_row_tokens_per_second,
                              row_tokens_per_epoch / steps_per_epoch, steps_per_epoch)
         deadline_seconds = settings.minutes * 60 * OVERRUN
@@ -332,7 +368,8 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     result.steps_per_epoch = steps_per_epoch
     result.epochs = round(total / steps_per_epoch, 2)
     result.total_steps = total
-    result.total_micro_batches = round(micro_per_epoch * total / steps_per_epoch)
+    result.total_micro_batches = round(  # this process's (its share of every step)
+        rank_batches(micro_per_epoch, accumulation, world_size) * total / steps_per_epoch)
     result.train_tokens = round(tokens_per_epoch * total / steps_per_epoch)
     if hooks.cancelled:
         result.cancelled = True
@@ -344,8 +381,9 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
         if not torch.isfinite(value):
             raise UserError(f"the loss became {value.item()} at step "
                             f"{len(callback.losses) + 1}: lower the learning rate")
-        result.tokens_done += _loss_tokens(batch["labels"], is_seq2seq)
-        result.row_tokens_done += batch["input_ids"].numel()
+        if not trainer.padding:
+            result.tokens_done += _loss_tokens(batch["labels"], is_seq2seq)
+            result.row_tokens_done += batch["input_ids"].numel()
         return value * share
 
     evaluate = None
@@ -358,8 +396,10 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
                                              seed=settings.seed, epoch=0)
                       for p in _micro_parts(b, micro, packed, is_seq2seq)]
 
-        def evaluate() -> float:
-            return _mean_loss(peft_model, held_parts, precision, is_seq2seq)
+        def evaluate() -> float:  # each rank its share; the ranks' sums give the mean
+            total_loss, n = all_reduce(_loss_sums(peft_model, held_parts[rank::world_size],
+                                                  precision, is_seq2seq))
+            return total_loss / max(1.0, n)
 
         result.held_out_losses.append(round(evaluate(), 5))  # before training: epoch 0
 
@@ -367,12 +407,7 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, total))
     callback = HooksCallback(hooks, result.total_micro_batches, digits=5)
     watcher = _BudgetAndHeldOut(peft_model, result, deadline=None, evaluate=evaluate)
-    work = tempfile.mkdtemp(prefix="nlplab-lora-")
-    args = training_args(work, epochs=epochs, max_steps=total if settings.epochs == 0 else -1,
-                         learning_rate=settings.learning_rate,
-                         accumulation=math.ceil(settings.batch_size / micro),
-                         batch_size=micro, device=device.type, seed=settings.seed,
-                         max_grad_norm=MAX_GRAD_NORM, remove_unused_columns=False)
+    args.num_train_epochs, args.max_steps = epochs, total if settings.epochs == 0 else -1
     trainer = BatchTrainer(model=peft_model, args=args, epoch_batches=epoch_batches,
                            batches_per_epoch=micro_per_epoch, loss=loss, precision=precision,
                            optimizers=(optimiser, scheduler), callbacks=[callback, watcher])
@@ -391,4 +426,7 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
             watcher.restore_best()
         peft_model.eval()
         shutil.rmtree(work, ignore_errors=True)
+    if world_size > 1:  # the run's counts, not this process's share
+        result.tokens_done, result.row_tokens_done = (
+            round(n) for n in all_reduce([result.tokens_done, result.row_tokens_done]))
     return result

@@ -176,3 +176,21 @@ def test_cancel_stops_training_and_saves_nothing(store, folder_generator, tmp_pa
                             hooks=TrainingHooks(step=lambda step, total, loss: cancel.set(),
                                                 cancel=cancel))
     assert list((settings.data_dir / "adapters").iterdir()) == []
+
+
+def test_under_a_launcher_batch_size_is_the_global_batch_split_per_process():
+    """What each of N processes takes a step (TRL's loader is sharded by accelerate)."""
+    from types import SimpleNamespace
+
+    from core.finetune.feedback import _share_batch
+
+    args = SimpleNamespace(world_size=2, per_device_train_batch_size=4)
+    _share_batch(args, 4, at_least=2)
+    assert args.per_device_train_batch_size == 2
+    alone = SimpleNamespace(world_size=1, per_device_train_batch_size=3)
+    _share_batch(alone, 3, at_least=2)
+    assert alone.per_device_train_batch_size == 3  # one process: unchanged
+    with pytest.raises(UserError, match="batch_size 6 must be a multiple of the 4 processes"):
+        _share_batch(SimpleNamespace(world_size=4, per_device_train_batch_size=6), 6, at_least=1)
+    with pytest.raises(UserError, match="at least 2 per process"):  # KTO's KL needs a pair
+        _share_batch(SimpleNamespace(world_size=2, per_device_train_batch_size=2), 2, at_least=2)
