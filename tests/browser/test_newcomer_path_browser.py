@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from core.emotions.compare import MODEL_LABELS
 from tests.browser.conftest import (
     REPO,
     no_exceptions,
@@ -242,7 +243,7 @@ def train_emotions(page, server, tmp_path) -> None:
 
     page.get_by_role("tab", name="Train & compare").click()
     wait_idle(page)
-    for other in ("Random forest", "Linear SVC", "Stacking (LR + RF + SVC)"):
+    for other in (MODEL_LABELS[m] for m in ("random_forest", "linear_svc", "stacking")):
         page.get_by_role("button", name=f"Remove {other}").click()
         wait_idle(page)
     page.get_by_role("button", name="Train and compare").click()
