@@ -177,7 +177,8 @@ def generate_batch(model, tokenizer, texts: Sequence[str], *, max_new_tokens: in
                 raise UserError("the drill was cancelled; nothing was trained")
             idx = order[start:start + per]
             enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
-                            add_special_tokens=False).to(model.device)
+                            add_special_tokens=False)
+            enc = {k: enc[k].to(model.device) for k in ("input_ids", "attention_mask")}
             with torch.inference_mode():
                 ids = model.generate(**enc, max_new_tokens=max_new_tokens,
                                      num_return_sequences=samples,

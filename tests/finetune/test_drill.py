@@ -1,0 +1,110 @@
+"""The feedback drill on a tiny Llama: simulated ratings stored apart, DPO/KTO trained, a
+before/after with a paired bootstrap interval, the adapter saved with its result."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from core import access
+from core.errors import UserError
+from core.feedback.store import SQLFeedbackStore
+from core.finetune.drill import DrillConfig, dpo_pairs, paired_bootstrap, rate, run_drill
+from core.settings import Settings
+
+
+@pytest.mark.parametrize(("answer", "thumb"), [
+    ("It is 7.3 km away.", "up"), ("7.3 kilometres", "up"), ("seven km", "down"),
+    ("17.3 km", "down"),  # whole tokens only: 17.3 is not 7.3
+])
+def test_rule_is_answer_hit(answer, thumb):
+    assert rate(answer, ["7.3 kilometres", "7.3 km"]) == thumb
+
+
+def test_paired_bootstrap_known_cases():
+    """Identical lists: every resample's mean difference is 0. After beats before on 30 of
+    40 questions (ties elsewhere): mean 0.75; the interval sits well above 0 and inside
+    [0, 1] (a binomial resample with p = 0.75, n = 40 has sd ≈ 0.068)."""
+    same = [1.0, 0.0, 1.0, 0.0]
+    assert paired_bootstrap(same, same) == (0.0, 0.0)
+    before, after = [0.0] * 40, [1.0] * 30 + [0.0] * 10
+    low, high = paired_bootstrap(before, after, seed=3)
+    assert 0.55 < low < 0.75 < high < 0.92
+    assert paired_bootstrap(before, after, seed=3) == (low, high)  # seeded
+
+
+def test_dpo_pairs_contrast_distinct_answers():
+    samples = [("A", "up"), ("B", "down"), ("C", "down"), ("A", "up")]
+    assert dpo_pairs(samples, 2) == [("A", "B"), ("A", "C")]
+    assert dpo_pairs([("A", "up"), ("A", "up")], 2) == []  # nothing to contrast
+    assert dpo_pairs([("A", "up"), ("B", "down"), ("C", "up")], 5) == [("A", "B"), ("C", "B")]
+
+
+def _qa(tmp_path, n_train=4, n_test=6):
+    rows = [{"question": f"What is item {i}?", "answer": f"thing {i}", "split": "train"}
+            for i in range(n_train)]
+    rows += [{"question": f"Where is place {i}?", "answer": f"spot {i}", "split": "test"}
+             for i in range(n_test)]
+    path = tmp_path / "qa.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    return str(path)
+
+
+def _parity(answer, item):  # a stand-in user: 👍 for an even number of characters
+    return "up" if len(answer) % 2 == 0 else "down"
+
+
+@pytest.mark.parametrize("method", ["dpo", "kto"])
+def test_drill_trains_and_reports_before_after(folder_generator, tmp_path, method):
+    settings = Settings(data_dir=tmp_path / "data", device="cpu")
+    fb = SQLFeedbackStore(f"sqlite:///{tmp_path / 'fb.sqlite3'}")
+    config = DrillConfig(questions=4, qa=_qa(tmp_path), mode="base", samples=4,
+                         temperature=2.0, max_new_tokens=6, method=method, epochs=1,
+                         batch_size=2, adapter=f"drill-{method}", learning_rate=1e-2)
+    said: list[float] = []
+    out = run_drill(settings, config, generator=folder_generator, feedback=fb, rule=_parity,
+                    hooks=__import__("core.training.callbacks", fromlist=["x"]).TrainingHooks(
+                        progress=lambda f, m: said.append(f)))
+    cli = out.to_cli()
+    assert {"metric", "before", "after", "delta", "delta_ci95", "seconds"} <= set(cli)
+    assert cli["delta"] == pytest.approx(cli["after"] - cli["before"], abs=1e-4)
+    assert cli["delta_ci95"][0] <= cli["delta"] <= cli["delta_ci95"][1]
+    assert cli["heldout_questions"] == 6 and cli["train_questions"] == 4
+    assert cli["ratings"]["ratings"] == 16 and cli["steps"] >= 1
+    assert said[-1] == 1.0 and said == sorted(said)
+    # every drill rating is simulated: none reaches real users' lists
+    assert fb.list_outputs() == []
+    sim = fb.list_outputs(source="simulated")
+    assert len(sim) == 16 + 2 * 6
+    assert {r.page for r in sim} == {"drill"} and all(r.rating for r in sim)
+    sampled = [r for r in sim if "sample" in r.extra]
+    assert all(r.rating == _parity(r.output, None) for r in sampled)
+    after = [r for r in sim if r.extra.get("side") == "after"]
+    assert {r.adapter_id for r in after} == {f"drill-{method}"}
+    assert np.mean([r.rating == "up" for r in after]) == pytest.approx(cli["after"], abs=1e-4)
+    folder = settings.data_dir / "adapters" / f"drill-{method}"
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["source"] == "drill" and meta["before_after"]["n"] == 6
+    assert meta["before_after"]["helped"] == (cli["delta_ci95"][0] > 0)
+    weights = load_file(str(folder / "adapter_model.safetensors"))
+    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in weights.items())  # it trained
+    fb.close()
+
+
+def test_drill_needs_the_train_role(tmp_path, monkeypatch):
+    demo = access.actor_for("demo", session="s", admin=False)
+    with pytest.raises(access.PermissionDenied):
+        run_drill(Settings(data_dir=tmp_path), DrillConfig(), actor=demo)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"samples": 1}, "samples must be 2..32"), ({"mode": "finetuned"}, "mode must be one of"),
+    ({"method": "sft"}, "method must be one of"), ({"adapter": "../x"}, "adapter name must"),
+    ({"minutes": 0}, "minutes must be"),
+])
+def test_bad_config_refused(kwargs, message):
+    with pytest.raises(UserError, match=message):
+        DrillConfig(**kwargs)
