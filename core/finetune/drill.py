@@ -16,10 +16,11 @@ an alias) and 👎 otherwise (:data:`RULE`, the ``answer_hit`` metric of
 4. answers the same held-out questions with the adapter: **after**.
 
 ``delta = after - before`` with a paired bootstrap 95 % interval over questions (Efron &
-Tibshirani 1993, "An Introduction to the Bootstrap", ch. 13 percentile interval;
-:data:`BOOTSTRAP_ROUNDS` resamples, seeded). Generation is batched (left padding, prompts
-sorted by length) on a private training copy, so the live app keeps serving meanwhile.
-The adapter is saved in the adapter registry with ``source = "drill"`` and the result.
+Tibshirani 1993, "An Introduction to the Bootstrap", ch. 13 percentile interval; 10,000
+resamples, seeded: :func:`core.evaluation.versions.paired_bootstrap`). Generation is batched
+(left padding, prompts sorted by length) on a private training copy, so the live app keeps
+serving meanwhile. The adapter is saved in the adapter registry with ``source = "drill"``
+and the result.
 Left out: the rule's choice of metric beyond ``answer_hit``, and real users (see
 :mod:`core.finetune.feedback` for learning from their thumbs).
 
@@ -46,6 +47,7 @@ import numpy as np
 from core import access
 from core.errors import UserError
 from core.evaluation.metrics import answer_hit
+from core.evaluation.versions import paired_bootstrap, verdict
 from core.names import check_name
 from core.settings import Settings
 from core.training.lora import LoraSpec
@@ -54,7 +56,6 @@ from core.training.lora import LoraSpec
 RULE = ("a simulated user gives 👍 when the answer contains the gold answer or one of its "
         "aliases (whole words, case and punctuation ignored), else 👎")
 METRIC = "answer_hit"
-BOOTSTRAP_ROUNDS = 10_000
 DRILL_MODES = ("rag", "base")
 METHODS = ("dpo", "kto")
 
@@ -115,22 +116,6 @@ class DrillConfig:
 def rate(answer: str, golds: Sequence[str]) -> str:
     """The simulated user's thumb for ``answer`` (:data:`RULE`)."""
     return "up" if answer_hit(answer, golds).value == 1.0 else "down"
-
-
-def paired_bootstrap(before: Sequence[float], after: Sequence[float], *,
-                     rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> tuple[float, float]:
-    """95 % percentile interval of mean(after - before), resampling questions (paired).
-
-    Example: after beats before on 30 of 40 questions and ties the rest -> (0.6, 0.875)-ish,
-    entirely above 0; identical lists -> (0.0, 0.0).
-    """
-    diff = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
-    if diff.size == 0:
-        raise UserError("no held-out questions to compare")
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, diff.size, size=(rounds, diff.size))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
 
 
 def dpo_pairs(samples: Sequence[tuple[str, str]], limit: int) -> list[tuple[str, str]]:
@@ -415,10 +400,8 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
         "settings": {**asdict(config), "lora": asdict(config.lora)},
         "losses": [loss for _, loss in callback.losses], "train_loss": train_loss,
         "seconds": round(seconds, 3), "drill": result.to_cli(),
-        "before_after": {"metric": METRIC, "mode": config.mode, "before": before_m,
-                         "after": after_m, "delta": after_m - before_m,
-                         "delta_ci95": [low, high], "n": len(test),
-                         "helped": bool(low > 0)},
+        "before_after": {**verdict(before_hits, after_hits, mode=config.mode,
+                                   seed=config.seed), "before_label": "base model"},
         "versions": {"trl": trl.__version__, "peft": peft.__version__,
                      "transformers": transformers.__version__},
     }

@@ -68,5 +68,5 @@ def test_cli_ranking_prints_ratings(app_settings, capsys):
     assert main(["feedback", "ranking", "--rounds", "50"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["by"] == "mode" and out["games"] == 4
-    assert [r["name"] for r in out["ratings"]][0] == "rag"
+    assert out["ratings"][0]["name"] == "rag"
     assert set(out["ratings"][0]) == {"name", "rating", "ci95", "n"}

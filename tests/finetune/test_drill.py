@@ -11,8 +11,9 @@ from safetensors.torch import load_file
 
 from core import access
 from core.errors import UserError
+from core.evaluation.versions import paired_bootstrap
 from core.feedback.store import SQLFeedbackStore
-from core.finetune.drill import DrillConfig, dpo_pairs, paired_bootstrap, rate, run_drill
+from core.finetune.drill import DrillConfig, dpo_pairs, rate, run_drill
 from core.settings import Settings
 
 
