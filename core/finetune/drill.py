@@ -296,10 +296,12 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
     torch.manual_seed(config.seed)
     before_answers, before_hits, eval_seconds = heldout(0.02, "before")
     hooks.say(0.25, f"sampling {config.samples} answers to {len(train)} training questions")
+    t_sample = time.perf_counter()
     sampled = generate_batch(
         model, tokenizer, [p for p, _ in train_prompts], samples=config.samples,
         temperature=config.temperature,
         progress=lambda f: hooks.say(0.25 + 0.2 * f, f"sampling: {f:.0%}"), **gen)
+    sample_seconds = time.perf_counter() - t_sample
     fb = feedback or open_feedback(settings)
     session = f"drill-{run_id[:12]}"
     rated: list[tuple[str, str, str]] = []  # (model text, answer, rating)
@@ -366,7 +368,7 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
     steps = trainer.state.global_step
     peft_model.eval()
     model = peft_model
-    after_answers, after_hits, _ = heldout(0.8, "after")
+    after_answers, after_hits, after_seconds = heldout(0.8, "after")
     before_m, after_m = float(np.mean(before_hits)), float(np.mean(after_hits))
     low, high = paired_bootstrap(before_hits, after_hits, seed=config.seed)
     seconds = time.perf_counter() - start
@@ -385,6 +387,8 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
         "ratings": counts, "examples": len(rows), "steps": steps, "max_steps": max_steps,
         "stopped_early": steps < max_steps, "train_loss": round(train_loss, 6),
         "train_seconds": round(train_seconds, 1), "precision": precision,
+        "phase_seconds": {"before": round(eval_seconds, 1), "sample": round(sample_seconds, 1),
+                          "train": round(train_seconds, 1), "after": round(after_seconds, 1)},
         "simulated_output_ids": [ids[0], ids[-1]] if ids else [],
     }
     result = DrillResult(METRIC, before_m, after_m, after_m - before_m, [low, high], seconds,
