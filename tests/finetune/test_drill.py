@@ -11,7 +11,6 @@ from safetensors.torch import load_file
 
 from core import access
 from core.errors import UserError
-from core.evaluation.versions import paired_bootstrap
 from core.feedback.store import SQLFeedbackStore
 from core.finetune.drill import DrillConfig, dpo_pairs, rate, run_drill
 from core.settings import Settings
@@ -23,18 +22,6 @@ from core.settings import Settings
 ])
 def test_rule_is_answer_hit(answer, thumb):
     assert rate(answer, ["7.3 kilometres", "7.3 km"]) == thumb
-
-
-def test_paired_bootstrap_known_cases():
-    """Identical lists: every resample's mean difference is 0. After beats before on 30 of
-    40 questions (ties elsewhere): mean 0.75; the interval sits well above 0 and inside
-    [0, 1] (a binomial resample with p = 0.75, n = 40 has sd ≈ 0.068)."""
-    same = [1.0, 0.0, 1.0, 0.0]
-    assert paired_bootstrap(same, same) == (0.0, 0.0)
-    before, after = [0.0] * 40, [1.0] * 30 + [0.0] * 10
-    low, high = paired_bootstrap(before, after, seed=3)
-    assert 0.55 < low < 0.75 < high < 0.92
-    assert paired_bootstrap(before, after, seed=3) == (low, high)  # seeded
 
 
 def test_dpo_pairs_contrast_distinct_answers():
