@@ -96,3 +96,32 @@ def test_drill_needs_the_train_role(tmp_path, monkeypatch):
 def test_bad_config_refused(kwargs, message):
     with pytest.raises(UserError, match=message):
         DrillConfig(**kwargs)
+
+
+def test_cli_drill_refuses_when_nothing_can_be_contrasted(tiny_env, tmp_path, capsys):
+    """A random tiny model never writes 'zebra quantum': all 16 samples get 👎, stored as
+    simulated, and the drill stops with a message saying why (exit code 2), training nothing."""
+    from core.cli import main
+    from core.feedback.store import open_store
+
+    rows = [{"question": f"Q{i}?", "answer": "zebra quantum", "split": s}
+            for i, s in enumerate(["train"] * 4 + ["test"] * 2)]
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("\n".join(json.dumps(r) for r in rows))
+    code = main(["feedback", "drill", "--mode", "base", "--qa", str(qa), "--questions", "4",
+                 "--max-new-tokens", "4", "--adapter", "cli-drill"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no question got both a 👍 and a 👎" in err and "0 of 16" in err
+    store = open_store(tiny_env)
+    assert store.list_outputs() == [] and len(store.list_outputs(source="simulated")) == 16
+    store.close()
+    assert not (tiny_env.data_dir / "adapters" / "cli-drill").exists()
+
+
+def test_cli_drill_help_states_the_rule(capsys):
+    from core.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["feedback", "drill", "--help"])
+    out = capsys.readouterr().out
+    assert "simulated user gives" in out and "--include" not in out and "--minutes" in out
