@@ -210,12 +210,14 @@ def _items(config: DrillConfig):
     return train, test
 
 
-def _prompts(items, mode: str, ctx, tokenizer) -> list[tuple[str, list[str]]]:
+def _prompts(items, mode: str, ctx, tokenizer, say=None) -> list[tuple[str, list[str]]]:
     """(model text, retrieved chunk ids) per question, built by the answer mode itself."""
     from core.answering import prepare
 
     out = []
-    for item in items:
+    for i, item in enumerate(items):
+        if say is not None and i % 10 == 0:
+            say(i, len(items))
         job = prepare(item.question, mode, ctx)
         out.append((chat_text(tokenizer, job.prompt.prompt, job.prompt.chat),
                     [str(h.id) for h in job.sources]))
@@ -275,8 +277,11 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
     device = str(getattr(generator, "device", "cpu"))
     precision = resolve_precision(config.precision, device.split(":")[0])
     model, tokenizer = prepare_model(generator, None)
-    test_prompts = _prompts(test, config.mode, ctx, tokenizer)
-    train_prompts = _prompts(train, config.mode, ctx, tokenizer)
+    def say(what):
+        return lambda i, n: hooks.say(0.01, f"building {what} prompts: {i}/{n}")
+
+    test_prompts = _prompts(test, config.mode, ctx, tokenizer, say("held-out"))
+    train_prompts = _prompts(train, config.mode, ctx, tokenizer, say("training"))
     gen = {"max_new_tokens": config.max_new_tokens, "batch_size": config.generate_batch,
            "cancelled": lambda: hooks.cancelled}
 
