@@ -185,7 +185,7 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
     if any(MODES[m].needs_adapter for m in modes):
         if not adapter:
             raise UserError(f"modes {' / '.join(ADAPTER_MODES)} need --adapter NAME")
-        if not registry.exists(adapter):
+        if not registry.exists(adapter) and not settings.generator_url:  # server: its LoRA
             raise UserError(f"no adapter named {adapter!r}: train one first (python -m core "
                             f"finetune --kb {kb} --adapter {adapter})")
     if any(MODES[m].retrieves for m in modes):

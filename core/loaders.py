@@ -58,7 +58,7 @@ def load_seconds(role: str, spec: str) -> float | None:
 def is_loaded(role: str, settings: Settings) -> bool:
     """Whether the model for ``role`` (embedder/generator) is already in this process."""
     spec = settings.embedding_model if role == "embedder" else settings.generator_model
-    return any(k[0] == role and k[1] == spec for k in _memo)
+    return any(k[0] == role and k[1] == spec and k[2:3] != ("remote",) for k in _memo)
 
 
 def _load_error(source: ModelSource, exc: Exception) -> ModelNotFoundError:
@@ -136,7 +136,13 @@ def load_generator_tokenizer(settings: Settings):
 
 
 def load_generator(settings: Settings) -> Generator:
-    """The shared :class:`Generator` for ``settings.generator_model``."""
+    """The shared :class:`Generator` for ``settings.generator_model``.
+
+    With ``NLPLAB_GENERATOR_URL`` set: a :class:`~core.remote_generation.RemoteGenerator` for
+    that server (no weights load; one client per URL and served model).
+    """
+    if settings.generator_url:
+        return load_remote_generator(settings)
     choice = pick_device(settings.device)
 
     def build() -> Generator:
@@ -148,6 +154,15 @@ def load_generator(settings: Settings) -> Generator:
                          adapters=AdapterRegistry.of(settings))
 
     return _memoized(("generator", settings.generator_model, choice.device), build)
+
+
+def load_remote_generator(settings: Settings):
+    """The :class:`~core.remote_generation.RemoteGenerator` for ``settings.generator_url``."""
+    from core.remote_generation import RemoteGenerator
+
+    key = ("generator", settings.generator_model, "remote", settings.generator_url,
+           settings.generator_served_model)
+    return _memoized(key, lambda: RemoteGenerator(settings))
 
 
 def load_classifier_base(settings: Settings, labels: list[str]):

@@ -76,6 +76,58 @@ class Settings:
                   "help": "Questions in a feedback before/after comparison (test split)."},
     )
 
+    # -- a remote OpenAI-compatible model server (vLLM, TGI, Ollama, `transformers serve`) --
+    generator_url: str = field(
+        default="",
+        metadata={"env": "GENERATOR_URL",
+                  "help": "OpenAI-compatible server base URL (e.g. http://gpu:8000/v1); empty = "
+                          "the generator runs in this process."},
+    )
+    generator_api_key: str = field(
+        default="", repr=False, metadata={"env": "GENERATOR_API_KEY", "secret": True,
+                              "help": "API key sent to the model server (empty = none)."},
+    )
+    generator_served_model: str = field(
+        default="",
+        metadata={"env": "GENERATOR_SERVED_MODEL",
+                  "help": "Model name on the server; empty = the server's only model."},
+    )
+    generator_timeout: float = field(
+        default=120.0,
+        metadata={"env": "GENERATOR_TIMEOUT", "help": "Seconds one server request may take."},
+    )
+    generator_connect_timeout: float = field(
+        default=5.0,
+        metadata={"env": "GENERATOR_CONNECT_TIMEOUT",
+                  "help": "Seconds to wait for a connection to the model server."},
+    )
+    generator_max_retries: int = field(
+        default=1,
+        metadata={"env": "GENERATOR_MAX_RETRIES",
+                  "help": "Retries of a failed server request (connection errors, 429, 5xx)."},
+    )
+    # -- LanceDB on object storage (NLPLAB_LANCEDB_URI=s3://bucket/path) --------------------
+    lancedb_endpoint: str = field(
+        default="",
+        metadata={"env": "LANCEDB_ENDPOINT",
+                  "help": "S3-compatible endpoint URL (MinIO, moto, R2); empty = AWS."},
+    )
+    lancedb_key_id: str = field(
+        default="", metadata={"env": "LANCEDB_KEY_ID", "help": "Object storage access key id."},
+    )
+    lancedb_secret: str = field(
+        default="", repr=False, metadata={"env": "LANCEDB_SECRET", "secret": True,
+                              "help": "Object storage secret access key."},
+    )
+    lancedb_region: str = field(
+        default="", metadata={"env": "LANCEDB_REGION", "help": "Object storage region."},
+    )
+    lancedb_allow_http: bool = field(
+        default=False,
+        metadata={"env": "LANCEDB_ALLOW_HTTP",
+                  "help": "true = allow a plain-http endpoint (local emulators only)."},
+    )
+
     # --- shared demo (core/access.py, docs/demo.md) ---
     mode: str = field(
         default="full",
@@ -104,6 +156,17 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
+        if self.generator_url and not self.generator_url.startswith(("http://", "https://")):
+            raise UserError(f"{ENV_PREFIX}GENERATOR_URL must start with http:// or https://, "
+                            f"got {self.generator_url!r}")
+        for name, env in (("generator_timeout", "GENERATOR_TIMEOUT"),
+                          ("generator_connect_timeout", "GENERATOR_CONNECT_TIMEOUT")):
+            if not 0 < getattr(self, name) <= 3600:
+                raise UserError(f"{ENV_PREFIX}{env} must be in (0, 3600] seconds, "
+                                f"got {getattr(self, name)}")
+        if not 0 <= self.generator_max_retries <= 10:
+            raise UserError(f"{ENV_PREFIX}GENERATOR_MAX_RETRIES must be 0..10, "
+                            f"got {self.generator_max_retries}")
         if self.mode not in ("full", "demo"):
             raise UserError(f"{ENV_PREFIX}MODE must be full or demo, got {self.mode!r}")
         if not 1 <= self.questions_per_minute <= 10_000:
@@ -138,6 +201,20 @@ class Settings:
     def lancedb_location(self) -> str:
         """Where LanceDB tables live: the configured URI or a folder in the data directory."""
         return self.lancedb_uri or str(self.data_dir / "lancedb")
+
+    @property
+    def lancedb_storage_options(self) -> dict[str, str]:
+        """``storage_options`` for ``lancedb.connect`` (object-store keys); {} when none set.
+
+        Example: endpoint ``http://127.0.0.1:9000`` with allow-http gives
+        ``{"aws_endpoint": "http://127.0.0.1:9000", "allow_http": "true"}``.
+        """
+        pairs = (("aws_endpoint", self.lancedb_endpoint),
+                 ("aws_access_key_id", self.lancedb_key_id),
+                 ("aws_secret_access_key", self.lancedb_secret),
+                 ("aws_region", self.lancedb_region),
+                 ("allow_http", "true" if self.lancedb_allow_http else ""))
+        return {k: v for k, v in pairs if v}
 
     @property
     def feedback_url(self) -> str:
@@ -184,6 +261,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                 kwargs[f.name] = int(raw)
             except ValueError:
                 raise UserError(f"{var} must be a whole number, got {raw!r}") from None
+        elif f.type == "float" or f.type is float:
+            try:
+                kwargs[f.name] = float(raw)
+            except ValueError:
+                raise UserError(f"{var} must be a number, got {raw!r}") from None
+        elif f.type == "bool" or f.type is bool:
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise UserError(f"{var} must be true or false, got {raw!r}")
+            kwargs[f.name] = raw.lower() in ("true", "1", "yes")
         elif f.name == "data_dir":
             kwargs[f.name] = Path(raw).expanduser()
         elif f.metadata.get("secret"):

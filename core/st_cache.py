@@ -23,7 +23,8 @@ def embedder(_settings: Settings, spec: str):
 
 
 @st.cache_resource(show_spinner="Loading the generator model (first time converts it)…")
-def generator(_settings: Settings, spec: str):
+def generator(_settings: Settings, spec: str, url: str = ""):
+    """The generator for ``spec``, or the model server at ``url`` when one is set."""
     return loaders.load_generator(_settings)
 
 
@@ -34,7 +35,7 @@ def get_embedder():
 
 def get_generator():
     s = settings()
-    return generator(s, s.generator_model)
+    return generator(s, s.generator_model, s.generator_url)
 
 
 def get_generator_tokenizer():

@@ -16,7 +16,9 @@ Two selection rules are computed, and both reported:
 Causal LMs: the prompt goes through the chat template (assistant turn opened) exactly as at
 generation time, is run once, and each choice continues from a copy of its KV cache. Without
 a chat template the choice is scored as " " + choice after the prompt. Seq2seq: the encoder
-reads the prompt, the decoder is scored on the choice followed by EOS.
+reads the prompt, the decoder is scored on the choice followed by EOS. A generator on a model
+server scores through the server (:meth:`core.remote_generation.RemoteGenerator.score_choices`)
+or raises ``LikelihoodUnavailable`` saying why it cannot.
 
 Example:
     >>> score_choices(gen, "Capital of France?", ["Paris", "Rome"]).best_mean  # doctest: +SKIP
@@ -112,6 +114,8 @@ def score_choices(generator, prompt: str, choices: Sequence[str], *, chat: bool 
     ``generator.lock`` throughout (:meth:`~core.generation.Generator.adapter_model`)."""
     if len(choices) < 2:
         raise UserError("multiple-choice scoring needs at least two choices")
+    if hasattr(generator, "score_choices"):  # a model server: /v1/completions echo + logprobs
+        return generator.score_choices(prompt, choices, chat=chat, adapter=adapter)
     with generator.adapter_model(adapter) as model, torch.inference_mode():
         if generator.is_seq2seq:
             return _seq2seq_scores(generator, model, prompt, choices)

@@ -30,6 +30,7 @@ from core.errors import UserError
 from core.evaluation import metrics
 from core.evaluation.likelihood import score_choices
 from core.qa import QAItem
+from core.remote_generation import LikelihoodUnavailable
 
 Progress = Callable[[float, str], None]
 METRICS = ("exact_match", "answer_hit", "f1", "mc_accuracy", "mc_accuracy_sum", "hit_rate", "mrr",
@@ -65,16 +66,20 @@ def evaluate_one(item: QAItem, mode: str, ctx, embedder) -> dict:
         "relevance": metrics.relevance_cosine(embedder, item.question, gen.text),
     }
     scoring_start = time.perf_counter()
+    choice, unavailable = None, "the question has no choices"
     if len(item.choices) >= 2 and item.correct_choice is not None:
-        choice = score_choices(ctx.generator, job.prompt.prompt, item.choices,
-                               chat=job.prompt.chat, adapter=job.adapter)
+        try:
+            choice = score_choices(ctx.generator, job.prompt.prompt, item.choices,
+                                   chat=job.prompt.chat, adapter=job.adapter)
+        except LikelihoodUnavailable as exc:  # a model server without prompt logprobs
+            unavailable = str(exc)
+    if choice is not None:
         correct = item.correct_choice
         scores["mc_correct"] = metrics.Score(float(choice.best_mean == correct))
         scores["mc_correct_sum"] = metrics.Score(float(choice.best_sum == correct))
         picked = item.choices[choice.best_mean]
     else:
-        scores["mc_correct"] = scores["mc_correct_sum"] = metrics.Score.missing(
-            "the question has no choices")
+        scores["mc_correct"] = scores["mc_correct_sum"] = metrics.Score.missing(unavailable)
         picked = None
     return {
         "id": item.id, "question": item.question, "gold": item.answer, "mode": mode,

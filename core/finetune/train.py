@@ -21,12 +21,13 @@ loss) and, where the hardware has native bf16, the forward pass runs under bf16 
 fp32 master weights (:mod:`core.training.precision`).
 
 Exposures by time budget (``settings.epochs == 0``): two micro-batches are timed on the model
-itself before training (gradients dropped), and ``epochs = budget x tokens/s / tokens per
-epoch``, both in row tokens (every position computed: what costs time, whatever share
-carries loss; :func:`core.finetune.estimate.budget_epochs`); a run that overruns its budget
-by ``OVERRUN`` stops at the next step. With ``held_out`` examples, their loss is measured after
-each epoch; training stops when it has not improved by ``MIN_IMPROVEMENT`` for ``PATIENCE``
-epochs, and the adapter weights of the best epoch are kept (a few MB, in memory).
+itself before training (gradients dropped), and ``steps = budget x tokens/s / tokens per
+step``, both in row tokens (every position computed: what costs time, whatever share carries
+loss; :func:`core.finetune.estimate.budget_steps`; the last epoch may be partial); a run that
+overruns its budget by ``OVERRUN`` stops at the next step. With ``held_out`` examples, their
+loss is measured after each epoch; training stops when it has not improved by
+``MIN_IMPROVEMENT`` for ``PATIENCE`` epochs, and the best epoch's adapter weights are kept (a
+few MB, in memory).
 
 Optimiser: AdamW (weight decay 0), linear warm-up over the first 10 % of steps then linear
 decay to 0, gradient norm clipped at 1.0. Loss: token-level cross-entropy over labels != -100
@@ -93,8 +94,9 @@ class TrainResult:
     cancelled: bool = False
     trainable_parameters: int = 0
     target_modules: tuple[str, ...] = ()
-    epochs: int = 0
-    epochs_done: int = 0
+    epochs: float = 0.0  #: planned: total steps / steps per epoch (a budget's may be partial)
+    epochs_done: int = 0  #: epochs ended (a partial last one counts)
+    steps_per_epoch: int = 0
     packed_rows: int = 0
     precision: str = "fp32"
     probe_row_tokens_per_second: float = 0.0
@@ -211,19 +213,19 @@ def _device(model) -> torch.device:
 
 
 def _probe_rate(model, parts: Sequence[dict[str, torch.Tensor]], precision: str) -> float:
-    """Row tokens/s of forward+backward on the second of two micro-batches (the first warms
-    up); gradients are dropped, so the weights are untouched."""
+    """Row tokens/s of forward+backward: the faster of the second and third micro-batch (the
+    first warms up); gradients are dropped, so the weights are untouched."""
     model.train()
-    rate = 0.0
-    for part in list(parts)[:2]:
+    rates = []
+    for part in list(parts)[:3]:
         start = time.perf_counter()
         with autocast(precision, _device(model).type):
             loss = _forward(model, part).loss
         loss.backward()
         seconds = time.perf_counter() - start
-        rate = part["input_ids"].numel() / max(seconds, 1e-6)
+        rates.append(part["input_ids"].numel() / max(seconds, 1e-6))
     model.zero_grad(set_to_none=True)
-    return rate
+    return max(rates[1:] or rates)
 
 
 class _BudgetAndHeldOut(TrainerCallback):
@@ -281,7 +283,7 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     """
     from peft import get_peft_model
 
-    from core.finetune.estimate import budget_epochs
+    from core.finetune.estimate import budget_steps
     from core.training.callbacks import HooksCallback, TrainingHooks
     from core.training.trainer import BatchTrainer, training_args
 
@@ -320,21 +322,22 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
                          trainable_parameters=sum(p.numel() for p in trainable),
                          target_modules=tuple(sorted({m.rsplit(".", 1)[-1]
                                                       for m in config.target_modules})))
-    epochs = settings.epochs
+    total = steps_per_epoch * settings.epochs
     deadline_seconds = None
-    if epochs == 0:
+    if settings.epochs == 0:
         first = epoch_batches(0)
         row_tokens_per_epoch = sum(p["input_ids"].numel() for p in first)
-        probe = [{k: v for k, v in p.items() if k != "share"} for p in first[:2]]
+        probe = [{k: v for k, v in p.items() if k != "share"} for p in first[:3]]
         result.probe_row_tokens_per_second = _probe_rate(peft_model, probe, precision)
-        epochs = budget_epochs(settings.minutes * 60, result.probe_row_tokens_per_second,
-                               row_tokens_per_epoch)
+        total = budget_steps(settings.minutes * 60, result.probe_row_tokens_per_second,
+                             row_tokens_per_epoch / steps_per_epoch, steps_per_epoch)
         deadline_seconds = settings.minutes * 60 * OVERRUN
-    result.epochs = epochs
-    result.total_steps = steps_per_epoch * epochs
-    result.total_micro_batches = micro_per_epoch * epochs
-    result.train_tokens = tokens_per_epoch * epochs
-    total = result.total_steps
+    epochs = math.ceil(total / steps_per_epoch)
+    result.steps_per_epoch = steps_per_epoch
+    result.epochs = round(total / steps_per_epoch, 2)
+    result.total_steps = total
+    result.total_micro_batches = round(micro_per_epoch * total / steps_per_epoch)
+    result.train_tokens = round(tokens_per_epoch * total / steps_per_epoch)
     if hooks.cancelled:
         result.cancelled = True
         return result
@@ -369,7 +372,8 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     callback = HooksCallback(hooks, result.total_micro_batches, digits=5)
     watcher = _BudgetAndHeldOut(peft_model, result, deadline=None, evaluate=evaluate)
     work = tempfile.mkdtemp(prefix="nlplab-lora-")
-    args = training_args(work, epochs=epochs, learning_rate=settings.learning_rate,
+    args = training_args(work, epochs=epochs, max_steps=total if settings.epochs == 0 else -1,
+                         learning_rate=settings.learning_rate,
                          accumulation=math.ceil(settings.batch_size / micro),
                          batch_size=micro, device=device.type, seed=settings.seed,
                          max_grad_norm=MAX_GRAD_NORM, remove_unused_columns=False)

@@ -11,8 +11,11 @@ documents, append, re-index) run after noting ``table.version`` and any failure 
 restores that version (a new table is dropped instead). Lance commits are atomic, but a build
 is several commits (delete, append, index), so a process killed between two of them would leave
 a half-built base: before the first write a small journal file ``_building-<kb>.json`` records
-the version to go back to and the writer's pid; the next :class:`KnowledgeStore` opened on a
-local location finds journals whose writer is dead and restores (or drops) those tables.
+the version to go back to and the writer's pid and host (:mod:`core.rag.journal`, beside the
+tables: a local folder or the same object-storage prefix); the next :class:`KnowledgeStore`
+finds journals whose writer is dead and restores (or drops) those tables. Object storage
+(``s3://bucket/path``) is reached with the storage options from settings (endpoint, keys,
+region, allow-http).
 Re-adding a document with the same content is
 a no-op; changed content replaces it; chunks whose content hash is already in the base are
 skipped. Retrieval lives in :mod:`core.rag.retrieve`.
@@ -25,25 +28,22 @@ Example:
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
 from core import access
-from core.atomic import write_text_atomic
 from core.errors import UserError
 from core.rag.chunking import chunk_text, content_hash
 from core.rag.config import ChunkingConfig, RetrievalConfig, check_kb_name
 from core.rag.ingest import Document
+from core.rag.journal import BuildJournal, writer_alive
 
 Progress = Callable[[float, str], None]
 EMBED_BATCH = 32
@@ -111,18 +111,6 @@ def _schema(dim: int, embedder_id: str) -> pa.Schema:
     ], metadata={"embedder": embedder_id, "dim": str(dim)})
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 class KnowledgeStore:
     """All knowledge bases of one LanceDB location, embedded with one embedder."""
 
@@ -136,39 +124,29 @@ class KnowledgeStore:
         location = settings.lancedb_location
         if "://" not in location:
             settings.ensure_data_dir()
-        self.db = lancedb.connect(location)
-        self._journal_dir = None if "://" in location else Path(location)
+        options = getattr(settings, "lancedb_storage_options", {})
+        self.db = lancedb.connect(location, storage_options=options or None)
+        self._journal = BuildJournal.for_location(location, options)
         self.recovered = self._recover()
 
     # -- crash recovery ---------------------------------------------------------------------
-    def _journal(self, kb: str) -> Path | None:
-        return self._journal_dir / f"_building-{kb}.json" if self._journal_dir else None
-
     def _begin(self, kb: str, version: int | None) -> None:
-        path = self._journal(kb)
-        if path is not None:
-            write_text_atomic(path, json.dumps({"kb": kb, "version": version,
-                                                "pid": os.getpid()}))
+        if self._journal is not None:
+            self._journal.write(kb, {"kb": kb, "version": version})
 
     def _end(self, kb: str) -> None:
-        path = self._journal(kb)
-        if path is not None:
-            path.unlink(missing_ok=True)
+        if self._journal is not None:
+            self._journal.remove(kb)
 
     def _recover(self) -> list[str]:
         """Undo builds whose process died mid-write; returns one message per base restored."""
-        if self._journal_dir is None or not self._journal_dir.is_dir():
+        if self._journal is None:
             return []
         done = []
-        for path in sorted(self._journal_dir.glob("_building-*.json")):
-            try:
-                entry = json.loads(path.read_text())
-                kb, version, pid = entry["kb"], entry["version"], int(entry["pid"])
-            except (OSError, ValueError, KeyError, TypeError):
-                path.unlink(missing_ok=True)  # a journal cut short: nothing was written yet
-                continue
-            if _alive(pid):
-                continue  # a build in progress (in this or another process)
+        for entry in self._journal.entries():
+            if writer_alive(entry):
+                continue  # a build in progress (in this or another process or host)
+            kb, version = entry["kb"], entry["version"]
             if version is None:
                 self.db.drop_table(kb, ignore_missing=True)
                 done.append(f"{kb}: dropped the half-built new base")
@@ -177,7 +155,7 @@ class KnowledgeStore:
                 if tbl.version != version:
                     tbl.restore(version)
                 done.append(f"{kb}: restored version {version} after an interrupted build")
-            path.unlink(missing_ok=True)
+            self._journal.done(entry)
         return done
 
     @property
@@ -201,17 +179,10 @@ class KnowledgeStore:
 
     def _being_created(self) -> set[str]:
         """Bases a live build is creating right now: listed by LanceDB, not yet readable."""
-        if self._journal_dir is None or not self._journal_dir.is_dir():
+        if self._journal is None:
             return set()
-        out = set()
-        for path in self._journal_dir.glob("_building-*.json"):
-            try:
-                entry = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            if entry.get("version") is None and _alive(int(entry.get("pid", 0))):
-                out.add(entry.get("kb"))
-        return out
+        return {e["kb"] for e in self._journal.entries()
+                if e["version"] is None and writer_alive(e)}
 
     def exists(self, kb: str) -> bool:
         return check_kb_name(kb) in self.names()

@@ -36,6 +36,8 @@ def training_copy(source, settings=None):
     ``settings``). UserError when a Generator's model was built in memory (nothing to reload
     from), the source no longer loads, or it loads with adapter layers attached.
     """
+    if getattr(source, "device", None) == "remote":  # a model server: train the local copy
+        source, settings = source.settings.generator_model, source.settings
     if isinstance(source, str):
         from core.loaders import load_causal_or_seq2seq
 
