@@ -274,9 +274,9 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
     ctx = make_context(settings, config.kb, modes=[config.mode], top_k=config.top_k,
                        max_new_tokens=config.max_new_tokens, generator=generator, store=store)
     generator = ctx.generator
-    device = str(getattr(generator, "device", "cpu"))
+    model, tokenizer = prepare_model(generator, None)  # a local copy, even for a model server
+    device = str(model.device)
     precision = resolve_precision(config.precision, device.split(":")[0])
-    model, tokenizer = prepare_model(generator, None)
     def say(what):
         return lambda i, n: hooks.say(0.01, f"building {what} prompts: {i}/{n}")
 
