@@ -99,7 +99,7 @@ def _cmd_feedback_learn(args, settings):
 
 
 DRILL_FIELDS = ["questions", "minutes", "kb", "qa", "mode", "heldout", "samples",
-                "temperature", "max_new_tokens", "method", "pairs_per_question", "epochs",
+                "temperature", "top_p", "max_new_tokens", "method", "pairs_per_question", "epochs",
                 "learning_rate", "beta", "batch_size", "top_k", "precision", "adapter", "seed"]
 
 

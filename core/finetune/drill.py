@@ -74,6 +74,7 @@ class DrillConfig:
     heldout: int = field(default=0, metadata={"help": "Held-out (test) questions; 0 = all."})
     samples: int = field(default=4, metadata={"help": "Sampled answers per training question."})
     temperature: float = field(default=0.8, metadata={"help": "Sampling temperature."})
+    top_p: float = field(default=0.95, metadata={"help": "Sampling nucleus (top-k 50 too)."})
     max_new_tokens: int = field(default=24, metadata={"help": "Answer length cap (tokens)."})
     method: str = field(default="dpo", metadata={"help": "dpo (pairs) | kto (thumbs)."})
     pairs_per_question: int = field(default=2, metadata={"help": "DPO pairs per question."})
@@ -107,6 +108,8 @@ class DrillConfig:
             raise UserError(f"minutes must be in (0, 1440], got {self.minutes}")
         if not 0 < self.temperature <= 5:
             raise UserError(f"temperature must be in (0, 5], got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise UserError(f"top_p must be in (0, 1], got {self.top_p}")
         if not 0 < self.learning_rate < 1:
             raise UserError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if not 0 < self.beta <= 10:
@@ -142,9 +145,11 @@ def chat_text(tokenizer, prompt: str, chat: bool) -> str:
 
 def generate_batch(model, tokenizer, texts: Sequence[str], *, max_new_tokens: int,
                    batch_size: int = 16, samples: int = 1, temperature: float = 0.0,
-                   progress=None, cancelled=lambda: False) -> list[list[str]]:
-    """``samples`` answers per text (greedy when ``temperature`` is 0), batched: texts sorted
-    by length, left-padded, so batches waste little padding. Returns answers in input order."""
+                   top_p: float = 0.95, top_k: int = 50, progress=None,
+                   cancelled=lambda: False) -> list[list[str]]:
+    """``samples`` answers per text (greedy when ``temperature`` is 0, else top-k/top-p
+    sampling: without a cut-off a 135M model's samples fall far below its greedy answers),
+    batched: texts sorted by length, left-padded. Returns answers in input order."""
     import torch
 
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
@@ -152,7 +157,7 @@ def generate_batch(model, tokenizer, texts: Sequence[str], *, max_new_tokens: in
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
     per = max(1, batch_size // samples)
     out: list[list[str]] = [[] for _ in texts]
-    kwargs = ({"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
+    kwargs = ({"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": top_k}
               if temperature > 0 else {"do_sample": False, "temperature": None, "top_p": None,
                                        "top_k": None})
     model.eval()
@@ -304,7 +309,7 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
     t_sample = time.perf_counter()
     sampled = generate_batch(
         model, tokenizer, [p for p, _ in train_prompts], samples=config.samples,
-        temperature=config.temperature,
+        temperature=config.temperature, top_p=config.top_p,
         progress=lambda f: hooks.say(0.25 + 0.2 * f, f"sampling: {f:.0%}"), **gen)
     sample_seconds = time.perf_counter() - t_sample
     fb = feedback or open_feedback(settings)
