@@ -270,11 +270,11 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
         raise UserError(f"adapter {name!r} already exists; choose a new name")
     train, test = _items(config)
     hooks.say(0.0, "loading the model and the knowledge base")
-    if config.mode == "rag" and store is None and config.kb == "default":
+    if config.mode == "rag" and config.kb == "default":  # a fresh data directory has none yet
         from core.answering import open_store as open_kb
         from core.rag.defaults import ensure_default_kb
 
-        store = open_kb(settings)
+        store = store if store is not None else open_kb(settings)
         ensure_default_kb(store)
     ctx = make_context(settings, config.kb, modes=[config.mode], top_k=config.top_k,
                        max_new_tokens=config.max_new_tokens, generator=generator, store=store)
