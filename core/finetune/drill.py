@@ -132,7 +132,7 @@ def dpo_pairs(samples: Sequence[tuple[str, str]], limit: int) -> list[tuple[str,
     downs = list(dict.fromkeys(t for t, r in samples if r == "down" and t.strip()))
     pairs = [(ups[i % len(ups)], downs[i % len(downs)])
              for i in range(max(len(ups), len(downs)))] if ups and downs else []
-    return list(dict.fromkeys(pairs))[:limit]
+    return [p for p in dict.fromkeys(pairs) if p[0] != p[1]][:limit]
 
 
 def chat_text(tokenizer, prompt: str, chat: bool) -> str:

@@ -3,6 +3,7 @@ before/after with a paired bootstrap interval, the adapter saved with its result
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -125,3 +126,23 @@ def test_cli_drill_help_states_the_rule(capsys):
         main(["feedback", "drill", "--help"])
     out = capsys.readouterr().out
     assert "simulated user gives" in out and "--include" not in out and "--minutes" in out
+
+
+def test_drill_in_rag_mode_answers_from_retrieved_chunks(tiny_env, folder_generator, tmp_path):
+    """rag mode: prompts are built by the answer mode (retrieve, then answer), and every
+    stored simulated answer names the chunks it was given."""
+    from core.rag.store import KnowledgeStore
+    from tests.rag.conftest import HashEmbedder
+
+    kb = KnowledgeStore(tiny_env, HashEmbedder(), embedder_id=tiny_env.embedding_model)
+    fb = SQLFeedbackStore(f"sqlite:///{tmp_path / 'fb.sqlite3'}")
+    config = DrillConfig(questions=2, heldout=2, qa=_qa(tmp_path), kb="mini", mode="rag",
+                         samples=2, temperature=2.0, max_new_tokens=4, epochs=1, batch_size=2,
+                         top_k=2, adapter="drill-rag")
+    thumbs = itertools.cycle(["up", "down"])  # every question's two samples: one of each
+    out = run_drill(tiny_env, config, generator=folder_generator, store=kb, feedback=fb,
+                    rule=lambda answer, item: next(thumbs)).to_cli()
+    assert out["mode"] == "rag" and out["heldout_questions"] == 2
+    sim = fb.list_outputs(source="simulated")
+    assert sim and all(r.mode == "rag" and 1 <= len(r.retrieved_ids) <= 2 for r in sim)
+    fb.close()
