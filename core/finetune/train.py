@@ -179,18 +179,14 @@ def _micro_parts(batch: dict[str, torch.Tensor], size: int, packed: bool,
     return _split(batch, size, is_seq2seq)
 
 
-class _Loss:
-    """What ``model(**batch).loss`` gives, from :func:`core.training.losses.labelled_lm_loss`
-    for causal LMs (the vocabulary projected only where there is a label)."""
-
-    def __init__(self, loss: torch.Tensor) -> None:
-        self.loss = loss
-
-
-def _forward(model, batch: dict[str, torch.Tensor]):
-    if model.config.is_encoder_decoder:
-        return model(**batch, use_cache=False)
-    return _Loss(labelled_lm_loss(model, batch))
+def _batch_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The mean token loss of ``batch``: for a causal LM from
+    :func:`core.training.losses.labelled_lm_loss` (vocabulary projected only where there is
+    a label), else the model's own."""
+    inner = getattr(model, "module", model)  # DistributedDataParallel wraps the model
+    if inner is not model or inner.config.is_encoder_decoder:
+        return model(**batch, use_cache=False).loss  # DDP syncs gradients only via forward
+    return labelled_lm_loss(model, batch)
 
 
 def _mean_loss(model, parts: Sequence[dict[str, torch.Tensor]], precision: str,
@@ -202,7 +198,7 @@ def _mean_loss(model, parts: Sequence[dict[str, torch.Tensor]], precision: str,
     with torch.no_grad(), autocast(precision, _device(model).type):
         for part in parts:
             n = _loss_tokens(part["labels"], is_seq2seq)
-            total += float(_forward(model, part).loss) * n
+            total += float(_batch_loss(model, part)) * n
             tokens += n
     model.train(was_training)
     return total / max(1.0, tokens)
@@ -220,7 +216,7 @@ def _probe_rate(model, parts: Sequence[dict[str, torch.Tensor]], precision: str)
     for part in list(parts)[:3]:
         start = time.perf_counter()
         with autocast(precision, _device(model).type):
-            loss = _forward(model, part).loss
+            loss = _batch_loss(model, part)
         loss.backward()
         seconds = time.perf_counter() - start
         rates.append(part["input_ids"].numel() / max(seconds, 1e-6))
@@ -344,7 +340,7 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
 
     def loss(model, batch: dict) -> torch.Tensor:
         share = batch.pop("share")
-        value = _forward(model, batch).loss
+        value = _batch_loss(model, batch)
         if not torch.isfinite(value):
             raise UserError(f"the loss became {value.item()} at step "
                             f"{len(callback.losses) + 1}: lower the learning rate")

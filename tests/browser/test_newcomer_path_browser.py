@@ -44,7 +44,7 @@ from tests.rag.test_ingest import make_pdf
 pytestmark = pytest.mark.browser
 
 KB = "my-docs"
-ADAPTER = "my-docs-chunks"  # the name the Fine-tune page suggests for KB + default data mode
+ADAPTER = "my-docs-knowledge"  # the name the Fine-tune page suggests for KB + default data mode
 STEP = 240_000  # ms: generous for a 2-core machine shared with other work
 DOCS = {
     "brindle-observatory.md": (
