@@ -146,17 +146,24 @@ def chat_text(tokenizer, prompt: str, chat: bool) -> str:
 def generate_batch(model, tokenizer, texts: Sequence[str], *, max_new_tokens: int,
                    batch_size: int = 16, samples: int = 1, temperature: float = 0.0,
                    top_p: float = 0.95, top_k: int = 50, progress=None,
-                   cancelled=lambda: False) -> list[list[str]]:
+                   cancelled=lambda: False, deadline: float | None = None,
+                   ) -> list[list[str] | None]:
     """``samples`` answers per text (greedy when ``temperature`` is 0, else top-k/top-p
     sampling: without a cut-off a 135M model's samples fall far below its greedy answers),
-    batched: texts sorted by length, left-padded. Returns answers in input order."""
+    batched: texts sorted by length, left-padded. Returns answers in input order.
+
+    With ``samples`` > 1 each prompt is read once (:func:`shared_prompt_cache`) and its KV cache
+    copied to the samples, instead of ``num_return_sequences`` reading it ``samples`` times.
+    Once ``time.perf_counter()`` passes ``deadline`` no new batch starts; the texts left
+    unanswered get None.
+    """
     import torch
 
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
     per = max(1, batch_size // samples)
-    out: list[list[str]] = [[] for _ in texts]
+    out: list[list[str] | None] = [None for _ in texts]
     kwargs = ({"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": top_k}
               if temperature > 0 else {"do_sample": False, "temperature": None, "top_p": None,
                                        "top_k": None})
@@ -165,14 +172,16 @@ def generate_batch(model, tokenizer, texts: Sequence[str], *, max_new_tokens: in
         for start in range(0, len(order), per):
             if cancelled():
                 raise UserError("the drill was cancelled; nothing was trained")
+            if deadline is not None and time.perf_counter() > deadline:
+                break
             idx = order[start:start + per]
             enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                             add_special_tokens=False)
             enc = {k: enc[k].to(model.device) for k in ("input_ids", "attention_mask")}
             with torch.inference_mode():
+                extra = shared_prompt_cache(model, enc, samples) if samples > 1 else {}
                 ids = model.generate(**enc, max_new_tokens=max_new_tokens,
-                                     num_return_sequences=samples,
-                                     pad_token_id=tokenizer.pad_token_id, **kwargs)
+                                     pad_token_id=tokenizer.pad_token_id, **extra, **kwargs)
             texts_out = tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1]:],
                                                skip_special_tokens=True)
             for k, i in enumerate(idx):
@@ -182,6 +191,32 @@ def generate_batch(model, tokenizer, texts: Sequence[str], *, max_new_tokens: in
     finally:
         tokenizer.padding_side = side
     return out
+
+
+def shared_prompt_cache(model, enc: dict, samples: int) -> dict:
+    """Read each prompt of ``enc`` once, all but its last token, and give every one of its
+    ``samples`` rows a copy of that KV cache; ``enc`` is expanded in place to the rows.
+
+    ``generate(**enc, past_key_values=cache)`` then reads only the last prompt token per row
+    (Transformers continues from a cache: "Re-use cache to continue generation"); positions
+    follow ``generate``'s own rule for left padding (mask cumsum - 1, padding at 0), so
+    greedy answers equal ``num_return_sequences`` ones (tested).
+    """
+    import torch
+    from transformers import DynamicCache
+
+    if enc["input_ids"].shape[1] < 2:  # nothing to share
+        return {"num_return_sequences": samples}
+    mask = enc["attention_mask"]
+    positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+    cache = DynamicCache(config=model.config)
+    model(input_ids=enc["input_ids"][:, :-1], attention_mask=mask[:, :-1],
+          position_ids=positions[:, :-1], past_key_values=cache, use_cache=True,
+          logits_to_keep=1)
+    cache.batch_repeat_interleave(samples)
+    for key in ("input_ids", "attention_mask"):
+        enc[key] = torch.repeat_interleave(enc[key], samples, dim=0)
+    return {"past_key_values": cache}
 
 
 @dataclass

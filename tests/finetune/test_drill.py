@@ -13,7 +13,14 @@ from safetensors.torch import load_file
 from core import access
 from core.errors import UserError
 from core.feedback.store import SQLFeedbackStore
-from core.finetune.drill import DrillConfig, dpo_pairs, rate, run_drill
+from core.finetune.drill import (
+    DrillConfig,
+    dpo_pairs,
+    generate_batch,
+    rate,
+    run_drill,
+    shared_prompt_cache,
+)
 from core.settings import Settings
 
 
@@ -30,6 +37,50 @@ def test_dpo_pairs_contrast_distinct_answers():
     assert dpo_pairs(samples, 2) == [("A", "B"), ("A", "C")]
     assert dpo_pairs([("A", "up"), ("A", "up")], 2) == []  # nothing to contrast
     assert dpo_pairs([("A", "up"), ("B", "down"), ("C", "up")], 5) == [("A", "B"), ("C", "B")]
+
+
+def test_shared_prompt_cache_gives_the_same_answers(fresh_llama, tiny_tokenizer):
+    """Several samples per prompt read the prompt once and copy its KV cache: with greedy
+    decoding every copy must answer exactly what one plain, uncached generate answers, for
+    prompts of different lengths in one left-padded batch."""
+    model = fresh_llama()
+    texts = ["short one", "a much longer prompt with many more words in it than the first",
+             "middle sized prompt here", "x"]
+    one = generate_batch(model, tiny_tokenizer, texts, max_new_tokens=6, batch_size=8)
+    three = generate_batch(model, tiny_tokenizer, texts, max_new_tokens=6, batch_size=8,
+                           samples=3)
+    assert all(len(a) == 1 and a[0] for a in one)
+    assert three == [a * 3 for a in one]
+
+
+def test_shared_prompt_cache_gives_the_same_logits(fresh_llama, tiny_tokenizer):
+    """The copied cache continues exactly where a plain generate would be: same next-token
+    logits at every step for every row, left padding included (positions must match)."""
+    import torch
+
+    model = fresh_llama()
+    tiny_tokenizer.padding_side = "left"
+    enc = dict(tiny_tokenizer(["short one", "a much longer prompt with many more words"],
+                              return_tensors="pt", padding=True, add_special_tokens=False))
+    enc.pop("token_type_ids", None)
+    greedy = {"max_new_tokens": 3, "do_sample": False, "output_logits": True,
+              "return_dict_in_generate": True, "pad_token_id": tiny_tokenizer.pad_token_id}
+    with torch.inference_mode():
+        plain = model.generate(**{k: v.repeat_interleave(2, 0) for k, v in enc.items()},
+                               **greedy)
+        shared = dict(enc)
+        extra = shared_prompt_cache(model, shared, 2)
+        cached = model.generate(**shared, **extra, **greedy)
+    assert shared["input_ids"].shape[0] == 4
+    for a, b in zip(plain.logits, cached.logits, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_generation_deadline_leaves_the_rest_unanswered(fresh_llama, tiny_tokenizer):
+    model = fresh_llama()
+    out = generate_batch(model, tiny_tokenizer, ["a b", "c d e"], max_new_tokens=3,
+                         batch_size=1, deadline=0.0)
+    assert out == [None, None]
 
 
 def _qa(tmp_path, n_train=4, n_test=6):
