@@ -264,6 +264,18 @@ def _prompts(items, mode: str, ctx, tokenizer, say=None) -> list[tuple[str, list
     return out
 
 
+def _private_generator(settings: Settings, registry):
+    """A Generator of the drill's own: the generator setting's base weights, loaded once
+    (:func:`core.training.copy.training_copy`: no adapter layers), trained in place."""
+    from core.generation import Generator
+    from core.training.copy import training_copy
+
+    model, tokenizer = training_copy(settings.generator_model, settings)
+    return Generator(model, tokenizer, model_id=settings.generator_model,
+                     device=model.device.type,
+                     is_seq2seq=bool(model.config.is_encoder_decoder), adapters=registry)
+
+
 class _Deadline:
     """A TrainerCallback that stops training once ``time.perf_counter() > at``."""
 
@@ -291,7 +303,7 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
     from core.adapters import AdapterRegistry
     from core.answering import make_context
     from core.feedback.store import open_store as open_feedback
-    from core.finetune.feedback import preference_trainer, prepare_model
+    from core.finetune.feedback import preference_trainer, prepare_model, trainable_tokenizer
     from core.training.callbacks import HooksCallback, TrainingHooks
     from core.training.precision import resolve_precision
 
@@ -311,17 +323,28 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
 
         store = store if store is not None else open_kb(settings)
         ensure_default_kb(store)
+    own = generator is None and not settings.generator_url
+    if own:  # nobody else uses this model: load it once, build prompts with it, train it
+        generator = _private_generator(settings, registry)
     ctx = make_context(settings, config.kb, modes=[config.mode], top_k=config.top_k,
                        max_new_tokens=config.max_new_tokens, generator=generator, store=store)
     generator = ctx.generator
-    model, tokenizer = prepare_model(generator, None)  # a local copy, even for a model server
+    if own:
+        model, tokenizer = generator.model, trainable_tokenizer(generator.tokenizer)
+    else:  # the app's shared model (or a model server): train a private copy
+        model, tokenizer = prepare_model(generator, None)
     device = str(model.device)
     precision = resolve_precision(config.precision, device.split(":")[0])
+    load_seconds = time.perf_counter() - start
+
     def say(what):
         return lambda i, n: hooks.say(0.01, f"building {what} prompts: {i}/{n}")
 
+    t_prompts = time.perf_counter()
     test_prompts = _prompts(test, config.mode, ctx, tokenizer, say("held-out"))
     train_prompts = _prompts(train, config.mode, ctx, tokenizer, say("training"))
+    prompt_seconds = time.perf_counter() - t_prompts
+    budget_end = start + config.minutes * 60
     gen = {"max_new_tokens": config.max_new_tokens, "batch_size": config.generate_batch,
            "cancelled": lambda: hooks.cancelled}
 
@@ -342,11 +365,24 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
     before_answers, before_hits, eval_seconds = heldout(0.02, "before")
     hooks.say(0.25, f"sampling {config.samples} answers to {len(train)} training questions")
     t_sample = time.perf_counter()
+    # Within --minutes: the after run (as long as the before run), saving, and at least a
+    # fifth of the budget (one minute or more) for training come after sampling.
+    after_reserve = 1.15 * eval_seconds + 10
     sampled = generate_batch(
         model, tokenizer, [p for p, _ in train_prompts], samples=config.samples,
         temperature=config.temperature, top_p=config.top_p,
-        progress=lambda f: hooks.say(0.25 + 0.2 * f, f"sampling: {f:.0%}"), **gen)
+        progress=lambda f: hooks.say(0.25 + 0.2 * f, f"sampling: {f:.0%}"),
+        deadline=budget_end - after_reserve - max(60.0, 0.2 * config.minutes * 60), **gen)
     sample_seconds = time.perf_counter() - t_sample
+    kept = [k for k, answers in enumerate(sampled) if answers is not None]
+    skipped = len(train) - len(kept)
+    if not kept:
+        raise UserError(f"--minutes {config.minutes:g} ran out before any training question was "
+                        f"answered (the before run took {eval_seconds:.0f} s): raise --minutes")
+    if len(kept) < len(train):  # out of time: train on the questions answered so far
+        train = [train[k] for k in kept]
+        train_prompts = [train_prompts[k] for k in kept]
+        sampled = [sampled[k] for k in kept]
     fb = feedback or open_feedback(settings)
     session = f"drill-{run_id[:12]}"
     rated: list[tuple[str, str, str]] = []  # (model text, answer, rating)
@@ -384,7 +420,7 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
     disable_progress_bars()
     max_steps = max(1, math.ceil(len(rows) * config.epochs / config.batch_size))
     # Leave room for the after run (as long as the before run) and saving.
-    stop_at = start + config.minutes * 60 - 1.15 * eval_seconds - 10
+    stop_at = budget_end - after_reserve
     callback = HooksCallback(TrainingHooks(
         progress=None, cancel=hooks.cancel,
         step=lambda s, t, loss: hooks.say(0.45 + 0.35 * s / max(t, 1),
@@ -413,10 +449,13 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
     steps = trainer.state.global_step
     peft_model.eval()
     model = peft_model
-    after_answers, after_hits, after_seconds = heldout(0.8, "after")
+    peft_model.merge_adapter()  # the same function, without the LoRA detour per layer
+    try:
+        after_answers, after_hits, after_seconds = heldout(0.8, "after")
+    finally:
+        peft_model.unmerge_adapter()
     before_m, after_m = float(np.mean(before_hits)), float(np.mean(after_hits))
     low, high = paired_bootstrap(before_hits, after_hits, seed=config.seed)
-    seconds = time.perf_counter() - start
     for label, adapter, answers, hits in (("before", None, before_answers, before_hits),
                                           ("after", name, after_answers, after_hits)):
         for item, (_, chunks), answer, hit in zip(test, test_prompts, answers, hits,
@@ -426,14 +465,18 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
                 output=answer, model_id=generator.model_id, adapter_id=adapter,
                 retrieved_ids=chunks, rating="up" if hit else "down", source="simulated",
                 extra={"drill": run_id, "rule": METRIC, "gold": item.answer, "side": label})
+    seconds = time.perf_counter() - start  # the adapter's save (about a second) comes after
     details = {
         "mode": config.mode, "method": config.method, "rule": RULE,
         "train_questions": len(train), "heldout_questions": len(test),
         "ratings": counts, "examples": len(rows), "steps": steps, "max_steps": max_steps,
         "stopped_early": steps < max_steps, "train_loss": round(train_loss, 6),
         "train_seconds": round(train_seconds, 1), "precision": precision,
-        "phase_seconds": {"before": round(eval_seconds, 1), "sample": round(sample_seconds, 1),
+        "train_questions_skipped_for_time": skipped,
+        "phase_seconds": {"load": round(load_seconds, 1), "prompts": round(prompt_seconds, 1),
+                          "before": round(eval_seconds, 1), "sample": round(sample_seconds, 1),
                           "train": round(train_seconds, 1), "after": round(after_seconds, 1)},
+        "within_minutes": seconds <= config.minutes * 60,
         "simulated_output_ids": [ids[0], ids[-1]] if ids else [],
     }
     result = DrillResult(METRIC, before_m, after_m, after_m - before_m, [low, high], seconds,

@@ -171,6 +171,15 @@ def _rows(plan: TrainingPlan, chat: bool) -> list[dict]:
     return out
 
 
+def trainable_tokenizer(tokenizer):
+    """``tokenizer`` with the eos and pad tokens TRL needs (set in place; returned)."""
+    if tokenizer.eos_token is None:  # BERT-style vocabularies: TRL appends eos to completions
+        tokenizer.eos_token = tokenizer.sep_token or tokenizer.pad_token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def prepare_model(generator, parent: Path | None):
     """A private trainable model (base weights, plus ``parent`` when given) and tokenizer."""
     from peft import PeftModel
@@ -178,10 +187,7 @@ def prepare_model(generator, parent: Path | None):
     from core.training.copy import training_copy
 
     model, tokenizer = training_copy(generator)
-    if tokenizer.eos_token is None:  # BERT-style vocabularies: TRL appends eos to completions
-        tokenizer.eos_token = tokenizer.sep_token or tokenizer.pad_token
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = trainable_tokenizer(tokenizer)
     if parent is not None:
         model = PeftModel.from_pretrained(model, str(parent), is_trainable=True)
     return model, tokenizer

@@ -150,11 +150,24 @@ def test_bad_config_refused(kwargs, message):
         DrillConfig(**kwargs)
 
 
-def test_cli_drill_refuses_when_nothing_can_be_contrasted(tiny_env, tmp_path, capsys):
+def test_cli_drill_refuses_when_nothing_can_be_contrasted(tiny_env, tmp_path, capsys,
+                                                          monkeypatch):
     """A random tiny model never writes 'zebra quantum': all 16 samples get 👎, stored as
-    simulated, and the drill stops with a message saying why (exit code 2), training nothing."""
+    simulated, and the drill stops with a message saying why (exit code 2), training nothing.
+    The CLI loads the model once: no shared generator, one training copy."""
+    from core import loaders
     from core.cli import main
     from core.feedback.store import open_store
+    from core.training import copy
+
+    def no_shared(settings):
+        raise AssertionError("the drill loaded the shared generator as well")
+
+    monkeypatch.setattr(loaders, "load_generator", no_shared)
+    loads = []
+    real_copy = copy.training_copy
+    monkeypatch.setattr(copy, "training_copy",
+                        lambda *a, **k: loads.append(a) or real_copy(*a, **k))
 
     rows = [{"question": f"Q{i}?", "answer": "zebra quantum", "split": s}
             for i, s in enumerate(["train"] * 4 + ["test"] * 2)]
@@ -168,6 +181,21 @@ def test_cli_drill_refuses_when_nothing_can_be_contrasted(tiny_env, tmp_path, ca
     assert store.list_outputs() == [] and len(store.list_outputs(source="simulated")) == 16
     store.close()
     assert not (tiny_env.data_dir / "adapters" / "cli-drill").exists()
+    assert len(loads) == 1
+
+
+def test_drill_out_of_time_before_sampling_says_so(folder_generator, tmp_path):
+    """--minutes is a budget: with no time left for sampling, nothing is sampled or trained,
+    and the message names the budget."""
+    settings = Settings(data_dir=tmp_path / "data", device="cpu")
+    fb = SQLFeedbackStore(f"sqlite:///{tmp_path / 'fb.sqlite3'}")
+    config = DrillConfig(questions=4, qa=_qa(tmp_path), mode="base", max_new_tokens=2,
+                         minutes=0.01, adapter="late")
+    with pytest.raises(UserError, match=r"--minutes 0\.01 ran out before any training question"):
+        run_drill(settings, config, generator=folder_generator, feedback=fb, rule=_parity)
+    assert fb.list_outputs(source="simulated") == []
+    assert not (settings.data_dir / "adapters" / "late").exists()
+    fb.close()
 
 
 def test_cli_drill_help_states_the_rule(capsys):
