@@ -18,9 +18,12 @@ an alias) and 👎 otherwise (:data:`RULE`, the ``answer_hit`` metric of
 ``delta = after - before`` with a paired bootstrap 95 % interval over questions (Efron &
 Tibshirani 1993, "An Introduction to the Bootstrap", ch. 13 percentile interval; 10,000
 resamples, seeded: :func:`core.evaluation.versions.paired_bootstrap`). Generation is batched
-(left padding, prompts sorted by length) on a private training copy, so the live app keeps
-serving meanwhile. The adapter is saved in the adapter registry with ``source = "drill"``
-and the result.
+(left padding, prompts sorted by length); the samples of one prompt share one reading of it
+(:func:`shared_prompt_cache`). The app's page passes its shared generator and the drill
+trains a private copy, so the live app keeps serving; the CLI loads the model once and trains
+that. ``minutes`` is a budget: sampling stops taking new questions, and training stops, in
+time for the after run (``phase_seconds`` says where the time went). The adapter is saved in
+the adapter registry with ``source = "drill"`` and the result.
 Left out: the rule's choice of metric beyond ``answer_hit``, and real users (see
 :mod:`core.finetune.feedback` for learning from their thumbs).
 
