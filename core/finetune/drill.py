@@ -89,7 +89,8 @@ class DrillConfig:
     top_k: int = field(default=3, metadata={"help": "Retrieved chunks (rag mode)."})
     lora: LoraSpec = field(default_factory=lambda: LoraSpec(dropout=0.0), metadata={
         "help": "The adapter's LoRA (rank 8, alpha 16, peft's targets)."})
-    precision: str = field(default="auto", metadata={"help": "auto | fp32 | bf16."})
+    precision: str = field(default="auto", metadata={
+        "help": "auto | fp32 | bf16 (bf16: training under autocast, answers from a bf16 copy)."})
     adapter: str = field(default="", metadata={"help": "Adapter name; empty = drill-<time>."})
     seed: int = field(default=0, metadata={"help": "Seed (sampling, LoRA init, bootstrap)."})
 
@@ -267,6 +268,20 @@ def _prompts(items, mode: str, ctx, tokenizer, say=None) -> list[tuple[str, list
     return out
 
 
+def inference_model(model, precision: str):
+    """The model the drill answers with: under ``bf16`` a bf16 copy of the weights (answers
+    ~1.7x faster on a CPU with native bf16; training keeps fp32 master weights), else the
+    model itself. Before and after are answered the same way, so the comparison stays paired.
+    """
+    if precision != "bf16":
+        return model
+    import copy
+
+    import torch
+
+    return copy.deepcopy(model).to(torch.bfloat16).eval()
+
+
 def _private_generator(settings: Settings, registry):
     """A Generator of the drill's own: the generator setting's base weights, loaded once
     (:func:`core.training.copy.training_copy`: no adapter layers), trained in place."""
@@ -351,9 +366,9 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
     gen = {"max_new_tokens": config.max_new_tokens, "batch_size": config.generate_batch,
            "cancelled": lambda: hooks.cancelled}
 
-    def heldout(lo: float, label: str) -> tuple[list[str], list[float], float]:
+    def heldout(lo: float, label: str, net) -> tuple[list[str], list[float], float]:
         t0 = time.perf_counter()
-        answers = generate_batch(model, tokenizer, [p for p, _ in test_prompts],
+        answers = generate_batch(net, tokenizer, [p for p, _ in test_prompts],
                                  progress=lambda f: hooks.say(lo + 0.2 * f, f"{label}: "
                                                               f"{f:.0%} of {len(test)} "
                                                               "held-out questions"), **gen)
@@ -365,18 +380,20 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
     import torch
 
     torch.manual_seed(config.seed)
-    before_answers, before_hits, eval_seconds = heldout(0.02, "before")
+    infer = inference_model(model, precision)
+    before_answers, before_hits, eval_seconds = heldout(0.02, "before", infer)
     hooks.say(0.25, f"sampling {config.samples} answers to {len(train)} training questions")
     t_sample = time.perf_counter()
     # Within --minutes: the after run (as long as the before run), saving, and at least a
     # fifth of the budget (one minute or more) for training come after sampling.
     after_reserve = 1.15 * eval_seconds + 10
     sampled = generate_batch(
-        model, tokenizer, [p for p, _ in train_prompts], samples=config.samples,
+        infer, tokenizer, [p for p, _ in train_prompts], samples=config.samples,
         temperature=config.temperature, top_p=config.top_p,
         progress=lambda f: hooks.say(0.25 + 0.2 * f, f"sampling: {f:.0%}"),
         deadline=budget_end - after_reserve - max(60.0, 0.2 * config.minutes * 60), **gen)
     sample_seconds = time.perf_counter() - t_sample
+    del infer
     kept = [k for k, answers in enumerate(sampled) if answers is not None]
     skipped = len(train) - len(kept)
     if not kept:
@@ -454,7 +471,9 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
     model = peft_model
     peft_model.merge_adapter()  # the same function, without the LoRA detour per layer
     try:
-        after_answers, after_hits, after_seconds = heldout(0.8, "after")
+        infer = inference_model(peft_model.get_base_model(), precision)
+        after_answers, after_hits, after_seconds = heldout(0.8, "after", infer)
+        del infer
     finally:
         peft_model.unmerge_adapter()
     before_m, after_m = float(np.mean(before_hits)), float(np.mean(after_hits))
@@ -475,6 +494,7 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
         "ratings": counts, "examples": len(rows), "steps": steps, "max_steps": max_steps,
         "stopped_early": steps < max_steps, "train_loss": round(train_loss, 6),
         "train_seconds": round(train_seconds, 1), "precision": precision,
+        "answer_dtype": "bfloat16" if precision == "bf16" else str(model.dtype).split(".")[-1],
         "train_questions_skipped_for_time": skipped,
         "phase_seconds": {"load": round(load_seconds, 1), "prompts": round(prompt_seconds, 1),
                           "before": round(eval_seconds, 1), "sample": round(sample_seconds, 1),

@@ -76,6 +76,17 @@ def test_shared_prompt_cache_gives_the_same_logits(fresh_llama, tiny_tokenizer):
         assert torch.allclose(a, b, atol=1e-5)
 
 
+def test_bf16_answers_come_from_a_copy(fresh_llama):
+    import torch
+
+    from core.finetune.drill import inference_model
+
+    model = fresh_llama()
+    copy = inference_model(model, "bf16")
+    assert copy is not model and copy.dtype == torch.bfloat16 and model.dtype == torch.float32
+    assert inference_model(model, "fp32") is model
+
+
 def test_generation_deadline_leaves_the_rest_unanswered(fresh_llama, tiny_tokenizer):
     model = fresh_llama()
     out = generate_batch(model, tiny_tokenizer, ["a b", "c d e"], max_new_tokens=3,
