@@ -50,7 +50,6 @@ import numpy as np
 from core import access
 from core.errors import UserError
 from core.evaluation.metrics import answer_hit
-from core.evaluation.versions import paired_bootstrap, verdict
 from core.names import check_name
 from core.settings import Settings
 from core.training.lora import LoraSpec
@@ -476,6 +475,8 @@ def run_drill(settings: Settings, config: DrillConfig, *, generator=None, store=
         del infer
     finally:
         peft_model.unmerge_adapter()
+    from core.evaluation.versions import paired_bootstrap, verdict  # imports torch: not at parse
+
     before_m, after_m = float(np.mean(before_hits)), float(np.mean(after_hits))
     low, high = paired_bootstrap(before_hits, after_hits, seed=config.seed)
     for label, adapter, answers, hits in (("before", None, before_answers, before_hits),
