@@ -115,19 +115,14 @@ with tab_train:
     prefix = c1.text_input("Save as (prefix)", "page", key="emo_prefix")
     folds = c2.number_input("CV folds", 2, 10, 3, key="emo_folds")
     epochs = c3.number_input("Transformer epochs (most)", 1, 20, 6, key="emo_epochs")
-    refit = st.toggle("Refit each saved model on every row after scoring the test split", True,
-                      key="emo_refit", help="Test scores come from the model trained without "
-                      "the test rows; the saved one then learns from all rows, same settings.")
-    st.caption(f"Transformer base: `{settings.classifier_model}` (NLPLAB_CLASSIFIER_MODEL), "
-               "stops early when validation macro-F1 stops improving, then is refit on every "
-               "row for the epochs chosen. Linear SVC: calibrated.")
+    refit = st.toggle("Refit on every row", True, key="emo_refit", help=workflow.REFIT_HELP)
+    st.caption(workflow.training_caption(settings.classifier_model))
     if st.button("Train and compare", type="primary", key="emo_train",
                  disabled=not chosen or job_running("emo-train") or locked("train"),
                  help="Runs in the background; you can leave this page meanwhile."):
         with shown_errors():
             configs = compare.plan(chosen, prefix, oversample=oversample, cv_folds=folds,
-                                   epochs=epochs, preprocess=config, group_map=mapping,
-                                   refit=refit)
+                                   epochs=epochs, preprocess=config, group_map=mapping, refit=refit)
             start_job("emo-train", workflow.training_work(data, configs, DATA_DIR, settings))
     job_panel("emo-train", title="Training",
               on_done=lambda snap: state.update(emo_train_outcome=snap["result"]),

@@ -18,7 +18,6 @@ from core.adapters import AdapterRegistry
 from core.answering import ALL_MODES, MODES, make_context
 from core.errors import UserError
 from core.evaluation import runner, view
-from core.feedback.export import safe_csv
 from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.rag.highlight import escape_markdown
 from pages._job_panel import actor, forget_job, job_panel, job_running, locked, start_job
@@ -121,7 +120,7 @@ if run:
         st.caption(caption)
     st.dataframe(rows, hide_index=True)
     d1, d2 = st.columns(2)
-    d1.download_button("Download rows (CSV)", safe_csv(pd.DataFrame(run["rows"])),
+    d1.download_button("Download rows (CSV)", view.rows_csv(run),
                        file_name=f"eval-{run['id']}.csv", mime="text/csv")
     d2.download_button("Download run (JSON)", json.dumps(run, default=str),
                        file_name=f"eval-{run['id']}.json", mime="application/json")
