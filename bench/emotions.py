@@ -1,18 +1,19 @@
-"""Benchmark: tweet preprocessing throughput and every emotion model on real tweets.
+"""Benchmark: every emotion model on real tweet sets, and preprocessing throughput.
 
-Data: ``../shared/data/text_emotion.csv`` (40,000 tweets, 13 noisy labels). By default a
-stratified subsample (``--n``, 2000) so the run takes minutes on a busy 2-core machine;
-``--full`` uses all 40k. Part 1 times our pipeline (tokenizer, stopword set and lemmatiser
-built once, lemmas cached) against a naive one measured in the same run (stopword list rebuilt
-from the file and scanned per word, a new WordNetLemmatizer and TweetTokenizer per call, POS
-guessed without a cache) and checks both give the same tokens. Part 2 trains each model with
-and without the 13->7 emotion grouping and with and without oversampling (held-out 20% test
-split; macro-F1, accuracy, training time of the final fit). The transformer runs on its own
-smaller subsample (``--transformer-n``) for ``--epochs`` epochs, once (7 groups, class
-weights) unless ``--transformer-grid``.
+Models (``--part models``, the default): each model is trained exactly as ``emotions train``
+does with its defaults (its own stratified 80/20 split, CV and searches inside the training
+file) on the TRAIN part of each benchmark set, then scored on that set's untouched TEST part
+(macro-F1, accuracy), with the final fit's seconds and the whole run's. Sets, built from
+``../shared/data`` (:func:`benchmark_sets`): ``te4`` TweetEval-like (anger/fear/joy/sadness
+from ``tweets_clean.txt``, 3,300 train / 1,400 test), ``tc6`` (all six ``tweets_clean``
+labels), ``te7`` (``text_emotion.csv`` grouped 13 -> 7). The load average is printed with the
+numbers: the box is shared, absolute seconds move with it.
+Preprocessing (``--part preprocessing``): our pipeline against a naive one doing the same steps
+with everything rebuilt per call, same tokens checked.
 
-    .venv/bin/python bench/emotions.py            # default, a few minutes
-    .venv/bin/python bench/emotions.py --full     # all 40k tweets (long)
+    .venv/bin/python bench/emotions.py --data ../shared/data/text_emotion.csv \
+        --sets te4,tc6 --models logreg,linear_svc,stacking,sentence_logreg   # classical + fast
+    .venv/bin/python bench/emotions.py --sets te4 --models transformer     # ~15 min unloaded
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from core.emotions import datasets as ds  # noqa: E402
 from core.emotions.preprocess import (  # noqa: E402
+    NEG_PREFIX,
     STOPWORDS_FILE,
     PreprocessConfig,
     Preprocessor,
     emoji_to_words,
     hashtags_to_words,
+    mark_negation,
+    normalise_elongation,
     remove_punctuation,
     remove_urls,
     replace_handles,
@@ -61,24 +65,28 @@ def naive_tokens(text: str, per_call_lemmatizer: bool = False,
     from core.emotions.lemmatize import Lemmatizer
 
     text = unescape_html(text[:2000]).lower()
-    text = remove_punctuation(emoji_to_words(hashtags_to_words(replace_handles(
-        remove_urls(text)))))
+    text = remove_punctuation(emoji_to_words(mark_negation(normalise_elongation(
+        hashtags_to_words(replace_handles(remove_urls(text)))))))
     tokens = TweetTokenizer(preserve_case=True, reduce_len=True).tokenize(text)
     kept = []
     for tok in tokens:
         lines = [w.strip() for w in STOPWORDS_FILE.read_text(encoding="utf-8").splitlines()
                  if w.strip() and not w.startswith("#")]
         stop = [w for w in lines if not w.startswith("!")]          # negations are kept
-        if tok.lower() not in stop:
+        if tok.lower().removeprefix(NEG_PREFIX) not in stop:
             kept.append(tok)
+    negated = [tok.startswith(NEG_PREFIX) for tok in kept]
+    kept = [tok.removeprefix(NEG_PREFIX) for tok in kept]
     if per_call_lemmatizer:
-        return Lemmatizer.create(data_dir).lemmatize(kept)
+        lemmas = Lemmatizer.create(data_dir).lemmatize(kept)
+        return [NEG_PREFIX + w if n else w for w, n in zip(lemmas, negated, strict=True)]
     out = []
-    for tok in kept:
+    for tok, neg in zip(kept, negated, strict=True):
         lem = WordNetLemmatizer()
         word = tok.lower()
+        prefix = NEG_PREFIX if neg else ""
         if not word.isalpha():
-            out.append(tok)
+            out.append(prefix + tok)
             continue
         pos = None
         for p in ("v", "n", "a"):
@@ -89,7 +97,7 @@ def naive_tokens(text: str, per_call_lemmatizer: bool = False,
         if pos is None:
             syn = wn.synsets(word)
             pos = ("a" if syn[0].pos() == "s" else syn[0].pos()) if syn else "n"
-        out.append(lem.lemmatize(word, pos))
+        out.append(prefix + lem.lemmatize(word, pos))
     return out
 
 
@@ -111,71 +119,171 @@ def bench_preprocessing(texts: list[str], naive_n: int, per_call_n: int,
     return rows
 
 
+def _split(data: ds.LabelledData, n_train: int, n_test: int, seed: int = 0
+           ) -> tuple[ds.LabelledData, ds.LabelledData]:
+    """A stratified sample of n_train + n_test tweets (duplicate texts dropped), split."""
+    from sklearn.model_selection import train_test_split
+
+    data = ds.merge([data])
+    idx = list(range(len(data.texts)))
+    if n_train + n_test < len(idx):
+        idx, _ = train_test_split(idx, train_size=n_train + n_test, random_state=seed,
+                                  stratify=data.labels)
+    tr, te = train_test_split(idx, test_size=n_test, random_state=seed,
+                              stratify=[data.labels[i] for i in idx])
+
+    def part(rows):
+        return ds.LabelledData([data.texts[i] for i in rows], [data.labels[i] for i in rows])
+
+    return part(tr), part(te)
+
+
+def benchmark_sets(root: Path, names: list[str], n_train: int, n_test: int, seed: int = 0
+                   ) -> dict[str, tuple[ds.LabelledData, ds.LabelledData]]:
+    """{name: (train, test)} built from ``../shared/data``; the test part is never trained on.
+
+    - ``te4``: TweetEval-like, 4 classes (anger, fear, joy, sadness) of ``tweets_clean.txt``,
+      3,300 train / 1,400 test at the default sizes, like the public 4-class tweet benchmark;
+    - ``tc6``: all 6 hashtag-labelled emotions of ``tweets_clean.txt``;
+    - ``te7``: ``text_emotion.csv`` grouped 13 -> 7 with the shipped map.
+    """
+    out = {}
+    for name in names:
+        if name in ("te4", "tc6"):
+            clean = ds.load_tweets_clean(root / "tweets_clean.txt")
+            if name == "te4":
+                keep = [i for i, lab in enumerate(clean.labels)
+                        if lab in ("anger", "fear", "joy", "sadness")]
+                clean = ds.LabelledData([clean.texts[i] for i in keep],
+                                        [clean.labels[i] for i in keep])
+            out[name] = _split(clean, n_train, n_test, seed)
+        elif name == "te7":
+            raw = ds.load_text_emotion(root / "text_emotion.csv")
+            out[name] = _split(ds.apply_groups(raw, ds.load_group_map()), n_train, n_test, seed)
+        else:
+            raise SystemExit(f"unknown benchmark set {name!r} (te4, tc6, te7)")
+    return out
+
+
+def bench_models(args, data_dir: Path) -> None:
+    """Each model trained with the CLI defaults on each set's train part (its own 80/20 split
+    and CV inside), then scored on the set's untouched test part."""
+    import subprocess
+
+    from core.emotions.training import TrainConfig, evaluate, train
+    from core.settings import load_settings
+
+    settings = load_settings()
+    sets = benchmark_sets(args.data.parent, args.sets.split(","), args.n_train, args.n_test)
+    load = os.getloadavg()[0]
+    print(f"# load average at start: {load:.1f}; commit "
+          + subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                           text=True, cwd=ROOT).stdout.strip())
+    print("| set | classes | train/test | model | test macro-F1 | accuracy | CV macro-F1 | "
+          "train s (first fit) | wall s (all) |\n|---|---:|---|---|---:|---:|---:|---:|---:|",
+          flush=True)
+    for set_name, (tr, te) in sets.items():
+        for model in args.models.split(","):
+            cfg = TrainConfig(model=model, name="bench", refit=not args.no_refit,
+                              **({"epochs": args.epochs} if args.epochs else {}))
+            tcfg = None
+            if model == "transformer" and (args.pooling or args.learning_rate or args.no_probe):
+                from core.emotions.transformer import TransformerConfig
+
+                base_cfg = TransformerConfig(epochs=cfg.epochs)
+                tcfg = TransformerConfig(
+                    epochs=cfg.epochs, pooling=args.pooling or base_cfg.pooling,
+                    learning_rate=args.learning_rate or base_cfg.learning_rate,
+                    probe_init=not args.no_probe)
+            t0 = time.perf_counter()
+            r = train(tr, cfg, data_dir, save=False, settings=settings, transformer=tcfg,
+                      progress=_eta_printer() if args.verbose else None)
+            wall = time.perf_counter() - t0
+            m = evaluate(r.model, te)
+            print(f"| {set_name} | {len(set(tr.labels))} | {len(tr.texts)}/{len(te.texts)} | "
+                  f"{model} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} | "
+                  f"{r.cv.get('macro_f1_mean')} | {r.seconds:.1f} | {wall:.1f} |"
+                  + (f" {_transformer_note(r.model.info)}" if model == "transformer" else ""),
+                  flush=True)
+    print(f"# load average at end: {os.getloadavg()[0]:.1f}")
+
+
+def _transformer_note(info: dict) -> str:
+    sel = info.get("selection", info)
+    return (f"pooling {info.get('pooling')}, lr {info.get('learning_rate')}, best epoch "
+            f"{sel.get('best_epoch')}/{sel.get('epochs_run')} (val macro-F1 "
+            f"{sel.get('best_val_macro_f1')}), refit {info.get('refit_seconds', 0):.0f} s")
+
+
+def _eta_printer():
+    last = [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        if time.perf_counter() - last[0] > 60:
+            last[0] = time.perf_counter()
+            print(f"#   {fraction:5.1%} {message}", file=sys.stderr, flush=True)
+
+    return report
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=2000, help="stratified subsample size")
-    ap.add_argument("--full", action="store_true", help="use all 40,000 tweets")
+    ap.add_argument("--part", choices=("models", "preprocessing", "all"), default="models")
+    ap.add_argument("--sets", default="te4,tc6,te7",
+                    help="te4 (TweetEval-like 4 classes), tc6 (tweets_clean 6), te7 "
+                         "(text_emotion grouped 7)")
+    ap.add_argument("--n-train", type=int, default=3300)
+    ap.add_argument("--n-test", type=int, default=1400)
+    ap.add_argument("--models", default="logreg,linear_svc,stacking,random_forest,"
+                                        "sentence_logreg,transformer")
+    ap.add_argument("--epochs", type=int, default=0, help="transformer epochs (0: default)")
+    ap.add_argument("--pooling", choices=("mean", "cls"), help="transformer head (default cls)")
+    ap.add_argument("--learning-rate", type=float, default=0.0, help="transformer (0: default)")
+    ap.add_argument("--no-probe", action="store_true", help="transformer: random head start")
+    ap.add_argument("--no-refit", action="store_true",
+                    help="score the model trained on the 80%% split (no refit on every row)")
+    ap.add_argument("--verbose", action="store_true", help="progress with ETA on stderr")
+    ap.add_argument("--n", type=int, default=2000, help="preprocessing: subsample size")
     ap.add_argument("--naive-n", type=int, default=150, help="tweets for the naive pipeline")
     ap.add_argument("--per-call-n", type=int, default=10,
                     help="tweets for the naive pipeline that builds a lemmatiser per tweet")
-    ap.add_argument("--models", default="logreg,random_forest,linear_svc,stacking,transformer")
-    ap.add_argument("--transformer-n", type=int, default=800)
-    ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--transformer-grid", action="store_true",
-                    help="all four grouping x oversampling runs for the transformer (default: "
-                         "7 groups with class weights only; each run is minutes on 2 cores)")
     ap.add_argument("--data", type=Path, default=DATA, help="path of text_emotion.csv")
+    ap.add_argument("--write-sets", type=Path, metavar="DIR",
+                    help="write each set as DIR/<set>_train.csv and _test.csv (text,label), "
+                         "for `emotions train/evaluate`, and stop")
     args = ap.parse_args()
     if not args.data.is_file():
         sys.exit(f"benchmark data not found: {args.data} (only on the team's machines)")
+    if args.write_sets:
+        args.write_sets.mkdir(parents=True, exist_ok=True)
+        for name, parts in benchmark_sets(args.data.parent, args.sets.split(","), args.n_train,
+                                          args.n_test).items():
+            for part, data in zip(("train", "test"), parts, strict=True):
+                data.frame().to_csv(args.write_sets / f"{name}_{part}.csv", index=False)
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="emo-bench-"))
+    if args.part in ("preprocessing", "all"):
+        bench_preprocessing_table(args)
+    if args.part in ("models", "all"):
+        bench_models(args, data_dir)
+
+
+def bench_preprocessing_table(args) -> None:
     from sklearn.model_selection import train_test_split
 
-    from core.emotions.training import TrainConfig, train
-
-    data = ds.load_text_emotion(args.data)
-
-    def subsample(n: int) -> ds.LabelledData:
-        if n >= len(data.texts):
-            return data
-        idx, _ = train_test_split(list(range(len(data.texts))), train_size=n, random_state=0,
-                                  stratify=data.labels)
-        return ds.LabelledData([data.texts[i] for i in idx], [data.labels[i] for i in idx])
-
-    sub = subsample(len(data.texts) if args.full else args.n)
-    print(f"# text_emotion.csv: {len(sub.texts)} tweets, {len(set(sub.labels))} labels\n")
     from core.settings import load_settings
 
-    prep = bench_preprocessing(sub.texts, args.naive_n, args.per_call_n,
-                               load_settings().data_dir)
+    data = ds.load_text_emotion(args.data)
+    idx, _ = train_test_split(list(range(len(data.texts))), train_size=args.n, random_state=0,
+                              stratify=data.labels)
+    texts = [data.texts[i] for i in idx]
+    print(f"# text_emotion.csv: {len(texts)} tweets\n")
+    prep = bench_preprocessing(texts, args.naive_n, args.per_call_n, load_settings().data_dir)
     print("| pipeline | tweets | tweets/s | ours is | same tokens |\n|---|---:|---:|---:|---:|")
     for r in prep:
         print(f"| {r['name']} | {r['n']} | {r['tps']:,.1f} | {prep[0]['tps'] / r['tps']:,.0f}x "
               f"| {r['same']}/{r['n']} |")
     print(flush=True)
-
-    group_map = ds.load_group_map()
-    tsub = subsample(args.transformer_n)
-    rows = []
-    data_dir = Path(tempfile.mkdtemp(prefix="emo-bench-"))
-    print("| model | labels | oversample | rows | macro-F1 | accuracy | CV macro-F1 | "
-          "train s |\n|---|---|---|---:|---:|---:|---:|---:|", flush=True)
-    for model in args.models.split(","):
-        for grouped in (False, True):
-            for over in (False, True):
-                if model == "transformer" and not args.transformer_grid and (
-                        not grouped or over):
-                    continue
-                d = tsub if model == "transformer" else sub
-                cfg = TrainConfig(model=model, name="bench", oversample=over, epochs=args.epochs,
-                                  group_map=group_map if grouped else None)
-                r = train(d, cfg, data_dir, save=False)
-                cv = r.cv.get("macro_f1_mean")
-                row = (f"| {model} | {'7 groups' if grouped else '13 raw'} | "
-                       f"{'yes' if over else 'no'} | {len(d.texts)} | {r.test['macro_f1']:.3f} | "
-                       f"{r.test['accuracy']:.3f} | {cv if cv is not None else '-'} | "
-                       f"{r.seconds:.1f} |")
-                rows.append(row)
-                print(row, flush=True)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,11 @@ Commands (2 shared CPU cores):
     .venv/bin/python bench/knowledge_injection.py --sets default-slice --sweep
     .venv/bin/python bench/knowledge_injection.py --sets island-council --minutes 5 \\
         --targets all --rank 16
-The sweep (exposures x wordings x targets) on the default-KB slice: ``--sweep`` runs
-minutes in {3, 6} x wordings in {1, 3} x targets in {attention, all linear}: 8 runs.
+The sweep (exposures x wordings x targets), ``--sweep``: on two default-KB documents (the
+storm news and the price list: 9 test questions; their 3 train-split questions join the
+recipe), a time budget of 0.75 or 1.5 minutes (the epochs it buys are printed) x 1 or 3
+template wordings per chunk x LoRA on attention (q_proj, v_proj) or on every linear layer:
+8 runs, about 15 minutes on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ TARGETS = {"attention": ("q_proj", "v_proj"),
            "all": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")}
 SLICE_DOCS = ("news-storm-ebbrin.txt", "news-vessary-contract.txt", "news-brackwater-solar.txt",
               "news-apprentice-school.txt", "price-list-2024.txt")
+SWEEP_DOCS = ("news-storm-ebbrin.txt", "price-list-2024.txt")  # 9 test, 3 train questions
+SWEEP = {"minutes": (0.75, 1.5), "wordings": (1, 3), "targets": ("attention", "all")}
 
 
 def parse_args() -> argparse.Namespace:
@@ -69,13 +74,13 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def kb_source(name: str) -> tuple[Path, Path, set[str] | None]:
+def kb_source(name: str, sweep: bool = False) -> tuple[Path, Path, set[str] | None]:
     """(documents folder, QA file, documents to keep or None for all)."""
     from core.qa import DEFAULT_QA_FILE
     from core.rag.defaults import DEFAULT_DOCS_DIR
 
     if name == "default-slice":
-        return DEFAULT_DOCS_DIR, DEFAULT_QA_FILE, set(SLICE_DOCS)
+        return DEFAULT_DOCS_DIR, DEFAULT_QA_FILE, set(SWEEP_DOCS if sweep else SLICE_DOCS)
     folder = KB_SETS / name
     if not folder.is_dir():
         raise SystemExit(f"no KB set {name!r} under {KB_SETS}")
@@ -107,7 +112,7 @@ def lora_rows(args) -> list[tuple[str, object]]:
         return [("defaults" if not changes else ",".join(f"{k}={v}" for k, v in
                                                        changes.items()), base)]
     rows = []
-    for minutes, wordings, targets in itertools.product((3.0, 6.0), (1, 3), TARGETS):
+    for minutes, wordings, targets in itertools.product(*SWEEP.values()):
         label = f"{minutes:g} min, {wordings} wordings, {targets}"
         rows.append((label, replace(base, minutes=minutes, epochs=0,
                                     paraphrases_per_chunk=wordings,
@@ -115,36 +120,34 @@ def lora_rows(args) -> list[tuple[str, object]]:
     return rows
 
 
-def mc_accuracy(items, modes, ctx) -> dict[str, float]:
+def mode_means(items, modes, ctx, score) -> dict[str, float]:
+    """Per mode, the mean of ``score(prepared job, item)`` over the questions."""
     from core.answering import prepare
+
+    return {mode: sum(score(prepare(item.question, mode, ctx), item) for item in items)
+            / len(items) for mode in modes}
+
+
+def mc_accuracy(items, modes, ctx) -> dict[str, float]:
     from core.evaluation.likelihood import score_choices
 
-    out = {}
-    for mode in modes:
-        right = 0
-        for item in items:
-            job = prepare(item.question, mode, ctx)
-            scores = score_choices(ctx.generator, job.prompt.prompt, item.choices,
-                                   chat=job.prompt.chat, adapter=job.adapter)
-            right += scores.best_mean == item.correct_choice
-        out[mode] = right / len(items)
-    return out
+    def correct(job, item) -> float:
+        scores = score_choices(ctx.generator, job.prompt.prompt, item.choices,
+                               chat=job.prompt.chat, adapter=job.adapter)
+        return float(scores.best_mean == item.correct_choice)
+
+    return mode_means(items, modes, ctx, correct)
 
 
 def answer_hits(items, modes, ctx) -> dict[str, float]:
-    from core.answering import prepare
     from core.evaluation.metrics import answer_hit
 
-    out = {}
-    for mode in modes:
-        hits = 0.0
-        for item in items:
-            job = prepare(item.question, mode, ctx)
-            text = ctx.generator.generate(job.prompt.prompt, ctx.generation,
-                                          chat=job.prompt.chat, adapter=job.adapter).text
-            hits += answer_hit(text, item.golds).value or 0.0
-        out[mode] = hits / len(items)
-    return out
+    def hit(job, item) -> float:
+        text = ctx.generator.generate(job.prompt.prompt, ctx.generation, chat=job.prompt.chat,
+                                      adapter=job.adapter).text
+        return answer_hit(text, item.golds).value or 0.0
+
+    return mode_means(items, modes, ctx, hit)
 
 
 def main() -> int:
@@ -169,9 +172,9 @@ def main() -> int:
     generator = load_generator(settings)
     results = []
     try:
-        for set_name in args.sets.split(","):
-            folder, qa_file, keep = kb_source(set_name)
-            kb = set_name.replace("_", "-")
+        for set_name in ("default-slice",) if args.sweep else args.sets.split(","):
+            folder, qa_file, keep = kb_source(set_name, args.sweep)
+            kb = set_name.replace("_", "-") + ("-sweep" if args.sweep else "")
             if not store.exists(kb):
                 docs, _ = read_folder(folder)
                 if keep is not None:

@@ -64,7 +64,7 @@ def matmul_flops(dtype: torch.dtype, n: int = 1024, repeats: int = 5) -> float:
 
 def models_own_loss(model, batch):
     """The previous path: the model projects every position (transformers' loss)."""
-    return model(**batch, use_cache=False)
+    return model(**batch, use_cache=False).loss
 
 
 def recipe_examples(settings, docs: Path, tokenizer, n: int):
@@ -98,7 +98,7 @@ def main() -> None:
     ]
     if not bf16_supported("cpu"):
         rows = [r for r in rows if r[1].precision != "bf16"]
-    default_forward = train_module._forward
+    default_loss = train_module._batch_loss
     speeds: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in rows}
     losses: dict[str, list[float]] = {}
     n_params = 0
@@ -106,11 +106,11 @@ def main() -> None:
         for name, lora, forward in rows:
             model, _ = training_copy(settings.generator_model, settings)
             n_params = sum(p.numel() for p in model.parameters())
-            train_module._forward = forward or default_forward
+            train_module._batch_loss = forward or default_loss
             try:
                 result = train_module.train_lora(model, tokenizer, examples, lora)
             finally:
-                train_module._forward = default_forward
+                train_module._batch_loss = default_loss
             speeds[name].append((result.tokens_per_second, result.row_tokens_per_second))
             losses[name] = result.losses
             print(f"  {name}: {result.tokens_per_second:.1f} training tok/s, "

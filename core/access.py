@@ -44,7 +44,7 @@ ROLES = ("admin", "visitor")
 #: Every action that needs the admin role in demo mode, with the words a refusal uses.
 ACTIONS: dict[str, str] = {
     "build": "Creating or adding to a knowledge base",
-    "delete": "Deleting knowledge bases, documents or adapters",
+    "delete": "Deleting knowledge bases, documents, adapters or saved evaluation runs",
     "upload": "Uploading files",
     "train": "Training (fine-tuning, learning from feedback, emotion models)",
     "evaluate": "Running evaluations",

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core import access
-from core.atomic import atomic_dir
+from core.atomic import atomic_dir, write_text_atomic
 from core.errors import UserError
 from core.names import is_valid_name, suggest_name
 
@@ -57,6 +57,20 @@ def _read_json(path: Path) -> dict:
     except (OSError, json.JSONDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def helped_label(result: dict | None) -> str:
+    """What the adapter list says about a stored before/after result.
+
+    Example: delta +0.12 with interval (0.05, 0.19) -> "yes: +0.120 answer_hit";
+    interval (-0.02, 0.10) -> "unclear: +0.040 answer_hit"; no result -> "".
+    """
+    if not result:
+        return ""
+    low, high = result.get("delta_ci95") or (None, None)
+    verdict = ("unclear" if low is None else "yes" if low > 0 else "no" if high < 0
+               else "unclear")
+    return f"{verdict}: {result.get('delta', 0):+.3f} {result.get('metric', '')}".strip()
 
 
 class AdapterRegistry:
@@ -126,6 +140,7 @@ class AdapterRegistry:
                 "final_loss": meta.get("train_loss", losses[-1] if losses else None),
                 "seconds": meta.get("seconds"),
                 "partial": bool(meta.get("partial")),  # kept from a cancelled run
+                "helped": helped_label(meta.get("before_after")),
             })
         return sorted(rows, key=lambda r: str(r["created_at"]), reverse=True)
 
@@ -160,6 +175,14 @@ class AdapterRegistry:
             meta = {"name": target.name, "created_at": now_iso(), **metadata}
             (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
         return target
+
+    def update_metadata(self, name: str, patch: dict) -> dict:
+        """Merge ``patch`` into an existing adapter's ``metadata.json`` (atomic replace: a
+        reader sees the old file or the new one, never half of it); returns the new metadata."""
+        folder = self.require(name)
+        meta = {**_read_json(folder / METADATA_FILE), **patch}
+        write_text_atomic(folder / METADATA_FILE, json.dumps(meta, indent=2, default=str))
+        return meta
 
     def delete(self, name: str, *, actor: access.Actor | None = None) -> None:
         """Remove an adapter folder (and drop it from any generator that loaded it); ``actor``

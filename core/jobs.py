@@ -7,6 +7,7 @@ One :class:`JobRegistry` holds every job of the process. Each job kind is declar
 |---|---|---|
 | ``finetune``, ``evaluate`` | ``process``: one run per server | refused (UserError) |
 | ``kb-build``, ``emo-train``, ``fb-learn`` | ``session``: one per browser session | joins it |
+| ``fb-drill``, ``fb-compare`` | ``session`` | joins it |
 
 Every kind names the :data:`core.access.ACTIONS` entry it performs: in demo mode only an admin
 actor may start it, and a ``train`` job is refused while another one runs anywhere on the server
@@ -162,6 +163,8 @@ KINDS: dict[str, JobKind] = {
     "kb-build": JobKind("session", "join", "build"),
     "emo-train": JobKind("session", "join", "train"),
     "fb-learn": JobKind("session", "join", "train"),
+    "fb-drill": JobKind("session", "join", "train"),
+    "fb-compare": JobKind("session", "join", "evaluate"),
 }
 
 

@@ -1,9 +1,10 @@
 """The Feedback dashboard's before/after panel: a feedback-trained adapter against its
 previous version on the default QA set's test questions.
 
-It runs while the page waits (a later issue turns it into a background job). Result shaping
-is :mod:`core.feedback.view`; the comparison itself is ``core.evaluation.versions``. The leading
-underscore keeps this module out of the page list.
+It runs as a background job (``fb-compare``, the shared job panel: progress, ETA, result kept
+across navigation); the verdict is also stored in the adapter's metadata, so the adapter list
+shows whether it helped. Result shaping is :mod:`core.feedback.view`; the comparison itself is
+``core.evaluation.versions``. The leading underscore keeps this module out of the page list.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import streamlit as st
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.feedback import view
-from pages._access import actor, locked
+from pages._job_panel import actor, job_panel, job_running, locked, start_job
 
 
 def before_after(settings, last: str | None = None) -> None:
@@ -24,9 +25,10 @@ def before_after(settings, last: str | None = None) -> None:
              "adapter it continued from, or the base model when it started fresh) answer the "
              "same test-split questions of the default QA set, scored by the evaluation of the "
              "**Evaluate** page (exact match, token F1, multiple-choice log-likelihood accuracy, "
-             "embedding relevance, latency). Same as `python -m core feedback compare`.")
+             "embedding relevance, latency). The verdict (answer hit, paired bootstrap 95 % "
+             "interval) is saved with the adapter. Same as `python -m core feedback compare`.")
     names = [a["name"] for a in AdapterRegistry.of(settings).list()
-             if a.get("source") == "feedback"]
+             if a.get("source") in ("feedback", "drill")]
     if not names:
         st.caption("No adapter trained from feedback yet: learn one above.")
     else:
@@ -41,18 +43,24 @@ def before_after(settings, last: str | None = None) -> None:
                                key="fb_cmp_modes", help="finetuned+rag also retrieves from the "
                                "default knowledge base (its 'before' is RAG without adapter)")
         if st.button("Compare before / after", key="fb_cmp_go",
-                     disabled=not modes or locked("evaluate")):
+                     disabled=not modes or locked("evaluate") or job_running("fb-compare"),
+                     help="Runs in the background; you can leave this page."):
             from core.evaluation import versions as compare
             from core.st_cache import get_embedder, get_generator, get_rag_store
 
-            bar = st.progress(0.0, text="starting…")
             try:
-                st.session_state["fb_cmp_result"] = compare.compare_versions(
-                    settings, adapter, compare.default_items(int(limit)), modes,
-                    generator=get_generator(), embedder=get_embedder(), store=get_rag_store(),
-                    progress=lambda f, m: bar.progress(min(1.0, f), text=m), actor=actor())
+                items = compare.default_items(int(limit))
             except UserError as exc:
                 st.error(str(exc))
+            else:
+                who, parts = actor(), (get_generator(), get_embedder(), get_rag_store())
+                start_job("fb-compare", lambda job, a=adapter, m=list(modes): (
+                    compare.compare_versions(settings, a, items, m, generator=parts[0],
+                                             embedder=parts[1], store=parts[2],
+                                             progress=job.progress, actor=who)))
+    job_panel("fb-compare", title="Before / after", show_loss=False,
+              on_done=lambda snap: snap["error"] is None and st.session_state.update(
+                  fb_cmp_result=snap["result"]))
     if (out := st.session_state.get("fb_cmp_result")) is not None:
         show_result(out)
 

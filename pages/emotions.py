@@ -114,15 +114,15 @@ with tab_train:
     c1, c2, c3 = st.columns(3)
     prefix = c1.text_input("Save as (prefix)", "page", key="emo_prefix")
     folds = c2.number_input("CV folds", 2, 10, 3, key="emo_folds")
-    epochs = c3.number_input("Transformer epochs", 1, 20, 3, key="emo_epochs")
-    st.caption(f"Transformer base: `{settings.classifier_model}` (NLPLAB_CLASSIFIER_MODEL). "
-               "Linear SVC scores are softmax of margins, not calibrated probabilities.")
+    epochs = c3.number_input("Transformer epochs (most)", 1, 20, 6, key="emo_epochs")
+    refit = st.toggle("Refit on every row", True, key="emo_refit", help=workflow.REFIT_HELP)
+    st.caption(workflow.training_caption(settings.classifier_model))
     if st.button("Train and compare", type="primary", key="emo_train",
                  disabled=not chosen or job_running("emo-train") or locked("train"),
                  help="Runs in the background; you can leave this page meanwhile."):
         with shown_errors():
             configs = compare.plan(chosen, prefix, oversample=oversample, cv_folds=folds,
-                                   epochs=epochs, preprocess=config, group_map=mapping)
+                                   epochs=epochs, preprocess=config, group_map=mapping, refit=refit)
             start_job("emo-train", workflow.training_work(data, configs, DATA_DIR, settings))
     job_panel("emo-train", title="Training",
               on_done=lambda snap: state.update(emo_train_outcome=snap["result"]),

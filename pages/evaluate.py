@@ -120,7 +120,7 @@ if run:
         st.caption(caption)
     st.dataframe(rows, hide_index=True)
     d1, d2 = st.columns(2)
-    d1.download_button("Download rows (CSV)", pd.DataFrame(run["rows"]).to_csv(index=False),
+    d1.download_button("Download rows (CSV)", view.rows_csv(run),
                        file_name=f"eval-{run['id']}.csv", mime="text/csv")
     d2.download_button("Download run (JSON)", json.dumps(run, default=str),
                        file_name=f"eval-{run['id']}.json", mime="application/json")
@@ -146,5 +146,5 @@ else:
             o1, o2 = st.columns(2)  # a click reruns the page after its callback
             o1.button("Open the first selected run", on_click=st.session_state.update,
                       kwargs={"eval_run": loaded[0]})
-            o2.button("Delete the first selected run", on_click=runner.delete_run,
-                      args=(settings, chosen[0]))
+            o2.button("Delete the first selected run", on_click=runner.delete_run, args=(
+                settings, chosen[0]), kwargs={"actor": actor()}, disabled=locked("delete"))

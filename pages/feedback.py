@@ -1,8 +1,8 @@
-"""Feedback dashboard: what the thumbs say per mode and model, exports, and learning from them.
+"""Feedback dashboard: what the thumbs say per mode and model, exports, learning, the drill.
 
-Widgets in, core calls (core.feedback.stats / export / view, learning), charts out. Learning
-runs as a background job (one per session, core.jobs) through the shared job panel; the
-before/after comparison (pages/_before_after.py) runs while the page waits.
+Widgets in, core calls (core.feedback.stats / export / view / ranking, learning), charts out.
+Learning, the drill and the before/after comparison run as background jobs (core.jobs) through
+the shared job panel; the tabs' parts live in pages/_feedback_*.py and pages/_before_after.py.
 """
 
 from datetime import UTC, datetime
@@ -11,23 +11,25 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.feedback import export, stats, view
-from core.finetune.feedback import LearnConfig, learn_from_feedback, plan_training
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
-from pages._before_after import before_after
-from pages._job_panel import actor, job_panel, job_running, locked, start_job
+from pages._feedback_drill import drill_section
+from pages._feedback_learn import learn_section
+from pages._feedback_ranking import ranking_section
+from pages._job_panel import actor, locked
 
 st.title("Feedback dashboard")
 st.caption("Every thumbs up/down in the app is a reward signal (+1/-1). This page shows what "
            "they say per mode and model, exports them for preference training (KTO/DPO) and "
            "trains a new LoRA adapter from them.")
 
+sim = st.toggle("Include simulated ratings (from the feedback drill)", key="fb_include_sim")
 try:
     store = get_feedback_store()
-    records, prefs = store.list_outputs(), store.list_preferences()
+    records = store.list_outputs(include_simulated=sim)
+    prefs = store.list_preferences(include_simulated=sim)
 except UserError as exc:
     st.error(f"The feedback database cannot be opened: {exc}")
     st.stop()
@@ -37,8 +39,9 @@ for col, (label, value) in zip(st.columns(4), view.headline_metrics(records, pre
 if not records:
     st.info("No feedback yet. Rate answers on **Ask & compare** or **Tweet emotions** "
             "(👍/👎 under each answer); they appear here.")
-overview, table, drill, downloads, learn = st.tabs(
-    ["Overview", "Rated items", "Question drill-down", "Export", "Learn from feedback"])
+overview, table, drill, downloads, learn, drill_tab = st.tabs(
+    ["Overview", "Rated items", "Question drill-down", "Export", "Learn from feedback",
+     "Feedback drill (simulated)"])
 
 with overview:
     by = st.radio("Group by", ["mode", "model"], horizontal=True, key="fb_group_by",
@@ -59,6 +62,7 @@ with overview:
                         width="stretch")
         st.caption("Wilson score interval (Wilson 1927), z = 1.96. Overlapping bars: the "
                    "difference may be noise; collect more ratings.")
+    ranking_section(rated, prefs, key)
     st.subheader("Pairwise win rates")
     if wins := stats.win_rates(prefs, {r.id: r for r in records}, key=key):
         st.dataframe(wins, hide_index=True, width="stretch")
@@ -109,41 +113,7 @@ with downloads:
             disabled=locked("export"), key=f"fb_dl_{fmt}", **export.download_file(fmt, stamp))
 
 with learn:
-    settings = load_settings()
-    st.write("Train a NEW LoRA adapter on the ratings: KTO (unpaired thumbs, weighted for "
-             "imbalanced up/down counts) or DPO (A/B pairs). It is saved under "
-             f"`{settings.data_dir / 'adapters'}` with the feedback snapshot it learned from.")
-    l1, l2, l3, l4 = st.columns([2, 2, 1, 1])
-    name = l1.text_input("New adapter name", value=f"feedback-{stamp}", key="fb_learn_name")
-    none = "(none: start from the base model)"
-    names = [a["name"] for a in AdapterRegistry.of(settings).list()]
-    base = l2.selectbox("Start from adapter", [none, *names], key="fb_learn_base")
-    method = l3.selectbox("Method", ["auto", "kto", "dpo"], key="fb_learn_method")
-    steps = l4.number_input("Steps", 1, 2000, 10, key="fb_learn_steps")
-    try:
-        config = LearnConfig(adapter=name, method=method, max_steps=int(steps))
-        st.info(view.plan_message(plan_training(rated, prefs, config)))
-        refusal = None
-    except UserError as exc:
-        st.warning(refusal := str(exc))
-    if st.button("Learn from feedback", type="primary", key="fb_learn_go",
-                 disabled=refusal is not None or job_running("fb-learn") or locked("train"),
-                 help="Runs in the background; you can leave this page."):
-        from core.st_cache import get_generator
-        from core.training.callbacks import TrainingHooks
+    learn_section(store, store.list_outputs(rated_only=True), store.list_preferences(), stamp)
 
-        start_job("fb-learn", lambda job, config=config, base=None if base == none else base:
-                  learn_from_feedback(store, get_generator(), settings, config,
-                                      base_adapter=base, hooks=TrainingHooks.for_job(job)))
-    job_panel("fb-learn", title="Learning from feedback",
-              on_done=lambda snap: snap["error"] is None and st.session_state.update(
-                  fb_learn_result=snap["result"]),
-              cancel_note="Stops after the current step; no adapter is saved.")
-    if (result := st.session_state.get("fb_learn_result")) is not None:
-        st.success(view.learn_message(result))
-        if result.losses:
-            st.plotly_chart(px.line(result.losses, x="step", y="loss", markers=True,
-                                    title="Training loss"), width="stretch")
-        with st.expander("Adapter metadata (feedback snapshot)"):
-            st.json(result.metadata)
-    before_after(settings, last=result.adapter if result is not None else None)
+with drill_tab:
+    drill_section(load_settings(), store)

@@ -152,6 +152,7 @@ def test_the_app_declares_each_kind_with_its_behaviour():
     assert {k: (v.scope, v.when_busy) for k, v in APP_KINDS.items()} == {
         "finetune": ("process", "refuse"), "evaluate": ("process", "refuse"),
         "kb-build": ("session", "join"), "emo-train": ("session", "join"),
-        "fb-learn": ("session", "join")}
+        "fb-learn": ("session", "join"), "fb-drill": ("session", "join"),
+        "fb-compare": ("session", "join")}
     with pytest.raises(ValueError, match="scope"):
         JobKind("server")

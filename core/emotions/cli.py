@@ -2,7 +2,7 @@
 
 - ``preprocess TEXT`` -> ``{"steps": [{"name", "text", "tokens"}]}``
 - ``train --data F.csv [--text-col C] [--label-col C] --model M --name N [--group-map F.json]
-  [--oversample] [--epochs E]`` -> ``{"name", "labels", "cv", "seconds"}``
+  [--oversample] [--epochs E] [--no-refit]`` -> ``{"name", "labels", "cv", "seconds"}``
 - ``evaluate --name N --data F.csv`` -> ``{"accuracy", "macro_f1", "weighted_f1", "per_class"}``
 - ``classify --name N TEXT...`` -> ``[{"text", "label", "scores"}]``
 Heavy imports stay inside the handlers.
@@ -38,7 +38,7 @@ def _cmd_train(args, settings):
     group_map = load_group_map(args.group_map) if args.group_map else None
     config = TrainConfig(model=args.model, name=args.name, oversample=args.oversample,
                          epochs=args.epochs, cv_folds=args.cv_folds, seed=args.seed,
-                         group_map=group_map)
+                         group_map=group_map, refit=not args.no_refit)
     return train(_data(args, settings), config, settings.data_dir, settings=settings).summary()
 
 
@@ -86,6 +86,9 @@ def register(sub) -> None:
                                   overrides={"model": {"choices": MODELS}})
             c.add_argument("--group-map", help="JSON {label: group} applied before training")
             add_dataclass_options(c, TrainConfig, ["oversample", "epochs", "cv_folds", "seed"])
+            c.add_argument("--no-refit", action="store_true",
+                           help="save the model trained without the held-out split instead of "
+                                "refitting it on every row")
             c.set_defaults(func=_cmd_train)
         else:
             c.set_defaults(func=_cmd_evaluate)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.emotions.config import ENCODER_MODELS
 from core.emotions.datasets import LabelledData, check_texts
 from core.emotions.models_store import list_models, model_summary
 from core.emotions.preprocess import PreprocessConfig
@@ -29,7 +30,9 @@ from core.errors import UserError
 from core.settings import Settings
 
 MODEL_LABELS = {"logreg": "Logistic regression (C search)", "random_forest": "Random forest",
-                "linear_svc": "Linear SVC", "stacking": "Stacking (LR + RF + SVC)",
+                "linear_svc": "Linear SVC",
+                "stacking": "Stacking (LR + SVC + NB)",
+                "sentence_logreg": "Sentence embeddings + LR",
                 "transformer": "Fine-tuned transformer"}
 
 
@@ -38,16 +41,17 @@ class _Cancelled(Exception):
 
 
 def plan(models: list[str], prefix: str, *, oversample: bool = False, cv_folds: int = 3,
-         epochs: int = 3, preprocess: PreprocessConfig | None = None,
-         group_map: dict[str, str] | None = None) -> list[TrainConfig]:
+         epochs: int = 6, preprocess: PreprocessConfig | None = None,
+         group_map: dict[str, str] | None = None, refit: bool = True) -> list[TrainConfig]:
     """One config per model, saved as ``<prefix>-<model>``; the transformer keeps its own
-    light preprocessing, classical models use ``preprocess``."""
+    light preprocessing, classical models use ``preprocess``; ``refit``: the saved model is
+    refit on every row once the held-out split is scored."""
     if not models:
         raise UserError("choose at least one model to train")
     return [TrainConfig(model=m, name=f"{prefix.strip()}-{m}", oversample=oversample,
                         cv_folds=int(cv_folds), epochs=int(epochs),
-                        preprocess=None if m == "transformer" else preprocess,
-                        group_map=group_map or None) for m in models]
+                        preprocess=None if m in ENCODER_MODELS else preprocess,
+                        group_map=group_map or None, refit=refit) for m in models]
 
 
 def train_many(data: LabelledData, configs: list[TrainConfig], data_dir: Path,
@@ -96,8 +100,17 @@ def results_table(data_dir: Path) -> pd.DataFrame:
                      "macro recall": test.get("macro_recall"),
                      "CV macro F1": cv.get("macro_f1_mean"), "CV ± std": cv.get("macro_f1_std"),
                      "train s": m.get("seconds"),
+                     "saved model trained on": _trained_on(summary["settings"].get("info", {})),
                      "saved": summary["settings"].get("saved_at", "")})
     return pd.DataFrame(rows)
+
+
+def _trained_on(info: dict) -> str:
+    """'all 4,700 rows (refit)' or '3,760 rows (80% split)'; '' for models saved before."""
+    train = info.get("train", {})
+    if train.get("refit_rows"):
+        return f"all {train['refit_rows']:,} rows (refit)"
+    return f"{train['rows']:,} rows (training split)" if train.get("rows") else ""
 
 
 def saved_result(data_dir: Path, name: str) -> dict:

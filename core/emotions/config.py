@@ -21,8 +21,11 @@ from core.emotions.preprocess import TRANSFORMER_CONFIG, PreprocessConfig
 from core.errors import UserError
 from core.names import check_name
 
-#: The classical heads (:data:`core.emotions.classical.CLASSICAL`) and the fine-tuned encoder.
-MODELS = ("logreg", "random_forest", "linear_svc", "stacking", "transformer")
+#: The classical heads (:data:`core.emotions.classical.CLASSICAL`), a logistic regression on
+#: frozen sentence embeddings, and the fine-tuned encoder.
+MODELS = ("logreg", "random_forest", "linear_svc", "stacking", "sentence_logreg", "transformer")
+#: Models that read lightly cleaned text (casing, stopwords, punctuation kept), not TF-IDF.
+ENCODER_MODELS = ("sentence_logreg", "transformer")
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,17 @@ class TrainConfig:
         "help": "stratified cross-validation folds on the training split (classical models)"})
     test_size: float = field(default=0.2, metadata={"help": "held-out test fraction"})
     seed: int = field(default=0, metadata={"help": "split, fold and initialisation seed"})
-    epochs: int = field(default=3, metadata={"help": "transformer epochs"})
+    epochs: int = field(default=6, metadata={
+        "help": "transformer: most epochs (early stopping on a validation split may stop it "
+                "sooner)"})
     preprocess: PreprocessConfig | None = field(default=None, metadata={
         "help": "preprocessing; None = the default for the model kind"})
     min_df: int = field(default=1, metadata={"help": "TF-IDF: drop terms in fewer documents"})
     group_map: dict[str, str] | None = field(default=None, metadata={
         "help": "{label: group} applied before training, kept with the model"})
+    refit: bool = field(default=True, metadata={
+        "help": "after scoring the held-out split, refit the saved model on every row with "
+                "the hyperparameters chosen on the training split"})
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -54,4 +62,4 @@ class TrainConfig:
     def preprocess_config(self) -> PreprocessConfig:
         if self.preprocess is not None:
             return self.preprocess
-        return TRANSFORMER_CONFIG if self.model == "transformer" else PreprocessConfig()
+        return TRANSFORMER_CONFIG if self.model in ENCODER_MODELS else PreprocessConfig()

@@ -6,7 +6,10 @@ A model lives in ``<data_dir>/emotion_models/<name>/``:
 - classical kinds: ``features.json`` (ngram size, term list) + ``weights.npz`` (idf and the
   head's arrays: linear coefficients, or every tree's node arrays, or a stack of both), loaded
   with ``allow_pickle=False``;
-- transformer: ``encoder/`` written by ``save_pretrained`` (safetensors + tokenizer JSON).
+- transformer: ``encoder/`` written by ``save_pretrained`` (safetensors + tokenizer JSON);
+  with mean pooling the encoder alone plus ``classifier.safetensors`` (the linear head);
+- sentence_logreg: ``encoder/`` written by ``SentenceTransformer.save`` (safetensors, its
+  pooling and normalisation modules) + ``weights.npz`` (the logistic head's arrays).
 Nothing is pickled or unpickled. Names follow the one store-name rule (:mod:`core.names`,
 ``[a-z0-9_-]{1,64}``) and are checked before any path is built; a model is written into a
 temporary folder renamed into place (:func:`core.atomic.atomic_dir`).
@@ -28,7 +31,7 @@ import numpy as np
 
 from core.atomic import atomic_dir
 from core.emotions.classical import head_from_arrays
-from core.emotions.features import TfidfFeatures
+from core.emotions.features import TfidfFeatures, UnionFeatures, features_from_saved
 from core.emotions.preprocess import PreprocessConfig, cached_preprocessor
 from core.errors import UserError
 from core.names import check_name, is_valid_name
@@ -50,7 +53,7 @@ class EmotionModel:
     labels: list[str]
     preprocess: PreprocessConfig
     head: object
-    features: TfidfFeatures | None = None
+    features: TfidfFeatures | UnionFeatures | None = None
     info: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     data_dir: Path | None = None
@@ -95,12 +98,21 @@ def _write(model: EmotionModel, tmp: Path) -> None:
     settings = {"format_version": FORMAT_VERSION, "name": model.name, "kind": model.kind,
                 "labels": model.labels, "preprocess": model.preprocess.to_dict(),
                 "info": model.info, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    if model.features is not None:
+    if model.kind == "sentence_logreg":
+        settings["head"] = model.head.linear.meta()
+        model.head.encoder.save(str(tmp / "encoder"), safe_serialization=True)
+        np.savez_compressed(tmp / "weights.npz", **model.head.linear.arrays())
+    elif model.features is not None:
         settings["head"] = model.head.meta()
         (tmp / "features.json").write_text(json.dumps(model.features.to_json()))
         np.savez_compressed(tmp / "weights.npz", idf=model.features.idf, **model.head.arrays())
     else:
-        model.head.model.save_pretrained(tmp / "encoder", safe_serialization=True)
+        if hasattr(model.head.model, "init_head"):    # MeanPoolClassifier
+            model.head.model.save(tmp / "encoder")
+            settings["pooling"] = "mean"
+        else:
+            model.head.model.save_pretrained(tmp / "encoder", safe_serialization=True)
+            settings["pooling"] = "cls"
         model.head.tokenizer.save_pretrained(tmp / "encoder")
         settings["max_length"] = model.head.max_length
     (tmp / "settings.json").write_text(json.dumps(settings, indent=1))
@@ -128,13 +140,26 @@ def load_model(name: str, data_dir: Path) -> EmotionModel:
         from core.emotions.transformer import TransformerHead
 
         enc = folder / "encoder"
-        head = TransformerHead(AutoModelForSequenceClassification.from_pretrained(enc),
-                               AutoTokenizer.from_pretrained(enc), settings["max_length"])
+        if settings.get("pooling") == "mean":
+            from core.emotions.pooling import MeanPoolClassifier
+
+            network = MeanPoolClassifier.load(enc)
+        else:
+            network = AutoModelForSequenceClassification.from_pretrained(enc)
+        head = TransformerHead(network, AutoTokenizer.from_pretrained(enc), settings["max_length"])
         return EmotionModel(head=head, **common)
     with np.load(folder / "weights.npz", allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
-    features = TfidfFeatures.from_saved(json.loads((folder / "features.json").read_text()),
-                                        arrays.pop("idf"))
+    if settings["kind"] == "sentence_logreg":
+        from sentence_transformers import SentenceTransformer
+
+        from core.emotions.sentence import SentenceHead
+
+        encoder = SentenceTransformer(str(folder / "encoder"), trust_remote_code=False)
+        return EmotionModel(head=SentenceHead(encoder, head_from_arrays(settings["head"], arrays)),
+                            **common)
+    features = features_from_saved(json.loads((folder / "features.json").read_text()),
+                                   arrays.pop("idf"))
     return EmotionModel(head=head_from_arrays(settings["head"], arrays), features=features,
                         **common)
 

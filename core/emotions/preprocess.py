@@ -2,9 +2,11 @@
 
 Each step is a small function with a one-line worked example; :class:`Preprocessor` builds the
 tokenizer, stopword sets and lemmatiser once and runs the enabled steps in a fixed order:
-html_entities, urls, emoticons, lowercase, handles, hashtags, emoji, punctuation, tokenize,
-stopwords, lemmatize. Emoticons become word tokens (``<3`` -> ``emoheart``) before punctuation
-is stripped, so they survive to the model; URLs go first so ``http://`` is no emoticon.
+html_entities, urls, emoticons, lowercase, handles, hashtags, elongation, negation, emoji,
+punctuation, tokenize, stopwords, lemmatize. Emoticons become word tokens (``<3`` ->
+``emoheart``) before punctuation is stripped, so they survive to the model; URLs go first so
+``http://`` is no emoticon. Negation marking runs before punctuation is dropped, because a
+negation's scope ends at the next punctuation mark ("not happy" -> "not not_happy").
 :meth:`Preprocessor.trace` returns the text and tokens after every step with what
 each step removed and added (for display); :meth:`Preprocessor.tokens` is the fast path used for
 training. Before the ``tokenize`` step, "tokens" are the whitespace-split text.
@@ -30,14 +32,25 @@ from core.errors import UserError
 
 STOPWORDS_FILE = Path(__file__).resolve().parents[2] / "assets" / "emotions" / "stopwords_en.txt"
 HANDLE_MODES = ("remove", "placeholder", "keep")
-STEP_ORDER = ("html_entities", "urls", "emoticons", "lowercase", "handles", "hashtags", "emoji",
-              "punctuation", "tokenize", "stopwords", "lemmatize")
+STEP_ORDER = ("html_entities", "urls", "emoticons", "lowercase", "handles", "hashtags",
+              "elongation", "negation", "emoji", "punctuation", "tokenize", "stopwords",
+              "lemmatize")
 
 URL_RE = re.compile(r"(?:https?://|www\.)\S*|\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|ly|co|me|gl)"
                     r"/\S*", re.IGNORECASE)
 HANDLE_RE = re.compile(r"(?<![\w@])@+\w+")
 HASHTAG_RE = re.compile(r"(?<![\w#])#+(\w+)")
-PUNCT_RE = re.compile(r"[^\w\s']|_")
+#: Negation prefix: the words in a negation's scope become ``not_<word>``.
+NEG_PREFIX = "not_"
+PUNCT_RE = re.compile(r"[^\w\s']|(?<!\bnot)_")   # the ``not_`` of a negated word stays
+ELONGATION_RE = re.compile(r"([^\W\d_])\1{2,}")
+#: Negation cues (Pang et al. 2002; Das & Chen 2001), with apostrophe-less tweet spellings.
+NEGATION_RE = re.compile(
+    r"(?<![\w@#])(?:not|no|never|cannot|nothing|nobody|none|nowhere|neither|nor|without|"
+    r"(?:do|does|did|is|are|was|were|have|has|had|ca|wo|could|would|should|ai|must|need)"
+    r"n['’]?t)(?![\w'])", re.IGNORECASE)
+CLAUSE_END_RE = re.compile(r"[.,!?;:]+")
+SCOPE_WORD_RE = re.compile(r"(?<![\w@#'’])[^\W\d_][\w'’]*")
 #: Emoticon -> word token (letters only, so lowercase/punctuation/tokenize leave it whole).
 EMOTICONS = {
     "emoheart": r"(?:<|&lt;)3+", "emobrokenheart": r"(?:<|&lt;)/3+",
@@ -61,6 +74,9 @@ class PreprocessConfig:
     handle_placeholder: str = field(default="@user", metadata={"help": "Replacement handle."})
     emoticons: bool = field(default=True, metadata={"help": "<3 -> emoheart, :) -> emosmile."})
     hashtags: bool = field(default=True, metadata={"help": "#happy -> happy."})
+    elongation: bool = field(default=True, metadata={"help": "sooooo -> soo (3+ repeats -> 2)."})
+    negation: bool = field(default=True, metadata={
+        "help": "not happy. -> not not_happy. (until punctuation)."})
     emoji: bool = field(default=True, metadata={"help": "😂 -> face with tears of joy."})
     punctuation: bool = field(default=True, metadata={"help": "Drop punctuation."})
     tokenize: bool = field(default=True, metadata={"help": "NLTK TweetTokenizer."})
@@ -82,7 +98,8 @@ class PreprocessConfig:
     @classmethod
     def from_dict(cls, data: dict) -> PreprocessConfig:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        known.setdefault("emoticons", False)   # models saved before the step trained without it
+        for step in ("emoticons", "elongation", "negation"):
+            known.setdefault(step, False)   # models saved before a step trained without it
         return cls(**known)
 
     def enabled(self, step: str) -> bool:
@@ -92,7 +109,8 @@ class PreprocessConfig:
 
 #: Light cleaning for transformer encoders: they want words, casing, stopwords and inflection.
 TRANSFORMER_CONFIG = PreprocessConfig(lowercase=False, handles="placeholder", punctuation=False,
-                                      stopwords=False, lemmatize=False)
+                                      stopwords=False, lemmatize=False, elongation=False,
+                                      negation=False)
 
 
 # --- text steps (str -> str) -------------------------------------------------------------
@@ -124,6 +142,37 @@ def replace_handles(text: str, placeholder: str = "") -> str:
 def hashtags_to_words(text: str) -> str:
     """'so #blessed today' -> 'so blessed today'"""
     return HASHTAG_RE.sub(r"\1", text)
+
+
+def normalise_elongation(text: str) -> str:
+    """'sooooo happyyyy!!!' -> 'soo happyy!!!' (a letter repeated 3+ times kept twice; digits
+    and punctuation untouched), so every elongated spelling is one term."""
+    return ELONGATION_RE.sub(r"\1\1", text)
+
+
+def mark_negation(text: str) -> str:
+    """"i don't like it. great" -> "i don't not_like not_it. great"
+
+    Every word after a negation cue (:data:`NEGATION_RE`) up to the next ``.,!?;:`` gets the
+    ``not_`` prefix, so "not happy" and "happy" are different features. Handles, hashtags and
+    numbers are left alone; a second cue in the same scope is kept as it is.
+    """
+    out, start = [], 0
+    for end_match in [*CLAUSE_END_RE.finditer(text), None]:
+        end = end_match.start() if end_match else len(text)
+        clause = text[start:end]
+        cue = NEGATION_RE.search(clause)
+        if cue:
+            head, tail = clause[:cue.end()], clause[cue.end():]
+            tail = SCOPE_WORD_RE.sub(
+                lambda m: m.group(0) if NEGATION_RE.fullmatch(m.group(0))
+                else NEG_PREFIX + m.group(0), tail)
+            clause = head + tail
+        out.append(clause)
+        if end_match:
+            out.append(end_match.group(0))
+            start = end_match.end()
+    return "".join(out)
 
 
 def emoji_to_words(text: str) -> str:
@@ -164,8 +213,9 @@ def load_stopwords(path: Path = STOPWORDS_FILE) -> tuple[frozenset[str], frozens
 
 
 def remove_stopwords(tokens: list[str], stop: frozenset[str]) -> list[str]:
-    """['i', 'am', 'not', 'happy'] -> ['not', 'happy'] (with negations kept)"""
-    return [t for t in tokens if t.lower() not in stop]
+    """['i', 'am', 'not', 'happy', 'not_the'] -> ['not', 'happy'] (with negations kept; a
+    negated stopword goes too)"""
+    return [t for t in tokens if t.lower().removeprefix(NEG_PREFIX) not in stop]
 
 
 StepFn = Callable[[str | list[str]], str | list[str]]
@@ -238,6 +288,8 @@ class Preprocessor:
             "emoticons": (False, emoticons_to_words),
             "handles": (False, lambda t: replace_handles(t, placeholder)),
             "hashtags": (False, hashtags_to_words),
+            "elongation": (False, normalise_elongation),
+            "negation": (False, mark_negation),
             "emoji": (False, emoji_to_words),
             "punctuation": (False, remove_punctuation),
             "tokenize": (False, self._tokenizer.tokenize),
@@ -247,7 +299,13 @@ class Preprocessor:
         return [(name, *table[name]) for name in STEP_ORDER if c.enabled(name)]
 
     def _lemmatize(self, tokens: list[str]) -> list[str]:
-        return self.lemmatizer.lemmatize(tokens) if self.lemmatizer else tokens
+        """Negated words keep their prefix: not_cried -> not_cry."""
+        if not self.lemmatizer:
+            return tokens
+        bare = [t.removeprefix(NEG_PREFIX) for t in tokens]
+        lemmas = self.lemmatizer.lemmatize(bare)
+        return [NEG_PREFIX + lem if t.startswith(NEG_PREFIX) and b else lem
+                for t, b, lem in zip(tokens, bare, lemmas, strict=True)]
 
     def _prepare(self, text: str) -> str:
         if not isinstance(text, str):

@@ -3,10 +3,14 @@
 Steps (the same for every model, so the comparison table is fair):
 1. drop classes too small to split (reported); encode labels in sorted order;
 2. stratified train/test split (``test_size``); the test rows are never oversampled or seen;
-3. classical models: stratified k-fold cross-validation on the TRAINING split (TF-IDF refit and
-   oversampling applied inside each fold's training part only); transformer: a validation split
-   of the training part (early stopping) stands in for k-fold, which would mean k fine-tunes;
-4. final fit on the whole training split (timed: ``seconds``), metrics on the test split;
+3. the fit on the whole training split (timed: ``seconds``), hyperparameters chosen by
+   stratified CV inside it (:mod:`core.emotions.classical`);
+4. classical models: stratified k-fold cross-validation on the TRAINING split with those
+   hyperparameters (TF-IDF refit and oversampling inside each fold's training part only; the
+   folds' macro-F1 is therefore slightly optimistic, the held-out test is not);
+   sentence_logreg: the same k folds over the frozen embeddings; transformer: a validation
+   split of the training part (early stopping) stands in for k-fold, which would mean k
+   fine-tunes; then metrics on the held-out test split;
 5. save under ``<data_dir>/emotion_models/<name>/`` unless ``save=False``.
 It does not load data files (:mod:`core.emotions.datasets`) or render anything.
 """
@@ -29,7 +33,7 @@ from core.emotions.datasets import (
     drop_rare,
     stratified_split,
 )
-from core.emotions.features import TfidfFeatures
+from core.emotions.features import build_features
 from core.emotions.metrics import classification_metrics, summarise_folds
 from core.emotions.models_store import EmotionModel, save_model
 from core.emotions.preprocess import cached_preprocessor
@@ -55,17 +59,18 @@ class TrainResult:
                 "seconds": self.seconds}
 
 
-def _classical_cv(tokens, y, k, config: TrainConfig, n_classes, labels, progress) -> dict:
+def _classical_cv(tokens, y, k, config: TrainConfig, n_classes, labels, progress,
+                  params: dict | None = None) -> dict:
     from sklearn.model_selection import StratifiedKFold
 
     folds = []
     splitter = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
     for i, (tr, va) in enumerate(splitter.split(np.zeros(len(y)), y)):
         if progress:
-            progress(0.1 + 0.6 * i / k, f"cross-validation fold {i + 1}/{k}")
-        feats = TfidfFeatures(min_df=config.min_df).fit([tokens[j] for j in tr])
+            progress(0.5 + 0.35 * i / k, f"cross-validation fold {i + 1}/{k}")
+        feats = build_features(config.model, config.min_df).fit([tokens[j] for j in tr])
         head, _ = fit_head(config.model, feats.transform([tokens[j] for j in tr]), y[tr],
-                           n_classes, config.seed, config.oversample)
+                           n_classes, config.seed, config.oversample, params)
         pred = head.predict_proba(feats.transform([tokens[j] for j in va])).argmax(1)
         folds.append(classification_metrics(y[va], pred, labels))
     return summarise_folds(folds)
@@ -82,14 +87,100 @@ def _preprocess(fn, texts: list[str], progress: Progress, chunk: int = 500) -> l
     return out
 
 
+def _sentence_cv(X, y, config: TrainConfig, n_classes, labels, progress, params) -> dict:
+    from sklearn.model_selection import StratifiedKFold
+
+    from core.emotions.classical import fit_logreg
+
+    folds = []
+    splitter = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
+    for i, (tr, va) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        if progress:
+            progress(0.5 + 0.3 * i / config.cv_folds,
+                     f"cross-validation fold {i + 1}/{config.cv_folds}")
+        head, _ = fit_logreg(X[tr], y[tr], n_classes, config.seed, config.oversample,
+                             params=params)
+        folds.append(classification_metrics(y[va], head.predict_proba(X[va]).argmax(1), labels))
+    return summarise_folds(folds)
+
+
+def _fit_transformer(texts, y, labels, config, pre, progress, on_loss, base, settings,
+                     transformer, epochs=None):
+    """(model, info, cv) for the fine-tuned encoder; ``epochs`` fixed = a refit without a
+    validation split (the number the first run's early stopping chose)."""
+    from dataclasses import replace
+
+    from core.loaders import load_classifier_base
+
+    if base is None and settings is None:
+        raise ValueError("the transformer needs base= or settings= to load its encoder")
+    tcfg = transformer or TransformerConfig(
+        epochs=config.epochs, seed=config.seed,
+        imbalance="oversample" if config.oversample else "class_weights")
+    if epochs is not None:
+        tcfg = replace(tcfg, epochs=epochs, val_fraction=0.0)
+    base = base or (lambda labs: load_classifier_base(settings, labs))
+    cleaned = _preprocess(pre.text, texts, _scaled(progress, 0.0, 0.5))   # ends at 0.05
+    head, info = fine_tune(cleaned, y, labels, tcfg, base, _scaled(progress, 0.05, 0.95),
+                           on_loss)
+    cv = {"folds": 0, "method": "validation split (early stopping)",
+          "validation_rows": info["validation_rows"], "macro_f1_mean": info["best_val_macro_f1"]}
+    return EmotionModel(config.name, "transformer", labels, pre.config, head, info=info), cv
+
+
+def _fit_sentence(texts, y, labels, config, pre, progress, settings, encoder, params=None):
+    from threadpoolctl import threadpool_limits
+
+    from core.emotions.sentence import fit_sentence_head
+
+    if encoder is None:
+        if settings is None:
+            raise ValueError("sentence_logreg needs encoder= or settings= for its encoder")
+        from core.loaders import load_embedder
+
+        encoder = load_embedder(settings)
+    cleaned = _preprocess(pre.text, texts, progress)
+    with threadpool_limits(limits=1, user_api="blas"):
+        head, info, X = fit_sentence_head(cleaned, y, len(labels), encoder, config.seed,
+                                          config.oversample, _scaled(progress, 0.1, 0.4),
+                                          params)
+        cv = (_sentence_cv(X, y, config, len(labels), labels, progress, info.get("params"))
+              if params is None else None)
+    return EmotionModel(config.name, "sentence_logreg", labels, pre.config, head, info=info), cv
+
+
+def _fit_classical(texts, y, labels, config, pre, progress, params=None):
+    # BLAS thread pools thrash on a busy 2-core box (LR fits measured 50x slower), so the
+    # classical fits run single-threaded BLAS; the forest still uses 2 joblib workers.
+    # The ``with`` restores the thread count even when a fold fails or is cancelled.
+    from threadpoolctl import threadpool_limits
+
+    k = len(labels)
+    with threadpool_limits(limits=1):
+        tokens = _preprocess(pre.tokens, texts, progress)
+        feats = build_features(config.model, config.min_df).fit(tokens)
+        head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
+                              config.oversample, params)
+        # the folds reuse the chosen hyperparameters: k refits, not k more searches
+        cv = (_classical_cv(tokens, y, config.cv_folds, config, k, labels, progress,
+                            info.get("params")) if params is None else None)
+    info = {**info, "vocabulary": len(feats.vocabulary)}
+    return EmotionModel(config.name, config.model, labels, pre.config, head, feats,
+                        info=info), cv
+
+
 def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Progress = None,
           on_loss: Callable[[dict], None] | None = None, base=None, save: bool = True,
           transformer: TransformerConfig | None = None, *,
-          settings: Settings | None = None) -> TrainResult:
+          settings: Settings | None = None, encoder=None) -> TrainResult:
     """Train ``config.model`` on ``data`` and save it under ``data_dir`` (unless ``save=False``).
 
     The transformer's encoder comes from ``base`` (labels -> (model, tokenizer)) or else from
-    ``settings.classifier_model``: the caller passes its Settings, nothing here re-reads them.
+    ``settings.classifier_model``; sentence_logreg's from ``encoder`` (a SentenceTransformer) or
+    else ``settings.embedding_model``: the caller passes its Settings, nothing here re-reads them.
+    With ``config.refit`` the saved model is refit on every row once the held-out split is
+    scored, with the hyperparameters (or the transformer's epoch count) chosen on the training
+    split: the reported test metrics belong to the model trained without those rows.
     """
     t_start = time.perf_counter()
     check_texts(data)
@@ -106,51 +197,47 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     texts_train = [data.texts[i] for i in train_idx]
     texts_test = [data.texts[i] for i in test_idx]
     y, y_test = y_all[train_idx], y_all[test_idx]
-    k = len(labels)
+    refit = config.refit
+    span = 0.55 if refit and config.model == "transformer" else 0.8
+    scaled = _scaled(progress, 0.05, span)
+    t0 = time.perf_counter()
     if config.model == "transformer":
-        from core.loaders import load_classifier_base
-
-        if base is None and settings is None:
-            raise ValueError("the transformer needs base= or settings= to load its encoder")
-        tcfg = transformer or TransformerConfig(
-            epochs=config.epochs, seed=config.seed,
-            imbalance="oversample" if config.oversample else "class_weights")
-        base = base or (lambda labs: load_classifier_base(settings, labs))
-        t0 = time.perf_counter()
-        scaled = (lambda f, m: progress(0.05 + 0.8 * f, m)) if progress else None
-        head, info = fine_tune(_preprocess(pre.text, texts_train, progress), y, labels, tcfg, base,
-                               scaled, on_loss)
-        seconds = time.perf_counter() - t0
-        cv = {"folds": 0, "method": "validation split (early stopping)",
-              "validation_rows": info["validation_rows"],
-              "macro_f1_mean": info["best_val_macro_f1"]}
-        model = EmotionModel(config.name, "transformer", labels, pre.config, head,
-                             info=info, data_dir=Path(data_dir))
+        model, cv = _fit_transformer(texts_train, y, labels, config, pre, scaled, on_loss, base,
+                                     settings, transformer)
+    elif config.model == "sentence_logreg":
+        model, cv = _fit_sentence(texts_train, y, labels, config, pre, scaled, settings, encoder)
     else:
-        # BLAS thread pools thrash on a busy 2-core box (LR fits measured 50x slower), so the
-        # classical fits run single-threaded BLAS; the forest still uses 2 joblib workers.
-        # The ``with`` restores the thread count even when a fold fails or is cancelled.
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1):
-            tokens = _preprocess(pre.tokens, texts_train, progress)
-            cv = _classical_cv(tokens, y, config.cv_folds, config, k, labels, progress)
-            if progress:
-                progress(0.75, "fitting on the whole training split")
-            t0 = time.perf_counter()
-            feats = TfidfFeatures(min_df=config.min_df).fit(tokens)
-            head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
-                                  config.oversample)
-            seconds = time.perf_counter() - t0
-        info = {**info, "vocabulary": len(feats.vocabulary)}
-        model = EmotionModel(config.name, config.model, labels, pre.config, head, feats,
-                             info=info, data_dir=Path(data_dir))
+        model, cv = _fit_classical(texts_train, y, labels, config, pre, scaled)
+    seconds = time.perf_counter() - t0
+    model.data_dir = Path(data_dir)
     if progress:
-        progress(0.9, "scoring the held-out test split")
+        progress(0.05 + span, "scoring the held-out test split")
     test = classification_metrics(y_test, model.predict_proba(texts_test).argmax(1), labels)
+    first_info = model.info
+    if refit:
+        scaled = _scaled(progress, 0.05 + span, 0.9 - span - 0.05)
+        if progress:
+            progress(0.05 + span, f"refitting on all {len(y_all):,} tweets")
+        t1 = time.perf_counter()
+        if config.model == "transformer":
+            model, _ = _fit_transformer(data.texts, y_all, labels, config, pre, scaled, on_loss,
+                                        base, settings, transformer,
+                                        epochs=max(1, first_info["best_epoch"]))
+            model.info = {**model.info, "selection": {
+                k: first_info[k] for k in ("epochs_run", "best_epoch", "best_val_macro_f1",
+                                           "validation_rows")}}
+        elif config.model == "sentence_logreg":
+            model, _ = _fit_sentence(data.texts, y_all, labels, config, pre, scaled, settings,
+                                     encoder, first_info.get("params"))
+        else:
+            model, _ = _fit_classical(data.texts, y_all, labels, config, pre, scaled,
+                                      first_info.get("params"))
+        model.data_dir = Path(data_dir)
+        model.info = {**model.info, "refit_seconds": round(time.perf_counter() - t1, 3)}
     report = {**data.report, "train_rows": len(train_idx), "test_rows": len(test_idx),
-              "oversample": config.oversample}
+              "oversample": config.oversample, "refit_rows": len(y_all) if refit else 0}
     model.info = {**model.info, "train": {"rows": len(train_idx), "test_rows": len(test_idx),
+                                          "refit_rows": len(y_all) if refit else 0,
                                           "oversample": config.oversample, "seed": config.seed,
                                           "cv_folds": config.cv_folds},
                   "group_map": config.group_map or {}}
@@ -161,6 +248,13 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
         progress(1.0, "done")
     return TrainResult(model, cv, test, round(seconds, 3),
                        round(time.perf_counter() - t_start, 3), report)
+
+
+def _scaled(progress: Progress, start: float, span: float) -> Progress:
+    """``progress`` mapped onto [start, start + span] of the whole run."""
+    if progress is None:
+        return None
+    return lambda f, m: progress(start + span * f, m)
 
 
 def evaluate(model: EmotionModel, data: LabelledData) -> dict:

@@ -32,6 +32,10 @@ EXAMPLE_TWEET = ("@bestie OMG I can't believe it 😭😭 we actually WON!!! #bl
                  "grateful 🙏 <3 :) https://t.co/xyz")
 CLASSIFY_EXAMPLE = "ugh my flight got cancelled AGAIN 😤 @airline"
 TOGGLED_STEPS = tuple(s for s in STEP_ORDER if s != "handles")   # "handles" is a selectbox
+#: The "Train & compare" tab's note on refitting (its toggle's help).
+REFIT_HELP = ("After the held-out test split is scored, each saved model is refit on every row "
+              "with the same settings. Test scores come from the model trained without the "
+              "test rows.")
 STATS_LIMIT = 3000   # tweets preprocessed for the whole-dataset step stats
 
 
@@ -132,6 +136,13 @@ def training_work(data: LabelledData, configs: list[TrainConfig], data_dir: Path
         return compare.train_many(data, configs, data_dir, progress=job.progress,
                                   cancel=job.cancel, on_loss=on_loss, settings=settings)
     return work
+
+
+def training_caption(classifier_model: str) -> str:
+    """What the transformer and the SVC do, under the training form."""
+    return (f"Transformer base: `{classifier_model}` (NLPLAB_CLASSIFIER_MODEL), stops early "
+            "when validation macro-F1 stops improving, then is refit on every row for the "
+            "epochs chosen. Linear SVC: calibrated.")
 
 
 def outcome_messages(outcome: dict) -> list[tuple[str, str]]:

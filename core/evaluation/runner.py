@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core import access
 from core.atomic import write_text_atomic
 from core.errors import UserError
 from core.evaluation import metrics
@@ -216,7 +217,9 @@ def load_run(settings, run_id: str) -> dict:
     return json.loads(path.read_text())
 
 
-def delete_run(settings, run_id: str) -> None:
+def delete_run(settings, run_id: str, *, actor: access.Actor | None = None) -> None:
+    """Remove a saved run; ``actor`` must be allowed ``delete`` (None: the process's actor)."""
+    access.require(actor, "delete")
     path = _run_path(settings, run_id)
     if not path.is_file():
         raise UserError(f"no saved evaluation run {run_id!r}")

@@ -76,6 +76,13 @@ def rows_frame(run: dict, ids: list[str] | None = None) -> pd.DataFrame:
     return rows[[c for c in ROW_COLUMNS if c in rows]]
 
 
+def rows_csv(run: dict) -> bytes:
+    """The run's rows as CSV, formula-looking cells neutralised (:func:`safe_csv`)."""
+    from core.feedback.export import safe_csv
+
+    return safe_csv(pd.DataFrame(run["rows"]))
+
+
 def decode_upload(data: bytes, name: str, max_mb: int) -> str:
     """An uploaded QA file's text; UserError when it is over ``max_mb`` MB or not UTF-8."""
     if len(data) > max_mb * 1_000_000:

@@ -1,4 +1,7 @@
-"""``python -m core feedback stats|export|purge|learn|compare``: the store headless, JSON out.
+"""``python -m core feedback stats|export|ranking|purge|learn|compare|drill``: JSON out.
+
+Simulated ratings (the feedback drill's, ``source = simulated``) are left out of stats,
+exports and rankings unless ``--include-simulated`` is given.
 
 Example:
     $ python -m core feedback stats
@@ -7,6 +10,9 @@ Example:
     {"format": "kto", "path": "kto.jsonl", "rows": 12}
     $ python -m core feedback learn --adapter fb-v1
     {"adapter": "fb-v1", "records": 12, "train_loss": 0.49, "seconds": 41.2}
+    $ python -m core feedback ranking --by mode
+    {"by": "mode", "games": 40, "ratings": [{"name": "rag", "rating": 1071.3,
+                                             "ci95": [1012.0, 1130.4], "n": 31}, ...]}
     $ python -m core feedback purge --days 30
     {"cutoff": "2024-03-01T00:00:00+00:00", "outputs": 4, "preferences": 1}
     $ python -m core feedback compare --adapter fb-v1 --limit 8
@@ -25,7 +31,9 @@ def _stats(args, settings):
 
     store = open_store(settings)
     try:
-        return summary(store.list_outputs(), store.list_preferences())
+        sim = args.include_simulated
+        return summary(store.list_outputs(include_simulated=sim),
+                       store.list_preferences(include_simulated=sim))
     finally:
         store.close()
 
@@ -36,10 +44,29 @@ def _export(args, settings):
 
     store = open_store(settings)
     try:
-        return write_export(args.format, store.list_outputs(), store.list_preferences(),
-                            Path(args.out))
+        sim = args.include_simulated
+        return write_export(args.format, store.list_outputs(include_simulated=sim),
+                            store.list_preferences(include_simulated=sim), Path(args.out))
     finally:
         store.close()
+
+
+def _ranking(args, settings):
+    from core.feedback.ranking import games_from_feedback, ratings
+    from core.feedback.stats import model_label
+    from core.feedback.store import open_store
+
+    store = open_store(settings)
+    try:
+        sim = args.include_simulated
+        records = store.list_outputs(include_simulated=sim)
+        prefs = store.list_preferences(include_simulated=sim)
+    finally:
+        store.close()
+    key = (lambda r: r.mode) if args.by == "mode" else model_label
+    games = games_from_feedback(records, prefs, key, thumbs=not args.no_thumbs)
+    return {"by": args.by, "games": len(games),
+            "ratings": ratings(games, rounds=args.rounds, seed=args.seed)}
 
 
 def _purge(args, settings):
@@ -75,11 +102,26 @@ def register(sub) -> None:
     p = sub.add_parser("feedback", help="feedback store: stats, exports, learn an adapter")
     fsub = p.add_subparsers(dest="feedback_command", required=True, metavar="SUBCOMMAND")
     s = fsub.add_parser("stats", help="counts and thumbs-up rates (Wilson 95%% CI) per mode")
+    s.add_argument("--include-simulated", action="store_true",
+                   help="count the feedback drill's simulated ratings too")
     s.set_defaults(func=_stats)
     e = fsub.add_parser("export", help="write raw records or a KTO/DPO training file")
     e.add_argument("--format", required=True, choices=["csv", "jsonl", "kto", "dpo"])
     e.add_argument("--out", required=True, help="file to write (replaced atomically)")
+    e.add_argument("--include-simulated", action="store_true",
+                   help="export the feedback drill's simulated ratings too")
     e.set_defaults(func=_export)
+    r = fsub.add_parser("ranking", help="Bradley-Terry ratings (Elo scale, bootstrap 95%% CI) "
+                                        "from pairwise preferences")
+    r.add_argument("--by", choices=["mode", "model"], default="mode",
+                   help="rank answer modes or models / adapters")
+    r.add_argument("--no-thumbs", action="store_true",
+                   help="A/B preferences only (default also counts 👍 beating 👎 on a prompt)")
+    r.add_argument("--include-simulated", action="store_true",
+                   help="count the feedback drill's simulated ratings too")
+    r.add_argument("--rounds", type=int, default=1000, help="bootstrap resamples")
+    r.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    r.set_defaults(func=_ranking)
     pg = fsub.add_parser("purge", help="delete records older than N days "
                                        "(NLPLAB_FEEDBACK_RETENTION_DAYS)")
     pg.add_argument("--days", type=int, default=None,

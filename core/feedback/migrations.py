@@ -13,7 +13,7 @@ Example:
     >>> from core.feedback.store import make_engine
     >>> engine = make_engine("sqlite://")
     >>> migrate(engine)
-    ['m001_create_outputs', 'm002_create_preferences', 'm003_indexes']
+    ['m001_create_outputs', 'm002_create_preferences', 'm003_indexes', 'm004_output_source']
     >>> migrate(engine)
     []
 """
@@ -93,6 +93,15 @@ def m003_indexes(conn: sa.Connection) -> None:
                 "CREATE INDEX ix_preferences_a ON preferences (output_a_id)",
                 "CREATE INDEX ix_preferences_b ON preferences (output_b_id)"):
         conn.exec_driver_sql(sql)
+
+
+@migration
+def m004_output_source(conn: sa.Connection) -> None:
+    """Who gave the rating: ``user`` (every older row) or ``simulated`` (the feedback drill's
+    rule standing in for users), so statistics and exports can keep them apart."""
+    conn.exec_driver_sql("ALTER TABLE outputs ADD COLUMN source VARCHAR(16) NOT NULL "
+                         "DEFAULT 'user'")
+    conn.exec_driver_sql("CREATE INDEX ix_outputs_source ON outputs (source)")
 
 
 _registry = sa.Table(

@@ -19,6 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 
 RATINGS = ("up", "down")
+#: Who rated: real people, or the feedback drill's stated rule standing in for them.
+SOURCES = ("user", "simulated")
 CHOICES = ("a", "b", "tie")
 metadata = sa.MetaData()
 
@@ -40,6 +42,7 @@ outputs = sa.Table(
     sa.Column("comment", sa.Text),
     sa.Column("latency_seconds", sa.Float),
     sa.Column("extra", sa.JSON),
+    sa.Column("source", sa.String(16), nullable=False, server_default="user"),
 )
 
 preferences = sa.Table(
@@ -85,6 +88,7 @@ class OutputRecord:
     comment: str | None = None
     latency_seconds: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    source: str = "user"
 
     @staticmethod
     def reward_for(rating: str | None) -> int | None:

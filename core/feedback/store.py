@@ -37,6 +37,7 @@ from core.feedback.migrations import migrate
 from core.feedback.schema import (
     CHOICES,
     RATINGS,
+    SOURCES,
     OutputRecord,
     PreferenceRecord,
     outputs,
@@ -140,8 +141,13 @@ class SQLFeedbackStore:
                       model_id: str | None = None, adapter_id: str | None = None,
                       retrieved_ids: list[str] | None = None, rating: str | None = None,
                       comment: str | None = None, latency_seconds: float | None = None,
-                      extra: dict[str, Any] | None = None) -> int:
-        """Store one answer/prediction (optionally already rated); returns its id."""
+                      extra: dict[str, Any] | None = None, source: str = "user") -> int:
+        """Store one answer/prediction (optionally already rated); returns its id.
+
+        ``source="simulated"`` marks a rating given by the feedback drill's rule, not a person.
+        """
+        if source not in SOURCES:
+            raise UserError(f"source must be one of {SOURCES}, got {source!r}")
         values = {
             "session_id": _check_text("session_id", session_id, limit=64),
             "page": _check_text("page", page, limit=64),
@@ -151,6 +157,7 @@ class SQLFeedbackStore:
             "model_id": model_id, "adapter_id": adapter_id,
             "rating": _check_rating(rating), "reward": OutputRecord.reward_for(rating),
             "comment": comment, "latency_seconds": latency_seconds, "extra": extra or {},
+            "source": source,
             "retrieved_ids": [str(i) for i in retrieved_ids] if retrieved_ids is not None
             else None,
         }
@@ -226,10 +233,16 @@ class SQLFeedbackStore:
         return OutputRecord.from_row(row)
 
     def list_outputs(self, *, mode: str | None = None, rated_only: bool = False,
-                     prompt: str | None = None, since: datetime | None = None
+                     prompt: str | None = None, since: datetime | None = None,
+                     include_simulated: bool = False, source: str | None = None
                      ) -> list[OutputRecord]:
-        """Outputs oldest first, optionally filtered."""
+        """Outputs oldest first, optionally filtered; real users' only unless
+        ``include_simulated`` (or ``source`` picks exactly one source)."""
         q = outputs.select().order_by(outputs.c.created_at, outputs.c.id)
+        if source is not None:
+            q = q.where(outputs.c.source == source)
+        elif not include_simulated:
+            q = q.where(outputs.c.source == "user")
         if mode is not None:
             q = q.where(outputs.c.mode == mode)
         if rated_only:
@@ -241,18 +254,26 @@ class SQLFeedbackStore:
         with self.engine.connect() as conn:
             return [OutputRecord.from_row(r) for r in conn.execute(q)]
 
-    def list_preferences(self) -> list[PreferenceRecord]:
+    def list_preferences(self, *, include_simulated: bool = False) -> list[PreferenceRecord]:
+        """Preferences oldest first; those touching a simulated output only when asked."""
         q = preferences.select().order_by(preferences.c.created_at, preferences.c.id)
+        if not include_simulated:
+            simulated = sa.select(outputs.c.id).where(outputs.c.source != "user")
+            q = q.where(preferences.c.output_a_id.not_in(simulated),
+                        preferences.c.output_b_id.not_in(simulated))
         with self.engine.connect() as conn:
             return [PreferenceRecord.from_row(r) for r in conn.execute(q)]
 
     def count(self) -> dict[str, int]:
+        """All rows; ``simulated`` says how many outputs the drill's rule rated."""
         with self.engine.connect() as conn:
             n = conn.execute(sa.select(sa.func.count()).select_from(outputs)).scalar_one()
             rated = conn.execute(sa.select(sa.func.count()).select_from(outputs)
                                  .where(outputs.c.rating.is_not(None))).scalar_one()
             prefs = conn.execute(sa.select(sa.func.count()).select_from(preferences)).scalar_one()
-        return {"outputs": n, "rated": rated, "preferences": prefs}
+            sim = conn.execute(sa.select(sa.func.count()).select_from(outputs)
+                               .where(outputs.c.source != "user")).scalar_one()
+        return {"outputs": n, "rated": rated, "preferences": prefs, "simulated": sim}
 
     def purge_older_than(self, days: int, *, now: datetime | None = None) -> dict[str, object]:
         """Delete outputs and preferences created more than ``days`` days before ``now``.

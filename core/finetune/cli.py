@@ -98,6 +98,23 @@ def _cmd_feedback_learn(args, settings):
         store.close()
 
 
+DRILL_FIELDS = ["questions", "minutes", "kb", "qa", "mode", "heldout", "samples",
+                "temperature", "top_p", "max_new_tokens", "method", "pairs_per_question", "epochs",
+                "learning_rate", "beta", "batch_size", "top_k", "precision", "adapter", "seed"]
+
+
+def _cmd_feedback_drill(args, settings):
+    from core.finetune.drill import DrillConfig, run_drill
+    from core.training.callbacks import TrainingHooks
+
+    config = DrillConfig(**{f: getattr(args, f) for f in DRILL_FIELDS})
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+    return run_drill(settings, config, hooks=TrainingHooks(progress=progress)).to_cli()
+
+
 def register(sub) -> None:
     from core.cli import add_dataclass_options
 
@@ -143,3 +160,18 @@ def register(sub) -> None:
         learn.add_argument("--max-steps", type=int, default=10,
                            help="optimizer steps (CPU: ~10-90 s each for SmolLM2-135M)")
         learn.set_defaults(func=_cmd_feedback_learn)
+        from core.finetune.drill import DRILL_MODES, METHODS, RULE, DrillConfig
+
+        drill = fsub.add_parser(
+            "drill", help="simulate thumbs on the model's own answers, learn from them, "
+                          "report before/after on held-out questions",
+            description=f"Simulated feedback: {RULE}. Ratings are stored with source = "
+                        "simulated. Prints {metric, before, after, delta, delta_ci95, "
+                        "seconds, ...}.")
+        add_dataclass_options(drill, DrillConfig, DRILL_FIELDS,
+                              names={"learning_rate": "--lr"},
+                              overrides={"learning_rate": {"dest": "learning_rate"},
+                                         "mode": {"choices": DRILL_MODES},
+                                         "method": {"choices": METHODS},
+                                         "precision": {"choices": PRECISIONS}})
+        drill.set_defaults(func=_cmd_feedback_drill)

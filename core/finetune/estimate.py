@@ -7,8 +7,9 @@ length therefore gives more, shorter windows and more steps for the same tokens.
 (the default) the windows are packed into full rows (:mod:`core.finetune.packing`), and
 ``steps = ceil(rows / batch_size) * epochs``.
 
-Epochs: as set, or, for a time-budgeted run (epochs 0), ``budget x tokens/s / tokens per
-epoch`` (:func:`budget_epochs`); training measures its own rate again when it starts.
+Epochs: as set, or, for a time-budgeted run (epochs 0), as many optimiser steps as
+``budget x tokens/s / tokens per step`` (:func:`budget_steps`; the last epoch may be partial);
+training measures its own rate again when it starts.
 
 Time: ``seconds = training tokens / training tokens per second``, where training tokens are
 the tokens that carry loss (labels != -100) times epochs, and the rate is measured on this
@@ -66,7 +67,7 @@ class Plan:
     windows: int
     rows: int
     steps_per_epoch: int
-    epochs: int | None
+    total_steps: int | None
     tokens_per_epoch: int
     row_tokens_per_epoch: int = 0
     throughput: Throughput | None = None
@@ -74,12 +75,17 @@ class Plan:
     held_out: int = 0
 
     @property
-    def total_steps(self) -> int | None:
-        return None if self.epochs is None else self.steps_per_epoch * self.epochs
+    def epochs(self) -> float | None:
+        """Epochs the steps make (a budgeted run's last one may be partial)."""
+        if self.total_steps is None:
+            return None
+        return round(self.total_steps / max(1, self.steps_per_epoch), 1)
 
     @property
     def train_tokens(self) -> int | None:
-        return None if self.epochs is None else self.tokens_per_epoch * self.epochs
+        if self.total_steps is None:
+            return None
+        return round(self.tokens_per_epoch * self.total_steps / max(1, self.steps_per_epoch))
 
     @property
     def seconds(self) -> float | None:
@@ -102,8 +108,8 @@ class Plan:
                                "epochs is set from the speed measured when training starts.")
             rate = self.throughput.row_tokens_per_second if self.throughput else 0.0
             text += (f" Time budget {self.budget_minutes:g} min × {rate:,.0f} tokens/s "
-                     f"computed ÷ {self.row_tokens_per_epoch:,} tokens computed per epoch → "
-                     f"**{self.epochs} epochs**"
+                     f"computed ÷ {self.row_tokens_per_epoch // max(1, self.steps_per_epoch):,}"
+                     f" tokens computed per step → **{self.epochs:g} epochs**"
                      f" (at most {MAX_BUDGET_EPOCHS}; fewer if the {self.held_out} held-out "
                      "questions stop improving)")
         return text + f" → **{self.total_steps} steps**, {self.train_tokens:,} training tokens."
@@ -112,15 +118,18 @@ class Plan:
 MAX_BUDGET_EPOCHS = 60
 
 
-def budget_epochs(seconds: float, tokens_per_second: float, tokens_per_epoch: int, *,
-                  cap: int = MAX_BUDGET_EPOCHS) -> int:
-    """Whole epochs that fit ``seconds`` at the measured rate: at least 1, at most ``cap``.
+def budget_steps(seconds: float, tokens_per_second: float, tokens_per_step: float,
+                 steps_per_epoch: int, *, cap: int = MAX_BUDGET_EPOCHS) -> int:
+    """Optimiser steps that fit ``seconds`` at the measured rate: at least one epoch (every
+    example seen once), at most ``cap`` epochs; the last epoch may be partial.
 
-    Example: 600 s x 300 tokens/s = 180,000 tokens / 20,000 per epoch -> 9 epochs.
+    Example: 600 s x 300 tokens/s = 180,000 tokens / 2,048 per step -> 87 steps (4.35 epochs
+    of 20 steps).
     """
-    if tokens_per_second <= 0 or tokens_per_epoch <= 0:
-        return 1
-    return max(1, min(cap, int(seconds * tokens_per_second // tokens_per_epoch)))
+    if tokens_per_second <= 0 or tokens_per_step <= 0:
+        return steps_per_epoch
+    steps = int(seconds * tokens_per_second // tokens_per_step)
+    return max(steps_per_epoch, min(cap * steps_per_epoch, steps))
 
 
 def estimate_seconds(train_tokens: int, tokens_per_second: float) -> float:
@@ -141,11 +150,13 @@ def count_plan(examples, tokenizer, lora: LoraSettings, *, is_seq2seq: bool, chu
     per_epoch_tokens = count_target_tokens(features)
     row_tokens = (rows * lora.max_length if packed
                   else sum(len(f["input_ids"]) for f in features))
-    epochs: int | None = lora.epochs or None
+    per_epoch = math.ceil(rows / lora.batch_size)
+    total: int | None = per_epoch * lora.epochs if lora.epochs else None
     if not lora.epochs and throughput is not None and throughput.row_tokens_per_second > 0:
-        epochs = budget_epochs(lora.minutes * 60, throughput.row_tokens_per_second, row_tokens)
+        total = budget_steps(lora.minutes * 60, throughput.row_tokens_per_second,
+                             row_tokens / per_epoch, per_epoch)
     return Plan(chunks=chunks, examples=len(examples), windows=len(features), rows=rows,
-                steps_per_epoch=math.ceil(rows / lora.batch_size), epochs=epochs,
+                steps_per_epoch=per_epoch, total_steps=total,
                 tokens_per_epoch=per_epoch_tokens, row_tokens_per_epoch=row_tokens,
                 throughput=throughput,
                 budget_minutes=None if lora.epochs else lora.minutes, held_out=held_out)

@@ -12,6 +12,9 @@ snapshot and parent adapter), so the Fine-tune and Compare pages list it and a c
 leaves a half-written adapter under a real name. The LoRA part is the one
 :class:`core.training.lora.LoraSpec` (empty targets: peft's default for the architecture);
 progress, live loss and cancel go through :class:`core.training.callbacks.TrainingHooks`.
+Under a data-parallel launcher (``torchrun``/``accelerate launch``) ``batch_size`` stays the
+global batch: each of N processes takes ``batch_size / N`` examples a step (TRL's data loader,
+sharded by accelerate), and only the first process saves the adapter (the others wait for it).
 Left out: the feedback store, exports and statistics (:mod:`core.feedback`), before/after
 evaluation (:mod:`core.evaluation.versions`).
 
@@ -66,9 +69,13 @@ class LearnConfig:
     min_per_label: int = field(default=2, metadata={"help": "KTO: ups and downs needed each."})
     min_pairs: int = field(default=4, metadata={"help": "DPO: preference pairs needed."})
     seed: int = field(default=0, metadata={"help": "Seed for LoRA init and data order."})
+    precision: str = field(default="auto", metadata={
+        "help": "auto (bf16 autocast where the device runs bf16 natively) | fp32 | bf16."})
 
     def __post_init__(self) -> None:
         check_name(self.adapter, "adapter")  # exactly as typed: no silent renaming
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise UserError(f"precision must be auto|fp32|bf16, got {self.precision!r}")
         if self.method not in METHODS:
             raise UserError(f"method must be one of {'|'.join(METHODS)}, got {self.method!r}")
         for name, low, high in (("max_steps", 1, 100_000), ("batch_size", 2, 1024),
@@ -167,20 +174,66 @@ def _rows(plan: TrainingPlan, chat: bool) -> list[dict]:
     return out
 
 
-def _prepare(generator, parent: Path | None):
+def trainable_tokenizer(tokenizer):
+    """``tokenizer`` with the eos and pad tokens TRL needs (set in place; returned)."""
+    if tokenizer.eos_token is None:  # BERT-style vocabularies: TRL appends eos to completions
+        tokenizer.eos_token = tokenizer.sep_token or tokenizer.pad_token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def prepare_model(generator, parent: Path | None):
     """A private trainable model (base weights, plus ``parent`` when given) and tokenizer."""
     from peft import PeftModel
 
     from core.training.copy import training_copy
 
     model, tokenizer = training_copy(generator)
-    if tokenizer.eos_token is None:  # BERT-style vocabularies: TRL appends eos to completions
-        tokenizer.eos_token = tokenizer.sep_token or tokenizer.pad_token
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = trainable_tokenizer(tokenizer)
     if parent is not None:
         model = PeftModel.from_pretrained(model, str(parent), is_trainable=True)
     return model, tokenizer
+
+
+def preference_trainer(method: str, model, tokenizer, dataset, *, output_dir, max_steps: int,
+                       batch_size: int, learning_rate: float, beta: float, seed: int,
+                       device: str, max_length: int, peft_config=None, callbacks=(),
+                       precision: str = "fp32", counts: dict | None = None,
+                       gradient_checkpointing: bool = False, chat: bool = True):
+    """A quiet TRL ``KTOTrainer`` (thumbs) or ``DPOTrainer`` (pairs) over ``dataset``, with
+    bf16 autocast around the loss when ``precision == "bf16"``
+    (:class:`core.training.precision.AutocastMixin`; fp32 master weights).
+
+    KTO weighs thumbs by :func:`kto_weights` from ``counts`` ("up", "down"). ``chat`` is only
+    recorded; TRL reads the rows' format (conversational or plain text) itself.
+    """
+    from core.training.precision import AutocastMixin
+    from core.training.trainer import quiet, training_args
+
+    common = dict(max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
+                  seed=seed, device=device, beta=beta, max_length=max_length,
+                  gradient_checkpointing=gradient_checkpointing)
+    if method == "kto":
+        from trl import KTOConfig, KTOTrainer
+
+        dw, uw = kto_weights((counts or {})["up"], (counts or {})["down"])
+        args = training_args(Path(output_dir) / "trainer", args_class=KTOConfig, **common,
+                             desirable_weight=dw, undesirable_weight=uw)
+        _share_batch(args, batch_size, at_least=2)   # KTO's KL term needs 2 per process
+        cls = type("AutocastKTOTrainer", (AutocastMixin, KTOTrainer), {})
+    elif method == "dpo":
+        from trl import DPOConfig, DPOTrainer
+
+        args = training_args(Path(output_dir) / "trainer", args_class=DPOConfig, **common)
+        _share_batch(args, batch_size, at_least=1)
+        cls = type("AutocastDPOTrainer", (AutocastMixin, DPOTrainer), {})
+    else:
+        raise UserError(f"method must be kto or dpo, got {method!r}")
+    trainer = cls(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                  peft_config=peft_config, callbacks=list(callbacks))
+    trainer.precision = precision
+    return quiet(trainer)
 
 
 def learn_from_feedback(store, generator, settings: Settings, config: LearnConfig, *,
@@ -206,12 +259,15 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
 
     from datasets import Dataset, disable_progress_bars
 
-    from core.training.trainer import quiet, training_args
+    from core.training.precision import resolve_precision
+    from core.training.trainer import save_once
 
     disable_progress_bars()
 
     start = time.perf_counter()
-    model, tokenizer = _prepare(generator, parent)
+    device = str(getattr(generator, "device", "cpu"))
+    precision = resolve_precision(config.precision, device.split(":")[0])
+    model, tokenizer = prepare_model(generator, parent)
     chat = bool(getattr(tokenizer, "chat_template", None))
     dataset = Dataset.from_list(_rows(plan, chat))
     peft_config = None if parent else config.lora.peft_config(model, task_type="CAUSAL_LM")
@@ -220,28 +276,13 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{config.adapter}-", dir=root))
     try:
-        common = dict(max_steps=config.max_steps, batch_size=config.batch_size,
-                      learning_rate=config.learning_rate, seed=config.seed,
-                      device=str(getattr(generator, "device", "cpu")), beta=config.beta,
-                      max_length=config.max_length,
-                      gradient_checkpointing=config.gradient_checkpointing)
-        if plan.method == "kto":
-            from trl import KTOConfig, KTOTrainer
-
-            dw, uw = kto_weights(plan.counts["up"], plan.counts["down"])
-            args = training_args(work / "trainer", args_class=KTOConfig, **common,
-                                 desirable_weight=dw, undesirable_weight=uw)
-            trainer = KTOTrainer(model=model, args=args, train_dataset=dataset,
-                                 processing_class=tokenizer, peft_config=peft_config,
-                                 callbacks=[callback])
-        else:
-            from trl import DPOConfig, DPOTrainer
-
-            args = training_args(work / "trainer", args_class=DPOConfig, **common)
-            trainer = DPOTrainer(model=model, args=args, train_dataset=dataset,
-                                 processing_class=tokenizer, peft_config=peft_config,
-                                 callbacks=[callback])
-        quiet(trainer)
+        trainer = preference_trainer(
+            plan.method, model, tokenizer, dataset, output_dir=work,
+            max_steps=config.max_steps, batch_size=config.batch_size,
+            learning_rate=config.learning_rate, beta=config.beta, seed=config.seed,
+            device=device, max_length=config.max_length, peft_config=peft_config,
+            callbacks=[callback], precision=precision, counts=plan.counts,
+            gradient_checkpointing=config.gradient_checkpointing, chat=chat)
         train_loss = float(trainer.train().training_loss)
         if hooks.cancelled:
             raise UserError(f"learning cancelled after {trainer.state.global_step} of "
@@ -252,15 +293,30 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
                    else list(config.lora.target_modules))  # a parent's adapter keeps its own
         metadata = _metadata(config, plan, generator, settings, base_adapter, losses,
                              train_loss, seconds, targets)
-        try:  # the registry writes atomically: never a half-written adapter under the real name
-            target = registry.save(trainer.model, config.adapter, metadata)
-        except OSError as exc:
-            raise UserError(f"could not create adapter {config.adapter!r}: {exc}") from exc
+        def save() -> Path:
+            try:  # the registry writes atomically: never a half-written adapter under the name
+                return registry.save(trainer.model, config.adapter, metadata)
+            except OSError as exc:
+                raise UserError(f"could not create adapter {config.adapter!r}: {exc}") from exc
+
+        target = save_once(save) or target  # under a launcher the first process writes it
     finally:
         shutil.rmtree(work, ignore_errors=True)
     hooks.say(1.0, f"saved adapter {config.adapter}")
     return LearnResult(config.adapter, str(target), plan.method, len(plan.examples), train_loss,
                        losses, seconds, metadata)
+
+
+def _share_batch(args, batch_size: int, *, at_least: int) -> None:
+    """Under a launcher, make ``batch_size`` the global batch: ``batch_size / N`` per process
+    (a UserError when it does not divide or leaves fewer than ``at_least`` each)."""
+    world = args.world_size
+    if world == 1:
+        return
+    if batch_size % world or batch_size // world < at_least:
+        raise UserError(f"batch_size {batch_size} must be a multiple of the {world} processes "
+                        f"with at least {at_least} per process")
+    args.per_device_train_batch_size = batch_size // world
 
 
 def _metadata(config, plan, generator, settings, base_adapter, losses, train_loss, seconds,

@@ -232,7 +232,8 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
                "total_steps": result.total_steps, "examples": result.examples,
                "train_tokens": result.train_tokens,
                "tokens_per_second": round(result.tokens_per_second, 1),
-               "epochs": result.epochs_done, "planned_epochs": result.epochs,
+               "epochs": round(result.steps / max(1, result.steps_per_epoch), 2),
+               "planned_epochs": result.epochs,
                "stopped": result.stopped, "precision": result.precision,
                "held_out_losses": result.held_out_losses, "best_epoch": result.best_epoch,
                "losses": result.losses, "cancelled": result.cancelled, "saved": False,
@@ -249,7 +250,7 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
         "total_steps": result.total_steps,
         "seconds": summary["seconds"], "train_seconds": summary["train_seconds"],
         "tokens_per_second": summary["tokens_per_second"], "source": "finetune",
-        "epochs": result.epochs_done, "planned_epochs": result.epochs,
+        "epochs": summary["epochs"], "planned_epochs": result.epochs,
         "stopped": result.stopped, "precision": result.precision,
         "packed_rows": result.packed_rows, "held_out_losses": result.held_out_losses,
         "best_epoch": result.best_epoch,
@@ -260,7 +261,10 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
         say(1.0, f"cancelled after {result.steps}/{result.total_steps} steps; nothing saved "
                  "yet")
         return summary
-    AdapterRegistry.of(settings).save(result.model, name, metadata, overwrite=overwrite)
+    from core.training.trainer import save_once
+
+    save_once(lambda: AdapterRegistry.of(settings).save(result.model, name, metadata,
+                                                        overwrite=overwrite))  # one writer
     summary["saved"] = True
     say(1.0, f"saved adapter {name!r}")
     return summary

@@ -180,9 +180,8 @@ def knowledge_examples(chunks: Sequence[SourceChunk], tokenizer, *, is_seq2seq: 
     documents = {c.document for c in chunks}
     ours = [q for q in qa_items if q.split == "train" and q.source in documents]
     for item in train_items(ours) if ours else ():
-        if item.source in documents:
-            prompt = chat_prompt(tokenizer, question_prompt(item.question), is_seq2seq)
-            data.train.append(TrainExample(prompt, item.answer, "qa"))
+        prompt = chat_prompt(tokenizer, question_prompt(item.question), is_seq2seq)
+        data.train.append(TrainExample(prompt, item.answer, "qa"))
     return data
 
 

@@ -21,12 +21,22 @@ loss) and, where the hardware has native bf16, the forward pass runs under bf16 
 fp32 master weights (:mod:`core.training.precision`).
 
 Exposures by time budget (``settings.epochs == 0``): two micro-batches are timed on the model
-itself before training (gradients dropped), and ``epochs = budget x tokens/s / tokens per
-epoch``, both in row tokens (every position computed: what costs time, whatever share
-carries loss; :func:`core.finetune.estimate.budget_epochs`); a run that overruns its budget
-by ``OVERRUN`` stops at the next step. With ``held_out`` examples, their loss is measured after
-each epoch; training stops when it has not improved by ``MIN_IMPROVEMENT`` for ``PATIENCE``
-epochs, and the adapter weights of the best epoch are kept (a few MB, in memory).
+itself before training (gradients dropped), and ``steps = budget x tokens/s / tokens per
+step``, both in row tokens (every position computed: what costs time, whatever share carries
+loss; :func:`core.finetune.estimate.budget_steps`; the last epoch may be partial); a run that
+overruns its budget by ``OVERRUN`` stops at the next step. With ``held_out`` examples, their
+loss is measured after each epoch; training stops when it has not improved by
+``MIN_IMPROVEMENT`` for ``PATIENCE`` epochs, and the best epoch's adapter weights are kept (a
+few MB, in memory).
+
+Data parallel (``torchrun``/``accelerate launch``, one process per device): the run is the
+single-process run split by rank. ``batch_size`` stays the global batch, so the optimiser
+steps, learning-rate schedule and logged step losses are those of one process; each rank runs
+its share of every step's micro-batches (:class:`core.training.trainer.BatchTrainer`). The
+ranks agree on what they decide alone: the budget's rate is the sum of the ranks' probes, the
+budget's stop is taken when any rank is past it, the held-out loss is measured in shares and
+summed. ``micro_batches``/``total_micro_batches`` count this process's share; token counts
+are the run's. A cancel is per process (a launcher stops all of them on Ctrl-C).
 
 Optimiser: AdamW (weight decay 0), linear warm-up over the first 10 % of steps then linear
 decay to 0, gradient norm clipped at 1.0. Loss: token-level cross-entropy over labels != -100
@@ -45,8 +55,10 @@ import random
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -87,17 +99,18 @@ class TrainResult:
     train_tokens: int = 0
     tokens_done: int = 0
     row_tokens_done: int = 0  #: tokens the model computed on (packed rows or padded batches)
-    micro_batches: int = 0
-    total_micro_batches: int = 0
+    micro_batches: int = 0  #: run by this process (its share under a launcher)
+    total_micro_batches: int = 0  #: planned for this process
     seconds: float = 0.0
     cancelled: bool = False
     trainable_parameters: int = 0
     target_modules: tuple[str, ...] = ()
-    epochs: int = 0
-    epochs_done: int = 0
+    epochs: float = 0.0  #: planned: total steps / steps per epoch (a budget's may be partial)
+    epochs_done: int = 0  #: epochs ended (a partial last one counts)
+    steps_per_epoch: int = 0
     packed_rows: int = 0
     precision: str = "fp32"
-    probe_row_tokens_per_second: float = 0.0
+    probe_row_tokens_per_second: float = 0.0  #: summed over the ranks under a launcher
     held_out_losses: list[float] = field(default_factory=list)  #: [before, after epoch 1, ...]
     best_epoch: int = 0
     stopped: str = ""  #: why training ended before its planned epochs ("" = it did not)
@@ -177,33 +190,36 @@ def _micro_parts(batch: dict[str, torch.Tensor], size: int, packed: bool,
     return _split(batch, size, is_seq2seq)
 
 
-class _Loss:
-    """What ``model(**batch).loss`` gives, from :func:`core.training.losses.labelled_lm_loss`
-    for causal LMs (the vocabulary projected only where there is a label)."""
-
-    def __init__(self, loss: torch.Tensor) -> None:
-        self.loss = loss
-
-
-def _forward(model, batch: dict[str, torch.Tensor]):
-    if model.config.is_encoder_decoder:
-        return model(**batch, use_cache=False)
-    return _Loss(labelled_lm_loss(model, batch))
+def _batch_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The mean token loss of ``batch``: for a causal LM from
+    :func:`core.training.losses.labelled_lm_loss` (vocabulary projected only where there is
+    a label), else the model's own."""
+    inner = getattr(model, "module", model)  # DistributedDataParallel wraps the model
+    if inner is not model or inner.config.is_encoder_decoder:
+        return model(**batch, use_cache=False).loss  # DDP syncs gradients only via forward
+    return labelled_lm_loss(model, batch)
 
 
 def _mean_loss(model, parts: Sequence[dict[str, torch.Tensor]], precision: str,
                is_seq2seq: bool) -> float:
     """Token-mean loss of ``parts`` without gradients (the held-out measure)."""
+    total, tokens = _loss_sums(model, parts, precision, is_seq2seq)
+    return total / max(1.0, tokens)
+
+
+def _loss_sums(model, parts: Sequence[dict[str, torch.Tensor]], precision: str,
+               is_seq2seq: bool) -> tuple[float, float]:
+    """(summed token loss, loss tokens) of ``parts`` without gradients."""
     total = tokens = 0.0
     was_training = model.training
     model.eval()
     with torch.no_grad(), autocast(precision, _device(model).type):
         for part in parts:
             n = _loss_tokens(part["labels"], is_seq2seq)
-            total += float(_forward(model, part).loss) * n
+            total += float(_batch_loss(model, part)) * n
             tokens += n
     model.train(was_training)
-    return total / max(1.0, tokens)
+    return total, tokens
 
 
 def _device(model) -> torch.device:
@@ -211,19 +227,19 @@ def _device(model) -> torch.device:
 
 
 def _probe_rate(model, parts: Sequence[dict[str, torch.Tensor]], precision: str) -> float:
-    """Row tokens/s of forward+backward on the second of two micro-batches (the first warms
-    up); gradients are dropped, so the weights are untouched."""
+    """Row tokens/s of forward+backward: the faster of the second and third micro-batch (the
+    first warms up); gradients are dropped, so the weights are untouched."""
     model.train()
-    rate = 0.0
-    for part in list(parts)[:2]:
+    rates = []
+    for part in list(parts)[:3]:
         start = time.perf_counter()
         with autocast(precision, _device(model).type):
-            loss = _forward(model, part).loss
+            loss = _batch_loss(model, part)
         loss.backward()
         seconds = time.perf_counter() - start
-        rate = part["input_ids"].numel() / max(seconds, 1e-6)
+        rates.append(part["input_ids"].numel() / max(seconds, 1e-6))
     model.zero_grad(set_to_none=True)
-    return rate
+    return max(rates[1:] or rates)
 
 
 class _BudgetAndHeldOut(TrainerCallback):
@@ -238,7 +254,14 @@ class _BudgetAndHeldOut(TrainerCallback):
         self.bad = 0
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.deadline is not None and time.perf_counter() > self.deadline:
+        if self.deadline is None:
+            return
+        late = float(time.perf_counter() > self.deadline)
+        if args.world_size > 1:  # every rank stops at the same step, or the others would wait
+            from core.training.trainer import all_reduce
+
+            late = all_reduce([late], "max")[0]
+        if late:
             self.result.stopped = "time budget"
             control.should_training_stop = True
 
@@ -281,9 +304,9 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     """
     from peft import get_peft_model
 
-    from core.finetune.estimate import budget_epochs
+    from core.finetune.estimate import budget_steps
     from core.training.callbacks import HooksCallback, TrainingHooks
-    from core.training.trainer import BatchTrainer, training_args
+    from core.training.trainer import BatchTrainer, all_reduce, rank_batches, training_args
 
     hooks = hooks or TrainingHooks()
     torch.manual_seed(settings.seed)
@@ -304,6 +327,15 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     full, rest = divmod(len(units), settings.batch_size)
     micro_per_epoch = full * math.ceil(settings.batch_size / micro) + math.ceil(rest / micro)
     tokens_per_epoch = count_target_tokens(features)
+    accumulation = math.ceil(settings.batch_size / micro)
+    work = Path(tempfile.gettempdir()) / f"nlplab-lora-{uuid.uuid4().hex}"  # removed at the end
+    # Built before any timing or held-out measure: under a launcher this joins the process
+    # group (the ranks agree on those numbers); epochs and max_steps are set once known.
+    args = training_args(work, epochs=max(1, settings.epochs), learning_rate=settings.learning_rate,
+                         accumulation=accumulation, batch_size=micro, device=device.type,
+                         seed=settings.seed, max_grad_norm=MAX_GRAD_NORM,
+                         remove_unused_columns=False)
+    rank, world_size = args.process_index, args.world_size
 
     def epoch_batches(epoch: int) -> list[dict]:
         parts = []
@@ -320,33 +352,38 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
                          trainable_parameters=sum(p.numel() for p in trainable),
                          target_modules=tuple(sorted({m.rsplit(".", 1)[-1]
                                                       for m in config.target_modules})))
-    epochs = settings.epochs
+    total = steps_per_epoch * settings.epochs
     deadline_seconds = None
-    if epochs == 0:
+    if settings.epochs == 0:
         first = epoch_batches(0)
         row_tokens_per_epoch = sum(p["input_ids"].numel() for p in first)
-        probe = [{k: v for k, v in p.items() if k != "share"} for p in first[:2]]
-        result.probe_row_tokens_per_second = _probe_rate(peft_model, probe, precision)
-        epochs = budget_epochs(settings.minutes * 60, result.probe_row_tokens_per_second,
-                               row_tokens_per_epoch)
+        probe = [{k: v for k, v in p.items() if k != "share"} for p in first[:3]]
+        # every rank times its own; their sum is the run's rate (each does 1/world of a step)
+        result.probe_row_tokens_per_second = all_reduce(
+            [_probe_rate(peft_model, probe, precision)])[0]
+        total = budget_steps(settings.minutes * 60, result.probe_row_tokens_per_second,
+                             row_tokens_per_epoch / steps_per_epoch, steps_per_epoch)
         deadline_seconds = settings.minutes * 60 * OVERRUN
-    result.epochs = epochs
-    result.total_steps = steps_per_epoch * epochs
-    result.total_micro_batches = micro_per_epoch * epochs
-    result.train_tokens = tokens_per_epoch * epochs
-    total = result.total_steps
+    epochs = math.ceil(total / steps_per_epoch)
+    result.steps_per_epoch = steps_per_epoch
+    result.epochs = round(total / steps_per_epoch, 2)
+    result.total_steps = total
+    result.total_micro_batches = round(  # this process's (its share of every step)
+        rank_batches(micro_per_epoch, accumulation, world_size) * total / steps_per_epoch)
+    result.train_tokens = round(tokens_per_epoch * total / steps_per_epoch)
     if hooks.cancelled:
         result.cancelled = True
         return result
 
     def loss(model, batch: dict) -> torch.Tensor:
         share = batch.pop("share")
-        value = _forward(model, batch).loss
+        value = _batch_loss(model, batch)
         if not torch.isfinite(value):
             raise UserError(f"the loss became {value.item()} at step "
                             f"{len(callback.losses) + 1}: lower the learning rate")
-        result.tokens_done += _loss_tokens(batch["labels"], is_seq2seq)
-        result.row_tokens_done += batch["input_ids"].numel()
+        if not trainer.padding:
+            result.tokens_done += _loss_tokens(batch["labels"], is_seq2seq)
+            result.row_tokens_done += batch["input_ids"].numel()
         return value * share
 
     evaluate = None
@@ -359,8 +396,10 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
                                              seed=settings.seed, epoch=0)
                       for p in _micro_parts(b, micro, packed, is_seq2seq)]
 
-        def evaluate() -> float:
-            return _mean_loss(peft_model, held_parts, precision, is_seq2seq)
+        def evaluate() -> float:  # each rank its share; the ranks' sums give the mean
+            total_loss, n = all_reduce(_loss_sums(peft_model, held_parts[rank::world_size],
+                                                  precision, is_seq2seq))
+            return total_loss / max(1.0, n)
 
         result.held_out_losses.append(round(evaluate(), 5))  # before training: epoch 0
 
@@ -368,11 +407,7 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, total))
     callback = HooksCallback(hooks, result.total_micro_batches, digits=5)
     watcher = _BudgetAndHeldOut(peft_model, result, deadline=None, evaluate=evaluate)
-    work = tempfile.mkdtemp(prefix="nlplab-lora-")
-    args = training_args(work, epochs=epochs, learning_rate=settings.learning_rate,
-                         accumulation=math.ceil(settings.batch_size / micro),
-                         batch_size=micro, device=device.type, seed=settings.seed,
-                         max_grad_norm=MAX_GRAD_NORM, remove_unused_columns=False)
+    args.num_train_epochs, args.max_steps = epochs, total if settings.epochs == 0 else -1
     trainer = BatchTrainer(model=peft_model, args=args, epoch_batches=epoch_batches,
                            batches_per_epoch=micro_per_epoch, loss=loss, precision=precision,
                            optimizers=(optimiser, scheduler), callbacks=[callback, watcher])
@@ -391,4 +426,7 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
             watcher.restore_best()
         peft_model.eval()
         shutil.rmtree(work, ignore_errors=True)
+    if world_size > 1:  # the run's counts, not this process's share
+        result.tokens_done, result.row_tokens_done = (
+            round(n) for n in all_reduce([result.tokens_done, result.row_tokens_done]))
     return result

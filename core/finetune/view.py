@@ -24,7 +24,7 @@ def time_estimate(plan: Plan) -> str | None:
         return None
     if plan.budget_minutes is not None:
         return (f"**Training time: at most about {plan.budget_minutes:g} min** (the budget; "
-                f"{plan.epochs} epochs at the {rate.row_tokens_per_second:,.0f} tokens/s "
+                f"{plan.epochs:g} epochs at the {rate.row_tokens_per_second:,.0f} tokens/s "
                 f"measured by the {rate.source} on this machine, fewer if the held-out "
                 "questions stop improving; loading the model adds a little).")
     return (f"**Estimated training time: about {format_seconds(plan.seconds)}** "

@@ -6,7 +6,8 @@
   carries the app's loaded adapters.
 - :mod:`.callbacks`: :class:`~.callbacks.TrainingHooks` (progress, step loss, micro-batch,
   cancel; ``TrainingHooks.for_job(job)``) and :class:`~.callbacks.HooksCallback`.
-- :mod:`.trainer`: :class:`~.trainer.BatchTrainer` and the shared ``training_args``.
+- :mod:`.trainer`: :class:`~.trainer.BatchTrainer` (under a data-parallel launcher each rank runs
+  its share of every step) and the shared ``training_args``.
 
 Left out: the features' data and hyper-parameters (:mod:`core.finetune`,
 :mod:`core.emotions.transformer`) and the adapter registry.

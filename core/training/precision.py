@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import contextlib
 
-import torch
-
 from core.errors import UserError
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -32,6 +30,8 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 def bf16_supported(device_type: str) -> bool:
     """True when ``device_type`` ("cpu" or "cuda") runs bf16 matmuls natively."""
+    import torch  # here, not at import: the CLI builds its parser without torch
+
     if device_type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device_type == "cpu":
@@ -55,6 +55,8 @@ def resolve_precision(precision: str, device_type: str) -> str:
 def autocast(precision: str, device_type: str):
     """The forward-pass context for ``precision`` (bf16 autocast, or nothing for fp32)."""
     if precision == "bf16":
+        import torch
+
         return torch.autocast(device_type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

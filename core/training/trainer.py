@@ -8,6 +8,19 @@ accumulation, clipping, device placement and the callbacks (:mod:`.callbacks`). 
 already carry its share of the step (``loss_is_scaled_for_ga``): nothing else divides it.
 TRL's KTO/DPO trainers (feedback learning) are Trainer subclasses used as they are.
 
+Data parallel (``torchrun`` / ``accelerate launch``, one process per device): the global batch
+is held constant, so a run on N processes takes the same optimiser steps, on the same
+examples, as one process. ``args.gradient_accumulation_steps`` is the micro-batches of one
+optimiser step *for one process*; every step's micro-batches are dealt out by rank
+(:func:`shard_steps`: rank r takes micro-batches r, r+N, ... of each step), a rank short of one
+runs a copy of one of its step's micro-batches with its loss zeroed (a padding micro-batch:
+every rank must run as many per step, or the gradient all-reduce would wait forever), and
+each rank's loss is multiplied by N, so DDP's average of the ranks' gradients is the sum over
+the whole step: the single-process gradient. Transformers logs the mean of the ranks' losses
+(an all-gather), which is then the step loss of the whole batch. The caller's scheduler counts
+optimiser steps, as with one process (the Trainer does not hand it to accelerate). With one
+process nothing changes.
+
 Example:
     >>> trainer = BatchTrainer(model=model, args=training_args(tmp, epochs=1,
     ...     learning_rate=1e-3, accumulation=4, device="cpu"), epoch_batches=lambda e: parts,
@@ -17,11 +30,18 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+import math
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
+import torch
 from transformers import PrinterCallback, Trainer, TrainingArguments
 
+from core.errors import UserError
 from core.training.precision import AutocastMixin
+
+T = TypeVar("T")
 
 
 def training_args(output_dir, *, epochs: int = 1, max_steps: int = -1, learning_rate: float,
@@ -48,33 +68,116 @@ def quiet(trainer: Trainer) -> Trainer:
     return trainer
 
 
-class _Epochs:
-    """A 'data loader' whose n-th iteration yields ``epoch_batches(n)``."""
+PAD = "_padding"  #: marks a padding micro-batch (its loss counts zero)
 
-    def __init__(self, epoch_batches: Callable[[int], list[dict]], per_epoch: int) -> None:
-        self._epoch_batches, self._per_epoch, self._epoch = epoch_batches, per_epoch, 0
+
+def all_reduce(values: Sequence[float], op: str = "sum") -> list[float]:
+    """``values`` summed (``op="sum"``) or maxed (``"max"``) over the processes of a launched
+    run; unchanged when there is one process (no process group)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return list(values)
+    device = (torch.device("cuda", torch.cuda.current_device())
+              if dist.get_backend() == "nccl" else torch.device("cpu"))
+    tensor = torch.tensor(list(values), dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
+    return tensor.tolist()
+
+
+def save_once(save: Callable[[], T]) -> T | None:
+    """``save()`` on the first process of a launched run only (one writer: two would race for
+    the same folder); every process returns once it is done (the others get None) and raises
+    when it failed. With one process: ``save()``."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return save()
+    value, failed = None, None
+    if dist.get_rank() == 0:
+        try:
+            value = save()
+        except Exception as exc:  # re-raised below, once the others know
+            failed = exc
+    if all_reduce([float(failed is not None)], "max")[0]:
+        if failed is not None:
+            raise failed
+        raise UserError("saving failed in the first process (its error says why)")
+    return value
+
+
+def rank_batches(per_epoch: int, accumulation: int, world_size: int) -> int:
+    """Micro-batches one rank runs per epoch: every step's share, rounded up (padding).
+
+    Example: 7 micro-batches in steps of 4 on 2 ranks -> steps [4, 3] -> 2 + 2 = 4.
+    """
+    full, rest = divmod(per_epoch, accumulation)
+    return full * math.ceil(accumulation / world_size) + math.ceil(rest / world_size)
+
+
+def shard_steps(batches: Sequence[dict], accumulation: int, rank: int,
+                world_size: int) -> list[dict]:
+    """Rank ``rank``'s micro-batches of one epoch: of each step's ``accumulation`` micro-batches
+    (the last step may have fewer) those at ``rank``, ``rank + world_size``, ...; a rank left
+    one short gets a copy of its step's first micro-batch marked ``PAD`` (the trainer pops it).
+
+    Example: steps [a b c d][e f g] on 2 ranks -> rank 0: a c e g, rank 1: b d f e(PAD).
+    """
+    if world_size == 1:
+        return list(batches)
+    out = []
+    for start in range(0, len(batches), accumulation):
+        step = batches[start:start + accumulation]
+        mine = list(step[rank::world_size])
+        mine += [{**step[0], PAD: True}] * (math.ceil(len(step) / world_size) - len(mine))
+        out += mine
+    return out
+
+
+class _Epochs:
+    """A 'data loader' whose n-th iteration yields this rank's share of ``epoch_batches(n)``."""
+
+    def __init__(self, epoch_batches: Callable[[int], list[dict]], per_epoch: int,
+                 accumulation: int, rank: int, world_size: int) -> None:
+        self._epoch_batches, self._epoch = epoch_batches, 0
+        self._accumulation, self._rank, self._world = accumulation, rank, world_size
+        self._per_epoch = rank_batches(per_epoch, accumulation, world_size)
 
     def __len__(self) -> int:
         return self._per_epoch
 
     def __iter__(self):
-        batches = self._epoch_batches(self._epoch)
+        batches = shard_steps(self._epoch_batches(self._epoch), self._accumulation, self._rank,
+                              self._world)
         self._epoch += 1
         return iter(batches)
 
 
 class BatchTrainer(AutocastMixin, Trainer):
     """A ``Trainer`` fed ready-made micro-batches, with our loss (already scaled per step);
-    bf16 autocast when ``precision="bf16"`` (:mod:`.precision`)."""
+    bf16 autocast when ``precision="bf16"`` (:mod:`.precision`).
+
+    Under a launcher each rank runs its share of every step (module docstring); ``args``
+    gets a per-rank ``gradient_accumulation_steps`` here (on a copy). While ``loss`` runs
+    on a padding micro-batch ``self.padding`` is True (a loss that keeps counters skips it);
+    its value is zeroed here whatever it returns.
+    """
 
     loss_is_scaled_for_ga = True
 
     def __init__(self, *, epoch_batches: Callable[[int], list[dict]], batches_per_epoch: int,
                  loss: Callable[[object, dict], object], precision: str = "fp32",
                  **kwargs) -> None:
+        args = kwargs["args"]
+        accumulation = args.gradient_accumulation_steps  # one step's micro-batches, one process
+        self.world_size, self.rank = args.world_size, args.process_index
+        if self.world_size > 1:  # a copy: the caller's args keep the one-process meaning
+            kwargs["args"] = args = copy.copy(args)
+            args.gradient_accumulation_steps = math.ceil(accumulation / self.world_size)
         super().__init__(**kwargs)
-        self.precision = precision
-        self._loader = _Epochs(epoch_batches, batches_per_epoch)
+        self.precision, self.padding = precision, False
+        self._loader = _Epochs(epoch_batches, batches_per_epoch, accumulation, self.rank,
+                               self.world_size)
         self._loss = loss
         quiet(self)
 
@@ -82,4 +185,8 @@ class BatchTrainer(AutocastMixin, Trainer):
         return self._loader
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        return self._loss(model, inputs)
+        self.padding = bool(inputs.pop(PAD, False))
+        value = self._loss(model, inputs)
+        if self.padding:
+            value = value * 0.0  # runs forward and backward (DDP syncs) but adds nothing
+        return value * self.world_size if self.world_size > 1 else value

@@ -77,6 +77,20 @@ def test_adapter_delete_refuses_a_visitor(app_settings):
     assert not folder.exists()
 
 
+def test_saved_evaluation_run_delete_refuses_a_visitor(app_settings, mode):
+    from core.evaluation import runner
+
+    runner.save_run(app_settings, {"id": "run-1", "aggregates": {}, "rows": []})
+    with pytest.raises(PermissionDenied, match="Deleting"):
+        runner.delete_run(app_settings, "run-1", actor=VISITOR)
+    mode("demo")
+    with pytest.raises(PermissionDenied):  # a page that forgets the actor is refused too
+        runner.delete_run(app_settings, "run-1")
+    assert runner.load_run(app_settings, "run-1")["id"] == "run-1"
+    runner.delete_run(app_settings, "run-1", actor=ADMIN)
+    assert runner.list_runs(app_settings) == []
+
+
 def test_feedback_export_refuses_a_visitor():
     from core.feedback.export import render
 

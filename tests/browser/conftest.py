@@ -93,6 +93,22 @@ def wait_idle(pg, timeout: float = 120_000) -> None:
                          state="attached", timeout=timeout)
 
 
+def rerun_until(pg, action, shows, timeout: float = 180_000) -> None:
+    """Do ``action`` (a click) and wait until the script run it causes is over.
+
+    ``shows`` is a locator that only that run draws (the uploader a radio choice reveals, a
+    confirmation). Once it is visible the run has begun: the server sends "running" before
+    the run's first element and the browser applies messages in order, so the ``notRunning``
+    state that follows means this run is over. :func:`wait_idle`'s fixed pause guesses
+    instead, and on a loaded machine a click's run can start after it: the page is then read
+    as it was before the click.
+    """
+    action()
+    shows.wait_for(state="visible", timeout=timeout)
+    pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                         state="attached", timeout=timeout)
+
+
 def open_page(pg, url: str, title: str, timeout: float = 90_000) -> None:
     """Load the app at its root, then follow the sidebar link to ``title``.
 
@@ -113,5 +129,5 @@ def no_exceptions(pg) -> None:
     assert boxes.count() == 0, boxes.first.inner_text()
 
 
-__all__ = ["AppServer", "no_exceptions", "open_page", "screenshot", "tiny_model_server",
-           "wait_idle"]
+__all__ = ["AppServer", "no_exceptions", "open_page", "rerun_until", "screenshot",
+           "tiny_model_server", "wait_idle"]

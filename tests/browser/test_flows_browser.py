@@ -14,6 +14,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from core.emotions.compare import MODEL_LABELS
 from tests.browser.conftest import no_exceptions, open_page, screenshot, wait_idle
 from tests.browser.helpers import answer_text, column, wait_answers, words
 
@@ -112,7 +113,7 @@ def test_emotions_preprocess_train_and_classify(app_server, page):
 
     page.get_by_role("tab", name="Train & compare").click()
     models = page.get_by_test_id("stMultiSelect")
-    for label in ("Random forest", "Linear SVC", "Stacking (LR + RF + SVC)"):
+    for label in (MODEL_LABELS[m] for m in ("random_forest", "linear_svc", "stacking")):
         models.get_by_role("button", name=f"Remove {label}").click()
         wait_idle(page)
     page.get_by_role("button", name="Train and compare").click()

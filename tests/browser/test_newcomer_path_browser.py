@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from core.emotions.compare import MODEL_LABELS
 from tests.browser.conftest import (
     REPO,
     no_exceptions,
@@ -44,7 +45,7 @@ from tests.rag.test_ingest import make_pdf
 pytestmark = pytest.mark.browser
 
 KB = "my-docs"
-ADAPTER = "my-docs-chunks"  # the name the Fine-tune page suggests for KB + default data mode
+ADAPTER = "my-docs-knowledge"  # the name the Fine-tune page suggests for KB + default data mode
 STEP = 240_000  # ms: generous for a 2-core machine shared with other work
 DOCS = {
     "brindle-observatory.md": (
@@ -242,7 +243,7 @@ def train_emotions(page, server, tmp_path) -> None:
 
     page.get_by_role("tab", name="Train & compare").click()
     wait_idle(page)
-    for other in ("Random forest", "Linear SVC", "Stacking (LR + RF + SVC)"):
+    for other in (MODEL_LABELS[m] for m in ("random_forest", "linear_svc", "stacking")):
         page.get_by_role("button", name=f"Remove {other}").click()
         wait_idle(page)
     page.get_by_role("button", name="Train and compare").click()

@@ -45,3 +45,22 @@ def tiny_bert_base(tiny_tokenizer):
         return BertForSequenceClassification(config), tiny_tokenizer
 
     return build
+
+
+@pytest.fixture(scope="session")
+def tiny_sentence_encoder(tiny_tokenizer, tmp_path_factory):
+    """A sentence-transformers encoder over a 1-layer BERT (hidden 32) built from a config:
+    mean pooling + normalisation, the real MiniLM tokenizer."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-sentence-bert")
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=tiny_tokenizer.vocab_size, hidden_size=32,
+                         num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                         max_position_embeddings=128)).save_pretrained(folder)
+    tiny_tokenizer.save_pretrained(folder)
+    word = models.Transformer(str(folder), max_seq_length=64)
+    pool = models.Pooling(word.get_word_embedding_dimension(), "mean")
+    return SentenceTransformer(modules=[word, pool, models.Normalize()], device="cpu")

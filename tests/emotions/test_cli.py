@@ -78,3 +78,23 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path, app_settings, content
     argv += args if args else ["--name", "bad"]
     code, _, err = run(capsys, *argv)
     assert code == 2 and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("flags", "refit_rows"), [([], 60), (["--no-refit"], 0)])
+def test_saved_model_is_refit_on_every_row_unless_asked_not_to(capsys, tmp_path, app_settings,
+                                                              flags, refit_rows):
+    """A plain ``text,label`` CSV trains with the defaults; the saved model learned from every
+    row (``--no-refit``: from the 80% training split only)."""
+    from core.emotions.models_store import load_model
+
+    rows = ["furious rage hate {}", "yay party smile {}", "tears lonely cry {}"]
+    path = tmp_path / "plain.csv"
+    path.write_text("text,label\n" + "".join(
+        f"{t.format(i)},{lab}\n" for i in range(20)
+        for t, lab in zip(rows, ["anger", "joy", "sadness"], strict=True)))
+    code, out, err = run(capsys, "emotions", "train", "--data", str(path), "--model", "logreg",
+                         "--name", "plain", *flags)
+    assert code == 0, err
+    assert set(out) == {"name", "labels", "cv", "seconds"}
+    train = load_model("plain", app_settings.data_dir).info["train"]
+    assert train["refit_rows"] == refit_rows and train["rows"] == 48

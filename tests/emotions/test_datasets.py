@@ -88,7 +88,8 @@ def test_oversample_known_answer():
 
 
 def test_oversampling_touches_only_the_training_split(small_data, tmp_path, monkeypatch):
-    """train() must oversample the rows it fits on, never the held-out test rows."""
+    """train() must oversample the rows it fits on, never the held-out test rows before they
+    are scored; only the refit after scoring (the saved model) sees all 90 rows."""
     from core.emotions import classical, training
 
     seen: list[int] = []
@@ -104,5 +105,11 @@ def test_oversampling_touches_only_the_training_split(small_data, tmp_path, monk
     n_test = result.report["test_rows"]
     assert n_test == 18 and result.test["n"] == n_test   # 20% of 90, scored as-is
     assert result.report["train_rows"] == 72
-    assert max(seen) == 72        # the final fit: the training split only, never 90
-    assert seen[:3] == [48, 48, 48]   # CV folds: two thirds of the training split
+    # the searched fit first, then CV folds (2/3 of it), then the refit on every row
+    assert seen == [72, 48, 48, 48, 90]
+    no_refit: list[int] = []
+    monkeypatch.setattr(classical, "oversample_indices",
+                        lambda y, seed=0: (no_refit.append(len(y)), real(y, seed))[1])
+    training.train(small_data, training.TrainConfig(model="linear_svc", name="os2",
+                                                    oversample=True, refit=False), tmp_path)
+    assert no_refit == [72, 48, 48, 48]

@@ -39,7 +39,7 @@ def test_preprocess_trace_is_plain_text_without_links(page):
     trace = page.code[0].value
     lines = trace.splitlines()
     steps = [ln for ln in lines if re.match(r"\d+\. ", ln)]
-    assert len(steps) == 11 and steps[-1].startswith("11. lemmatize")
+    assert len(steps) == 13 and steps[-1].startswith("13. lemmatize")
     assert "removed: [x](http://e.co) https://t.co/abc" in trace and "<script>" in lines[0]
     assert "emoheart" in lines[-1] and "face with tears of joy" in trace
     markdown = "\n".join(m.value for m in page.markdown)

@@ -42,7 +42,7 @@ def test_text_step_examples(fn, text, expected):
     (False, ["happy", "smiling"]),
 ])
 def test_stopwords_keep_negations_option(keep, expected):
-    pre = Preprocessor(PreprocessConfig(keep_negations=keep, lemmatize=False))
+    pre = Preprocessor(PreprocessConfig(keep_negations=keep, lemmatize=False, negation=False))
     assert pre.tokens("I am not happy, never smiling") == expected
 
 
@@ -70,12 +70,49 @@ def test_full_pipeline_trace_marks_changes():
     by = {s.name: s for s in trace.steps}
     assert by["urls"].removed == ["https://t.co/x"]
     assert by["handles"].removed == ["@bob"]
+    assert by["negation"].added == ["not_love", "not_this", "not_blessed"]
     assert by["emoji"].added == ["face", "with", "tears", "of", "joy"]
-    assert by["stopwords"].removed == ["i", "this", "with", "of"]
-    assert trace.tokens == ["don't", "love", "face", "tear", "joy", "bless"]
+    assert by["stopwords"].removed == ["i", "not_this", "with", "of"]
+    assert trace.tokens == ["don't", "not_love", "face", "tear", "joy", "not_bless"]
     assert trace.to_dict()["steps"][-1] == {"name": "lemmatize",
-                                            "text": "don't love face tear joy bless",
+                                            "text": "don't not_love face tear joy not_bless",
                                             "tokens": trace.tokens}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("i don't like it. great", "i don't not_like not_it. great"),
+    ("not happy, sad", "not not_happy, sad"),
+    ("i cant stop, never again!", "i cant not_stop, never not_again!"),
+    ("no @bob #fun 2day or never", "no @bob #fun 2day not_or never"),
+    ("nothing is not fine", "nothing not_is not not_fine"),
+    ("Notable knowledge", "Notable knowledge"),          # cues are whole words only
+    ("happy day", "happy day"),
+])
+def test_negation_scope_ends_at_punctuation(text, expected):
+    assert pp.mark_negation(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("sooooo happyyyy!!!", "soo happyy!!!"),   # letters only: punctuation runs stay
+    ("1000 zzz good", "1000 zz good"),          # digits are not elongation
+    ("good", "good"),
+])
+def test_elongation_normalised(text, expected):
+    assert pp.normalise_elongation(text) == expected
+
+
+def test_negated_words_survive_punctuation_stopwords_and_lemmas():
+    """The not_ prefix is kept through punctuation removal; a negated stopword goes; a negated
+    word is lemmatised under its prefix (cried -> cry)."""
+    pre = Preprocessor(PreprocessConfig(), DATA_DIR)
+    assert pre.tokens("I never cried about the goodbyes. Sooooo happy") == [
+        "never", "not_cry", "not_goodbye", "soo", "happy"]
+
+
+def test_models_saved_before_new_steps_keep_their_preprocessing():
+    old = PreprocessConfig.from_dict({"lowercase": True})
+    assert not old.negation and not old.elongation and not old.emoticons
+    assert PreprocessConfig().negation and PreprocessConfig().elongation
 
 
 def test_handle_placeholder_and_switched_off_steps():

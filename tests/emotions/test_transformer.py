@@ -49,3 +49,117 @@ def test_fine_tune_tiny_bert_reports_and_reloads(small_data, tiny_bert_base, tmp
                        atol=1e-5)
     out = loaded.classify(["happy day"])[0]
     assert set(out["scores"]) == {"anger", "joy", "sadness"}
+
+
+def test_fitted_length_follows_tweet_token_counts(tiny_tokenizer):
+    """99th percentile of token counts rounded up to a multiple of 8, within [16, cap]."""
+    from core.emotions.transformer import fitted_length
+
+    short = ["good day"] * 50                       # 4 tokens with [CLS]/[SEP] -> floor 16
+    assert fitted_length(tiny_tokenizer, short, 64) == 16
+    long = [" ".join(["word"] * 30)] * 50            # 32 tokens -> 32
+    assert fitted_length(tiny_tokenizer, long, 64) == 32
+    assert fitted_length(tiny_tokenizer, [" ".join(["word"] * 100)], 64) == 64
+
+
+def test_length_batches_group_similar_lengths_and_cover_every_row():
+    from core.emotions.transformer import length_batches
+
+    lengths = np.array([5, 40, 6, 41, 7, 42])
+    batches = length_batches(lengths, 3, np.random.default_rng(0))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(6))
+    assert sorted(sorted(lengths[b].tolist()) for b in batches) == [[5, 6, 7], [40, 41, 42]]
+
+
+def test_early_stopping_keeps_the_best_epoch(small_data, tiny_bert_base, tmp_path):
+    """With a learning rate too small to change anything, validation macro-F1 never improves
+    after epoch 1: patience 2 stops after epoch 3 of 10 and keeps epoch 1's weights. Progress
+    messages carry the elapsed time and an ETA."""
+    messages = []
+    config = TransformerConfig(epochs=10, batch_size=16, learning_rate=1e-12, patience=2,
+                               bf16="off")
+    result = train(small_data, TrainConfig(model="transformer", name="es", refit=False),
+                   tmp_path, progress=lambda f, m: messages.append(m), base=tiny_bert_base,
+                   transformer=config, save=False)
+    info = result.model.info
+    assert info["epochs_run"] == 3 and info["best_epoch"] == 1
+    assert 16 <= info["max_length"] <= 64 and info["bf16"] is False
+    assert any("ETA" in m and "elapsed" in m for m in messages)
+
+
+def test_refit_trains_the_chosen_epochs_on_every_row(small_data, tiny_bert_base, tmp_path):
+    """The saved transformer is refit on train + held-out rows for the epoch count early
+    stopping chose (no validation rows); the test metrics are the first model's."""
+    config = TransformerConfig(epochs=10, batch_size=16, learning_rate=1e-12, patience=2,
+                               bf16="off")
+    progress = []
+    result = train(small_data, TrainConfig(model="transformer", name="rf"), tmp_path,
+                   base=tiny_bert_base, transformer=config, save=False,
+                   progress=lambda f, m: progress.append(f))
+    info = result.model.info
+    assert info["selection"] == {"epochs_run": 3, "best_epoch": 1,
+                                 "best_val_macro_f1": info["selection"]["best_val_macro_f1"],
+                                 "validation_rows": info["selection"]["validation_rows"]}
+    assert info["selection"]["validation_rows"] > 0 and info["validation_rows"] == 0
+    assert info["epochs_run"] == 1
+    assert info["train"]["refit_rows"] == len(small_data.texts)
+    assert progress == sorted(progress) and progress[-1] == 1.0
+
+
+def test_warmup_then_linear_decay(small_data, tiny_bert_base, tmp_path, monkeypatch):
+    """10% warm-up: the learning rate rises from lr/warmup to lr, then decays to ~0."""
+    import torch
+
+    seen = []
+    real_step = torch.optim.AdamW.step
+
+    def step(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    config = TransformerConfig(epochs=2, batch_size=8, learning_rate=1e-3, warmup_ratio=0.2,
+                               patience=5, bf16="off")
+    train(small_data, TrainConfig(model="transformer", name="wu"), tmp_path,
+          base=tiny_bert_base, transformer=config, save=False)
+    peak = int(np.argmax(seen))
+    assert seen[0] < seen[peak] == pytest.approx(1e-3) and 0 < peak < len(seen) // 2
+    assert seen[-1] < 0.2e-3
+
+
+def test_mean_pooling_ignores_padding(tiny_bert_base):
+    """A tweet's logits are the same alone and padded inside a batch with a longer one: the
+    mean runs over its real tokens only."""
+    import torch
+
+    from core.emotions.pooling import MeanPoolClassifier
+
+    model, tok = tiny_bert_base(["a", "b", "c"])
+    clf = MeanPoolClassifier.from_classifier(model).eval()
+    with torch.no_grad():
+        alone = clf(**tok(["so happy"], return_tensors="pt")).logits
+        batch = clf(**tok(["so happy", "a much longer tweet about a rainy day at work"],
+                          padding=True, return_tensors="pt")).logits
+    assert torch.allclose(alone[0], batch[0], atol=1e-5)
+    assert not torch.allclose(batch[0], batch[1], atol=1e-3)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_pooling_choice_trains_saves_and_reloads(small_data, tiny_bert_base, tmp_path, pooling):
+    """Mean pooling saves the bare encoder + ``classifier.safetensors`` and starts its head
+    from a linear probe; ``cls`` keeps transformers' own head. Both reload to the same
+    probabilities."""
+    config = TransformerConfig(epochs=1, batch_size=16, pooling=pooling, bf16="off")
+    result = train(small_data, TrainConfig(model="transformer", name=f"p-{pooling}",
+                                           refit=False), tmp_path, base=tiny_bert_base,
+                   transformer=config)
+    folder = tmp_path / "emotion_models" / f"p-{pooling}" / "encoder"
+    assert (folder / "classifier.safetensors").is_file() == (pooling == "mean")
+    info = result.model.info
+    assert info["pooling"] == pooling
+    assert (info["probe"] or {}).get("used", False) == (pooling == "mean")
+    if pooling == "mean":
+        assert 0 < info["probe"]["train_accuracy"] <= 1
+    loaded = load_model(f"p-{pooling}", tmp_path)
+    texts = small_data.texts[:8]
+    assert np.allclose(loaded.predict_proba(texts), result.model.predict_proba(texts), atol=1e-5)

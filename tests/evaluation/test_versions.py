@@ -9,11 +9,17 @@ import json
 
 import pytest
 
-from core.adapters import AdapterRegistry
+from core.adapters import AdapterRegistry, helped_label
 from core.cli import main
 from core.errors import UserError
 from core.evaluation import runner
-from core.evaluation.versions import compare_versions, default_items, metric_deltas
+from core.evaluation.versions import (
+    compare_versions,
+    default_items,
+    metric_deltas,
+    paired_bootstrap,
+    verdict,
+)
 from core.finetune.config import LoraSettings
 from core.finetune.data import TrainExample
 from core.finetune.train import train_lora
@@ -74,6 +80,42 @@ def test_compare_evaluates_both_versions_on_the_same_questions(two_versions, fre
     assert [(p["id"], p["before"], p["after"]) for p in pairs] == [
         (rb["id"], rb["prediction"], ra["prediction"])
         for rb, ra in zip(before["rows"], after["rows"], strict=True)]
+    # the verdict (answer hit, paired bootstrap) is stored in the adapter's metadata
+    stored = AdapterRegistry.of(settings).metadata(adapter)["before_after"]
+    assert stored == out["verdict"]
+    assert stored["n"] == 2 and stored["before_label"] == label
+    assert stored["before"] == b["answer_hit"] and stored["after"] == a["answer_hit"]
+    assert stored["helped"] == (stored["delta_ci95"][0] > 0)
+    listed = next(r for r in AdapterRegistry.of(settings).list() if r["name"] == adapter)
+    assert listed["helped"].split(":")[0] in ("yes", "no", "unclear")
+
+
+def test_paired_bootstrap_and_verdict_known_cases():
+    """Identical lists: every resample's mean difference is 0. After right on 30 of 40
+    questions where before was always wrong: mean 0.75, resampled like a binomial mean with
+    sd = sqrt(0.75·0.25/40) = 0.068, so the interval is about 0.75 ± 0.13, above 0."""
+    same = [1.0, 0.0, 1.0, 0.0]
+    assert paired_bootstrap(same, same) == (0.0, 0.0)
+    before, after = [0.0] * 40, [1.0] * 30 + [0.0] * 10
+    low, high = paired_bootstrap(before, after, seed=3)
+    assert 0.58 < low < 0.66 and 0.84 < high < 0.92
+    assert paired_bootstrap(before, after, seed=3) == (low, high)  # seeded
+    v = verdict(before, after, mode="rag")
+    assert (v["before"], v["after"], v["delta"], v["n"], v["helped"]) == (0.0, 0.75, 0.75, 40,
+                                                                          True)
+    assert not verdict(after, after)["helped"]
+
+
+@pytest.mark.parametrize(("result", "label"), [
+    ({"metric": "answer_hit", "delta": 0.12, "delta_ci95": [0.05, 0.19]}, "yes: +0.120 answer_hit"),
+    ({"metric": "answer_hit", "delta": 0.04, "delta_ci95": [-0.02, 0.10]},
+     "unclear: +0.040 answer_hit"),
+    ({"metric": "answer_hit", "delta": -0.1, "delta_ci95": [-0.2, -0.01]},
+     "no: -0.100 answer_hit"),
+    (None, ""),
+])
+def test_adapter_list_says_whether_it_helped(result, label):
+    assert helped_label(result) == label
 
 
 def test_compare_refuses_bad_input(two_versions):

@@ -7,7 +7,7 @@ from core.feedback.migrations import MIGRATIONS, applied, migrate
 from core.feedback.schema import metadata
 from core.feedback.store import make_engine
 
-NAMES = ["m001_create_outputs", "m002_create_preferences", "m003_indexes"]
+NAMES = ["m001_create_outputs", "m002_create_preferences", "m003_indexes", "m004_output_source"]
 
 
 def test_empty_database_gets_every_migration_once(tmp_path):

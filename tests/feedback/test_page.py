@@ -34,7 +34,7 @@ def test_dashboard_shows_seeded_feedback(seeded):
     at = _dashboard()
     assert not at.exception, [e.value for e in at.exception]
     assert [m.value for m in at.metric] == ["8", "7", "57%", "2"]  # 4 up of 7 rated
-    assert len(at.tabs) == 5
+    assert len(at.tabs) == 6  # ... Learn from feedback, Feedback drill (simulated)
     assert "8 of 8 answers" in [c.value for c in at.caption]
     assert "too little feedback to learn from" in at.warning[0].value
     assert at.button(key="fb_learn_go").disabled
@@ -52,7 +52,7 @@ def test_table_search_is_plain_text(seeded, search, shown):
     at = _dashboard()
     at.text_input(key="fb_f_search").set_value(search).run()
     assert f"{shown} of 8 answers" in [c.value for c in at.caption]
-    assert len(at.dataframe[1].value) == shown  # [0] is the win-rate table
+    assert len(at.dataframe[2].value) == shown  # [0] ranking, [1] win rates
 
 
 def test_learn_button_runs_training_and_keeps_the_result(seeded, monkeypatch):
@@ -171,13 +171,18 @@ def test_before_after_section_runs_the_comparison_and_keeps_it(seeded, app_setti
     monkeypatch.setattr("core.evaluation.versions.compare_versions", fake_compare)
     monkeypatch.setattr("core.st_cache.get_generator", lambda: object())
     monkeypatch.setattr("core.st_cache.get_embedder", lambda: object())
+    monkeypatch.setattr("core.st_cache.get_rag_store", lambda: object())
     at = _dashboard()
     assert at.selectbox(key="fb_cmp_adapter").options == ["fb-v1", "fb-v2"]  # feedback only
     at.selectbox(key="fb_cmp_adapter").set_value("fb-v2")
     at.number_input(key="fb_cmp_limit").set_value(3)
     at.button(key="fb_cmp_go").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    from core.jobs import REGISTRY
+
+    assert REGISTRY.get("fb-compare", session=at.session_state["session_id"]).wait(30)
     assert calls == {"adapter": "fb-v2", "n": 3, "modes": ["finetuned"]}
+    at.run()  # the job panel sees the finished job and keeps its result
     at.run()  # a rerun keeps the result
     assert "Before: fb-v1 · after: fb-v2 · 3 questions." in [s.value for s in at.success]
     frames = [d.value for d in at.dataframe]
@@ -192,9 +197,60 @@ def test_rated_items_table_leads_with_prompt_answer_rating_and_comment(seeded):
     import json
 
     at = _dashboard()
-    table = at.dataframe[1].proto  # [0] is the win-rate table
+    table = at.dataframe[2].proto  # [0] is the ranking, [1] the win-rate table
     assert list(table.column_order)[:4] == ["prompt", "output", "rating", "comment"]
     assert list(table.column_order)[-4:] == ["id", "created_at", "updated_at", "session_id"]
     config = json.loads(table.columns)
     assert config["output"]["label"] == "answer" and config["output"]["width"] == "large"
     assert table.row_height > 64  # taller than 4rem: the grid wraps long text
+
+
+def test_ranking_and_simulated_toggle(seeded, app_settings):
+    """Seed games: rag beats base 2 and ties once, rag beats finetuned once -> rag first.
+    Simulated ratings appear only once the toggle is on."""
+    store = open_store(app_settings)
+    store.record_output(session_id="d", page="drill", mode="base", prompt="Sim?", output="s",
+                        rating="up", source="simulated")
+    store.close()
+    at = _dashboard()
+    ranking = at.dataframe[0].value
+    assert list(ranking["name"]) == ["rag", "base", "finetuned"]
+    assert list(ranking["n"]) == [4, 3, 1]
+    assert "8 of 8 answers" in [c.value for c in at.caption]
+    at.toggle(key="fb_include_sim").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "9 of 9 answers" in [c.value for c in at.caption]
+
+
+def test_drill_tab_says_what_it_simulates_and_runs_as_a_job(seeded, app_settings,
+                                                            monkeypatch):
+    """run_drill is OUR core function, patched: the button starts it as a background job with
+    the page's settings; its result is shown with the interval and the verdict."""
+    from core.finetune.drill import DrillResult
+
+    calls = {}
+
+    def fake_drill(settings, config, *, generator, store, feedback, hooks, actor):
+        calls.update(questions=config.questions, mode=config.mode, store=store)
+        hooks.say(0.5, "training")
+        return DrillResult("answer_hit", 0.4, 0.55, 0.15, [0.07, 0.23], 640.0, "drill-x",
+                           {"heldout_questions": 124})
+
+    monkeypatch.setattr("core.finetune.drill.run_drill", fake_drill)
+    monkeypatch.setattr("core.st_cache.get_generator", lambda: object())
+    at = _dashboard()
+    assert any("simulated user gives 👍 when the answer contains the gold answer" in m.value
+               for m in at.markdown)
+    at.number_input(key="fb_drill_q").set_value(10)
+    at.selectbox(key="fb_drill_mode").set_value("base")
+    at.button(key="fb_drill_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    from core.jobs import REGISTRY
+
+    assert REGISTRY.get("fb-drill", session=at.session_state["session_id"]).wait(30)
+    at.run()
+    at.run()
+    assert calls == {"questions": 10, "mode": "base", "store": None}
+    message = next(s.value for s in at.success if "held-out" in s.value)
+    assert "0.400 before, 0.550 after; delta +0.150 (95 % CI +0.070 to +0.230): helped" \
+        in message

@@ -176,3 +176,56 @@ def test_cancel_stops_training_and_saves_nothing(store, folder_generator, tmp_pa
                             hooks=TrainingHooks(step=lambda step, total, loss: cancel.set(),
                                                 cancel=cancel))
     assert list((settings.data_dir / "adapters").iterdir()) == []
+
+
+def test_under_a_launcher_batch_size_is_the_global_batch_split_per_process():
+    """What each of N processes takes a step (TRL's loader is sharded by accelerate)."""
+    from types import SimpleNamespace
+
+    from core.finetune.feedback import _share_batch
+
+    args = SimpleNamespace(world_size=2, per_device_train_batch_size=4)
+    _share_batch(args, 4, at_least=2)
+    assert args.per_device_train_batch_size == 2
+    alone = SimpleNamespace(world_size=1, per_device_train_batch_size=3)
+    _share_batch(alone, 3, at_least=2)
+    assert alone.per_device_train_batch_size == 3  # one process: unchanged
+    with pytest.raises(UserError, match="batch_size 6 must be a multiple of the 4 processes"):
+        _share_batch(SimpleNamespace(world_size=4, per_device_train_batch_size=6), 6, at_least=1)
+    with pytest.raises(UserError, match="at least 2 per process"):  # KTO's KL needs a pair
+        _share_batch(SimpleNamespace(world_size=2, per_device_train_batch_size=2), 2, at_least=2)
+
+
+@pytest.mark.parametrize("method", ["dpo", "kto"])
+def test_preference_trainer_runs_the_loss_under_bf16_autocast_when_asked(
+        folder_generator, tmp_path, method):
+    """The TRL trainers get the training stack's AutocastMixin: bf16 autocast around the loss
+    only (fp32 master weights), nothing for fp32."""
+    import torch
+    from datasets import Dataset
+
+    from core.finetune.feedback import preference_trainer, prepare_model
+    from core.training.precision import AutocastMixin
+
+    model, tokenizer = prepare_model(folder_generator, None)
+    rows = ([{"prompt": "q", "chosen": "a", "rejected": "b"}] * 2 if method == "dpo" else
+            [{"prompt": "q", "completion": c, "label": lab} for c, lab in (("a", True),
+                                                                           ("b", False))] * 2)
+    kwargs = dict(output_dir=tmp_path, max_steps=1, batch_size=2, learning_rate=1e-3,
+                  beta=0.1, seed=0, device="cpu", max_length=64,
+                  peft_config=LearnConfig(adapter="x").lora.peft_config(model,
+                                                                        task_type="CAUSAL_LM"),
+                  counts={"up": 2, "down": 2})
+    trainer = preference_trainer(method, model, tokenizer, Dataset.from_list(rows),
+                                 precision="bf16", **kwargs)
+    assert isinstance(trainer, AutocastMixin)
+    ctx = trainer.autocast_smart_context_manager()
+    assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters() if p.requires_grad)
+    trainer.precision = "fp32"
+    assert not isinstance(trainer.autocast_smart_context_manager(), torch.autocast)
+
+
+def test_precision_is_validated():
+    with pytest.raises(UserError, match="precision must be auto"):
+        LearnConfig(adapter="x", precision="fp16")

@@ -222,10 +222,12 @@ def test_finetune_estimate_is_shown_before_start(pages_env, app_settings, monkey
     monkeypatch.setattr(estimate, "measure_throughput", lambda settings, kb, lora, actor=None:
                         estimate.record_throughput(settings, 20.0, "probe", lora, 400.0))
     next(b for b in at.button if b.label.startswith("Measure speed")).click().run()
-    epochs = estimate.budget_epochs(600, 400.0, plan.row_tokens_per_epoch)
-    assert any(f"**{epochs} epochs**" in m.value for m in at.markdown)
+    steps = estimate.budget_steps(600, 400.0, plan.row_tokens_per_epoch / plan.steps_per_epoch,
+                                  plan.steps_per_epoch)
+    epochs = round(steps / plan.steps_per_epoch, 1)
+    assert any(f"**{epochs:g} epochs**" in m.value for m in at.markdown)
     text = next(m.value for m in at.markdown if "Training time: at most" in m.value)
-    assert "10 min" in text and "probe" in text and f"{epochs} epochs" in text
+    assert "10 min" in text and "probe" in text and f"{epochs:g} epochs" in text
     at.number_input(key="ft_epochs").set_value(2).run()  # fixed epochs: time from the rate
     plan = estimate.plan_run(app_settings, "default", LoraSettings(epochs=2), tiny_tokenizer,
                              is_seq2seq=False)

@@ -194,7 +194,8 @@ CASES += [
 ]
 CASES += [
     ("finetune missing kb", ["finetune", "--kb", "nope", "--adapter", "ad1"], "nope"),
-    ("finetune epochs 0", ["finetune", "--kb", "kb1", "--adapter", "ad1", "--epochs", "0"], ""),
+    ("finetune minutes 0", ["finetune", "--kb", "kb1", "--adapter", "ad1", "--minutes", "0"],
+     "minutes"),
     ("finetune epochs -1", ["finetune", "--kb", "kb1", "--adapter", "ad1", "--epochs", "-1"], ""),
     ("finetune rank 0", ["finetune", "--kb", "kb1", "--adapter", "ad1", "--rank", "0"], ""),
     ("finetune lr -1", ["finetune", "--kb", "kb1", "--adapter", "ad1", "--lr", "-1"], ""),

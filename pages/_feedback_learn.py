@@ -1,0 +1,58 @@
+"""The Feedback dashboard's "Learn from feedback" tab: train a new LoRA adapter on the ratings
+(KTO or DPO) as a background job, then compare it with its previous version (before/after).
+The leading underscore keeps this module out of the page list."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from core.adapters import AdapterRegistry
+from core.errors import UserError
+from core.feedback import view
+from core.finetune import feedback as learning
+from core.finetune.feedback import LearnConfig, plan_training
+from core.settings import load_settings
+from pages._before_after import before_after
+from pages._job_panel import job_panel, job_running, locked, start_job
+
+
+def learn_section(store, rated, prefs, stamp: str) -> None:
+    settings = load_settings()
+    st.write("Train a NEW LoRA adapter on the ratings: KTO (unpaired thumbs, weighted for "
+             "imbalanced up/down counts) or DPO (A/B pairs). It is saved under "
+             f"`{settings.data_dir / 'adapters'}` with the feedback snapshot it learned from.")
+    l1, l2, l3, l4 = st.columns([2, 2, 1, 1])
+    name = l1.text_input("New adapter name", value=f"feedback-{stamp}", key="fb_learn_name")
+    none = "(none: start from the base model)"
+    names = [a["name"] for a in AdapterRegistry.of(settings).list()]
+    base = l2.selectbox("Start from adapter", [none, *names], key="fb_learn_base")
+    method = l3.selectbox("Method", ["auto", "kto", "dpo"], key="fb_learn_method")
+    steps = l4.number_input("Steps", 1, 2000, 10, key="fb_learn_steps")
+    try:
+        config = LearnConfig(adapter=name, method=method, max_steps=int(steps))
+        st.info(view.plan_message(plan_training(rated, prefs, config)))
+        refusal = None
+    except UserError as exc:
+        st.warning(refusal := str(exc))
+    if st.button("Learn from feedback", type="primary", key="fb_learn_go",
+                 disabled=refusal is not None or job_running("fb-learn") or locked("train"),
+                 help="Runs in the background; you can leave this page."):
+        from core.st_cache import get_generator
+        from core.training.callbacks import TrainingHooks
+
+        start_job("fb-learn", lambda job, config=config, base=None if base == none else base:
+                  learning.learn_from_feedback(store, get_generator(), settings, config,
+                                      base_adapter=base, hooks=TrainingHooks.for_job(job)))
+    job_panel("fb-learn", title="Learning from feedback",
+              on_done=lambda snap: snap["error"] is None and st.session_state.update(
+                  fb_learn_result=snap["result"]),
+              cancel_note="Stops after the current step; no adapter is saved.")
+    if (result := st.session_state.get("fb_learn_result")) is not None:
+        st.success(view.learn_message(result))
+        if result.losses:
+            st.plotly_chart(px.line(result.losses, x="step", y="loss", markers=True,
+                                    title="Training loss"), width="stretch")
+        with st.expander("Adapter metadata (feedback snapshot)"):
+            st.json(result.metadata)
+    before_after(settings, last=result.adapter if result is not None else None)
