@@ -70,12 +70,15 @@ def test_job_panel_shows_an_eta_and_results_show_answer_hit(pages_env, monkeypat
     release = threading.Event()
     real = runner.evaluate
 
-    def paused(items, modes, ctx, embedder, *, progress=None, cancel=None, meta=None):
+    def paused(items, modes, ctx, embedder, *, progress=None, cancel=None, meta=None,
+               batch_size=8):
         def report(fraction, message):
             progress(fraction, message)
             if fraction >= 0.6:  # ETA: measured from the first question to the second
                 release.wait(30)
-        return real(items, modes, ctx, embedder, progress=report, cancel=cancel, meta=meta)
+        # one question per batch: three progress reports, so the panel can show an ETA
+        return real(items, modes, ctx, embedder, progress=report, cancel=cancel, meta=meta,
+                    batch_size=1)
 
     monkeypatch.setattr(runner, "evaluate", paused)
     at = open_page("pages/evaluate.py")
