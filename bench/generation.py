@@ -1,11 +1,13 @@
 """Generation tok/s: fp32 vs bf16 vs int8 weights, and our path vs ``model.generate``.
 
-Part 1 (precision): the generator loaded three times (fp32; bf16; fp32 with int8 dynamically
-quantised Linear layers), raw greedy tok/s of ``model.generate`` on the same chat-templated
-prompt with the length pinned, runs interleaved (fp32, bf16, int8, fp32, ...) so machine load
-hits all alike; then the three answer the default QA file's first ``--agreement`` test
-questions (the base prompt, greedy, stopped at the line break) and the answers are compared
-with fp32's (identical text; answer-hit against the gold). Target: the chosen dtype (what
+Part 1 (precision): the generator loaded three times (fp32; bf16; int8 weights with bf16
+activations, :mod:`core.quantization`), raw greedy tok/s of ``model.generate`` on the same chat-
+templated prompt with the length pinned, runs interleaved (fp32, bf16, int8, fp32, ...) so
+machine load hits all alike; then the three answer the default QA file's first ``--agreement``
+test questions (the base prompt, greedy, stopped at the line break) and the answers are compared
+with fp32's (identical text; answer-hit against the gold), and each one's next-token
+distribution on 1,000 tokens of the default knowledge base's documents is compared with fp32's
+(mean KL(fp32 || dtype) in nats and top-1 agreement). Target: the chosen dtype (what
 ``NLPLAB_GENERATOR_DTYPE=auto`` picks here) >= 2x fp32 tok/s, best runs.
 
 Part 2 (overhead): Generator.generate vs calling ``model.generate`` directly, same model
@@ -37,6 +39,7 @@ from core.loaders import load_generator
 from core.settings import load_settings
 
 QA_FILE = Path(__file__).resolve().parents[1] / "assets/knowledge/default_qa.jsonl"
+DOCS = QA_FILE.parent / "default"
 PROMPT = ("Explain in a few sentences why the sky looks blue during the day and red at "
           "sunset.")
 
@@ -72,6 +75,14 @@ def precision(args, settings) -> None:
     for _ in range(args.runs):
         for dtype, gen in gens.items():
             tps[dtype].append(raw(gen))
+    text = "\n\n".join(p.read_text() for p in sorted(DOCS.glob("*.md")))
+    ids = gens["float32"].tokenizer(text, return_tensors="pt")["input_ids"][:, :1000]
+    with torch.inference_mode():
+        logp = {d: torch.log_softmax(g.model(input_ids=ids).logits.float(), -1)
+                for d, g in gens.items()}
+    ref = logp["float32"]
+    kl = {d: float((ref.exp() * (ref - lp)).sum(-1).mean()) for d, lp in logp.items()}
+    top1 = {d: float((lp.argmax(-1) == ref.argmax(-1)).float().mean()) for d, lp in logp.items()}
     items = select_split(load_qa_file(QA_FILE), "test")[: args.agreement]
     answers = {d: [g.generate(build_base_prompt(i.question, g).prompt, DEFAULT_GENERATION).text
                    for i in items] for d, g in gens.items()}
@@ -80,14 +91,14 @@ def precision(args, settings) -> None:
           f"{n} new tokens, {args.runs} interleaved runs; load average {load[0]:.2f} "
           f"{load[1]:.2f}; auto picks {chosen}")
     print(f"{'dtype':<10}{'best tok/s':>12}{'median':>10}{'x fp32 (best)':>15}"
-          f"{'same answer as fp32':>22}{'answer hit':>12}")
+          f"{'same answer as fp32':>22}{'answer hit':>12}{'KL to fp32':>12}{'top-1 agree':>13}")
     for dtype in gens:
         same = sum(a == b for a, b in zip(answers[dtype], answers["float32"], strict=True))
         hits = sum(answer_hit(a, i.golds).value for a, i in zip(answers[dtype], items,
                                                                    strict=True))
         print(f"{dtype:<10}{max(tps[dtype]):>12.2f}{statistics.median(tps[dtype]):>10.2f}"
               f"{max(tps[dtype]) / max(tps['float32']):>15.2f}{f'{same}/{len(items)}':>22}"
-              f"{f'{hits:.0f}/{len(items)}':>12}")
+              f"{f'{hits:.0f}/{len(items)}':>12}{kl[dtype]:>12.4f}{top1[dtype]:>13.3f}")
     ratio = max(tps[chosen]) / max(tps["float32"])
     print(f"chosen {chosen} / fp32, best runs: {ratio:.2f}x (target >= 2x) -> "
           f"{'PASS' if ratio >= 2 else 'FAIL'}")

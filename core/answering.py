@@ -7,10 +7,12 @@ its adapters). A mode is data, not code: :func:`prepare` reads its two flags. Th
 ``python -m core ask``, evaluation and the before/after comparison all answer through here.
 :func:`answer` runs to completion, :func:`stream_answer` yields text pieces and exposes the same
 result dict after. Result keys: answer, mode, model, sources [{document, chunk, score, text}],
-chunk_ids, seconds (retrieval + generation wall time), retrieval_seconds, tokens,
-prompt_tokens, trimmed. :func:`answer_many` answers a list of questions in batches (the CLI's
-``ask --questions FILE``). Answers are short: generation stops at the first line break.
-Left out: metrics (core.evaluation) and prompt wording (core.rag.prompts).
+chunk_ids, seconds (retrieval + generation wall time), retrieval_seconds, tokens, prompt_tokens,
+trimmed, evidence (the sentences a retrieving mode showed the model), extractive (the answer is
+the best evidence sentence because the model's own, kept in generated, was not grounded in it).
+:func:`answer_many` answers a list of questions in batches (the CLI's ``ask --questions FILE``).
+Answers are short: generation stops at the first line break. Left out: metrics (core.evaluation)
+and prompt wording (core.rag.prompts).
 
 Example:
     >>> MODES["finetuned+rag"].retrieves, MODES["finetuned+rag"].needs_adapter
@@ -36,6 +38,7 @@ BASE, RAG, FINETUNED, FINETUNED_RAG = "base", "rag", "finetuned", "finetuned+rag
 ANSWER_STOP = ("\n",)
 DEFAULT_GENERATION = GenerationConfig(max_new_tokens=40, stop=ANSWER_STOP)
 BATCH_SIZE = 8  # questions generated together by answer_many and evaluation
+EVIDENCE_SENTENCES = 1  # sentences of the retrieved chunks the reader sees (0: whole chunks)
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,13 @@ def without_adapter(mode: str) -> str:
 @dataclass
 class AskContext:
     """Everything a mode may need; ``store`` is only touched by modes that retrieve,
-    ``adapter`` (looked up in ``registry``, else the generator's own) by modes that need one."""
+    ``adapter`` (looked up in ``registry``, else the generator's own) by modes that need one.
+
+    Retrieving modes show the model the ``evidence`` sentences of the retrieved chunks most
+    similar to the question (0: the whole chunks) and, with ``extractive_fallback``, answer
+    with the best of them when the model's answer is not grounded in them
+    (:mod:`core.rag.evidence`).
+    """
 
     generator: object
     store: object | None = None
@@ -87,6 +96,8 @@ class AskContext:
     generation: GenerationConfig = DEFAULT_GENERATION
     adapter: str = ""
     registry: object | None = None
+    evidence: int = EVIDENCE_SENTENCES
+    extractive_fallback: bool = True
 
 
 @dataclass
@@ -98,6 +109,18 @@ class Prepared:
     adapter: str | None = None
     sources: list = field(default_factory=list)
     retrieval_seconds: float = 0.0
+    evidence: object | None = None  # core.rag.evidence.Evidence the model was shown
+    fallback: bool = False  # answer with the evidence passage when the answer is not grounded
+
+    @property
+    def evidence_sentences(self) -> list[str]:
+        return list(self.evidence.sentences) if self.evidence is not None else []
+
+    def finish(self, question: str, text: str):
+        """The answer a user sees for the model's ``text`` (:func:`core.rag.evidence.finish`)."""
+        from core.rag.evidence import Finished, finish
+
+        return finish(text, self.evidence, question) if self.fallback else Finished(text)
 
 
 def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
@@ -120,15 +143,26 @@ def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
         raise UserError(f"{m.label} needs a knowledge base; none is configured")
     start = time.perf_counter()
     hits = search(ctx.store, ctx.kb, question, ctx.retrieval)
+    evidence = None
+    if ctx.evidence > 0 and hits:
+        from core.rag.evidence import focus
+
+        evidence = focus(question, [h.text for h in hits], ctx.store.embedder, ctx.evidence)
     seconds = time.perf_counter() - start
     built = build_rag_prompt(question, hits, ctx.generator,
-                             max_new_tokens=ctx.generation.max_new_tokens)
-    return Prepared(m, built, adapter, built.used, seconds)
+                             max_new_tokens=ctx.generation.max_new_tokens,
+                             evidence=evidence.sentences if evidence is not None else None)
+    evidence = evidence if built.evidence else None
+    return Prepared(m, built, adapter, built.used, seconds, evidence,
+                    ctx.extractive_fallback and evidence is not None)
 
 
-def _result(job: Prepared, generator, gen, total: float) -> dict:
+def _result(job: Prepared, question: str, generator, gen, total: float) -> dict:
+    final = job.finish(question, gen.text)
     return {
-        "answer": gen.text, "mode": job.mode.name, "model": generator.label(job.adapter),
+        "answer": final.text, "mode": job.mode.name, "model": generator.label(job.adapter),
+        "extractive": final.extractive, "generated": gen.text,
+        "evidence": job.evidence_sentences,
         "sources": [h.to_source() for h in job.sources],
         "chunk_ids": [h.id for h in job.sources],
         "seconds": round(total, 4), "retrieval_seconds": round(job.retrieval_seconds, 4),
@@ -142,7 +176,7 @@ def answer(question: str, mode: str, ctx: AskContext) -> dict:
     job = prepare(check_question(question), mode, ctx)
     gen = ctx.generator.generate(job.prompt.prompt, ctx.generation, chat=job.prompt.chat,
                                  adapter=job.adapter)
-    return _result(job, ctx.generator, gen, time.perf_counter() - start)
+    return _result(job, question, ctx.generator, gen, time.perf_counter() - start)
 
 
 def generate_jobs(jobs: Sequence[Prepared], ctx: AskContext, batch_size: int = BATCH_SIZE):
@@ -168,10 +202,10 @@ def answer_many(questions: Sequence[str], mode: str, ctx: AskContext, *,
     Example: ``[r["answer"] for r in answer_many(["Q1?", "Q2?"], "rag", ctx)]``.
     """
     for first in range(0, len(questions), batch_size):
-        chunk = questions[first:first + batch_size]
-        jobs = [prepare(check_question(q), mode, ctx) for q in chunk]
-        for job, gen in zip(jobs, generate_jobs(jobs, ctx, batch_size), strict=True):
-            result = _result(job, ctx.generator, gen, job.retrieval_seconds + gen.seconds)
+        chunk = [check_question(q) for q in questions[first:first + batch_size]]
+        jobs = [prepare(q, mode, ctx) for q in chunk]
+        for q, job, gen in zip(chunk, jobs, generate_jobs(jobs, ctx, batch_size), strict=True):
+            result = _result(job, q, ctx.generator, gen, job.retrieval_seconds + gen.seconds)
             yield {**result, "batch_size": gen.batch_size}
 
 
@@ -181,8 +215,9 @@ class AnswerStream:
     ``sources`` is available before the first piece, so a page can show them while streaming.
     """
 
-    def __init__(self, job: Prepared, ctx: AskContext, start: float):
+    def __init__(self, job: Prepared, ctx: AskContext, start: float, question: str = ""):
         self.job, self._generator, self._start = job, ctx.generator, start
+        self._question = question
         self.sources = job.sources
         self._stream = ctx.generator.stream(job.prompt.prompt, ctx.generation,
                                             chat=job.prompt.chat,
@@ -191,18 +226,20 @@ class AnswerStream:
 
     def __iter__(self) -> Iterator[str]:
         yield from self._stream
-        self.result = _result(self.job, self._generator, self._stream.result,
+        self.result = _result(self.job, self._question, self._generator, self._stream.result,
                               time.perf_counter() - self._start)
 
 
 def stream_answer(question: str, mode: str, ctx: AskContext) -> AnswerStream:
     start = time.perf_counter()
-    return AnswerStream(prepare(check_question(question), mode, ctx), ctx, start)
+    question = check_question(question)
+    return AnswerStream(prepare(question, mode, ctx), ctx, start, question)
 
 
 def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] = ALL_MODES,
                  top_k: int = 3, search: str = "hybrid", max_new_tokens: int = 40,
-                 generator=None, embedder=None, store=None) -> AskContext:
+                 generator=None, embedder=None, store=None, evidence: int = EVIDENCE_SENTENCES,
+                 extractive_fallback: bool = True) -> AskContext:
     """An answering context for ``modes``; loads the generator, and opens the store if needed.
 
     Pass ``store`` (a page passes its cached one; a comparison reuses one for both sides) so
@@ -213,6 +250,8 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
     from core.rag.config import check_kb_name
 
     check_kb_name(kb)
+    if not 0 <= evidence <= 20:
+        raise UserError(f"evidence must be 0..20 sentences, got {evidence}")
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise UserError(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
@@ -233,8 +272,8 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
         generator = load_generator(settings)
     return AskContext(generator, store, kb, RetrievalConfig(top_k=top_k, search=search),
                       GenerationConfig(max_new_tokens=max_new_tokens, stop=ANSWER_STOP),
-                      adapter=adapter,
-                      registry=registry)
+                      adapter=adapter, registry=registry, evidence=evidence,
+                      extractive_fallback=extractive_fallback)
 
 
 def open_store(settings, embedder=None):

@@ -4,18 +4,18 @@ Pure policy over what torch and the CPU report; it loads no model. MPS is used o
 for explicitly or, with ``auto``, when CUDA is absent and MPS is available.
 
 The *generator* (inference only) may use another dtype than training (:func:`generator_dtype`,
-setting ``NLPLAB_GENERATOR_DTYPE=auto|float32|bfloat16|int8``): on a CPU with native bf16
-instructions (AVX512-BF16 or AMX-BF16) ``auto`` picks bf16, which halves the weight bytes read
-per token (generation is bound by memory traffic) and measured 1.7-1.9x fp32 tok/s with the same
-answers (docs/performance.md); elsewhere CPUs keep fp32 (bf16 without those instructions is
-emulated and slower). ``int8`` (torch dynamic quantisation of the Linear layers) is offered to
-force and compare, never picked by ``auto``: it measured slower than fp32 here.
+setting ``NLPLAB_GENERATOR_DTYPE=auto|float32|bfloat16|int8``). Decoding is bound by the weight
+bytes read per token, so on a CPU with native bf16 instructions (AVX512-BF16 or AMX-BF16)
+``auto`` picks ``int8``: int8 weights with bf16 activations (:mod:`core.quantization`), 2.4x
+fp32 tok/s with multiple-choice accuracy and F1 within 0.02 of fp32 (docs/performance.md);
+``bfloat16`` (1.4-1.6x) can be forced. Elsewhere CPUs keep fp32 (bf16 without those
+instructions is emulated and slower); GPUs keep their own dtype.
 
 Example:
     >>> pick_device("cpu")
     DeviceChoice(device='cpu', dtype_name='float32', name='CPU')
     >>> generator_dtype("auto", pick_device("cpu"), cpu_flags={"avx512_bf16"})
-    'bfloat16'
+    'int8'
     >>> generator_dtype("auto", pick_device("cpu"), cpu_flags={"avx2"})
     'float32'
 """
@@ -93,22 +93,23 @@ def generator_dtype(requested: str, choice: DeviceChoice, *,
                     cpu_flags: frozenset[str] | set[str] | None = None) -> str:
     """The generator's weight dtype: ``float32``, ``bfloat16``, ``float16`` or ``int8``.
 
-    ``auto``: the device's own dtype on GPUs; on a CPU, bf16 when ``cpu_flags`` (default: this
-    machine's) include native bf16 support, else fp32. ``int8`` is CPU only.
+    ``auto``: the device's own dtype on GPUs; on a CPU, int8 weights with bf16 activations
+    when ``cpu_flags`` (default: this machine's) include native bf16 support, else fp32.
+    ``int8`` is CPU only.
     Example: ``generator_dtype("float32", cuda_choice)`` -> ``'float32'`` (forced).
     """
     if requested not in GENERATOR_DTYPES:
         raise UserError(f"NLPLAB_GENERATOR_DTYPE must be one of {'|'.join(GENERATOR_DTYPES)}, "
                         f"got {requested!r}")
     if requested == "int8" and choice.device != "cpu":
-        raise UserError(f"NLPLAB_GENERATOR_DTYPE=int8 (dynamic quantisation) runs on the CPU "
+        raise UserError(f"NLPLAB_GENERATOR_DTYPE=int8 (int8 weights, CPU kernel) runs on the CPU "
                         f"only; the device is {choice.device}")
     if requested != "auto":
         return requested
     if choice.device != "cpu":
         return choice.dtype_name
     flags = globals()["cpu_flags"]() if cpu_flags is None else cpu_flags
-    return "bfloat16" if BF16_CPU_FLAGS & set(flags) else "float32"
+    return "int8" if BF16_CPU_FLAGS & set(flags) else "float32"
 
 
 def device_status(choice: DeviceChoice) -> dict[str, object]:

@@ -178,6 +178,7 @@ class Generator:
             if key in self._loaded:
                 self._drop(key)
             try:
+                _dequantise_targets(self.model, folder / CONFIG_FILE)
                 if self._peft is None:
                     self._peft = PeftModel.from_pretrained(
                         self.model, str(folder), adapter_name=key, is_trainable=False)
@@ -408,3 +409,14 @@ class StreamingAnswer:
         text = cut_at_stop("".join(pieces), self._stop)
         self.result = GenerationResult(text, self._count_tokens(text), self._prompt_tokens,
                                        seconds)
+
+
+def _dequantise_targets(model, config_file) -> None:
+    """Make the int8 layers an adapter targets plain bf16 Linear again, so peft can attach
+    LoRA to them (:func:`core.quantization.dequantise`); a no-op on float models."""
+    import json
+
+    from core.quantization import dequantise, quantised_names
+
+    if quantised_names(model):
+        dequantise(model, json.loads(config_file.read_text()).get("target_modules") or [])

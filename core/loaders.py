@@ -98,8 +98,8 @@ def load_causal_or_seq2seq(spec: str, settings: Settings, dtype_name: str | None
     """(model, tokenizer, is_seq2seq) for a generator spec, on the chosen device and dtype.
 
     ``dtype_name`` (None: the device's training dtype) is one of
-    :func:`core.devices.generator_dtype`'s answers; ``int8`` loads fp32 weights and quantises
-    the Linear layers dynamically (torch.ao ``quantize_dynamic``; inference only).
+    :func:`core.devices.generator_dtype`'s answers; ``int8`` loads fp32 weights and makes
+    every Linear layer int8 weight-only with bf16 activations (:mod:`core.quantization`).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
@@ -117,21 +117,10 @@ def load_causal_or_seq2seq(spec: str, settings: Settings, dtype_name: str | None
         raise _load_error(source, exc) from exc
     model.to(choice.device).eval()
     if dtype_name == "int8":
-        model = quantize_int8(model)
+        from core.quantization import quantise
+
+        model = quantise(model)
     return model, tokenizer, seq2seq
-
-
-def quantize_int8(model):
-    """``model`` with its Linear layers int8 dynamically quantised (weights int8, activations
-    quantised per call), in place; CPU inference only, LoRA adapters cannot attach to it."""
-    import warnings
-
-    import torch
-
-    with warnings.catch_warnings():  # torch.ao's migration notice, not a problem of ours
-        warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
-                                                      dtype=torch.qint8, inplace=True)
 
 
 def load_generator_tokenizer(settings: Settings):
@@ -161,8 +150,8 @@ def load_generator_tokenizer(settings: Settings):
 
 def load_generator(settings: Settings) -> Generator:
     """The shared :class:`Generator` for ``settings.generator_model``, in the dtype
-    :func:`core.devices.generator_dtype` picks (``NLPLAB_GENERATOR_DTYPE``; bf16 on CPUs with
-    native bf16).
+    :func:`core.devices.generator_dtype` picks (``NLPLAB_GENERATOR_DTYPE``; int8 weights with
+    bf16 activations on CPUs with native bf16).
 
     With ``NLPLAB_GENERATOR_URL`` set: a :class:`~core.remote_generation.RemoteGenerator` for
     that server (no weights load; one client per URL and served model).

@@ -58,8 +58,9 @@ class Settings:
     generator_dtype: str = field(
         default="auto",
         metadata={"env": "GENERATOR_DTYPE",
-                  "help": "auto|float32|bfloat16|int8: generator weights (auto: bf16 on CPUs "
-                          "with native bf16, else the device's dtype)."},
+                  "help": "auto|float32|bfloat16|int8: generator weights (auto: int8 weights "
+                          "with bf16 activations on CPUs with native bf16, else the device's "
+                          "dtype)."},
     )
     warm_up: int = field(
         default=1,

@@ -36,7 +36,8 @@ def _cmd_evaluate(args, settings):
                             f"{', '.join(sorted(documents))}")
     items = items[: args.limit] if args.limit else items
     ctx = make_context(settings, args.kb, adapter=args.adapter or "", modes=modes,
-                       top_k=args.top_k, search=args.search)
+                       top_k=args.top_k, search=args.search, evidence=args.evidence,
+                       extractive_fallback=not args.no_extractive_fallback)
     embedder = ctx.store.embedder if ctx.store is not None else None
     if embedder is None:
         from core.loaders import load_embedder
@@ -50,7 +51,8 @@ def _cmd_evaluate(args, settings):
                    meta={"kb": args.kb, "adapter": args.adapter, "qa_file": str(args.qa),
                          "split": args.split, "generator": settings.generator_model,
                          "embedder": settings.embedding_model, "top_k": args.top_k,
-                         "search": args.search})
+                         "search": args.search, "evidence": args.evidence,
+                         "extractive_fallback": not args.no_extractive_fallback})
     save_run(settings, run)
     return {"n": run["n"], "modes": run["aggregates"], "run_id": run["id"]}
 
@@ -63,6 +65,7 @@ def _cmd_eval_runs(args, settings):
 
 def register(sub) -> None:
     from core.cli import add_dataclass_options
+    from core.rag.cli import add_reader_options
     from core.rag.config import SEARCH_MODES, RetrievalConfig
 
     p = sub.add_parser("evaluate", help="evaluate answer modes over a QA JSONL file")
@@ -80,6 +83,7 @@ def register(sub) -> None:
                                               "an adapter was trained on)")
     add_dataclass_options(p, RetrievalConfig, ["top_k", "search"],
                           overrides={"search": {"choices": SEARCH_MODES}})
+    add_reader_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_evaluate)
     p = sub.add_parser("eval-runs", help="list saved evaluation runs")

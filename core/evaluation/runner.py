@@ -66,18 +66,20 @@ def evaluate_batch(items: Sequence[QAItem], mode: str, ctx, embedder) -> list[di
 
 def _row(item: QAItem, mode: str, job, gen, ctx, embedder) -> dict:
     seconds = job.retrieval_seconds + gen.seconds
+    final = job.finish(item.question, gen.text)
+    text = final.text
     retrieves = job.mode.retrieves
     documents = [h.document for h in job.sources] if retrieves else None
     contexts = [h.text for h in job.sources] if retrieves else None
     scores = {
-        "exact_match": metrics.exact_match(gen.text, item.golds),
-        "answer_hit": metrics.answer_hit(gen.text, item.golds),
-        "f1": metrics.f1_score(gen.text, item.golds),
+        "exact_match": metrics.exact_match(text, item.golds),
+        "answer_hit": metrics.answer_hit(text, item.golds),
+        "f1": metrics.f1_score(text, item.golds),
         "hit": metrics.hit_rate_at_k(documents, item.source, ctx.retrieval.top_k),
         "reciprocal_rank": metrics.reciprocal_rank(documents, item.source),
-        "grounding_overlap": metrics.grounding_overlap(gen.text, contexts),
-        "grounding_cosine": metrics.grounding_cosine(embedder, gen.text, contexts),
-        "relevance": metrics.relevance_cosine(embedder, item.question, gen.text),
+        "grounding_overlap": metrics.grounding_overlap(text, contexts),
+        "grounding_cosine": metrics.grounding_cosine(embedder, text, contexts),
+        "relevance": metrics.relevance_cosine(embedder, item.question, text),
     }
     scoring_start = time.perf_counter()
     choice, unavailable = None, "the question has no choices"
@@ -97,7 +99,8 @@ def _row(item: QAItem, mode: str, job, gen, ctx, embedder) -> dict:
         picked = None
     return {
         "id": item.id, "question": item.question, "gold": item.answer, "mode": mode,
-        "prediction": gen.text, "mc_choice": picked, "source": item.source,
+        "prediction": text, "extractive": final.extractive, "mc_choice": picked,
+        "source": item.source,
         "retrieved": documents, **{k: s.value for k, s in scores.items()},
         "reasons": {k: s.reason for k, s in scores.items() if s.value is None},
         "seconds": round(seconds, 4), "scoring_seconds": round(
@@ -120,6 +123,8 @@ def aggregate(rows: Sequence[dict], modes: Sequence[str]) -> dict[str, dict]:
                 reasons[metric] = first or score.reason
         seconds = [r["seconds"] for r in mine]
         agg["seconds_per_question"] = round(sum(seconds) / len(seconds), 4) if seconds else None
+        agg["extractive_rate"] = (round(sum(bool(r.get("extractive")) for r in mine)
+                                        / len(mine), 4) if mine else None)
         agg["unavailable"] = reasons
         out[mode] = agg
     return out

@@ -26,10 +26,13 @@ METRICS_NOTE = (
     "answer), multiple-choice accuracy by log-likelihood, retrieval hit rate@k and MRR of the "
     "source document, and two local proxies: grounding (answer tokens found in the retrieved "
     "context; embedding cosine to the best chunk) and relevance (embedding cosine "
-    "question-answer). The proxies are computed with the embedder, not an LLM judge.")
+    "question-answer). The proxies are computed with the embedder, not an LLM judge. "
+    "'extractive' marks retrieving-mode answers that are the best-matching source sentence "
+    "because the model's own answer was not supported by it.")
 CHART_METRICS = ["exact_match", "answer_hit", "f1", "mc_accuracy", "hit_rate", "mrr",
                  "grounding_overlap", "grounding_cosine", "relevance"]
-ROW_COLUMNS = ["id", "mode", "question", "gold", "prediction", "exact_match", "answer_hit", "f1",
+ROW_COLUMNS = ["id", "mode", "question", "gold", "prediction", "extractive", "exact_match",
+               "answer_hit", "f1",
                "mc_choice", "mc_correct", "hit", "reciprocal_rank", "grounding_overlap",
                "relevance", "seconds"]
 COMPARED_ON = ["f1", "answer_hit", "mc_accuracy", "exact_match"]

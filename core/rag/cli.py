@@ -69,10 +69,11 @@ def _cmd_ask(args, settings):
     GenerationConfig(max_new_tokens=args.max_new_tokens)
     ctx = make_context(settings, args.kb, adapter=args.adapter, modes=[args.mode],
                        top_k=args.top_k, search=args.search,
-                       max_new_tokens=args.max_new_tokens)
+                       max_new_tokens=args.max_new_tokens, evidence=args.evidence,
+                       extractive_fallback=not args.no_extractive_fallback)
     r = answer(args.question, args.mode, ctx)
     return {"answer": r["answer"], "mode": r["mode"], "sources": r["sources"],
-            "seconds": r["seconds"]}
+            "seconds": r["seconds"], "extractive": r["extractive"]}
 
 
 def _ask_many(args, settings):
@@ -95,11 +96,13 @@ def _ask_many(args, settings):
         raise UserError(f"{args.questions} has no {args.split}-split questions")
     ctx = make_context(settings, args.kb, adapter=args.adapter, modes=[args.mode],
                        top_k=args.top_k, search=args.search,
-                       max_new_tokens=args.max_new_tokens)
+                       max_new_tokens=args.max_new_tokens, evidence=args.evidence,
+                       extractive_fallback=not args.no_extractive_fallback)
     results = answer_many([i.question for i in items], args.mode, ctx,
                           batch_size=args.batch_size)
     return JsonLines({"id": item.id, "question": item.question, "answer": r["answer"],
-                      "mode": r["mode"], "sources": r["sources"], "seconds": r["seconds"]}
+                      "mode": r["mode"], "sources": r["sources"], "seconds": r["seconds"],
+                      "extractive": r["extractive"], "generated": r["generated"]}
                      for item, r in zip(items, results, strict=True))
 
 
@@ -122,6 +125,18 @@ def _cmd_kb_delete(args, settings):
 def _cmd_kb_delete_doc(args, settings):
     n = _store(settings, embedder=False).delete_document(args.kb, args.document)
     return {"kb": args.kb, "document": args.document, "chunks_removed": n}
+
+
+def add_reader_options(p) -> None:
+    """``--evidence N`` and ``--no-extractive-fallback`` (ask and evaluate share them)."""
+    from core.answering import EVIDENCE_SENTENCES
+
+    p.add_argument("--evidence", type=int, default=EVIDENCE_SENTENCES, metavar="N",
+                   help="retrieving modes show the model the N sentences of the retrieved "
+                        "chunks closest to the question (0: the whole chunks)")
+    p.add_argument("--no-extractive-fallback", action="store_true",
+                   help="keep the model's answer even when it is not grounded in the evidence "
+                        "(default: answer with the best evidence sentence then)")
 
 
 def register(sub) -> None:
@@ -153,6 +168,7 @@ def register(sub) -> None:
                           overrides={"search": {"choices": SEARCH_MODES}})
     add_dataclass_options(p, GenerationConfig, ["max_new_tokens"],
                           overrides={"max_new_tokens": {"default": 40}})
+    add_reader_options(p)
     p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser("kbs", help="list knowledge bases with document and chunk counts")

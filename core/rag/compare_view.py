@@ -66,9 +66,19 @@ def feedback_fields(run: dict, mode: str, result: dict) -> dict:
 
 def latency_caption(result: dict) -> str:
     """Example: 'Latency **1.20 s** · **31** tokens · retrieval 0.05 s' (retrieval only when
-    sources were retrieved)."""
-    return (f"Latency **{result['seconds']:.2f} s** · **{result['tokens']}** tokens"
-            + (f" · retrieval {result['retrieval_seconds']:.2f} s" if result["sources"] else ""))
+    sources were retrieved), then, for an extractive answer, what it is and what the model said
+    (escaped: the model's text is never rendered as Markdown)."""
+    from core.rag.highlight import escape_markdown
+
+    caption = (f"Latency **{result['seconds']:.2f} s** · **{result['tokens']}** tokens"
+               + (f" · retrieval {result['retrieval_seconds']:.2f} s" if result["sources"]
+                  else ""))
+    if result.get("extractive"):
+        caption += (f"  \n**Answered from the sources:** {escape_markdown(result['answer'])}  \n"
+                    "The model's own answer was not supported by the best-matching sentence, "
+                    "so that sentence is the answer. The model said: "
+                    f"{escape_markdown(result.get('generated') or '(nothing)')}")
+    return caption
 
 
 def sources_caption(run: dict, result: dict) -> str:

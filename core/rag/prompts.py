@@ -2,8 +2,9 @@
 
 Causal chat models (SmolLM2) get a short fixed instruction, one worked example (an invented
 passage, question and a few-word answer copied from it), then "Text:" with the passages
-(blank-line separated, without labels, the *best-ranked last* so it sits next to the question),
-the question and "Answer:"; answers stop at the first line break
+(blank-line separated, without labels, the *best-ranked last* so it sits next to the question;
+or just the evidence sentences picked from them, :mod:`core.rag.evidence`), the question and
+"Answer:"; answers stop at the first line break
 (:data:`core.answering.ANSWER_STOP`). The chat template is applied later by
 :class:`core.generation.Generator`. Seq2seq
 models (Flan-T5) get the same content in the flat "Read this and answer the question" form
@@ -43,6 +44,7 @@ class BuiltPrompt:
     used: list = field(default_factory=list)  # hits actually in the prompt, in order
     trimmed: bool = False  # a chunk was cut or dropped to fit
     prompt_tokens: int = 0
+    evidence: bool = False  # the text is the evidence sentences, not the whole chunks
 
 
 def _context_block(texts: list[tuple[str, str]], *, best_last: bool = False) -> str:
@@ -74,12 +76,25 @@ def _cut(generator, text: str, tokens: int) -> str:
     return generator.tokenizer.decode(ids, skip_special_tokens=True).rstrip() + " …"
 
 
-def build_rag_prompt(question: str, hits: list, generator, *, max_new_tokens: int) -> BuiltPrompt:
-    """Context-then-question prompt with as many of ``hits`` as fit (see module doc)."""
+def build_rag_prompt(question: str, hits: list, generator, *, max_new_tokens: int,
+                     evidence: list[str] | None = None) -> BuiltPrompt:
+    """Context-then-question prompt with as many of ``hits`` as fit (see module doc).
+
+    With ``evidence`` (sentences picked from ``hits``, best last: :mod:`core.rag.evidence`)
+    the text is those sentences, one passage, and every hit is listed as used; when they do
+    not fit the window the whole-chunk prompt is built instead.
+    """
     from core.errors import UserError
 
     budget = generator.context_window - max_new_tokens - TEMPLATE_MARGIN
     seq2seq = generator.is_seq2seq
+    if evidence:
+        passage = [("evidence", " ".join(evidence))]
+        prompt = _render(question, passage, seq2seq)
+        tokens = generator.count_tokens(prompt)
+        if tokens <= budget:
+            return BuiltPrompt(prompt, chat=not seq2seq, used=list(hits), prompt_tokens=tokens,
+                               evidence=True)
     used: list = []
     texts: list[tuple[str, str]] = []
     trimmed = False

@@ -39,7 +39,8 @@ def test_index_then_ask_and_list(fake_models, folder, capsys):
     assert "skipped" in err and "empty.txt" in err
     code, out, _ = run(capsys, "ask", "When was the bakery oven built?", "--kb", "notes",
                        "--mode", "rag", "--top-k", "2", "--search", "fts")
-    assert code == 0 and set(out) == {"answer", "mode", "sources", "seconds"}
+    assert code == 0 and set(out) == {"answer", "mode", "sources", "seconds", "extractive"}
+    assert isinstance(out["extractive"], bool)
     assert out["mode"] == "rag" and len(out["sources"]) == 1  # fts: one doc mentions "oven"
     assert set(out["sources"][0]) == {"document", "chunk", "score", "text"}
     code, out, _ = run(capsys, "ask", "When?", "--kb", "notes", "--mode", "base")
@@ -84,7 +85,8 @@ def test_ask_questions_file_prints_one_line_per_question(fake_models, folder, tm
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [line["question"] for line in lines] == questions
     for line in lines:
-        assert set(line) == {"id", "question", "answer", "mode", "sources", "seconds"}
+        assert set(line) == {"id", "question", "answer", "mode", "sources", "seconds",
+                             "extractive", "generated"}
         assert line["mode"] == "rag" and line["sources"] and line["seconds"] > 0
     assert len({line["id"] for line in lines}) == 3
     for q, line in zip(questions, lines, strict=True):
