@@ -51,6 +51,7 @@ def test_ask_rag_through_the_server_answers_like_the_local_model(smollm2_server,
         (docs / name).write_text(text)
     assert main(["index", "--docs", str(docs), "--kb", "kb1"]) == 0
     capsys.readouterr()
+    monkeypatch.setenv("NLPLAB_GENERATOR_DTYPE", "float32")  # the server's weights: fp32
     local = {q: ask(q, capsys) for q in QUESTIONS}
     monkeypatch.setenv("NLPLAB_GENERATOR_URL", url)
     monkeypatch.setenv("NLPLAB_GENERATOR_SERVED_MODEL", folder)
