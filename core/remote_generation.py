@@ -283,6 +283,19 @@ class RemoteGenerator:
         prompt_tokens = usage.prompt_tokens if usage else self._prompt_tokens(prompt, chat)
         return GenerationResult(text, int(tokens), int(prompt_tokens), seconds)
 
+    def generate_batch(self, prompts: Sequence[str], config: GenerationConfig | None = None, *,
+                       chat: bool = True, adapter: str | None = None,
+                       batch_size: int = 8) -> list[GenerationResult]:
+        """Answers to ``prompts`` in order, up to ``batch_size`` requests in flight at once (the
+        server batches them); each result keeps its own request time."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not 1 <= batch_size <= 256:
+            raise UserError(f"batch_size must be 1..256, got {batch_size}")
+        with ThreadPoolExecutor(max_workers=batch_size, thread_name_prefix="remote") as pool:
+            return list(pool.map(lambda p: self.generate(p, config, chat=chat, adapter=adapter),
+                                 prompts))
+
     def stream(self, prompt: str, config: GenerationConfig | None = None, *,
                chat: bool = True, adapter: str | None = None) -> RemoteStream:
         """Start a streamed answer; iterate the result for text pieces (then ``.result``).
