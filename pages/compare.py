@@ -1,10 +1,9 @@
 """Ask & compare: one question answered side by side by Base, RAG, Fine-tuned and FT + RAG.
 
-Widgets in, core calls (core.answering, core.rag.compare_view), rendering out. The fine-tuned
-columns answer with the picked LoRA adapter (core.adapters). Results live in
-st.session_state so reruns (e.g. a thumbs click) keep them. Each new question renders into the
-other of two fixed places, and both are reset first, so the previous answers and their ratings
-vanish the moment a question is asked.
+Widgets in, core calls (core.answering, core.rag.compare_view), rendering out. Fine-tuned
+columns answer with the picked LoRA adapter. Results live in st.session_state so reruns keep
+them. Each new question renders into the other of two fixed places, both reset first, so the
+previous answers and their ratings vanish the moment a question is asked.
 """
 
 import streamlit as st
@@ -121,15 +120,16 @@ if run:
                     if not run.get("adapter"):
                         st.info("No adapter: train one on the Fine-tune page, then pick it above.")
                         continue
+                slot = st.empty()  # the streamed text; an extractive answer replaces it
                 if asked:
                     try:
                         stream = stream_answer(run["question"], mode, ctx)
-                        st.write_stream(stream)
+                        slot.write_stream(stream)
                         run["results"][mode] = stream.result
                     except UserError as exc:
                         run["errors"][mode] = str(exc)
-                elif mode in run["results"]:
-                    st.markdown(escape_markdown(run["results"][mode]["answer"]) or "_(empty)_")
+                if mode in run["results"] and (not asked or run["results"][mode]["extractive"]):
+                    slot.markdown(escape_markdown(run["results"][mode]["answer"]) or "_(empty)_")
                 if mode in run["errors"]:
                     st.error(run["errors"][mode])
                 elif mode in run["results"]:
