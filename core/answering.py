@@ -9,7 +9,8 @@ its adapters). A mode is data, not code: :func:`prepare` reads its two flags. Th
 result dict after. Result keys: answer, mode, model, sources [{document, chunk, score, text}],
 chunk_ids, seconds (retrieval + generation wall time), retrieval_seconds, tokens, prompt_tokens,
 trimmed, evidence (the sentences a retrieving mode showed the model), extractive (the answer is
-the best evidence sentence because the model's own, kept in generated, was not grounded in it).
+the best evidence sentence and the one after it, because the model's own answer, kept in
+generated, was not grounded in the evidence).
 :func:`answer_many` answers a list of questions in batches (the CLI's ``ask --questions FILE``).
 Answers are short: generation stops at the first line break. Left out: metrics (core.evaluation)
 and prompt wording (core.rag.prompts).
@@ -85,8 +86,8 @@ class AskContext:
 
     Retrieving modes show the model the ``evidence`` sentences of the retrieved chunks most
     similar to the question (0: the whole chunks) and, with ``extractive_fallback``, answer
-    with the best of them when the model's answer is not grounded in them
-    (:mod:`core.rag.evidence`).
+    with the best one's passage (it and the next sentence) when the model's answer is not
+    grounded in them (:mod:`core.rag.evidence`).
     """
 
     generator: object
