@@ -38,7 +38,8 @@ STEP_ORDER = ("html_entities", "urls", "emoticons", "lowercase", "handles", "has
 
 URL_RE = re.compile(r"(?:https?://|www\.)\S*|\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|ly|co|me|gl)"
                     r"/\S*", re.IGNORECASE)
-HANDLE_RE = re.compile(r"(?<![\w@])@+\w+")
+#: A handle may be glued to a word ("thanks@bob"); "me@example.com" stays (a domain follows).
+HANDLE_RE = re.compile(r"(?<![\w@])@+\w+|(?<=\w)@+\w+(?!\w|\.\w)")
 HASHTAG_RE = re.compile(r"(?<![\w#])#+(\w+)")
 #: Negation prefix: the words in a negation's scope become ``not_<word>``.
 NEG_PREFIX = "not_"

@@ -27,6 +27,7 @@ DATA_DIR = load_settings().data_dir  # the test session's (tests/conftest.py); W
     (lambda t: pp.replace_handles(t), "@bob hi @amy_2", "  hi  "),
     (lambda t: pp.replace_handles(t, "@user"), "@bob hi", " @user  hi"),
     (lambda t: pp.replace_handles(t), "mail me@example.com", "mail me@example.com"),
+    (lambda t: pp.replace_handles(t), "thanks@bob 0@0 @amy. @0.0", "thanks  0   .  .0"),
     (pp.hashtags_to_words, "so #blessed today #2024", "so blessed today 2024"),
     (pp.emoji_to_words, "lol 😂", "lol  face with tears of joy "),
     (pp.emoji_to_words, "😍🔥", " smiling face with heart eyes  fire "),
