@@ -163,7 +163,7 @@ def test_bad_config_refused(kwargs, message):
 
 def test_cli_drill_refuses_when_nothing_can_be_contrasted(tiny_env, tmp_path, capsys,
                                                           monkeypatch):
-    """A random tiny model never writes 'zebra quantum': all 16 samples get 👎, stored as
+    """A random tiny model never writes 'zebra quantum': all 32 samples (4 questions x 8) get 👎, stored as
     simulated, and the drill stops with a message saying why (exit code 2), training nothing.
     The CLI loads the model once: no shared generator, one training copy."""
     from core import loaders
@@ -187,9 +187,9 @@ def test_cli_drill_refuses_when_nothing_can_be_contrasted(tiny_env, tmp_path, ca
     code = main(["feedback", "drill", "--mode", "base", "--qa", str(qa), "--questions", "4",
                  "--max-new-tokens", "4", "--adapter", "cli-drill"])
     err = capsys.readouterr().err
-    assert code == 2 and "no question got both a 👍 and a 👎" in err and "0 of 16" in err
+    assert code == 2 and "no question got both a 👍 and a 👎" in err and "0 of 32" in err
     store = open_store(tiny_env)
-    assert store.list_outputs() == [] and len(store.list_outputs(source="simulated")) == 16
+    assert store.list_outputs() == [] and len(store.list_outputs(source="simulated")) == 32
     store.close()
     assert not (tiny_env.data_dir / "adapters" / "cli-drill").exists()
     assert len(loads) == 1
