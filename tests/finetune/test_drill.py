@@ -163,9 +163,9 @@ def test_bad_config_refused(kwargs, message):
 
 def test_cli_drill_refuses_when_nothing_can_be_contrasted(tiny_env, tmp_path, capsys,
                                                           monkeypatch):
-    """A random tiny model never writes 'zebra quantum': all 32 samples (4 questions x 8) get 👎, stored as
-    simulated, and the drill stops with a message saying why (exit code 2), training nothing.
-    The CLI loads the model once: no shared generator, one training copy."""
+    """A random tiny model never writes 'zebra quantum': all 32 samples (4 questions x 8) get
+    👎, stored as simulated, and the drill stops with a message saying why (exit code 2),
+    training nothing. The CLI loads the model once: no shared generator, one training copy."""
     from core import loaders
     from core.cli import main
     from core.feedback.store import open_store
