@@ -1,7 +1,8 @@
 """Launch target for the data-parallel feedback test: learning from feedback (TRL KTO or DPO)
 on a tiny Llama, unchanged.
 
-Run alone (one process) or under ``torchrun --standalone --nproc_per_node 2`` (gloo on CPU).
+Run alone (one process) or under ``torchrun --standalone --nproc_per_node 2`` or
+``accelerate launch --multi_gpu --num_processes 2`` (gloo on CPU).
 Every rank seeds its own copy of the same feedback (the feedback suite's known dataset: 6
 ratings, 2 preference pairs) and trains with
 :func:`core.finetune.feedback.learn_from_feedback` into one shared data folder; every rank
@@ -10,6 +11,8 @@ registry and the files of the new one).
 
     python tests/serve/ddp_feedback.py OUT kto|dpo
     torchrun --standalone --nproc_per_node 2 tests/serve/ddp_feedback.py OUT kto|dpo
+    accelerate launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no \\
+        --dynamo_backend no --main_process_port 0 tests/serve/ddp_feedback.py OUT kto|dpo
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Launch target for the data-parallel test: knowledge fine-tuning of a tiny Llama, unchanged.
 
-Run alone (one process) or under ``torchrun --standalone --nproc_per_node 2`` (gloo on CPU). Every
+Run alone (one process) or under ``torchrun --standalone --nproc_per_node 2`` or
+``accelerate launch --multi_gpu --num_processes 2`` (gloo on CPU). Every
 rank trains with :func:`core.finetune.train.train_lora`; rank 0 saves the adapter and writes
 ``{"world_size", "losses", "files", ...}`` to ``OUT/result.json``, every rank its
 ``OUT/rank<r>.json`` (micro-batches it ran, loss tokens of the run).
@@ -14,6 +15,8 @@ on the steps and on when the budget runs out, or one would wait for the other fo
 
     python tests/serve/ddp_train.py OUT [CASE]
     torchrun --standalone --nproc_per_node 2 tests/serve/ddp_train.py OUT [CASE]
+    accelerate launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no \\
+        --dynamo_backend no --main_process_port 0 tests/serve/ddp_train.py OUT [CASE]
 """
 
 from __future__ import annotations

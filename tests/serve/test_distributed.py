@@ -1,5 +1,13 @@
-"""Knowledge fine-tuning runs unchanged data-parallel: `torchrun` with two CPU processes (gloo)
-split the work of one process and reach the same result.
+"""Knowledge fine-tuning runs unchanged data-parallel: two CPU processes (gloo) started by
+`torchrun` or by `accelerate launch` split the work of one process and reach the same result.
+
+The `accelerate launch` command (``ACCELERATE`` below) needs ``--multi_gpu`` even on CPU: it
+is accelerate's one route that starts the processes itself (``torch.distributed.run``); the
+script's ``use_cpu`` then picks MULTI_CPU with gloo. ``--cpu --num_processes 2`` without an
+MPI hostfile starts one plain process (world size 1: accelerate's multi-CPU route is
+``mpirun``). No config file is read (HOME and HF_HOME point to an empty folder), so no
+prompt, and ``--main_process_port 0`` takes a free port. The even case and DPO run under both
+launchers with the same assertions; the single-process run of each case is made once.
 
 What each run holds constant and shows (tests/serve/ddp_train.py has the two cases):
 
@@ -36,16 +44,25 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # four runs start torch and train (about a minute on 2 busy cores)
+pytestmark = pytest.mark.slow  # runs start torch and train (about 2 to 3 minutes on 2 busy cores)
 
 SCRIPT = Path(__file__).with_name("ddp_train.py")
 FEEDBACK_SCRIPT = Path(__file__).with_name("ddp_feedback.py")
 ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+TORCHRUN = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2"]
+ACCELERATE = [str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+              "--main_process_port", "0"]
+LAUNCHERS = {"torchrun": TORCHRUN, "accelerate": ACCELERATE}
 
 
 def run(cmd: list[str], out: Path, case: str, script: Path = SCRIPT) -> tuple[dict, list[dict]]:
     out.mkdir()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    if cmd[0] == ACCELERATE[0]:  # no default config file of this machine may steer the launch
+        home = out / "home"
+        env.update(HOME=str(home), HF_HOME=str(home / "hf"))
     done = subprocess.run([*cmd, str(script), str(out), case], capture_output=True, text=True,
                           timeout=600, env=env, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -53,13 +70,27 @@ def run(cmd: list[str], out: Path, case: str, script: Path = SCRIPT) -> tuple[di
     return json.loads((out / "result.json").read_text()), ranks
 
 
-@pytest.mark.parametrize(("case", "single_micro", "rank_micro"), [("even", 8, 4),
-                                                                  ("padded", 14, 8)])
+@pytest.fixture(scope="module")
+def single_run(tmp_path_factory):
+    """The one-process run of a (script, case), made once for both launchers."""
+    done: dict[tuple[str, str], tuple[dict, list[dict]]] = {}
+
+    def get(case: str, script: Path = SCRIPT) -> tuple[dict, list[dict]]:
+        if (script.name, case) not in done:
+            out = tmp_path_factory.mktemp(f"single-{script.stem}-{case}") / "run"
+            done[script.name, case] = run([sys.executable], out, case, script)
+        return done[script.name, case]
+    return get
+
+
+@pytest.mark.parametrize(("case", "single_micro", "rank_micro", "launcher"),
+                         [("even", 8, 4, "torchrun"), ("padded", 14, 8, "torchrun"),
+                          ("even", 8, 4, "accelerate")])
 def test_two_process_gloo_training_splits_the_work_and_matches_one_process(
-        tmp_path, case, single_micro, rank_micro):
-    single, (alone,) = run([sys.executable], tmp_path / "single", case)
-    torchrun = str(Path(sys.executable).parent / "torchrun")
-    ddp, ranks = run([torchrun, "--standalone", "--nproc_per_node", "2"], tmp_path / "ddp", case)
+        tmp_path, single_run, case, single_micro, rank_micro, launcher):
+    single, (alone,) = single_run(case)
+    ddp, ranks = run(LAUNCHERS[launcher], tmp_path / "ddp", case)
+    print(f"\n{case} losses: one process {single['losses']}, {launcher} x2 {ddp['losses']}")
     assert (single["world_size"], ddp["world_size"]) == (1, 2)
     assert ddp["files"] == single["files"]
     assert "adapter_model.safetensors" in ddp["files"]
@@ -89,9 +120,7 @@ def test_a_time_budget_gives_every_rank_the_same_plan_and_stop(tmp_path):
     """Each rank times its own share before training: the rate is summed over the ranks, so
     they plan the same steps; the budget's stop is agreed each step. A disagreement would
     leave one rank waiting in the gradient all-reduce: the run would not finish."""
-    torchrun = str(Path(sys.executable).parent / "torchrun")
-    ddp, ranks = run([torchrun, "--standalone", "--nproc_per_node", "2"], tmp_path / "ddp",
-                     "budget")
+    ddp, ranks = run(TORCHRUN, tmp_path / "ddp", "budget")
     assert "adapter_model.safetensors" in ddp["files"]
     keys = ("steps", "total_steps", "stopped", "probe_row_tokens_per_second", "losses")
     first, second = ({k: r[k] for k in keys} for r in ranks)
@@ -101,12 +130,13 @@ def test_a_time_budget_gives_every_rank_the_same_plan_and_stop(tmp_path):
     assert first["steps"] == first["total_steps"] or first["stopped"] == "time budget"
 
 
-@pytest.mark.parametrize("method", ["dpo", "kto"])
-def test_feedback_learning_runs_data_parallel_and_saves_one_adapter(tmp_path, method):
-    single, (alone,) = run([sys.executable], tmp_path / "single", method, FEEDBACK_SCRIPT)
-    torchrun = str(Path(sys.executable).parent / "torchrun")
-    ddp, ranks = run([torchrun, "--standalone", "--nproc_per_node", "2"], tmp_path / "ddp",
-                     method, FEEDBACK_SCRIPT)
+@pytest.mark.parametrize(("method", "launcher"),
+                         [("dpo", "torchrun"), ("kto", "torchrun"), ("dpo", "accelerate")])
+def test_feedback_learning_runs_data_parallel_and_saves_one_adapter(
+        tmp_path, single_run, method, launcher):
+    single, (alone,) = single_run(method, FEEDBACK_SCRIPT)
+    ddp, ranks = run(LAUNCHERS[launcher], tmp_path / "ddp", method, FEEDBACK_SCRIPT)
+    print(f"\n{method} losses: one process {alone['losses']}, {launcher} x2 {ranks[0]['losses']}")
     assert (single["world_size"], ddp["world_size"]) == (1, 2)
     assert ddp["method"] == single["method"] == method
     assert ddp["adapters"] == single["adapters"] == [f"fb-{method}"]
