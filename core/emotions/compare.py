@@ -33,6 +33,7 @@ MODEL_LABELS = {"logreg": "Logistic regression (C search)", "random_forest": "Ra
                 "linear_svc": "Linear SVC",
                 "stacking": "Stacking (LR + SVC + NB)",
                 "sentence_logreg": "Sentence embeddings + LR",
+                "hybrid": "TF-IDF LR + sentence LR (mean)",
                 "transformer": "Fine-tuned transformer"}
 
 

@@ -9,7 +9,8 @@ A model lives in ``<data_dir>/emotion_models/<name>/``:
 - transformer: ``encoder/`` written by ``save_pretrained`` (safetensors + tokenizer JSON);
   with mean pooling the encoder alone plus ``classifier.safetensors`` (the linear head);
 - sentence_logreg: ``encoder/`` written by ``SentenceTransformer.save`` (safetensors, its
-  pooling and normalisation modules) + ``weights.npz`` (the logistic head's arrays).
+  pooling and normalisation modules) + ``weights.npz`` (the logistic head's arrays);
+- hybrid: ``members/<kind>/``, each member saved as above.
 Nothing is pickled or unpickled. Names follow the one store-name rule (:mod:`core.names`,
 ``[a-z0-9_-]{1,64}``) and are checked before any path is built; a model is written into a
 temporary folder renamed into place (:func:`core.atomic.atomic_dir`).
@@ -63,6 +64,8 @@ class EmotionModel:
 
     def prepare(self, texts: list[str]):
         """What the head consumes: TF-IDF rows, or cleaned strings for a transformer."""
+        if self.kind == "hybrid":   # each member prepares the texts its own way
+            return list(texts)
         pre = self.preprocessor()
         if self.features is None:
             return [pre.text(t) for t in texts]
@@ -98,7 +101,12 @@ def _write(model: EmotionModel, tmp: Path) -> None:
     settings = {"format_version": FORMAT_VERSION, "name": model.name, "kind": model.kind,
                 "labels": model.labels, "preprocess": model.preprocess.to_dict(),
                 "info": model.info, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    if model.kind == "sentence_logreg":
+    if model.kind == "hybrid":
+        settings["members"] = [m.kind for m in model.head.members]
+        for member in model.head.members:
+            (tmp / "members" / member.kind).mkdir(parents=True)
+            _write(member, tmp / "members" / member.kind)
+    elif model.kind == "sentence_logreg":
         settings["head"] = model.head.linear.meta()
         model.head.encoder.save(str(tmp / "encoder"), safe_serialization=True)
         np.savez_compressed(tmp / "weights.npz", **model.head.linear.arrays())
@@ -125,6 +133,10 @@ def load_model(name: str, data_dir: Path) -> EmotionModel:
         have = ", ".join(list_models(data_dir)) or "none yet"
         raise UserError(f"no trained model named {name!r} (trained models: {have}); "
                         "train one with `emotions train`")
+    return _read(folder, name, data_dir)
+
+
+def _read(folder: Path, name: str, data_dir: Path) -> EmotionModel:
     settings = json.loads((folder / "settings.json").read_text())
     if settings.get("format_version") != FORMAT_VERSION:
         raise UserError(f"model {name!r} was saved in format {settings.get('format_version')}, "
@@ -134,6 +146,12 @@ def load_model(name: str, data_dir: Path) -> EmotionModel:
     common = {"name": name, "kind": settings["kind"], "labels": settings["labels"],
               "preprocess": pre, "info": settings.get("info", {}), "metrics": metrics,
               "data_dir": Path(data_dir)}
+    if settings["kind"] == "hybrid":
+        from core.emotions.hybrid import AverageHead
+
+        members = [_read(folder / "members" / check_name(kind, "member"), name, data_dir)
+                   for kind in settings["members"]]
+        return EmotionModel(head=AverageHead(members), **common)
     if settings["kind"] == "transformer":
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

@@ -8,7 +8,8 @@ Steps (the same for every model, so the comparison table is fair):
 4. classical models: stratified k-fold cross-validation on the TRAINING split with those
    hyperparameters (TF-IDF refit and oversampling inside each fold's training part only; the
    folds' macro-F1 is therefore slightly optimistic, the held-out test is not);
-   sentence_logreg: the same k folds over the frozen embeddings; transformer: a validation
+   sentence_logreg: the same k folds over the frozen embeddings; hybrid: the same k folds,
+   each fold fitting both members and scoring their mean; transformer: a validation
    split of the training part (early stopping) stands in for k-fold, which would mean k
    fine-tunes; then metrics on the held-out test split;
 5. save under ``<data_dir>/emotion_models/<name>/`` unless ``save=False``.
@@ -36,7 +37,7 @@ from core.emotions.datasets import (
 from core.emotions.features import build_features
 from core.emotions.metrics import classification_metrics, summarise_folds
 from core.emotions.models_store import EmotionModel, save_model
-from core.emotions.preprocess import cached_preprocessor
+from core.emotions.preprocess import TRANSFORMER_CONFIG, cached_preprocessor
 from core.emotions.transformer import TransformerConfig, fine_tune
 from core.errors import UserError
 from core.settings import Settings
@@ -133,12 +134,7 @@ def _fit_sentence(texts, y, labels, config, pre, progress, settings, encoder, pa
 
     from core.emotions.sentence import fit_sentence_head
 
-    if encoder is None:
-        if settings is None:
-            raise ValueError("sentence_logreg needs encoder= or settings= for its encoder")
-        from core.loaders import load_embedder
-
-        encoder = load_embedder(settings)
+    encoder = _sentence_encoder(settings, encoder)
     cleaned = _preprocess(pre.text, texts, progress)
     with threadpool_limits(limits=1, user_api="blas"):
         head, info, X = fit_sentence_head(cleaned, y, len(labels), encoder, config.seed,
@@ -167,6 +163,77 @@ def _fit_classical(texts, y, labels, config, pre, progress, params=None):
     info = {**info, "vocabulary": len(feats.vocabulary)}
     return EmotionModel(config.name, config.model, labels, pre.config, head, feats,
                         info=info), cv
+
+
+def _sentence_encoder(settings: Settings | None, encoder):
+    if encoder is not None:
+        return encoder
+    if settings is None:
+        raise ValueError("the sentence model needs encoder= or settings= for its encoder")
+    from core.loaders import load_embedder
+
+    return load_embedder(settings)
+
+
+def _fit_hybrid(texts, y, labels, config, pre, progress, settings, encoder, data_dir,
+                params=None):
+    """(model, cv) for ``hybrid``: the TF-IDF logistic regression on ``pre``'s tokens and the
+    sentence-embedding one on lightly cleaned text, averaged (:mod:`core.emotions.hybrid`).
+    ``params`` ({member kind: C and class weighting}) skips both searches and the CV."""
+    from threadpoolctl import threadpool_limits
+
+    from core.emotions.hybrid import AverageHead
+    from core.emotions.sentence import fit_sentence_head
+
+    k, params = len(labels), params or {}
+    light = cached_preprocessor(TRANSFORMER_CONFIG, Path(data_dir))
+    with threadpool_limits(limits=1):
+        tokens = _preprocess(pre.tokens, texts, _scaled(progress, 0.0, 0.5))
+        feats = build_features("logreg", config.min_df).fit(tokens)
+        words_head, words_info = fit_head("logreg", feats.transform(tokens), y, k, config.seed,
+                                          config.oversample, params.get("logreg"))
+    cleaned = [light.text(t) for t in texts]
+    with threadpool_limits(limits=1, user_api="blas"):
+        sentence_head, sentence_info, X = fit_sentence_head(
+            cleaned, y, k, _sentence_encoder(settings, encoder), config.seed, config.oversample,
+            _scaled(progress, 0.2, 0.3), params.get("sentence_logreg"))
+    chosen = {"logreg": words_info.get("params"), "sentence_logreg": sentence_info.get("params")}
+    cv = None
+    if not params:
+        with threadpool_limits(limits=1):
+            cv = _hybrid_cv(tokens, X, y, config, labels, progress, chosen)
+    words = EmotionModel(config.name, "logreg", labels, pre.config, words_head, feats,
+                         info={**words_info, "vocabulary": len(feats.vocabulary)},
+                         data_dir=Path(data_dir))
+    sentence = EmotionModel(config.name, "sentence_logreg", labels, light.config, sentence_head,
+                            info=sentence_info, data_dir=Path(data_dir))
+    info = {"params": chosen, "members": {"logreg": words.info,
+                                          "sentence_logreg": sentence.info},
+            "weights": [0.5, 0.5]}
+    return EmotionModel(config.name, "hybrid", labels, pre.config,
+                        AverageHead([words, sentence]), info=info), cv
+
+
+def _hybrid_cv(tokens, X, y, config: TrainConfig, labels, progress, params: dict) -> dict:
+    from sklearn.model_selection import StratifiedKFold
+
+    from core.emotions.classical import fit_logreg
+
+    folds = []
+    splitter = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
+    for i, (tr, va) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        if progress:
+            progress(0.5 + 0.35 * i / config.cv_folds,
+                     f"cross-validation fold {i + 1}/{config.cv_folds}")
+        feats = build_features("logreg", config.min_df).fit([tokens[j] for j in tr])
+        words, _ = fit_head("logreg", feats.transform([tokens[j] for j in tr]), y[tr],
+                            len(labels), config.seed, config.oversample, params["logreg"])
+        sentence, _ = fit_logreg(X[tr], y[tr], len(labels), config.seed, config.oversample,
+                                 params=params["sentence_logreg"])
+        proba = (words.predict_proba(feats.transform([tokens[j] for j in va]))
+                 + sentence.predict_proba(X[va])) / 2
+        folds.append(classification_metrics(y[va], proba.argmax(1), labels))
+    return summarise_folds(folds)
 
 
 def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Progress = None,
@@ -206,6 +273,9 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
                                      settings, transformer)
     elif config.model == "sentence_logreg":
         model, cv = _fit_sentence(texts_train, y, labels, config, pre, scaled, settings, encoder)
+    elif config.model == "hybrid":
+        model, cv = _fit_hybrid(texts_train, y, labels, config, pre, scaled, settings, encoder,
+                                data_dir)
     else:
         model, cv = _fit_classical(texts_train, y, labels, config, pre, scaled)
     seconds = time.perf_counter() - t0
@@ -229,6 +299,9 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
         elif config.model == "sentence_logreg":
             model, _ = _fit_sentence(data.texts, y_all, labels, config, pre, scaled, settings,
                                      encoder, first_info.get("params"))
+        elif config.model == "hybrid":
+            model, _ = _fit_hybrid(data.texts, y_all, labels, config, pre, scaled, settings,
+                                   encoder, data_dir, first_info.get("params"))
         else:
             model, _ = _fit_classical(data.texts, y_all, labels, config, pre, scaled,
                                       first_info.get("params"))

@@ -37,3 +37,33 @@ def test_sentence_logreg_trains_searches_and_reloads(small_data, tiny_sentence_e
     scores = loaded.classify(["so happy today"])[0]["scores"]
     assert set(scores) == {"anger", "joy", "sadness"}
     assert abs(sum(scores.values()) - 1) < 1e-3
+
+
+def test_hybrid_is_the_mean_of_its_two_members_and_reloads(small_data, tiny_sentence_encoder,
+                                                           tmp_path):
+    """The hybrid's probabilities are exactly the mean of a TF-IDF logistic regression (on
+    the classical tokens) and a sentence-embedding one (on lightly cleaned text); both keep
+    the C / weighting their own search chose, the refit keeps them, and the saved model (two
+    member folders, no pickle) predicts the same."""
+    result = train(small_data, TrainConfig(model="hybrid", name="hyb"), tmp_path,
+                   encoder=tiny_sentence_encoder)
+    model = result.model
+    words, sentence = model.head.members
+    assert (words.kind, sentence.kind) == ("logreg", "sentence_logreg")
+    assert words.preprocess.lowercase and not sentence.preprocess.lowercase
+    assert set(model.info["params"]) == {"logreg", "sentence_logreg"}
+    assert all("C" in p for p in model.info["params"].values())
+    texts = small_data.texts[:15]
+    mean = (words.predict_proba(texts) + sentence.predict_proba(texts)) / 2
+    assert np.allclose(model.predict_proba(texts), mean)
+    assert not np.allclose(words.predict_proba(texts), sentence.predict_proba(texts))
+    assert result.cv["folds"] == 3 and result.cv["macro_f1_mean"] >= 0.6
+    assert result.test["accuracy"] >= 0.6     # separable vocabularies; chance is ~0.44
+    folder = tmp_path / "emotion_models" / "hyb"
+    assert (folder / "members" / "logreg" / "weights.npz").is_file()
+    assert (folder / "members" / "sentence_logreg" / "encoder" / "model.safetensors").is_file()
+    assert not list(folder.rglob("*.pkl"))
+    loaded = load_model("hyb", tmp_path)
+    assert loaded.kind == "hybrid"
+    assert np.allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-6)
+    assert loaded.classify(["so happy today"])[0]["label"] in {"anger", "joy", "sadness"}
