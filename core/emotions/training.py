@@ -60,15 +60,22 @@ class TrainResult:
                 "seconds": self.seconds}
 
 
-def _classical_cv(tokens, y, k, config: TrainConfig, n_classes, labels, progress,
-                  params: dict | None = None) -> dict:
+def _cv_folds(y: np.ndarray, config: TrainConfig, progress: Progress):
+    """(train rows, validation rows) of each stratified fold, with a progress report each."""
     from sklearn.model_selection import StratifiedKFold
 
-    folds = []
     splitter = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
     for i, (tr, va) in enumerate(splitter.split(np.zeros(len(y)), y)):
         if progress:
-            progress(0.5 + 0.35 * i / k, f"cross-validation fold {i + 1}/{k}")
+            progress(0.5 + 0.35 * i / config.cv_folds,
+                     f"cross-validation fold {i + 1}/{config.cv_folds}")
+        yield tr, va
+
+
+def _classical_cv(tokens, y, config: TrainConfig, n_classes, labels, progress,
+                  params: dict | None = None) -> dict:
+    folds = []
+    for tr, va in _cv_folds(y, config, progress):
         feats = build_features(config.model, config.min_df).fit([tokens[j] for j in tr])
         head, _ = fit_head(config.model, feats.transform([tokens[j] for j in tr]), y[tr],
                            n_classes, config.seed, config.oversample, params)
@@ -89,16 +96,10 @@ def _preprocess(fn, texts: list[str], progress: Progress, chunk: int = 500) -> l
 
 
 def _sentence_cv(X, y, config: TrainConfig, n_classes, labels, progress, params) -> dict:
-    from sklearn.model_selection import StratifiedKFold
-
     from core.emotions.classical import fit_logreg
 
     folds = []
-    splitter = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
-    for i, (tr, va) in enumerate(splitter.split(np.zeros(len(y)), y)):
-        if progress:
-            progress(0.5 + 0.3 * i / config.cv_folds,
-                     f"cross-validation fold {i + 1}/{config.cv_folds}")
+    for tr, va in _cv_folds(y, config, progress):
         head, _ = fit_logreg(X[tr], y[tr], n_classes, config.seed, config.oversample,
                              params=params)
         folds.append(classification_metrics(y[va], head.predict_proba(X[va]).argmax(1), labels))
@@ -158,7 +159,7 @@ def _fit_classical(texts, y, labels, config, pre, progress, params=None):
         head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
                               config.oversample, params)
         # the folds reuse the chosen hyperparameters: k refits, not k more searches
-        cv = (_classical_cv(tokens, y, config.cv_folds, config, k, labels, progress,
+        cv = (_classical_cv(tokens, y, config, k, labels, progress,
                             info.get("params")) if params is None else None)
     info = {**info, "vocabulary": len(feats.vocabulary)}
     return EmotionModel(config.name, config.model, labels, pre.config, head, feats,
@@ -215,16 +216,10 @@ def _fit_hybrid(texts, y, labels, config, pre, progress, settings, encoder, data
 
 
 def _hybrid_cv(tokens, X, y, config: TrainConfig, labels, progress, params: dict) -> dict:
-    from sklearn.model_selection import StratifiedKFold
-
     from core.emotions.classical import fit_logreg
 
     folds = []
-    splitter = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
-    for i, (tr, va) in enumerate(splitter.split(np.zeros(len(y)), y)):
-        if progress:
-            progress(0.5 + 0.35 * i / config.cv_folds,
-                     f"cross-validation fold {i + 1}/{config.cv_folds}")
+    for tr, va in _cv_folds(y, config, progress):
         feats = build_features("logreg", config.min_df).fit([tokens[j] for j in tr])
         words, _ = fit_head("logreg", feats.transform([tokens[j] for j in tr]), y[tr],
                             len(labels), config.seed, config.oversample, params["logreg"])
