@@ -27,9 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: The members, in order: (model kind, what it reads).
-MEMBERS = ("logreg", "sentence_logreg")
-
 
 @dataclass
 class AverageHead:

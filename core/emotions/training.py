@@ -208,11 +208,9 @@ def _fit_hybrid(texts, y, labels, config, pre, progress, settings, encoder, data
                          data_dir=Path(data_dir))
     sentence = EmotionModel(config.name, "sentence_logreg", labels, light.config, sentence_head,
                             info=sentence_info, data_dir=Path(data_dir))
-    info = {"params": chosen, "members": {"logreg": words.info,
-                                          "sentence_logreg": sentence.info},
-            "weights": [0.5, 0.5]}
+    # each member's own info (vocabulary, search) is saved with it: only the choices here
     return EmotionModel(config.name, "hybrid", labels, pre.config,
-                        AverageHead([words, sentence]), info=info), cv
+                        AverageHead([words, sentence]), info={"params": chosen}), cv
 
 
 def _hybrid_cv(tokens, X, y, config: TrainConfig, labels, progress, params: dict) -> dict:
