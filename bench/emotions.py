@@ -170,6 +170,7 @@ def bench_models(args, data_dir: Path) -> None:
     and CV inside), then scored on the set's untouched test part."""
     import subprocess
 
+    from core.emotions.config import ENCODER_MODELS
     from core.emotions.training import TrainConfig, evaluate, train
     from core.settings import load_settings
 
@@ -182,9 +183,13 @@ def bench_models(args, data_dir: Path) -> None:
     print("| set | classes | train/test | model | test macro-F1 | accuracy | CV macro-F1 | "
           "train s (first fit) | wall s (all) |\n|---|---:|---|---|---:|---:|---:|---:|---:|",
           flush=True)
+    runs = [(m, emoji) for m in args.models.split(",") for emoji in
+            ((True,) if m in ENCODER_MODELS or args.emoji == "on" else
+             (False,) if args.emoji == "off" else (False, True))]
     for set_name, (tr, te) in sets.items():
-        for model in args.models.split(","):
+        for model, emoji in runs:
             cfg = TrainConfig(model=model, name="bench", refit=not args.no_refit,
+                              emoji_features=emoji,
                               **({"epochs": args.epochs} if args.epochs else {}))
             tcfg = None
             if model == "transformer" and (args.pooling or args.learning_rate or args.no_probe):
@@ -201,7 +206,8 @@ def bench_models(args, data_dir: Path) -> None:
             wall = time.perf_counter() - t0
             m = evaluate(r.model, te)
             print(f"| {set_name} | {len(set(tr.labels))} | {len(tr.texts)}/{len(te.texts)} | "
-                  f"{model} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} | "
+                  f"{model}{'' if emoji else ' (no emoji)'} | {m['macro_f1']:.3f} | "
+                  f"{m['accuracy']:.3f} | "
                   f"{r.cv.get('macro_f1_mean')} | {r.seconds:.1f} | {wall:.1f} |"
                   + (f" {_transformer_note(r.model.info)}" if model == "transformer" else ""),
                   flush=True)
@@ -240,6 +246,9 @@ def main() -> None:
     ap.add_argument("--pooling", choices=("mean", "cls"), help="transformer head (default cls)")
     ap.add_argument("--learning-rate", type=float, default=0.0, help="transformer (0: default)")
     ap.add_argument("--no-probe", action="store_true", help="transformer: random head start")
+    ap.add_argument("--emoji", choices=("on", "off", "both"), default="on",
+                    help="TF-IDF models: with the emoji-predictor features (the default), "
+                         "without, or both in the same run")
     ap.add_argument("--no-refit", action="store_true",
                     help="score the model trained on the 80%% split (no refit on every row)")
     ap.add_argument("--verbose", action="store_true", help="progress with ETA on stderr")

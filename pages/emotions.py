@@ -1,9 +1,8 @@
-"""Tweet emotions: preprocessing made visible, datasets, five models compared, classification.
+"""Tweet emotions: preprocessing made visible, datasets, models compared, classification.
 
-Thin page: widgets in, ``core.emotions`` calls, charts out. State lives in st.session_state
-(keys prefixed ``emo_``); training runs as a background job in the shared job panel, and the
-comparison is read from the saved models, so it outlives the session.
-"""
+Thin page: widgets in, ``core.emotions`` calls, charts out. State in st.session_state (keys
+``emo_``); training runs as a background job in the shared job panel, and the comparison is
+read from the saved models, so it outlives the session."""
 
 from __future__ import annotations
 
@@ -25,8 +24,7 @@ settings = st_cache.settings()
 DATA_DIR = settings.data_dir
 
 st.title("Tweet emotions")
-st.caption("See what each preprocessing step does, compare classical models with a fine-tuned "
-           "transformer, and classify tweets.")
+st.caption("Every preprocessing step shown, classical models vs a fine-tuned transformer.")
 state = st.session_state
 if state.get("emo_data") is None:
     state["emo_data"], state["emo_source"] = datasets.load_demo(), workflow.DEMO
@@ -49,7 +47,7 @@ with tab_pre:
     pre = st_cache.emotion_preprocessor(config, DATA_DIR)
     tweet = st.text_area("Tweet", workflow.EXAMPLE_TWEET, max_chars=2000, key="emo_tweet")
     if tweet.strip():   # plain text: links, HTML and markup in a tweet never render
-        st.code(analysis.trace_text(pre.trace(tweet)), language=None, wrap_lines=True)
+        st.code(workflow.trace_with_emoji(pre, tweet), language=None, wrap_lines=True)
     else:
         st.info("Type a tweet to see every step.")
     st.subheader("On the whole dataset")
@@ -115,14 +113,16 @@ with tab_train:
     prefix = c1.text_input("Save as (prefix)", "page", key="emo_prefix")
     folds = c2.number_input("CV folds", 2, 10, 3, key="emo_folds")
     epochs = c3.number_input("Transformer epochs (most)", 1, 20, 6, key="emo_epochs")
-    refit = st.toggle("Refit on every row", True, key="emo_refit", help=workflow.REFIT_HELP)
+    refit = c1.toggle("Refit on every row", True, key="emo_refit", help=workflow.REFIT_HELP)
+    emoji = c2.toggle("Emoji-predictor features", True, key="emo_emoji", help=workflow.EMOJI_HELP)
     st.caption(workflow.training_caption(settings.classifier_model))
     if st.button("Train and compare", type="primary", key="emo_train",
                  disabled=not chosen or job_running("emo-train") or locked("train"),
                  help="Runs in the background; you can leave this page meanwhile."):
         with shown_errors():
             configs = compare.plan(chosen, prefix, oversample=oversample, cv_folds=folds,
-                                   epochs=epochs, preprocess=config, group_map=mapping, refit=refit)
+                                   epochs=epochs, preprocess=config, group_map=mapping,
+                                   refit=refit, emoji_features=emoji)
             start_job("emo-train", workflow.training_work(data, configs, DATA_DIR, settings))
     job_panel("emo-train", title="Training",
               on_done=lambda snap: state.update(emo_train_outcome=snap["result"]),

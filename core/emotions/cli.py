@@ -1,8 +1,10 @@
 """`python -m core emotions ...`: preprocess, train, evaluate, classify (JSON out).
 
-- ``preprocess TEXT`` -> ``{"steps": [{"name", "text", "tokens"}]}``
+- ``preprocess TEXT [--no-emoji]`` -> ``{"steps": [{"name", "text", "tokens"}],
+  "predicted_emoji": [{"emoji", "probability"}]}`` (the emoji predictor's top 5)
 - ``train --data F.csv [--text-col C] [--label-col C] --model M --name N [--group-map F.json]
-  [--oversample] [--epochs E] [--no-refit]`` -> ``{"name", "labels", "cv", "seconds"}``
+  [--oversample] [--epochs E] [--no-refit] [--no-emoji-features]`` -> ``{"name", "labels",
+  "cv", "seconds"}``
 - ``evaluate --name N --data F.csv`` -> ``{"accuracy", "macro_f1", "weighted_f1", "per_class"}``
 - ``classify --name N TEXT...`` -> ``[{"text", "label", "scores"}]``
 Heavy imports stay inside the handlers.
@@ -28,7 +30,13 @@ def _cmd_preprocess(args, settings):
         raise UserError("the tweet is empty: type some text to preprocess")
     config = PreprocessConfig(keep_negations=not args.drop_negations,
                               lemmatize=not args.no_lemmatize)
-    return Preprocessor(config, settings.data_dir).trace(args.text).to_dict()
+    out = Preprocessor(config, settings.data_dir).trace(args.text).to_dict()
+    if not args.no_emoji:
+        from core.emotions.emoji_signal import emoji_signal
+
+        out["predicted_emoji"] = [{"emoji": e, "probability": p}
+                                  for e, p in emoji_signal().top(args.text, 5)]
+    return out
 
 
 def _cmd_train(args, settings):
@@ -38,7 +46,8 @@ def _cmd_train(args, settings):
     group_map = load_group_map(args.group_map) if args.group_map else None
     config = TrainConfig(model=args.model, name=args.name, oversample=args.oversample,
                          epochs=args.epochs, cv_folds=args.cv_folds, seed=args.seed,
-                         group_map=group_map, refit=not args.no_refit)
+                         group_map=group_map, refit=not args.no_refit,
+                         emoji_features=not args.no_emoji_features)
     return train(_data(args, settings), config, settings.data_dir, settings=settings).summary()
 
 
@@ -73,6 +82,8 @@ def register(sub) -> None:
     c.add_argument("text")
     c.add_argument("--drop-negations", action="store_true", help="remove not/no/never too")
     c.add_argument("--no-lemmatize", action="store_true")
+    c.add_argument("--no-emoji", action="store_true",
+                   help="skip the emoji predictor's top 5 (the TF-IDF models' emoji features)")
     c.set_defaults(func=_cmd_preprocess)
 
     for name in ("train", "evaluate"):
@@ -89,6 +100,8 @@ def register(sub) -> None:
             c.add_argument("--no-refit", action="store_true",
                            help="save the model trained without the held-out split instead of "
                                 "refitting it on every row")
+            c.add_argument("--no-emoji-features", action="store_true",
+                           help="TF-IDF models without the 151 emoji-predictor features")
             c.set_defaults(func=_cmd_train)
         else:
             c.set_defaults(func=_cmd_evaluate)

@@ -48,6 +48,10 @@ class TrainConfig:
     min_df: int = field(default=1, metadata={"help": "TF-IDF: drop terms in fewer documents"})
     group_map: dict[str, str] | None = field(default=None, metadata={
         "help": "{label: group} applied before training, kept with the model"})
+    emoji_features: bool = field(default=True, metadata={
+        "help": "TF-IDF models (classical and the hybrid's TF-IDF member): append the 151 "
+                "emoji probabilities of a frozen fastText emoji predictor "
+                "(core.emotions.emoji_signal)"})
     refit: bool = field(default=True, metadata={
         "help": "after scoring the held-out split, refit the saved model on every row with "
                 "the hyperparameters chosen on the training split"})

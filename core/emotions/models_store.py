@@ -5,7 +5,8 @@ A model lives in ``<data_dir>/emotion_models/<name>/``:
 - ``metrics.json``: cross-validation and held-out test metrics, training time;
 - classical kinds: ``features.json`` (ngram size, term list) + ``weights.npz`` (idf and the
   head's arrays: linear coefficients, or every tree's node arrays, or a stack of both), loaded
-  with ``allow_pickle=False``;
+  with ``allow_pickle=False``; with emoji features, ``settings.json`` names the emoji
+  predictor and its 151 labels (checked on load: the head's last 151 columns read them);
 - transformer: ``encoder/`` written by ``save_pretrained`` (safetensors + tokenizer JSON);
   with mean pooling the encoder alone plus ``classifier.safetensors`` (the linear head);
 - sentence_logreg: ``encoder/`` written by ``SentenceTransformer.save`` (safetensors, its
@@ -58,6 +59,7 @@ class EmotionModel:
     info: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     data_dir: Path | None = None
+    emoji_signal: object | None = None   # core.emotions.emoji_signal.EmojiSignal
 
     def preprocessor(self):
         return cached_preprocessor(self.preprocess, self.data_dir)
@@ -69,7 +71,12 @@ class EmotionModel:
         pre = self.preprocessor()
         if self.features is None:
             return [pre.text(t) for t in texts]
-        return self.features.transform([pre.tokens(t) for t in texts])
+        rows = self.features.transform([pre.tokens(t) for t in texts])
+        if self.emoji_signal is None:
+            return rows
+        from core.emotions.emoji_signal import append_block
+
+        return append_block(rows, self.emoji_signal.transform(texts))
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         return self.head.predict_proba(self.prepare(list(texts)))
@@ -112,6 +119,8 @@ def _write(model: EmotionModel, tmp: Path) -> None:
         np.savez_compressed(tmp / "weights.npz", **model.head.linear.arrays())
     elif model.features is not None:
         settings["head"] = model.head.meta()
+        if model.emoji_signal is not None:
+            settings["emoji_signal"] = model.emoji_signal.describe()
         (tmp / "features.json").write_text(json.dumps(model.features.to_json()))
         np.savez_compressed(tmp / "weights.npz", idf=model.features.idf, **model.head.arrays())
     else:
@@ -178,8 +187,14 @@ def _read(folder: Path, name: str, data_dir: Path) -> EmotionModel:
                             **common)
     features = features_from_saved(json.loads((folder / "features.json").read_text()),
                                    arrays.pop("idf"))
+    signal = None
+    if "emoji_signal" in settings:
+        from core.emotions.emoji_signal import emoji_signal
+
+        signal = emoji_signal()
+        signal.check(settings["emoji_signal"])
     return EmotionModel(head=head_from_arrays(settings["head"], arrays), features=features,
-                        **common)
+                        emoji_signal=signal, **common)
 
 
 def list_models(data_dir: Path) -> list[str]:

@@ -72,16 +72,35 @@ def _cv_folds(y: np.ndarray, config: TrainConfig, progress: Progress):
         yield tr, va
 
 
-def _classical_cv(tokens, y, config: TrainConfig, n_classes, labels, progress,
+def _classical_cv(tokens, emoji, y, config: TrainConfig, n_classes, labels, progress,
                   params: dict | None = None) -> dict:
     folds = []
     for tr, va in _cv_folds(y, config, progress):
         feats = build_features(config.model, config.min_df).fit([tokens[j] for j in tr])
-        head, _ = fit_head(config.model, feats.transform([tokens[j] for j in tr]), y[tr],
+        head, _ = fit_head(config.model, _rows(feats, tokens, emoji, tr), y[tr],
                            n_classes, config.seed, config.oversample, params)
-        pred = head.predict_proba(feats.transform([tokens[j] for j in va])).argmax(1)
+        pred = head.predict_proba(_rows(feats, tokens, emoji, va)).argmax(1)
         folds.append(classification_metrics(y[va], pred, labels))
     return summarise_folds(folds)
+
+
+def _emoji_block(texts: list[str], config: TrainConfig):
+    """(the emoji predictor, its (n, 151) block for ``texts``), or (None, None) when off."""
+    if not config.emoji_features:
+        return None, None
+    from core.emotions.emoji_signal import emoji_signal
+
+    signal = emoji_signal()
+    return signal, signal.transform(texts)
+
+
+def _rows(feats, tokens, emoji, rows=None):
+    """The head's input for ``rows`` (all when None): TF-IDF of their tokens + emoji block."""
+    from core.emotions.emoji_signal import append_block
+
+    rows = range(len(tokens)) if rows is None else rows
+    return append_block(feats.transform([tokens[j] for j in rows]),
+                        None if emoji is None else emoji[np.asarray(list(rows), dtype=int)])
 
 
 def _preprocess(fn, texts: list[str], progress: Progress, chunk: int = 500) -> list:
@@ -155,15 +174,16 @@ def _fit_classical(texts, y, labels, config, pre, progress, params=None):
     k = len(labels)
     with threadpool_limits(limits=1):
         tokens = _preprocess(pre.tokens, texts, progress)
+        signal, emoji = _emoji_block(texts, config)
         feats = build_features(config.model, config.min_df).fit(tokens)
-        head, info = fit_head(config.model, feats.transform(tokens), y, k, config.seed,
+        head, info = fit_head(config.model, _rows(feats, tokens, emoji), y, k, config.seed,
                               config.oversample, params)
         # the folds reuse the chosen hyperparameters: k refits, not k more searches
-        cv = (_classical_cv(tokens, y, config, k, labels, progress,
+        cv = (_classical_cv(tokens, emoji, y, config, k, labels, progress,
                             info.get("params")) if params is None else None)
-    info = {**info, "vocabulary": len(feats.vocabulary)}
+    info = {**info, "vocabulary": len(feats.vocabulary), "emoji_features": signal is not None}
     return EmotionModel(config.name, config.model, labels, pre.config, head, feats,
-                        info=info), cv
+                        info=info, emoji_signal=signal), cv
 
 
 def _sentence_encoder(settings: Settings | None, encoder):
@@ -190,9 +210,10 @@ def _fit_hybrid(texts, y, labels, config, pre, progress, settings, encoder, data
     light = cached_preprocessor(TRANSFORMER_CONFIG, Path(data_dir))
     with threadpool_limits(limits=1):
         tokens = _preprocess(pre.tokens, texts, _scaled(progress, 0.0, 0.5))
+        signal, emoji = _emoji_block(texts, config)
         feats = build_features("logreg", config.min_df).fit(tokens)
-        words_head, words_info = fit_head("logreg", feats.transform(tokens), y, k, config.seed,
-                                          config.oversample, params.get("logreg"))
+        words_head, words_info = fit_head("logreg", _rows(feats, tokens, emoji), y, k,
+                                          config.seed, config.oversample, params.get("logreg"))
     cleaned = [light.text(t) for t in texts]
     with threadpool_limits(limits=1, user_api="blas"):
         sentence_head, sentence_info, X = fit_sentence_head(
@@ -202,10 +223,11 @@ def _fit_hybrid(texts, y, labels, config, pre, progress, settings, encoder, data
     cv = None
     if not params:
         with threadpool_limits(limits=1):
-            cv = _hybrid_cv(tokens, X, y, config, labels, progress, chosen)
+            cv = _hybrid_cv(tokens, emoji, X, y, config, labels, progress, chosen)
     words = EmotionModel(config.name, "logreg", labels, pre.config, words_head, feats,
-                         info={**words_info, "vocabulary": len(feats.vocabulary)},
-                         data_dir=Path(data_dir))
+                         info={**words_info, "vocabulary": len(feats.vocabulary),
+                               "emoji_features": signal is not None},
+                         data_dir=Path(data_dir), emoji_signal=signal)
     sentence = EmotionModel(config.name, "sentence_logreg", labels, light.config, sentence_head,
                             info=sentence_info, data_dir=Path(data_dir))
     # each member's own info (vocabulary, search) is saved with it: only the choices here
@@ -213,17 +235,18 @@ def _fit_hybrid(texts, y, labels, config, pre, progress, settings, encoder, data
                         AverageHead([words, sentence]), info={"params": chosen}), cv
 
 
-def _hybrid_cv(tokens, X, y, config: TrainConfig, labels, progress, params: dict) -> dict:
+def _hybrid_cv(tokens, emoji, X, y, config: TrainConfig, labels, progress,
+               params: dict) -> dict:
     from core.emotions.classical import fit_logreg
 
     folds = []
     for tr, va in _cv_folds(y, config, progress):
         feats = build_features("logreg", config.min_df).fit([tokens[j] for j in tr])
-        words, _ = fit_head("logreg", feats.transform([tokens[j] for j in tr]), y[tr],
+        words, _ = fit_head("logreg", _rows(feats, tokens, emoji, tr), y[tr],
                             len(labels), config.seed, config.oversample, params["logreg"])
         sentence, _ = fit_logreg(X[tr], y[tr], len(labels), config.seed, config.oversample,
                                  params=params["sentence_logreg"])
-        proba = (words.predict_proba(feats.transform([tokens[j] for j in va]))
+        proba = (words.predict_proba(_rows(feats, tokens, emoji, va))
                  + sentence.predict_proba(X[va])) / 2
         folds.append(classification_metrics(y[va], proba.argmax(1), labels))
     return summarise_folds(folds)

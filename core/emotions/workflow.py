@@ -36,7 +36,24 @@ TOGGLED_STEPS = tuple(s for s in STEP_ORDER if s != "handles")   # "handles" is 
 REFIT_HELP = ("After the held-out test split is scored, each saved model is refit on every row "
               "with the same settings. Test scores come from the model trained without the "
               "test rows.")
+#: The "Emoji-predictor features" toggle's help.
+EMOJI_HELP = ("TF-IDF models also read the 151 emoji probabilities that a frozen fastText emoji "
+              "predictor gives each tweet (shown under the preprocessing steps).")
 STATS_LIMIT = 3000   # tweets preprocessed for the whole-dataset step stats
+
+
+def trace_with_emoji(pre: Preprocessor, tweet: str) -> str:
+    """The step-by-step trace as text, then the emoji predictor's top 5 for the raw tweet
+    (the TF-IDF models' emoji features), or why the predictor is unavailable."""
+    from core.emotions.emoji_signal import emoji_signal
+
+    try:
+        top = emoji_signal().top(tweet, 5)
+        line = "  ".join(f"{e} {p:.2f}" for e, p in top)
+    except UserError as err:
+        line = f"unavailable: {err}"
+    return (analysis.trace_text(pre.trace(tweet))
+            + f"\nemoji predictor (features for the TF-IDF models): {line}")
 
 
 def step_stats(pre: Preprocessor, data: LabelledData) -> pd.DataFrame:

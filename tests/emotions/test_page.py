@@ -41,7 +41,10 @@ def test_preprocess_trace_is_plain_text_without_links(page):
     steps = [ln for ln in lines if re.match(r"\d+\. ", ln)]
     assert len(steps) == 13 and steps[-1].startswith("13. lemmatize")
     assert "removed: [x](http://e.co) https://t.co/abc" in trace and "<script>" in lines[0]
-    assert "emoheart" in lines[-1] and "face with tears of joy" in trace
+    assert "emoheart" in lines[-2] and "face with tears of joy" in trace
+    # the emoji predictor's top 5 for the raw tweet, as plain text after the steps
+    assert lines[-1].startswith("emoji predictor (features for the TF-IDF models): ")
+    assert len(re.findall(r" \d\.\d\d", lines[-1])) == 5
     markdown = "\n".join(m.value for m in page.markdown)
     assert "](" not in markdown and "t.co" not in markdown and "<script>" not in markdown
 

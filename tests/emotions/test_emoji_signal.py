@@ -1,0 +1,116 @@
+"""The emoji-prediction features: the real offline predictor (nade's 13 MB fastText model),
+what it reads, how the TF-IDF models carry it, save, reload and refuse."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.emotions import emoji_signal as es
+from core.emotions.config import TrainConfig
+from core.emotions.models_store import load_model
+from core.emotions.training import train
+from core.errors import UserError
+
+# Train and test tweets share no content word: only what the predictor knows can carry over.
+TRAIN = {
+    "anger": ["I am so angry right now", "this makes me furious", "I hate this so much",
+              "stop lying to me, I'm livid", "so mad at my brother", "what a stupid rule"],
+    "joy": ["best day ever!", "we won the game, so happy", "love this song so much",
+            "yay finally friday", "this made me smile all day", "so much fun with friends"],
+    "sadness": ["I miss her so much", "rip grandpa, heartbroken", "crying myself to sleep",
+                "feeling so lonely lately", "my dog passed away today", "i feel empty"],
+}
+TEST = {
+    "anger": ["my blood is boiling", "absolutely disgusted by their rudeness",
+              "get out of my face, idiot"],
+    "joy": ["wonderful news about the baby!!", "celebrating with the whole family",
+            "laughing so hard right now"],
+    "sadness": ["tears won't stop", "nobody cares about me", "lost my job, devastated"],
+}
+
+
+@pytest.fixture(scope="module")
+def signal():
+    return es.emoji_signal()
+
+
+def test_predictor_reads_emotion_from_words(signal):
+    top = {text: [e for e, _ in signal.top(text, 5)] for text in
+           ("RIP grandpa, I miss you", "I am so angry right now", "lol that is hilarious")}
+    assert "💔" in top["RIP grandpa, I miss you"] and "😢" in top["RIP grandpa, I miss you"]
+    assert "😡" in top["I am so angry right now"]
+    assert "😂" in top["lol that is hilarious"]
+
+
+def test_block_shape_scale_and_newlines(signal):
+    block = signal.transform(["line one\nline two", "ok", ""])
+    p = signal.probabilities(["line one\nline two", "ok", ""])
+    assert block.shape == (3, 151) and len(signal.labels) == 151 == len(set(signal.emoji))
+    assert np.allclose(block, np.sqrt(p)) and (p >= 0).all() and (p <= 1).all()
+    norms = np.linalg.norm(block, axis=1)
+    assert ((norms > 0.3) & (norms < 2.0)).all()      # the scale of a unit TF-IDF block
+    assert signal.transform([]).shape == (0, 151)
+
+
+def test_nade_preprocessing_matches_its_training_text():
+    assert es.nade_preprocess(["Wow!!This &amp; that\nOK", "  a,b  "]) == [
+        "wow !! this & that ok", "a , b"]
+
+
+def test_the_block_alone_carries_emotion_to_unseen_words(signal):
+    """A linear head on the 151 emoji features only: 7 of 9 unseen tweets measured, chance 3."""
+    from sklearn.linear_model import LogisticRegression
+
+    labels = list(TRAIN)
+    head = LogisticRegression(C=10, max_iter=2000).fit(
+        signal.transform([t for lab in labels for t in TRAIN[lab]]),
+        [lab for lab in labels for _ in TRAIN[lab]])
+    predicted = head.predict(signal.transform([t for lab in labels for t in TEST[lab]]))
+    truth = [lab for lab in labels for _ in TEST[lab]]
+    assert sum(p == t for p, t in zip(predicted, truth, strict=True)) >= 6
+
+
+@pytest.mark.parametrize("model", ["logreg", "stacking"])
+def test_tfidf_models_append_the_block_save_and_reload(model, small_data, tmp_path):
+    on = train(small_data, TrainConfig(model=model, name=f"on-{model}"), tmp_path)
+    off = train(small_data, TrainConfig(model=model, name=f"off-{model}",
+                                        emoji_features=False), tmp_path)
+    texts = small_data.texts[:20]
+    assert on.model.prepare(texts).shape[1] == len(on.model.features.vocabulary) + 151
+    assert off.model.prepare(texts).shape[1] == len(off.model.features.vocabulary)
+    assert on.model.info["emoji_features"] and not off.model.info["emoji_features"]
+    folder = tmp_path / "emotion_models"
+    saved = json.loads((folder / f"on-{model}" / "settings.json").read_text())
+    assert saved["emoji_signal"]["labels"] == es.emoji_signal().labels
+    assert "emoji_signal" not in json.loads((folder / f"off-{model}" / "settings.json")
+                                            .read_text())
+    for name, result in ((f"on-{model}", on), (f"off-{model}", off)):
+        assert np.allclose(load_model(name, tmp_path).predict_proba(texts),
+                           result.model.predict_proba(texts))
+
+
+def test_hybrid_tfidf_member_gets_the_block(small_data, tiny_sentence_encoder, tmp_path):
+    result = train(small_data, TrainConfig(model="hybrid", name="hy"), tmp_path, save=False,
+                   encoder=tiny_sentence_encoder)
+    words = result.model.head.members[0]
+    assert words.kind == "logreg" and words.emoji_signal is not None
+    assert result.model.head.members[1].emoji_signal is None
+
+
+def test_model_from_another_predictor_is_refused(small_data, tmp_path):
+    train(small_data, TrainConfig(model="linear_svc", name="svc"), tmp_path)
+    path = tmp_path / "emotion_models" / "svc" / "settings.json"
+    settings = json.loads(path.read_text())
+    settings["emoji_signal"]["labels"] = settings["emoji_signal"]["labels"][::-1]
+    path.write_text(json.dumps(settings))
+    with pytest.raises(UserError, match="different emoji predictor"):
+        load_model("svc", tmp_path)
+
+
+def test_missing_package_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(es.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(UserError, match=r"nade.*emoji features off"):
+        es._package_dir()
