@@ -34,7 +34,8 @@ MODEL_LABELS = {"logreg": "Logistic regression (C search)", "random_forest": "Ra
                 "stacking": "Stacking (LR + SVC + NB)",
                 "sentence_logreg": "Sentence embeddings + LR",
                 "hybrid": "TF-IDF LR + sentence LR (mean)",
-                "transformer": "Fine-tuned transformer"}
+                "transformer": "Fine-tuned transformer",
+                "transformer_hybrid": "Fine-tuned transformer + TF-IDF LR (mean)"}
 
 
 class _Cancelled(Exception):

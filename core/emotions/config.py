@@ -22,10 +22,10 @@ from core.errors import UserError
 from core.names import check_name
 
 #: The classical heads (:data:`core.emotions.classical.CLASSICAL`), a logistic regression on
-#: frozen sentence embeddings, the mean of those two kinds (:mod:`core.emotions.hybrid`), and
-#: the fine-tuned encoder.
+#: frozen sentence embeddings, the mean of those two kinds (:mod:`core.emotions.hybrid`), the
+#: fine-tuned encoder, and the mean of it and the TF-IDF logistic regression.
 MODELS = ("logreg", "random_forest", "linear_svc", "stacking", "sentence_logreg", "hybrid",
-          "transformer")
+          "transformer", "transformer_hybrid")
 #: Models that read lightly cleaned text (casing, stopwords, punctuation kept), not TF-IDF.
 ENCODER_MODELS = ("sentence_logreg", "transformer")
 

@@ -1,4 +1,5 @@
-"""``--model hybrid``: TF-IDF and sentence-embedding logistic regressions, probabilities averaged.
+"""``--model hybrid``: TF-IDF and sentence-embedding logistic regressions, probabilities averaged
+(``--model transformer_hybrid``: the TF-IDF one and the fine-tuned transformer, the same way).
 
 The two members read different evidence: the TF-IDF model (:mod:`core.emotions.classical`)
 surface words, character n-grams, negation scope and emoji; the sentence model

@@ -11,7 +11,7 @@ A model lives in ``<data_dir>/emotion_models/<name>/``:
   with mean pooling the encoder alone plus ``classifier.safetensors`` (the linear head);
 - sentence_logreg: ``encoder/`` written by ``SentenceTransformer.save`` (safetensors, its
   pooling and normalisation modules) + ``weights.npz`` (the logistic head's arrays);
-- hybrid: ``members/<kind>/``, each member saved as above.
+- hybrid, transformer_hybrid: ``members/<kind>/``, each member saved as above.
 Nothing is pickled or unpickled. Names follow the one store-name rule (:mod:`core.names`,
 ``[a-z0-9_-]{1,64}``) and are checked before any path is built; a model is written into a
 temporary folder renamed into place (:func:`core.atomic.atomic_dir`).
@@ -39,6 +39,8 @@ from core.errors import UserError
 from core.names import check_name, is_valid_name
 
 FORMAT_VERSION = 1
+#: Kinds saved as member models (``members/<kind>/``) whose probabilities are averaged.
+HYBRIDS = ("hybrid", "transformer_hybrid")
 MODELS_FOLDER = "emotion_models"
 
 
@@ -66,7 +68,7 @@ class EmotionModel:
 
     def prepare(self, texts: list[str]):
         """What the head consumes: TF-IDF rows, or cleaned strings for a transformer."""
-        if self.kind == "hybrid":   # each member prepares the texts its own way
+        if self.kind in HYBRIDS:   # each member prepares the texts its own way
             return list(texts)
         pre = self.preprocessor()
         if self.features is None:
@@ -108,7 +110,7 @@ def _write(model: EmotionModel, tmp: Path) -> None:
     settings = {"format_version": FORMAT_VERSION, "name": model.name, "kind": model.kind,
                 "labels": model.labels, "preprocess": model.preprocess.to_dict(),
                 "info": model.info, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    if model.kind == "hybrid":
+    if model.kind in HYBRIDS:
         settings["members"] = [m.kind for m in model.head.members]
         for member in model.head.members:
             (tmp / "members" / member.kind).mkdir(parents=True)
@@ -155,7 +157,7 @@ def _read(folder: Path, name: str, data_dir: Path) -> EmotionModel:
     common = {"name": name, "kind": settings["kind"], "labels": settings["labels"],
               "preprocess": pre, "info": settings.get("info", {}), "metrics": metrics,
               "data_dir": Path(data_dir)}
-    if settings["kind"] == "hybrid":
+    if settings["kind"] in HYBRIDS:
         from core.emotions.hybrid import AverageHead
 
         members = [_read(folder / "members" / check_name(kind, "member"), name, data_dir)

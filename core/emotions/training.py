@@ -235,6 +235,32 @@ def _fit_hybrid(texts, y, labels, config, pre, progress, settings, encoder, data
                         AverageHead([words, sentence]), info={"params": chosen}), cv
 
 
+def _fit_transformer_hybrid(texts, y, labels, config, pre, progress, on_loss, base, settings,
+                            transformer, data_dir, params=None):
+    """(model, cv) for ``transformer_hybrid``: the TF-IDF logistic regression (with its own
+    k-fold CV) and the fine-tuned transformer (with its validation split), averaged.
+    ``params`` ({"logreg": C and weighting, "epochs": n}) is the refit: no search, no split."""
+    from dataclasses import replace
+
+    from core.emotions.hybrid import AverageHead
+
+    params = params or {}
+    words, words_cv = _fit_classical(texts, y, labels, replace(config, model="logreg"), pre,
+                                     _scaled(progress, 0.0, 0.15), params.get("logreg"))
+    light = cached_preprocessor(TRANSFORMER_CONFIG, Path(data_dir))
+    encoder, encoder_cv = _fit_transformer(texts, y, labels, config, light,
+                                           _scaled(progress, 0.15, 0.85), on_loss, base,
+                                           settings, transformer, epochs=params.get("epochs"))
+    for member in (words, encoder):
+        member.data_dir = Path(data_dir)
+    chosen = {"logreg": words.info.get("params") or params.get("logreg"),
+              "epochs": max(1, encoder.info.get("best_epoch") or params.get("epochs") or 1)}
+    cv = None if params else {"folds": 0, "method": "each member's own",
+                              "members": {"logreg": words_cv, "transformer": encoder_cv}}
+    return EmotionModel(config.name, "transformer_hybrid", labels, pre.config,
+                        AverageHead([words, encoder]), info={"params": chosen}), cv
+
+
 def _hybrid_cv(tokens, emoji, X, y, config: TrainConfig, labels, progress,
                params: dict) -> dict:
     from core.emotions.classical import fit_logreg
@@ -281,7 +307,7 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     texts_test = [data.texts[i] for i in test_idx]
     y, y_test = y_all[train_idx], y_all[test_idx]
     refit = config.refit
-    span = 0.55 if refit and config.model == "transformer" else 0.8
+    span = 0.55 if refit and config.model in ("transformer", "transformer_hybrid") else 0.8
     scaled = _scaled(progress, 0.05, span)
     t0 = time.perf_counter()
     if config.model == "transformer":
@@ -292,6 +318,9 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     elif config.model == "hybrid":
         model, cv = _fit_hybrid(texts_train, y, labels, config, pre, scaled, settings, encoder,
                                 data_dir)
+    elif config.model == "transformer_hybrid":
+        model, cv = _fit_transformer_hybrid(texts_train, y, labels, config, pre, scaled, on_loss,
+                                            base, settings, transformer, data_dir)
     else:
         model, cv = _fit_classical(texts_train, y, labels, config, pre, scaled)
     seconds = time.perf_counter() - t0
@@ -318,6 +347,10 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
         elif config.model == "hybrid":
             model, _ = _fit_hybrid(data.texts, y_all, labels, config, pre, scaled, settings,
                                    encoder, data_dir, first_info.get("params"))
+        elif config.model == "transformer_hybrid":
+            model, _ = _fit_transformer_hybrid(data.texts, y_all, labels, config, pre, scaled,
+                                               on_loss, base, settings, transformer, data_dir,
+                                               first_info["params"])
         else:
             model, _ = _fit_classical(data.texts, y_all, labels, config, pre, scaled,
                                       first_info.get("params"))

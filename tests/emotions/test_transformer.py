@@ -163,3 +163,31 @@ def test_pooling_choice_trains_saves_and_reloads(small_data, tiny_bert_base, tmp
     loaded = load_model(f"p-{pooling}", tmp_path)
     texts = small_data.texts[:8]
     assert np.allclose(loaded.predict_proba(texts), result.model.predict_proba(texts), atol=1e-5)
+
+
+def test_transformer_hybrid_averages_its_members_refits_and_reloads(small_data, tiny_bert_base,
+                                                                    tmp_path):
+    """The mean of the TF-IDF logistic regression and the fine-tuned encoder, each trained
+    its own way; the refit reuses the member's C and the epoch count early stopping chose."""
+    config = TransformerConfig(epochs=2, batch_size=16, patience=5)
+    result = train(small_data, TrainConfig(model="transformer_hybrid", name="tfh"), tmp_path,
+                   base=tiny_bert_base, transformer=config)
+    words, encoder = result.model.head.members
+    assert (words.kind, encoder.kind) == ("logreg", "transformer")
+    assert words.emoji_signal is not None and not encoder.preprocess.lowercase
+    texts = small_data.texts[:12]
+    assert np.allclose(result.model.predict_proba(texts),
+                       (words.predict_proba(texts) + encoder.predict_proba(texts)) / 2)
+    members = result.cv["members"]
+    assert members["logreg"]["folds"] == 3 and members["transformer"]["validation_rows"] > 0
+    chosen = result.model.info["params"]
+    assert chosen["logreg"]["C"] in (0.5, 2.0, 8.0) and 1 <= chosen["epochs"] <= 2
+    assert encoder.info["epochs_run"] == chosen["epochs"]      # the refit: every row,
+    assert encoder.info["validation_rows"] == 0                # no validation split
+    folder = tmp_path / "emotion_models" / "tfh" / "members"
+    assert (folder / "transformer" / "encoder" / "model.safetensors").is_file()
+    assert (folder / "logreg" / "weights.npz").is_file()
+    loaded = load_model("tfh", tmp_path)
+    assert loaded.kind == "transformer_hybrid"
+    assert np.allclose(loaded.predict_proba(texts), result.model.predict_proba(texts),
+                       atol=1e-5)
