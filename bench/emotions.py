@@ -209,9 +209,20 @@ def bench_models(args, data_dir: Path) -> None:
                   f"{model}{'' if emoji else ' (no emoji)'} | {m['macro_f1']:.3f} | "
                   f"{m['accuracy']:.3f} | "
                   f"{r.cv.get('macro_f1_mean')} | {r.seconds:.1f} | {wall:.1f} |"
-                  + (f" {_transformer_note(r.model.info)}" if model == "transformer" else ""),
-                  flush=True)
+                  + (f" {_transformer_note(r.model.info)}" if model == "transformer" else "")
+                  + _members_note(r.model, te), flush=True)
     print(f"# load average at end: {os.getloadavg()[0]:.1f}")
+
+
+def _members_note(model, test) -> str:
+    """For an averaged model: each member's own test macro-F1 (the same run, the same rows)."""
+    from core.emotions.models_store import HYBRIDS
+    from core.emotions.training import evaluate
+
+    if model.kind not in HYBRIDS:
+        return ""
+    return " members: " + ", ".join(
+        f"{m.kind} {evaluate(m, test)['macro_f1']:.3f}" for m in model.head.members)
 
 
 def _transformer_note(info: dict) -> str:
