@@ -52,6 +52,12 @@ class Settings:
         default=BUILTIN_CLASSIFIER,
         metadata={"env": "CLASSIFIER_MODEL", "help": "Encoder to fine-tune for emotions."},
     )
+    emoji_model: str = field(
+        default="builtin:nade-emoji",
+        metadata={"env": "EMOJI_MODEL",
+                  "help": "fastText emoji predictor whose probabilities the TF-IDF emotion "
+                          "models read: builtin:nade-emoji or a .ftz/.bin file."},
+    )
     device: str = field(
         default="auto", metadata={"env": "DEVICE", "help": "auto|cpu|cuda|mps."}
     )
@@ -201,7 +207,7 @@ class Settings:
                             f"{'|'.join(GENERATOR_DTYPES)}, got {self.generator_dtype!r}")
         if self.warm_up not in (0, 1):
             raise UserError(f"{ENV_PREFIX}WARM_UP must be 0 or 1, got {self.warm_up}")
-        for name in ("embedding_model", "generator_model", "classifier_model"):
+        for name in ("embedding_model", "generator_model", "classifier_model", "emoji_model"):
             if not str(getattr(self, name)).strip():
                 env = ENV_PREFIX + _field_env(name)
                 raise UserError(f"{env} must name a model (hub id, path or builtin:...), got ''")

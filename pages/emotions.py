@@ -47,7 +47,7 @@ with tab_pre:
     pre = st_cache.emotion_preprocessor(config, DATA_DIR)
     tweet = st.text_area("Tweet", workflow.EXAMPLE_TWEET, max_chars=2000, key="emo_tweet")
     if tweet.strip():   # plain text: links, HTML and markup in a tweet never render
-        st.code(workflow.trace_with_emoji(pre, tweet), language=None, wrap_lines=True)
+        st.code(workflow.trace_with_emoji(pre, tweet, settings), language=None, wrap_lines=True)
     else:
         st.info("Type a tweet to see every step.")
     st.subheader("On the whole dataset")

@@ -35,7 +35,7 @@ def _cmd_preprocess(args, settings):
         from core.emotions.emoji_signal import emoji_signal
 
         out["predicted_emoji"] = [{"emoji": e, "probability": p}
-                                  for e, p in emoji_signal().top(args.text, 5)]
+                                  for e, p in emoji_signal(settings.emoji_model).top(args.text, 5)]
     return out
 
 

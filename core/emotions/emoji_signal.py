@@ -15,7 +15,7 @@ not use. The text goes through nade's own preprocessing (punctuation split off, 
 collapsed, lowercase), so the model sees text shaped like its training posts.
 
 Example:
-    >>> sig = emoji_signal()                               # doctest: +SKIP
+    >>> sig = emoji_signal("builtin:nade-emoji")           # doctest: +SKIP
     >>> [e for e, _ in sig.top("RIP grandpa, I miss you", 3)]   # doctest: +SKIP
     ['💔', '😢', '😞']
     >>> sig.transform(["a tweet"]).shape                   # doctest: +SKIP
@@ -38,6 +38,10 @@ from core.errors import UserError
 PACKAGE = "nade"
 MODEL_DIR = "data/socialmedia_en"
 MODEL_FILE = "nade_250k_hp.ftz"
+BUILTIN = "builtin:nade-emoji"
+#: Next to a model file, optional: one JSON object per line with the label's "hash" (the
+#: number in ``__label__<n>``) and its "emoji" (nade's format); else labels name themselves.
+EMOJI_INDEX = "emoji_frequencies.jsonl"
 INSTALL_HINT = "pip install fasttext-numpy2==0.10.4 && pip install --no-deps nade==0.3.1"
 
 
@@ -47,6 +51,24 @@ def _package_dir() -> Path:
         raise UserError(f"emoji-prediction features need the {PACKAGE!r} package's emoji model "
                         f"({INSTALL_HINT}); or train with emoji features off")
     return Path(spec.origin).parent / MODEL_DIR
+
+
+def model_file(spec: str) -> Path:
+    """``builtin:nade-emoji`` -> the package's ``.ftz``; else a fastText ``.ftz``/``.bin`` file.
+
+    >>> model_file("/no/such.ftz")   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    core.errors.UserError: emoji model '/no/such.ftz' not found: NLPLAB_EMOJI_MODEL takes ...
+    """
+    spec = spec.strip()
+    if spec == BUILTIN:
+        return _package_dir() / MODEL_FILE
+    path = Path(spec).expanduser()
+    if path.suffix not in (".ftz", ".bin") or not path.is_file():
+        raise UserError(f"emoji model {spec!r} not found: NLPLAB_EMOJI_MODEL takes {BUILTIN} "
+                        "or a fastText .ftz/.bin file")
+    return path
 
 
 def nade_preprocess(texts: list[str]) -> list[str]:
@@ -68,18 +90,24 @@ def nade_preprocess(texts: list[str]) -> list[str]:
 class EmojiSignal:
     """The frozen fastText emoji predictor: texts -> (n, 151) features, label order fixed."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, spec: str = BUILTIN):
         import fasttext
 
+        path = model_file(spec)
         fasttext.FastText.eprint = lambda *_: None     # its load warning goes to stderr
-        self.model = fasttext.load_model(str(folder / MODEL_FILE))
-        by_hash = {}
-        for line in (folder / "emoji_frequencies.jsonl").read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            by_hash[int(row["hash"])] = row["emoji"]
-        self.labels = sorted(self.model.get_labels(), key=lambda lab: int(lab.rsplit("_", 1)[1]))
+        try:
+            self.model = fasttext.load_model(str(path))
+        except ValueError as err:
+            raise UserError(f"emoji model {spec!r} is not a fastText model: {err}") from err
+        self.spec, self.file = spec.strip(), path.name
+        names = {}
+        if (path.parent / EMOJI_INDEX).is_file():
+            for line in (path.parent / EMOJI_INDEX).read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                names[f"__label__{row['hash']}"] = row["emoji"]
+        self.labels = sorted(self.model.get_labels(), key=_label_order)
         self.index = {lab: i for i, lab in enumerate(self.labels)}
-        self.emoji = [by_hash.get(int(lab.rsplit("_", 1)[1]), "?") for lab in self.labels]
+        self.emoji = [names.get(lab, lab.removeprefix("__label__")) for lab in self.labels]
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """(n, 151) emoji probabilities (one-vs-all: each in [0, 1], rows need not sum to 1)."""
@@ -102,18 +130,25 @@ class EmojiSignal:
 
     def describe(self) -> dict:
         """What a saved model records, checked when it is loaded again."""
-        return {"package": PACKAGE, "file": MODEL_FILE, "labels": self.labels}
+        return {"spec": self.spec, "file": self.file, "labels": self.labels}
 
     def check(self, saved: dict) -> None:
         if saved.get("labels") != self.labels:
             raise UserError("this model was trained with a different emoji predictor "
-                            f"({saved.get('package')} {saved.get('file')}): retrain it")
+                            f"({saved.get('spec')}, {saved.get('file')}): retrain it")
 
 
-@functools.lru_cache(maxsize=1)
-def emoji_signal() -> EmojiSignal:
-    """The shared predictor (loads in ~0.05 s; 13 MB)."""
-    return EmojiSignal(_package_dir())
+def _label_order(label: str):
+    """``__label__12`` before ``__label__100`` (nade's numbered labels); others by name."""
+    tail = label.removeprefix("__label__")
+    return (0, int(tail), "") if tail.isdigit() else (1, 0, tail)
+
+
+@functools.lru_cache(maxsize=4)
+def emoji_signal(spec: str = BUILTIN) -> EmojiSignal:
+    """The shared predictor for ``spec`` (``NLPLAB_EMOJI_MODEL``; the built-in loads in
+    ~0.05 s, 13 MB)."""
+    return EmojiSignal(spec)
 
 
 def append_block(X, block: np.ndarray | None):

@@ -84,13 +84,14 @@ def _classical_cv(tokens, emoji, y, config: TrainConfig, n_classes, labels, prog
     return summarise_folds(folds)
 
 
-def _emoji_block(texts: list[str], config: TrainConfig):
-    """(the emoji predictor, its (n, 151) block for ``texts``), or (None, None) when off."""
+def _emoji_block(texts: list[str], config: TrainConfig, settings: Settings | None):
+    """(the emoji predictor, its (n, 151) block for ``texts``), or (None, None) when off.
+    The predictor is ``settings.emoji_model`` (the built-in one without settings)."""
     if not config.emoji_features:
         return None, None
-    from core.emotions.emoji_signal import emoji_signal
+    from core.emotions.emoji_signal import BUILTIN, emoji_signal
 
-    signal = emoji_signal()
+    signal = emoji_signal(settings.emoji_model if settings else BUILTIN)
     return signal, signal.transform(texts)
 
 
@@ -165,7 +166,7 @@ def _fit_sentence(texts, y, labels, config, pre, progress, settings, encoder, pa
     return EmotionModel(config.name, "sentence_logreg", labels, pre.config, head, info=info), cv
 
 
-def _fit_classical(texts, y, labels, config, pre, progress, params=None):
+def _fit_classical(texts, y, labels, config, pre, progress, params=None, settings=None):
     # BLAS thread pools thrash on a busy 2-core box (LR fits measured 50x slower), so the
     # classical fits run single-threaded BLAS; the forest still uses 2 joblib workers.
     # The ``with`` restores the thread count even when a fold fails or is cancelled.
@@ -174,7 +175,7 @@ def _fit_classical(texts, y, labels, config, pre, progress, params=None):
     k = len(labels)
     with threadpool_limits(limits=1):
         tokens = _preprocess(pre.tokens, texts, progress)
-        signal, emoji = _emoji_block(texts, config)
+        signal, emoji = _emoji_block(texts, config, settings)
         feats = build_features(config.model, config.min_df).fit(tokens)
         head, info = fit_head(config.model, _rows(feats, tokens, emoji), y, k, config.seed,
                               config.oversample, params)
@@ -210,7 +211,7 @@ def _fit_hybrid(texts, y, labels, config, pre, progress, settings, encoder, data
     light = cached_preprocessor(TRANSFORMER_CONFIG, Path(data_dir))
     with threadpool_limits(limits=1):
         tokens = _preprocess(pre.tokens, texts, _scaled(progress, 0.0, 0.5))
-        signal, emoji = _emoji_block(texts, config)
+        signal, emoji = _emoji_block(texts, config, settings)
         feats = build_features("logreg", config.min_df).fit(tokens)
         words_head, words_info = fit_head("logreg", _rows(feats, tokens, emoji), y, k,
                                           config.seed, config.oversample, params.get("logreg"))
@@ -246,7 +247,8 @@ def _fit_transformer_hybrid(texts, y, labels, config, pre, progress, on_loss, ba
 
     params = params or {}
     words, words_cv = _fit_classical(texts, y, labels, replace(config, model="logreg"), pre,
-                                     _scaled(progress, 0.0, 0.15), params.get("logreg"))
+                                     _scaled(progress, 0.0, 0.15), params.get("logreg"),
+                                     settings)
     light = cached_preprocessor(TRANSFORMER_CONFIG, Path(data_dir))
     encoder, encoder_cv = _fit_transformer(texts, y, labels, config, light,
                                            _scaled(progress, 0.15, 0.85), on_loss, base,
@@ -322,7 +324,8 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
         model, cv = _fit_transformer_hybrid(texts_train, y, labels, config, pre, scaled, on_loss,
                                             base, settings, transformer, data_dir)
     else:
-        model, cv = _fit_classical(texts_train, y, labels, config, pre, scaled)
+        model, cv = _fit_classical(texts_train, y, labels, config, pre, scaled,
+                                   settings=settings)
     seconds = time.perf_counter() - t0
     model.data_dir = Path(data_dir)
     if progress:
@@ -353,7 +356,7 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
                                                first_info["params"])
         else:
             model, _ = _fit_classical(data.texts, y_all, labels, config, pre, scaled,
-                                      first_info.get("params"))
+                                      first_info.get("params"), settings)
         model.data_dir = Path(data_dir)
         model.info = {**model.info, "refit_seconds": round(time.perf_counter() - t1, 3)}
     report = {**data.report, "train_rows": len(train_idx), "test_rows": len(test_idx),

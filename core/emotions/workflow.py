@@ -26,6 +26,7 @@ from core.emotions.datasets import LabelledData
 from core.emotions.preprocess import STEP_ORDER, Preprocessor
 from core.emotions.training import TrainConfig
 from core.errors import UserError
+from core.settings import Settings
 
 DEMO = "demo tweets"
 EXAMPLE_TWEET = ("@bestie OMG I can't believe it 😭😭 we actually WON!!! #blessed &amp; so "
@@ -42,13 +43,13 @@ EMOJI_HELP = ("TF-IDF models also read the 151 emoji probabilities that a frozen
 STATS_LIMIT = 3000   # tweets preprocessed for the whole-dataset step stats
 
 
-def trace_with_emoji(pre: Preprocessor, tweet: str) -> str:
-    """The step-by-step trace as text, then the emoji predictor's top 5 for the raw tweet
-    (the TF-IDF models' emoji features), or why the predictor is unavailable."""
+def trace_with_emoji(pre: Preprocessor, tweet: str, settings: Settings) -> str:
+    """The step-by-step trace as text, then the emoji predictor's (``NLPLAB_EMOJI_MODEL``) top
+    5 for the raw tweet (the TF-IDF models' emoji features), or why it is unavailable."""
     from core.emotions.emoji_signal import emoji_signal
 
     try:
-        top = emoji_signal().top(tweet, 5)
+        top = emoji_signal(settings.emoji_model).top(tweet, 5)
         line = "  ".join(f"{e} {p:.2f}" for e, p in top)
     except UserError as err:
         line = f"unavailable: {err}"

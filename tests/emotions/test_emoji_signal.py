@@ -114,3 +114,41 @@ def test_missing_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(es.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(UserError, match=r"nade.*emoji features off"):
         es._package_dir()
+
+
+def test_a_configured_fasttext_file_is_used_and_recorded(small_data, tmp_path):
+    """NLPLAB_EMOJI_MODEL as a path: a copy of the model without nade's emoji index names
+    its labels by themselves; a saved model records the spec and reloads with it."""
+    import shutil
+    from dataclasses import replace
+
+    from core.settings import Settings
+
+    own = tmp_path / "mine" / "emoji.ftz"
+    own.parent.mkdir()
+    shutil.copy(es.model_file(es.BUILTIN), own)
+    signal = es.emoji_signal(str(own))
+    assert signal.labels == es.emoji_signal().labels and signal.emoji[0].isdigit()
+    assert np.allclose(signal.transform(["so happy"]), es.emoji_signal().transform(["so happy"]))
+    settings = replace(Settings(data_dir=tmp_path), emoji_model=str(own))
+    train(small_data, TrainConfig(model="logreg", name="own"), tmp_path, settings=settings)
+    saved = json.loads((tmp_path / "emotion_models" / "own" / "settings.json").read_text())
+    assert saved["emoji_signal"]["spec"] == str(own)
+    own.unlink()                      # the model needs its own predictor, and says so
+    es.emoji_signal.cache_clear()
+    with pytest.raises(UserError, match="not found"):
+        load_model("own", tmp_path)
+
+
+@pytest.mark.parametrize("name, content", [("model.txt", b"x"), ("broken.ftz", b"not a model")])
+def test_bad_emoji_model_setting_is_refused(tmp_path, name, content):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(UserError, match="emoji model"):
+        es.EmojiSignal(str(tmp_path / name))
+
+
+def test_empty_emoji_model_setting_is_refused(tmp_path):
+    from core.settings import Settings
+
+    with pytest.raises(UserError, match="NLPLAB_EMOJI_MODEL must name a model"):
+        Settings(data_dir=tmp_path, emoji_model=" ")
