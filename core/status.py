@@ -31,9 +31,10 @@ ROLES = {
     "embedder": ("embedding_model", "NLPLAB_EMBEDDING_MODEL"),
     "generator": ("generator_model", "NLPLAB_GENERATOR_MODEL"),
     "classifier": ("classifier_model", "NLPLAB_CLASSIFIER_MODEL"),
+    "emoji predictor": ("emoji_model", "NLPLAB_EMOJI_MODEL"),
 }
 # The classifier encoder is loaded fresh (new head) for every training run, never kept.
-KEPT_IN_MEMORY = ("embedder", "generator")
+KEPT_IN_MEMORY = ("embedder", "generator", "emoji predictor")
 # (role, spec) -> seconds of the last load measured here (a GGUF conversion included); a model
 # another caller loaded first has its time from the loaders' memo (core.loaders.load_seconds).
 _last_load_seconds: dict[tuple[str, str], float] = {}
@@ -50,7 +51,11 @@ def versions() -> dict[str, str]:
 
 
 def _load(role: str, settings: Settings) -> None:
-    if role == "embedder":
+    if role == "emoji predictor":
+        from core.emotions.emoji_signal import emoji_signal
+
+        emoji_signal(settings.emoji_model)
+    elif role == "embedder":
         load_embedder(settings)
     elif role == "generator":
         load_generator(settings)
@@ -58,32 +63,52 @@ def _load(role: str, settings: Settings) -> None:
         load_classifier_base(settings, ["negative", "positive"])
 
 
+def _is_loaded(role: str, settings: Settings) -> bool:
+    if role == "emoji predictor":
+        from core.emotions.emoji_signal import is_loaded as emoji_loaded
+
+        return emoji_loaded(settings.emoji_model)
+    return is_loaded(role, settings)
+
+
+def _source(role: str, spec: str, settings: Settings, load: bool) -> dict[str, str]:
+    """kind, location and source of a model; the SmolLM2 GGUF is converted only to load it."""
+    if role == "emoji predictor":
+        from core.emotions.emoji_signal import source_description
+
+        location, description = source_description(spec)
+        return {"kind": "file", "location": location, "source": description}
+    if not load and spec.startswith("builtin:smollm2"):
+        return {"kind": "package", "source": "SmolLM2 GGUF (converted on first load)"}
+    source = resolve(spec, settings.models_dir)
+    return {"kind": source.kind, "location": source.location, "source": source.description}
+
+
 def model_status(role: str, settings: Settings, *, load: bool) -> dict[str, object]:
     """One model's row: spec, env var, source, and (optionally) whether it loads and how fast."""
     attr, env = ROLES[role]
     spec = getattr(settings, attr)
     row: dict[str, object] = {"role": role, "spec": spec, "env": env}
-    was_loaded = role in KEPT_IN_MEMORY and is_loaded(role, settings)
+    was_loaded = role in KEPT_IN_MEMORY and _is_loaded(role, settings)
     start = time.perf_counter()  # resolving may convert the GGUF once: part of the load
     try:
-        source = resolve(spec, settings.models_dir) if load or not spec.startswith(
-            "builtin:smollm2") else None
-        if source is not None:
-            row.update(kind=source.kind, location=source.location, source=source.description)
-        else:
-            row.update(kind="package", source="SmolLM2 GGUF (converted on first load)")
+        row.update(_source(role, spec, settings, load))
         if load:
             _load(role, settings)
             row["load_seconds"] = round(time.perf_counter() - start, 3)
             if not was_loaded:
                 _last_load_seconds[(role, spec)] = row["load_seconds"]
-        row["loaded"] = role in KEPT_IN_MEMORY and is_loaded(role, settings)
+        row["loaded"] = role in KEPT_IN_MEMORY and _is_loaded(role, settings)
         row["ok"] = True
     except UserError as exc:
         row.update(ok=False, loaded=False, error=str(exc))
     row["kept_in_memory"] = role in KEPT_IN_MEMORY
     row["last_load_seconds"] = _last_load_seconds.get((role, spec))
-    if row["last_load_seconds"] is None and role in KEPT_IN_MEMORY:
+    if row["last_load_seconds"] is None and role == "emoji predictor":
+        from core.emotions.emoji_signal import load_seconds as emoji_load_seconds
+
+        row["last_load_seconds"] = emoji_load_seconds(spec)
+    elif row["last_load_seconds"] is None and role in KEPT_IN_MEMORY:
         row["last_load_seconds"] = load_seconds(role, spec)
     return row
 

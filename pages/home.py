@@ -23,7 +23,8 @@ PAGE_GUIDE = [
 
 # Measured on this 2-core CPU machine: `python -m core info` with a fresh data dir took 69 s
 # (generator 54 s incl. GGUF conversion), 12 s once converted; the app's button took 32-60 s.
-LOAD_HELP = ("Loads the embedder, generator and classifier encoder into this server process. "
+LOAD_HELP = ("Loads the embedder, generator, classifier encoder and emoji predictor into this "
+             "server process. "
              "The very first load converts SmolLM2 from GGUF: 30-70 s on a 2-core CPU; after "
              "that 10-15 s. The table below shows each model's measured load time.")
 MODEL_COLUMNS = {  # pixel widths that fit beside the sidebar; long sources wrap

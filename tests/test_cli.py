@@ -16,7 +16,8 @@ def test_info_without_loading_reports_device_and_models(capsys):
     assert code == 0, err
     data = json.loads(out)
     assert data["device"]["device"] == "cpu"
-    assert [m["role"] for m in data["models"]] == ["embedder", "generator", "classifier"]
+    assert [m["role"] for m in data["models"]] == ["embedder", "generator", "classifier",
+                                                   "emoji predictor"]
     assert all(m["ok"] for m in data["models"])
 
 

@@ -22,12 +22,12 @@ def test_page_renders(page):
     assert at.title, f"{page} shows no title"
 
 
-def test_home_shows_device_and_three_models():
+def test_home_shows_device_and_four_models():
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert at.metric[0].value == "CPU"
     table = at.dataframe[0].value
-    assert list(table["role"]) == ["embedder", "generator", "classifier"]
+    assert list(table["role"]) == ["embedder", "generator", "classifier", "emoji predictor"]
 
 
 @pytest.fixture
@@ -45,17 +45,17 @@ def tiny_generator_setting(tiny_generator, tmp_path, monkeypatch):
 
 
 def test_load_all_models_says_done_and_updates_every_row(tiny_generator_setting):
-    """After "Load all models now": a done message with each model's time, the two kept models
-    read "yes", the classifier (loaded fresh per training run) says so, and every row shows
-    its measured load time."""
+    """After "Load all models now": a done message with each model's time, the three kept
+    models read "yes", the classifier (loaded fresh per training run) says so, and every row
+    shows its measured load time."""
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.success[0].value.startswith("Loaded all 3 models in "), at.success[0].value
-    for role in ("embedder", "generator", "classifier"):
+    assert at.success[0].value.startswith("Loaded all 4 models in "), at.success[0].value
+    for role in ("embedder", "generator", "classifier", "emoji predictor"):
         assert f"{role} " in at.success[0].value
     table = at.dataframe[0].value.set_index("role")
-    assert list(table["in memory"]) == ["yes", "yes", "per training run"]
+    assert list(table["in memory"]) == ["yes", "yes", "per training run", "yes"]
     assert table["last load (s)"].notna().all(), table
     assert table.loc["generator", "model"] == str(tiny_generator_setting)
 

@@ -24,10 +24,10 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import html
 import importlib.util
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -144,11 +144,41 @@ def _label_order(label: str):
     return (0, int(tail), "") if tail.isdigit() else (1, 0, tail)
 
 
-@functools.lru_cache(maxsize=4)
+_LOADED: dict[str, EmojiSignal] = {}
+_LOAD_SECONDS: dict[str, float] = {}
+
+
 def emoji_signal(spec: str = BUILTIN) -> EmojiSignal:
     """The shared predictor for ``spec`` (``NLPLAB_EMOJI_MODEL``; the built-in loads in
-    ~0.05 s, 13 MB)."""
-    return EmojiSignal(spec)
+    ~0.05 s, 13 MB), loaded once per process."""
+    if spec not in _LOADED:
+        start = time.perf_counter()
+        _LOADED[spec] = EmojiSignal(spec)
+        _LOAD_SECONDS[spec] = round(time.perf_counter() - start, 3)
+    return _LOADED[spec]
+
+
+def is_loaded(spec: str) -> bool:
+    return spec in _LOADED
+
+
+def load_seconds(spec: str) -> float | None:
+    """How long this process took to load ``spec`` (None: not loaded yet)."""
+    return _LOAD_SECONDS.get(spec)
+
+
+def forget() -> None:
+    """Drop the loaded predictors (tests; a changed model file)."""
+    _LOADED.clear()
+    _LOAD_SECONDS.clear()
+
+
+def source_description(spec: str) -> tuple[str, str]:
+    """(where the model file is, what it is) for the status page, without loading it."""
+    path = model_file(spec)
+    what = ("nade's fastText emoji predictor (151 emoji), PyPI nade" if spec.strip() == BUILTIN
+            else f"fastText model file {path.name}")
+    return str(path), what
 
 
 def append_block(X, block: np.ndarray | None):

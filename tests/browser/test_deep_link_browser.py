@@ -43,8 +43,8 @@ def test_load_all_models_shows_done_message_and_times(app_server, page):
     done = page.get_by_test_id("stAlertContentSuccess")
     done.wait_for(timeout=300_000)
     text = done.inner_text()
-    assert text.startswith("Loaded all 3 models in "), text
-    for role in ("embedder", "generator", "classifier"):
+    assert text.startswith("Loaded all 4 models in "), text
+    for role in ("embedder", "generator", "classifier", "emoji predictor"):
         assert f"{role} " in text, text
     assert page.get_by_test_id("stException").count() == 0
     screenshot(page, "home-models-loaded")

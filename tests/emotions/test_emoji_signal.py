@@ -135,7 +135,7 @@ def test_a_configured_fasttext_file_is_used_and_recorded(small_data, tmp_path):
     saved = json.loads((tmp_path / "emotion_models" / "own" / "settings.json").read_text())
     assert saved["emoji_signal"]["spec"] == str(own)
     own.unlink()                      # the model needs its own predictor, and says so
-    es.emoji_signal.cache_clear()
+    es.forget()
     with pytest.raises(UserError, match="not found"):
         load_model("own", tmp_path)
 

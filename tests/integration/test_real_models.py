@@ -27,12 +27,12 @@ def test_generator_repeats_a_made_up_fact_from_context(real_generator):
     assert "Vantosh" in result.text
 
 
-def test_info_loads_the_three_default_models(capsys):
+def test_info_loads_the_four_default_models(capsys):
     from core.cli import main
 
     assert main(["info"]) == 0
     data = json.loads(capsys.readouterr().out)
     rows = {m["role"]: m for m in data["models"]}
     assert all(rows[r]["ok"] and "load_seconds" in rows[r]
-               for r in ("embedder", "generator", "classifier")), rows
+               for r in ("embedder", "generator", "classifier", "emoji predictor")), rows
     assert rows["generator"]["loaded"] and rows["embedder"]["loaded"]
