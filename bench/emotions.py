@@ -175,9 +175,10 @@ def bench_models(args, data_dir: Path) -> None:
     from core.settings import load_settings
 
     settings = load_settings()
-    sets = benchmark_sets(args.data.parent, args.sets.split(","), args.n_train, args.n_test)
+    sets = benchmark_sets(args.data.parent, args.sets.split(","), args.n_train, args.n_test,
+                          args.split_seed)
     load = os.getloadavg()[0]
-    print(f"# load average at start: {load:.1f}; commit "
+    print(f"# split seed {args.split_seed}; load average at start: {load:.1f}; commit "
           + subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                            text=True, cwd=ROOT).stdout.strip())
     print("| set | classes | train/test | model | test macro-F1 | accuracy | CV macro-F1 | "
@@ -251,6 +252,8 @@ def main() -> None:
                          "(text_emotion grouped 7)")
     ap.add_argument("--n-train", type=int, default=3300)
     ap.add_argument("--n-test", type=int, default=1400)
+    ap.add_argument("--split-seed", type=int, default=0,
+                    help="which train/test draw of each set (0: the one in docs/emotions.md)")
     ap.add_argument("--models", default="logreg,linear_svc,stacking,random_forest,"
                                         "sentence_logreg,transformer")
     ap.add_argument("--epochs", type=int, default=0, help="transformer epochs (0: default)")
@@ -277,7 +280,7 @@ def main() -> None:
     if args.write_sets:
         args.write_sets.mkdir(parents=True, exist_ok=True)
         for name, parts in benchmark_sets(args.data.parent, args.sets.split(","), args.n_train,
-                                          args.n_test).items():
+                                          args.n_test, args.split_seed).items():
             for part, data in zip(("train", "test"), parts, strict=True):
                 data.frame().to_csv(args.write_sets / f"{name}_{part}.csv", index=False)
         return
