@@ -11,7 +11,9 @@ Steps (the same for every model, so the comparison table is fair):
    sentence_logreg: the same k folds over the frozen embeddings; hybrid: the same k folds,
    each fold fitting both members and scoring their mean; transformer: a validation
    split of the training part (early stopping) stands in for k-fold, which would mean k
-   fine-tunes; then metrics on the held-out test split;
+   fine-tunes; transformer_hybrid: each member's own (k folds, validation split); then
+   metrics on the held-out test split. TF-IDF rows carry the emoji predictor's block
+   (:mod:`core.emotions.emoji_signal`) unless ``emoji_features`` is off;
 5. save under ``<data_dir>/emotion_models/<name>/`` unless ``save=False``.
 It does not load data files (:mod:`core.emotions.datasets`) or render anything.
 """
@@ -199,8 +201,9 @@ def _sentence_encoder(settings: Settings | None, encoder):
 
 def _fit_hybrid(texts, y, labels, config, pre, progress, settings, encoder, data_dir,
                 params=None):
-    """(model, cv) for ``hybrid``: the TF-IDF logistic regression on ``pre``'s tokens and the
-    sentence-embedding one on lightly cleaned text, averaged (:mod:`core.emotions.hybrid`).
+    """(model, cv) for ``hybrid``: the TF-IDF logistic regression on ``pre``'s tokens (and the
+    emoji block) and the sentence-embedding one on lightly cleaned text, averaged
+    (:mod:`core.emotions.hybrid`).
     ``params`` ({member kind: C and class weighting}) skips both searches and the CV."""
     from threadpoolctl import threadpool_limits
 
