@@ -26,6 +26,7 @@ ASSETS_DIR = REPO_ROOT / "assets"
 BUILTIN_EMBEDDER = "builtin:all-minilm-l6-v2"
 BUILTIN_GENERATOR = "builtin:smollm2-135m-instruct"
 BUILTIN_CLASSIFIER = "builtin:all-minilm-l6-v2"
+BUILTIN_EMOJI = "builtin:nade-emoji"
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 GENERATOR_DTYPES = ("auto", "float32", "bfloat16", "int8")  # core.devices.generator_dtype
@@ -53,7 +54,7 @@ class Settings:
         metadata={"env": "CLASSIFIER_MODEL", "help": "Encoder to fine-tune for emotions."},
     )
     emoji_model: str = field(
-        default="builtin:nade-emoji",
+        default=BUILTIN_EMOJI,
         metadata={"env": "EMOJI_MODEL",
                   "help": "fastText emoji predictor whose probabilities the TF-IDF emotion "
                           "models read: builtin:nade-emoji or a .ftz/.bin file."},

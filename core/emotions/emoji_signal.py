@@ -33,11 +33,12 @@ import numpy as np
 from scipy import sparse
 
 from core.errors import UserError
+from core.settings import BUILTIN_EMOJI
 
 PACKAGE = "nade"
 MODEL_DIR = "data/socialmedia_en"
 MODEL_FILE = "nade_250k_hp.ftz"
-BUILTIN = "builtin:nade-emoji"
+BUILTIN = BUILTIN_EMOJI
 #: Next to a model file, optional: one JSON object per line with the label's "hash" (the
 #: number in ``__label__<n>``) and its "emoji" (nade's format); else labels name themselves.
 EMOJI_INDEX = "emoji_frequencies.jsonl"
