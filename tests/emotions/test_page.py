@@ -92,6 +92,27 @@ def test_train_compare_classify_and_rate(page, app_settings, tiny_bert_base, mon
     assert (saved[0].mode, saved[0].model_id) == ("classifier", "emotion:page-linear_svc")
 
 
+def test_emoji_toggle_decides_what_the_saved_models_read(page, app_settings):
+    """The toggle on (the default) saves the emoji predictor with the model; off, none."""
+    import json
+
+    page.multiselect(key="emo_models").set_value(["logreg"])
+    page.text_input(key="emo_prefix").input("with").run()
+    page.button(key="emo_train").click().run()
+    wait_for_training(page)
+    page.toggle(key="emo_emoji").set_value(False).run()
+    page.text_input(key="emo_prefix").input("without").run()
+    page.button(key="emo_train").click().run()
+    wait_for_training(page)
+    assert not page.exception and not page.error
+    folder = app_settings.data_dir / "emotion_models"
+    saved = {name: json.loads((folder / name / "settings.json").read_text())
+             for name in ("with-logreg", "without-logreg")}
+    assert saved["with-logreg"]["emoji_signal"]["spec"] == "builtin:nade-emoji"
+    assert "emoji_signal" not in saved["without-logreg"]
+    assert saved["without-logreg"]["info"]["emoji_features"] is False
+
+
 def test_empty_tweet_gives_clear_error(page):
     page.multiselect(key="emo_models").set_value(["linear_svc"])
     page.button(key="emo_train").click().run()
