@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -81,6 +82,9 @@ def test_train_compare_classify_and_rate(page, app_settings, tiny_bert_base, mon
     assert list(table["kind"]) == ["Linear SVC", "Fine-tuned transformer"]
     assert table["macro F1"].between(0, 1).all()
     assert table.loc[0, "accuracy"] > 0.3   # 7 classes; chance for the majority class ~0.23
+    saved = json.loads((app_settings.data_dir / "emotion_models" / "page-linear_svc"
+                        / "settings.json").read_text())
+    assert saved["emoji_signal"]["spec"] == "builtin:nade-emoji"   # the toggle's default: on
     page.selectbox(key="emo_cls_model").set_value("page-linear_svc")
     page.text_area(key="emo_cls_text").input("I hate this, so angry and furious 😡").run()
     page.button(key="emo_cls_go").click().run()
@@ -92,25 +96,16 @@ def test_train_compare_classify_and_rate(page, app_settings, tiny_bert_base, mon
     assert (saved[0].mode, saved[0].model_id) == ("classifier", "emotion:page-linear_svc")
 
 
-def test_emoji_toggle_decides_what_the_saved_models_read(page, app_settings):
-    """The toggle on (the default) saves the emoji predictor with the model; off, none."""
-    import json
-
-    page.multiselect(key="emo_models").set_value(["logreg"])
-    page.text_input(key="emo_prefix").input("with").run()
-    page.button(key="emo_train").click().run()
-    wait_for_training(page)
+def test_emoji_toggle_off_saves_models_without_the_predictor(page, app_settings):
+    """(On, the default, is checked in test_train_compare_classify_and_rate.)"""
+    page.multiselect(key="emo_models").set_value(["linear_svc"])
     page.toggle(key="emo_emoji").set_value(False).run()
-    page.text_input(key="emo_prefix").input("without").run()
     page.button(key="emo_train").click().run()
     wait_for_training(page)
     assert not page.exception and not page.error
-    folder = app_settings.data_dir / "emotion_models"
-    saved = {name: json.loads((folder / name / "settings.json").read_text())
-             for name in ("with-logreg", "without-logreg")}
-    assert saved["with-logreg"]["emoji_signal"]["spec"] == "builtin:nade-emoji"
-    assert "emoji_signal" not in saved["without-logreg"]
-    assert saved["without-logreg"]["info"]["emoji_features"] is False
+    saved = json.loads((app_settings.data_dir / "emotion_models" / "page-linear_svc"
+                        / "settings.json").read_text())
+    assert "emoji_signal" not in saved and saved["info"]["emoji_features"] is False
 
 
 def test_empty_tweet_gives_clear_error(page):
