@@ -1,9 +1,9 @@
 """Model loaders: the sentence embedder, the generator and the classification encoder.
 
 Each loader resolves its spec (:mod:`core.model_sources`), picks the device and dtype
-(:mod:`core.devices`) and returns a ready model; a process-wide memo keeps one instance per
-(spec, device) so the CLI and tests load once. The Streamlit wrapper (:mod:`core.st_cache`)
-adds ``st.cache_resource`` on top. ``trust_remote_code`` is never enabled.
+(:mod:`core.devices`) and returns a ready model; a process-wide memo (:mod:`core.memo`)
+keeps one instance per (spec, device) so the CLI and tests load once. The Streamlit wrapper
+(:mod:`core.st_cache`) adds ``st.cache_resource`` on top. ``trust_remote_code`` is never enabled.
 
 Example:
     >>> embedder = load_embedder(load_settings())  # doctest: +SKIP
@@ -14,51 +14,20 @@ Example:
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 from core.devices import generator_dtype, pick_device
 from core.errors import ModelNotFoundError
 from core.generation import Generator
+from core.memo import find, has_local, memoized
 from core.model_sources import ModelSource, resolve
 from core.settings import Settings
 
-T = TypeVar("T")
-_memo: dict[tuple, object] = {}
-_memo_lock = threading.Lock()
-_key_locks: dict[tuple, threading.Lock] = {}
-_build_seconds: dict[tuple, float] = {}  # key -> wall seconds of the build that loaded it
-
-
-def _memoized(key: tuple, build: Callable[[], T]) -> T:
-    """Build once per key, even when several threads ask at the same moment."""
-    with _memo_lock:
-        if key in _memo:
-            return _memo[key]  # type: ignore[return-value]
-        lock = _key_locks.setdefault(key, threading.Lock())
-    with lock:
-        if key not in _memo:
-            start = time.perf_counter()
-            _memo[key] = build()
-            _build_seconds[key] = time.perf_counter() - start
-    return _memo[key]  # type: ignore[return-value]
-
-
-def load_seconds(role: str, spec: str) -> float | None:
-    """How long the load of ``role``'s model ``spec`` took in this process (None: not loaded).
-
-    Example: after ``load_embedder(settings)`` took 3.1 s, ``load_seconds("embedder",
-    settings.embedding_model)`` is 3.1 however often the memo is hit afterwards.
-    """
-    times = [t for k, t in _build_seconds.items() if k[0] == role and k[1] == spec]
-    return times[-1] if times else None
-
 
 def is_loaded(role: str, settings: Settings) -> bool:
-    """Whether the model for ``role`` (embedder/generator) is already in this process."""
-    spec = settings.embedding_model if role == "embedder" else settings.generator_model
-    return any(k[0] == role and k[1] == spec and k[2:3] != ("remote",) for k in _memo)
+    """Whether the model for ``role`` (embedder/generator/emoji predictor) is in this process."""
+    spec = {"embedder": settings.embedding_model, "generator": settings.generator_model,
+            "emoji predictor": settings.emoji_model}[role]
+    return has_local(role, spec)
 
 
 def _load_error(source: ModelSource, exc: Exception) -> ModelNotFoundError:
@@ -85,7 +54,7 @@ def load_embedder(settings: Settings):
             model = model.to(choice.dtype)
         return model
 
-    return _memoized(("embedder", settings.embedding_model, choice.device), build)
+    return memoized(("embedder", settings.embedding_model, choice.device), build)
 
 
 def _is_encoder_decoder(location: str) -> bool:
@@ -130,8 +99,7 @@ def load_generator_tokenizer(settings: Settings):
     in memory, else the tokenizer files alone (a second or less instead of a model load).
     """
     choice = pick_device(settings.device)
-    loaded = next((m for k, m in list(_memo.items())
-                   if k[:3] == ("generator", settings.generator_model, choice.device)), None)
+    loaded = find(("generator", settings.generator_model, choice.device))
     if loaded is not None:
         return loaded.tokenizer, loaded.is_seq2seq
 
@@ -145,7 +113,7 @@ def load_generator_tokenizer(settings: Settings):
         except (OSError, ValueError) as exc:
             raise _load_error(source, exc) from exc
 
-    return _memoized(("generator-tokenizer", settings.generator_model), build)
+    return memoized(("generator-tokenizer", settings.generator_model), build)
 
 
 def load_generator(settings: Settings) -> Generator:
@@ -170,10 +138,11 @@ def load_generator(settings: Settings) -> Generator:
                          device=choice.device, is_seq2seq=seq2seq,
                          adapters=AdapterRegistry.of(settings))
 
-    return _memoized(("generator", settings.generator_model, choice.device, dtype_name), build)
+    return memoized(("generator", settings.generator_model, choice.device, dtype_name), build)
 
 
 _warm_threads: dict[tuple, threading.Thread] = {}
+_warm_lock = threading.Lock()
 
 
 def warm_up(settings: Settings) -> threading.Thread:
@@ -186,7 +155,7 @@ def warm_up(settings: Settings) -> threading.Thread:
     """
     key = (settings.embedding_model, settings.generator_model, settings.device,
            settings.generator_dtype, settings.models_dir)
-    with _memo_lock:
+    with _warm_lock:
         thread = _warm_threads.get(key)
         if thread is None:
             thread = threading.Thread(target=_warm, args=(settings,), daemon=True,
@@ -214,7 +183,7 @@ def load_remote_generator(settings: Settings):
 
     key = ("generator", settings.generator_model, "remote", settings.generator_url,
            settings.generator_served_model)
-    return _memoized(key, lambda: RemoteGenerator(settings))
+    return memoized(key, lambda: RemoteGenerator(settings))
 
 
 def load_classifier_base(settings: Settings, labels: list[str]):
@@ -235,3 +204,4 @@ def load_classifier_base(settings: Settings, labels: list[str]):
     except (OSError, ValueError) as exc:
         raise _load_error(source, exc) from exc
     return model.to(choice.device), tokenizer
+

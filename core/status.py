@@ -13,14 +13,15 @@ import platform
 import time
 
 from core.devices import device_status, pick_device
+from core.emotions.emoji_signal import load_emoji_predictor
 from core.errors import UserError
 from core.loaders import (
     is_loaded,
     load_classifier_base,
     load_embedder,
     load_generator,
-    load_seconds,
 )
+from core.memo import load_seconds
 from core.model_sources import resolve
 from core.settings import Settings
 
@@ -52,23 +53,13 @@ def versions() -> dict[str, str]:
 
 def _load(role: str, settings: Settings) -> None:
     if role == "emoji predictor":
-        from core.emotions.emoji_signal import emoji_signal
-
-        emoji_signal(settings.emoji_model)
+        load_emoji_predictor(settings.emoji_model)
     elif role == "embedder":
         load_embedder(settings)
     elif role == "generator":
         load_generator(settings)
     else:
         load_classifier_base(settings, ["negative", "positive"])
-
-
-def _is_loaded(role: str, settings: Settings) -> bool:
-    if role == "emoji predictor":
-        from core.emotions.emoji_signal import is_loaded as emoji_loaded
-
-        return emoji_loaded(settings.emoji_model)
-    return is_loaded(role, settings)
 
 
 def _source(role: str, spec: str, settings: Settings, load: bool) -> dict[str, str]:
@@ -89,7 +80,7 @@ def model_status(role: str, settings: Settings, *, load: bool) -> dict[str, obje
     attr, env = ROLES[role]
     spec = getattr(settings, attr)
     row: dict[str, object] = {"role": role, "spec": spec, "env": env}
-    was_loaded = role in KEPT_IN_MEMORY and _is_loaded(role, settings)
+    was_loaded = role in KEPT_IN_MEMORY and is_loaded(role, settings)
     start = time.perf_counter()  # resolving may convert the GGUF once: part of the load
     try:
         row.update(_source(role, spec, settings, load))
@@ -98,17 +89,13 @@ def model_status(role: str, settings: Settings, *, load: bool) -> dict[str, obje
             row["load_seconds"] = round(time.perf_counter() - start, 3)
             if not was_loaded:
                 _last_load_seconds[(role, spec)] = row["load_seconds"]
-        row["loaded"] = role in KEPT_IN_MEMORY and _is_loaded(role, settings)
+        row["loaded"] = role in KEPT_IN_MEMORY and is_loaded(role, settings)
         row["ok"] = True
     except UserError as exc:
         row.update(ok=False, loaded=False, error=str(exc))
     row["kept_in_memory"] = role in KEPT_IN_MEMORY
     row["last_load_seconds"] = _last_load_seconds.get((role, spec))
-    if row["last_load_seconds"] is None and role == "emoji predictor":
-        from core.emotions.emoji_signal import load_seconds as emoji_load_seconds
-
-        row["last_load_seconds"] = emoji_load_seconds(spec)
-    elif row["last_load_seconds"] is None and role in KEPT_IN_MEMORY:
+    if row["last_load_seconds"] is None and role in KEPT_IN_MEMORY:
         row["last_load_seconds"] = load_seconds(role, spec)
     return row
 

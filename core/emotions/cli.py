@@ -32,10 +32,10 @@ def _cmd_preprocess(args, settings):
                               lemmatize=not args.no_lemmatize)
     out = Preprocessor(config, settings.data_dir).trace(args.text).to_dict()
     if not args.no_emoji:
-        from core.emotions.emoji_signal import emoji_signal
+        from core.emotions.emoji_signal import load_emoji_predictor
 
-        out["predicted_emoji"] = [{"emoji": e, "probability": p}
-                                  for e, p in emoji_signal(settings.emoji_model).top(args.text, 5)]
+        top = load_emoji_predictor(settings.emoji_model).top(args.text, 5)
+        out["predicted_emoji"] = [{"emoji": e, "probability": p} for e, p in top]
     return out
 
 

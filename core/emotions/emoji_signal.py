@@ -15,7 +15,7 @@ not use. The text goes through nade's own preprocessing (punctuation split off, 
 collapsed, lowercase), so the model sees text shaped like its training posts.
 
 Example:
-    >>> sig = emoji_signal("builtin:nade-emoji")           # doctest: +SKIP
+    >>> sig = load_emoji_predictor("builtin:nade-emoji")   # doctest: +SKIP
     >>> [e for e, _ in sig.top("RIP grandpa, I miss you", 3)]   # doctest: +SKIP
     ['💔', '😢', '😞']
     >>> sig.transform(["a tweet"]).shape                   # doctest: +SKIP
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import html
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -147,33 +146,12 @@ def _label_order(label: str):
     return (0, int(tail), "") if tail.isdigit() else (1, 0, tail)
 
 
-_LOADED: dict[str, EmojiSignal] = {}
-_LOAD_SECONDS: dict[str, float] = {}
-
-
-def emoji_signal(spec: str = BUILTIN) -> EmojiSignal:
+def load_emoji_predictor(spec: str) -> EmojiSignal:
     """The shared predictor for ``spec`` (``NLPLAB_EMOJI_MODEL``; the built-in loads in
-    ~0.05 s, 13 MB), loaded once per process."""
-    if spec not in _LOADED:
-        start = time.perf_counter()
-        _LOADED[spec] = EmojiSignal(spec)
-        _LOAD_SECONDS[spec] = round(time.perf_counter() - start, 3)
-    return _LOADED[spec]
+    ~0.05 s, 13 MB), loaded once per process in the loaders' memo (:mod:`core.memo`)."""
+    from core.memo import memoized
 
-
-def is_loaded(spec: str) -> bool:
-    return spec in _LOADED
-
-
-def load_seconds(spec: str) -> float | None:
-    """How long this process took to load ``spec`` (None: not loaded yet)."""
-    return _LOAD_SECONDS.get(spec)
-
-
-def forget() -> None:
-    """Drop the loaded predictors (tests; a changed model file)."""
-    _LOADED.clear()
-    _LOAD_SECONDS.clear()
+    return memoized(("emoji predictor", spec, "cpu"), lambda: EmojiSignal(spec))
 
 
 def source_description(spec: str) -> tuple[str, str]:

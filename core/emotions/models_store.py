@@ -191,9 +191,9 @@ def _read(folder: Path, name: str, data_dir: Path) -> EmotionModel:
                                    arrays.pop("idf"))
     signal = None
     if "emoji_signal" in settings:
-        from core.emotions.emoji_signal import BUILTIN, emoji_signal
+        from core.emotions.emoji_signal import BUILTIN, load_emoji_predictor
 
-        signal = emoji_signal(settings["emoji_signal"].get("spec", BUILTIN))
+        signal = load_emoji_predictor(settings["emoji_signal"].get("spec", BUILTIN))
         signal.check(settings["emoji_signal"])
     return EmotionModel(head=head_from_arrays(settings["head"], arrays), features=features,
                         emoji_signal=signal, **common)

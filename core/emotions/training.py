@@ -91,9 +91,9 @@ def _emoji_block(texts: list[str], config: TrainConfig, settings: Settings | Non
     The predictor is ``settings.emoji_model`` (the built-in one without settings)."""
     if not config.emoji_features:
         return None, None
-    from core.emotions.emoji_signal import BUILTIN, emoji_signal
+    from core.emotions.emoji_signal import BUILTIN, load_emoji_predictor
 
-    signal = emoji_signal(settings.emoji_model if settings else BUILTIN)
+    signal = load_emoji_predictor(settings.emoji_model if settings else BUILTIN)
     return signal, signal.transform(texts)
 
 

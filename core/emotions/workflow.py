@@ -46,10 +46,10 @@ STATS_LIMIT = 3000   # tweets preprocessed for the whole-dataset step stats
 def trace_with_emoji(pre: Preprocessor, tweet: str, settings: Settings) -> str:
     """The step-by-step trace as text, then the emoji predictor's (``NLPLAB_EMOJI_MODEL``) top
     5 for the raw tweet (the TF-IDF models' emoji features), or why it is unavailable."""
-    from core.emotions.emoji_signal import emoji_signal
+    from core.emotions.emoji_signal import load_emoji_predictor
 
     try:
-        top = emoji_signal(settings.emoji_model).top(tweet, 5)
+        top = load_emoji_predictor(settings.emoji_model).top(tweet, 5)
         line = "  ".join(f"{e} {p:.2f}" for e, p in top)
     except UserError as err:
         line = f"unavailable: {err}"

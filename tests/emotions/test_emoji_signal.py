@@ -10,9 +10,11 @@ import pytest
 
 from core.emotions import emoji_signal as es
 from core.emotions.config import TrainConfig
+from core.emotions.emoji_signal import load_emoji_predictor
 from core.emotions.models_store import load_model
 from core.emotions.training import train
 from core.errors import UserError
+from core.memo import forget
 
 # Train and test tweets share no content word: only what the predictor knows can carry over.
 TRAIN = {
@@ -34,7 +36,7 @@ TEST = {
 
 @pytest.fixture(scope="module")
 def signal():
-    return es.emoji_signal()
+    return load_emoji_predictor(es.BUILTIN)
 
 
 def test_predictor_reads_emotion_from_words(signal):
@@ -84,7 +86,7 @@ def test_tfidf_models_append_the_block_save_and_reload(model, small_data, tmp_pa
     assert on.model.info["emoji_features"] and not off.model.info["emoji_features"]
     folder = tmp_path / "emotion_models"
     saved = json.loads((folder / f"on-{model}" / "settings.json").read_text())
-    assert saved["emoji_signal"]["labels"] == es.emoji_signal().labels
+    assert saved["emoji_signal"]["labels"] == load_emoji_predictor(es.BUILTIN).labels
     assert "emoji_signal" not in json.loads((folder / f"off-{model}" / "settings.json")
                                             .read_text())
     for name, result in ((f"on-{model}", on), (f"off-{model}", off)):
@@ -129,15 +131,16 @@ def test_a_configured_fasttext_file_is_used_and_recorded(small_data, tmp_path):
     own = tmp_path / "mine" / "emoji.ftz"
     own.parent.mkdir()
     shutil.copy(es.model_file(es.BUILTIN), own)
-    signal = es.emoji_signal(str(own))
-    assert signal.labels == es.emoji_signal().labels and signal.emoji[0].isdigit()
-    assert np.allclose(signal.transform(["so happy"]), es.emoji_signal().transform(["so happy"]))
+    signal = load_emoji_predictor(str(own))
+    assert signal.labels == load_emoji_predictor(es.BUILTIN).labels and signal.emoji[0].isdigit()
+    builtin = load_emoji_predictor(es.BUILTIN)
+    assert np.allclose(signal.transform(["so happy"]), builtin.transform(["so happy"]))
     settings = replace(Settings(data_dir=tmp_path), emoji_model=str(own))
     train(small_data, TrainConfig(model="logreg", name="own"), tmp_path, settings=settings)
     saved = json.loads((tmp_path / "emotion_models" / "own" / "settings.json").read_text())
     assert saved["emoji_signal"]["spec"] == str(own)
     own.unlink()                      # the model needs its own predictor, and says so
-    es.forget()
+    forget("emoji predictor")
     with pytest.raises(UserError, match="not found"):
         load_model("own", tmp_path)
 
