@@ -193,14 +193,16 @@ def bench_models(args, data_dir: Path) -> None:
                               emoji_features=emoji,
                               **({"epochs": args.epochs} if args.epochs else {}))
             tcfg = None
-            if model == "transformer" and (args.pooling or args.learning_rate or args.no_probe):
+            if model == "transformer" and (args.pooling or args.learning_rate or args.no_probe
+                                           or args.layer_decay):
                 from core.emotions.transformer import TransformerConfig
 
                 base_cfg = TransformerConfig(epochs=cfg.epochs)
                 tcfg = TransformerConfig(
                     epochs=cfg.epochs, pooling=args.pooling or base_cfg.pooling,
                     learning_rate=args.learning_rate or base_cfg.learning_rate,
-                    probe_init=not args.no_probe)
+                    probe_init=not args.no_probe,
+                    layer_decay=args.layer_decay or base_cfg.layer_decay)
             t0 = time.perf_counter()
             r = train(tr, cfg, data_dir, save=False, settings=settings, transformer=tcfg,
                       progress=_eta_printer() if args.verbose else None)
@@ -228,7 +230,8 @@ def _members_note(model, test) -> str:
 
 def _transformer_note(info: dict) -> str:
     sel = info.get("selection", info)
-    return (f"pooling {info.get('pooling')}, lr {info.get('learning_rate')}, best epoch "
+    return (f"pooling {info.get('pooling')}, lr {info.get('learning_rate')}, layer decay "
+            f"{info.get('layer_decay', 1.0)}, best epoch "
             f"{sel.get('best_epoch')}/{sel.get('epochs_run')} (val macro-F1 "
             f"{sel.get('best_val_macro_f1')}), refit {info.get('refit_seconds', 0):.0f} s")
 
@@ -259,6 +262,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=0, help="transformer epochs (0: default)")
     ap.add_argument("--pooling", choices=("mean", "cls"), help="transformer head (default cls)")
     ap.add_argument("--learning-rate", type=float, default=0.0, help="transformer (0: default)")
+    ap.add_argument("--layer-decay", type=float, default=0.0,
+                    help="transformer: layer-wise learning-rate decay (0: default)")
     ap.add_argument("--no-probe", action="store_true", help="transformer: random head start")
     ap.add_argument("--emoji", choices=("on", "off", "both"), default="on",
                     help="TF-IDF models: with the emoji-predictor features (the default), "

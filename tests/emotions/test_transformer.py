@@ -9,7 +9,7 @@ import pytest
 
 from core.emotions.models_store import load_model
 from core.emotions.training import TrainConfig, train
-from core.emotions.transformer import TransformerConfig, class_weights
+from core.emotions.transformer import TransformerConfig, class_weights, layerwise_groups
 from core.errors import UserError
 
 
@@ -20,7 +20,8 @@ def test_class_weights_known_answer():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"epochs": 0}, "epochs"), ({"learning_rate": 2.0}, "learning_rate"),
-    ({"imbalance": "smote"}, "smote"), ({"max_length": 4}, "max_length")])
+    ({"imbalance": "smote"}, "smote"), ({"max_length": 4}, "max_length"),
+    ({"layer_decay": 0.0}, "layer_decay"), ({"layer_decay": 1.5}, "layer_decay")])
 def test_config_validation(kwargs, match):
     with pytest.raises(UserError, match=match):
         TransformerConfig(**kwargs)
@@ -125,6 +126,47 @@ def test_warmup_then_linear_decay(small_data, tiny_bert_base, tmp_path, monkeypa
     peak = int(np.argmax(seen))
     assert seen[0] < seen[peak] == pytest.approx(1e-3) and 0 < peak < len(seen) // 2
     assert seen[-1] < 0.2e-3
+
+
+def test_layerwise_rates_fall_by_the_decay_per_block_below_the_head(tiny_bert_base):
+    """2 blocks, decay 0.5: head x1, block 1 x0.5, block 0 x0.25, embeddings x0.125; every
+    parameter in exactly one group; decay 1 is one group at the full rate."""
+    model, _ = tiny_bert_base(["a", "b"])
+    groups = layerwise_groups(model, 1e-3, 0.5)
+    rate = {id(p): g["lr"] for g in groups for p in g["params"]}
+    assert sum(len(g["params"]) for g in groups) == len(rate) == len(list(model.parameters()))
+    named = dict(model.named_parameters())
+    expect = {"bert.embeddings.word_embeddings.weight": 1e-3 / 8,
+              "bert.encoder.layer.0.attention.self.query.weight": 1e-3 / 4,
+              "bert.encoder.layer.1.output.dense.bias": 1e-3 / 2,
+              "bert.pooler.dense.weight": 1e-3, "classifier.weight": 1e-3}
+    for name, lr in expect.items():
+        assert rate[id(named[name])] == pytest.approx(lr), name
+    assert [g["lr"] for g in layerwise_groups(model, 1e-3, 1.0)] == [1e-3]
+
+
+def test_layer_decay_keeps_its_ratios_through_warmup_and_decay(small_data, tiny_bert_base,
+                                                                 tmp_path, monkeypatch):
+    """The scheduler scales every group alike: embeddings/head stays decay**3 at each step."""
+    import torch
+
+    seen = []
+    real_step = torch.optim.AdamW.step
+
+    def step(self, *a, **k):
+        seen.append(sorted(g["lr"] for g in self.param_groups))
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    config = TransformerConfig(epochs=2, batch_size=8, learning_rate=1e-3, layer_decay=0.5,
+                               patience=5, bf16="off")
+    result = train(small_data, TrainConfig(model="transformer", name="ld", refit=False),
+                   tmp_path, base=tiny_bert_base, transformer=config, save=False)
+    assert result.model.info["layer_decay"] == 0.5
+    assert len(seen) > 4 and all(len(lrs) == 4 for lrs in seen)
+    for lrs in seen[:-1]:
+        assert lrs[0] / lrs[-1] == pytest.approx(0.125)
+    assert max(lrs[-1] for lrs in seen) == pytest.approx(1e-3)
 
 
 def test_mean_pooling_ignores_padding(tiny_bert_base):
