@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import warnings
 from pathlib import Path
 
@@ -332,8 +333,10 @@ def test_newcomer_walks_every_page_and_ratings_change_only_by_clicks(server, pag
     for step, walk in steps:
         if step == "emotions" and not TWEETS_CSV.exists():
             continue
+        started = time.perf_counter()
         try:
             walk()
+            print(f"newcomer step {step}: {time.perf_counter() - started:.1f} s")
         except Exception:
             screenshot(page, f"newcomer-{step}-failed")  # what the user saw when it broke
             raise
