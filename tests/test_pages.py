@@ -76,7 +76,8 @@ def test_load_time_of_a_model_loaded_elsewhere_is_still_shown(tiny_generator_set
     """The embedder loaded by another caller first (a question, a test): its row still shows the
     time that load took, not an empty cell."""
     from core import st_cache, status
-    from core.loaders import load_embedder, load_seconds
+    from core.loaders import load_embedder
+    from core.memo import load_seconds
     from core.status import model_status
 
     settings = st_cache.settings()
