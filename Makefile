@@ -41,8 +41,11 @@ $(SYS_STAMP): Makefile $(VENV)/bin/python
 run: setup
 	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT)
 
+# Two workers: the browser tests mostly wait on the app server and Chromium, so the unit
+# tests run beside them (TEST_WORKERS=0 runs everything in one process).
+TEST_WORKERS ?= 2
 test: setup
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 test-fast: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -m "not slow and not browser"

@@ -94,6 +94,15 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def pytest_collection_modifyitems(config, items):
+    """``make test`` runs two pytest-xdist workers (``--dist loadgroup``): the browser tests
+    stay together on one worker (one app server, one Chromium, in file order) while the
+    other worker takes the rest."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Remove the session's data and converted-model folder (about 550 MB) when tests end."""
     import shutil
