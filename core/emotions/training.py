@@ -176,17 +176,26 @@ def _fit_classical(texts, y, labels, config, pre, progress, params=None, setting
 
     k = len(labels)
     with threadpool_limits(limits=1):
-        tokens = _preprocess(pre.tokens, texts, progress)
-        signal, emoji = _emoji_block(texts, config, settings)
-        feats = build_features(config.model, config.min_df).fit(tokens)
-        head, info = fit_head(config.model, _rows(feats, tokens, emoji), y, k, config.seed,
-                              config.oversample, params)
+        tokens, signal, emoji, feats, head, info = _fit_tfidf(
+            config.model, texts, y, k, config, pre, progress, settings, params)
         # the folds reuse the chosen hyperparameters: k refits, not k more searches
         cv = (_classical_cv(tokens, emoji, y, config, k, labels, progress,
                             info.get("params")) if params is None else None)
-    info = {**info, "vocabulary": len(feats.vocabulary), "emoji_features": signal is not None}
     return EmotionModel(config.name, config.model, labels, pre.config, head, feats,
                         info=info, emoji_signal=signal), cv
+
+
+def _fit_tfidf(kind, texts, y, k, config, pre, progress, settings, params):
+    """(tokens, emoji signal, emoji block, features, head, info): one TF-IDF model's fit,
+    shared by the classical models and ``hybrid``'s word member (which reuse the tokens and
+    the block for their CV)."""
+    tokens = _preprocess(pre.tokens, texts, progress)
+    signal, emoji = _emoji_block(texts, config, settings)
+    feats = build_features(kind, config.min_df).fit(tokens)
+    head, info = fit_head(kind, _rows(feats, tokens, emoji), y, k, config.seed,
+                          config.oversample, params)
+    info = {**info, "vocabulary": len(feats.vocabulary), "emoji_features": signal is not None}
+    return tokens, signal, emoji, feats, head, info
 
 
 def _sentence_encoder(settings: Settings | None, encoder):
@@ -213,11 +222,9 @@ def _fit_hybrid(texts, y, labels, config, pre, progress, settings, encoder, data
     k, params = len(labels), params or {}
     light = cached_preprocessor(TRANSFORMER_CONFIG, Path(data_dir))
     with threadpool_limits(limits=1):
-        tokens = _preprocess(pre.tokens, texts, _scaled(progress, 0.0, 0.5))
-        signal, emoji = _emoji_block(texts, config, settings)
-        feats = build_features("logreg", config.min_df).fit(tokens)
-        words_head, words_info = fit_head("logreg", _rows(feats, tokens, emoji), y, k,
-                                          config.seed, config.oversample, params.get("logreg"))
+        tokens, signal, emoji, feats, words_head, words_info = _fit_tfidf(
+            "logreg", texts, y, k, config, pre, _scaled(progress, 0.0, 0.5), settings,
+            params.get("logreg"))
     cleaned = [light.text(t) for t in texts]
     with threadpool_limits(limits=1, user_api="blas"):
         sentence_head, sentence_info, X = fit_sentence_head(
@@ -229,9 +236,7 @@ def _fit_hybrid(texts, y, labels, config, pre, progress, settings, encoder, data
         with threadpool_limits(limits=1):
             cv = _hybrid_cv(tokens, emoji, X, y, config, labels, progress, chosen)
     words = EmotionModel(config.name, "logreg", labels, pre.config, words_head, feats,
-                         info={**words_info, "vocabulary": len(feats.vocabulary),
-                               "emoji_features": signal is not None},
-                         data_dir=Path(data_dir), emoji_signal=signal)
+                         info=words_info, data_dir=Path(data_dir), emoji_signal=signal)
     sentence = EmotionModel(config.name, "sentence_logreg", labels, light.config, sentence_head,
                             info=sentence_info, data_dir=Path(data_dir))
     # each member's own info (vocabulary, search) is saved with it: only the choices here
