@@ -204,4 +204,3 @@ def load_classifier_base(settings: Settings, labels: list[str]):
     except (OSError, ValueError) as exc:
         raise _load_error(source, exc) from exc
     return model.to(choice.device), tokenizer
-
