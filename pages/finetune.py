@@ -41,7 +41,12 @@ c1, c2 = st.columns(2)
 c1.selectbox("Knowledge base", kbs, key="ft_kb")
 c2.text_input("Adapter name", key="ft_name", help="a-z, 0-9, _ and -, at most 64 characters; "
               "follows the knowledge base and training data until you type your own")
-docs = [d["document"] for d in st_cache.get_rag_store().documents(ss.ft_kb)] if kbs else []
+try:  # a base built with another embedder cannot be read: say so, do not crash
+    docs = [d["document"] for d in st_cache.get_rag_store().documents(ss.ft_kb)] if kbs else []
+    kb_error = ""
+except UserError as exc:
+    docs, kb_error = [], str(exc)
+    st.error(kb_error)
 ss.ft_docs = [d for d in ss.ft_docs if d in docs]
 st.multiselect("Documents to train on (empty = all)", docs, key="ft_docs", help="a few "
                "documents train in minutes on a CPU; evaluate with the same documents")
@@ -87,14 +92,15 @@ with st.container(border=True):
         else:
             st.caption("No training speed measured on this machine yet, so no time estimate.")
             if st.button("Measure speed (trains one example on a copy of the model)",
-                         disabled=running or not kbs):
+                         disabled=running or not kbs or bool(kb_error)):
                 with st.spinner("Measuring one training micro-batch…"):
                     estimate.measure_throughput(settings, values.kb, lora, actor=actor())
                 st.rerun()
         if note := view.plan_note(values):
             st.caption(note)
 
-if st.button("Start training", type="primary", disabled=running or not kbs or bool(name_error)):
+if st.button("Start training", type="primary",
+             disabled=running or not kbs or bool(name_error or kb_error)):
     try:
         work = values.work(settings)
         ftform.save_form(settings, values)  # a reload shows the settings of the last run

@@ -109,6 +109,24 @@ def test_finetune_page_refuses_bad_name(pages_env):
     assert any("adapter name" in e.value for e in at.error)
 
 
+def test_finetune_page_explains_a_base_built_with_another_embedder(pages_env, app_settings):
+    """A base embedded with another model (the embedding setting changed since) is refused
+    with the store's message and training is disabled; the page itself keeps working."""
+    from core.rag.ingest import Document
+    from core.rag.store import KnowledgeStore
+
+    KnowledgeStore(app_settings, HashEmbedder(), embedder_id="other-embedder").add_documents(
+        "aaa-old", [Document("a.md", "An old note about orchids.", "md")])
+    at = open_page("pages/finetune.py")
+    at.selectbox(key="ft_kb").set_value("aaa-old").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("embedded with other-embedder" in e.value for e in at.error), at.error
+    assert next(b for b in at.button if b.label == "Start training").disabled
+    at.selectbox(key="ft_kb").set_value("default").run()
+    assert not at.exception and not at.error
+    assert not next(b for b in at.button if b.label == "Start training").disabled
+
+
 def test_evaluate_page_runs_saves_and_filters(pages_env, app_settings):
     at = open_page("pages/evaluate.py")
     assert not at.exception, [e.value for e in at.exception]
