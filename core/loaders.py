@@ -24,9 +24,8 @@ from core.settings import Settings
 
 
 def is_loaded(role: str, settings: Settings) -> bool:
-    """Whether the model for ``role`` (embedder/generator/emoji predictor) is in this process."""
-    spec = {"embedder": settings.embedding_model, "generator": settings.generator_model,
-            "emoji predictor": settings.emoji_model}[role]
+    """Whether the model for ``role`` (embedder/generator) is already in this process."""
+    spec = settings.embedding_model if role == "embedder" else settings.generator_model
     return has_local(role, spec)
 
 

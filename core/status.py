@@ -13,15 +13,13 @@ import platform
 import time
 
 from core.devices import device_status, pick_device
-from core.emotions.emoji_signal import load_emoji_predictor
 from core.errors import UserError
 from core.loaders import (
-    is_loaded,
     load_classifier_base,
     load_embedder,
     load_generator,
 )
-from core.memo import load_seconds
+from core.memo import has_local, load_seconds
 from core.model_sources import resolve
 from core.settings import Settings
 
@@ -53,6 +51,8 @@ def versions() -> dict[str, str]:
 
 def _load(role: str, settings: Settings) -> None:
     if role == "emoji predictor":
+        from core.emotions.emoji_signal import load_emoji_predictor  # no scipy at start-up
+
         load_emoji_predictor(settings.emoji_model)
     elif role == "embedder":
         load_embedder(settings)
@@ -80,7 +80,7 @@ def model_status(role: str, settings: Settings, *, load: bool) -> dict[str, obje
     attr, env = ROLES[role]
     spec = getattr(settings, attr)
     row: dict[str, object] = {"role": role, "spec": spec, "env": env}
-    was_loaded = role in KEPT_IN_MEMORY and is_loaded(role, settings)
+    was_loaded = role in KEPT_IN_MEMORY and has_local(role, spec)
     start = time.perf_counter()  # resolving may convert the GGUF once: part of the load
     try:
         row.update(_source(role, spec, settings, load))
@@ -89,7 +89,7 @@ def model_status(role: str, settings: Settings, *, load: bool) -> dict[str, obje
             row["load_seconds"] = round(time.perf_counter() - start, 3)
             if not was_loaded:
                 _last_load_seconds[(role, spec)] = row["load_seconds"]
-        row["loaded"] = role in KEPT_IN_MEMORY and is_loaded(role, settings)
+        row["loaded"] = role in KEPT_IN_MEMORY and has_local(role, spec)
         row["ok"] = True
     except UserError as exc:
         row.update(ok=False, loaded=False, error=str(exc))
