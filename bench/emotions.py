@@ -23,7 +23,6 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,7 +191,9 @@ def bench_models(args, data_dir: Path) -> None:
         for model, emoji in runs:
             cfg = TrainConfig(model=model, name="bench", refit=not args.no_refit,
                               emoji_features=emoji,
-                              **({"epochs": args.epochs} if args.epochs else {}))
+                              **({"epochs": args.epochs} if args.epochs else {}),
+                              **({"ensemble_size": args.ensemble_size}
+                                 if args.ensemble_size else {}))
             tcfg = None
             if model == "transformer" and (args.pooling or args.learning_rate or args.no_probe
                                            or args.layer_decay):
@@ -200,7 +201,8 @@ def bench_models(args, data_dir: Path) -> None:
 
                 base_cfg = TransformerConfig(epochs=cfg.epochs)
                 tcfg = TransformerConfig(
-                    epochs=cfg.epochs, pooling=args.pooling or base_cfg.pooling,
+                    epochs=cfg.epochs, ensemble_size=cfg.ensemble_size,
+                    pooling=args.pooling or base_cfg.pooling,
                     learning_rate=args.learning_rate or base_cfg.learning_rate,
                     probe_init=not args.no_probe,
                     layer_decay=args.layer_decay or base_cfg.layer_decay)
@@ -214,9 +216,7 @@ def bench_models(args, data_dir: Path) -> None:
                   f"{m['accuracy']:.3f} | "
                   f"{r.cv.get('macro_f1_mean')} | {r.seconds:.1f} | {wall:.1f} |"
                   + (f" {_transformer_note(r.model.info)}" if model == "transformer" else "")
-                  + _members_note(r.model, te)
-                  + (_seeds_note(r, tr, te, cfg, tcfg, args.ensemble_seeds, data_dir, settings)
-                     if model == "transformer" and args.ensemble_seeds else ""), flush=True)
+                  + _members_note(r.model, te) + _copies_note(r.model, te), flush=True)
     print(f"# load average at end: {os.getloadavg()[0]:.1f}")
 
 
@@ -231,34 +231,20 @@ def _members_note(model, test) -> str:
         f"{m.kind} {evaluate(m, test)['macro_f1']:.3f}" for m in model.head.members)
 
 
-def _seeds_note(r, tr, te, cfg, tcfg, extra: int, data_dir: Path, settings) -> str:
-    """Deep-ensemble check (Lakshminarayanan et al. 2017): the saved model refit ``extra``
-    more times with other seeds (same rows, same chosen epoch count); each one's test
-    macro-F1 and that of their mean probabilities."""
-    import numpy as np
+def _copies_note(model, test) -> str:
+    """For a transformer ensemble: each fine-tuned copy's own test macro-F1 (same rows)."""
+    from core.emotions.training import evaluate
+    from core.emotions.transformer import TransformerHead
 
-    from core.emotions.metrics import classification_metrics
-    from core.emotions.preprocess import cached_preprocessor
-    from core.emotions.training import _fit_transformer
-    from core.emotions.transformer import TransformerConfig
-
-    info = r.model.info
-    epochs = max(1, (info.get("selection") or info)["best_epoch"])
-    index = {lab: i for i, lab in enumerate(r.model.labels)}
-    y_train = np.array([index[lab] for lab in tr.labels])
-    y_test = np.array([index[lab] for lab in te.labels])
-    pre = cached_preprocessor(cfg.preprocess_config(), data_dir)
-    probas = [r.model.predict_proba(te.texts)]
-    for seed in range(1, extra + 1):
-        seeded = replace(tcfg or TransformerConfig(epochs=cfg.epochs), seed=seed)
-        member, _ = _fit_transformer(tr.texts, y_train, r.model.labels, cfg, pre, None, None,
-                                     None, settings, seeded, epochs=epochs)
-        member.data_dir = data_dir
-        probas.append(member.predict_proba(te.texts))
-    f1 = [classification_metrics(y_test, p.argmax(1), r.model.labels)["macro_f1"]
-          for p in [*probas, np.mean(probas, axis=0)]]   # the mean rule, as AverageHead
-    return (" seeds: " + ", ".join(f"{s} {v:.3f}" for s, v in enumerate(f1[:-1]))
-            + f", their mean {f1[-1]:.3f}")
+    head = model.head
+    if len(getattr(head, "networks", [])) < 2:
+        return ""
+    scores = []
+    for network in head.networks:
+        model.head = TransformerHead(network, head.tokenizer, head.max_length)
+        scores.append(f"{evaluate(model, test)['macro_f1']:.3f}")
+    model.head = head
+    return f" copies alone: {', '.join(scores)}"
 
 
 def _transformer_note(info: dict) -> str:
@@ -298,8 +284,8 @@ def main() -> None:
     ap.add_argument("--layer-decay", type=float, default=0.0,
                     help="transformer: layer-wise learning-rate decay (0: default)")
     ap.add_argument("--no-probe", action="store_true", help="transformer: random head start")
-    ap.add_argument("--ensemble-seeds", type=int, default=0, metavar="K",
-                    help="transformer: also refit K more seeds and score their mean")
+    ap.add_argument("--ensemble-size", type=int, default=0,
+                    help="transformer: fine-tuned copies averaged (0: default)")
     ap.add_argument("--emoji", choices=("on", "off", "both"), default="on",
                     help="TF-IDF models: with the emoji-predictor features (the default), "
                          "without, or both in the same run")

@@ -1,12 +1,9 @@
 """Tweet emotions: preprocessing made visible, datasets, models compared, classification.
 
-Thin page: widgets in, ``core.emotions`` calls, charts out. State in st.session_state (keys
-``emo_``); training runs as a background job in the shared job panel, and the comparison is
-read from the saved models, so it outlives the session."""
+Thin page: widgets in, ``core.emotions`` calls, charts out; state in st.session_state (``emo_``);
+training is a background job (shared job panel); the comparison reads the saved models."""
 
 from __future__ import annotations
-
-import json
 
 import plotly.express as px
 import streamlit as st
@@ -14,6 +11,7 @@ import streamlit as st
 from core import st_cache
 from core.emotions import analysis, compare, datasets, workflow
 from core.emotions.compare import MODEL_LABELS
+from core.emotions.config import ENSEMBLE_SIZE
 from core.emotions.nltk_data import ensure_nltk_data
 from core.emotions.preprocess import PreprocessConfig
 from pages._emotions_classify import classify_tab
@@ -82,7 +80,7 @@ with tab_data:
         with shown_errors():
             merged, state["emo_source"] = workflow.choose_data(include_demo, parts)
             state["emo_data"], state["emo_group_map"] = merged, {}
-            st.success(f"{len(merged.texts)} tweets; report: {json.dumps(merged.report)}")
+            st.success(workflow.loaded_message(merged))
     data = state["emo_data"]
     st.caption(workflow.describe(state.get("emo_source"), data))
     st.subheader("Emotion grouping")
@@ -115,6 +113,8 @@ with tab_train:
     epochs = c3.number_input("Transformer epochs (most)", 1, 20, 6, key="emo_epochs")
     refit = c1.toggle("Refit on every row", True, key="emo_refit", help=workflow.REFIT_HELP)
     emoji = c2.toggle("Emoji-predictor features", True, key="emo_emoji", help=workflow.EMOJI_HELP)
+    copies = c3.number_input("Transformer copies averaged", 1, 5, ENSEMBLE_SIZE,
+                             key="emo_ensemble", help=workflow.ENSEMBLE_HELP)
     st.caption(workflow.training_caption(settings.classifier_model))
     if st.button("Train and compare", type="primary", key="emo_train",
                  disabled=not chosen or job_running("emo-train") or locked("train"),
@@ -122,7 +122,7 @@ with tab_train:
         with shown_errors():
             configs = compare.plan(chosen, prefix, oversample=oversample, cv_folds=folds,
                                    epochs=epochs, preprocess=config, group_map=mapping,
-                                   refit=refit, emoji_features=emoji)
+                                   refit=refit, emoji_features=emoji, ensemble_size=copies)
             start_job("emo-train", workflow.training_work(data, configs, DATA_DIR, settings))
     job_panel("emo-train", title="Training",
               on_done=lambda snap: state.update(emo_train_outcome=snap["result"]),

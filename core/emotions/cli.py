@@ -3,8 +3,8 @@
 - ``preprocess TEXT [--no-emoji]`` -> ``{"steps": [{"name", "text", "tokens"}],
   "predicted_emoji": [{"emoji", "probability"}]}`` (the emoji predictor's top 5)
 - ``train --data F.csv [--text-col C] [--label-col C] --model M --name N [--group-map F.json]
-  [--oversample] [--epochs E] [--no-refit] [--no-emoji-features]`` -> ``{"name", "labels",
-  "cv", "seconds"}``
+  [--oversample] [--epochs E] [--ensemble-size N] [--no-refit] [--no-emoji-features]`` ->
+  ``{"name", "labels", "cv", "seconds"}``
 - ``evaluate --name N --data F.csv`` -> ``{"accuracy", "macro_f1", "weighted_f1", "per_class"}``
 - ``classify --name N TEXT...`` -> ``[{"text", "label", "scores"}]``
 Heavy imports stay inside the handlers.
@@ -45,7 +45,8 @@ def _cmd_train(args, settings):
 
     group_map = load_group_map(args.group_map) if args.group_map else None
     config = TrainConfig(model=args.model, name=args.name, oversample=args.oversample,
-                         epochs=args.epochs, cv_folds=args.cv_folds, seed=args.seed,
+                         epochs=args.epochs, ensemble_size=args.ensemble_size,
+                         cv_folds=args.cv_folds, seed=args.seed,
                          group_map=group_map, refit=not args.no_refit,
                          emoji_features=not args.no_emoji_features)
     return train(_data(args, settings), config, settings.data_dir, settings=settings).summary()
@@ -96,7 +97,8 @@ def register(sub) -> None:
             add_dataclass_options(c, TrainConfig, ["model"],
                                   overrides={"model": {"choices": MODELS}})
             c.add_argument("--group-map", help="JSON {label: group} applied before training")
-            add_dataclass_options(c, TrainConfig, ["oversample", "epochs", "cv_folds", "seed"])
+            add_dataclass_options(c, TrainConfig, ["oversample", "epochs", "ensemble_size",
+                                                   "cv_folds", "seed"])
             c.add_argument("--no-refit", action="store_true",
                            help="save the model trained without the held-out split instead of "
                                 "refitting it on every row")

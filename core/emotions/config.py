@@ -28,6 +28,9 @@ MODELS = ("logreg", "random_forest", "linear_svc", "stacking", "sentence_logreg"
           "transformer", "transformer_hybrid")
 #: Models that read lightly cleaned text (casing, stopwords, punctuation kept), not TF-IDF.
 ENCODER_MODELS = ("sentence_logreg", "transformer")
+#: Fine-tuned transformer copies averaged by default (each its own seed; docs/emotions.md
+#: measures 1 against 2).
+ENSEMBLE_SIZE = 2
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class TrainConfig:
     epochs: int = field(default=6, metadata={
         "help": "transformer: most epochs (early stopping on a validation split may stop it "
                 "sooner)"})
+    ensemble_size: int = field(default=ENSEMBLE_SIZE, metadata={
+        "help": "transformer: fine-tuned copies averaged, each with its own seed (the first "
+                "picks the epoch count by early stopping); 1 = one model"})
     preprocess: PreprocessConfig | None = field(default=None, metadata={
         "help": "preprocessing; None = the default for the model kind"})
     min_df: int = field(default=1, metadata={"help": "TF-IDF: drop terms in fewer documents"})
@@ -62,6 +68,8 @@ class TrainConfig:
         check_name(self.name, "model")
         if not 2 <= self.cv_folds <= 10:
             raise UserError(f"cv_folds must be between 2 and 10, got {self.cv_folds}")
+        if not 1 <= self.ensemble_size <= 5:
+            raise UserError(f"ensemble_size must be between 1 and 5, got {self.ensemble_size}")
         if not 0.05 <= self.test_size <= 0.5:
             raise UserError(f"test_size must be between 0.05 and 0.5, got {self.test_size}")
 

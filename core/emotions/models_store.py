@@ -8,7 +8,8 @@ A model lives in ``<data_dir>/emotion_models/<name>/``:
   with ``allow_pickle=False``; with emoji features, ``settings.json`` names the emoji
   predictor and its 151 labels (checked on load: the head's last 151 columns read them);
 - transformer: ``encoder/`` written by ``save_pretrained`` (safetensors + tokenizer JSON);
-  with mean pooling the encoder alone plus ``classifier.safetensors`` (the linear head);
+  with mean pooling the encoder alone plus ``classifier.safetensors`` (the linear head); an
+  ensemble's other networks in ``encoder-1/``, ``encoder-2/``... (``settings["encoders"]``);
 - sentence_logreg: ``encoder/`` written by ``SentenceTransformer.save`` (safetensors, its
   pooling and normalisation modules) + ``weights.npz`` (the logistic head's arrays);
 - hybrid, transformer_hybrid: ``members/<kind>/``, each member saved as above.
@@ -126,14 +127,16 @@ def _write(model: EmotionModel, tmp: Path) -> None:
         (tmp / "features.json").write_text(json.dumps(model.features.to_json()))
         np.savez_compressed(tmp / "weights.npz", idf=model.features.idf, **model.head.arrays())
     else:
-        if hasattr(model.head.model, "init_head"):    # MeanPoolClassifier
-            model.head.model.save(tmp / "encoder")
-            settings["pooling"] = "mean"
-        else:
-            model.head.model.save_pretrained(tmp / "encoder", safe_serialization=True)
-            settings["pooling"] = "cls"
+        for j, network in enumerate(model.head.networks):
+            if hasattr(network, "init_head"):    # MeanPoolClassifier
+                network.save(tmp / _encoder_folder(j))
+                settings["pooling"] = "mean"
+            else:
+                network.save_pretrained(tmp / _encoder_folder(j), safe_serialization=True)
+                settings["pooling"] = "cls"
         model.head.tokenizer.save_pretrained(tmp / "encoder")
         settings["max_length"] = model.head.max_length
+        settings["encoders"] = len(model.head.networks)
     (tmp / "settings.json").write_text(json.dumps(settings, indent=1))
     (tmp / "metrics.json").write_text(json.dumps(model.metrics, indent=1))
 
@@ -168,14 +171,16 @@ def _read(folder: Path, name: str, data_dir: Path) -> EmotionModel:
 
         from core.emotions.transformer import TransformerHead
 
-        enc = folder / "encoder"
         if settings.get("pooling") == "mean":
             from core.emotions.pooling import MeanPoolClassifier
 
-            network = MeanPoolClassifier.load(enc)
+            read = MeanPoolClassifier.load
         else:
-            network = AutoModelForSequenceClassification.from_pretrained(enc)
-        head = TransformerHead(network, AutoTokenizer.from_pretrained(enc), settings["max_length"])
+            read = AutoModelForSequenceClassification.from_pretrained
+        networks = [read(folder / _encoder_folder(j))
+                    for j in range(int(settings.get("encoders", 1)))]
+        head = TransformerHead(networks[0], AutoTokenizer.from_pretrained(folder / "encoder"),
+                               settings["max_length"], networks[1:])
         return EmotionModel(head=head, **common)
     with np.load(folder / "weights.npz", allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
@@ -197,6 +202,11 @@ def _read(folder: Path, name: str, data_dir: Path) -> EmotionModel:
         signal.check(settings["emoji_signal"])
     return EmotionModel(head=head_from_arrays(settings["head"], arrays), features=features,
                         emoji_signal=signal, **common)
+
+
+def _encoder_folder(j: int) -> str:
+    """0 -> 'encoder' (with the tokenizer), 1 -> 'encoder-1', ...: an ensemble's networks."""
+    return "encoder" if j == 0 else f"encoder-{j}"
 
 
 def list_models(data_dir: Path) -> list[str]:

@@ -40,7 +40,7 @@ from core.emotions.features import build_features
 from core.emotions.metrics import classification_metrics, summarise_folds
 from core.emotions.models_store import EmotionModel, save_model
 from core.emotions.preprocess import TRANSFORMER_CONFIG, cached_preprocessor
-from core.emotions.transformer import TransformerConfig, fine_tune
+from core.emotions.transformer import TransformerConfig, fine_tune_ensemble
 from core.errors import UserError
 from core.settings import Settings
 
@@ -139,14 +139,14 @@ def _fit_transformer(texts, y, labels, config, pre, progress, on_loss, base, set
     if base is None and settings is None:
         raise ValueError("the transformer needs base= or settings= to load its encoder")
     tcfg = transformer or TransformerConfig(
-        epochs=config.epochs, seed=config.seed,
+        epochs=config.epochs, seed=config.seed, ensemble_size=config.ensemble_size,
         imbalance="oversample" if config.oversample else "class_weights")
     if epochs is not None:
         tcfg = replace(tcfg, epochs=epochs, val_fraction=0.0)
     base = base or (lambda labs: load_classifier_base(settings, labs))
     cleaned = _preprocess(pre.text, texts, _scaled(progress, 0.0, 0.5))   # ends at 0.05
-    head, info = fine_tune(cleaned, y, labels, tcfg, base, _scaled(progress, 0.05, 0.95),
-                           on_loss)
+    head, info = fine_tune_ensemble(cleaned, y, labels, tcfg, base,
+                                    _scaled(progress, 0.05, 0.95), on_loss)
     cv = {"folds": 0, "method": "validation split (early stopping)",
           "validation_rows": info["validation_rows"], "macro_f1_mean": info["best_val_macro_f1"]}
     return EmotionModel(config.name, "transformer", labels, pre.config, head, info=info), cv

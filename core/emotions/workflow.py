@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,10 @@ TOGGLED_STEPS = tuple(s for s in STEP_ORDER if s != "handles")   # "handles" is 
 REFIT_HELP = ("After the held-out test split is scored, each saved model is refit on every row "
               "with the same settings. Test scores come from the model trained without the "
               "test rows.")
+#: The "Transformer copies averaged" input's help.
+ENSEMBLE_HELP = ("The transformer is fine-tuned this many times with different seeds and their "
+                 "probabilities are averaged: steadier and usually a little better, at about "
+                 "this many times the training time, prediction time and disk. 1 = one model.")
 #: The "Emoji-predictor features" toggle's help.
 EMOJI_HELP = ("TF-IDF models also read the 151 emoji probabilities that a frozen fastText emoji "
               "predictor gives each tweet (shown under the preprocessing steps).")
@@ -154,6 +159,11 @@ def training_work(data: LabelledData, configs: list[TrainConfig], data_dir: Path
         return compare.train_many(data, configs, data_dir, progress=job.progress,
                                   cancel=job.cancel, on_loss=on_loss, settings=settings)
     return work
+
+
+def loaded_message(data: LabelledData) -> str:
+    """'120 tweets; report: {...}' after "Use this data" (the merge report as JSON)."""
+    return f"{len(data.texts)} tweets; report: {json.dumps(data.report)}"
 
 
 def training_caption(classifier_model: str) -> str:

@@ -85,6 +85,9 @@ def test_train_compare_classify_and_rate(page, app_settings, tiny_bert_base, mon
     saved = json.loads((app_settings.data_dir / "emotion_models" / "page-linear_svc"
                         / "settings.json").read_text())
     assert saved["emoji_signal"]["spec"] == "builtin:nade-emoji"   # the toggle's default: on
+    fine_tuned = json.loads((app_settings.data_dir / "emotion_models" / "page-transformer"
+                             / "settings.json").read_text())
+    assert fine_tuned["encoders"] == 2 == fine_tuned["info"]["ensemble"]["size"]  # the default
     page.selectbox(key="emo_cls_model").set_value("page-linear_svc")
     page.text_area(key="emo_cls_text").input("I hate this, so angry and furious 😡").run()
     page.button(key="emo_cls_go").click().run()

@@ -233,3 +233,50 @@ def test_transformer_hybrid_averages_its_members_refits_and_reloads(small_data, 
     assert loaded.kind == "transformer_hybrid"
     assert np.allclose(loaded.predict_proba(texts), result.model.predict_proba(texts),
                        atol=1e-5)
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_ensemble_averages_seeded_copies_refits_and_reloads(small_data, tiny_bert_base,
+                                                            tmp_path, pooling):
+    """ensemble_size=2: the first copy picks the epoch count by early stopping, the second
+    (next seed, that epoch count, every row) differs from it; the head's probabilities are
+    the mean of the two networks'; both are saved and reload to the same numbers; the refit
+    trains both again on every row."""
+    import torch
+
+    config = TransformerConfig(epochs=3, batch_size=16, patience=5, ensemble_size=2,
+                               pooling=pooling, bf16="off")
+    fractions, messages = [], []
+    result = train(small_data, TrainConfig(model="transformer", name=f"ens-{pooling}"),
+                   tmp_path, base=tiny_bert_base, transformer=config,
+                   progress=lambda f, m: (fractions.append(f), messages.append(m)))
+    head, info = result.model.head, result.model.info
+    assert len(head.networks) == 2
+    assert info["ensemble"]["size"] == 2 and info["ensemble"]["seeds"] == [0, 1]
+    assert info["ensemble"]["epochs"] == [info["epochs_run"]] * 2   # the refit: fixed epochs
+    assert info["selection"]["best_epoch"] == info["epochs_run"]
+    first, second = (dict(n.named_parameters()) for n in head.networks)
+    assert any(not torch.equal(first[k], second[k]) for k in first)
+    texts = small_data.texts[:10]
+    enc = head.tokenizer(result.model.prepare(texts), truncation=True, padding=True,
+                         max_length=head.max_length, return_tensors="pt")
+    with torch.no_grad():
+        each = [torch.softmax(n(**enc).logits, -1).numpy() for n in head.networks]
+    assert np.allclose(result.model.predict_proba(texts), np.mean(each, axis=0), atol=1e-5)
+    assert not np.allclose(each[0], each[1], atol=1e-4)
+    folder = tmp_path / "emotion_models" / f"ens-{pooling}"
+    assert (folder / "encoder").is_dir() and (folder / "encoder-1").is_dir()
+    assert not (folder / "encoder-1" / "tokenizer.json").exists()
+    loaded = load_model(f"ens-{pooling}", tmp_path)
+    assert len(loaded.head.networks) == 2
+    assert np.allclose(loaded.predict_proba(texts), result.model.predict_proba(texts),
+                       atol=1e-5)
+    assert any("ensemble member 2/2" in m for m in messages)
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_ensemble_size_is_validated():
+    with pytest.raises(UserError, match="ensemble_size"):
+        TransformerConfig(ensemble_size=0)
+    with pytest.raises(UserError, match="ensemble_size"):
+        TrainConfig(model="transformer", name="x", ensemble_size=9)
