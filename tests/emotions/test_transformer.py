@@ -13,6 +13,11 @@ from core.emotions.transformer import TransformerConfig, class_weights, layerwis
 from core.errors import UserError
 
 
+def one_copy(**fields) -> TransformerConfig:
+    """One fine-tuned copy (the two-copy default has its own tests, below): half the time."""
+    return TransformerConfig(ensemble_size=1, **fields)
+
+
 def test_class_weights_known_answer():
     """n=4, K=2, counts [3, 1] -> [4/(2*3), 4/(2*1)] = [0.667, 2.0]."""
     assert np.allclose(class_weights(np.array([0, 0, 0, 1]), 2), [4 / 6, 2.0])
@@ -31,7 +36,7 @@ def test_config_validation(kwargs, match):
 def test_fine_tune_tiny_bert_reports_and_reloads(small_data, tiny_bert_base, tmp_path,
                                                  imbalance):
     losses, fractions = [], []
-    config = TransformerConfig(epochs=2, batch_size=16, imbalance=imbalance, patience=5)
+    config = one_copy(epochs=2, batch_size=16, imbalance=imbalance, patience=5)
     result = train(small_data, TrainConfig(model="transformer", name=f"tiny-{imbalance}"),
                    tmp_path, progress=lambda f, m: fractions.append(f),
                    on_loss=losses.append, base=tiny_bert_base, transformer=config)
@@ -77,8 +82,8 @@ def test_early_stopping_keeps_the_best_epoch(small_data, tiny_bert_base, tmp_pat
     after epoch 1: patience 2 stops after epoch 3 of 10 and keeps epoch 1's weights. Progress
     messages carry the elapsed time and an ETA."""
     messages = []
-    config = TransformerConfig(epochs=10, batch_size=16, learning_rate=1e-12, patience=2,
-                               bf16="off")
+    config = one_copy(epochs=10, batch_size=16, learning_rate=1e-12, patience=2,
+                      bf16="off")
     result = train(small_data, TrainConfig(model="transformer", name="es", refit=False),
                    tmp_path, progress=lambda f, m: messages.append(m), base=tiny_bert_base,
                    transformer=config, save=False)
@@ -91,8 +96,8 @@ def test_early_stopping_keeps_the_best_epoch(small_data, tiny_bert_base, tmp_pat
 def test_refit_trains_the_chosen_epochs_on_every_row(small_data, tiny_bert_base, tmp_path):
     """The saved transformer is refit on train + held-out rows for the epoch count early
     stopping chose (no validation rows); the test metrics are the first model's."""
-    config = TransformerConfig(epochs=10, batch_size=16, learning_rate=1e-12, patience=2,
-                               bf16="off")
+    config = one_copy(epochs=10, batch_size=16, learning_rate=1e-12, patience=2,
+                      bf16="off")
     progress = []
     result = train(small_data, TrainConfig(model="transformer", name="rf"), tmp_path,
                    base=tiny_bert_base, transformer=config, save=False,
@@ -119,8 +124,8 @@ def test_warmup_then_linear_decay(small_data, tiny_bert_base, tmp_path, monkeypa
         return real_step(self, *a, **k)
 
     monkeypatch.setattr(torch.optim.AdamW, "step", step)
-    config = TransformerConfig(epochs=2, batch_size=8, learning_rate=1e-3, warmup_ratio=0.2,
-                               patience=5, bf16="off")
+    config = one_copy(epochs=2, batch_size=8, learning_rate=1e-3, warmup_ratio=0.2,
+                      patience=5, bf16="off")
     train(small_data, TrainConfig(model="transformer", name="wu"), tmp_path,
           base=tiny_bert_base, transformer=config, save=False)
     peak = int(np.argmax(seen))
@@ -158,8 +163,8 @@ def test_layer_decay_keeps_its_ratios_through_warmup_and_decay(small_data, tiny_
         return real_step(self, *a, **k)
 
     monkeypatch.setattr(torch.optim.AdamW, "step", step)
-    config = TransformerConfig(epochs=2, batch_size=8, learning_rate=1e-3, layer_decay=0.5,
-                               patience=5, bf16="off")
+    config = one_copy(epochs=2, batch_size=8, learning_rate=1e-3, layer_decay=0.5,
+                      patience=5, bf16="off")
     result = train(small_data, TrainConfig(model="transformer", name="ld", refit=False),
                    tmp_path, base=tiny_bert_base, transformer=config, save=False)
     assert result.model.info["layer_decay"] == 0.5
@@ -191,7 +196,7 @@ def test_pooling_choice_trains_saves_and_reloads(small_data, tiny_bert_base, tmp
     """Mean pooling saves the bare encoder + ``classifier.safetensors`` and starts its head
     from a linear probe; ``cls`` keeps transformers' own head. Both reload to the same
     probabilities."""
-    config = TransformerConfig(epochs=1, batch_size=16, pooling=pooling, bf16="off")
+    config = one_copy(epochs=1, batch_size=16, pooling=pooling, bf16="off")
     result = train(small_data, TrainConfig(model="transformer", name=f"p-{pooling}",
                                            refit=False), tmp_path, base=tiny_bert_base,
                    transformer=config)
@@ -211,7 +216,7 @@ def test_transformer_hybrid_averages_its_members_refits_and_reloads(small_data, 
                                                                     tmp_path):
     """The mean of the TF-IDF logistic regression and the fine-tuned encoder, each trained
     its own way; the refit reuses the member's C and the epoch count early stopping chose."""
-    config = TransformerConfig(epochs=2, batch_size=16, patience=5)
+    config = one_copy(epochs=2, batch_size=16, patience=5)
     result = train(small_data, TrainConfig(model="transformer_hybrid", name="tfh"), tmp_path,
                    base=tiny_bert_base, transformer=config)
     words, encoder = result.model.head.members
