@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -239,12 +240,10 @@ def _copies_note(model, test) -> str:
     head = model.head
     if len(getattr(head, "networks", [])) < 2:
         return ""
-    scores = []
-    for network in head.networks:
-        model.head = TransformerHead(network, head.tokenizer, head.max_length)
-        scores.append(f"{evaluate(model, test)['macro_f1']:.3f}")
-    model.head = head
-    return f" copies alone: {', '.join(scores)}"
+    scores = [evaluate(replace(model, head=TransformerHead(net, head.tokenizer,
+                                                           head.max_length)), test)["macro_f1"]
+              for net in head.networks]
+    return " copies alone: " + ", ".join(f"{v:.3f}" for v in scores)
 
 
 def _transformer_note(info: dict) -> str:

@@ -33,6 +33,12 @@ ENCODER_MODELS = ("sentence_logreg", "transformer")
 ENSEMBLE_SIZE = 2
 
 
+def check_ensemble_size(n: int) -> None:
+    """The one rule for how many fine-tuned copies a transformer may average: 1 to 5."""
+    if not 1 <= n <= 5:
+        raise UserError(f"ensemble_size must be between 1 and 5, got {n}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     model: str = field(metadata={"help": "the model to train: " + " | ".join(MODELS)})
@@ -68,8 +74,7 @@ class TrainConfig:
         check_name(self.name, "model")
         if not 2 <= self.cv_folds <= 10:
             raise UserError(f"cv_folds must be between 2 and 10, got {self.cv_folds}")
-        if not 1 <= self.ensemble_size <= 5:
-            raise UserError(f"ensemble_size must be between 1 and 5, got {self.ensemble_size}")
+        check_ensemble_size(self.ensemble_size)
         if not 0.05 <= self.test_size <= 0.5:
             raise UserError(f"test_size must be between 0.05 and 0.5, got {self.test_size}")
 

@@ -127,13 +127,13 @@ def _write(model: EmotionModel, tmp: Path) -> None:
         (tmp / "features.json").write_text(json.dumps(model.features.to_json()))
         np.savez_compressed(tmp / "weights.npz", idf=model.features.idf, **model.head.arrays())
     else:
+        mean = hasattr(model.head.model, "init_head")    # MeanPoolClassifier
         for j, network in enumerate(model.head.networks):
-            if hasattr(network, "init_head"):    # MeanPoolClassifier
+            if mean:
                 network.save(tmp / _encoder_folder(j))
-                settings["pooling"] = "mean"
             else:
                 network.save_pretrained(tmp / _encoder_folder(j), safe_serialization=True)
-                settings["pooling"] = "cls"
+        settings["pooling"] = "mean" if mean else "cls"
         model.head.tokenizer.save_pretrained(tmp / "encoder")
         settings["max_length"] = model.head.max_length
         settings["encoders"] = len(model.head.networks)

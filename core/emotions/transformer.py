@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.emotions.config import ENSEMBLE_SIZE
+from core.emotions.config import ENSEMBLE_SIZE, check_ensemble_size
 from core.emotions.datasets import oversample_indices
 from core.errors import UserError
 from core.training.precision import bf16_supported
@@ -86,8 +86,7 @@ class TransformerConfig:
             raise UserError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if not 0 < self.layer_decay <= 1:
             raise UserError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
-        if not 1 <= self.ensemble_size <= 5:
-            raise UserError(f"ensemble_size must be between 1 and 5, got {self.ensemble_size}")
+        check_ensemble_size(self.ensemble_size)
         if self.bf16 not in BF16_MODES:
             raise UserError(f"bf16 must be one of {'|'.join(BF16_MODES)}, got {self.bf16!r}")
         if self.pooling not in POOLINGS:
@@ -179,9 +178,13 @@ def fine_tune_ensemble(texts: list[str], y: np.ndarray, labels: list[str],
     from dataclasses import replace
 
     n = config.ensemble_size
-    share = (lambda j: None) if progress is None else (
-        lambda j: lambda f, m: progress((j + f) / n, f"ensemble member {j + 1}/{n}: {m}"
-                                        if n > 1 else m))
+
+    def share(j: int) -> Progress:
+        """Copy j's progress as its 1/n of the whole run, its messages prefixed."""
+        if progress is None or n == 1:
+            return progress
+        return lambda f, m: progress((j + f) / n, f"ensemble member {j + 1}/{n}: {m}")
+
     head, info = fine_tune(texts, y, labels, config, base, share(0), on_loss)
     epochs = max(1, info["best_epoch"] or config.epochs)
     extra, seconds = [], [info["train_seconds"]]
