@@ -194,7 +194,8 @@ def bench_models(args, data_dir: Path) -> None:
                               emoji_features=emoji,
                               **({"epochs": args.epochs} if args.epochs else {}),
                               **({"ensemble_size": args.ensemble_size}
-                                 if args.ensemble_size else {}))
+                                 if args.ensemble_size else {}),
+                              **({"distill": args.distill} if args.distill is not None else {}))
             tcfg = None
             if model == "transformer" and (args.pooling or args.learning_rate or args.no_probe
                                            or args.layer_decay):
@@ -202,7 +203,7 @@ def bench_models(args, data_dir: Path) -> None:
 
                 base_cfg = TransformerConfig(epochs=cfg.epochs)
                 tcfg = TransformerConfig(
-                    epochs=cfg.epochs, ensemble_size=cfg.ensemble_size,
+                    epochs=cfg.epochs, ensemble_size=cfg.ensemble_size, distill=cfg.distill,
                     pooling=args.pooling or base_cfg.pooling,
                     learning_rate=args.learning_rate or base_cfg.learning_rate,
                     probe_init=not args.no_probe,
@@ -251,7 +252,16 @@ def _transformer_note(info: dict) -> str:
     return (f"pooling {info.get('pooling')}, lr {info.get('learning_rate')}, layer decay "
             f"{info.get('layer_decay', 1.0)}, best epoch "
             f"{sel.get('best_epoch')}/{sel.get('epochs_run')} (val macro-F1 "
-            f"{sel.get('best_val_macro_f1')}), refit {info.get('refit_seconds', 0):.0f} s")
+            f"{sel.get('best_val_macro_f1')}), refit {info.get('refit_seconds', 0):.0f} s"
+            + _distill_note(info.get("distill") or {}))
+
+
+def _distill_note(d: dict) -> str:
+    if not d.get("used"):
+        return ", no distillation"
+    return (f", distilled (weight {d['weight']}) from {d.get('teacher')} {d.get('params')}, "
+            f"teacher out-of-fold macro-F1 {d.get('teacher_oof_macro_f1')} "
+            f"({d.get('seconds')} s)")
 
 
 def _eta_printer():
@@ -285,6 +295,9 @@ def main() -> None:
     ap.add_argument("--no-probe", action="store_true", help="transformer: random head start")
     ap.add_argument("--ensemble-size", type=int, default=0,
                     help="transformer: fine-tuned copies averaged (0: default)")
+    ap.add_argument("--distill", type=float, default=None,
+                    help="transformer: weight of the TF-IDF teacher's soft targets (0: off; "
+                         "default: the CLI's)")
     ap.add_argument("--emoji", choices=("on", "off", "both"), default="on",
                     help="TF-IDF models: with the emoji-predictor features (the default), "
                          "without, or both in the same run")

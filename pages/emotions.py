@@ -11,7 +11,6 @@ import streamlit as st
 from core import st_cache
 from core.emotions import analysis, compare, datasets, workflow
 from core.emotions.compare import MODEL_LABELS
-from core.emotions.config import ENSEMBLE_SIZE
 from core.emotions.nltk_data import ensure_nltk_data
 from core.emotions.preprocess import PreprocessConfig
 from pages._emotions_classify import classify_tab
@@ -100,8 +99,7 @@ with tab_data:
     if oversample:
         with shown_errors():
             bar(workflow.oversampling_counts(grouped), "emo_dist_os", color="split",
-                barmode="group", title="Training split before/after oversampling; test split "
-                                       "untouched")
+                barmode="group", title=workflow.OVERSAMPLING_TITLE)
 
 # --- Train & compare ------------------------------------------------------------------------
 with tab_train:
@@ -113,8 +111,10 @@ with tab_train:
     epochs = c3.number_input("Transformer epochs (most)", 1, 20, 6, key="emo_epochs")
     refit = c1.toggle("Refit on every row", True, key="emo_refit", help=workflow.REFIT_HELP)
     emoji = c2.toggle("Emoji-predictor features", True, key="emo_emoji", help=workflow.EMOJI_HELP)
-    copies = c3.number_input("Transformer copies averaged", 1, 5, ENSEMBLE_SIZE,
+    copies = c3.number_input("Transformer copies averaged", 1, 5, compare.ENSEMBLE_SIZE,
                              key="emo_ensemble", help=workflow.ENSEMBLE_HELP)
+    distill = c1.toggle("Transformer learns from the TF-IDF model", True, key="emo_distill",
+                        help=workflow.DISTILL_HELP)
     st.caption(workflow.training_caption(settings.classifier_model))
     if st.button("Train and compare", type="primary", key="emo_train",
                  disabled=not chosen or job_running("emo-train") or locked("train"),
@@ -122,11 +122,11 @@ with tab_train:
         with shown_errors():
             configs = compare.plan(chosen, prefix, oversample=oversample, cv_folds=folds,
                                    epochs=epochs, preprocess=config, group_map=mapping,
-                                   refit=refit, emoji_features=emoji, ensemble_size=copies)
+                                   refit=refit, emoji_features=emoji, ensemble_size=copies,
+                                   distill=compare.DISTILL if distill else 0.0)
             start_job("emo-train", workflow.training_work(data, configs, DATA_DIR, settings))
-    job_panel("emo-train", title="Training",
-              on_done=lambda snap: state.update(emo_train_outcome=snap["result"]),
-              cancel_note="Stops at the next step; models already finished stay saved.")
+    job_panel("emo-train", title="Training", cancel_note=workflow.CANCEL_NOTE,
+              on_done=lambda snap: state.update(emo_train_outcome=snap["result"]))
     for call, text in workflow.outcome_messages(state.get("emo_train_outcome") or {}):
         getattr(st, call)(text)
     results = compare.results_table(DATA_DIR)

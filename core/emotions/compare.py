@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.emotions.config import ENCODER_MODELS, ENSEMBLE_SIZE
+from core.emotions.config import DISTILL, ENCODER_MODELS, ENSEMBLE_SIZE
 from core.emotions.datasets import LabelledData, check_texts
 from core.emotions.models_store import list_models, model_summary
 from core.emotions.preprocess import PreprocessConfig
@@ -45,19 +45,22 @@ class _Cancelled(Exception):
 def plan(models: list[str], prefix: str, *, oversample: bool = False, cv_folds: int = 3,
          epochs: int = 6, preprocess: PreprocessConfig | None = None,
          group_map: dict[str, str] | None = None, refit: bool = True,
-         emoji_features: bool = True, ensemble_size: int = ENSEMBLE_SIZE) -> list[TrainConfig]:
+         emoji_features: bool = True, ensemble_size: int = ENSEMBLE_SIZE,
+         distill: float = DISTILL) -> list[TrainConfig]:
     """One config per model, saved as ``<prefix>-<model>``; the transformer keeps its own
     light preprocessing, classical models use ``preprocess``; ``refit``: the saved model is
     refit on every row once the held-out split is scored; ``emoji_features``: the TF-IDF
     models append the emoji predictor's probabilities; ``ensemble_size``: fine-tuned
-    transformer copies averaged."""
+    transformer copies averaged; ``distill``: the transformer's weight on the TF-IDF
+    teacher's soft targets (0 = labels only)."""
     if not models:
         raise UserError("choose at least one model to train")
     return [TrainConfig(model=m, name=f"{prefix.strip()}-{m}", oversample=oversample,
                         cv_folds=int(cv_folds), epochs=int(epochs),
                         preprocess=None if m in ENCODER_MODELS else preprocess,
                         group_map=group_map or None, refit=refit,
-                        emoji_features=emoji_features, ensemble_size=int(ensemble_size))
+                        emoji_features=emoji_features, ensemble_size=int(ensemble_size),
+                        distill=float(distill))
             for m in models]
 
 

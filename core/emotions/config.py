@@ -32,6 +32,16 @@ ENCODER_MODELS = ("sentence_logreg", "transformer")
 #: measures 1 against 2).
 ENSEMBLE_SIZE = 2
 
+#: Weight of the TF-IDF teacher's soft targets when fine-tuning the transformer (knowledge
+#: distillation, core.emotions.distill; docs/emotions.md measures 0 against 0.5).
+DISTILL = 0.5
+
+
+def check_distill(weight: float) -> None:
+    """The one rule for the distillation weight: 0 (labels only) up to, not including, 1."""
+    if not 0 <= weight < 1:
+        raise UserError(f"distill must be in [0, 1), got {weight}")
+
 
 def check_ensemble_size(n: int) -> None:
     """The one rule for how many fine-tuned copies a transformer may average: 1 to 5."""
@@ -55,6 +65,9 @@ class TrainConfig:
     ensemble_size: int = field(default=ENSEMBLE_SIZE, metadata={
         "help": "transformer: fine-tuned copies averaged, each with its own seed (the first "
                 "picks the epoch count by early stopping); 1 = one model"})
+    distill: float = field(default=DISTILL, metadata={
+        "help": "transformer: weight of the TF-IDF logistic regression's out-of-fold "
+                "probabilities as soft targets (knowledge distillation); 0 = the labels alone"})
     preprocess: PreprocessConfig | None = field(default=None, metadata={
         "help": "preprocessing; None = the default for the model kind"})
     min_df: int = field(default=1, metadata={"help": "TF-IDF: drop terms in fewer documents"})
@@ -75,6 +88,7 @@ class TrainConfig:
         if not 2 <= self.cv_folds <= 10:
             raise UserError(f"cv_folds must be between 2 and 10, got {self.cv_folds}")
         check_ensemble_size(self.ensemble_size)
+        check_distill(self.distill)
         if not 0.05 <= self.test_size <= 0.5:
             raise UserError(f"test_size must be between 0.05 and 0.5, got {self.test_size}")
 

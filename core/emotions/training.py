@@ -129,9 +129,12 @@ def _sentence_cv(X, y, config: TrainConfig, n_classes, labels, progress, params)
 
 
 def _fit_transformer(texts, y, labels, config, pre, progress, on_loss, base, settings,
-                     transformer, epochs=None):
+                     transformer, epochs=None, data_dir=None, teacher_params=None):
     """(model, info, cv) for the fine-tuned encoder; ``epochs`` fixed = a refit without a
-    validation split (the number the first run's early stopping chose)."""
+    validation split (the number the first run's early stopping chose). With
+    ``config.distill > 0`` it learns from the TF-IDF teacher's soft targets too
+    (:mod:`core.emotions.distill`; ``teacher_params``: the C and weighting the first run's
+    teacher chose, so the refit does not search again)."""
     from dataclasses import replace
 
     from core.loaders import load_classifier_base
@@ -140,16 +143,36 @@ def _fit_transformer(texts, y, labels, config, pre, progress, on_loss, base, set
         raise ValueError("the transformer needs base= or settings= to load its encoder")
     tcfg = transformer or TransformerConfig(
         epochs=config.epochs, seed=config.seed, ensemble_size=config.ensemble_size,
+        distill=config.distill,
         imbalance="oversample" if config.oversample else "class_weights")
     if epochs is not None:
         tcfg = replace(tcfg, epochs=epochs, val_fraction=0.0)
     base = base or (lambda labs: load_classifier_base(settings, labs))
     cleaned = _preprocess(pre.text, texts, _scaled(progress, 0.0, 0.5))   # ends at 0.05
+    teacher = None
+    if tcfg.distill > 0:
+        teacher = _tfidf_teacher(texts, y, len(labels), config, settings, data_dir,
+                                 teacher_params, _scaled(progress, 0.05, 0.5))  # to 0.1
     head, info = fine_tune_ensemble(cleaned, y, labels, tcfg, base,
-                                    _scaled(progress, 0.05, 0.95), on_loss)
+                                    _scaled(progress, 0.1, 0.9), on_loss, teacher)
     cv = {"folds": 0, "method": "validation split (early stopping)",
           "validation_rows": info["validation_rows"], "macro_f1_mean": info["best_val_macro_f1"]}
     return EmotionModel(config.name, "transformer", labels, pre.config, head, info=info), cv
+
+
+def _tfidf_teacher(texts, y, n_classes, config, settings, data_dir, params, progress):
+    """The distillation teacher over ``texts``: the default TF-IDF preprocessing (tokens) and
+    the emoji block when ``config.emoji_features``, as ``--model logreg`` would train."""
+    from core.emotions.distill import TfidfTeacher
+    from core.emotions.preprocess import PreprocessConfig
+
+    if data_dir is None:
+        raise ValueError("distillation needs data_dir (the TF-IDF preprocessing's WordNet)")
+    classical = cached_preprocessor(PreprocessConfig(), Path(data_dir))
+    tokens = _preprocess(classical.tokens, texts, progress)
+    _, emoji = _emoji_block(texts, config, settings)
+    return TfidfTeacher(tokens, emoji, np.asarray(y), n_classes, config.seed, config.min_df,
+                        params)
 
 
 def _fit_sentence(texts, y, labels, config, pre, progress, settings, encoder, params=None):
@@ -258,9 +281,11 @@ def _fit_transformer_hybrid(texts, y, labels, config, pre, progress, on_loss, ba
                                      _scaled(progress, 0.0, 0.15), params.get("logreg"),
                                      settings)
     light = cached_preprocessor(TRANSFORMER_CONFIG, Path(data_dir))
-    encoder, encoder_cv = _fit_transformer(texts, y, labels, config, light,
-                                           _scaled(progress, 0.15, 0.85), on_loss, base,
-                                           settings, transformer, epochs=params.get("epochs"))
+    # its partner is the teacher already: distilling would count the regression twice
+    encoder, encoder_cv = _fit_transformer(
+        texts, y, labels, replace(config, distill=0.0), light, _scaled(progress, 0.15, 0.85),
+        on_loss, base, settings, transformer and replace(transformer, distill=0.0),
+        epochs=params.get("epochs"))
     for member in (words, encoder):
         member.data_dir = Path(data_dir)
     chosen = {"logreg": words.info.get("params") or params.get("logreg"),
@@ -322,7 +347,7 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     t0 = time.perf_counter()
     if config.model == "transformer":
         model, cv = _fit_transformer(texts_train, y, labels, config, pre, scaled, on_loss, base,
-                                     settings, transformer)
+                                     settings, transformer, data_dir=data_dir)
     elif config.model == "sentence_logreg":
         model, cv = _fit_sentence(texts_train, y, labels, config, pre, scaled, settings, encoder)
     elif config.model == "hybrid":
@@ -348,7 +373,9 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
         if config.model == "transformer":
             model, _ = _fit_transformer(data.texts, y_all, labels, config, pre, scaled, on_loss,
                                         base, settings, transformer,
-                                        epochs=max(1, first_info["best_epoch"]))
+                                        epochs=max(1, first_info["best_epoch"]),
+                                        data_dir=data_dir,
+                                        teacher_params=first_info["distill"].get("params"))
             model.info = {**model.info, "selection": {
                 k: first_info[k] for k in ("epochs_run", "best_epoch", "best_val_macro_f1",
                                            "validation_rows")}}

@@ -39,12 +39,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.emotions.config import ENSEMBLE_SIZE, check_ensemble_size
+from core.emotions.config import DISTILL, ENSEMBLE_SIZE, check_distill, check_ensemble_size
 from core.emotions.datasets import oversample_indices
 from core.errors import UserError
 from core.training.precision import bf16_supported
 
 Progress = Callable[[float, str], None] | None
+#: training rows -> their (rows, classes) soft targets or None (core.emotions.distill)
+Teacher = Callable[[np.ndarray], np.ndarray | None] | None
 
 
 BF16_MODES = ("auto", "on", "off")
@@ -69,6 +71,7 @@ class TransformerConfig:
     probe_init: bool = True            # mean pooling: start the head from a linear probe
     layer_decay: float = 1.0           # learning rate x decay**(layers above); 1.0 = one rate
     ensemble_size: int = ENSEMBLE_SIZE  # fine-tuned copies (seeds seed, seed+1, ...) averaged
+    distill: float = DISTILL            # weight a of the teacher's soft targets (0: labels only)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -87,6 +90,7 @@ class TransformerConfig:
         if not 0 < self.layer_decay <= 1:
             raise UserError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
         check_ensemble_size(self.ensemble_size)
+        check_distill(self.distill)
         if self.bf16 not in BF16_MODES:
             raise UserError(f"bf16 must be one of {'|'.join(BF16_MODES)}, got {self.bf16!r}")
         if self.pooling not in POOLINGS:
@@ -165,8 +169,8 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 def fine_tune_ensemble(texts: list[str], y: np.ndarray, labels: list[str],
                        config: TransformerConfig, base: Callable[[list[str]], tuple],
                        progress: Progress = None,
-                       on_loss: Callable[[dict], None] | None = None
-                       ) -> tuple[TransformerHead, dict]:
+                       on_loss: Callable[[dict], None] | None = None,
+                       teacher: Teacher = None) -> tuple[TransformerHead, dict]:
     """``config.ensemble_size`` fine-tuned copies whose probabilities are averaged (a deep
     ensemble, Lakshminarayanan et al. 2017): the first as :func:`fine_tune` (early stopping
     on the validation split picks its epoch count), each other with the next seed, that
@@ -185,13 +189,13 @@ def fine_tune_ensemble(texts: list[str], y: np.ndarray, labels: list[str],
             return progress
         return lambda f, m: progress((j + f) / n, f"ensemble member {j + 1}/{n}: {m}")
 
-    head, info = fine_tune(texts, y, labels, config, base, share(0), on_loss)
+    head, info = fine_tune(texts, y, labels, config, base, share(0), on_loss, teacher)
     epochs = max(1, info["best_epoch"] or config.epochs)
     extra, seconds = [], [info["train_seconds"]]
     for j in range(1, n):
         member, member_info = fine_tune(
             texts, y, labels, replace(config, seed=config.seed + j, epochs=epochs,
-                                      val_fraction=0.0), base, share(j))
+                                      val_fraction=0.0), base, share(j), teacher=teacher)
         extra.append(member.model)
         seconds.append(member_info["train_seconds"])
     info["ensemble"] = {"size": n, "seeds": [config.seed + j for j in range(n)],
@@ -202,8 +206,14 @@ def fine_tune_ensemble(texts: list[str], y: np.ndarray, labels: list[str],
 
 def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: TransformerConfig,
               base: Callable[[list[str]], tuple], progress: Progress = None,
-              on_loss: Callable[[dict], None] | None = None) -> tuple[TransformerHead, dict]:
+              on_loss: Callable[[dict], None] | None = None,
+              teacher: Teacher = None) -> tuple[TransformerHead, dict]:
     """Train on (texts, y); returns the best-epoch head and a history/info dict.
+
+    With ``config.distill = a > 0`` and a ``teacher`` (called once with the training rows,
+    never the validation rows), each batch's loss is ``(1 - a) · CE(labels) + a ·
+    KL(teacher || student)`` (knowledge distillation, Hinton et al. 2015; the class weights
+    apply to the label term); without either, the label term alone.
 
     Runs on the one training stack (:class:`core.training.trainer.BatchTrainer` with a
     :class:`core.training.callbacks.HooksCallback`): every step's loss reaches ``on_loss`` and
@@ -224,6 +234,10 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
               if splittable else (np.arange(len(y)), np.arange(0)))
     if config.imbalance == "oversample":
         tr = tr[oversample_indices(y[tr], config.seed)]
+    if progress and teacher is not None and config.distill > 0:
+        progress(0.0, "the TF-IDF teacher's out-of-fold probabilities for the training rows")
+    soft = (teacher(tr) if teacher is not None and config.distill > 0 else None)
+    soft = None if soft is None else torch.tensor(soft, dtype=torch.float32)
     weights = (torch.tensor(class_weights(y[tr], k), dtype=torch.float32)
                if config.imbalance == "class_weights" else None)
     model, tokenizer = base(labels)
@@ -259,14 +273,20 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
     def epoch_batches(_epoch: int) -> list[dict]:
         return [{**tokenizer([texts[i] for i in tr[rows]], truncation=True, padding=True,
                              max_length=max_length, return_tensors="pt"),
-                 "labels": torch.tensor(y[tr[rows]])}
+                 "labels": torch.tensor(y[tr[rows]]),
+                 **({"soft": soft[rows]} if soft is not None else {})}
                 for rows in length_batches(lengths[tr], config.batch_size, rng)]
 
     def loss(model, batch: dict):
-        target = batch.pop("labels")
+        target, teach = batch.pop("labels"), batch.pop("soft", None)
         logits = model(**batch).logits
-        return torch.nn.functional.cross_entropy(
+        hard = torch.nn.functional.cross_entropy(
             logits, target, weight=weights.to(logits.device) if weights is not None else None)
+        if teach is None:
+            return hard
+        log_q = torch.log_softmax(logits.float(), dim=-1)
+        return ((1 - config.distill) * hard + config.distill * torch.nn.functional.kl_div(
+            log_q, teach.to(log_q.device), reduction="batchmean"))
 
     started = time.perf_counter()
 
@@ -305,6 +325,8 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
             "max_length": max_length, "bf16": use_bf16, "learning_rate": config.learning_rate,
             "layer_decay": config.layer_decay, "warmup_ratio": config.warmup_ratio,
             "batch_size": config.batch_size,
+            "distill": {"weight": config.distill, "used": soft is not None,
+                        **getattr(teacher, "report", {})},
             "history": history, "train_seconds": round(time.perf_counter() - t0, 2)}
     return TransformerHead(model, tokenizer, config.max_length), info
 

@@ -42,6 +42,13 @@ REFIT_HELP = ("After the held-out test split is scored, each saved model is refi
 ENSEMBLE_HELP = ("The transformer is fine-tuned this many times with different seeds and their "
                  "probabilities are averaged: steadier and usually a little better, at about "
                  "this many times the training time, prediction time and disk. 1 = one model.")
+OVERSAMPLING_TITLE = "Training split before/after oversampling; test split untouched"
+CANCEL_NOTE = "Stops at the next step; models already finished stay saved."
+#: The "Transformer learns from the TF-IDF model" toggle's help.
+DISTILL_HELP = ("Knowledge distillation: while fine-tuning, the transformer also learns from the "
+                "class probabilities the TF-IDF logistic regression gives each training tweet "
+                "(predicted out of fold), not only from the labels. About a minute more "
+                "training; the saved model is the transformer alone. Off = labels only.")
 #: The "Emoji-predictor features" toggle's help.
 EMOJI_HELP = ("TF-IDF models also read the 151 emoji probabilities that a frozen fastText emoji "
               "predictor gives each tweet (shown under the preprocessing steps).")
