@@ -20,7 +20,9 @@ device supports it (CUDA bf16, or a CPU with AVX512-BF16 / AMX). ``progress(frac
 message)`` (with the elapsed time and an ETA) and ``on_loss(record)`` report as it trains.
 :func:`fine_tune_ensemble` trains ``ensemble_size`` such copies with consecutive seeds and
 averages their probabilities (default 2: +0.008 macro-F1 on average over five benchmark runs,
-2.3-2.8x the training time; ``docs/emotions.md``).
+2.3-2.8x the training time; ``docs/emotions.md``). With a ``teacher``
+(:class:`core.emotions.distill.TfidfTeacher`) and ``distill = a > 0`` each copy also learns
+from the TF-IDF regression's out-of-fold probabilities (knowledge distillation).
 Saving/loading is in :mod:`core.emotions.models_store` (safetensors + tokenizer JSON).
 
 Example (what ``emotions train --model transformer`` runs)::

@@ -27,7 +27,7 @@ def wait_for_training(at: AppTest) -> None:
     """Training runs as a background job (core.jobs): wait for it, then poll like the page."""
     from core.jobs import REGISTRY
 
-    assert REGISTRY.get("emo-train", session=at.session_state["session_id"]).wait(120)
+    assert REGISTRY.get("emo-train", session=at.session_state["session_id"]).wait(300)
     at.run()
     at.run()
 
@@ -88,6 +88,8 @@ def test_train_compare_classify_and_rate(page, app_settings, tiny_bert_base, mon
     fine_tuned = json.loads((app_settings.data_dir / "emotion_models" / "page-transformer"
                              / "settings.json").read_text())
     assert fine_tuned["encoders"] == 2 == fine_tuned["info"]["ensemble"]["size"]  # the default
+    distilled = fine_tuned["info"]["distill"]                 # the toggle's default: on
+    assert distilled["used"] and distilled["weight"] == 0.5 and "emoji" in distilled["teacher"]
     page.selectbox(key="emo_cls_model").set_value("page-linear_svc")
     page.text_area(key="emo_cls_text").input("I hate this, so angry and furious 😡").run()
     page.button(key="emo_cls_go").click().run()
@@ -109,6 +111,25 @@ def test_emoji_toggle_off_saves_models_without_the_predictor(page, app_settings)
     saved = json.loads((app_settings.data_dir / "emotion_models" / "page-linear_svc"
                         / "settings.json").read_text())
     assert "emoji_signal" not in saved and saved["info"]["emoji_features"] is False
+
+
+def test_distill_toggle_off_trains_the_transformer_from_the_labels_alone(
+        page, app_settings, tiny_bert_base, monkeypatch):
+    """(On, the default, is checked in test_train_compare_classify_and_rate.)"""
+    import core.loaders
+
+    monkeypatch.setattr(core.loaders, "load_classifier_base",
+                        lambda settings, labels: tiny_bert_base(labels))
+    page.multiselect(key="emo_models").set_value(["transformer"])
+    page.number_input(key="emo_epochs").set_value(1)
+    page.number_input(key="emo_ensemble").set_value(1)
+    page.toggle(key="emo_distill").set_value(False).run()
+    page.button(key="emo_train").click().run()
+    wait_for_training(page)
+    assert not page.exception and not page.error
+    saved = json.loads((app_settings.data_dir / "emotion_models" / "page-transformer"
+                        / "settings.json").read_text())
+    assert saved["info"]["distill"] == {"weight": 0.0, "used": False}
 
 
 def test_empty_tweet_gives_clear_error(page):
