@@ -47,7 +47,7 @@ CANCEL_NOTE = "Stops at the next step; models already finished stay saved."
 #: The "Transformer learns from the TF-IDF model" toggle's help.
 DISTILL_HELP = ("Knowledge distillation: while fine-tuning, the transformer also learns from the "
                 "class probabilities the TF-IDF logistic regression gives each training tweet "
-                "(predicted out of fold), not only from the labels. About a minute more "
+                "(predicted out of fold), not only from the labels. A few minutes more "
                 "training; the saved model is the transformer alone. Off = labels only.")
 #: The "Emoji-predictor features" toggle's help.
 EMOJI_HELP = ("TF-IDF models also read the 151 emoji probabilities that a frozen fastText emoji "
