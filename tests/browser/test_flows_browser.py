@@ -117,8 +117,8 @@ def test_emotions_preprocess_train_and_classify(app_server, page):
         wait_idle(page)
     page.get_by_role("button", name="Train and compare").click()
     page.locator("[data-testid='stPlotlyChart']:visible", has_text="Held-out").first.wait_for(
-        timeout=240_000)
-    wait_idle(page, 240_000)
+        timeout=480_000)
+    wait_idle(page, 480_000)
     no_exceptions(page)
     screenshot(page, "emotions-train")
 
