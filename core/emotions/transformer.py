@@ -236,10 +236,12 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
               if splittable else (np.arange(len(y)), np.arange(0)))
     if config.imbalance == "oversample":
         tr = tr[oversample_indices(y[tr], config.seed)]
-    if progress and teacher is not None and config.distill > 0:
-        progress(0.0, "the TF-IDF teacher's out-of-fold probabilities for the training rows")
-    soft = (teacher(tr) if teacher is not None and config.distill > 0 else None)
-    soft = None if soft is None else torch.tensor(soft, dtype=torch.float32)
+    soft = None
+    if teacher is not None and config.distill > 0:
+        if progress:
+            progress(0.0, "the TF-IDF teacher's out-of-fold probabilities for the training rows")
+        targets = teacher(tr)
+        soft = None if targets is None else torch.tensor(targets, dtype=torch.float32)
     weights = (torch.tensor(class_weights(y[tr], k), dtype=torch.float32)
                if config.imbalance == "class_weights" else None)
     model, tokenizer = base(labels)
