@@ -181,7 +181,9 @@ def bench_models(args, data_dir: Path) -> None:
     load = os.getloadavg()[0]
     print(f"# split seed {args.split_seed}; load average at start: {load:.1f}; commit "
           + subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                           text=True, cwd=ROOT).stdout.strip())
+                           text=True, cwd=ROOT).stdout.strip()
+          + ("; no refit: each score is the model trained on its 80% part, so compare it "
+             "only with other --no-refit runs" if args.no_refit else ""))
     print("| set | classes | train/test | model | test macro-F1 | accuracy | CV macro-F1 | "
           "train s (first fit) | wall s (all) |\n|---|---:|---|---|---:|---:|---:|---:|---:|",
           flush=True)
