@@ -197,7 +197,8 @@ def bench_models(args, data_dir: Path) -> None:
                               **({"epochs": args.epochs} if args.epochs else {}),
                               **({"ensemble_size": args.ensemble_size}
                                  if args.ensemble_size else {}),
-                              **({"distill": args.distill} if args.distill is not None else {}))
+                              **({"distill": args.distill} if args.distill is not None else {}),
+                              **({"teacher": args.teacher} if args.teacher else {}))
             tcfg = None
             if model == "transformer" and (args.pooling or args.learning_rate or args.no_probe
                                            or args.layer_decay):
@@ -300,6 +301,8 @@ def main() -> None:
     ap.add_argument("--distill", type=float, default=None,
                     help="transformer: weight of the TF-IDF teacher's soft targets (0: off; "
                          "default: the CLI's)")
+    ap.add_argument("--teacher", choices=("logreg", "hybrid"),
+                    help="transformer: the distillation teacher (default: the CLI's)")
     ap.add_argument("--emoji", choices=("on", "off", "both"), default="on",
                     help="TF-IDF models: with the emoji-predictor features (the default), "
                          "without, or both in the same run")

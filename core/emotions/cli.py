@@ -3,7 +3,7 @@
 - ``preprocess TEXT [--no-emoji]`` -> ``{"steps": [{"name", "text", "tokens"}],
   "predicted_emoji": [{"emoji", "probability"}]}`` (the emoji predictor's top 5)
 - ``train --data F.csv [--text-col C] [--label-col C] --model M --name N [--group-map F.json]
-  [--oversample] [--epochs E] [--ensemble-size N] [--distill A] [--no-refit]
+  [--oversample] [--epochs E] [--ensemble-size N] [--distill A] [--teacher T] [--no-refit]
   [--no-emoji-features]`` ->
   ``{"name", "labels", "cv", "seconds"}``
 - ``evaluate --name N --data F.csv`` -> ``{"accuracy", "macro_f1", "weighted_f1", "per_class"}``
@@ -13,7 +13,7 @@ Heavy imports stay inside the handlers.
 
 from __future__ import annotations
 
-from core.emotions.config import MODELS, TrainConfig
+from core.emotions.config import MODELS, TEACHERS, TrainConfig
 
 
 def _data(args, settings):
@@ -47,7 +47,7 @@ def _cmd_train(args, settings):
     group_map = load_group_map(args.group_map) if args.group_map else None
     config = TrainConfig(model=args.model, name=args.name, oversample=args.oversample,
                          epochs=args.epochs, ensemble_size=args.ensemble_size,
-                         distill=args.distill,
+                         distill=args.distill, teacher=args.teacher,
                          cv_folds=args.cv_folds, seed=args.seed,
                          group_map=group_map, refit=not args.no_refit,
                          emoji_features=not args.no_emoji_features)
@@ -100,7 +100,8 @@ def register(sub) -> None:
                                   overrides={"model": {"choices": MODELS}})
             c.add_argument("--group-map", help="JSON {label: group} applied before training")
             add_dataclass_options(c, TrainConfig, ["oversample", "epochs", "ensemble_size",
-                                                   "distill", "cv_folds", "seed"])
+                                                   "distill", "teacher", "cv_folds", "seed"],
+                                  overrides={"teacher": {"choices": TEACHERS}})
             c.add_argument("--no-refit", action="store_true",
                            help="save the model trained without the held-out split instead of "
                                 "refitting it on every row")

@@ -37,6 +37,14 @@ ENSEMBLE_SIZE = 2
 DISTILL = 0.5
 
 
+#: Which regressions teach the transformer when distilling (core.emotions.distill): ``logreg``,
+#: the TF-IDF (+ emoji) logistic regression; ``hybrid``, it and the logistic regression on
+#: frozen sentence embeddings averaged (the ``hybrid`` model's pair; docs/emotions.md measures
+#: both).
+TEACHERS = ("logreg", "hybrid")
+TEACHER = "logreg"
+
+
 def check_distill(weight: float) -> None:
     """The one rule for the distillation weight: 0 (labels only) up to, not including, 1."""
     if not 0 <= weight < 1:
@@ -68,6 +76,10 @@ class TrainConfig:
     distill: float = field(default=DISTILL, metadata={
         "help": "transformer: weight of the TF-IDF logistic regression's out-of-fold "
                 "probabilities as soft targets (knowledge distillation); 0 = the labels alone"})
+    teacher: str = field(default=TEACHER, metadata={
+        "help": "transformer: the distillation teacher, " + " | ".join(TEACHERS) + " (logreg: "
+                "the TF-IDF logistic regression; hybrid: it averaged with the logistic "
+                "regression on frozen sentence embeddings)"})
     preprocess: PreprocessConfig | None = field(default=None, metadata={
         "help": "preprocessing; None = the default for the model kind"})
     min_df: int = field(default=1, metadata={"help": "TF-IDF: drop terms in fewer documents"})
@@ -89,6 +101,8 @@ class TrainConfig:
             raise UserError(f"cv_folds must be between 2 and 10, got {self.cv_folds}")
         check_ensemble_size(self.ensemble_size)
         check_distill(self.distill)
+        if self.teacher not in TEACHERS:
+            raise UserError(f"teacher must be one of {'|'.join(TEACHERS)}, got {self.teacher!r}")
         if not 0.05 <= self.test_size <= 0.5:
             raise UserError(f"test_size must be between 0.05 and 0.5, got {self.test_size}")
 

@@ -7,7 +7,10 @@ plausible for a tweet, which one hard label per tweet cannot. The teacher here i
 project's TF-IDF logistic regression with the emoji-predictor features (its C and class
 weighting chosen by the usual CV search): on a few thousand tweets it is about as accurate as
 the fine-tuned encoder, and it errs on other tweets (n-grams and emoji against contextual
-meaning), which is what makes its probabilities worth learning from.
+meaning), which is what makes its probabilities worth learning from. Given sentence embeddings
+(``--teacher hybrid``) it is the ``hybrid`` model's pair instead: that regression and one on
+frozen sentence embeddings, averaged; a stronger teacher, not a steadily better one for the
+student (``docs/emotions.md``), so not the default.
 
 Each row's probabilities come out of fold (``FOLDS`` stratified folds over the student's
 training rows, like stacking's ``cross_val_predict``): a teacher scoring rows it was fitted
@@ -37,13 +40,18 @@ class TfidfTeacher:
     """rows -> the TF-IDF (+ emoji) logistic regression's out-of-fold class probabilities.
 
     ``tokens`` and ``emoji`` (the (n, 151) block, or None) cover every row of the training
-    file; ``params`` (C and class weighting) skips the search, as the refit does.
+    file; ``params`` (C and class weighting) skips the search, as the refit does. With
+    ``sentence`` ((n, d) frozen sentence embeddings of the same rows) the teacher is the
+    ``hybrid`` model's pair instead: a second logistic regression on the embeddings, its own
+    search (or ``sentence_params``), the two out-of-fold probabilities averaged 1/2 each.
     """
 
     def __init__(self, tokens: list[list[str]], emoji: np.ndarray | None, y: np.ndarray,
-                 n_classes: int, seed: int = 0, min_df: int = 1, params: dict | None = None):
+                 n_classes: int, seed: int = 0, min_df: int = 1, params: dict | None = None,
+                 sentence: np.ndarray | None = None, sentence_params: dict | None = None):
         self.tokens, self.emoji, self.y = tokens, emoji, np.asarray(y)
         self.n_classes, self.seed, self.min_df, self.params = n_classes, seed, min_df, params
+        self.sentence, self.sentence_params = sentence, sentence_params
         self.report: dict = {}
         self._cache: dict[bytes, np.ndarray | None] = {}
 
@@ -58,11 +66,6 @@ class TfidfTeacher:
         return None if soft is None else soft[inverse]
 
     def _out_of_fold(self, rows: np.ndarray) -> np.ndarray | None:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.metrics import f1_score
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-        from core.emotions.classical import fit_logreg
         from core.emotions.emoji_signal import append_block
         from core.emotions.features import build_features
 
@@ -76,19 +79,42 @@ class TfidfTeacher:
         texts = [self.tokens[i] for i in rows]
         X = append_block(build_features("logreg", self.min_df).fit(texts).transform(texts),
                          None if self.emoji is None else self.emoji[rows])
-        if self.params is None:
-            _, info = fit_logreg(X, y, self.n_classes, self.seed)
-            self.params = info["params"]
-        proba = cross_val_predict(
-            LogisticRegression(max_iter=3000, **self.params), X, y, method="predict_proba",
-            cv=StratifiedKFold(folds, shuffle=True, random_state=self.seed))
-        soft = np.zeros((len(rows), self.n_classes))
-        soft[:, present] = proba
+        soft, self.params = self._fold_probabilities(X, y, present, folds, self.params)
+        name = "logreg (TF-IDF" + (" + emoji features)" if self.emoji is not None else ")")
+        members = {}
+        if self.sentence is not None:
+            sent, self.sentence_params = self._fold_probabilities(
+                self.sentence[rows], y, present, folds, self.sentence_params)
+            members = {"members_oof_macro_f1": {
+                "tfidf": _macro_f1(y, soft), "sentence": _macro_f1(y, sent)},
+                "sentence_params": self.sentence_params}
+            soft = (soft + sent) / 2
+            name += " and logreg (sentence embeddings), averaged"
         self.report = {
-            "used": True, "teacher": "logreg (TF-IDF"
-            + (" + emoji features)" if self.emoji is not None else ")"),
-            "params": self.params, "folds": folds, "rows": len(rows),
-            "teacher_oof_macro_f1": round(float(f1_score(y, soft.argmax(1), average="macro")),
-                                          4),
+            "used": True, "teacher": name, "params": self.params, **members, "folds": folds,
+            "rows": len(rows), "teacher_oof_macro_f1": _macro_f1(y, soft),
             "seconds": round(time.perf_counter() - t0, 2)}
         return soft
+
+    def _fold_probabilities(self, X, y, present, folds, params):
+        """((rows, n_classes) out-of-fold probabilities, the C and weighting used)."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        from core.emotions.classical import fit_logreg
+
+        if params is None:
+            _, info = fit_logreg(X, y, self.n_classes, self.seed)
+            params = info["params"]
+        proba = cross_val_predict(
+            LogisticRegression(max_iter=3000, **params), X, y, method="predict_proba",
+            cv=StratifiedKFold(folds, shuffle=True, random_state=self.seed))
+        soft = np.zeros((len(y), self.n_classes))
+        soft[:, present] = proba
+        return soft, params
+
+
+def _macro_f1(y: np.ndarray, proba: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
+    return round(float(f1_score(y, proba.argmax(1), average="macro")), 4)

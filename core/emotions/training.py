@@ -129,12 +129,13 @@ def _sentence_cv(X, y, config: TrainConfig, n_classes, labels, progress, params)
 
 
 def _fit_transformer(texts, y, labels, config, pre, progress, on_loss, base, settings,
-                     transformer, epochs=None, data_dir=None, teacher_params=None):
+                     transformer, epochs=None, data_dir=None, teacher_params=None, encoder=None):
     """(model, info, cv) for the fine-tuned encoder; ``epochs`` fixed = a refit without a
     validation split (the number the first run's early stopping chose). With
-    ``config.distill > 0`` it learns from the TF-IDF teacher's soft targets too
-    (:mod:`core.emotions.distill`; ``teacher_params``: the C and weighting the first run's
-    teacher chose, so the refit does not search again)."""
+    ``config.distill > 0`` it learns from the teacher's soft targets too
+    (:mod:`core.emotions.distill`; ``teacher_params``: the first run's ``info["distill"]``,
+    whose C and weighting the refit reuses instead of searching again; ``encoder``: the
+    sentence encoder of ``config.teacher == "hybrid"``, else ``settings``')."""
     from dataclasses import replace
 
     from core.loaders import load_classifier_base
@@ -151,8 +152,8 @@ def _fit_transformer(texts, y, labels, config, pre, progress, on_loss, base, set
     cleaned = _preprocess(pre.text, texts, _scaled(progress, 0.0, 0.5))   # ends at 0.05
     teacher = None
     if tcfg.distill > 0:
-        teacher = _tfidf_teacher(texts, y, len(labels), config, settings, data_dir,
-                                 teacher_params, _scaled(progress, 0.05, 0.5))  # to 0.1
+        teacher = _teacher(texts, cleaned, y, len(labels), config, settings, data_dir,
+                           teacher_params or {}, encoder, _scaled(progress, 0.05, 0.5))  # to 0.1
     head, info = fine_tune_ensemble(cleaned, y, labels, tcfg, base,
                                     _scaled(progress, 0.1, 0.9), on_loss, teacher)
     cv = {"folds": 0, "method": "validation split (early stopping)",
@@ -160,19 +161,28 @@ def _fit_transformer(texts, y, labels, config, pre, progress, on_loss, base, set
     return EmotionModel(config.name, "transformer", labels, pre.config, head, info=info), cv
 
 
-def _tfidf_teacher(texts, y, n_classes, config, settings, data_dir, params, progress):
+def _teacher(texts, cleaned, y, n_classes, config, settings, data_dir, chosen, encoder,
+             progress):
     """The distillation teacher over ``texts``: the default TF-IDF preprocessing (tokens) and
-    the emoji block when ``config.emoji_features``, as ``--model logreg`` would train."""
+    the emoji block when ``config.emoji_features``, as ``--model logreg`` would train; with
+    ``config.teacher == "hybrid"`` also the sentence embeddings of ``cleaned`` (the
+    transformer's own light cleaning, as ``hybrid``'s sentence member reads)."""
     from core.emotions.distill import TfidfTeacher
     from core.emotions.preprocess import PreprocessConfig
 
     if data_dir is None:
         raise ValueError("distillation needs data_dir (the TF-IDF preprocessing's WordNet)")
     classical = cached_preprocessor(PreprocessConfig(), Path(data_dir))
-    tokens = _preprocess(classical.tokens, texts, progress)
+    tokens = _preprocess(classical.tokens, texts, _scaled(progress, 0.0, 0.6))
     _, emoji = _emoji_block(texts, config, settings)
+    sentence = None
+    if config.teacher == "hybrid":
+        from core.emotions.sentence import embed
+
+        sentence = embed(_sentence_encoder(settings, encoder), cleaned,
+                         _scaled(progress, 0.06, 0.04))   # after the tokens' 0.06
     return TfidfTeacher(tokens, emoji, np.asarray(y), n_classes, config.seed, config.min_df,
-                        params)
+                        chosen.get("params"), sentence, chosen.get("sentence_params"))
 
 
 def _fit_sentence(texts, y, labels, config, pre, progress, settings, encoder, params=None):
@@ -347,7 +357,7 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     t0 = time.perf_counter()
     if config.model == "transformer":
         model, cv = _fit_transformer(texts_train, y, labels, config, pre, scaled, on_loss, base,
-                                     settings, transformer, data_dir=data_dir)
+                                     settings, transformer, data_dir=data_dir, encoder=encoder)
     elif config.model == "sentence_logreg":
         model, cv = _fit_sentence(texts_train, y, labels, config, pre, scaled, settings, encoder)
     elif config.model == "hybrid":
@@ -374,8 +384,8 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
             model, _ = _fit_transformer(data.texts, y_all, labels, config, pre, scaled, on_loss,
                                         base, settings, transformer,
                                         epochs=max(1, first_info["best_epoch"]),
-                                        data_dir=data_dir,
-                                        teacher_params=first_info["distill"].get("params"))
+                                        data_dir=data_dir, encoder=encoder,
+                                        teacher_params=first_info["distill"])
             model.info = {**model.info, "selection": {
                 k: first_info[k] for k in ("epochs_run", "best_epoch", "best_val_macro_f1",
                                            "validation_rows")}}

@@ -239,7 +239,7 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
     soft = None
     if teacher is not None and config.distill > 0:
         if progress:
-            progress(0.0, "the TF-IDF teacher's out-of-fold probabilities for the training rows")
+            progress(0.0, "the teacher's out-of-fold probabilities for the training rows")
         targets = teacher(tr)
         soft = None if targets is None else torch.tensor(targets, dtype=torch.float32)
     weights = (torch.tensor(class_weights(y[tr], k), dtype=torch.float32)

@@ -67,6 +67,47 @@ def test_given_params_skip_the_search_and_too_few_rows_give_no_targets(monkeypat
     assert TfidfTeacher(tokens, None, np.array([0] * 39 + [1]), 2)(np.arange(40)) is None
 
 
+def test_the_hybrid_teacher_averages_the_tfidf_and_sentence_regressions_out_of_fold():
+    """Words carry no signal (coin flips on unique tokens), the sentence vectors do: the
+    average is the two out-of-fold probabilities 1/2 each, and it learns the label from the
+    embeddings that the TF-IDF regression alone could not."""
+    tokens, y = _random_label_rows(120)
+    rng = np.random.default_rng(3)
+    sentence = np.column_stack([y * 2.0 - 1.0, rng.normal(size=(120, 3))])
+    rows = np.arange(120)
+    tfidf_params = {"C": 1.0, "class_weight": None}
+    words_only = TfidfTeacher(tokens, None, y, 2, params=tfidf_params)(rows)
+    teacher = TfidfTeacher(tokens, None, y, 2, params=tfidf_params, sentence=sentence)
+    soft = teacher(rows)
+    sentence_only = 2 * soft - words_only
+    assert np.allclose(soft.sum(1), 1.0) and np.all(sentence_only >= -1e-9)
+    assert (sentence_only.argmax(1) == y).mean() > 0.95        # the embeddings' own fold
+    report = teacher.report
+    assert report["members_oof_macro_f1"]["sentence"] > 0.95
+    assert report["members_oof_macro_f1"]["tfidf"] < 0.7
+    assert report["teacher_oof_macro_f1"] > 0.9 and "sentence" in report["teacher"]
+    assert set(report["sentence_params"]) == {"C", "class_weight"}   # its own search
+    assert teacher.sentence_params == report["sentence_params"]
+
+
+def test_train_with_the_hybrid_teacher_embeds_once_and_the_refit_reuses_both_choices(
+        small_data, tiny_bert_base, tiny_sentence_encoder, tmp_path, monkeypatch):
+    import core.emotions.classical as classical
+
+    searches = []
+    real = classical.fit_logreg
+    monkeypatch.setattr(classical, "fit_logreg",
+                        lambda *a, **k: searches.append(k.get("params")) or real(*a, **k))
+    config = TransformerConfig(epochs=1, batch_size=16, ensemble_size=1, bf16="off")
+    result = train(small_data, TrainConfig(model="transformer", name="kdh", teacher="hybrid"),
+                   tmp_path, base=tiny_bert_base, transformer=config, save=False,
+                   encoder=tiny_sentence_encoder)
+    info = result.model.info["distill"]
+    assert info["used"] and "sentence embeddings" in info["teacher"]
+    assert set(info["members_oof_macro_f1"]) == {"tfidf", "sentence"}
+    assert searches == [None, None]         # first fit: two searches; the refit: none
+
+
 def test_the_teacher_sees_only_the_training_rows_and_its_targets_move_the_student(
         small_data, tiny_bert_base):
     """Validation rows never reach the teacher; a teacher that always says "anger" pulls the
@@ -124,6 +165,11 @@ def test_the_hybrids_transformer_member_learns_from_the_labels_alone(small_data,
                    tmp_path, base=tiny_bert_base, transformer=config, save=False)
     member = result.model.head.members[1]
     assert member.kind == "transformer" and member.info["distill"]["used"] is False
+
+
+def test_an_unknown_teacher_is_refused():
+    with pytest.raises(UserError, match="teacher"):
+        TrainConfig(model="transformer", name="t", teacher="svc")
 
 
 @pytest.mark.parametrize("weight", [-0.1, 1.0])
