@@ -135,7 +135,8 @@ def _fit_transformer(texts, y, labels, config, pre, progress, on_loss, base, set
     ``config.distill > 0`` it learns from the teacher's soft targets too
     (:mod:`core.emotions.distill`; ``teacher_params``: the first run's ``info["distill"]``,
     whose C and weighting the refit reuses instead of searching again; ``encoder``: the
-    sentence encoder of ``config.teacher == "hybrid"``, else ``settings``')."""
+    sentence encoder ``config.teacher == "hybrid"`` embeds with, None for the one in
+    ``settings``)."""
     from dataclasses import replace
 
     from core.loaders import load_classifier_base

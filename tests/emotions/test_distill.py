@@ -90,7 +90,7 @@ def test_the_hybrid_teacher_averages_the_tfidf_and_sentence_regressions_out_of_f
     assert teacher.sentence_params == report["sentence_params"]
 
 
-def test_train_with_the_hybrid_teacher_embeds_once_and_the_refit_reuses_both_choices(
+def test_train_with_the_hybrid_teacher_searches_both_regressions_once_refit_reuses_them(
         small_data, tiny_bert_base, tiny_sentence_encoder, tmp_path, monkeypatch):
     import core.emotions.classical as classical
 
