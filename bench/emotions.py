@@ -33,6 +33,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from core.emotions import datasets as ds  # noqa: E402
+from core.emotions.config import TEACHERS  # noqa: E402
 from core.emotions.preprocess import (  # noqa: E402
     NEG_PREFIX,
     STOPWORDS_FILE,
@@ -301,7 +302,7 @@ def main() -> None:
     ap.add_argument("--distill", type=float, default=None,
                     help="transformer: weight of the TF-IDF teacher's soft targets (0: off; "
                          "default: the CLI's)")
-    ap.add_argument("--teacher", choices=("logreg", "hybrid"),
+    ap.add_argument("--teacher", choices=TEACHERS,
                     help="transformer: the distillation teacher (default: the CLI's)")
     ap.add_argument("--emoji", choices=("on", "off", "both"), default="on",
                     help="TF-IDF models: with the emoji-predictor features (the default), "
