@@ -94,19 +94,6 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def pytest_collection_modifyitems(config, items):
-    """``make test`` runs two pytest-xdist workers (``--dist loadgroup``): each browser test
-    file is one group (its tests in file order on one worker, sharing that worker's app server
-    and Chromium), so both workers drive the browser at first and then share the rest.
-
-    Measured on 2 cores (docs/testing.md): one group for every browser file took 22 min (the
-    browser worker was the critical path while the other idled); a group per file, 18 min.
-    """
-    for item in items:
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group(f"browser-{item.path.stem}"))
-
-
 def pytest_sessionfinish(session, exitstatus):
     """Remove the session's data and converted-model folder (about 550 MB) when tests end."""
     import shutil
