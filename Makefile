@@ -41,16 +41,15 @@ $(SYS_STAMP): Makefile $(VENV)/bin/python
 run: setup
 	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT)
 
-# Two workers, each taking whole test files (--dist loadfile): a file's module fixtures (an
-# app server, trained models) are built once, on one worker; the browser tests mostly wait on
-# the app server and Chromium, so other files run beside them (TEST_WORKERS=0 runs everything
-# in one process). Each worker, and the app servers the browser tests start, gets TEST_THREADS
-# OpenMP threads: torch's default of one per core in every process oversubscribes a 2-core
-# machine (docs/testing.md).
+# Two workers, fed test by test (--dist load): the browser tests come first in collection
+# order, so both workers drive Chromium at the start and the short unit tests fill the end
+# (TEST_WORKERS=0 runs everything in one process). Each worker, and the app servers the
+# browser tests start, gets TEST_THREADS OpenMP threads: torch's default of one per core in
+# every process oversubscribes a 2-core machine (docs/testing.md).
 TEST_WORKERS ?= 2
 TEST_THREADS ?= 1
 test: setup
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(if $(filter 0,$(TEST_WORKERS)),,OMP_NUM_THREADS=$(TEST_THREADS)) $(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(if $(filter 0,$(TEST_WORKERS)),,OMP_NUM_THREADS=$(TEST_THREADS)) $(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load)
 
 test-fast: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -m "not slow and not browser"
