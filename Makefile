@@ -48,8 +48,12 @@ run: setup
 # every process oversubscribes a 2-core machine (docs/testing.md).
 TEST_WORKERS ?= 2
 TEST_THREADS ?= 1
+ifneq ($(TEST_WORKERS),0)
+PARALLEL_ENV := OMP_NUM_THREADS=$(TEST_THREADS)
+PARALLEL_ARGS := -n $(TEST_WORKERS) --dist load
+endif
 test: setup
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(if $(filter 0,$(TEST_WORKERS)),,OMP_NUM_THREADS=$(TEST_THREADS)) $(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PARALLEL_ENV) $(PY) -m pytest $(PARALLEL_ARGS)
 
 test-fast: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -m "not slow and not browser"
