@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from core.cli import feature_cli_modules, main
+import core.cli
+from core.cli import feature_cli_modules, main, stderr_progress
 
 
 def run_cli(capsys, *argv):
@@ -140,3 +141,19 @@ def test_building_the_parser_imports_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_progress_is_throttled_but_the_first_and_last_reports_always_print(capsys,
+                                                                          monkeypatch):
+    clock = iter([100.0, 100.0, 105.0, 116.0, 117.0, 190.0])  # start, then one per report
+    monkeypatch.setattr(core.cli, "_monotonic", lambda: next(clock))
+    report = stderr_progress(every=15)
+    report(0.0, "start")       # first: printed
+    report(0.2, "too soon")    # 5 s later: skipped
+    report(0.5, "half")        # 16 s after the last print: printed
+    report(1.0, "done")        # the end: printed even 1 s later
+    report(1.0, "late")        # 90 s: printed (fraction 1)
+    out, err = capsys.readouterr()
+    assert not out
+    assert err.splitlines() == ["[  0%] 0:00 start", "[ 50%] 0:16 half",
+                                "[100%] 0:17 done", "[100%] 1:30 late"]

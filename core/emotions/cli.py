@@ -5,7 +5,8 @@
 - ``train --data F.csv [--text-col C] [--label-col C] --model M --name N [--group-map F.json]
   [--oversample] [--epochs E] [--ensemble-size N] [--distill A] [--teacher T] [--no-refit]
   [--no-emoji-features]`` ->
-  ``{"name", "labels", "cv", "seconds"}``
+  ``{"name", "labels", "cv", "seconds"}``; progress (``[ 31%] 4:10 ensemble member 1/2: epoch 2/6,
+  ..., ETA 4:41``) goes to stderr every ``PROGRESS_EVERY`` seconds
 - ``evaluate --name N --data F.csv`` -> ``{"accuracy", "macro_f1", "weighted_f1", "per_class"}``
 - ``classify --name N TEXT...`` -> ``[{"text", "label", "scores"}]``
 Heavy imports stay inside the handlers.
@@ -14,6 +15,9 @@ Heavy imports stay inside the handlers.
 from __future__ import annotations
 
 from core.emotions.config import MODELS, TEACHERS, TrainConfig
+
+#: Seconds between progress lines on stderr while training (the transformer reports every step).
+PROGRESS_EVERY = 15.0
 
 
 def _data(args, settings):
@@ -41,6 +45,7 @@ def _cmd_preprocess(args, settings):
 
 
 def _cmd_train(args, settings):
+    from core.cli import stderr_progress
     from core.emotions.datasets import load_group_map
     from core.emotions.training import train
 
@@ -51,7 +56,8 @@ def _cmd_train(args, settings):
                          cv_folds=args.cv_folds, seed=args.seed,
                          group_map=group_map, refit=not args.no_refit,
                          emoji_features=not args.no_emoji_features)
-    return train(_data(args, settings), config, settings.data_dir, settings=settings).summary()
+    return train(_data(args, settings), config, settings.data_dir, settings=settings,
+                 progress=stderr_progress(PROGRESS_EVERY)).summary()
 
 
 def _cmd_evaluate(args, settings):

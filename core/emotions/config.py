@@ -51,6 +51,12 @@ def check_distill(weight: float) -> None:
         raise UserError(f"distill must be in [0, 1), got {weight}")
 
 
+def check_epochs(n: int) -> None:
+    """The one rule for the transformer's most epochs: 1 to 50."""
+    if not 1 <= n <= 50:
+        raise UserError(f"epochs must be between 1 and 50, got {n}")
+
+
 def check_ensemble_size(n: int) -> None:
     """The one rule for how many fine-tuned copies a transformer may average: 1 to 5."""
     if not 1 <= n <= 5:
@@ -99,6 +105,7 @@ class TrainConfig:
         check_name(self.name, "model")
         if not 2 <= self.cv_folds <= 10:
             raise UserError(f"cv_folds must be between 2 and 10, got {self.cv_folds}")
+        check_epochs(self.epochs)  # checked here so a bad option fails before any work
         check_ensemble_size(self.ensemble_size)
         check_distill(self.distill)
         if self.teacher not in TEACHERS:

@@ -41,7 +41,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.emotions.config import DISTILL, ENSEMBLE_SIZE, check_distill, check_ensemble_size
+from core.emotions.config import (
+    DISTILL,
+    ENSEMBLE_SIZE,
+    check_distill,
+    check_ensemble_size,
+    check_epochs,
+)
 from core.emotions.datasets import oversample_indices
 from core.errors import UserError
 from core.training.precision import bf16_supported
@@ -77,8 +83,7 @@ class TransformerConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.epochs <= 50:
-            raise UserError(f"epochs must be between 1 and 50, got {self.epochs}")
+        check_epochs(self.epochs)
         if not 1 <= self.batch_size <= 512:
             raise UserError(f"batch_size must be between 1 and 512, got {self.batch_size}")
         if not 0 < self.learning_rate < 1:

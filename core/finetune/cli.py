@@ -74,6 +74,7 @@ def _cmd_adapter_delete(args, settings):
 
 
 def _cmd_feedback_learn(args, settings):
+    from core.cli import stderr_progress
     from core.feedback.store import open_store
     from core.finetune.feedback import LearnConfig, learn_from_feedback
     from core.loaders import load_generator
@@ -87,12 +88,9 @@ def _cmd_feedback_learn(args, settings):
 
         plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
 
-        def progress(fraction: float, message: str) -> None:
-            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
-
         result = learn_from_feedback(store, load_generator(settings), settings, config,
                                      base_adapter=args.base_adapter,
-                                     hooks=TrainingHooks(progress=progress))
+                                     hooks=TrainingHooks(progress=stderr_progress()))
         return result.to_cli()
     finally:
         store.close()
@@ -104,15 +102,13 @@ DRILL_FIELDS = ["questions", "minutes", "kb", "qa", "mode", "heldout", "samples"
 
 
 def _cmd_feedback_drill(args, settings):
+    from core.cli import stderr_progress
     from core.finetune.drill import DrillConfig, run_drill
     from core.training.callbacks import TrainingHooks
 
     config = DrillConfig(**{f: getattr(args, f) for f in DRILL_FIELDS})
 
-    def progress(fraction: float, message: str) -> None:
-        print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
-
-    return run_drill(settings, config, hooks=TrainingHooks(progress=progress)).to_cli()
+    return run_drill(settings, config, hooks=TrainingHooks(progress=stderr_progress())).to_cli()
 
 
 def register(sub) -> None:

@@ -164,7 +164,6 @@ def generate_batch(model, tokenizer, texts: Sequence[str], *, max_new_tokens: in
     """
     import torch
 
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
     per = max(1, batch_size // samples)
@@ -173,6 +172,7 @@ def generate_batch(model, tokenizer, texts: Sequence[str], *, max_new_tokens: in
               if temperature > 0 else {"do_sample": False, "temperature": None, "top_p": None,
                                        "top_k": None})
     model.eval()
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"  # restored below, always
     try:
         for start in range(0, len(order), per):
             if cancelled():

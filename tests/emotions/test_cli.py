@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -35,6 +36,10 @@ def test_train_evaluate_classify(capsys, csv_file, tmp_path):
     assert code == 0, err
     assert set(out) == {"name", "labels", "cv", "seconds"}
     assert out["labels"] == ["anger", "joy", "sadness"] and out["cv"]["folds"] == 3
+    # progress went to stderr, never into the JSON: the first report and the last always
+    progress = err.splitlines()
+    assert re.fullmatch(r"\[ *2%\] 0:0\d preprocessing \d+ tweets", progress[0]), progress
+    assert re.fullmatch(r"\[100%\] \d+:\d\d done", progress[-1]), progress
     code, out, err = run(capsys, "emotions", "evaluate", "--name", "cli-svc", "--data",
                          str(csv_file), "--text-col", "tweet")
     assert code == 0, err

@@ -97,23 +97,31 @@ MIXED = "This is ridiculous. Worst customer service ever, I'm furious"
 
 @pytest.fixture(scope="module")
 def demo_models(tmp_path_factory):
+    """model kind -> that model trained on the demo set, trained on first use: under xdist
+    this module's tests are spread over the workers, and each trains only the kinds it needs."""
     from core.emotions.training import TrainConfig, train
 
     folder = tmp_path_factory.mktemp("demo-models")
-    return {m: train(datasets.load_demo(), TrainConfig(model=m, name=m), folder,
-                     save=False).model for m in ("logreg", "random_forest", "linear_svc",
-                                                 "stacking")}
+    trained = {}
+
+    def model(kind: str):
+        if kind not in trained:
+            trained[kind] = train(datasets.load_demo(), TrainConfig(model=kind, name=kind),
+                                  folder, save=False).model
+        return trained[kind]
+
+    return model
 
 
 @pytest.mark.parametrize("model", ["logreg", "random_forest", "linear_svc", "stacking"])
 def test_demo_trained_models_call_unseen_angry_tweets_anger(demo_models, model):
     demo = {t.lower() for t in datasets.load_demo().texts}
     assert not demo & {t.lower() for t in [*ANGRY, MIXED]}
-    labels = [o["label"] for o in demo_models[model].classify(ANGRY)]
+    labels = [o["label"] for o in demo_models(model).classify(ANGRY)]
     assert labels == ["anger"] * len(ANGRY)
 
 
 @pytest.mark.parametrize("model", ["logreg", "linear_svc", "stacking"])
 def test_mixed_evidence_angry_tweet_not_pulled_to_the_biggest_class(demo_models, model):
     """joy has 203 demo tweets, anger 111: unweighted heads called this tweet joy."""
-    assert demo_models[model].classify([MIXED])[0]["label"] == "anger"
+    assert demo_models(model).classify([MIXED])[0]["label"] == "anger"

@@ -53,13 +53,15 @@ def test_shared_prompt_cache_gives_the_same_answers(fresh_llama, tiny_tokenizer)
     assert three == [a * 3 for a in one]
 
 
-def test_shared_prompt_cache_gives_the_same_logits(fresh_llama, tiny_tokenizer):
+def test_shared_prompt_cache_gives_the_same_logits(fresh_llama, tiny_tokenizer, monkeypatch):
     """The copied cache continues exactly where a plain generate would be: same next-token
     logits at every step for every row, left padding included (positions must match)."""
     import torch
 
     model = fresh_llama()
-    tiny_tokenizer.padding_side = "left"
+    # the tokenizer is session-wide: restored after this test (a BERT test padding on the
+    # left would see other position ids)
+    monkeypatch.setattr(tiny_tokenizer, "padding_side", "left")
     enc = dict(tiny_tokenizer(["short one", "a much longer prompt with many more words"],
                               return_tensors="pt", padding=True, add_special_tokens=False))
     enc.pop("token_type_ids", None)
