@@ -44,19 +44,21 @@ def _monotonic() -> float:
 
 def stderr_progress(every: float = 0.0):
     """A progress callback ``(fraction, message)`` that prints ``[ 45%] 3:12 message`` (the
-    command's elapsed minutes:seconds) to stderr, so stdout stays one JSON object; at most once
-    per ``every`` seconds, but the first report and the last (fraction 1) always print.
+    command's elapsed minutes:seconds) to stderr, so stdout stays one JSON object. A report
+    prints when its stage (the message up to its first comma) differs from the last printed
+    one, when ``every`` seconds have passed since the last print, or at the end (fraction 1):
+    every stage shows, and a stage that reports every step shows once per ``every`` seconds.
 
-    Example: ``train(..., progress=stderr_progress(15))`` prints four lines a minute while the
-    transformer reports every step, e.g. ``[ 31%] 4:10 ensemble member 1/2: epoch 2/6, step
-    100/332, loss 0.912, 2:01 elapsed, ETA 4:41`` (that copy's own clock and ETA).
+    Example: ``train(..., progress=stderr_progress(15))`` prints each epoch's first step and
+    then four lines a minute, e.g. ``[ 31%] 4:10 ensemble member 1/2: epoch 2/6, step 100/332,
+    loss 0.912, 2:01 elapsed, ETA 4:41`` (that copy's own clock and ETA).
     """
-    start, last = _monotonic(), [-float("inf")]
+    start, last, stage = _monotonic(), [-float("inf")], [None]
 
     def report(fraction: float, message: str) -> None:
-        now = _monotonic()
-        if now - last[0] >= every or fraction >= 1:
-            last[0] = now
+        now, this_stage = _monotonic(), message.split(",")[0]
+        if this_stage != stage[0] or now - last[0] >= every or fraction >= 1:
+            last[0], stage[0] = now, this_stage
             s = round(now - start)
             print(f"[{fraction:4.0%}] {s // 60}:{s % 60:02d} {message}", file=sys.stderr,
                   flush=True)

@@ -143,17 +143,20 @@ def test_building_the_parser_imports_no_heavy_library():
     assert out.strip() == "[]"
 
 
-def test_progress_is_throttled_but_the_first_and_last_reports_always_print(capsys,
-                                                                          monkeypatch):
-    clock = iter([100.0, 100.0, 105.0, 116.0, 117.0, 190.0])  # start, then one per report
+def test_progress_shows_every_stage_and_throttles_repeats_of_one(capsys, monkeypatch):
+    clock = iter([100.0, 100.0, 101.0, 102.0, 105.0, 118.0, 119.0, 190.0])  # start, reports
     monkeypatch.setattr(core.cli, "_monotonic", lambda: next(clock))
     report = stderr_progress(every=15)
-    report(0.0, "start")       # first: printed
-    report(0.2, "too soon")    # 5 s later: skipped
-    report(0.5, "half")        # 16 s after the last print: printed
-    report(1.0, "done")        # the end: printed even 1 s later
-    report(1.0, "late")        # 90 s: printed (fraction 1)
+    report(0.0, "preprocessing 3 tweets")   # first: printed
+    report(0.1, "teacher folds")            # a new stage 1 s later: printed
+    report(0.2, "epoch 1/2, step 1/9")      # a new stage: printed
+    report(0.3, "epoch 1/2, step 2/9")      # the same stage 3 s later: skipped
+    report(0.5, "epoch 1/2, step 5/9")      # the same stage, 16 s after its print: printed
+    report(1.0, "done")                     # the end: printed
+    report(1.0, "done")                     # the same stage, but the end: printed
     out, err = capsys.readouterr()
     assert not out
-    assert err.splitlines() == ["[  0%] 0:00 start", "[ 50%] 0:16 half",
-                                "[100%] 0:17 done", "[100%] 1:30 late"]
+    assert err.splitlines() == ["[  0%] 0:00 preprocessing 3 tweets", "[ 10%] 0:01 teacher folds",
+                                "[ 20%] 0:02 epoch 1/2, step 1/9",
+                                "[ 50%] 0:18 epoch 1/2, step 5/9", "[100%] 0:19 done",
+                                "[100%] 1:30 done"]
