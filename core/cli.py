@@ -22,6 +22,7 @@ import json
 import os
 import pkgutil
 import sys
+import time
 import typing
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,10 +37,7 @@ QUIET_ENV = {
 }
 
 
-def _monotonic() -> float:
-    import time
-
-    return time.monotonic()
+_monotonic = time.monotonic  # the progress lines' clock (a test replaces it)
 
 
 def stderr_progress(every: float = 0.0):

@@ -38,7 +38,7 @@ def test_train_evaluate_classify(capsys, csv_file, tmp_path):
     assert out["labels"] == ["anger", "joy", "sadness"] and out["cv"]["folds"] == 3
     # progress went to stderr, never into the JSON: the first report and the last always
     progress = err.splitlines()
-    assert re.fullmatch(r"\[ *2%\] 0:0\d preprocessing \d+ tweets", progress[0]), progress
+    assert re.fullmatch(r"\[ *2%\] \d+:\d\d preprocessing \d+ tweets", progress[0]), progress
     assert re.fullmatch(r"\[100%\] \d+:\d\d done", progress[-1]), progress
     code, out, err = run(capsys, "emotions", "evaluate", "--name", "cli-svc", "--data",
                          str(csv_file), "--text-col", "tweet")
