@@ -32,6 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+from core.cli import stderr_progress  # noqa: E402
 from core.emotions import datasets as ds  # noqa: E402
 from core.emotions.config import TEACHERS  # noqa: E402
 from core.emotions.preprocess import (  # noqa: E402
@@ -214,7 +215,7 @@ def bench_models(args, data_dir: Path) -> None:
                     layer_decay=args.layer_decay or base_cfg.layer_decay)
             t0 = time.perf_counter()
             r = train(tr, cfg, data_dir, save=False, settings=settings, transformer=tcfg,
-                      progress=_eta_printer() if args.verbose else None)
+                      progress=stderr_progress(60) if args.verbose else None)
             wall = time.perf_counter() - t0
             m = evaluate(r.model, te)
             print(f"| {set_name} | {len(set(tr.labels))} | {len(tr.texts)}/{len(te.texts)} | "
@@ -266,17 +267,6 @@ def _distill_note(d: dict) -> str:
     return (f", distilled (weight {d['weight']}) from {d.get('teacher')} {d.get('params')}, "
             f"teacher out-of-fold macro-F1 {d.get('teacher_oof_macro_f1')} "
             f"({d.get('seconds')} s)")
-
-
-def _eta_printer():
-    last = [0.0]
-
-    def report(fraction: float, message: str) -> None:
-        if time.perf_counter() - last[0] > 60:
-            last[0] = time.perf_counter()
-            print(f"#   {fraction:5.1%} {message}", file=sys.stderr, flush=True)
-
-    return report
 
 
 def main() -> None:

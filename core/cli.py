@@ -43,9 +43,10 @@ _monotonic = time.monotonic  # the progress lines' clock (a test replaces it)
 def stderr_progress(every: float = 0.0):
     """A progress callback ``(fraction, message)`` that prints ``[ 45%] 3:12 message`` (the
     command's elapsed minutes:seconds) to stderr, so stdout stays one JSON object. A report
-    prints when its stage (the message up to its first comma) differs from the last printed
-    one, when ``every`` seconds have passed since the last print, or at the end (fraction 1):
-    every stage shows, and a stage that reports every step shows once per ``every`` seconds.
+    prints when its stage (the message up to its first ", ", so "3,300" does not cut it)
+    differs from the last printed one, when ``every`` seconds have passed since the last
+    print, or at the end (fraction 1): every stage shows, and a stage that reports every
+    step shows once per ``every`` seconds.
 
     Example: ``train(..., progress=stderr_progress(15))`` prints each epoch's first step and
     then four lines a minute, e.g. ``[ 31%] 4:10 ensemble member 1/2: epoch 2/6, step 100/332,
@@ -54,7 +55,7 @@ def stderr_progress(every: float = 0.0):
     start, last, stage = _monotonic(), [-float("inf")], [None]
 
     def report(fraction: float, message: str) -> None:
-        now, this_stage = _monotonic(), message.split(",")[0]
+        now, this_stage = _monotonic(), message.split(", ")[0]
         if this_stage != stage[0] or now - last[0] >= every or fraction >= 1:
             last[0], stage[0] = now, this_stage
             s = round(now - start)

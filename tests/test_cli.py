@@ -144,19 +144,19 @@ def test_building_the_parser_imports_no_heavy_library():
 
 
 def test_progress_shows_every_stage_and_throttles_repeats_of_one(capsys, monkeypatch):
-    clock = iter([100.0, 100.0, 101.0, 102.0, 105.0, 118.0, 119.0, 190.0])  # start, reports
-    monkeypatch.setattr(core.cli, "_monotonic", lambda: next(clock))
+    clock = iter([100.0, 100.0, 101.0, 102.0, 105.0, 118.0, 119.0, 190.0])
+    monkeypatch.setattr(core.cli, "_monotonic", lambda: next(clock))  # start, then per report
     report = stderr_progress(every=15)
-    report(0.0, "preprocessing 3 tweets")   # first: printed
-    report(0.1, "teacher folds")            # a new stage 1 s later: printed
-    report(0.2, "epoch 1/2, step 1/9")      # a new stage: printed
-    report(0.3, "epoch 1/2, step 2/9")      # the same stage 3 s later: skipped
-    report(0.5, "epoch 1/2, step 5/9")      # the same stage, 16 s after its print: printed
-    report(1.0, "done")                     # the end: printed
-    report(1.0, "done")                     # the same stage, but the end: printed
+    report(0.0, "tweet 1,001/3,300")      # first: printed
+    report(0.1, "tweet 1,501/3,300")      # a new stage 1 s later (a number's comma is no cut)
+    report(0.2, "epoch 1/2, step 1/9")    # a new stage: printed
+    report(0.3, "epoch 1/2, step 2/9")    # the same stage 3 s later: skipped
+    report(0.5, "epoch 1/2, step 5/9")    # the same stage, 16 s after its print: printed
+    report(1.0, "done")                   # the end: printed
+    report(1.0, "done")                   # the same stage, but the end: printed
     out, err = capsys.readouterr()
     assert not out
-    assert err.splitlines() == ["[  0%] 0:00 preprocessing 3 tweets", "[ 10%] 0:01 teacher folds",
-                                "[ 20%] 0:02 epoch 1/2, step 1/9",
-                                "[ 50%] 0:18 epoch 1/2, step 5/9", "[100%] 0:19 done",
-                                "[100%] 1:30 done"]
+    assert err.splitlines() == [
+        "[  0%] 0:00 tweet 1,001/3,300", "[ 10%] 0:01 tweet 1,501/3,300",
+        "[ 20%] 0:02 epoch 1/2, step 1/9", "[ 50%] 0:18 epoch 1/2, step 5/9",
+        "[100%] 0:19 done", "[100%] 1:30 done"]
