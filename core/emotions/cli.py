@@ -6,7 +6,7 @@
   [--oversample] [--epochs E] [--ensemble-size N] [--distill A] [--teacher T] [--no-refit]
   [--no-emoji-features]`` ->
   ``{"name", "labels", "cv", "seconds"}``; progress (``[ 31%] 4:10 ensemble member 1/2: epoch 2/6,
-  ..., ETA 4:41``) goes to stderr every ``PROGRESS_EVERY`` seconds
+  ..., ETA 4:41``) goes to stderr at each stage and every ``PROGRESS_EVERY`` s within one
 - ``evaluate --name N --data F.csv`` -> ``{"accuracy", "macro_f1", "weighted_f1", "per_class"}``
 - ``classify --name N TEXT...`` -> ``[{"text", "label", "scores"}]``
 Heavy imports stay inside the handlers.

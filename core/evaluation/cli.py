@@ -13,11 +13,10 @@ Example:
 
 from __future__ import annotations
 
-import sys
-
 
 def _cmd_evaluate(args, settings):
     from core.answering import ALL_MODES, MODES, make_context
+    from core.cli import stderr_progress
     from core.errors import UserError
     from core.evaluation.runner import evaluate, save_run
     from core.qa import load_qa_file, select_split
@@ -44,10 +43,8 @@ def _cmd_evaluate(args, settings):
 
         embedder = load_embedder(settings)
 
-    def progress(fraction: float, message: str) -> None:
-        print(f"{fraction:6.1%} {message}", file=sys.stderr, flush=True)
-
-    run = evaluate(items, modes, ctx, embedder, progress=progress if not args.quiet else None,
+    run = evaluate(items, modes, ctx, embedder,
+                   progress=stderr_progress() if not args.quiet else None,
                    meta={"kb": args.kb, "adapter": args.adapter, "qa_file": str(args.qa),
                          "split": args.split, "generator": settings.generator_model,
                          "embedder": settings.embedding_model, "top_k": args.top_k,

@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 
@@ -86,16 +85,15 @@ def _purge(args, settings):
 
 
 def _compare(args, settings):
+    from core.cli import stderr_progress
     from core.evaluation.versions import compare_versions, default_items
 
     items = default_items(args.limit or settings.feedback_compare_limit, args.qa,
                           max_bytes=settings.max_upload_mb * 1_000_000)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
 
-    def progress(fraction: float, message: str) -> None:
-        print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
-
-    return compare_versions(settings, args.adapter, items, modes, kb=args.kb, progress=progress)
+    return compare_versions(settings, args.adapter, items, modes, kb=args.kb,
+                            progress=stderr_progress())
 
 
 def register(sub) -> None:

@@ -33,6 +33,7 @@ def _store(settings, *, embedder: bool = True):
 
 
 def _cmd_index(args, settings):
+    from core.cli import stderr_progress
     from core.rag.config import ChunkingConfig, check_kb_name
     from core.rag.ingest import read_folder
 
@@ -43,10 +44,8 @@ def _cmd_index(args, settings):
         print(f"skipped: {message}", file=sys.stderr)
     chunking = ChunkingConfig(chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
 
-    def progress(fraction: float, message: str) -> None:
-        print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
-
-    report = _store(settings).add_documents(args.kb, docs, chunking=chunking, progress=progress)
+    report = _store(settings).add_documents(args.kb, docs, chunking=chunking,
+                                            progress=stderr_progress())
     for message in report.messages:
         print(message, file=sys.stderr)
     return {"kb": args.kb, "documents": len(docs), "chunks": report.total_chunks,
