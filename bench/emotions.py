@@ -6,14 +6,17 @@ file) on the TRAIN part of each benchmark set, then scored on that set's untouch
 (macro-F1, accuracy), with the final fit's seconds and the whole run's. Sets, built from
 ``../shared/data`` (:func:`benchmark_sets`): ``te4`` TweetEval-like (anger/fear/joy/sadness
 from ``tweets_clean.txt``, 3,300 train / 1,400 test), ``tc6`` (all six ``tweets_clean``
-labels), ``te7`` (``text_emotion.csv`` grouped 13 -> 7). The load average is printed with the
-numbers: the box is shared, absolute seconds move with it.
+labels), ``te7`` (``text_emotion.csv`` grouped 13 -> 7); ``--csv-set NAME=TRAIN,TEST`` adds
+any set with its own splits (e.g. a public benchmark's train and validation files). The load
+average is printed with the numbers: the box is shared, absolute seconds move with it.
 Preprocessing (``--part preprocessing``): our pipeline against a naive one doing the same steps
 with everything rebuilt per call, same tokens checked.
 
     .venv/bin/python bench/emotions.py --data ../shared/data/text_emotion.csv \
         --sets te4,tc6 --models logreg,linear_svc,stacking,sentence_logreg   # classical + fast
     .venv/bin/python bench/emotions.py --sets te4 --models transformer     # ~15 min unloaded
+    .venv/bin/python bench/emotions.py --sets "" --csv-set tev=train.csv,val.csv \
+        --models linear_svc,stacking,transformer --verbose                  # your own splits
 """
 
 from __future__ import annotations
@@ -168,6 +171,22 @@ def benchmark_sets(root: Path, names: list[str], n_train: int, n_test: int, seed
     return out
 
 
+def csv_sets(specs: list[str]) -> dict[str, tuple[ds.LabelledData, ds.LabelledData]]:
+    """{name: (train, test)} from ``NAME=TRAIN.csv,TEST.csv`` specs (CSV ``text,label``): any
+    set with its own splits, e.g. a public benchmark's train and validation files.
+
+    Example: ``["tev=train.csv,val.csv"]`` -> ``{"tev": (train rows, validation rows)}``.
+    """
+    out = {}
+    for spec in specs:
+        name, _, paths = spec.partition("=")
+        parts = paths.split(",")
+        if not name or len(parts) != 2:
+            raise SystemExit(f"--csv-set wants NAME=TRAIN.csv,TEST.csv, got {spec!r}")
+        out[name] = tuple(ds.labelled(ds.read_csv(Path(f), name=f), name=f) for f in parts)
+    return out
+
+
 def bench_models(args, data_dir: Path) -> None:
     """Each model trained with the CLI defaults on each set's train part (its own 80/20 split
     and CV inside), then scored on the set's untouched test part."""
@@ -178,8 +197,10 @@ def bench_models(args, data_dir: Path) -> None:
     from core.settings import load_settings
 
     settings = load_settings()
-    sets = benchmark_sets(args.data.parent, args.sets.split(","), args.n_train, args.n_test,
-                          args.split_seed)
+    sets = benchmark_sets(args.data.parent, [n for n in args.sets.split(",") if n],
+                          args.n_train, args.n_test, args.split_seed) | csv_sets(args.csv_set)
+    if not sets:
+        raise SystemExit("no set to bench: name one with --sets or --csv-set")
     load = os.getloadavg()[0]
     print(f"# split seed {args.split_seed}; load average at start: {load:.1f}; commit "
           + subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -275,6 +296,9 @@ def main() -> None:
     ap.add_argument("--sets", default="te4,tc6,te7",
                     help="te4 (TweetEval-like 4 classes), tc6 (tweets_clean 6), te7 "
                          "(text_emotion grouped 7)")
+    ap.add_argument("--csv-set", action="append", default=[], metavar="NAME=TRAIN,TEST",
+                    help="also bench a set with its own splits: two CSV files (text,label), "
+                         "e.g. a public benchmark's train and validation files; repeatable")
     ap.add_argument("--n-train", type=int, default=3300)
     ap.add_argument("--n-test", type=int, default=1400)
     ap.add_argument("--split-seed", type=int, default=0,
@@ -309,11 +333,12 @@ def main() -> None:
                     help="write each set as DIR/<set>_train.csv and _test.csv (text,label), "
                          "for `emotions train/evaluate`, and stop")
     args = ap.parse_args()
-    if not args.data.is_file():
+    set_names = [n for n in args.sets.split(",") if n]
+    if set_names and not args.data.is_file():
         sys.exit(f"benchmark data not found: {args.data} (only on the team's machines)")
     if args.write_sets:
         args.write_sets.mkdir(parents=True, exist_ok=True)
-        for name, parts in benchmark_sets(args.data.parent, args.sets.split(","), args.n_train,
+        for name, parts in benchmark_sets(args.data.parent, set_names, args.n_train,
                                           args.n_test, args.split_seed).items():
             for part, data in zip(("train", "test"), parts, strict=True):
                 data.frame().to_csv(args.write_sets / f"{name}_{part}.csv", index=False)
