@@ -177,14 +177,26 @@ def csv_sets(specs: list[str]) -> dict[str, tuple[ds.LabelledData, ds.LabelledDa
 
     Example: ``["tev=train.csv,val.csv"]`` -> ``{"tev": (train rows, validation rows)}``.
     """
+    from core.errors import UserError
+
     out = {}
     for spec in specs:
         name, _, paths = spec.partition("=")
         parts = paths.split(",")
         if not name or len(parts) != 2:
             raise SystemExit(f"--csv-set wants NAME=TRAIN.csv,TEST.csv, got {spec!r}")
-        out[name] = tuple(ds.labelled(ds.read_csv(Path(f), name=f), name=f) for f in parts)
+        if name in out:
+            raise SystemExit(f"--csv-set: the name {name!r} is used twice")
+        try:
+            out[name] = tuple(ds.labelled(ds.read_csv(Path(f), name=f), name=f) for f in parts)
+        except UserError as exc:
+            raise SystemExit(f"--csv-set {name}: {exc}") from None
     return out
+
+
+def set_names(args) -> list[str]:
+    """The ``--sets`` names, none for an empty value (``--sets ""`` benches only --csv-set)."""
+    return [n for n in args.sets.split(",") if n]
 
 
 def bench_models(args, data_dir: Path) -> None:
@@ -197,8 +209,11 @@ def bench_models(args, data_dir: Path) -> None:
     from core.settings import load_settings
 
     settings = load_settings()
-    sets = benchmark_sets(args.data.parent, [n for n in args.sets.split(",") if n],
-                          args.n_train, args.n_test, args.split_seed) | csv_sets(args.csv_set)
+    extra = csv_sets(args.csv_set)
+    if clash := set(extra) & set(set_names(args)):
+        raise SystemExit(f"--csv-set reuses the name of a built-in set: {', '.join(clash)}")
+    sets = benchmark_sets(args.data.parent, set_names(args), args.n_train, args.n_test,
+                          args.split_seed) | extra
     if not sets:
         raise SystemExit("no set to bench: name one with --sets or --csv-set")
     load = os.getloadavg()[0]
@@ -333,12 +348,11 @@ def main() -> None:
                     help="write each set as DIR/<set>_train.csv and _test.csv (text,label), "
                          "for `emotions train/evaluate`, and stop")
     args = ap.parse_args()
-    set_names = [n for n in args.sets.split(",") if n]
-    if set_names and not args.data.is_file():
+    if set_names(args) and not args.data.is_file():
         sys.exit(f"benchmark data not found: {args.data} (only on the team's machines)")
     if args.write_sets:
         args.write_sets.mkdir(parents=True, exist_ok=True)
-        for name, parts in benchmark_sets(args.data.parent, set_names, args.n_train,
+        for name, parts in benchmark_sets(args.data.parent, set_names(args), args.n_train,
                                           args.n_test, args.split_seed).items():
             for part, data in zip(("train", "test"), parts, strict=True):
                 data.frame().to_csv(args.write_sets / f"{name}_{part}.csv", index=False)

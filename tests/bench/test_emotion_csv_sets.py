@@ -1,5 +1,6 @@
 """``bench/emotions.py --csv-set NAME=TRAIN,TEST``: a set with its own splits is read through
-the app's CSV loader, train and test kept apart, and a malformed spec stops with a clear message.
+the app's CSV loader, train and test kept apart; a malformed spec, a missing file or a reused
+name stops with a clear message.
 """
 
 from __future__ import annotations
@@ -36,3 +37,12 @@ def test_csv_set_keeps_its_own_train_and_test(bench, tmp_path):
 def test_malformed_csv_set_stops_with_the_expected_form(bench, spec):
     with pytest.raises(SystemExit, match=re.escape("NAME=TRAIN.csv,TEST.csv")):
         bench.csv_sets([spec])
+
+
+def test_missing_file_and_reused_name_stop_with_a_message(bench, tmp_path):
+    good = tmp_path / "ok.csv"
+    good.write_text("text,label\nyay,joy\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="file not found"):
+        bench.csv_sets([f"pub={good},{tmp_path / 'missing.csv'}"])
+    with pytest.raises(SystemExit, match="used twice"):
+        bench.csv_sets([f"pub={good},{good}", f"pub={good},{good}"])
