@@ -52,6 +52,7 @@ from core.emotions.preprocess import (  # noqa: E402
     replace_handles,
     unescape_html,
 )
+from core.errors import UserError  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "text_emotion.csv"
 
@@ -177,8 +178,6 @@ def csv_sets(specs: list[str]) -> dict[str, tuple[ds.LabelledData, ds.LabelledDa
 
     Example: ``["tev=train.csv,val.csv"]`` -> ``{"tev": (train rows, validation rows)}``.
     """
-    from core.errors import UserError
-
     out = {}
     for spec in specs:
         name, _, paths = spec.partition("=")
@@ -209,10 +208,10 @@ def bench_models(args, data_dir: Path) -> None:
     from core.settings import load_settings
 
     settings = load_settings()
-    extra = csv_sets(args.csv_set)
-    if clash := set(extra) & set(set_names(args)):
+    names, extra = set_names(args), csv_sets(args.csv_set)
+    if clash := set(extra) & set(names):
         raise SystemExit(f"--csv-set reuses the name of a built-in set: {', '.join(clash)}")
-    sets = benchmark_sets(args.data.parent, set_names(args), args.n_train, args.n_test,
+    sets = benchmark_sets(args.data.parent, names, args.n_train, args.n_test,
                           args.split_seed) | extra
     if not sets:
         raise SystemExit("no set to bench: name one with --sets or --csv-set")
