@@ -1,19 +1,24 @@
-"""The answering service: the four answer modes in one table, one context, whole or streamed.
+"""The answering service: every answer mode in one table, one context, whole or streamed.
 
-:data:`MODES` declares every mode and what it needs: ``base`` asks the model alone, ``rag``
-retrieves top-k chunks from a knowledge base first, ``finetuned`` and ``finetuned+rag`` do the
-same with a LoRA adapter switched on (the :class:`~core.generation.Generator` owns and switches
-its adapters). A mode is data, not code: :func:`prepare` reads its two flags. The compare page,
-``python -m core ask``, evaluation and the before/after comparison all answer through here.
+:data:`MODES` declares every mode and what it needs: ``base`` asks the model alone,
+``extractive`` is the no-model baseline (retrieval only: the best evidence sentence and the one
+after it, no language model), ``rag`` retrieves top-k chunks from a knowledge base first and lets
+the model answer from them, ``finetuned`` and ``finetuned+rag`` do the same with a LoRA adapter
+switched on (the :class:`~core.generation.Generator` owns and switches its adapters). A mode is
+data, not code: :func:`prepare` reads its flags. The compare page, ``python -m core ask``,
+evaluation, the before/after comparison and the drill all answer through here, with one
+generation config (:func:`answer_generation`: short answers that stop at the first line break).
 :func:`answer` runs to completion, :func:`stream_answer` yields text pieces and exposes the same
 result dict after. Result keys: answer, mode, model, sources [{document, chunk, score, text}],
 chunk_ids, seconds (retrieval + generation wall time), retrieval_seconds, tokens, prompt_tokens,
-trimmed, evidence (the sentences a retrieving mode showed the model), extractive (the answer is
-the best evidence sentence and the one after it, because the model's own answer, kept in
-generated, was not grounded in the evidence).
+trimmed, evidence (the sentences a retrieving mode showed the model), generated (the model's own
+text; "" for the extractive mode), extractive (the answer shown is an evidence passage, not the
+model's text: always for the extractive mode; for a model mode only when the user turned the
+fallback on and the model's answer was not grounded), provenance (generator, dtype, adapter,
+evidence, fallback, max_new_tokens, stop, degraded: every way the answer was made, including any
+silent-looking degradation such as evidence that did not fit the window).
 :func:`answer_many` answers a list of questions in batches (the CLI's ``ask --questions FILE``).
-Answers are short: generation stops at the first line break. Left out: metrics (core.evaluation)
-and prompt wording (core.rag.prompts).
+Left out: metrics (core.evaluation) and prompt wording (core.rag.prompts).
 
 Example:
     >>> MODES["finetuned+rag"].retrieves, MODES["finetuned+rag"].needs_adapter
@@ -30,36 +35,57 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from core.errors import UserError
-from core.generation import GenerationConfig
+from core.generation import GenerationConfig, GenerationResult
 from core.rag.config import DEFAULT_KB, RetrievalConfig, check_question
 from core.rag.prompts import BuiltPrompt, build_base_prompt, build_rag_prompt
 
-BASE, RAG, FINETUNED, FINETUNED_RAG = "base", "rag", "finetuned", "finetuned+rag"
+BASE, EXTRACTIVE, RAG = "base", "extractive", "rag"
+FINETUNED, FINETUNED_RAG = "finetuned", "finetuned+rag"
 #: Every mode asks for a short answer; it ends at the first line break (after any text).
 ANSWER_STOP = ("\n",)
-DEFAULT_GENERATION = GenerationConfig(max_new_tokens=40, stop=ANSWER_STOP)
+MAX_NEW_TOKENS = 40
+
+
+def answer_generation(max_new_tokens: int = MAX_NEW_TOKENS) -> GenerationConfig:
+    """The one generation config every answer uses (page, ``ask``, evaluation, drill): greedy,
+    at most ``max_new_tokens``, stopping at the first line break.
+
+    Example: ``answer_generation().stop`` -> ``('\\n',)``.
+    """
+    return GenerationConfig(max_new_tokens=max_new_tokens, stop=ANSWER_STOP)
+
+
+DEFAULT_GENERATION = answer_generation()
 BATCH_SIZE = 8  # questions generated together by answer_many and evaluation
 EVIDENCE_SENTENCES = 1  # sentences of the retrieved chunks the reader sees (0: whole chunks)
 
 
 @dataclass(frozen=True)
 class Mode:
-    """One answer mode: its name, its label on pages, and what it needs."""
+    """One answer mode: its name, its label on pages, and what it needs.
+
+    ``generates`` is False for a baseline that answers without a language model (its answer
+    is an evidence passage); such a mode scores no multiple choice and has no tokens.
+    """
 
     name: str
     label: str
     retrieves: bool = False
     needs_adapter: bool = False
+    generates: bool = True
 
 
 #: Every answer mode, in the order pages show them. A new mode is a new row.
 MODES: dict[str, Mode] = {m.name: m for m in (
     Mode(BASE, "Base"),
+    Mode(EXTRACTIVE, "Retrieval only, no model", retrieves=True, generates=False),
     Mode(RAG, "RAG", retrieves=True),
     Mode(FINETUNED, "Fine-tuned", needs_adapter=True),
     Mode(FINETUNED_RAG, "Fine-tuned + RAG", retrieves=True, needs_adapter=True),
 )}
 ALL_MODES = tuple(MODES)
+#: The modes a language model answers in (the compare page's default columns).
+MODEL_MODES = tuple(m.name for m in MODES.values() if m.generates)
 ADAPTER_MODES = tuple(m.name for m in MODES.values() if m.needs_adapter)
 
 
@@ -76,7 +102,7 @@ def without_adapter(mode: str) -> str:
     """
     m = get_mode(mode)
     return next(o.name for o in MODES.values() if o.retrieves == m.retrieves
-                and not o.needs_adapter)
+                and o.generates == m.generates and not o.needs_adapter)
 
 
 @dataclass
@@ -85,9 +111,10 @@ class AskContext:
     ``adapter`` (looked up in ``registry``, else the generator's own) by modes that need one.
 
     Retrieving modes show the model the ``evidence`` sentences of the retrieved chunks most
-    similar to the question (0: the whole chunks) and, with ``extractive_fallback``, answer
-    with the best one's passage (it and the next sentence) when the model's answer is not
-    grounded in them (:mod:`core.rag.evidence`).
+    similar to the question (0: the whole chunks). ``extractive_fallback`` (off by default)
+    shows the best one's passage (it and the next sentence) instead of a model answer that is
+    not grounded in them (:mod:`core.rag.evidence`); the result keeps the model's own text in
+    ``generated`` and evaluation scores that text, reporting the fallback as its own row.
     """
 
     generator: object
@@ -98,7 +125,23 @@ class AskContext:
     adapter: str = ""
     registry: object | None = None
     evidence: int = EVIDENCE_SENTENCES
-    extractive_fallback: bool = True
+    extractive_fallback: bool = False
+
+    def provenance(self, mode: Mode, adapter: str | None, degraded: Sequence[str]) -> dict:
+        """How an answer in ``mode`` is made: what a run and a stored rating record."""
+        gen = self.generator
+        return {"generator": getattr(gen, "model_id", "") if mode.generates else None,
+                "dtype": getattr(gen, "dtype", "") if mode.generates else None,
+                "adapter": adapter, "evidence": self.evidence if mode.retrieves else None,
+                "fallback": bool(self.extractive_fallback and mode.retrieves and mode.generates),
+                "max_new_tokens": self.generation.max_new_tokens if mode.generates else None,
+                "stop": list(self.generation.stop) if mode.generates else None,
+                "degraded": list(degraded)}
+
+
+#: Said when evidence sentences were asked for but did not fit the model's window.
+EVIDENCE_DID_NOT_FIT = ("the evidence sentences did not fit the model's window: the whole "
+                        "chunks were shown instead")
 
 
 @dataclass
@@ -111,17 +154,26 @@ class Prepared:
     sources: list = field(default_factory=list)
     retrieval_seconds: float = 0.0
     evidence: object | None = None  # core.rag.evidence.Evidence the model was shown
-    fallback: bool = False  # answer with the evidence passage when the answer is not grounded
+    fallback: bool = False  # show the evidence passage when the answer is not grounded
+    degraded: list[str] = field(default_factory=list)  # what did not go as configured
 
     @property
     def evidence_sentences(self) -> list[str]:
         return list(self.evidence.sentences) if self.evidence is not None else []
 
     def finish(self, question: str, text: str):
-        """The answer a user sees for the model's ``text`` (:func:`core.rag.evidence.finish`)."""
+        """The answer a user sees for the model's ``text`` (:func:`core.rag.evidence.finish`);
+        for the no-model mode, the evidence passage itself."""
         from core.rag.evidence import Finished, finish
 
+        if not self.mode.generates:
+            return Finished(self.evidence.passage if self.evidence is not None else "",
+                            extractive=True)
         return finish(text, self.evidence, question) if self.fallback else Finished(text)
+
+    def no_model_result(self) -> GenerationResult:
+        """What stands in for generation in a mode without a model: its passage, 0 tokens."""
+        return GenerationResult(self.finish("", "").text, 0, 0, 0.0)
 
 
 def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
@@ -144,40 +196,54 @@ def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
         raise UserError(f"{m.label} needs a knowledge base; none is configured")
     start = time.perf_counter()
     hits = search(ctx.store, ctx.kb, question, ctx.retrieval)
+    wanted = ctx.evidence if m.generates else max(1, ctx.evidence)  # the baseline picks one
     evidence = None
-    if ctx.evidence > 0 and hits:
+    if wanted > 0 and hits:
         from core.rag.evidence import focus
 
-        evidence = focus(question, [h.text for h in hits], ctx.store.embedder, ctx.evidence)
+        evidence = focus(question, [h.text for h in hits], ctx.store.embedder, wanted)
     seconds = time.perf_counter() - start
+    if not m.generates:
+        return Prepared(m, BuiltPrompt("", chat=False, used=list(hits)), None, list(hits),
+                        seconds, evidence)
     built = build_rag_prompt(question, hits, ctx.generator,
                              max_new_tokens=ctx.generation.max_new_tokens,
                              evidence=evidence.sentences if evidence is not None else None)
+    degraded = [EVIDENCE_DID_NOT_FIT] if evidence is not None and not built.evidence else []
     evidence = evidence if built.evidence else None
     return Prepared(m, built, adapter, built.used, seconds, evidence,
-                    ctx.extractive_fallback and evidence is not None)
+                    ctx.extractive_fallback and evidence is not None, degraded)
 
 
-def _result(job: Prepared, question: str, generator, gen, total: float) -> dict:
+def _result(job: Prepared, question: str, ctx: AskContext, gen, total: float) -> dict:
     final = job.finish(question, gen.text)
+    generates = job.mode.generates
     return {
-        "answer": final.text, "mode": job.mode.name, "model": generator.label(job.adapter),
-        "extractive": final.extractive, "generated": gen.text,
+        "answer": final.text, "mode": job.mode.name,
+        "model": ctx.generator.label(job.adapter) if generates else "no model (retrieval only)",
+        "extractive": final.extractive, "generated": gen.text if generates else "",
         "evidence": job.evidence_sentences,
         "sources": [h.to_source() for h in job.sources],
         "chunk_ids": [h.id for h in job.sources],
         "seconds": round(total, 4), "retrieval_seconds": round(job.retrieval_seconds, 4),
         "tokens": gen.tokens, "prompt_tokens": gen.prompt_tokens, "trimmed": job.prompt.trimmed,
+        "provenance": ctx.provenance(job.mode, job.adapter, job.degraded),
     }
+
+
+def _generate(job: Prepared, ctx: AskContext) -> GenerationResult:
+    if not job.mode.generates:
+        return job.no_model_result()
+    return ctx.generator.generate(job.prompt.prompt, ctx.generation, chat=job.prompt.chat,
+                                  adapter=job.adapter)
 
 
 def answer(question: str, mode: str, ctx: AskContext) -> dict:
     """Answer ``question`` in ``mode`` and return the result dict (module docstring)."""
     start = time.perf_counter()
     job = prepare(check_question(question), mode, ctx)
-    gen = ctx.generator.generate(job.prompt.prompt, ctx.generation, chat=job.prompt.chat,
-                                 adapter=job.adapter)
-    return _result(job, question, ctx.generator, gen, time.perf_counter() - start)
+    gen = _generate(job, ctx)
+    return _result(job, question, ctx, gen, time.perf_counter() - start)
 
 
 def generate_jobs(jobs: Sequence[Prepared], ctx: AskContext, batch_size: int = BATCH_SIZE):
@@ -186,8 +252,11 @@ def generate_jobs(jobs: Sequence[Prepared], ctx: AskContext, batch_size: int = B
     if not jobs:
         return []
     first = jobs[0]
-    if any(j.adapter != first.adapter or j.prompt.chat != first.prompt.chat for j in jobs):
+    if any(j.adapter != first.adapter or j.prompt.chat != first.prompt.chat
+           or j.mode != first.mode for j in jobs):
         raise ValueError("generate_jobs takes jobs of one mode and adapter")
+    if not first.mode.generates:
+        return [j.no_model_result() for j in jobs]
     return ctx.generator.generate_batch([j.prompt.prompt for j in jobs], ctx.generation,
                                         chat=first.prompt.chat, adapter=first.adapter,
                                         batch_size=batch_size)
@@ -206,7 +275,7 @@ def answer_many(questions: Sequence[str], mode: str, ctx: AskContext, *,
         chunk = [check_question(q) for q in questions[first:first + batch_size]]
         jobs = [prepare(q, mode, ctx) for q in chunk]
         for q, job, gen in zip(chunk, jobs, generate_jobs(jobs, ctx, batch_size), strict=True):
-            result = _result(job, q, ctx.generator, gen, job.retrieval_seconds + gen.seconds)
+            result = _result(job, q, ctx, gen, job.retrieval_seconds + gen.seconds)
             yield {**result, "batch_size": gen.batch_size}
 
 
@@ -217,17 +286,22 @@ class AnswerStream:
     """
 
     def __init__(self, job: Prepared, ctx: AskContext, start: float, question: str = ""):
-        self.job, self._generator, self._start = job, ctx.generator, start
+        self.job, self._ctx, self._start = job, ctx, start
         self._question = question
         self.sources = job.sources
         self._stream = ctx.generator.stream(job.prompt.prompt, ctx.generation,
                                             chat=job.prompt.chat,
-                                            adapter=job.adapter)
+                                            adapter=job.adapter) if job.mode.generates else None
         self.result: dict | None = None
 
     def __iter__(self) -> Iterator[str]:
-        yield from self._stream
-        self.result = _result(self.job, self._question, self._generator, self._stream.result,
+        if self._stream is None:  # no model: the passage, whole
+            gen = self.job.no_model_result()
+            yield gen.text
+        else:
+            yield from self._stream
+            gen = self._stream.result
+        self.result = _result(self.job, self._question, self._ctx, gen,
                               time.perf_counter() - self._start)
 
 
@@ -238,9 +312,9 @@ def stream_answer(question: str, mode: str, ctx: AskContext) -> AnswerStream:
 
 
 def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] = ALL_MODES,
-                 top_k: int = 3, search: str = "hybrid", max_new_tokens: int = 40,
+                 top_k: int = 3, search: str = "hybrid", max_new_tokens: int = MAX_NEW_TOKENS,
                  generator=None, embedder=None, store=None, evidence: int = EVIDENCE_SENTENCES,
-                 extractive_fallback: bool = True) -> AskContext:
+                 extractive_fallback: bool = False) -> AskContext:
     """An answering context for ``modes``; loads the generator, and opens the store if needed.
 
     Pass ``store`` (a page passes its cached one; a comparison reuses one for both sides) so
@@ -267,12 +341,12 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
         if store is None:
             store = open_store(settings, embedder)
         store.table(kb)  # a missing base fails here, before the generator loads
-    if generator is None:
+    if generator is None and any(MODES[m].generates for m in modes):  # the baseline needs none
         from core.loaders import load_generator
 
         generator = load_generator(settings)
     return AskContext(generator, store, kb, RetrievalConfig(top_k=top_k, search=search),
-                      GenerationConfig(max_new_tokens=max_new_tokens, stop=ANSWER_STOP),
+                      answer_generation(max_new_tokens),
                       adapter=adapter, registry=registry, evidence=evidence,
                       extractive_fallback=extractive_fallback)
 

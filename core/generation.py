@@ -132,11 +132,13 @@ class Generator:
     """
 
     def __init__(self, model, tokenizer, *, model_id: str, device: str, is_seq2seq: bool,
-                 adapters=None):
+                 adapters=None, dtype: str = ""):
         self.model = model  # the base model; LoRA layers, once loaded, live inside it (off)
         self.tokenizer = tokenizer
         self.model_id = model_id
         self.device = device
+        #: what runs and ratings record: "int8" (quantised weights) or the weights' dtype
+        self.dtype = dtype or str(getattr(model, "dtype", "")).removeprefix("torch.")
         self.is_seq2seq = is_seq2seq
         self.adapters = adapters
         self.lock = threading.RLock()

@@ -135,7 +135,7 @@ def load_generator(settings: Settings) -> Generator:
                                                            dtype_name)
         return Generator(model, tokenizer, model_id=settings.generator_model,
                          device=choice.device, is_seq2seq=seq2seq,
-                         adapters=AdapterRegistry.of(settings))
+                         adapters=AdapterRegistry.of(settings), dtype=dtype_name)
 
     return memoized(("generator", settings.generator_model, choice.device, dtype_name), build)
 

@@ -5,8 +5,9 @@ Retrieval (example questions), evaluation (scored runs), fine-tuning (training p
 benchmarks all read QA files through this module, which sits at the bottom layer so none of
 them imports another to get it. Loading validates every row and names the line of the first bad
 one, so an uploaded file either loads completely or is refused with a message the user can act
-on. The train/test split is kept on each item; training code asks for :func:`train_items`,
-which refuses test rows. This module reads and validates only; it scores nothing.
+on. The train/dev/test split is kept on each item; training code asks for :func:`train_items`,
+which refuses dev and test rows. Settings are chosen on dev and reported on test once. This
+module reads and validates only; it scores nothing.
 
 Example line::
 
@@ -25,7 +26,8 @@ from core.errors import UserError
 from core.settings import ASSETS_DIR
 
 DEFAULT_QA_FILE = ASSETS_DIR / "knowledge" / "default_qa.jsonl"
-SPLITS = ("train", "test")
+#: train: what fine-tuning may read; dev: where settings are chosen; test: reported once.
+SPLITS = ("train", "dev", "test")
 MAX_QUESTION_CHARS = 2_000
 
 
@@ -84,7 +86,7 @@ def parse_item(row: object, where: str) -> QAItem:
         raise UserError(f"{where}: 'answer' must be a non-empty string")
     split = row.get("split", "test")
     if split not in SPLITS:
-        raise UserError(f"{where}: 'split' must be train or test, got {split!r}")
+        raise UserError(f"{where}: 'split' must be one of {', '.join(SPLITS)}, got {split!r}")
     choices = _str_list(row.get("choices"), "choices", where)
     if choices and len(choices) < 2:
         raise UserError(f"{where}: 'choices' needs at least two options")
@@ -152,7 +154,7 @@ def select_split(items: list[QAItem], split: str | None) -> list[QAItem]:
     if split is None:
         return list(items)
     if split not in SPLITS:
-        raise UserError(f"split must be train or test, got {split!r}")
+        raise UserError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     return [item for item in items if item.split == split]
 
 
@@ -164,7 +166,7 @@ def train_items(items: list[QAItem]) -> list[QAItem]:
     """
     leaked = [item.question for item in items if item.split != "train"]
     if leaked:
-        raise UserError(f"{len(leaked)} test-split question(s) were passed for training "
+        raise UserError(f"{len(leaked)} dev- or test-split question(s) were passed for training "
                         f"(first: {leaked[0][:80]!r}); only the train split may be used")
     if not items:
         raise UserError("the QA file has no train-split questions to train on")

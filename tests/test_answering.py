@@ -21,7 +21,8 @@ from tests.rag.conftest import docs, embedder, store
 __all__ = ["docs", "embedder", "store"]  # fixtures shared with the RAG tests
 
 KEYS = {"answer", "mode", "model", "sources", "chunk_ids", "seconds", "retrieval_seconds",
-        "tokens", "prompt_tokens", "trimmed", "evidence", "extractive", "generated"}
+        "tokens", "prompt_tokens", "trimmed", "evidence", "extractive", "generated",
+        "provenance"}
 
 
 @pytest.fixture
@@ -46,11 +47,53 @@ def test_stream_gives_pieces_then_the_same_result(ctx):
     assert stream.sources[0].document == "orchids.md"  # known before the first piece
     text = "".join(stream)
     assert set(stream.result) == KEYS and stream.result["generated"] == text.strip()
-    # the tiny model's text is not grounded in the evidence: the best sentence answers instead
-    assert stream.result["extractive"]
-    assert stream.result["answer"].startswith(stream.result["evidence"][-1])
+    # the fallback is off by default: the answer is the model's own text, whatever it says
+    assert not stream.result["extractive"] and stream.result["answer"] == text.strip()
     whole = answer("Who planted the first orchid?", "rag", ctx)
     assert whole["answer"] == stream.result["answer"]  # greedy: same text either way
+    assert whole["provenance"] == {"generator": "tiny-llama", "dtype": "float32",
+                                   "adapter": None, "evidence": 1, "fallback": False,
+                                   "max_new_tokens": 4, "stop": [], "degraded": []}
+
+
+def test_the_fallback_shows_the_passage_only_when_turned_on(ctx):
+    """With the fallback on, an ungrounded model answer is replaced by the best sentence's
+    passage; the model's own text is kept in ``generated``."""
+    ctx.extractive_fallback = True
+    out = answer("Who planted the first orchid?", "rag", ctx)
+    assert out["extractive"] and out["answer"].startswith(out["evidence"][-1])
+    assert out["generated"] and out["generated"] != out["answer"]
+    assert out["provenance"]["fallback"]
+
+
+def test_the_no_model_baseline_answers_with_the_best_passage(ctx, monkeypatch):
+    """The extractive mode picks the evidence passage without calling the model."""
+    calls = []
+    monkeypatch.setattr(ctx.generator, "generate", lambda *a, **k: calls.append(a))
+    out = answer("Who planted the first orchid?", "extractive", ctx)
+    assert out["extractive"] and out["tokens"] == 0 and out["generated"] == "" and not calls
+    assert out["answer"].startswith(out["evidence"][-1])
+    assert out["sources"][0]["document"] == "orchids.md"
+    assert out["model"] == "no model (retrieval only)"
+    assert out["provenance"]["generator"] is None and out["provenance"]["fallback"] is False
+    streamed = stream_answer("Who planted the first orchid?", "extractive", ctx)
+    assert "".join(streamed) == out["answer"] == streamed.result["answer"]
+
+
+def test_evidence_that_does_not_fit_is_recorded_as_a_degradation(ctx, monkeypatch):
+    from core.rag import prompts
+
+    real = prompts.build_rag_prompt
+
+    def no_room(question, hits, generator, *, max_new_tokens, evidence=None):
+        built = real(question, hits, generator, max_new_tokens=max_new_tokens, evidence=None)
+        return built  # as if the evidence did not fit: the whole-chunk prompt
+
+    monkeypatch.setattr("core.answering.build_rag_prompt", no_room)
+    out = answer("Who planted the first orchid?", "rag", ctx)
+    assert out["provenance"]["degraded"] == [
+        "the evidence sentences did not fit the model's window: the whole chunks were shown "
+        "instead"]
 
 
 @pytest.mark.parametrize("question, mode, needle", [
@@ -76,12 +119,15 @@ def test_new_modes_plug_into_the_table(ctx, monkeypatch):
 
 
 def test_the_mode_table():
-    """Four modes, each with what it needs; an adapter mode falls back to its plain twin."""
-    assert ALL_MODES == ("base", "rag", "finetuned", "finetuned+rag")
-    assert [(m.retrieves, m.needs_adapter) for m in MODES.values()] == [
-        (False, False), (True, False), (False, True), (True, True)]
+    """Five modes, each with what it needs; an adapter mode falls back to its plain twin (a
+    model mode, never the no-model baseline)."""
+    assert ALL_MODES == ("base", "extractive", "rag", "finetuned", "finetuned+rag")
+    assert [(m.retrieves, m.needs_adapter, m.generates) for m in MODES.values()] == [
+        (False, False, True), (True, False, False), (True, False, True), (False, True, True),
+        (True, True, True)]
     assert ADAPTER_MODES == ("finetuned", "finetuned+rag")
-    assert [without_adapter(m) for m in ALL_MODES] == ["base", "rag", "base", "rag"]
+    assert [without_adapter(m) for m in ALL_MODES] == ["base", "extractive", "rag", "base",
+                                                       "rag"]
 
 
 def test_adapter_modes_need_an_adapter(ctx):

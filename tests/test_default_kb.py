@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from core.evaluation.metrics import is_bare_number
+
 KNOWLEDGE = Path(__file__).parents[1] / "assets" / "knowledge"
 DOCS_DIR = KNOWLEDGE / "default"
 QA_PATH = KNOWLEDGE / "default_qa.jsonl"
@@ -114,7 +116,9 @@ def test_qa_record(index: int) -> None:
     assert all(isinstance(c, str) and c.strip() for c in choices)
     assert len(set(choices)) == 4, f"duplicate choices {choices}"
     assert choices.count(answer) == 1, f"answer {answer!r} not exactly in {choices}"
-    assert record["split"] in {"train", "test"}
+    assert record["split"] in {"train", "dev", "test"}
+    if not is_bare_number(answer):  # a number answer needs its unit: no bare-number alias
+        assert not any(is_bare_number(a) for a in aliases), (answer, aliases)
     source = DOCS_DIR / record["source"]
     assert source.is_file(), f"missing source {record['source']}"
     text = source.read_text(encoding="utf-8").lower()
@@ -154,6 +158,6 @@ def test_every_document_is_sourced_at_least_twice() -> None:
 
 def test_both_splits_cover_many_documents() -> None:
     records = _records()
-    for split in ("train", "test"):
+    for split in ("train", "dev", "test"):
         sources = {r["source"] for r in records if r["split"] == split}
         assert len(sources) >= len(_docs()) // 2, (split, len(sources))

@@ -2,12 +2,18 @@
 
 * **Exact match / token F1** (SQuAD v1.1, Rajpurkar et al. 2016, official script): both sides
   are normalised (lower-case, punctuation removed, articles a/an/the removed, whitespace
-  collapsed); the score is the maximum over the answer and its aliases.
+  collapsed); the score is the maximum over the answer and its aliases. Stricter than SQuAD on
+  numbers: a decimal point between digits survives ("7.3" stays "7.3", never "73"), a
+  thousands separator is dropped ("18,000" -> "18000"), and the number words zero..twenty and
+  the tens are written as digits ("eleven" -> "11"). A number answer needs its unit or its
+  full form: when the answer is not a bare number, aliases that are bare numbers ("19" for
+  "19 weeks") are not counted (:func:`scored_golds`).
   F1 = 2·P·R / (P + R) with P = common / |prediction tokens|, R = common / |gold tokens| and
   ``common`` counted with multiplicity (bag-of-tokens intersection).
 * **Answer hit** (``answer_hit``): 1.0 when the normalised answer or any alias appears in the
   normalised prediction as whole tokens; a lenient score for chatty replies that contain the
-  right answer ("It is 7.3 km away." has EM 0 but answer_hit 1 for gold "7.3 km").
+  right answer ("It is 7.3 km away." has EM 0 but answer_hit 1 for gold "7.3 km"; "It is 73 km
+  away." has answer_hit 0).
 * **Hit rate@k / reciprocal rank** of the question's source document among the retrieved
   chunks' documents (rank = position of the first chunk from that document, 1-based).
 * **Grounding** (is the answer in the retrieved context?), two local proxies, *not* an LLM
@@ -34,6 +40,16 @@ import numpy as np
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_DECIMAL = re.compile(r"(?<=\d)\.(?=\d)")
+_POINT = "\x00"  # a decimal point while punctuation is removed
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_UNITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+          "eighteen", "nineteen", "twenty")
+_TENS = ("thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_UNITS)} | {
+    w: str(10 * i) for i, w in enumerate(_TENS, start=3)}
 
 
 @dataclass(frozen=True)
@@ -49,15 +65,35 @@ class Score:
 
 
 def normalize_answer(text: str) -> str:
-    """SQuAD normalisation.
+    """SQuAD normalisation, strict on numbers (module doc).
 
-    Example: ``"The  Lantern-Shed!" -> "lanternshed"``; ``"An apple, a day" -> "apple day"``.
+    Example: ``"The  Lantern-Shed!" -> "lanternshed"``; ``"An apple, a day" -> "apple day"``;
+    ``"7.3 km, 18,000 rpm." -> "7.3 km 18000 rpm"``; ``"Eleven sites" -> "11 sites"``.
     (Punctuation is deleted, not replaced by a space, as in the official script.)
     """
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCT)
+    text = _DECIMAL.sub(_POINT, _THOUSANDS.sub("", text.lower()))
+    text = "".join(ch for ch in text if ch not in _PUNCT).replace(_POINT, ".")
     text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+    return " ".join(_NUMBER_WORDS.get(w, w) for w in text.split())
+
+
+def is_bare_number(text: str) -> bool:
+    """Whether ``text`` normalises to numbers alone: ``"19"``, ``"7.3"``, ``"eleven"``."""
+    words = normalize_answer(text).split()
+    return bool(words) and all(_NUMBER.fullmatch(w) for w in words)
+
+
+def scored_golds(golds: Sequence[str]) -> list[str]:
+    """The golds a prediction is scored against: all of them, except that when the answer
+    (``golds[0]``) is not a bare number, bare-number aliases are dropped.
+
+    Example: ``["19 weeks", "19"] -> ["19 weeks"]``; ``["1931", "in 1931"]`` keeps both.
+    """
+    if not golds:
+        return []
+    if is_bare_number(golds[0]):
+        return list(golds)
+    return [golds[0], *(g for g in golds[1:] if not is_bare_number(g))]
 
 
 def _tokens(text: str) -> list[str]:
@@ -69,16 +105,18 @@ def exact_match(prediction: str, golds: Sequence[str]) -> Score:
     if not golds:
         return Score.missing("no gold answer")
     pred = normalize_answer(prediction)
-    return Score(float(any(pred == normalize_answer(g) for g in golds)))
+    return Score(float(any(pred == normalize_answer(g) for g in scored_golds(golds))))
 
 
 def answer_hit(prediction: str, golds: Sequence[str]) -> Score:
     """1.0 if any normalised gold occurs as a whole-token run in the normalised prediction.
 
-    Example: ``answer_hit("It lies 7.3 km north.", ["7.3 km"])`` -> 1.0 ("73 km" is in
-    "it lies 73 km north"); gold "km" would not match inside "kmh".
+    Example: ``answer_hit("It lies 7.3 km north.", ["7.3 km"])`` -> 1.0 ("7.3 km" is in
+    "it lies 7.3 km north"); ``answer_hit("It lies 73 km north", ["7.3 km"])`` -> 0.0; gold
+    "km" would not match inside "kmh"; gold "19 weeks" with alias "19" is not hit by "admitted
+    in 2023: 19" (:func:`scored_golds`).
     """
-    golds = [g for g in (normalize_answer(g) for g in golds) if g]
+    golds = [g for g in (normalize_answer(g) for g in scored_golds(golds)) if g]
     if not golds:
         return Score.missing("no gold answer")
     pred = f" {normalize_answer(prediction)} "
@@ -100,7 +138,7 @@ def f1_score(prediction: str, golds: Sequence[str]) -> Score:
     if not golds:
         return Score.missing("no gold answer")
     pred = _tokens(prediction)
-    return Score(max(_f1(pred, _tokens(g)) for g in golds))
+    return Score(max(_f1(pred, _tokens(g)) for g in scored_golds(golds)))
 
 
 def retrieval_rank(retrieved_documents: Sequence[str], source: str) -> int | None:

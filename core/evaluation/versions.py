@@ -26,6 +26,7 @@ import numpy as np
 from core import access
 from core.answering import ADAPTER_MODES, FINETUNED, without_adapter
 from core.errors import UserError
+from core.evaluation.intervals import BOOTSTRAP_ROUNDS, paired_bootstrap  # noqa: F401
 from core.evaluation.runner import METRICS
 from core.qa import QAItem
 from core.settings import Settings
@@ -36,24 +37,6 @@ BASE_OF = {m: without_adapter(m) for m in ADAPTER_MODES}
 DELTA_METRICS = (*METRICS, "seconds_per_question")
 #: The per-question score the stored verdict ("did it help?") is judged on, and its resamples.
 VERDICT_METRIC = "answer_hit"
-BOOTSTRAP_ROUNDS = 10_000
-
-
-def paired_bootstrap(before: Sequence[float], after: Sequence[float], *,
-                     rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> tuple[float, float]:
-    """95 % percentile interval of mean(after - before), resampling questions with their pair
-    (Efron & Tibshirani 1993, "An Introduction to the Bootstrap", ch. 13; numpy, seeded).
-
-    Example: identical lists -> (0.0, 0.0); after right on 30 of 40 questions where before
-    was always wrong -> about (0.62, 0.88), entirely above 0.
-    """
-    diff = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
-    if diff.size == 0:
-        raise UserError("no questions to compare")
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, diff.size, size=(rounds, diff.size))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
 
 
 def verdict(before: Sequence[float], after: Sequence[float], *, metric: str = VERDICT_METRIC,

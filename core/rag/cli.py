@@ -3,7 +3,8 @@
 ``index --docs DIR --kb NAME`` prints {"kb", "documents", "chunks", "seconds"};
 ``ask QUESTION --kb NAME --mode MODE [--adapter NAME] [--top-k K] [--search ...]`` (modes:
 :data:`core.answering.MODES`) prints
-{"answer", "mode", "sources": [{"document", "chunk", "score", "text"}], "seconds"}.
+{"answer", "mode", "sources": [{"document", "chunk", "score", "text"}], "seconds", "extractive",
+"generated", "provenance"}.
 ``ask --questions FILE.jsonl`` (QA format, :mod:`core.qa`) prints one such object per line,
 with the question's "id" and "question" first, answering ``--batch-size`` questions together;
 a line's "seconds" is its retrieval plus its share of its batch's generation time.
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 import sys
 
-from core.answering import MODES, RAG
+from core.answering import MAX_NEW_TOKENS, MODES, RAG
+from core.qa import SPLITS
 from core.rag.config import DEFAULT_KB, SEARCH_MODES
 
 
@@ -69,10 +71,11 @@ def _cmd_ask(args, settings):
     ctx = make_context(settings, args.kb, adapter=args.adapter, modes=[args.mode],
                        top_k=args.top_k, search=args.search,
                        max_new_tokens=args.max_new_tokens, evidence=args.evidence,
-                       extractive_fallback=not args.no_extractive_fallback)
+                       extractive_fallback=args.extractive_fallback)
     r = answer(args.question, args.mode, ctx)
     return {"answer": r["answer"], "mode": r["mode"], "sources": r["sources"],
-            "seconds": r["seconds"], "extractive": r["extractive"]}
+            "seconds": r["seconds"], "extractive": r["extractive"], "generated": r["generated"],
+            "provenance": r["provenance"]}
 
 
 def _ask_many(args, settings):
@@ -96,12 +99,13 @@ def _ask_many(args, settings):
     ctx = make_context(settings, args.kb, adapter=args.adapter, modes=[args.mode],
                        top_k=args.top_k, search=args.search,
                        max_new_tokens=args.max_new_tokens, evidence=args.evidence,
-                       extractive_fallback=not args.no_extractive_fallback)
+                       extractive_fallback=args.extractive_fallback)
     results = answer_many([i.question for i in items], args.mode, ctx,
                           batch_size=args.batch_size)
     return JsonLines({"id": item.id, "question": item.question, "answer": r["answer"],
                       "mode": r["mode"], "sources": r["sources"], "seconds": r["seconds"],
-                      "extractive": r["extractive"], "generated": r["generated"]}
+                      "extractive": r["extractive"], "generated": r["generated"],
+                      "provenance": r["provenance"]}
                      for item, r in zip(items, results, strict=True))
 
 
@@ -133,9 +137,12 @@ def add_reader_options(p) -> None:
     p.add_argument("--evidence", type=int, default=EVIDENCE_SENTENCES, metavar="N",
                    help="retrieving modes show the model the N sentences of the retrieved "
                         "chunks closest to the question (0: the whole chunks)")
-    p.add_argument("--no-extractive-fallback", action="store_true",
-                   help="keep the model's answer even when it is not grounded in the evidence "
-                        "(default: answer with the best evidence sentence then)")
+    p.add_argument("--extractive-fallback", action="store_true",
+                   help="show the best evidence passage instead of a model answer that is not "
+                        "grounded in the evidence (off by default; evaluation still scores the "
+                        "model's own text and reports the fallback as its own row)")
+    p.add_argument("--no-extractive-fallback", action="store_false",
+                   dest="extractive_fallback", help="the default: keep the model's answer")
 
 
 def register(sub) -> None:
@@ -156,7 +163,7 @@ def register(sub) -> None:
     p.add_argument("--questions", default=None, metavar="FILE.jsonl",
                    help="QA-format JSONL: answer every question in one process, one JSON "
                         "line each")
-    p.add_argument("--split", choices=("test", "train", "all"), default="all",
+    p.add_argument("--split", choices=(*SPLITS, "all"), default="all",
                    help="with --questions: which rows to answer")
     p.add_argument("--batch-size", type=int, default=8,
                    help="with --questions: questions generated together")
@@ -166,7 +173,7 @@ def register(sub) -> None:
     add_dataclass_options(p, RetrievalConfig, ["top_k", "search"],
                           overrides={"search": {"choices": SEARCH_MODES}})
     add_dataclass_options(p, GenerationConfig, ["max_new_tokens"],
-                          overrides={"max_new_tokens": {"default": 40}})
+                          overrides={"max_new_tokens": {"default": MAX_NEW_TOKENS}})
     add_reader_options(p)
     p.set_defaults(func=_cmd_ask)
 

@@ -15,7 +15,9 @@ from core.evaluation import metrics as m
 @pytest.mark.parametrize(("text", "expected"), [
     ("The Lantern Shed", "lantern shed"),
     ("  An apple, a day!  ", "apple day"),
-    ("7.3 km", "73 km"),  # punctuation is deleted, as in the official SQuAD script
+    ("7.3 km", "7.3 km"),  # a decimal point survives (SQuAD's script would give "73 km")
+    ("18,000 x g.", "18000 x g"),  # a thousands separator goes; a final full stop too
+    ("Eleven sites", "11 sites"),  # number words are digits on both sides
     ("THEATRE of the Sea", "theatre of sea"),  # 'the' inside 'theatre' survives
     ("", ""),
 ])
@@ -27,7 +29,11 @@ def test_normalize_answer(text, expected):
     # identical after normalisation
     ("the Skellwick Haven.", ["Skellwick Haven"], 1.0, 1.0),
     # alias matches exactly: max over golds
-    ("287", ["287 people", "287"], 1.0, 1.0),
+    ("287 staff", ["287 people", "287 staff"], 1.0, 1.0),
+    # a bare-number alias of an answer with a unit does not count: "287" is not "287 people"
+    ("287", ["287 people", "287"], 0.0, 2 / 3),
+    # a bare-number answer keeps its bare-number aliases (a year, a count)
+    ("11", ["eleven", "11"], 1.0, 1.0),
     # P = 2/2, R = 2/3 -> F1 = 2·1·(2/3) / (1 + 2/3) = 0.8
     ("Blue Harbour", ["blue harbour office"], 0.0, 0.8),
     # P = 1/3, R = 1/1 -> F1 = 2·(1/3)·1 / (4/3) = 0.5
@@ -42,6 +48,26 @@ def test_normalize_answer(text, expected):
 def test_exact_match_and_f1(prediction, golds, em, f1):
     assert m.exact_match(prediction, golds).value == em
     assert m.f1_score(prediction, golds).value == pytest.approx(f1)
+
+
+@pytest.mark.parametrize(("prediction", "golds", "hit"), [
+    ("It lies 7.3 km north.", ["7.3 km"], 1.0),
+    ("It lies 73 km north", ["7.3 km"], 0.0),  # "7.3" never becomes "73"
+    ("New members admitted in 2023: 19", ["19 weeks", "19"], 0.0),  # the number needs its unit
+    ("The probation lasts 19 weeks.", ["19 weeks", "19"], 1.0),
+    ("Spin at 18000 x g", ["18,000 x g"], 1.0),
+    ("Spin at 12,000 x g", ["18,000 x g"], 0.0),
+    ("It is used in 11 countries.", ["eleven"], 1.0),
+    ("It opened in 1931.", ["1931"], 1.0),
+])
+def test_answer_hit_is_strict_on_numbers(prediction, golds, hit):
+    assert m.answer_hit(prediction, golds).value == hit
+
+
+def test_scored_golds_drop_bare_numbers_only_beside_a_unit():
+    assert m.scored_golds(["19 weeks", "19", "nineteen weeks"]) == ["19 weeks", "nineteen weeks"]
+    assert m.scored_golds(["1931", "in 1931"]) == ["1931", "in 1931"]
+    assert m.is_bare_number("7.3") and m.is_bare_number("eleven") and not m.is_bare_number("7 km")
 
 
 def test_empty_prediction_scores_zero_and_no_gold_is_missing():

@@ -45,14 +45,31 @@ def test_four_modes_end_to_end(app_settings, kb, fresh_llama, fresh_generator, t
     seen = []
     run = runner.evaluate(ITEMS, list(ALL_MODES), ctx, kb,
                           progress=lambda f, msg: seen.append(f), meta={"kb": "mini"})
-    assert seen == [0.25, 0.5, 0.75, 1.0]  # one batch (both questions), once per mode
-    assert run["n"] == 2 and len(run["rows"]) == 8 and not run["cancelled"]
+    assert seen == [0.2, 0.4, 0.6, 0.8, 1.0]  # one batch (both questions), once per mode
+    assert run["n"] == 2 and len(run["rows"]) == 10 and not run["cancelled"]
     for mode in ALL_MODES:
         agg = run["aggregates"][mode]
-        for metric in ("exact_match", "answer_hit", "f1", "mc_accuracy", "mc_accuracy_sum",
-                       "relevance"):
+        scored = ("exact_match", "answer_hit", "f1", "relevance") + (
+            ("mc_accuracy", "mc_accuracy_sum") if mode != "extractive" else ())
+        for metric in scored:
             assert 0.0 <= agg[metric] <= 1.0, (mode, metric)
-        assert agg["seconds_per_question"] > 0
+            low, high = agg["ci95"][metric]
+            assert 0.0 <= low <= agg[metric] <= high <= 1.0, (mode, metric)
+        assert agg["seconds_per_question"] > 0 or mode == "extractive"
+        assert agg["extractive_rate"] == (1.0 if mode == "extractive" else 0.0)  # fallback off
+        assert agg["new_only"]["n"] == sum(r["known"] is False for r in run["rows"]
+                                           if r["mode"] == mode)
+    extractive = run["aggregates"]["extractive"]
+    assert extractive["mc_accuracy"] is None
+    assert "no model" in extractive["unavailable"]["mc_accuracy"]
+    # a paired verdict for every pair of modes on every accuracy-like metric they share
+    pairs = {(c["a"], c["b"], c["metric"]) for c in run["comparisons"]}
+    assert ("base", "rag", "answer_hit") in pairs and ("rag", "finetuned", "f1") in pairs
+    assert ("base", "extractive", "mc_accuracy") not in pairs  # the baseline has no choice
+    assert len(run["comparisons"]) == 10 * 3 + 6  # 10 pairs x 3 text metrics + 6 MC pairs
+    assert all(c["ci95"][0] <= c["delta"] <= c["ci95"][1] for c in run["comparisons"])
+    assert run["provenance"]["modes"]["finetuned"]["adapter"] == "mini-ad"
+    assert run["provenance"]["modes"]["extractive"]["generator"] is None
     # Retrieval metrics exist exactly for the retrieving modes; the others say why.
     rag, ft_rag = run["aggregates"]["rag"], run["aggregates"]["finetuned+rag"]
     assert rag["hit_rate"] is not None and 0.5 <= rag["mrr"] <= 1.0
@@ -122,7 +139,7 @@ def test_wins_filter():
     ("", "no questions"),
     ("{not json", "line 1: not valid JSON"),
     ('{"question": "q"}', "'answer' must be"),
-    ('{"question": "q", "answer": "a", "split": "dev"}', "train or test"),
+    ('{"question": "q", "answer": "a", "split": "val"}', "one of train, dev, test"),
     ('{"question": "q", "answer": "a", "choices": ["b", "c"]}', "none of the choices"),
 ])
 def test_bad_qa_files_are_refused_with_the_line(text, fragment):

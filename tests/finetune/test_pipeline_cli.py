@@ -99,7 +99,8 @@ def test_cli_finetune_ask_and_evaluate_contracts(tiny_env, capsys, tmp_path):
     assert main(["ask", "When was the oven built?", "--kb", "mini", "--mode", "finetuned",
                  "--adapter", "cli-ad", "--max-new-tokens", "4"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"answer", "mode", "sources", "seconds", "extractive"}
+    assert set(out) == {"answer", "mode", "sources", "seconds", "extractive", "generated",
+                        "provenance"}
     assert out["mode"] == "finetuned" and out["sources"] == []
 
     qa = tmp_path / "qa.jsonl"

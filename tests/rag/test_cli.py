@@ -39,10 +39,16 @@ def test_index_then_ask_and_list(fake_models, folder, capsys):
     assert "skipped" in err and "empty.txt" in err
     code, out, _ = run(capsys, "ask", "When was the bakery oven built?", "--kb", "notes",
                        "--mode", "rag", "--top-k", "2", "--search", "fts")
-    assert code == 0 and set(out) == {"answer", "mode", "sources", "seconds", "extractive"}
-    assert isinstance(out["extractive"], bool)
+    assert code == 0 and set(out) == {"answer", "mode", "sources", "seconds", "extractive",
+                                      "generated", "provenance"}
+    assert out["extractive"] is False and out["answer"] == out["generated"]  # fallback off
+    assert out["provenance"]["stop"] == ["\n"] and out["provenance"]["max_new_tokens"] == 40
     assert out["mode"] == "rag" and len(out["sources"]) == 1  # fts: one doc mentions "oven"
     assert set(out["sources"][0]) == {"document", "chunk", "score", "text"}
+    code, out, _ = run(capsys, "ask", "When was the bakery oven built?", "--kb", "notes",
+                       "--mode", "extractive", "--top-k", "2", "--search", "fts")
+    assert code == 0 and out["extractive"] and "oven" in out["answer"].lower()
+    assert out["generated"] == "" and out["provenance"]["generator"] is None
     code, out, _ = run(capsys, "ask", "When?", "--kb", "notes", "--mode", "base")
     assert code == 0 and out["sources"] == [] and out["mode"] == "base"
     code, out, _ = run(capsys, "kbs")
@@ -86,7 +92,7 @@ def test_ask_questions_file_prints_one_line_per_question(fake_models, folder, tm
     assert code == 0 and [line["question"] for line in lines] == questions
     for line in lines:
         assert set(line) == {"id", "question", "answer", "mode", "sources", "seconds",
-                             "extractive", "generated"}
+                             "extractive", "generated", "provenance"}
         assert line["mode"] == "rag" and line["sources"] and line["seconds"] > 0
     assert len({line["id"] for line in lines}) == 3
     for q, line in zip(questions, lines, strict=True):

@@ -41,7 +41,7 @@ def test_default_qa_set_is_usable():
     assert len(rows) >= 120
     names = {p.name for p in DEFAULT_DOCS_DIR.iterdir()}
     assert all(r["source"] in names for r in rows)
-    assert {r["split"] for r in rows} == {"train", "test"}
+    assert {r["split"] for r in rows} == {"train", "dev", "test"}
     train = load_qa_rows(split="train")
     assert train and all(r["split"] == "train" for r in train)
 
