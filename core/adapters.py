@@ -104,8 +104,21 @@ class AdapterRegistry:
         return folder
 
     def metadata(self, name: str) -> dict:
-        """The adapter's ``metadata.json`` ({} when it has none or it is unreadable)."""
-        return _read_json(self.path(name) / METADATA_FILE)
+        """The adapter's ``metadata.json``: {} when it has none; a :class:`UserError` naming
+        the file when it is there but unreadable (a page shows it: a silent {} would hide, for
+        example, which knowledge base the adapter was trained on)."""
+        path = self.path(name) / METADATA_FILE
+        if not path.is_file():
+            return {}
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UserError(f"the metadata of adapter {name!r} ({METADATA_FILE}) is unreadable: "
+                            f"{str(exc).splitlines()[0][:120]}") from None
+        if not isinstance(data, dict):
+            raise UserError(f"the metadata of adapter {name!r} ({METADATA_FILE}) is not a JSON "
+                            "object")
+        return data
 
     @staticmethod
     def stamp(folder: Path) -> str:

@@ -10,9 +10,8 @@ import streamlit as st
 
 from core import st_cache
 from core.adapters import AdapterRegistry
-from core.answering import MODES, AskContext, stream_answer
+from core.answering import MODES, AskContext, answer_generation, stream_answer
 from core.errors import UserError
-from core.generation import GenerationConfig
 from core.rag import compare_view as view
 from core.rag.config import DEFAULT_KB, SEARCH_MODES, RetrievalConfig, check_question
 from core.rag.defaults import ensure_default_kb
@@ -54,8 +53,11 @@ adapter_names = registry.names()
 adapter = a1.selectbox("LoRA adapter (fine-tuned columns)", adapter_names, index=0 if
                        adapter_names else None, placeholder="none yet: train one on Fine-tune",
                        help="Adapters trained on the Fine-tune page (or from feedback).")
-shown = a2.multiselect("Columns", list(view.LABELS), default=list(view.LABELS),
-                       help="Each mode is optional; the fine-tuned ones need an adapter.")
+shown = a2.multiselect("Columns", list(view.LABELS), default=view.DEFAULT_COLUMNS,
+                       format_func=view.LABELS.get,
+                       help="Each mode is optional; the fine-tuned ones need an adapter. "
+                            "'Retrieval only, no model' is the baseline every model column "
+                            "should beat: the best-matching evidence passage.")
 
 examples = st_cache.qa_examples("test") if kb == DEFAULT_KB else []
 with st.container():
@@ -79,6 +81,7 @@ places = (st.empty(), st.empty())  # a new question takes the other one: see the
 
 def _show_details(run: dict, mode: str, result: dict) -> None:
     st.caption(view.latency_caption(result))
+    st.caption(escape_markdown(view.provenance_caption(result)))
     if result["sources"]:
         st.caption(view.sources_caption(run, result))
         st.dataframe(view.sources_rows(result["sources"]), column_config=SOURCE_COLUMNS,
@@ -101,9 +104,8 @@ if asked:
     except UserError as exc:
         status.error(str(exc))
         st.stop()
-    ctx = AskContext(st_cache.get_generator(), store, kb, retrieval,
-                     GenerationConfig(max_new_tokens=48), adapter=adapter or "",
-                     registry=registry)
+    ctx = AskContext(st_cache.get_generator(), store, kb, retrieval, answer_generation(),
+                     adapter=adapter or "", registry=registry)
     run = view.new_run(question, kb=kb, search=search, adapter=adapter, shown=shown,
                        previous=run)
     st.session_state["compare_run"] = run
@@ -115,6 +117,8 @@ if run:
         for (mode, label), col in zip(columns, st.columns(len(columns)), strict=True):
             with col:
                 st.subheader(label)
+                if not MODES[mode].generates:
+                    st.caption(view.NO_MODEL_CAPTION)
                 if MODES[mode].needs_adapter:
                     st.caption(f"adapter: {run.get('adapter') or 'none'}")
                     if not run.get("adapter"):

@@ -22,13 +22,17 @@ from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.rag.highlight import escape_markdown
 from pages._job_panel import actor, forget_job, job_panel, job_running, locked, start_job
 
-KEEP = ("ev-source", "ev-kb", "ev-adapter", "ev-limit", "ev-modes", "ev-top-k", "ev-search")
+KEEP = ("ev-source", "ev-kb", "ev-adapter", "ev-limit", "ev-modes", "ev-top-k", "ev-search",
+        "ev-split", "ev-fallback")
 
 
 keep = partial(view.keep, st.session_state)  # values survive switching pages
 
 st.title("Evaluate")
 st.caption(view.METRICS_NOTE)
+with st.expander("What each metric means"):
+    st.dataframe(pd.DataFrame(view.METRIC_DEFINITIONS.items(), columns=["metric", "definition"]),
+                 hide_index=True)
 settings = st_cache.settings()
 running = job_running("evaluate") or locked("evaluate")  # or a demo visitor
 
@@ -44,8 +48,11 @@ source = st.radio("Questions", SOURCES, horizontal=True, key=keep("ev-source", S
 items = []
 try:
     if source == "Default QA set":
-        items = select_split(load_qa_file(DEFAULT_QA_FILE), "test")
-        st.caption(f"{len(items)} questions from the **test** split (never used for training).")
+        split = st.radio("Split", ["test", "dev"], horizontal=True, key=keep("ev-split", "test"),
+                         help="Choose settings on dev; report test once. Neither is trained on.")
+        items = select_split(load_qa_file(DEFAULT_QA_FILE), split)
+        st.caption(f"{len(items)} questions from the **{split}** split (never used for "
+                   "training).")
     else:
         upload = st.file_uploader("QA file (JSONL: question, answer, aliases, choices, source, "
                                   "split)", type=["jsonl", "json"], disabled=locked("upload"))
@@ -68,24 +75,32 @@ n_max = len(items)  # 0 until a file is uploaded: a disabled 0 then leaves the k
 limit = c3.number_input("Questions", min(1, n_max), n_max, disabled=not items,
                         key=keep("ev-limit", min(10, n_max), lambda v: 1 <= v <= n_max)
                         if items else None, help="CPU: each question takes seconds per mode")
-if warning := view.adapter_kb_warning(registry.metadata(adapter) if adapter else {},
-                                 adapter or "", kb or ""):
-    st.warning(escape_markdown(warning))
+try:
+    if warning := view.adapter_kb_warning(registry.metadata(adapter) if adapter else {},
+                                          adapter or "", kb or ""):
+        st.warning(escape_markdown(warning))
+except UserError as exc:  # unreadable metadata: say so rather than drop the warning
+    st.warning(escape_markdown(str(exc)))
 default_modes = [m for m in ALL_MODES if adapter or not MODES[m].needs_adapter]
 modes = st.multiselect("Modes", ALL_MODES, key=keep("ev-modes", default_modes,
                                                     lambda v: set(v) <= set(ALL_MODES)))
-k1, k2 = st.columns(2)
+k1, k2, k3 = st.columns(3)
 top_k = k1.slider("Top-k chunks", 1, 10, key=keep("ev-top-k", 3))
 search = k2.selectbox("Search", ["hybrid", "vector", "fts"], key=keep("ev-search", "hybrid"))
+fallback = k3.checkbox("Extractive fallback", key=keep("ev-fallback", False),
+                       help="Show the best evidence passage instead of an ungrounded model "
+                            "answer. The mode is still scored on the model's own text; what was "
+                            "shown is scored as its own row (e.g. rag+fallback).")
 view.remember(st.session_state, KEEP)
 
 if st.button("Run evaluation", type="primary", disabled=running or not items):
     try:
         ctx = make_context(settings, kb, adapter=adapter or "", modes=modes, top_k=top_k,
                            search=search, generator=st_cache.get_generator(),
-                           embedder=st_cache.get_embedder(), store=st_cache.get_rag_store())
+                           embedder=st_cache.get_embedder(), store=st_cache.get_rag_store(),
+                           extractive_fallback=fallback)
         meta = view.run_meta(settings, kb=kb, adapter=adapter, qa_file=source, top_k=top_k,
-                             search=search)
+                             search=search, extractive_fallback=fallback)
         start_job("evaluate", runner.evaluation_work(settings, items[: int(limit)], modes, ctx,
                                                      st_cache.get_embedder(), meta))
     except UserError as exc:
@@ -109,9 +124,20 @@ if run:
     st.dataframe(agg, hide_index=True)
     for note in view.unavailable_notes(run):
         st.caption(note)
+    for line in view.provenance_lines(run):
+        st.caption(escape_markdown(line))
     st.plotly_chart(px.bar(view.chart_frame(agg), x="metric", y="score", color="mode",
                            barmode="group", range_y=[0, 1], title="Scores by mode (fractions)"),
                     key=f"bars-{run['id']}")
+    st.markdown("**Paired verdicts** (same questions, 95 % paired bootstrap interval)")
+    verdict_metric = st.selectbox("Verdicts on", view.COMPARED_ON, key="ev-verdict-metric")
+    st.dataframe(view.comparisons_frame(run, verdict_metric), hide_index=True)
+    new_only = view.new_only_frame(run)
+    if new_only is not None:
+        st.markdown("**New to the model**: the questions the base model alone did not answer")
+        st.dataframe(new_only, hide_index=True)
+    else:
+        st.caption("Add the base mode to score the questions new to the model apart.")
     f1, f2 = st.columns(2)
     which = f1.selectbox("Show", list(view.FILTERS))
     metric = f2.selectbox("Compared on", view.COMPARED_ON)

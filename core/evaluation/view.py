@@ -15,27 +15,47 @@ from collections.abc import MutableMapping
 import pandas as pd
 
 from core import access
-from core.answering import BASE, FINETUNED, FINETUNED_RAG, RAG
+from core.answering import BASE, EXTRACTIVE, FINETUNED, FINETUNED_RAG, RAG
 from core.errors import UserError
-from core.evaluation.runner import compare_runs, wins
+from core.evaluation.runner import COMPARED_METRICS, compare_runs, wins
 from core.qa import parse_qa_text, select_split
 
 METRICS_NOTE = (
-    "Exact match and token F1 (SQuAD normalisation, answer or any alias), answer hit (the "
-    "normalised answer or an alias appears in the reply, for replies that say more than the "
-    "answer), multiple-choice accuracy by log-likelihood, retrieval hit rate@k and MRR of the "
-    "source document, and two local proxies: grounding (answer tokens found in the retrieved "
-    "context; embedding cosine to the best chunk) and relevance (embedding cosine "
-    "question-answer). The proxies are computed with the embedder, not an LLM judge. "
-    "'extractive' marks retrieving-mode answers that are the best-matching source sentence "
-    "because the model's own answer was not supported by it.")
+    "Every mode is scored on its own output: a model mode on the model's text, the "
+    "'extractive' mode (retrieval only, no model) on the evidence passage it picks, so every "
+    "model mode can be read against what a sentence picker gets. Intervals are 95 %; each pair "
+    "of modes gets a paired verdict on the same questions. 'New to the model' scores only the "
+    "questions the base model alone did not answer.")
+#: What each metric means, shown on the page (one definition per metric, one place).
+METRIC_DEFINITIONS = {
+    "exact_match": "1 when the normalised answer equals the gold answer or an alias "
+                   "(lower-case, punctuation and a/an/the removed; decimal points kept, "
+                   "thousands separators dropped, number words as digits).",
+    "answer_hit": "1 when the normalised gold answer or an alias appears in the reply as whole "
+                  "words: for replies that say more than the answer. Strict on numbers: '73 km' "
+                  "does not hit '7.3 km', and a number needs its unit (a bare '19' does not "
+                  "hit '19 weeks').",
+    "f1": "Token F1 between reply and gold (SQuAD): 2PR / (P + R) over shared words.",
+    "mc_accuracy": "Multiple choice: 1 when the model gives the correct choice the highest mean "
+                   "log-likelihood per token under the mode's own prompt (no generation).",
+    "mc_accuracy_sum": "The same with the summed log-likelihood (favours short choices).",
+    "hit_rate": "1 when a chunk of the question's source document is among the top-k retrieved.",
+    "mrr": "1 / rank of the first retrieved chunk from the source document (0 if absent).",
+    "grounding_overlap": "Share of the reply's words found in the retrieved text (a local proxy, "
+                         "not an LLM judge).",
+    "grounding_cosine": "Highest embedding cosine between the reply and a retrieved chunk.",
+    "relevance": "Embedding cosine between question and reply (topicality, not correctness).",
+    "extractive_rate": "Share of answers that are an evidence passage rather than the model's "
+                       "text (1 for the retrieval-only mode; 0 for model modes unless the "
+                       "extractive fallback was turned on).",
+}
 CHART_METRICS = ["exact_match", "answer_hit", "f1", "mc_accuracy", "hit_rate", "mrr",
                  "grounding_overlap", "grounding_cosine", "relevance"]
-ROW_COLUMNS = ["id", "mode", "question", "gold", "prediction", "extractive", "exact_match",
-               "answer_hit", "f1",
+ROW_COLUMNS = ["id", "mode", "question", "gold", "prediction", "extractive", "known",
+               "exact_match", "answer_hit", "f1",
                "mc_choice", "mc_correct", "hit", "reciprocal_rank", "grounding_overlap",
                "relevance", "seconds"]
-COMPARED_ON = ["f1", "answer_hit", "mc_accuracy", "exact_match"]
+COMPARED_ON = ["answer_hit", "f1", "exact_match", "mc_accuracy"]
 FILTERS = {
     "All questions": None,
     "RAG beats fine-tuned": (RAG, FINETUNED),
@@ -43,6 +63,8 @@ FILTERS = {
     "RAG beats base": (RAG, BASE),
     "Fine-tuned beats base": (FINETUNED, BASE),
     "Fine-tuned + RAG beats RAG": (FINETUNED_RAG, RAG),
+    "RAG beats retrieval only": (RAG, EXTRACTIVE),
+    "Retrieval only beats RAG": (EXTRACTIVE, RAG),
 }
 
 
@@ -59,10 +81,73 @@ def adapter_kb_warning(metadata: dict, adapter: str, kb: str) -> str | None:
             "its fine-tuned scores here measure questions it never learned from.")
 
 
+def _interval(ci: list | None) -> str:
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+
+
 def aggregates_frame(run: dict) -> pd.DataFrame:
-    """One row per mode with every aggregate (the per-metric reasons are left out)."""
-    return pd.DataFrame([{"mode": m, **{k: v for k, v in agg.items() if k != "unavailable"}}
-                         for m, agg in run["aggregates"].items()])
+    """One row per mode with every aggregate and the 95 % interval of each compared metric
+    (``answer_hit 95% CI``); a fallback's own row (``rag+fallback``) after its mode's."""
+    rows = []
+    fallback = run.get("fallback_aggregates") or {}
+    for m, agg in run["aggregates"].items():
+        for name, a in ((m, agg), (f"{m}+fallback", fallback.get(f"{m}+fallback"))):
+            if a is None:
+                continue
+            row = {"mode": name, **{k: v for k, v in a.items()
+                                    if k not in ("unavailable", "ci95", "new_only")}}
+            for metric in COMPARED_METRICS:
+                if (a.get("ci95") or {}).get(metric):
+                    row[f"{metric} 95% CI"] = _interval(a["ci95"][metric])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparisons_frame(run: dict, metric: str | None = None) -> pd.DataFrame:
+    """The run's paired verdicts (mode a vs mode b on one metric), optionally one metric's."""
+    rows = [{"a": c["a"], "b": c["b"], "metric": c["metric"], "n": c["n"],
+             "delta (a - b)": c["delta"], "95% CI": _interval(c["ci95"]),
+             "verdict": c["verdict"]}
+            for c in run.get("comparisons") or () if metric in (None, c["metric"])]
+    return pd.DataFrame(rows, columns=["a", "b", "metric", "n", "delta (a - b)", "95% CI",
+                                       "verdict"])
+
+
+def new_only_frame(run: dict) -> pd.DataFrame | None:
+    """Per mode, the scores on the questions new to the model (the base model alone missed
+    them); None when the run has no base answers to tell them apart."""
+    rows = []
+    for m, agg in run["aggregates"].items():
+        new = agg.get("new_only")
+        if new is None:
+            return None
+        rows.append({"mode": m, "n": new["n"], **{k: new.get(k) for k in COMPARED_METRICS},
+                     **{f"{k} 95% CI": _interval((new.get("ci95") or {}).get(k))
+                        for k in ("answer_hit",)}})
+    return pd.DataFrame(rows)
+
+
+def provenance_lines(run: dict) -> list[str]:
+    """How the run's answers were made, one line per mode, then every degradation seen."""
+    prov = run.get("provenance") or {}
+    lines = []
+    for mode, p in (prov.get("modes") or {}).items():
+        if not p.get("generator"):
+            lines.append(f"{mode}: no model (retrieval only)")
+            continue
+        parts = [p["generator"], p.get("dtype") or "dtype set by the model server",
+                 f"at most {p.get('max_new_tokens')} new tokens, stop {p.get('stop')!r}"]
+        if p.get("adapter"):
+            parts.append(f"adapter {p['adapter']}")
+        if p.get("evidence") is not None:
+            parts.append("whole chunks" if p["evidence"] == 0 else
+                         f"{p['evidence']} evidence sentence(s)")
+        if p.get("fallback"):
+            parts.append("extractive fallback on (scored as its own row)")
+        lines.append(f"{mode}: " + " · ".join(str(x) for x in parts))
+    for what, count in (prov.get("degraded") or {}).items():
+        lines.append(f"degraded on {count} answer(s): {what}")
+    return lines
 
 
 def chart_frame(agg: pd.DataFrame) -> pd.DataFrame:

@@ -45,7 +45,8 @@ def _export(args, settings):
     try:
         sim = args.include_simulated
         return write_export(args.format, store.list_outputs(include_simulated=sim),
-                            store.list_preferences(include_simulated=sim), Path(args.out))
+                            store.list_preferences(include_simulated=sim), Path(args.out),
+                            include_extractive=args.include_extractive)
     finally:
         store.close()
 
@@ -108,6 +109,10 @@ def register(sub) -> None:
     e.add_argument("--out", required=True, help="file to write (replaced atomically)")
     e.add_argument("--include-simulated", action="store_true",
                    help="export the feedback drill's simulated ratings too")
+    e.add_argument("--include-extractive", action="store_true",
+                   help="KTO/DPO: keep ratings of evidence passages (the retrieval-only "
+                        "baseline, the extractive fallback), left out by default: they are "
+                        "not the model's text")
     e.set_defaults(func=_export)
     r = fsub.add_parser("ranking", help="Bradley-Terry ratings (Elo scale, bootstrap 95%% CI) "
                                         "from pairwise preferences")

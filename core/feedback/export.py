@@ -11,6 +11,11 @@ Formats (every file loads with ``datasets.load_dataset("json"|"csv", data_files=
   "B better"; ties carry no direction and are left out) AND from prompts where one answer got a
   thumbs-up and another a thumbs-down (every up x down pair, deduplicated).
 
+Answers that are not a model's text (the retrieval-only baseline's passages, or a passage the
+extractive fallback showed instead of the model's answer: ``extra["extractive"]``) are left
+out of KTO and DPO unless ``include_extractive`` is set: a preference trainer would otherwise
+learn {question -> pasted passage} as if the model had written it (:func:`is_extractive`).
+
 CSV cells are made inert for spreadsheets (:func:`inert_cell`, OWASP "CSV Injection"): a text
 cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single
 quote, so ``=HYPERLINK(...)`` opens as text, not as a formula. JSONL stays raw (no spreadsheet
@@ -81,18 +86,31 @@ def raw_rows(records: list[OutputRecord], *, json_lists: bool) -> list[dict]:
     return rows
 
 
-def kto_examples(records: list[OutputRecord]) -> list[Example]:
-    """Every rated output with a non-empty answer -> ``{prompt, completion, label}``."""
+def is_extractive(record: OutputRecord) -> bool:
+    """Whether the stored answer is an evidence passage rather than a model's own text."""
+    return record.mode == "extractive" or bool((record.extra or {}).get("extractive"))
+
+
+def kto_examples(records: list[OutputRecord], *,
+                 include_extractive: bool = False) -> list[Example]:
+    """Every rated output with a non-empty answer -> ``{prompt, completion, label}``;
+    passages (:func:`is_extractive`) only with ``include_extractive``."""
     return [Example({"prompt": r.prompt, "completion": r.output, "label": r.rating == "up"},
                     (r.id,))
-            for r in records if r.rating is not None and r.output.strip()]
+            for r in records if r.rating is not None and r.output.strip()
+            and (include_extractive or not is_extractive(r))]
 
 
-def dpo_examples(records: list[OutputRecord], prefs: list[PreferenceRecord]) -> list[Example]:
-    """Pairs ``{prompt, chosen, rejected}`` from preferences, then from up/down on one prompt.
+def dpo_examples(records: list[OutputRecord], prefs: list[PreferenceRecord], *,
+                 include_extractive: bool = False) -> list[Example]:
+    """Pairs ``{prompt, chosen, rejected}`` from preferences, then from up/down on one prompt;
+    a pair with a passage on either side (:func:`is_extractive`) only with
+    ``include_extractive``.
 
     Example: prompt "Q" answered "x" (up), "y" (down), "z" (down) -> rows (x>y) and (x>z).
     """
+    if not include_extractive:
+        records = [r for r in records if not is_extractive(r)]
     by_id = {r.id: r for r in records}
     seen: set[tuple[int, int]] = set()
     out: list[Example] = []
@@ -124,7 +142,7 @@ def dpo_examples(records: list[OutputRecord], prefs: list[PreferenceRecord]) -> 
 
 
 def render(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord], *,
-           actor: access.Actor | None = None) -> bytes:
+           actor: access.Actor | None = None, include_extractive: bool = False) -> bytes:
     """The file contents for ``fmt`` (used by download buttons and :func:`write_export`).
 
     ``actor`` must be allowed ``export`` (None: the process's actor, see core.access).
@@ -138,9 +156,10 @@ def render(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord],
     if fmt == "jsonl":
         rows = raw_rows(records, json_lists=True)
     elif fmt == "kto":
-        rows = [e.row for e in kto_examples(records)]
+        rows = [e.row for e in kto_examples(records, include_extractive=include_extractive)]
     else:
-        rows = [e.row for e in dpo_examples(records, prefs)]
+        rows = [e.row for e in dpo_examples(records, prefs,
+                                            include_extractive=include_extractive)]
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
 
 
@@ -151,22 +170,24 @@ def download_file(fmt: str, stamp: str) -> dict[str, str]:
     return {"file_name": f"feedback-{fmt}-{stamp}.{ext}", "mime": mime}
 
 
-def count_rows(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord]) -> int:
+def count_rows(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord], *,
+               include_extractive: bool = False) -> int:
     if fmt == "kto":
-        return len(kto_examples(records))
+        return len(kto_examples(records, include_extractive=include_extractive))
     if fmt == "dpo":
-        return len(dpo_examples(records, prefs))
+        return len(dpo_examples(records, prefs, include_extractive=include_extractive))
     return len(records)
 
 
 def write_export(fmt: str, records: list[OutputRecord], prefs: list[PreferenceRecord],
-                 out: Path) -> dict:
+                 out: Path, *, include_extractive: bool = False) -> dict:
     """Write ``fmt`` to ``out`` atomically; returns ``{"format", "path", "rows"}``."""
-    data = render(fmt, records, prefs)
+    data = render(fmt, records, prefs, include_extractive=include_extractive)
     out = Path(out).expanduser()
     if out.is_dir():
         raise UserError(f"--out must be a file path, got the folder {out}")
     if not out.parent.is_dir():
         raise UserError(f"the folder {out.parent} does not exist")
     write_bytes_atomic(out, data)
-    return {"format": fmt, "path": str(out), "rows": count_rows(fmt, records, prefs)}
+    return {"format": fmt, "path": str(out),
+            "rows": count_rows(fmt, records, prefs, include_extractive=include_extractive)}

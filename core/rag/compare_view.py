@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import uuid
 
-from core.answering import MODES
+from core.answering import MODEL_MODES, MODES
 from core.rag.config import DEFAULT_KB
 from core.rag.defaults import DEFAULT_DOCS_DIR
 
 COLUMNS = [(m.name, m.label) for m in MODES.values()]
 LABELS = dict(COLUMNS)  # mode -> column label, in the page's order
+DEFAULT_COLUMNS = list(MODEL_MODES)  # the no-model baseline is an optional column
+NO_MODEL_CAPTION = ("No language model: the evidence sentence that best matches the question "
+                    "and the one after it. Every model column should beat this.")
 SCORE_HELP = {"vector": "score = cosine similarity", "fts": "score = BM25",
               "hybrid": "score = RRF, the sum of 1/(60 + rank) over both searches"}
 SHOWN_DOCUMENTS = 3
@@ -61,7 +64,10 @@ def feedback_fields(run: dict, mode: str, result: dict) -> dict:
             "adapter_id": run.get("adapter") if MODES[mode].needs_adapter else None,
             "retrieved_ids": result["chunk_ids"],
             "latency_seconds": result["seconds"],
-            "extra": {"kb": run["kb"], "search": run["search"], "run_id": run["id"]}}
+            "extra": {"kb": run["kb"], "search": run["search"], "run_id": run["id"],
+                      "extractive": bool(result.get("extractive")),
+                      "generated": result.get("generated", ""),
+                      "provenance": result.get("provenance") or {}}}
 
 
 def latency_caption(result: dict) -> str:
@@ -73,7 +79,7 @@ def latency_caption(result: dict) -> str:
     caption = (f"Latency **{result['seconds']:.2f} s** · **{result['tokens']}** tokens"
                + (f" · retrieval {result['retrieval_seconds']:.2f} s" if result["sources"]
                   else ""))
-    if result.get("extractive"):
+    if result.get("extractive") and MODES.get(result.get("mode"), MODES["rag"]).generates:
         caption += (f"  \n**Answered from the sources:** {escape_markdown(result['answer'])}  \n"
                     "The model's own answer was not supported by the best-matching sentence, "
                     "so that sentence is the answer. The model said: "
@@ -101,5 +107,26 @@ def new_run(question: str, *, kb: str, search: str, adapter: str | None, shown: 
 
 
 def shown_columns(run: dict) -> list[tuple[str, str]]:
-    """The (mode, label) columns the run shows, in the page's order; all when none chosen."""
-    return [(m, label) for m, label in COLUMNS if m in run["shown"]] or COLUMNS
+    """The (mode, label) columns the run shows, in the page's order; the model columns when
+    none is chosen."""
+    return [(m, label) for m, label in COLUMNS if m in run["shown"]] or [
+        (m, LABELS[m]) for m in DEFAULT_COLUMNS]
+
+
+def provenance_caption(result: dict) -> str:
+    """How the answer was made, in one line; e.g. 'int8 · evidence 1 sentence · at most 40
+    tokens, stops at a line break', and any degradation."""
+    p = result.get("provenance") or {}
+    if not p.get("generator"):
+        parts = ["no model"]
+    else:
+        parts = [p.get("dtype") or "server dtype",
+                 f"at most {p.get('max_new_tokens')} tokens"
+                 + (", stops at a line break" if "\n" in (p.get("stop") or []) else "")]
+    if p.get("evidence") is not None:
+        parts.append("whole chunks" if p["evidence"] == 0 else
+                     f"evidence {p['evidence']} sentence{'s' if p['evidence'] != 1 else ''}")
+    if p.get("fallback"):
+        parts.append("extractive fallback on")
+    parts.extend(f"degraded: {d}" for d in p.get("degraded") or ())
+    return " · ".join(parts)

@@ -100,5 +100,8 @@ def test_job_panel_shows_an_eta_and_results_show_answer_hit(pages_env, monkeypat
     at.run()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "answer_hit" in at.dataframe[0].value.columns
-    assert "answer_hit" in at.dataframe[1].value.columns
+    assert list(at.dataframe[0].value["metric"])[:3] == ["exact_match", "answer_hit", "f1"]
+    assert "answer_hit" in at.dataframe[1].value.columns  # the modes, with intervals
+    assert "answer_hit 95% CI" in at.dataframe[1].value.columns
+    assert list(at.dataframe[2].value.columns)[-1] == "verdict"  # one mode: no pair to judge
+    assert "answer_hit" in at.dataframe[3].value.columns  # the per-question rows

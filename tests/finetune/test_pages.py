@@ -139,8 +139,13 @@ def test_evaluate_page_runs_saves_and_filters(pages_env, app_settings):
     assert not at.exception, [e.value for e in at.exception]
     run = at.session_state["eval_run"]
     assert run["n"] == 1 and set(run["aggregates"]) == {"base", "rag"}
-    assert at.dataframe[0].value["mode"].tolist() == ["base", "rag"]
+    assert at.dataframe[1].value["mode"].tolist() == ["base", "rag"]
+    verdicts = at.dataframe[2].value  # base vs rag on answer_hit, the first compared metric
+    assert verdicts[["a", "b", "metric"]].values.tolist() == [["base", "rag", "answer_hit"]]
+    assert at.dataframe[3].value["mode"].tolist() == ["base", "rag"]  # new to the model
     assert any("does not retrieve" in c.value for c in at.caption)  # base hit_rate: why
+    assert any(c.value.replace("\\", "").startswith("rag: ") and "evidence sentence" in c.value
+               for c in at.caption)  # how the answers were made
     filt = next(s for s in at.selectbox if s.label == "Show")
     filt.set_value("RAG beats base").run()
     assert not at.exception
