@@ -133,3 +133,17 @@ def test_the_mode_table():
 def test_adapter_modes_need_an_adapter(ctx):
     with pytest.raises(UserError, match="need an adapter"):
         answer("Hi?", "finetuned", ctx)
+
+
+def test_unreadable_adapter_metadata_is_said_not_hidden(tmp_path):
+    """A missing metadata file is {}, a corrupt one is an error naming the adapter."""
+    from core.adapters import CONFIG_FILE, METADATA_FILE, AdapterRegistry
+
+    registry = AdapterRegistry(tmp_path)
+    folder = tmp_path / "ops"
+    folder.mkdir()
+    (folder / CONFIG_FILE).write_text("{}")
+    assert registry.metadata("ops") == {}
+    (folder / METADATA_FILE).write_text('{"knowledge_base": "ops"')  # cut short
+    with pytest.raises(UserError, match="metadata of adapter 'ops'.*unreadable"):
+        registry.metadata("ops")

@@ -36,9 +36,23 @@ def test_unknown_hub_model_offline_is_a_clear_error(capsys, monkeypatch):
     assert "nobody/no-such-model" in err and len(err.strip().splitlines()) == 1
 
 
-def test_feature_modules_are_discovered():
-    for name in feature_cli_modules():
-        assert name.startswith("core.") and name.endswith(".cli")
+def test_feature_modules_are_discovered_and_each_registers_its_commands():
+    """Every core/<package>/cli.py on disk is found, and the commands it registers reach the
+    parser (a package whose CLI is not discovered would silently lose its commands)."""
+    import argparse
+    import importlib
+    from pathlib import Path
+
+    from core.cli import build_parser
+
+    on_disk = sorted(f"core.{p.parent.name}.cli"
+                     for p in (Path(core.cli.__file__).parent).glob("*/cli.py"))
+    assert feature_cli_modules() == on_disk and "core.rag.cli" in on_disk
+    choices = build_parser()._subparsers._group_actions[0].choices
+    for name in on_disk:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(name).register(sub)
+        assert set(sub.choices) <= set(choices), name
 
 
 def test_unknown_command_exits_nonzero(capsys):

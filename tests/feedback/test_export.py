@@ -88,3 +88,22 @@ def test_preference_for_b_flips_chosen(store):
 def test_bad_export_requests(tmp_path, fmt, out, message):
     with pytest.raises(UserError, match=message):
         write_export(fmt, [], [], tmp_path / out)
+
+
+def test_passages_stay_out_of_preference_exports_unless_asked(tmp_path, store):
+    """A rated evidence passage (the no-model mode, or the fallback's passage) is not the
+    model's text: KTO and DPO leave it out by default and keep it with include_extractive."""
+    model = store.record_output(session_id="s", page="compare", mode="rag", prompt="Q",
+                                output="The answer.", rating="down")
+    store.record_output(session_id="s", page="compare", mode="extractive", prompt="Q",
+                        output="A pasted passage.", rating="up")
+    store.record_output(session_id="s", page="compare", mode="rag", prompt="Q",
+                        output="Another passage.", rating="up", extra={"extractive": True})
+    records, prefs = store.list_outputs(), store.list_preferences()
+    out = tmp_path / "kto.jsonl"
+    assert write_export("kto", records, prefs, out)["rows"] == 1
+    assert [json.loads(x)["completion"] for x in out.read_text().splitlines()] == ["The answer."]
+    assert write_export("dpo", records, prefs, out)["rows"] == 0  # no model-written up answer
+    assert write_export("dpo", records, prefs, out, include_extractive=True)["rows"] == 2
+    assert {json.loads(x)["rejected"] for x in out.read_text().splitlines()} == {"The answer."}
+    assert model in {r.id for r in records}

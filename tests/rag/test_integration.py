@@ -5,12 +5,12 @@ The question is picked for robustness, not luck: its answer is a short, distinct
 135M-parameter model can copy it from the context, while nothing in pre-training points to it
 (the base model guesses a real-world style number). The knowledge base holds the source
 document plus five other default documents as distractors, so retrieval must still find it.
+The extractive fallback is off (the default), so only the model's own reading can pass.
 """
 
 import pytest
 
-from core.answering import AskContext, answer
-from core.generation import GenerationConfig
+from core.answering import AskContext, answer, answer_generation
 from core.qa import load_qa_rows
 from core.rag.config import RetrievalConfig
 from core.rag.defaults import DEFAULT_DOCS_DIR, is_correct
@@ -30,10 +30,12 @@ def test_rag_answers_where_the_base_model_invents(app_settings, real_embedder, r
     store = KnowledgeStore(app_settings, real_embedder)
     store.add_documents("it", docs)
     ctx = AskContext(real_generator, store, "it", RetrievalConfig(top_k=3),
-                     GenerationConfig(max_new_tokens=24))
+                     answer_generation(24))
+    assert not ctx.extractive_fallback
 
     rag = answer(QUESTION, "rag", ctx)
     assert rag["sources"][0]["document"] == row["source"]
+    assert not rag["extractive"] and rag["answer"] == rag["generated"]  # the model's own text
     assert is_correct(rag["answer"], row), rag["answer"]
 
     base = answer(QUESTION, "base", ctx)
