@@ -160,9 +160,14 @@ def generate_batch(model, tokenizer, texts: Sequence[str], *, max_new_tokens: in
     With ``samples`` > 1 each prompt is read once (:func:`shared_prompt_cache`) and its KV cache
     copied to the samples, instead of ``num_return_sequences`` reading it ``samples`` times.
     Once ``time.perf_counter()`` passes ``deadline`` no new batch starts; the texts left
-    unanswered get None.
+    unanswered get None. Every answer ends at its first line break, as every answer mode's
+    does (:data:`core.answering.ANSWER_STOP`), so the drill scores and trains on the answers
+    a user would be shown.
     """
     import torch
+
+    from core.answering import ANSWER_STOP
+    from core.generation import cut_at_stop
 
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
@@ -190,7 +195,8 @@ def generate_batch(model, tokenizer, texts: Sequence[str], *, max_new_tokens: in
             texts_out = tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1]:],
                                                skip_special_tokens=True)
             for k, i in enumerate(idx):
-                out[i] = [t.strip() for t in texts_out[k * samples:(k + 1) * samples]]
+                out[i] = [cut_at_stop(t, ANSWER_STOP)
+                          for t in texts_out[k * samples:(k + 1) * samples]]
             if progress is not None:
                 progress(min(1.0, (start + len(idx)) / len(order)))
     finally:
