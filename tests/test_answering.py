@@ -145,5 +145,5 @@ def test_unreadable_adapter_metadata_is_said_not_hidden(tmp_path):
     (folder / CONFIG_FILE).write_text("{}")
     assert registry.metadata("ops") == {}
     (folder / METADATA_FILE).write_text('{"knowledge_base": "ops"')  # cut short
-    with pytest.raises(UserError, match="metadata of adapter 'ops'.*unreadable"):
+    with pytest.raises(UserError, match=r"metadata of adapter 'ops'.*unreadable"):
         registry.metadata("ops")

@@ -40,6 +40,28 @@ def classification_metrics(y_true, y_pred, labels: list[str]) -> dict:
     return out
 
 
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> float:
+    """Macro-F1 over ``n_labels`` classes from one confusion count (numpy: fast enough to
+    bootstrap); a class with no true and no predicted row scores 0, as sklearn's
+    ``zero_division=0`` does."""
+    confusion = np.bincount(y_true * n_labels + y_pred, minlength=n_labels * n_labels)
+    confusion = confusion.reshape(n_labels, n_labels)
+    tp = np.diag(confusion).astype(float)
+    denominator = confusion.sum(0) + confusion.sum(1)
+    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    return float(f1.mean())
+
+
+def score_intervals(y_true, y_pred, n_labels: int) -> dict[str, list[float]]:
+    """95 % bootstrap intervals over test rows (:func:`core.evaluation.intervals.bootstrap_ci`)
+    of accuracy and macro-F1, so two models' scores are read with their uncertainty."""
+    from core.evaluation.intervals import bootstrap_ci
+
+    y, p = np.asarray(y_true), np.asarray(y_pred)
+    return {"accuracy": bootstrap_ci(lambda idx: float(np.mean(y[idx] == p[idx])), len(y)),
+            "macro_f1": bootstrap_ci(lambda idx: macro_f1(y[idx], p[idx], n_labels), len(y))}
+
+
 def summarise_folds(folds: list[dict]) -> dict:
     """Mean and standard deviation over cross-validation folds of the headline metrics."""
     out: dict = {"folds": len(folds)}

@@ -37,7 +37,7 @@ from core.emotions.datasets import (
     stratified_split,
 )
 from core.emotions.features import build_features
-from core.emotions.metrics import classification_metrics, summarise_folds
+from core.emotions.metrics import classification_metrics, score_intervals, summarise_folds
 from core.emotions.models_store import EmotionModel, save_model
 from core.emotions.preprocess import TRANSFORMER_CONFIG, cached_preprocessor
 from core.emotions.transformer import TransformerConfig, fine_tune_ensemble
@@ -374,7 +374,9 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     model.data_dir = Path(data_dir)
     if progress:
         progress(0.05 + span, "scoring the held-out test split")
-    test = classification_metrics(y_test, model.predict_proba(texts_test).argmax(1), labels)
+    predicted = model.predict_proba(texts_test).argmax(1)
+    test = {**classification_metrics(y_test, predicted, labels),
+            "ci95": score_intervals(y_test, predicted, len(labels))}
     first_info = model.info
     if refit:
         scaled = _scaled(progress, 0.05 + span, 0.9 - span - 0.05)
@@ -441,5 +443,6 @@ def evaluate(model: EmotionModel, data: LabelledData) -> dict:
     proba = model.predict_proba([data.texts[i] for i in known])
     m = classification_metrics(y, proba.argmax(1), model.labels)
     return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+            "ci95": score_intervals(y, proba.argmax(1), len(model.labels)),
             "weighted_f1": m["weighted_f1"], "per_class": m["per_class"],
             "rows": len(known), "skipped_unknown_labels": unknown, "confusion": m["confusion"]}

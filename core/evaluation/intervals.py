@@ -80,6 +80,20 @@ def paired_bootstrap(before: Sequence[float], after: Sequence[float], *,
     return float(low), float(high)
 
 
+def bootstrap_ci(statistic, n: int, *, rounds: int = 1_000, seed: int = 0) -> list[float]:
+    """95 % percentile interval of ``statistic(rows)`` over ``rounds`` resamples of the row
+    indices ``0..n-1`` (for scores that are not a mean over rows, e.g. macro-F1).
+
+    Example: ``bootstrap_ci(lambda idx: float(np.mean(x[idx])), len(x))``.
+    """
+    if n == 0:
+        raise UserError("no rows to resample")
+    rng = np.random.default_rng(seed)
+    values = [statistic(rng.integers(0, n, size=n)) for _ in range(rounds)]
+    low, high = np.percentile(values, [2.5, 97.5])
+    return [round(float(low), 4), round(float(high), 4)]
+
+
 def verdict_words(a: str, b: str, delta: float, low: float, high: float) -> str:
     """The plain-words verdict of ``a - b`` with its interval (module doc)."""
     if low > 0:
