@@ -111,7 +111,8 @@ class Settings:
     generator_served_model: str = field(
         default="",
         metadata={"env": "GENERATOR_SERVED_MODEL",
-                  "help": "Model name on the server; empty = the server's only model."},
+                  "help": "Model name on the server; empty = NLPLAB_GENERATOR_MODEL if the "
+                          "server lists it (or its list fails), else its only model."},
     )
     generator_timeout: float = field(
         default=120.0,
