@@ -4,7 +4,7 @@
 ``demo`` mode a visitor may ask, compare, rate, classify, estimate and look; every action in
 :data:`ACTIONS` (build or delete knowledge bases, upload files, train, evaluate, measure,
 delete adapters, export feedback) needs the admin role. The page builds an :class:`Actor`
-(from the mode and the session's sign-in, see ``pages/_access.py``) and passes it to the core
+(from the mode and the session's sign-in, see ``app_pages/_access.py``) and passes it to the core
 entry points, which call :func:`require` and raise :class:`PermissionDenied` otherwise. A core
 call made without an actor is judged by the process (:func:`process_actor`): the command line
 acts as the operator (admin); any other process follows ``NLPLAB_MODE``, so in demo mode a

@@ -17,7 +17,7 @@ actor may start it, and a ``train`` job is refused while another one runs anywhe
 after navigating away and back, cannot start the work twice. The finished job stays readable
 until the next start, so its result survives navigation. Work runs in a daemon thread, reports
 through :meth:`Job.progress` / :meth:`Job.step` and checks ``job.cancel``; pages show it with
-``pages/_job_panel.py``. No Streamlit here. Jobs live in this process only: a server restart
+``app_pages/_job_panel.py``. No Streamlit here. Jobs live in this process only: a server restart
 forgets them (the work they wrote stays on disk).
 
 Example:

@@ -7,8 +7,12 @@ evaluation and pages run unchanged while the server batches requests from every 
 Requests go through the ``openai`` client (chat prompts to ``/v1/chat/completions``, plain
 prompts to ``/v1/completions``) with a bounded timeout and retry count from settings.
 
-* The served model name is ``NLPLAB_GENERATOR_SERVED_MODEL``, else the server's only model in
-  ``/v1/models``; several (or none) listed is an error naming them.
+* The served model name is ``NLPLAB_GENERATOR_SERVED_MODEL``, else the local copy's name
+  (``NLPLAB_GENERATOR_MODEL``) if ``/v1/models`` lists it, else the server's only listed model.
+  A list that fails with an HTTP error or lists other models falls back to the local copy's
+  name with one logged warning (``transformers serve`` fails it without a hub cache folder,
+  and lists that cache, not the folder it serves); with a ``builtin:`` local copy it is an
+  error naming the listed models and ``NLPLAB_GENERATOR_SERVED_MODEL``.
 * Token counts come from the server's ``usage``; a server that sends none is counted with the
   local tokenizer. The tokenizer (files only, from ``NLPLAB_GENERATOR_MODEL``: the local copy
   of the same model) also builds and trims RAG prompts, as in process.
@@ -76,6 +80,7 @@ class RemoteGenerator:
         self._adapters: set[str] = set()
         self.adapters = None  # server-side adapters only: nothing to load from disk
         self.lock = threading.RLock()  # guards lazy state only; requests run concurrently
+        self.warning: str | None = None  # set when the served name was not found in the list
 
     # -- errors ------------------------------------------------------------------------------
     def _error(self, exc: Exception, what: str) -> ModelServerError:
@@ -114,18 +119,65 @@ class RemoteGenerator:
 
     @property
     def served_model(self) -> str:
-        """The base model's name on the server (setting, else its only listed model)."""
+        """The base model's name on the server: the setting, else picked from ``/v1/models``
+        (:meth:`_pick_served_model`)."""
         with self.lock:
             if self._served is None:
-                models = self.server_models()
-                bases = [m["id"] for m in models if not m.get("parent")]
-                if len(bases) != 1:
-                    listed = ", ".join(bases) or "none"
-                    raise ModelServerError(
-                        f"the model server at {self.url} lists {len(bases)} models ({listed}): "
-                        "set NLPLAB_GENERATOR_SERVED_MODEL to the one to use")
-                self._served = bases[0]
+                self._served = self._pick_served_model()
             return self._served
+
+    def _local_copy_name(self) -> str | None:
+        """``NLPLAB_GENERATOR_MODEL`` when a server may know the model by it: a folder
+        (``transformers serve FOLDER`` answers to that path) or a hub id (``vllm serve ID``);
+        not a ``builtin:`` spec, which no server is started with."""
+        spec = self.settings.generator_model.strip()
+        return None if not spec or spec.startswith("builtin:") else spec
+
+    def _pick_served_model(self) -> str:
+        """The server's only listed base model, or the local copy's name if it is listed.
+
+        The list is a convenience, not a requirement: when it fails with an HTTP error
+        (``transformers serve`` answers 500 without a hub cache folder) or lists other models
+        (it lists the hub cache, not the folder it serves), the local copy's name is asked
+        for, with one warning. Without such a name it is an error saying what to set.
+
+        Example: list HTTP 500, ``NLPLAB_GENERATOR_MODEL=/srv/smol`` -> ``'/srv/smol'`` and
+        the warning "the model server at URL failed the model list (HTTP 500): ...; asking
+        for '/srv/smol' (NLPLAB_GENERATOR_MODEL)".
+        """
+        import openai
+
+        guess = self._local_copy_name()
+        hint = "set NLPLAB_GENERATOR_SERVED_MODEL to the model's name on the server"
+        try:
+            models = self.server_models()
+        except ModelServerError as exc:  # down, timed out or key refused: raised as it is
+            cause = exc.__cause__
+            if not isinstance(cause, openai.APIStatusError) or isinstance(
+                    cause, openai.AuthenticationError | openai.PermissionDeniedError):
+                raise
+            if guess is None:
+                raise ModelServerError(f"{exc}; {hint}") from cause
+            return self._fall_back(f"{exc}; asking for {guess!r} (NLPLAB_GENERATOR_MODEL)",
+                                   guess, hint)
+        bases = [m["id"] for m in models if not m.get("parent")]
+        if guess in bases:
+            return guess
+        if len(bases) == 1:
+            return bases[0]
+        listed = f"lists {len(bases)} models ({', '.join(bases) or 'none'})"
+        if guess is None:
+            raise ModelServerError(f"the model server at {self.url} {listed}: {hint}")
+        return self._fall_back(f"the model server at {self.url} {listed}, not {guess!r}; "
+                               f"asking for it (NLPLAB_GENERATOR_MODEL)", guess, hint)
+
+    def _fall_back(self, message: str, name: str, hint: str) -> str:
+        """Log ``message`` (one line) as this generator's warning and use ``name``."""
+        import logging
+
+        self.warning = f"{message}; {hint} to skip the list"
+        logging.getLogger(__name__).warning(self.warning)
+        return name
 
     @property
     def model_id(self) -> str:

@@ -1,8 +1,10 @@
 """Application settings read from environment variables, validated once.
 
 Every path, model id and database location the app uses comes from here, so a GPU box, a hub
-model, a remote LanceDB or a PostgreSQL feedback store plug in without code changes. This module
-only reads and validates; it loads nothing.
+model, a remote LanceDB or a PostgreSQL feedback store plug in without code changes. The
+variables are ``NLPLAB_*``; the object-storage endpoint, keys and region also read the standard
+``AWS_*`` ones where their ``NLPLAB_LANCEDB_*`` one is unset. This module only reads and
+validates; it loads nothing.
 
 Example:
     >>> import os
@@ -111,7 +113,8 @@ class Settings:
     generator_served_model: str = field(
         default="",
         metadata={"env": "GENERATOR_SERVED_MODEL",
-                  "help": "Model name on the server; empty = the server's only model."},
+                  "help": "Model name on the server; empty = NLPLAB_GENERATOR_MODEL if the "
+                          "server lists it (or its list fails), else its only model."},
     )
     generator_timeout: float = field(
         default=120.0,
@@ -128,20 +131,27 @@ class Settings:
                   "help": "Retries of a failed server request (connection errors, 429, 5xx)."},
     )
     # -- LanceDB on object storage (NLPLAB_LANCEDB_URI=s3://bucket/path) --------------------
+    # Unset, each of these four reads the standard AWS variable(s) in "aws_env", first set wins.
     lancedb_endpoint: str = field(
         default="",
-        metadata={"env": "LANCEDB_ENDPOINT",
-                  "help": "S3-compatible endpoint URL (MinIO, moto, R2); empty = AWS."},
+        metadata={"env": "LANCEDB_ENDPOINT", "aws_env": ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+                  "help": "S3-compatible endpoint URL (MinIO, moto, R2); empty = "
+                          "AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS."},
     )
     lancedb_key_id: str = field(
-        default="", metadata={"env": "LANCEDB_KEY_ID", "help": "Object storage access key id."},
+        default="", metadata={"env": "LANCEDB_KEY_ID", "aws_env": ("AWS_ACCESS_KEY_ID",),
+                              "help": "Object storage access key id; empty = AWS_ACCESS_KEY_ID."},
     )
     lancedb_secret: str = field(
-        default="", repr=False, metadata={"env": "LANCEDB_SECRET", "secret": True,
-                              "help": "Object storage secret access key."},
+        default="", repr=False,
+        metadata={"env": "LANCEDB_SECRET", "secret": True, "aws_env": ("AWS_SECRET_ACCESS_KEY",),
+                  "help": "Object storage secret access key; empty = AWS_SECRET_ACCESS_KEY."},
     )
     lancedb_region: str = field(
-        default="", metadata={"env": "LANCEDB_REGION", "help": "Object storage region."},
+        default="", metadata={"env": "LANCEDB_REGION",
+                              "aws_env": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+                              "help": "Object storage region; empty = AWS_REGION / "
+                                      "AWS_DEFAULT_REGION."},
     )
     lancedb_allow_http: bool = field(
         default=False,
@@ -269,15 +279,29 @@ def describe_settings() -> list[dict[str, str]]:
     ]
 
 
+def _variable(f, env) -> str:
+    """The variable that sets field ``f``: its ``NLPLAB_*`` one, or when that is unset (or
+    empty) the first set of its standard fall-backs (``aws_env``), else the ``NLPLAB_*`` one.
+
+    Example: only ``AWS_DEFAULT_REGION`` set -> ``lancedb_region`` reads it; with
+    ``NLPLAB_LANCEDB_REGION`` or ``AWS_REGION`` also set, that one wins.
+    """
+    var = ENV_PREFIX + f.metadata["env"]
+    if env.get(var):
+        return var
+    return next((name for name in f.metadata.get("aws_env", ()) if env.get(name)), var)
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Read ``NLPLAB_*`` variables; unset ones keep their defaults.
+    """Read ``NLPLAB_*`` variables (and, for object storage, the standard ``AWS_*`` ones where
+    the ``NLPLAB_LANCEDB_*`` ones are unset); unset ones keep their defaults.
 
     Raises UserError naming the variable and value when one is malformed.
     """
     env = os.environ if environ is None else environ
     kwargs: dict[str, object] = {}
     for f in fields(Settings):
-        var = ENV_PREFIX + f.metadata["env"]
+        var = _variable(f, env)
         raw = env.get(var)
         if raw is None or raw == "":
             continue

@@ -110,23 +110,4 @@ def emotion_model(data_dir, name: str, stamp: float):
     return load_model(name, data_dir)
 
 
-def _leave_file_based_pages() -> None:
-    """Make a deep link opened first on a fresh server run ``app.py``'s ``st.navigation``.
-
-    Streamlit treats a ``pages/`` folder beside the entrypoint as file-based pages until some
-    session has called ``st.navigation`` (``PagesManager.uses_pages_directory``, the flag
-    ``st.navigation`` itself clears). A bookmarked ``/compare`` as the server's first request
-    therefore runs ``pages/compare.py`` without ``app.py`` under a list of file names. Every
-    page imports this module, so its first import clears the flag the same way and reruns:
-    the rerun keeps the page (same URL, same page hash) and goes through ``app.py``.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    if PagesManager.uses_pages_directory and get_script_run_ctx() is not None:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-_leave_file_based_pages()
 start_warm_up()

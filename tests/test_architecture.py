@@ -4,6 +4,7 @@
 - Retrieval, evaluation and feedback (``core/rag``, ``core/evaluation``, ``core/feedback``)
   never import the fine-tuning or training packages (``core.finetune``, ``core.training``):
   they answer and compare through :mod:`core.answering` and :mod:`core.adapters`.
+- No page scripts in a ``pages/`` folder beside ``app.py`` (they live in ``app_pages/``).
 """
 
 from __future__ import annotations
@@ -57,3 +58,12 @@ def test_package_does_not_import_training(package):
     offenders = sorted(f"{p.relative_to(CORE)}: {m}" for p in (CORE / package).rglob("*.py")
                        for m in imported_modules(p) if imports_training(m))
     assert offenders == []
+
+
+def test_no_page_scripts_in_a_folder_named_pages():
+    """Streamlit takes ``pages/*.py`` beside ``app.py`` for file-based pages until a session
+    has run ``st.navigation``: a deep link as a fresh server's first request then shows those
+    file names (helpers included) in the sidebar. Page scripts live in ``app_pages/``."""
+    folder = CORE.parent / "pages"
+    assert sorted(p.name for p in folder.glob("*.py")) == []
+    assert (CORE.parent / "app_pages" / "compare.py").exists()

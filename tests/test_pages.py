@@ -6,8 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = "../app.py"
-PAGES = ["pages/home.py", "pages/compare.py", "pages/knowledge.py", "pages/finetune.py",
-         "pages/evaluate.py", "pages/emotions.py", "pages/feedback.py", "pages/memory.py"]
+PAGES = [f"app_pages/{name}.py" for name in ("home", "compare", "knowledge", "finetune",
+                                             "evaluate", "emotions", "feedback", "memory")]
 
 
 @pytest.mark.parametrize("page", PAGES)

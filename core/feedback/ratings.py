@@ -1,6 +1,6 @@
 """What a rating click writes: thumbs, "A vs B" preferences and batch-table ratings.
 
-The store-side half of ``pages/_feedback_widget.py``: turning a widget value into a rating,
+The store-side half of ``app_pages/_feedback_widget.py``: turning a widget value into a rating,
 creating or updating the one record an answer owns, and knowing which rows of a rated table
 are new or changed. Plain Python over a :class:`core.feedback.store.SQLFeedbackStore` (no
 Streamlit); the widgets, their keys and when they write (``on_change`` callbacks only) stay on

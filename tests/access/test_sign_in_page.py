@@ -55,7 +55,7 @@ def start() -> AppTest:
 def sign_in_script():
     import streamlit as st
 
-    from pages._access import locked, sign_in_sidebar
+    from app_pages._access import locked, sign_in_sidebar
 
     st.session_state.setdefault("session_id", "visitor-1")
     sign_in_sidebar()
@@ -81,7 +81,7 @@ def sign_in(at: AppTest, password: str) -> None:
 
 def knowledge_buttons(at: AppTest) -> dict[str, bool]:
     """label -> disabled, of the knowledge page's buttons."""
-    at.switch_page("pages/knowledge.py").run()
+    at.switch_page("app_pages/knowledge.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return {b.label: b.disabled for b in at.button}
 
@@ -95,7 +95,7 @@ def test_a_visitor_sees_the_demo_note_and_disabled_destructive_buttons(demo):
 
 
 def test_an_admin_token_enables_the_pages_and_a_forged_one_does_not(demo):
-    from pages._access import TOKEN_KEY
+    from app_pages._access import TOKEN_KEY
 
     at = start()
     at.session_state[TOKEN_KEY] = "forged-" + "x" * 40  # not granted by this process

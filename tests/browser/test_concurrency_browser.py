@@ -20,7 +20,7 @@ from tests.browser.helpers import answer_text, column, wait_answers, words
 pytestmark = pytest.mark.browser
 
 N_SESSIONS = 5
-PAGE_MAX_NEW_TOKENS = 48  # what pages/compare.py asks for
+PAGE_MAX_NEW_TOKENS = 48  # what app_pages/compare.py asks for
 
 
 def _cli_answer(question: str, mode: str, data_dir) -> str:

@@ -61,12 +61,12 @@ def test_compare_base_and_rag_answers_with_sources(app_server, page):
 def _compare_uses_feedback_store() -> bool:
     from tests.browser.conftest import REPO
 
-    return "rating_widget" in (REPO / "pages" / "compare.py").read_text(encoding="utf-8")
+    return "rating_widget" in (REPO / "app_pages" / "compare.py").read_text(encoding="utf-8")
 
 
 def test_thumbs_up_is_stored_and_counted_on_dashboard(app_server, page):
     if not _compare_uses_feedback_store():
-        pytest.skip("pages/compare.py still writes ratings to JSONL (core.rag.ratings); the "
+        pytest.skip("app_pages/compare.py still writes ratings to JSONL (core.rag.ratings); the "
                     "feedback-store wiring has not landed")
     open_page(page, app_server.url, "Ask & compare")
     page.get_by_role("button", name=QUESTION).click()

@@ -18,7 +18,7 @@ def page(app_settings):
     st_cache.settings.clear()   # the cached Settings must point at this test's data dir
     at = AppTest.from_file("../../app.py", default_timeout=180)
     at.run()
-    at.switch_page("pages/emotions.py").run()
+    at.switch_page("app_pages/emotions.py").run()
     assert not at.exception
     return at
 
@@ -60,7 +60,7 @@ def test_saved_results_listed_in_a_new_session(app_settings):
     st_cache.settings.clear()
     at = AppTest.from_file("../../app.py", default_timeout=60)
     at.run()
-    at.switch_page("pages/emotions.py").run()
+    at.switch_page("app_pages/emotions.py").run()
     assert not at.exception
     table = next(d.value for d in at.dataframe if "macro F1" in d.value.columns)
     assert list(table["model"]) == ["earlier-svc"] and list(table["kind"]) == ["Linear SVC"]

@@ -16,14 +16,14 @@ def widget(at, kind: str, label: str):
 
 
 def test_settings_are_restored_after_switching_pages(pages_env):
-    at = open_page("pages/evaluate.py")
+    at = open_page("app_pages/evaluate.py")
     widget(at, "number_input", "Questions").set_value(2)
     widget(at, "multiselect", "Modes").set_value(["rag"])
     widget(at, "slider", "Top-k chunks").set_value(5)
     widget(at, "selectbox", "Search").set_value("fts").run()
-    at.switch_page("pages/home.py")
+    at.switch_page("app_pages/home.py")
     at.run()
-    at.switch_page("pages/evaluate.py")
+    at.switch_page("app_pages/evaluate.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert widget(at, "number_input", "Questions").value == 2
@@ -35,7 +35,7 @@ def test_settings_are_restored_after_switching_pages(pages_env):
 def test_question_count_survives_the_upload_choice_without_a_file(pages_env):
     """Choosing "Upload a JSONL file" shows no questions until a file arrives; that empty
     moment must not shrink the kept count to 1 (it would then stick for the uploaded file)."""
-    at = open_page("pages/evaluate.py")
+    at = open_page("app_pages/evaluate.py")
     assert widget(at, "number_input", "Questions").value == 10
     at.radio[0].set_value("Upload a JSONL file").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -55,7 +55,7 @@ def _adapter(settings, name: str, kb: str) -> None:
 def test_warns_when_the_adapter_was_trained_on_another_base(pages_env, app_settings):
     _adapter(app_settings, "other-ad", "mini")
     _adapter(app_settings, "default-ad", "default")
-    at = open_page("pages/evaluate.py")
+    at = open_page("app_pages/evaluate.py")
     adapter = widget(at, "selectbox", "Adapter (fine-tuned modes)")
     adapter.set_value("other-ad").run()
     warnings = [w.value.replace("\\", "") for w in at.warning]  # markdown escapes off
@@ -81,7 +81,7 @@ def test_job_panel_shows_an_eta_and_results_show_answer_hit(pages_env, monkeypat
                     batch_size=1)
 
     monkeypatch.setattr(runner, "evaluate", paused)
-    at = open_page("pages/evaluate.py")
+    at = open_page("app_pages/evaluate.py")
     widget(at, "number_input", "Questions").set_value(3)
     widget(at, "multiselect", "Modes").set_value(["base"])
     next(b for b in at.button if b.label == "Run evaluation").click().run()

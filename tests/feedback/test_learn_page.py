@@ -32,7 +32,7 @@ def test_learn_button_trains_after_an_adapter_was_loaded(ready_store, app_settin
     monkeypatch.setattr("core.st_cache.get_generator", lambda: folder_generator)
     at = AppTest.from_file("../../app.py", default_timeout=120)
     at.run()
-    at.switch_page("pages/feedback.py").run()
+    at.switch_page("app_pages/feedback.py").run()
     assert "Ready: KTO on 8 examples" in at.info[0].value
     at.text_input(key="fb_learn_name").set_value("fb-page")
     at.number_input(key="fb_learn_steps").set_value(2)

@@ -26,7 +26,7 @@ def seeded(app_settings):
 def _dashboard() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/feedback.py")
+    at.switch_page("app_pages/feedback.py")
     return at.run()
 
 
@@ -92,7 +92,7 @@ def test_learn_button_runs_training_and_keeps_the_result(seeded, monkeypatch):
 def _widget_script():
     import streamlit as st
 
-    from pages._feedback_widget import preference_widget, rating_widget, record_output_once
+    from app_pages._feedback_widget import preference_widget, rating_widget, record_output_once
 
     fields = {"page": "compare", "mode": "rag", "prompt": "Q?", "output": "answer A"}
     rating_widget("run1:rag", **fields)

@@ -29,7 +29,7 @@ def test_no_column_holds_an_ip_address_or_user_agent():
 def test_the_app_never_reads_request_headers_or_addresses():
     """Streamlit exposes ``st.context.ip_address`` and ``.headers``; nothing in the app reads
     them, so no page can pass them to the store (the sign-in reads only ``st.user.email``)."""
-    sources = [*REPO.glob("core/**/*.py"), *REPO.glob("pages/*.py"), REPO / "app.py"]
+    sources = [*REPO.glob("core/**/*.py"), *REPO.glob("app_pages/*.py"), REPO / "app.py"]
     for path in sources:
         text = path.read_text()
         for needle in ("st.context", "ip_address", "remote_ip", "user_agent", "User-Agent",

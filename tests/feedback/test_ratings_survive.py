@@ -24,7 +24,7 @@ def _rows(settings) -> list[tuple[str, str | None]]:
 
 
 def _away_and_back(at: AppTest, page: str) -> AppTest:
-    at.switch_page("pages/home.py").run()
+    at.switch_page("app_pages/home.py").run()
     assert not at.exception, [e.value for e in at.exception]
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -47,7 +47,7 @@ def compare_env(monkeypatch, tiny_generator, app_settings):
 def test_compare_rating_and_preference_survive_leaving_the_page(compare_env, app_settings):
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     at.button(key="example-0").click().run()
     assert not at.exception, [e.value for e in at.exception]
     at.feedback[1].set_value(1).run()  # thumbs up on the RAG answer
@@ -56,7 +56,7 @@ def test_compare_rating_and_preference_survive_leaving_the_page(compare_env, app
     assert _rows(app_settings) == [("base", None), ("rag", "up")]
 
     for _ in range(2):
-        _away_and_back(at, "pages/compare.py")
+        _away_and_back(at, "app_pages/compare.py")
         assert _rows(app_settings) == [("base", None), ("rag", "up")]
         assert [f.value for f in at.feedback] == [None, 1]  # the widget shows the saved thumbs
         pref = next(r for r in at.radio if r.key.startswith("fb_pref_"))
@@ -73,7 +73,7 @@ def test_thumbs_down_comment_is_shown_again_after_coming_back(app_settings):
     def script():
         import streamlit as st
 
-        from pages._feedback_widget import rating_widget
+        from app_pages._feedback_widget import rating_widget
 
         if st.session_state.get("show", True):
             rating_widget("k1", page="compare", mode="rag", prompt="Q?", output="A")
@@ -102,7 +102,7 @@ def emotions_page(app_settings):
     st_cache.settings.clear()   # the cached Settings must point at this test's data dir
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
-    at.switch_page("pages/emotions.py").run()
+    at.switch_page("app_pages/emotions.py").run()
     assert not at.exception
     at.multiselect(key="emo_models").set_value(["linear_svc"])
     at.button(key="emo_train").click().run()
@@ -135,7 +135,7 @@ def test_classifier_and_batch_ratings_survive_leaving_the_page(emotions_page, ap
     assert not at.exception, [e.value for e in at.exception]
     assert _rows(app_settings) == [("classifier", "down"), ("classifier", "up")]
 
-    _away_and_back(at, "pages/emotions.py")
+    _away_and_back(at, "app_pages/emotions.py")
     assert _rows(app_settings) == [("classifier", "down"), ("classifier", "up")]
     assert at.feedback[0].value == 0                       # the classifier's saved thumb
     table = at.dataframe(key="emo_batch_table").value
@@ -153,7 +153,7 @@ def test_a_second_batch_does_not_overwrite_the_first_batch_ratings(app_settings)
         import pandas as pd
         import streamlit as st
 
-        from pages._feedback_widget import batch_ratings_editor
+        from app_pages._feedback_widget import batch_ratings_editor
 
         df = pd.DataFrame({"text": [st.session_state.get("tweet", "first")]})
         batch_ratings_editor("b", df, lambda i: {"page": "emotions", "mode": "classifier",

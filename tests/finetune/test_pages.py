@@ -78,7 +78,7 @@ def test_finetune_page_trains_in_background_and_manages_adapters(pages_env, app_
                 "train_seconds": 2.0, "tokens_per_second": 100.0, "cancelled": False}
 
     monkeypatch.setattr(pipeline, "run_finetune", run_finetune)
-    at = open_page("pages/finetune.py")
+    at = open_page("app_pages/finetune.py")
     assert not at.exception, [e.value for e in at.exception]
     assert any("fill-in-the-blank" in c.value for c in at.caption)  # the default recipe
     at.text_input[0].set_value("My Adapter")
@@ -103,7 +103,7 @@ def test_finetune_page_trains_in_background_and_manages_adapters(pages_env, app_
 
 
 def test_finetune_page_refuses_bad_name(pages_env):
-    at = open_page("pages/finetune.py")
+    at = open_page("app_pages/finetune.py")
     at.text_input[0].set_value("../escape")
     next(b for b in at.button if b.label == "Start training").click().run()
     assert any("adapter name" in e.value for e in at.error)
@@ -117,7 +117,7 @@ def test_finetune_page_explains_a_base_built_with_another_embedder(pages_env, ap
 
     KnowledgeStore(app_settings, HashEmbedder(), embedder_id="other-embedder").add_documents(
         "aaa-old", [Document("a.md", "An old note about orchids.", "md")])
-    at = open_page("pages/finetune.py")
+    at = open_page("app_pages/finetune.py")
     at.selectbox(key="ft_kb").set_value("aaa-old").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("embedded with other-embedder" in e.value for e in at.error), at.error
@@ -128,7 +128,7 @@ def test_finetune_page_explains_a_base_built_with_another_embedder(pages_env, ap
 
 
 def test_evaluate_page_runs_saves_and_filters(pages_env, app_settings):
-    at = open_page("pages/evaluate.py")
+    at = open_page("app_pages/evaluate.py")
     assert not at.exception, [e.value for e in at.exception]
     at.number_input[0].set_value(1)
     at.multiselect[0].set_value(["base", "rag"])
@@ -164,7 +164,7 @@ def test_compare_page_fine_tuned_columns_use_the_adapter(pages_env, app_settings
     trained = train_lora(fresh_llama(), tiny_tokenizer, [TrainExample("", DOCS["bakery.md"])],
                          LoraSettings(epochs=1))
     AdapterRegistry.of(app_settings).save(trained.model, "bakery", {})
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     at.text_area(key="question").set_value("When was the oven built?")
     next(b for b in at.button if b.label == "Ask").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -184,7 +184,7 @@ def test_finetune_adapter_name_follows_the_knowledge_base_until_typed(pages_env)
     from core.rag.ingest import Document
 
     pages_env.add_documents("second", [Document("bakery.md", DOCS["bakery.md"], "md")])
-    at = open_page("pages/finetune.py")
+    at = open_page("app_pages/finetune.py")
     assert at.text_input(key="ft_name").value == "default-knowledge"
     at.radio(key="ft_data_mode").set_value("qa").run()
     assert at.text_input(key="ft_name").value == "default-qa"
@@ -199,7 +199,7 @@ def test_finetune_adapter_name_follows_the_knowledge_base_until_typed(pages_env)
 def test_finetune_enter_in_a_field_does_not_start_training(pages_env):
     import core.jobs as jobs
 
-    at = open_page("pages/finetune.py")
+    at = open_page("app_pages/finetune.py")
     fields = [*at.text_input, *at.number_input]
     assert fields and all(not w.form_id for w in fields)  # in no form, so Enter submits nothing
     at.text_input(key="ft_name").set_value("typed-then-enter").run()  # what Enter does: commit
@@ -211,17 +211,17 @@ def test_finetune_enter_in_a_field_does_not_start_training(pages_env):
 
 
 def test_finetune_settings_are_restored_in_a_new_session(pages_env):
-    at = open_page("pages/finetune.py")
+    at = open_page("app_pages/finetune.py")
     at.radio(key="ft_data_mode").set_value("paraphrases").run()
     at.number_input(key="ft_max_len").set_value(64).run()
     at.number_input(key="ft_lr").set_value(0.0005).run()
     at.number_input(key="ft_epochs").set_value(1).run()
     at.text_input(key="ft_name").set_value("kept-name").run()
-    assert open_page("pages/finetune.py").text_input(key="ft_name").value != "kept-name", \
+    assert open_page("app_pages/finetune.py").text_input(key="ft_name").value != "kept-name", \
         "values that started no run are not written"
     next(b for b in at.button if b.label == "Start training").click().run()
     wait_job("finetune")
-    reloaded = open_page("pages/finetune.py")  # a fresh session, as after a browser reload
+    reloaded = open_page("app_pages/finetune.py")  # a fresh session, as after a browser reload
     assert reloaded.radio(key="ft_data_mode").value == "paraphrases"
     assert reloaded.number_input(key="ft_max_len").value == 64
     assert reloaded.number_input(key="ft_lr").value == 0.0005
@@ -231,11 +231,11 @@ def test_finetune_settings_are_restored_in_a_new_session(pages_env):
 
 def test_finetune_estimate_is_shown_before_start(pages_env, app_settings, monkeypatch,
                                                  tiny_tokenizer):
+    from app_pages._job_panel import format_seconds
     from core.finetune import estimate
     from core.finetune.config import LoraSettings
-    from pages._job_panel import format_seconds
 
-    at = open_page("pages/finetune.py")
+    at = open_page("app_pages/finetune.py")
     plan = estimate.plan_run(app_settings, "default", LoraSettings(), tiny_tokenizer,
                              is_seq2seq=False)
     assert plan.epochs is None  # a time budget and no measured speed yet: epochs unknown
@@ -277,7 +277,7 @@ def test_finetune_cancelled_run_offers_to_keep_or_discard(pages_env, app_setting
                 "saved": False, "partial": pipeline.PartialRun(trained.model, name, {"steps": 1})}
 
     monkeypatch.setattr(pipeline, "run_finetune", run_finetune)
-    at = open_page("pages/finetune.py")
+    at = open_page("app_pages/finetune.py")
     start_training(at)
     assert any("Cancelled after 1/4 steps" in w.value for w in at.warning)
     assert AdapterRegistry.of(app_settings).list() == []  # nothing kept until the user says so

@@ -106,7 +106,7 @@ def test_memory_config_upload_parser_rejects_with_one_line(fname):
 @pytest.mark.parametrize("name", PATHS, ids=[repr(p)[:20] for p in PATHS])
 def test_knowledge_page_refuses_hostile_kb_names(pages, name):
     before = snapshot(pages)
-    at = open_page("pages/knowledge.py")
+    at = open_page("app_pages/knowledge.py")
     at.text_input[0].set_value(name)
     at.radio[0].set_value("Default documents (assets)").run()
     next(b for b in at.button if b.label == "Build").click().run()
@@ -122,7 +122,7 @@ def test_knowledge_page_hostile_uploads_all_refused_and_nothing_stored(pages, mo
     uploads = [Upload(n, d) for n, d in BAD_FILES.values()]
     real = ingest.read_uploads
     monkeypatch.setattr(ingest, "read_uploads", lambda files, **kw: real(uploads, **kw))
-    at = open_page("pages/knowledge.py")
+    at = open_page("app_pages/knowledge.py")
     at.text_input[0].set_value("kb1")
     at.text_input[1].set_value("../../etc/passwd")  # the CSV/JSONL text column
     next(b for b in at.button if b.label == "Build").click().run()
@@ -135,7 +135,7 @@ def test_knowledge_page_hostile_uploads_all_refused_and_nothing_stored(pages, mo
 @pytest.mark.parametrize("hub_id", [*PATHS[:4], HTML, "owner/" + "x" * 300])
 def test_memory_page_hostile_hub_id_gives_an_error(pages, hub_id):
     before = snapshot(pages)
-    at = open_page("pages/memory.py")
+    at = open_page("app_pages/memory.py")
     at.radio[0].set_value("Hub id").run()
     at.text_input[0].set_value(hub_id).run()
     assert_safe(at)
@@ -147,7 +147,7 @@ def test_memory_page_hostile_hub_id_gives_an_error(pages, hub_id):
                                   "\x00\x01 binary \ufffd", "café".encode().decode("latin-1")])
 def test_emotions_page_hostile_tweets_shown_as_text(pages, text):
     before = snapshot(pages)
-    at = open_page("pages/emotions.py")
+    at = open_page("app_pages/emotions.py")
     at.text_area(key="emo_tweet").input(text).run()
     assert_safe(at)
     at.selectbox(key="emo_cls_model").set_value("emo1")
@@ -174,7 +174,7 @@ def test_compare_page_html_question_is_shown_as_text(pages, tiny_generator, monk
 
     monkeypatch.setattr(st_cache, "get_generator", lambda: tiny_generator)
     before = snapshot(pages)
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     at.selectbox[0].set_value("kb1")  # not the default base (built on first use)
     at.text_area(key="question").input(HTML + " Who planted the first orchid?")
     next(b for b in at.button if b.label == "Ask").click().run()
@@ -196,7 +196,7 @@ def test_feedback_page_refuses_hostile_adapter_names(pages, name):
                             output="y", rating="down" if i % 2 else "up")
     store.close()
     before = snapshot(pages)
-    at = open_page("pages/feedback.py")
+    at = open_page("app_pages/feedback.py")
     at.text_input(key="fb_learn_name").set_value(name).run()
     assert_safe(at)
     assert at.button(key="fb_learn_go").disabled
@@ -219,7 +219,7 @@ def test_evaluate_qa_upload_parser_rejects_with_one_line(fname):
 @pytest.mark.parametrize("name", [n for n in PATHS if n != "my kb"] + [HTML])
 def test_finetune_page_refuses_hostile_adapter_names(pages, name):
     before = snapshot(pages)
-    at = open_page("pages/finetune.py")
+    at = open_page("app_pages/finetune.py")
     at.text_input(key="ft_name").set_value(name).run()
     assert_safe(at)
     if not name.strip():  # an emptied name field goes back to the suggested, valid name

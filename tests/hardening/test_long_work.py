@@ -44,7 +44,7 @@ def test_build_in_background_survives_navigation_and_cannot_start_twice(env):
     store, embedder = env
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/knowledge.py").run()
+    at.switch_page("app_pages/knowledge.py").run()
     at.text_input[0].set_value("assets-kb")
     at.radio[0].set_value("Default documents (assets)").run()
     build = next(b for b in at.button if b.label == "Build")
@@ -57,9 +57,9 @@ def test_build_in_background_survives_navigation_and_cannot_start_twice(env):
     # a second start (e.g. a click racing the rerun) joins the running build
     assert REGISTRY.start("kb-build", lambda j: "other", session=session) is job
 
-    at.switch_page("pages/home.py").run()  # navigate away while it runs...
+    at.switch_page("app_pages/home.py").run()  # navigate away while it runs...
     assert not at.exception
-    at.switch_page("pages/knowledge.py").run()  # ...and back: progress still shown
+    at.switch_page("app_pages/knowledge.py").run()  # ...and back: progress still shown
     bars = [p for p in at.get("progress")]
     assert bars and "Building" in bars[0].proto.text and "embedded" in bars[0].proto.text
     assert store.names() == []  # nothing written before the embeddings are all done
@@ -69,8 +69,8 @@ def test_build_in_background_survives_navigation_and_cannot_start_twice(env):
     at.run()
     at.run()
     assert any("assets-kb:" in s.value and "added" in s.value for s in at.success)
-    at.switch_page("pages/home.py").run()
-    at.switch_page("pages/knowledge.py").run()  # the result is still there after navigation
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/knowledge.py").run()  # the result is still there after navigation
     assert any("assets-kb:" in s.value for s in at.success)
     assert store.names() == ["assets-kb"] and store.summary("assets-kb")["chunks"] > 10
 
@@ -85,7 +85,7 @@ def test_build_error_is_shown_on_the_page(env, monkeypatch):
     monkeypatch.setattr(store, "add_documents", boom)
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/knowledge.py").run()
+    at.switch_page("app_pages/knowledge.py").run()
     at.text_input[0].set_value("kb-x")
     at.radio[0].set_value("Default documents (assets)").run()
     next(b for b in at.button if b.label == "Build").click().run()

@@ -9,7 +9,7 @@ APP = "../../app.py"
 def _page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90)
     at.run()
-    at.switch_page("pages/memory.py")
+    at.switch_page("app_pages/memory.py")
     return at.run()
 
 

@@ -69,7 +69,7 @@ def spy(monkeypatch):
 
 
 def test_previous_answers_and_ratings_vanish_when_a_new_question_starts(pages_env, spy):
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     at.text_area(key="question").set_value("When was the oven built?")
     next(b for b in at.button if b.label == "Ask").click().run()
     assert at.feedback, "the first answers have rating widgets"
@@ -90,7 +90,7 @@ def test_intro_names_the_chosen_base(pages_env):
     from core.rag.ingest import Document
 
     pages_env.add_documents("ops", [Document("runbook.md", "Restart the pump at dawn.", "md")])
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     intro = at.caption[0].value.replace("\\", "")
     assert "knowledge base default" in intro and "fictional company" not in intro
     at.selectbox[0].set_value("ops").run()
@@ -99,7 +99,7 @@ def test_intro_names_the_chosen_base(pages_env):
 
 
 def test_sources_table_lists_the_useful_columns_first(pages_env):
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     at.text_area(key="question").set_value("When was the oven built?")
     next(b for b in at.button if b.label == "Ask").click().run()
     table = at.dataframe[0].value

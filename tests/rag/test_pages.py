@@ -31,7 +31,7 @@ def open_page(page: str) -> AppTest:
 
 def test_example_click_builds_default_kb_answers_twice_and_stores_rating(pages_env,
                                                                           app_settings):
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     assert not at.exception, [e.value for e in at.exception]
     assert not pages_env.exists("default")  # built on the first question, not on page load
     assert any("built automatically" in i.value for i in at.info)
@@ -69,7 +69,7 @@ def test_example_click_builds_default_kb_answers_twice_and_stores_rating(pages_e
 
 @pytest.mark.parametrize("question, needle", [("   ", "empty"), ("x" * 50_000, "50,000")])
 def test_compare_bad_question_shows_an_error(pages_env, question, needle):
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     at.text_area(key="question").set_value(question)
     ask = next(b for b in at.button if b.label == "Ask")
     ask.click().run()
@@ -90,7 +90,7 @@ def wait_for_build(at: AppTest) -> None:
 def test_knowledge_page_creates_from_upload_inspects_and_deletes(pages_env, monkeypatch):
     import core.rag.ingest as ingest
 
-    at = open_page("pages/knowledge.py")
+    at = open_page("app_pages/knowledge.py")
     assert not at.exception, [e.value for e in at.exception]
     assert any("No knowledge base yet" in i.value for i in at.info)
 
@@ -129,7 +129,7 @@ def test_knowledge_page_creates_from_upload_inspects_and_deletes(pages_env, monk
 
 
 def test_knowledge_page_refuses_a_bad_name(pages_env):
-    at = open_page("pages/knowledge.py")
+    at = open_page("app_pages/knowledge.py")
     at.text_input[0].set_value("../evil")
     at.radio[0].set_value("Default documents (assets)").run()
     next(b for b in at.button if b.label == "Build").click().run()
@@ -143,7 +143,7 @@ def test_default_kb_notice_only_while_the_default_base_is_chosen(pages_env):
     from core.rag.ingest import Document
 
     pages_env.add_documents("my-docs", [Document("notes.md", "Orbis was founded in 1901.", "md")])
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     assert any("built automatically" in i.value for i in at.info)
     at.selectbox[0].set_value("my-docs").run()
     assert not any("built automatically" in i.value for i in at.info)

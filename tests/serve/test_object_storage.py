@@ -132,3 +132,22 @@ def test_crash_journal_hides_a_live_creation_and_drops_a_dead_one(s3_settings, d
     recovered = KnowledgeStore(s3_settings, HashEmbedder(), embedder_id="test-hash")
     assert recovered.recovered == ["kb1: dropped the half-built new base"]
     assert recovered.names() == [] and "kb1.lance" not in bucket_files(s3_settings)
+
+
+def test_standard_aws_variables_reach_the_bucket(s3_settings, s3_endpoint, docs, tmp_path):
+    """Only the AWS_* variables name the endpoint, keys and region (given to load_settings,
+    not to this process's environment, so LanceDB and the journal see them only through the
+    settings): a base is built in the bucket and found by a search."""
+    from core.settings import load_settings
+
+    settings = load_settings({
+        "NLPLAB_DATA_DIR": str(tmp_path / "appdata"),
+        "NLPLAB_LANCEDB_URI": s3_settings.lancedb_uri,
+        "NLPLAB_LANCEDB_ALLOW_HTTP": "true", "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1"})
+    store = KnowledgeStore(settings, HashEmbedder(), embedder_id="test-hash")
+    store.add_documents("aws", docs)
+    hits = search(store, "aws", "When do night trams run?", RetrievalConfig(top_k=1))
+    assert [h.document for h in hits] == ["trains.txt"]
+    assert "aws.lance" in bucket_files(settings)

@@ -198,3 +198,121 @@ def test_training_copy_of_a_server_generator_loads_the_local_copy(app_settings, 
     with pytest.raises(ModelServerError, match="stop here"):
         training.training_copy(gen)
     assert calls == [("/models/smol", "http://127.0.0.1:9/v1")]
+
+
+# -- the model list is a convenience: a failing or foreign list falls back to the local copy --
+LOCAL_COPY = "/srv/models/SmolLM2-135M-Instruct"  # `transformers serve` answers to this path
+HUB_CACHE_MISSING = (500, {"detail": "[Errno 2] No such file or directory: '/root/.cache/"
+                                     "huggingface/hub'"}, 0)
+
+
+def list_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == "core.remote_generation" and r.levelname == "WARNING"]
+
+
+def test_failing_model_list_asks_for_the_local_copy_with_one_warning(stub_server, app_settings,
+                                                                     caplog):
+    """`transformers serve FOLDER` without a hub cache folder answers /v1/models with 500; the
+    answer still comes, asked of the model by the local copy's name, with one warning line."""
+    stub_server.routes["/v1/models"] = HUB_CACHE_MISSING
+    stub_server.routes["/v1/chat/completions"] = (200, chat_reply(), 0)
+    gen = make(stub_server, app_settings, generator_served_model="",
+               generator_model=LOCAL_COPY)
+    with caplog.at_level("WARNING", logger="core.remote_generation"):
+        first = gen.generate("Who founded Orbis?", CONFIG)
+        second = gen.generate("And when?", CONFIG)
+    assert (first.text, second.text) == ("Paris.", "Paris.")
+    assert [body["model"] for path, body in stub_server.requests
+            if path == "/v1/chat/completions"] == [LOCAL_COPY, LOCAL_COPY]
+    assert [path for path, _ in stub_server.requests].count("/v1/models") == 1
+    url = stub_server.url
+    assert list_warnings(caplog) == [
+        f"the model server at {url} failed the model list (HTTP 500): [Errno 2] No such file or "
+        f"directory: '/root/.cache/huggingface/hub'; asking for {LOCAL_COPY!r} "
+        "(NLPLAB_GENERATOR_MODEL); set NLPLAB_GENERATOR_SERVED_MODEL to the model's name on "
+        "the server to skip the list"]
+    assert gen.warning == list_warnings(caplog)[0]
+    assert gen.label() == f"{LOCAL_COPY} @ server"
+
+
+@pytest.mark.parametrize("listed", [[], ["HuggingFaceTB/SmolLM2-360M", "Qwen/Qwen2.5-0.5B"]],
+                         ids=["empty hub cache", "other cached models"])
+def test_model_list_without_the_local_copy_asks_for_it_with_a_warning(stub_server, app_settings,
+                                                                      caplog, listed):
+    stub_server.routes["/v1/models"] = (200, {"object": "list", "data": [
+        {"id": i, "object": "model", "created": 0, "owned_by": "x"} for i in listed]}, 0)
+    stub_server.routes["/v1/chat/completions"] = (200, chat_reply(), 0)
+    gen = make(stub_server, app_settings, generator_served_model="",
+               generator_model=LOCAL_COPY)
+    with caplog.at_level("WARNING", logger="core.remote_generation"):
+        assert gen.generate("hi", CONFIG).text == "Paris."
+    assert stub_server.requests[-1][1]["model"] == LOCAL_COPY
+    (warning,) = list_warnings(caplog)
+    assert warning.startswith(f"the model server at {stub_server.url} lists {len(listed)} "
+                              f"models ({', '.join(listed) or 'none'}), not {LOCAL_COPY!r}; "
+                              "asking for it (NLPLAB_GENERATOR_MODEL)")
+
+
+def test_listed_local_copy_is_picked_among_several_without_a_warning(stub_server, app_settings,
+                                                                    caplog):
+    stub_server.routes["/v1/models"] = (200, {"object": "list", "data": [
+        {"id": i, "object": "model", "created": 0, "owned_by": "x"}
+        for i in ("Qwen/Qwen2.5-0.5B", LOCAL_COPY)]}, 0)
+    gen = make(stub_server, app_settings, generator_served_model="",
+               generator_model=LOCAL_COPY)
+    with caplog.at_level("WARNING", logger="core.remote_generation"):
+        assert gen.served_model == LOCAL_COPY
+    assert list_warnings(caplog) == [] and gen.warning is None
+
+
+def test_failing_model_list_with_a_builtin_local_copy_says_what_to_set(stub_server,
+                                                                       app_settings):
+    """A ``builtin:`` local copy is no name a server answers to: the error stays, and says
+    which setting names the model."""
+    stub_server.routes["/v1/models"] = HUB_CACHE_MISSING
+    gen = make(stub_server, app_settings, generator_served_model="",
+               generator_model="builtin:smollm2-135m-instruct")
+    with pytest.raises(ModelServerError) as err:
+        gen.generate("hi", CONFIG)
+    assert str(err.value) == (
+        f"the model server at {stub_server.url} failed the model list (HTTP 500): [Errno 2] No "
+        "such file or directory: '/root/.cache/huggingface/hub'; set "
+        "NLPLAB_GENERATOR_SERVED_MODEL to the model's name on the server")
+    assert "/v1/chat/completions" not in [path for path, _ in stub_server.requests]
+
+
+def test_refused_key_on_the_model_list_is_not_papered_over(stub_server, app_settings):
+    stub_server.routes["/v1/models"] = (401, {"error": {"message": "bad key"}}, 0)
+    gen = make(stub_server, app_settings, generator_served_model="",
+               generator_model=LOCAL_COPY)
+    with pytest.raises(ModelServerError, match=r"refused the API key \(HTTP 401\)"):
+        gen.generate("hi", CONFIG)
+
+
+def test_ask_prints_the_answer_and_the_warning_on_stderr(stub_server, tiny_model_folder,
+                                                         tmp_path):
+    """`python -m core ask` against a server whose model list fails: exit 0, the answer on
+    stdout, the warning as one stderr line."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from core.settings import REPO_ROOT
+
+    stub_server.routes["/v1/models"] = HUB_CACHE_MISSING
+    stub_server.routes["/v1/chat/completions"] = (200, chat_reply("Mirela Vantosh."), 0)
+    env = {**os.environ, "NLPLAB_DATA_DIR": str(tmp_path / "appdata"),
+           "NLPLAB_GENERATOR_URL": stub_server.url, "NLPLAB_GENERATOR_SERVED_MODEL": "",
+           "NLPLAB_GENERATOR_MODEL": str(tiny_model_folder), "NLPLAB_GENERATOR_MAX_RETRIES": "0",
+           "NLPLAB_WARM_UP": "0", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "core", "ask", "Who founded Zorblax?",
+                           "--mode", "base"], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["answer"] == "Mirela Vantosh."
+    lines = [line for line in done.stderr.splitlines() if "model list" in line]
+    assert len(lines) == 1 and "failed the model list (HTTP 500)" in lines[0], done.stderr
+    assert f"asking for {str(tiny_model_folder)!r}" in lines[0]
+    assert stub_server.requests[-1][1]["model"] == str(tiny_model_folder)

@@ -44,3 +44,40 @@ def test_bad_values_name_the_variable(env, message):
     with pytest.raises(UserError) as info:
         load_settings(env)
     assert str(info.value) == message
+
+
+# -- the standard AWS variables, where the NLPLAB_LANCEDB_* ones are unset -------------------
+AWS = {"AWS_ENDPOINT_URL": "https://s3.eu-central-1.example.com",
+       "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "aws-secret",
+       "AWS_REGION": "eu-central-1"}
+
+
+def test_standard_aws_variables_give_the_storage_options():
+    s = load_settings({"NLPLAB_LANCEDB_URI": "s3://bucket/kb", **AWS})
+    assert s.lancedb_storage_options == {
+        "aws_endpoint": "https://s3.eu-central-1.example.com",
+        "aws_access_key_id": "AKIAEXAMPLE", "aws_secret_access_key": "aws-secret",
+        "aws_region": "eu-central-1"}
+    assert "aws-secret" not in repr(s)
+
+
+@pytest.mark.parametrize(("env", "region"), [
+    ({"AWS_DEFAULT_REGION": "us-west-2"}, "us-west-2"),
+    ({"AWS_DEFAULT_REGION": "us-west-2", "AWS_REGION": "eu-north-1"}, "eu-north-1"),
+    ({"AWS_REGION": "eu-north-1", "NLPLAB_LANCEDB_REGION": "ap-south-1"}, "ap-south-1"),
+    ({"AWS_REGION": "eu-north-1", "NLPLAB_LANCEDB_REGION": ""}, "eu-north-1"),
+], ids=["default region", "AWS_REGION over default", "NLPLAB wins", "empty NLPLAB is unset"])
+def test_region_comes_from_the_first_variable_set(env, region):
+    assert load_settings(env).lancedb_region == region
+
+
+def test_nlplab_variables_win_field_by_field():
+    """Key id and endpoint set both ways: the NLPLAB_ ones are used; secret and region, set
+    only the AWS way, still come from AWS. AWS_ENDPOINT_URL_S3 (S3's own) beats the global."""
+    s = load_settings({**AWS, "NLPLAB_LANCEDB_KEY_ID": "nlplab-id",
+                       "NLPLAB_LANCEDB_ENDPOINT": "http://minio:9000",
+                       "AWS_ENDPOINT_URL_S3": "https://s3-only.example.com"})
+    assert (s.lancedb_key_id, s.lancedb_endpoint) == ("nlplab-id", "http://minio:9000")
+    assert (s.lancedb_secret, s.lancedb_region) == ("aws-secret", "eu-central-1")
+    only_aws = load_settings({**AWS, "AWS_ENDPOINT_URL_S3": "https://s3-only.example.com"})
+    assert only_aws.lancedb_endpoint == "https://s3-only.example.com"

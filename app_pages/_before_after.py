@@ -12,10 +12,10 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
+from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.feedback import view
-from pages._job_panel import actor, job_panel, job_running, locked, start_job
 
 
 def before_after(settings, last: str | None = None) -> None:

@@ -7,6 +7,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from app_pages._access import actor, locked
 from core import st_cache
 from core.errors import UserError
 from core.memory import config_input as ci
@@ -16,7 +17,6 @@ from core.memory.estimate import COMPONENTS, DTYPES, GIB, MODES, OPTIMIZERS, Est
 from core.memory.estimate import estimate as run_estimate
 from core.memory.gpus import GPUS, fits_on, gpu_by_name, largest_fitting
 from core.memory.params import count_params
-from pages._access import actor, locked
 
 st.title("GPU memory")
 st.caption("Will this model fit on my GPU, and what if I fine-tune it? Every number below comes "

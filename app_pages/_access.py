@@ -3,7 +3,7 @@
 In ``full`` mode (a local run) everyone is admin and the sidebar shows nothing. In ``demo``
 mode (``NLPLAB_MODE=demo``) a visitor sees every page, with admin-only widgets disabled:
 
-    from pages._access import actor, locked
+    from app_pages._access import actor, locked
 
     if st.button("Delete", disabled=locked("delete")):   # greyed out for a visitor
         store.delete_kb(kb, actor=actor())                # and refused by core all the same

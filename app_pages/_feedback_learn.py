@@ -7,14 +7,14 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
+from app_pages._before_after import before_after
+from app_pages._job_panel import job_panel, job_running, locked, start_job
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.feedback import view
 from core.finetune import feedback as learning
 from core.finetune.feedback import LearnConfig, plan_training
 from core.settings import load_settings
-from pages._before_after import before_after
-from pages._job_panel import job_panel, job_running, locked, start_job
 
 
 def learn_section(store, rated, prefs, stamp: str) -> None:

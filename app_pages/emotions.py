@@ -8,14 +8,14 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
+from app_pages._emotions_classify import classify_tab
+from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
+from app_pages._ui import bar, shown_errors
 from core import st_cache
 from core.emotions import analysis, compare, datasets, workflow
 from core.emotions.compare import MODEL_LABELS
 from core.emotions.nltk_data import ensure_nltk_data
 from core.emotions.preprocess import PreprocessConfig
-from pages._emotions_classify import classify_tab
-from pages._job_panel import actor, job_panel, job_running, locked, start_job
-from pages._ui import bar, shown_errors
 
 settings = st_cache.settings()
 DATA_DIR = settings.data_dir

@@ -9,13 +9,13 @@ and the result is still shown after navigating away and back.
 
 import streamlit as st
 
+from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
+from app_pages._ui import shown_errors
 from core import st_cache
 from core.errors import UserError
 from core.rag import builds
 from core.rag.config import DEFAULT_KB, ChunkingConfig, check_kb_name
 from core.rag.highlight import escape_markdown
-from pages._job_panel import actor, job_panel, job_running, locked, start_job
-from pages._ui import shown_errors
 
 UPLOAD_TYPES = ["txt", "md", "pdf", "csv", "jsonl"]
 

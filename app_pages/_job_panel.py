@@ -4,7 +4,7 @@ and the result kept across navigation.
 Usage from a page (the kind is declared in ``core.jobs.KINDS``, which says whether it is one
 per server or one per session; the session id comes from ``st.session_state``):
 
-    from pages._job_panel import job_panel, job_running, start_job
+    from app_pages._job_panel import job_panel, job_running, start_job
 
     if st.button("Start training", disabled=job_running("finetune")):
         start_job("finetune", work)          # reruns the page, which starts polling
@@ -16,7 +16,7 @@ While the job runs, a fragment polls it every second. The first time a page run 
 finished, ``on_done(snapshot)`` is called once (store the result where the page renders it)
 and the whole page reruns, so everything that depends on the job refreshes. Errors are shown
 with ``st.error``. Every start is checked against the session's role and the demo quotas
-(:mod:`pages._access`, re-exported here as ``actor`` and ``locked`` for pages that start jobs).
+(:mod:`app_pages._access`, re-exported here as ``actor`` and ``locked`` for pages that start jobs).
 The leading underscore keeps this module out of the page list.
 """
 
@@ -28,9 +28,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app_pages._access import actor, locked
 from core import access, jobs
 from core.jobs import Job, format_seconds
-from pages._access import actor, locked
 
 __all__ = ["actor", "format_seconds", "job_panel", "job_running", "locked", "loss_figure",
            "start_job"]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
+from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
 from core.errors import UserError
 from core.finetune import drill
 from core.finetune.drill import DRILL_MODES, RULE, DrillConfig
-from pages._job_panel import actor, job_panel, job_running, locked, start_job
 
 
 def drill_section(settings, store) -> None:

@@ -10,6 +10,8 @@ offers to keep or discard what it trained. Wording lives in core.finetune.view.
 
 import streamlit as st
 
+from app_pages._adapters import adapters_section
+from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
 from core import st_cache
 from core.errors import UserError
 from core.finetune import estimate, view
@@ -17,8 +19,6 @@ from core.finetune import form as ftform
 from core.finetune.config import DATA_MODE_HELP, DATA_MODE_LABELS, DATA_MODES
 from core.finetune.pipeline import PARAPHRASE_METHODS
 from core.training.lora import default_targets, generator_architecture
-from pages._adapters import adapters_section
-from pages._job_panel import actor, job_panel, job_running, locked, start_job
 
 st.title("Fine-tune (LoRA)")
 st.caption("Teach the generator the knowledge base with a low-rank adapter (peft LoRA), then "

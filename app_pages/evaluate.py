@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from app_pages._job_panel import actor, forget_job, job_panel, job_running, locked, start_job
 from core import st_cache
 from core.adapters import AdapterRegistry
 from core.answering import ALL_MODES, MODES, make_context
@@ -20,7 +21,6 @@ from core.errors import UserError
 from core.evaluation import runner, view
 from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.rag.highlight import escape_markdown
-from pages._job_panel import actor, forget_job, job_panel, job_running, locked, start_job
 
 KEEP = ("ev-source", "ev-kb", "ev-adapter", "ev-limit", "ev-modes", "ev-top-k", "ev-search",
         "ev-split", "ev-fallback")

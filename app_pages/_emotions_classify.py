@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages._access import actor, locked
+from app_pages._feedback_widget import batch_ratings_editor, rating_widget
+from app_pages._ui import bar, shown_errors
 from core import st_cache
 from core.emotions import models_store, workflow
 from core.feedback.export import safe_csv
-from pages._access import actor, locked
-from pages._feedback_widget import batch_ratings_editor, rating_widget
-from pages._ui import bar, shown_errors
 
 
 def classify_tab(settings) -> None:

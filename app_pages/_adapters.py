@@ -6,10 +6,10 @@ import json
 import pandas as pd
 import streamlit as st
 
+from app_pages._job_panel import actor, locked, loss_figure
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.finetune import view
-from pages._job_panel import actor, locked, loss_figure
 
 
 def adapters_section(settings) -> None:

@@ -2,7 +2,8 @@
 
 Widgets in, core calls (core.feedback.stats / export / view / ranking, learning), charts out.
 Learning, the drill and the before/after comparison run as background jobs (core.jobs) through
-the shared job panel; the tabs' parts live in pages/_feedback_*.py and pages/_before_after.py.
+the shared job panel; the tabs' parts live in app_pages/_feedback_*.py and
+app_pages/_before_after.py.
 """
 
 from datetime import UTC, datetime
@@ -11,14 +12,14 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from app_pages._feedback_drill import drill_section
+from app_pages._feedback_learn import learn_section
+from app_pages._feedback_ranking import ranking_section
+from app_pages._job_panel import actor, locked
 from core.errors import UserError
 from core.feedback import export, stats, view
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
-from pages._feedback_drill import drill_section
-from pages._feedback_learn import learn_section
-from pages._feedback_ranking import ranking_section
-from pages._job_panel import actor, locked
 
 st.title("Feedback dashboard")
 st.caption("Every thumbs up/down in the app is a reward signal (+1/-1). This page shows what "

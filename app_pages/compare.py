@@ -8,6 +8,8 @@ previous answers and their ratings vanish the moment a question is asked.
 
 import streamlit as st
 
+from app_pages._access import quota
+from app_pages._feedback_widget import preference_widget, rating_widget, record_output_once
 from core import st_cache
 from core.adapters import AdapterRegistry
 from core.answering import MODES, AskContext, answer_generation, stream_answer
@@ -16,8 +18,6 @@ from core.rag import compare_view as view
 from core.rag.config import DEFAULT_KB, SEARCH_MODES, RetrievalConfig, check_question
 from core.rag.defaults import ensure_default_kb
 from core.rag.highlight import escape_markdown, highlight_markdown
-from pages._access import quota
-from pages._feedback_widget import preference_widget, rating_widget, record_output_once
 
 N_EXAMPLES = 6
 SOURCE_COLUMNS = {"#": st.column_config.NumberColumn(width=32),
