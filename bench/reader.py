@@ -42,8 +42,10 @@ SETS = {
     "default": (ROOT / "assets/knowledge/default", ROOT / "assets/knowledge/default_qa.jsonl",
                 "dev"),
 }
-#: reader configuration -> (evidence sentences, extractive fallback)
-CONFIGS = {"chunks": (0, False), "evidence": (1, False), "fallback": (1, True)}
+#: reader configuration -> (evidence sentences, extractive fallback, reader)
+CONFIGS = {"chunks": (0, False, "free"), "evidence": (1, False, "free"),
+           "fallback": (1, True, "free"), "copy": (1, False, "copy"),
+           "copy2": (2, False, "copy")}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -57,7 +59,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", default="kestrane,mirrowdell,default")
-    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--configs", default="chunks,evidence,fallback,copy")
     parser.add_argument("--limit", type=int, default=24, help="questions per set (0 = all)")
     parser.add_argument("--max-new-tokens", type=int, default=40)
     parser.add_argument("--default-split", choices=("dev", "test"), default="dev",
@@ -89,13 +91,13 @@ def main() -> None:
             store.add_documents(name, read_folder(docs)[0])
         items = select_split(load_qa_file(qa), split)
         items = items[: args.limit] if args.limit else items
-        runs = [("extractive", "-", (1, False)), ("base", "-", (0, False))] + [
+        runs = [("extractive", "-", (1, False, "free")), ("base", "-", (0, False, "free"))] + [
             ("rag", c, CONFIGS[c]) for c in args.configs.split(",")]
         baseline = None
-        for mode, label, (evidence, fallback) in runs:
+        for mode, label, (evidence, fallback, reader) in runs:
             ctx = make_context(settings, name, modes=[mode], generator=generator, store=store,
                                max_new_tokens=args.max_new_tokens, evidence=evidence,
-                               extractive_fallback=fallback)
+                               extractive_fallback=fallback, reader=reader)
             start = time.perf_counter()
             results = list(answer_many([i.question for i in items], mode, ctx, batch_size=1))
             own = [r["generated"] if mode != "extractive" else r["answer"] for r in results]

@@ -57,6 +57,9 @@ def answer_generation(max_new_tokens: int = MAX_NEW_TOKENS) -> GenerationConfig:
 
 DEFAULT_GENERATION = answer_generation()
 BATCH_SIZE = 8  # questions generated together by answer_many and evaluation
+#: How a retrieving model mode reads: ``free`` generation, or ``copy``: the answer is a span of
+#: the evidence the model chooses by its own likelihood (:mod:`core.copy_decoding`).
+READERS = ("free", "copy")
 EVIDENCE_SENTENCES = 1  # sentences of the retrieved chunks the reader sees (0: whole chunks)
 
 
@@ -126,6 +129,11 @@ class AskContext:
     registry: object | None = None
     evidence: int = EVIDENCE_SENTENCES
     extractive_fallback: bool = False
+    reader: str = "free"
+
+    def __post_init__(self) -> None:
+        if self.reader not in READERS:
+            raise UserError(f"reader must be one of {', '.join(READERS)}, got {self.reader!r}")
 
     def provenance(self, mode: Mode, adapter: str | None, degraded: Sequence[str]) -> dict:
         """How an answer in ``mode`` is made: what a run and a stored rating record."""
@@ -134,6 +142,7 @@ class AskContext:
                 "dtype": getattr(gen, "dtype", "") if mode.generates else None,
                 "adapter": adapter, "evidence": self.evidence if mode.retrieves else None,
                 "fallback": bool(self.extractive_fallback and mode.retrieves and mode.generates),
+                "reader": self.reader if mode.retrieves and mode.generates else None,
                 "max_new_tokens": self.generation.max_new_tokens if mode.generates else None,
                 "stop": list(self.generation.stop) if mode.generates else None,
                 "degraded": list(degraded)}
@@ -156,6 +165,7 @@ class Prepared:
     evidence: object | None = None  # core.rag.evidence.Evidence the model was shown
     fallback: bool = False  # show the evidence passage when the answer is not grounded
     degraded: list[str] = field(default_factory=list)  # what did not go as configured
+    copy_from: list[str] | None = None  # copy reader: the answer is a span of these texts
 
     @property
     def evidence_sentences(self) -> list[str]:
@@ -211,8 +221,14 @@ def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
                              evidence=evidence.sentences if evidence is not None else None)
     degraded = [EVIDENCE_DID_NOT_FIT] if evidence is not None and not built.evidence else []
     evidence = evidence if built.evidence else None
+    copy_from = None
+    if ctx.reader == "copy":
+        if not getattr(ctx.generator, "supports_copy", False):
+            raise UserError("the copy reader needs a local model (not a model server)")
+        copy_from = (list(evidence.sentences) if evidence is not None
+                     else [h.text for h in built.used]) or None
     return Prepared(m, built, adapter, built.used, seconds, evidence,
-                    ctx.extractive_fallback and evidence is not None, degraded)
+                    ctx.extractive_fallback and evidence is not None, degraded, copy_from)
 
 
 def _result(job: Prepared, question: str, ctx: AskContext, gen, total: float) -> dict:
@@ -234,8 +250,9 @@ def _result(job: Prepared, question: str, ctx: AskContext, gen, total: float) ->
 def _generate(job: Prepared, ctx: AskContext) -> GenerationResult:
     if not job.mode.generates:
         return job.no_model_result()
+    extra = {"copy_from": job.copy_from} if job.copy_from else {}
     return ctx.generator.generate(job.prompt.prompt, ctx.generation, chat=job.prompt.chat,
-                                  adapter=job.adapter)
+                                  adapter=job.adapter, **extra)
 
 
 def answer(question: str, mode: str, ctx: AskContext) -> dict:
@@ -257,9 +274,16 @@ def generate_jobs(jobs: Sequence[Prepared], ctx: AskContext, batch_size: int = B
         raise ValueError("generate_jobs takes jobs of one mode and adapter")
     if not first.mode.generates:
         return [j.no_model_result() for j in jobs]
-    return ctx.generator.generate_batch([j.prompt.prompt for j in jobs], ctx.generation,
-                                        chat=first.prompt.chat, adapter=first.adapter,
-                                        batch_size=batch_size)
+    copying = [j for j in jobs if j.copy_from]
+    free = [j for j in jobs if not j.copy_from]
+    out = {}
+    for group, extra in ((free, {}), (copying, {"copy_from": [j.copy_from for j in copying]})):
+        if group:
+            results = ctx.generator.generate_batch(
+                [j.prompt.prompt for j in group], ctx.generation, chat=first.prompt.chat,
+                adapter=first.adapter, batch_size=batch_size, **extra)
+            out.update({id(j): r for j, r in zip(group, results, strict=True)})
+    return [out[id(j)] for j in jobs]
 
 
 def answer_many(questions: Sequence[str], mode: str, ctx: AskContext, *,
@@ -289,14 +313,15 @@ class AnswerStream:
         self.job, self._ctx, self._start = job, ctx, start
         self._question = question
         self.sources = job.sources
+        streams = job.mode.generates and not job.copy_from  # copying answers come whole
         self._stream = ctx.generator.stream(job.prompt.prompt, ctx.generation,
                                             chat=job.prompt.chat,
-                                            adapter=job.adapter) if job.mode.generates else None
+                                            adapter=job.adapter) if streams else None
         self.result: dict | None = None
 
     def __iter__(self) -> Iterator[str]:
-        if self._stream is None:  # no model: the passage, whole
-            gen = self.job.no_model_result()
+        if self._stream is None:  # no model, or a copied span: the answer, whole
+            gen = _generate(self.job, self._ctx)
             yield gen.text
         else:
             yield from self._stream
@@ -314,7 +339,7 @@ def stream_answer(question: str, mode: str, ctx: AskContext) -> AnswerStream:
 def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] = ALL_MODES,
                  top_k: int = 3, search: str = "hybrid", max_new_tokens: int = MAX_NEW_TOKENS,
                  generator=None, embedder=None, store=None, evidence: int = EVIDENCE_SENTENCES,
-                 extractive_fallback: bool = False) -> AskContext:
+                 extractive_fallback: bool = False, reader: str = "free") -> AskContext:
     """An answering context for ``modes``; loads the generator, and opens the store if needed.
 
     Pass ``store`` (a page passes its cached one; a comparison reuses one for both sides) so
@@ -348,7 +373,7 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
     return AskContext(generator, store, kb, RetrievalConfig(top_k=top_k, search=search),
                       answer_generation(max_new_tokens),
                       adapter=adapter, registry=registry, evidence=evidence,
-                      extractive_fallback=extractive_fallback)
+                      extractive_fallback=extractive_fallback, reader=reader)
 
 
 def open_store(settings, embedder=None):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -127,9 +127,13 @@ class GenerationResult:
 class Generator:
     """A loaded model plus tokenizer and its adapters; every model call holds ``self.lock``.
 
+    ``supports_copy``: it can decode constrained to spans of a text (:mod:`core.copy_decoding`).
+
     ``adapters`` is the :class:`~core.adapters.AdapterRegistry` that ``adapter=NAME`` loads
     from on first use (None: only adapters loaded with :meth:`load_adapter` are known).
     """
+
+    supports_copy = True
 
     def __init__(self, model, tokenizer, *, model_id: str, device: str, is_seq2seq: bool,
                  adapters=None, dtype: str = ""):
@@ -277,16 +281,22 @@ class Generator:
         return output_ids[0] if self.is_seq2seq else output_ids[0][prompt_len:]
 
     def generate(self, prompt: str, config: GenerationConfig | None = None, *,
-                 chat: bool = True, adapter: str | None = None) -> GenerationResult:
-        """Generate a whole answer (with ``adapter`` on, if named); text, token counts, time."""
+                 chat: bool = True, adapter: str | None = None,
+                 copy_from: Sequence[str] | None = None) -> GenerationResult:
+        """Generate a whole answer (with ``adapter`` on, if named); text, token counts, time.
+
+        ``copy_from``: the answer must be a span of these texts (:mod:`core.copy_decoding`).
+        """
         import torch
 
         config = config or GenerationConfig()
         enc = self.encode_prompt(prompt, chat=chat)
         prompt_len = enc["input_ids"].shape[1]
+        kwargs = self._decode_kwargs(config, prompt_len)
+        kwargs.update(self._copy_kwargs([copy_from] if copy_from else None, prompt_len))
         with self.adapter_model(adapter) as model, torch.inference_mode():
             start = time.perf_counter()
-            out = model.generate(**enc, **self._decode_kwargs(config, prompt_len))
+            out = model.generate(**enc, **kwargs)
             seconds = time.perf_counter() - start
         new = self._new_tokens(out, prompt_len)
         new = new[new != self.tokenizer.pad_token_id] if self.is_seq2seq else new
@@ -303,6 +313,22 @@ class Generator:
                 self.tokenizer, config.stop, 0 if self.is_seq2seq else prompt_len)])
         return kwargs
 
+    def _copy_kwargs(self, sources: Sequence[Sequence[str]] | None, width: int) -> dict:
+        """``prefix_allowed_tokens_fn`` keeping each row's answer a span of its sources."""
+        if not sources:
+            return {}
+        if self.is_seq2seq:
+            raise UserError("copy decoding needs a causal language model")
+        from core.copy_decoding import (
+            CopyConstraint,
+            prefix_allowed_tokens_fn,
+            stop_token_ids,
+        )
+
+        stops = stop_token_ids(self.tokenizer, self.model)
+        constraints = [CopyConstraint(self.tokenizer, s, stop_ids=stops) for s in sources]
+        return {"prefix_allowed_tokens_fn": prefix_allowed_tokens_fn(constraints, width)}
+
     def _left_pad(self, encs: list[dict]) -> dict[str, torch.Tensor]:
         """One batch from single encodings: pad tokens and a zero mask on the left."""
         import torch
@@ -318,13 +344,17 @@ class Generator:
 
     def generate_batch(self, prompts: list[str], config: GenerationConfig | None = None, *,
                        chat: bool = True, adapter: str | None = None,
-                       batch_size: int = 8) -> list[GenerationResult]:
+                       batch_size: int = 8,
+                       copy_from: Sequence[Sequence[str]] | None = None,
+                       ) -> list[GenerationResult]:
         """Answers to ``prompts`` in input order, generated ``batch_size`` at a time.
 
         Prompts are sorted by length so a batch pads little, then left-padded (a causal LM
         continues every row from its last real token). Greedy answers equal one-by-one
         :meth:`generate` answers. Each result's ``seconds`` is its batch's wall time divided by
-        the batch's size. Example: ``[r.text for r in gen.generate_batch(["2+2?", "Hi"])]``.
+        the batch's size. ``copy_from[i]``: prompt i's answer must be a span of those texts
+        (:mod:`core.copy_decoding`). Example: ``[r.text for r in gen.generate_batch(["2+2?",
+        "Hi"])]``.
         """
         import torch
 
@@ -341,9 +371,12 @@ class Generator:
                 self.tokenizer.pad({"input_ids": [encs[i]["input_ids"][0] for i in rows]},
                                    return_tensors="pt").to(self.model.device)
             width = batch["input_ids"].shape[1]
+            kwargs = self._decode_kwargs(config, width)
+            kwargs.update(self._copy_kwargs([copy_from[i] for i in rows] if copy_from else None,
+                                            width))
             with self.adapter_model(adapter) as model, torch.inference_mode():
                 start = time.perf_counter()
-                out = model.generate(**batch, **self._decode_kwargs(config, width))
+                out = model.generate(**batch, **kwargs)
                 seconds = (time.perf_counter() - start) / len(rows)
             for row, i in enumerate(rows):
                 new = out[row] if self.is_seq2seq else out[row, width:]

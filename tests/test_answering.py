@@ -53,7 +53,8 @@ def test_stream_gives_pieces_then_the_same_result(ctx):
     assert whole["answer"] == stream.result["answer"]  # greedy: same text either way
     assert whole["provenance"] == {"generator": "tiny-llama", "dtype": "float32",
                                    "adapter": None, "evidence": 1, "fallback": False,
-                                   "max_new_tokens": 4, "stop": [], "degraded": []}
+                                   "reader": "free", "max_new_tokens": 4, "stop": [],
+                                   "degraded": []}
 
 
 def test_the_fallback_shows_the_passage_only_when_turned_on(ctx):
@@ -147,3 +148,41 @@ def test_unreadable_adapter_metadata_is_said_not_hidden(tmp_path):
     (folder / METADATA_FILE).write_text('{"knowledge_base": "ops"')  # cut short
     with pytest.raises(UserError, match=r"metadata of adapter 'ops'.*unreadable"):
         registry.metadata("ops")
+
+
+def test_the_copy_reader_answers_with_a_span_of_the_evidence(ctx):
+    """Constrained decoding: whatever the (random) tiny model prefers, its answer is a
+    contiguous span of the evidence sentence; whole, batched and streamed agree."""
+    ctx.reader = "copy"
+    ctx.generation = GenerationConfig(max_new_tokens=6, stop=("\n",))
+    q = "Who planted the first orchid?"
+    out = answer(q, "rag", ctx)
+    evidence = " ".join(out["evidence"]).lower()  # the tiny tokenizer lower-cases
+    assert out["answer"] and out["answer"].lower() in evidence, (out["answer"], evidence)
+    assert out["provenance"]["reader"] == "copy" and not out["extractive"]
+    from core.answering import answer_many
+
+    batched = list(answer_many([q, "When was the bakery oven built?"], "rag", ctx))
+    assert batched[0]["answer"] == out["answer"]
+    assert batched[1]["answer"].lower() in " ".join(batched[1]["evidence"]).lower()
+    streamed = stream_answer(q, "rag", ctx)
+    assert "".join(streamed) == out["answer"] == streamed.result["answer"]
+    ctx.reader = "free"
+    free = answer(q, "rag", ctx)
+    assert free["provenance"]["reader"] == "free"
+
+
+def test_copy_constraint_allows_only_spans():
+    from core.copy_decoding import CopyConstraint
+
+    class Words:  # one token per word, ids by position in a fixed vocabulary
+        vocab = ["the", "bridge", "opened", "in", "1902", "x"]
+
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": [self.vocab.index(w) for w in text.split()]}
+
+    c = CopyConstraint(Words(), ["the bridge opened in 1902"], stop_ids={99})
+    assert c.allowed([]) == [0, 1, 2, 3, 4]  # any word may start the answer
+    assert c.allowed([2]) == [3, 99]  # "opened" -> "in", or stop
+    assert c.allowed([2, 3, 4]) == [99]  # the end of the source: only stop
+    assert c.allowed([1, 3]) == [99]  # not a span: generation can only end

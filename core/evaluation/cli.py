@@ -42,7 +42,7 @@ def _cmd_evaluate(args, settings):
     items = items[: args.limit] if args.limit else items
     ctx = make_context(settings, args.kb, adapter=args.adapter or "", modes=modes,
                        top_k=args.top_k, search=args.search, evidence=args.evidence,
-                       extractive_fallback=args.extractive_fallback)
+                       extractive_fallback=args.extractive_fallback, reader=args.reader)
     embedder = ctx.store.embedder if ctx.store is not None else None
     if embedder is None:
         from core.loaders import load_embedder
@@ -55,7 +55,8 @@ def _cmd_evaluate(args, settings):
                          "split": args.split, "generator": settings.generator_model,
                          "embedder": settings.embedding_model, "top_k": args.top_k,
                          "search": args.search, "evidence": args.evidence,
-                         "extractive_fallback": args.extractive_fallback})
+                         "extractive_fallback": args.extractive_fallback,
+                         "reader": args.reader})
     save_run(settings, run)
     return {"n": run["n"], "modes": {**run["aggregates"], **run["fallback_aggregates"]},
             "comparisons": run["comparisons"], "provenance": run["provenance"],

@@ -71,7 +71,8 @@ def _cmd_ask(args, settings):
     ctx = make_context(settings, args.kb, adapter=args.adapter, modes=[args.mode],
                        top_k=args.top_k, search=args.search,
                        max_new_tokens=args.max_new_tokens, evidence=args.evidence,
-                       extractive_fallback=args.extractive_fallback)
+                       extractive_fallback=args.extractive_fallback,
+                       reader=args.reader)
     r = answer(args.question, args.mode, ctx)
     return {"answer": r["answer"], "mode": r["mode"], "sources": r["sources"],
             "seconds": r["seconds"], "extractive": r["extractive"], "generated": r["generated"],
@@ -99,7 +100,8 @@ def _ask_many(args, settings):
     ctx = make_context(settings, args.kb, adapter=args.adapter, modes=[args.mode],
                        top_k=args.top_k, search=args.search,
                        max_new_tokens=args.max_new_tokens, evidence=args.evidence,
-                       extractive_fallback=args.extractive_fallback)
+                       extractive_fallback=args.extractive_fallback,
+                       reader=args.reader)
     results = answer_many([i.question for i in items], args.mode, ctx,
                           batch_size=args.batch_size)
     return JsonLines({"id": item.id, "question": item.question, "answer": r["answer"],
@@ -132,7 +134,7 @@ def _cmd_kb_delete_doc(args, settings):
 
 def add_reader_options(p) -> None:
     """``--evidence N`` and ``--no-extractive-fallback`` (ask and evaluate share them)."""
-    from core.answering import EVIDENCE_SENTENCES
+    from core.answering import EVIDENCE_SENTENCES, READERS
 
     p.add_argument("--evidence", type=int, default=EVIDENCE_SENTENCES, metavar="N",
                    help="retrieving modes show the model the N sentences of the retrieved "
@@ -143,6 +145,9 @@ def add_reader_options(p) -> None:
                         "model's own text and reports the fallback as its own row)")
     p.add_argument("--no-extractive-fallback", action="store_false",
                    dest="extractive_fallback", help="the default: keep the model's answer")
+    p.add_argument("--reader", choices=READERS, default="free",
+                   help="free: the model writes its answer; copy: the answer is the span of the "
+                        "evidence the model finds most likely (constrained decoding)")
 
 
 def register(sub) -> None:
