@@ -16,14 +16,14 @@ import streamlit as st
 from app_pages._job_panel import actor, forget_job, job_panel, job_running, locked, start_job
 from core import st_cache
 from core.adapters import AdapterRegistry
-from core.answering import ALL_MODES, MODES, make_context
+from core.answering import ALL_MODES, MODES, READERS, make_context
 from core.errors import UserError
 from core.evaluation import runner, view
 from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.rag.highlight import escape_markdown
 
 KEEP = ("ev-source", "ev-kb", "ev-adapter", "ev-limit", "ev-modes", "ev-top-k", "ev-search",
-        "ev-split", "ev-fallback")
+        "ev-split", "ev-fallback", "ev-reader")
 
 
 keep = partial(view.keep, st.session_state)  # values survive switching pages
@@ -84,13 +84,16 @@ except UserError as exc:  # unreadable metadata: say so rather than drop the war
 default_modes = [m for m in ALL_MODES if adapter or not MODES[m].needs_adapter]
 modes = st.multiselect("Modes", ALL_MODES, key=keep("ev-modes", default_modes,
                                                     lambda v: set(v) <= set(ALL_MODES)))
-k1, k2, k3 = st.columns(3)
+k1, k2, k3, k4 = st.columns(4)
 top_k = k1.slider("Top-k chunks", 1, 10, key=keep("ev-top-k", 3))
 search = k2.selectbox("Search", ["hybrid", "vector", "fts"], key=keep("ev-search", "hybrid"))
 fallback = k3.checkbox("Extractive fallback", key=keep("ev-fallback", False),
                        help="Show the best evidence passage instead of an ungrounded model "
                             "answer. The mode is still scored on the model's own text; what was "
                             "shown is scored as its own row (e.g. rag+fallback).")
+reader = k4.selectbox("Reader", READERS, key=keep("ev-reader", "free"),
+                      help="free: the model writes its answer; copy: the answer is the span of "
+                           "the evidence the model itself finds most likely.")
 view.remember(st.session_state, KEEP)
 
 if st.button("Run evaluation", type="primary", disabled=running or not items):
@@ -98,9 +101,9 @@ if st.button("Run evaluation", type="primary", disabled=running or not items):
         ctx = make_context(settings, kb, adapter=adapter or "", modes=modes, top_k=top_k,
                            search=search, generator=st_cache.get_generator(),
                            embedder=st_cache.get_embedder(), store=st_cache.get_rag_store(),
-                           extractive_fallback=fallback)
+                           extractive_fallback=fallback, reader=reader)
         meta = view.run_meta(settings, kb=kb, adapter=adapter, qa_file=source, top_k=top_k,
-                             search=search, extractive_fallback=fallback)
+                             search=search, extractive_fallback=fallback, reader=reader)
         start_job("evaluate", runner.evaluation_work(settings, items[: int(limit)], modes, ctx,
                                                      st_cache.get_embedder(), meta))
     except UserError as exc:

@@ -176,7 +176,7 @@ def test_copy_constraint_allows_only_spans():
     from core.copy_decoding import CopyConstraint
 
     class Words:  # one token per word, ids by position in a fixed vocabulary
-        vocab = ["the", "bridge", "opened", "in", "1902", "x"]
+        vocab = ("the", "bridge", "opened", "in", "1902", "x")
 
         def __call__(self, text, add_special_tokens=False):
             return {"input_ids": [self.vocab.index(w) for w in text.split()]}

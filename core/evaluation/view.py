@@ -142,6 +142,8 @@ def provenance_lines(run: dict) -> list[str]:
         if p.get("evidence") is not None:
             parts.append("whole chunks" if p["evidence"] == 0 else
                          f"{p['evidence']} evidence sentence(s)")
+        if p.get("reader") == "copy":
+            parts.append("copy reader (answers are spans of the evidence)")
         if p.get("fallback"):
             parts.append("extractive fallback on (scored as its own row)")
         lines.append(f"{mode}: " + " · ".join(str(x) for x in parts))
