@@ -1,5 +1,6 @@
 """Slow tier: the real offline SmolLM2 served by `transformers serve`; `ask --mode rag` through
-the server answers the same questions as the model in this process, and correctly."""
+the server answers the same questions as the model in this process, word for word, and the
+model's own text carries the fact where the 135M model reads it correctly."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ DOCS = {
 QUESTIONS = {"Who founded the Zorblax Institute?": "Vantosh",
              "What wood does the oven of Corvin's bakery burn?": "beech",
              "How much does a Northline tram ticket cost?": "3 crowns"}
+# The tram passage holds two numbers (12 minutes, 3 crowns) and the small model picks the
+# wrong one ("12 cents"): the server must reproduce even that answer, but it is not scored.
+MISREAD = {"How much does a Northline tram ticket cost?"}
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +45,6 @@ def ask(question: str, capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.xfail(reason="written for pasted passages; the model's own answer differs",
-                   strict=False)
 def test_ask_rag_through_the_server_answers_like_the_local_model(smollm2_server, tmp_path,
                                                                  monkeypatch, capsys):
     url, folder = smollm2_server
@@ -59,6 +61,8 @@ def test_ask_rag_through_the_server_answers_like_the_local_model(smollm2_server,
     monkeypatch.setenv("NLPLAB_GENERATOR_SERVED_MODEL", folder)
     remote = {q: ask(q, capsys) for q in QUESTIONS}
     for question, fact in QUESTIONS.items():
-        assert fact in remote[question]["answer"], (question, remote[question]["answer"])
+        assert not remote[question]["extractive"], question  # the model's own text
         assert remote[question]["answer"] == local[question]["answer"]
+        if question not in MISREAD:
+            assert fact in remote[question]["answer"], (question, remote[question]["answer"])
         assert remote[question]["sources"] == local[question]["sources"]
