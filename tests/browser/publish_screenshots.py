@@ -1,8 +1,10 @@
-"""Copy the browser tests' screenshots into docs/screenshots/ for the README, each < 400 KB.
+"""Copy the browser tests' screenshots that the README shows into docs/screenshots/, each < 400 KB.
 
 The browser tests (``pytest -m browser``) write full-page PNGs to test-artifacts/screenshots/.
-This script copies them, re-encoding any file over the limit as a 256-colour palette PNG and,
-if that is still too big, scaling it down in 15 % steps. It leaves the artifacts untouched.
+This script copies the ones README.md links (``docs/screenshots/<name>.png``; the tests' other
+screenshots are for debugging and stay in the artifacts), re-encoding any file over the limit
+as a 256-colour palette PNG and, if that is still too big, scaling it down in 15 % steps.
+It leaves the artifacts untouched.
 ``make screenshots`` runs the browser tests and then this script.
 
     .venv/bin/python tests/browser/publish_screenshots.py
@@ -10,6 +12,7 @@ if that is still too big, scaling it down in 15 % steps. It leaves the artifacts
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -20,6 +23,12 @@ REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "test-artifacts" / "screenshots"
 TARGET = REPO / "docs" / "screenshots"
 LIMIT = 400_000  # bytes
+README = REPO / "README.md"
+
+
+def linked_names(readme: str) -> set[str]:
+    """Screenshot names a README links. Example: '![a](docs/screenshots/a.png)' -> {'a.png'}."""
+    return set(re.findall(r"docs/screenshots/([\w.-]+\.png)", readme))
 
 
 def shrink(src: Path, dst: Path, limit: int = LIMIT) -> int:
@@ -38,9 +47,12 @@ def shrink(src: Path, dst: Path, limit: int = LIMIT) -> int:
 
 
 def main() -> int:
-    pngs = sorted(SOURCE.glob("*.png"))
-    if not pngs:
-        print(f"no screenshots in {SOURCE}: run `pytest -m browser` first", file=sys.stderr)
+    wanted = linked_names(README.read_text(encoding="utf-8"))
+    pngs = sorted(p for p in SOURCE.glob("*.png") if p.name in wanted)
+    missing = sorted(wanted - {p.name for p in pngs})
+    if missing:
+        print(f"not in {SOURCE}: {', '.join(missing)}: run `pytest -m browser` first",
+              file=sys.stderr)
         return 1
     TARGET.mkdir(parents=True, exist_ok=True)
     for png in pngs:
