@@ -34,10 +34,16 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from core import loaders
+from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.generation import GenerationConfig, GenerationResult
-from core.rag.config import DEFAULT_KB, RetrievalConfig, check_question
+from core.names import suggest_name
+from core.rag.config import DEFAULT_KB, RetrievalConfig, check_kb_name, check_question
+from core.rag.evidence import Finished, finish, focus
 from core.rag.prompts import BuiltPrompt, build_base_prompt, build_rag_prompt
+from core.rag.retrieve import search
+from core.rag.store import KnowledgeStore
 
 BASE, EXTRACTIVE, RAG = "base", "extractive", "rag"
 FINETUNED, FINETUNED_RAG = "finetuned", "finetuned+rag"
@@ -174,8 +180,6 @@ class Prepared:
     def finish(self, question: str, text: str):
         """The answer a user sees for the model's ``text`` (:func:`core.rag.evidence.finish`);
         for the no-model mode, the evidence passage itself."""
-        from core.rag.evidence import Finished, finish
-
         if not self.mode.generates:
             return Finished(self.evidence.passage if self.evidence is not None else "",
                             extractive=True)
@@ -194,14 +198,10 @@ def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
         if not ctx.adapter:
             raise UserError("the fine-tuned modes need an adapter: train one on the Fine-tune "
                             "page (or `python -m core finetune`) and pick it")
-        from core.names import suggest_name
-
         adapter = suggest_name(ctx.adapter, "adapter")
         ctx.generator.load_adapter(adapter, ctx.registry)  # reloads a retrained one
     if not m.retrieves:
         return Prepared(m, build_base_prompt(question, ctx.generator), adapter)
-    from core.rag.retrieve import search
-
     if ctx.store is None:
         raise UserError(f"{m.label} needs a knowledge base; none is configured")
     start = time.perf_counter()
@@ -209,8 +209,6 @@ def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
     wanted = ctx.evidence if m.generates else max(1, ctx.evidence)  # the baseline picks one
     evidence = None
     if wanted > 0 and hits:
-        from core.rag.evidence import focus
-
         evidence = focus(question, [h.text for h in hits], ctx.store.embedder, wanted)
     seconds = time.perf_counter() - start
     if not m.generates:
@@ -346,9 +344,6 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
     no KnowledgeStore is opened per call. Fails early, before any answering, on an unknown
     mode, a missing knowledge base or a missing adapter.
     """
-    from core.adapters import AdapterRegistry
-    from core.rag.config import check_kb_name
-
     check_kb_name(kb)
     if not 0 <= evidence <= 20:
         raise UserError(f"evidence must be 0..20 sentences, got {evidence}")
@@ -367,9 +362,7 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
             store = open_store(settings, embedder)
         store.table(kb)  # a missing base fails here, before the generator loads
     if generator is None and any(MODES[m].generates for m in modes):  # the baseline needs none
-        from core.loaders import load_generator
-
-        generator = load_generator(settings)
+        generator = loaders.load_generator(settings)
     return AskContext(generator, store, kb, RetrievalConfig(top_k=top_k, search=search),
                       answer_generation(max_new_tokens),
                       adapter=adapter, registry=registry, evidence=evidence,
@@ -378,10 +371,6 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
 
 def open_store(settings, embedder=None):
     """A KnowledgeStore for a process without Streamlit's cache (CLI, bench): open it once."""
-    from core.rag.store import KnowledgeStore
-
     if embedder is None:
-        from core.loaders import load_embedder
-
-        embedder = load_embedder(settings)
+        embedder = loaders.load_embedder(settings)
     return KnowledgeStore(settings, embedder)

@@ -30,7 +30,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.adapters import CONFIG_FILE, watch_deletions
+from core.copy_decoding import CopyConstraint, prefix_allowed_tokens_fn, stop_token_ids
 from core.errors import UserError
+from core.names import suggest_name
 
 if TYPE_CHECKING:  # torch loads with the first model call, so CLI --help stays fast
     import torch
@@ -167,8 +170,6 @@ class Generator:
         """
         from peft import PeftModel
 
-        from core.adapters import CONFIG_FILE, watch_deletions
-
         registry = registry or self.adapters
         if registry is None:
             raise UserError(f"adapter {name!r} is not loaded on this generator and it has no "
@@ -213,8 +214,6 @@ class Generator:
                 self._drop(key)
 
     def _ensure(self, adapter: str) -> str:
-        from core.names import suggest_name
-
         key = suggest_name(adapter, "adapter")
         if key not in self._loaded:
             if self.adapters is None:
@@ -319,12 +318,6 @@ class Generator:
             return {}
         if self.is_seq2seq:
             raise UserError("copy decoding needs a causal language model")
-        from core.copy_decoding import (
-            CopyConstraint,
-            prefix_allowed_tokens_fn,
-            stop_token_ids,
-        )
-
         stops = stop_token_ids(self.tokenizer, self.model)
         constraints = [CopyConstraint(self.tokenizer, s, stop_ids=stops) for s in sources]
         return {"prefix_allowed_tokens_fn": prefix_allowed_tokens_fn(constraints, width)}

@@ -37,16 +37,18 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
+from core.choice_scores import ChoiceScores, LikelihoodUnavailable
 from core.errors import UserError
 from core.generation import MAX_PROMPT_CHARS, GenerationConfig, GenerationResult
+from core.model_sources import resolve
+from core.names import suggest_name
+from core.tokenizer_loader import load_generator_tokenizer
+
+__all__ = ["LikelihoodUnavailable", "ModelServerError", "RemoteGenerator", "RemoteStream"]
 
 
 class ModelServerError(UserError):
     """The model server is down, slow, or refused a request (one line, says which)."""
-
-
-class LikelihoodUnavailable(UserError):
-    """The server cannot score given text (no prompt log-probabilities)."""
 
 
 def _detail(exc) -> str:
@@ -195,8 +197,6 @@ class RemoteGenerator:
 
     def load_adapter(self, name: str, registry=None) -> None:
         """Check that the server offers adapter ``name`` (as a model); UserError if not."""
-        from core.names import suggest_name
-
         key = suggest_name(name, "adapter")
         if key in self._adapters:
             return None
@@ -227,8 +227,6 @@ class RemoteGenerator:
         if not adapter:
             return self.served_model
         self.load_adapter(adapter)
-        from core.names import suggest_name
-
         return suggest_name(adapter, "adapter")
 
     # -- tokens ------------------------------------------------------------------------------
@@ -237,8 +235,6 @@ class RemoteGenerator:
         """The local copy's tokenizer (files only): prompt budgets and missing usage counts."""
         with self.lock:
             if self._tokenizer is None:
-                from core.loaders import load_generator_tokenizer
-
                 self._tokenizer, _ = load_generator_tokenizer(self.settings)
             return self._tokenizer
 
@@ -258,8 +254,6 @@ class RemoteGenerator:
         except ModelServerError:
             pass  # the list is optional (transformers serve may fail it); the config decides
         from transformers import AutoConfig
-
-        from core.model_sources import resolve
 
         source = resolve(self.settings.generator_model, self.settings.models_dir)
         cfg = AutoConfig.from_pretrained(source.location)
@@ -373,8 +367,6 @@ class RemoteGenerator:
         template, as in :mod:`core.evaluation.likelihood`), and the echoed log-probabilities
         of the tokens that end inside the choice are summed.
         """
-        from core.evaluation.likelihood import ChoiceScores
-
         if len(choices) < 2:
             raise UserError("multiple-choice scoring needs at least two choices")
         self._check(prompt)
