@@ -41,7 +41,7 @@ from core.generation import GenerationConfig, GenerationResult
 from core.names import suggest_name
 from core.rag.config import DEFAULT_KB, RetrievalConfig, check_kb_name, check_question
 from core.rag.evidence import Finished, finish, focus
-from core.rag.prompts import BuiltPrompt, build_base_prompt, build_rag_prompt
+from core.rag.prompts import BuiltPrompt, base_prompt, prompt_budget, rag_prompt
 from core.rag.retrieve import search
 from core.rag.store import KnowledgeStore
 
@@ -201,7 +201,8 @@ def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
         adapter = suggest_name(ctx.adapter, "adapter")
         ctx.generator.load_adapter(adapter, ctx.registry)  # reloads a retrained one
     if not m.retrieves:
-        return Prepared(m, build_base_prompt(question, ctx.generator), adapter)
+        return Prepared(m, base_prompt(question, ctx.generator.tokenizer,
+                                       seq2seq=ctx.generator.is_seq2seq), adapter)
     if ctx.store is None:
         raise UserError(f"{m.label} needs a knowledge base; none is configured")
     start = time.perf_counter()
@@ -214,9 +215,11 @@ def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
     if not m.generates:
         return Prepared(m, BuiltPrompt("", chat=False, used=list(hits)), None, list(hits),
                         seconds, evidence)
-    built = build_rag_prompt(question, hits, ctx.generator,
-                             max_new_tokens=ctx.generation.max_new_tokens,
-                             evidence=evidence.sentences if evidence is not None else None)
+    gen = ctx.generator
+    built = rag_prompt(question, hits, gen.tokenizer,
+                       prompt_budget(gen.context_window, ctx.generation.max_new_tokens),
+                       seq2seq=gen.is_seq2seq, model=gen.model_id,
+                       evidence=evidence.sentences if evidence is not None else None)
     degraded = [EVIDENCE_DID_NOT_FIT] if evidence is not None and not built.evidence else []
     evidence = evidence if built.evidence else None
     copy_from = None
