@@ -34,13 +34,13 @@ import torch
 
 from core.choice_scores import ChoiceScores
 from core.errors import UserError
+from core.generator_protocol import has_chat_template
 
 __all__ = ["ChoiceScores", "score_choices"]
 
 
 def _uses_chat(generator, chat: bool) -> bool:
-    return chat and not generator.is_seq2seq and bool(
-        getattr(generator.tokenizer, "chat_template", None))
+    return chat and not generator.is_seq2seq and has_chat_template(generator.tokenizer)
 
 
 def _continuation_ids(generator, choice: str, chat: bool) -> list[int]:
