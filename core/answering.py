@@ -34,7 +34,6 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from core import loaders
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.generation import GenerationConfig, GenerationResult
@@ -365,6 +364,8 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
             store = open_store(settings, embedder)
         store.table(kb)  # a missing base fails here, before the generator loads
     if generator is None and any(MODES[m].generates for m in modes):  # the baseline needs none
+        from core import loaders  # imports torch: not at parse (CLI --help)
+
         generator = loaders.load_generator(settings)
     return AskContext(generator, store, kb, RetrievalConfig(top_k=top_k, search=search),
                       answer_generation(max_new_tokens),
@@ -375,5 +376,7 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
 def open_store(settings, embedder=None):
     """A KnowledgeStore for a process without Streamlit's cache (CLI, bench): open it once."""
     if embedder is None:
+        from core import loaders  # imports torch
+
         embedder = loaders.load_embedder(settings)
     return KnowledgeStore(settings, embedder)
