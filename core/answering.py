@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.generation import GenerationConfig, GenerationResult
+from core.generator_protocol import TextGenerator
 from core.names import suggest_name
 from core.rag.config import DEFAULT_KB, RetrievalConfig, check_kb_name, check_question
 from core.rag.evidence import Finished, finish, focus
@@ -125,7 +126,7 @@ class AskContext:
     ``generated`` and evaluation scores that text, reporting the fallback as its own row.
     """
 
-    generator: object
+    generator: TextGenerator
     store: object | None = None
     kb: str = DEFAULT_KB
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
