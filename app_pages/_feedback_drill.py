@@ -1,9 +1,9 @@
 """The Feedback dashboard's drill tab: simulated thumbs on the model's own answers, a new
 adapter trained on them, and held-out questions answered before and after.
 
-The work is :func:`core.finetune.drill.run_drill`, run as a background job (``fb-drill``) through
-the shared job panel; its result stays in the session. The leading underscore keeps this
-module out of the page list.
+The work is :func:`core.finetune.preference_loop.run_drill`, run as a background job
+(``fb-drill``) through the shared job panel; its result stays in the session. The leading
+underscore keeps this module out of the page list.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import streamlit as st
 
 from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
 from core.errors import UserError
-from core.finetune import drill
-from core.finetune.drill import DRILL_MODES, RULE, DrillConfig
+from core.finetune import preference_loop as drill
+from core.finetune.preference_loop import DRILL_MODES, RULE, DrillConfig
 
 
 def drill_section(settings, store) -> None:

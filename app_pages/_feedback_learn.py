@@ -12,8 +12,8 @@ from app_pages._job_panel import job_panel, job_running, locked, start_job
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.feedback import view
-from core.finetune import feedback as learning
-from core.finetune.feedback import LearnConfig, plan_training
+from core.finetune import preference as learning
+from core.finetune.preference import LearnConfig, plan_training
 from core.settings import load_settings
 
 

@@ -2,8 +2,8 @@
 
 The drill samples several answers per RAG prompt (~420 tokens). ``generate`` with
 ``num_return_sequences=4`` copies each prompt 4 times before reading it, so the prompt is
-read 4 times; :func:`core.finetune.drill.generate_batch` reads it once and copies the KV cache
-(:func:`core.finetune.drill.shared_prompt_cache`). Both sides here sample the same prompts
+read 4 times; :func:`core.finetune.preference_loop.answer_prompts` reads it once and copies
+the KV cache (:func:`core.generation.shared_prompt_cache`). Both sides here sample the same prompts
 with the same settings (batch 16 rows, 4 samples, 24 new tokens, top-p 0.95, top-k 50),
 interleaved per round; prints best-of-N seconds, the spread and the ratio baseline / shared
 (> 1: sharing is faster). Prompts: the default QA set's test questions with their top-3
@@ -50,7 +50,8 @@ def main() -> None:
 
     from core.answering import make_context
     from core.answering import open_store as open_kb
-    from core.finetune.drill import _prompts, generate_batch
+    from core.finetune.preference_loop import SAMPLING_TOP_K, _prompts, answer_prompts
+    from core.generator_protocol import GenerationConfig
     from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
     from core.rag.defaults import ensure_default_kb
     from core.settings import load_settings
@@ -61,13 +62,16 @@ def main() -> None:
     ctx = make_context(settings, "default", modes=["rag"], max_new_tokens=24, store=store)
     model, tokenizer = ctx.generator.model, ctx.generator.tokenizer
     items = select_split(load_qa_file(DEFAULT_QA_FILE), "test")[:args.prompts]
-    texts = [t for t, _ in _prompts(items, "rag", ctx, tokenizer)]
+    prompts = _prompts(items, "rag", ctx)
+    texts = [p.text(tokenizer) for p in prompts]
+    sampling = GenerationConfig(max_new_tokens=24, temperature=0.8, top_p=0.95,
+                                top_k=SAMPLING_TOP_K)
     tokens = [len(tokenizer(t)["input_ids"]) for t in texts]
     common = {"samples": args.samples, "max_new_tokens": 24}
     sides = {
         "num_return_sequences": lambda: baseline(model, tokenizer, texts, batch=16, **common),
-        "shared_cache": lambda: generate_batch(model, tokenizer, texts, batch_size=16,
-                                               temperature=0.8, top_p=0.95, **common),
+        "shared_cache": lambda: answer_prompts(model, tokenizer, [p.prompt for p in prompts],
+                                               sampling, batch_size=16, samples=args.samples),
     }
     times: dict[str, list[float]] = {k: [] for k in sides}
     for r in range(args.rounds):

@@ -2,7 +2,7 @@
 
 Rows look like the drill's: the real generator (SmolLM2-135M-Instruct by default), a RAG-sized
 prompt (~420 tokens, the default QA set's mean with top-3 chunks) and short answers. Each
-round builds a fresh LoRA trainer (:func:`core.finetune.feedback.preference_trainer`) per
+round builds a fresh LoRA trainer (:func:`core.finetune.preference.preference_trainer`) per
 precision, in alternating order, and times ``--steps`` optimiser steps after one warm-up step;
 prints best-of-N seconds per step, the spread and the ratio fp32 / bf16 (> 1: bf16 faster).
 bf16 needs a CPU with native bf16 (AVX512-BF16 / AMX) or a GPU; otherwise only fp32 runs.
@@ -26,7 +26,7 @@ CONTEXT = ("Harrowmere Tide Instruments builds tide gauges in Skellwick Haven; t
 
 
 def _rows(tokenizer, n: int) -> list[dict]:
-    from core.finetune.drill import chat_text
+    from core.generator_protocol import chat_text
 
     rows = []
     for i in range(n):
@@ -42,7 +42,7 @@ def time_steps(generator, precision: str, rows, steps: int, batch: int) -> float
     from datasets import Dataset
     from transformers import TrainerCallback
 
-    from core.finetune.feedback import preference_trainer, prepare_model
+    from core.finetune.preference import preference_trainer, prepare_model
     from core.training.lora import LoraSpec
 
     marks: list[float] = []

@@ -34,10 +34,16 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.generation import GenerationConfig, GenerationResult
-from core.rag.config import DEFAULT_KB, RetrievalConfig, check_question
-from core.rag.prompts import BuiltPrompt, build_base_prompt, build_rag_prompt
+from core.generator_protocol import TextGenerator
+from core.names import suggest_name
+from core.rag.config import DEFAULT_KB, RetrievalConfig, check_kb_name, check_question
+from core.rag.evidence import Finished, finish, focus
+from core.rag.prompts import BuiltPrompt, base_prompt, prompt_budget, rag_prompt
+from core.rag.retrieve import search
+from core.rag.store import KnowledgeStore
 
 BASE, EXTRACTIVE, RAG = "base", "extractive", "rag"
 FINETUNED, FINETUNED_RAG = "finetuned", "finetuned+rag"
@@ -120,7 +126,7 @@ class AskContext:
     ``generated`` and evaluation scores that text, reporting the fallback as its own row.
     """
 
-    generator: object
+    generator: TextGenerator
     store: object | None = None
     kb: str = DEFAULT_KB
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
@@ -174,8 +180,6 @@ class Prepared:
     def finish(self, question: str, text: str):
         """The answer a user sees for the model's ``text`` (:func:`core.rag.evidence.finish`);
         for the no-model mode, the evidence passage itself."""
-        from core.rag.evidence import Finished, finish
-
         if not self.mode.generates:
             return Finished(self.evidence.passage if self.evidence is not None else "",
                             extractive=True)
@@ -194,14 +198,11 @@ def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
         if not ctx.adapter:
             raise UserError("the fine-tuned modes need an adapter: train one on the Fine-tune "
                             "page (or `python -m core finetune`) and pick it")
-        from core.names import suggest_name
-
         adapter = suggest_name(ctx.adapter, "adapter")
         ctx.generator.load_adapter(adapter, ctx.registry)  # reloads a retrained one
     if not m.retrieves:
-        return Prepared(m, build_base_prompt(question, ctx.generator), adapter)
-    from core.rag.retrieve import search
-
+        return Prepared(m, base_prompt(question, ctx.generator.tokenizer,
+                                       seq2seq=ctx.generator.is_seq2seq), adapter)
     if ctx.store is None:
         raise UserError(f"{m.label} needs a knowledge base; none is configured")
     start = time.perf_counter()
@@ -209,16 +210,16 @@ def prepare(question: str, mode: str, ctx: AskContext) -> Prepared:
     wanted = ctx.evidence if m.generates else max(1, ctx.evidence)  # the baseline picks one
     evidence = None
     if wanted > 0 and hits:
-        from core.rag.evidence import focus
-
         evidence = focus(question, [h.text for h in hits], ctx.store.embedder, wanted)
     seconds = time.perf_counter() - start
     if not m.generates:
         return Prepared(m, BuiltPrompt("", chat=False, used=list(hits)), None, list(hits),
                         seconds, evidence)
-    built = build_rag_prompt(question, hits, ctx.generator,
-                             max_new_tokens=ctx.generation.max_new_tokens,
-                             evidence=evidence.sentences if evidence is not None else None)
+    gen = ctx.generator
+    built = rag_prompt(question, hits, gen.tokenizer,
+                       prompt_budget(gen.context_window, ctx.generation.max_new_tokens),
+                       seq2seq=gen.is_seq2seq, model=gen.model_id,
+                       evidence=evidence.sentences if evidence is not None else None)
     degraded = [EVIDENCE_DID_NOT_FIT] if evidence is not None and not built.evidence else []
     evidence = evidence if built.evidence else None
     copy_from = None
@@ -346,9 +347,6 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
     no KnowledgeStore is opened per call. Fails early, before any answering, on an unknown
     mode, a missing knowledge base or a missing adapter.
     """
-    from core.adapters import AdapterRegistry
-    from core.rag.config import check_kb_name
-
     check_kb_name(kb)
     if not 0 <= evidence <= 20:
         raise UserError(f"evidence must be 0..20 sentences, got {evidence}")
@@ -367,9 +365,9 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
             store = open_store(settings, embedder)
         store.table(kb)  # a missing base fails here, before the generator loads
     if generator is None and any(MODES[m].generates for m in modes):  # the baseline needs none
-        from core.loaders import load_generator
+        from core import loaders  # imports torch: not at parse (CLI --help)
 
-        generator = load_generator(settings)
+        generator = loaders.load_generator(settings)
     return AskContext(generator, store, kb, RetrievalConfig(top_k=top_k, search=search),
                       answer_generation(max_new_tokens),
                       adapter=adapter, registry=registry, evidence=evidence,
@@ -378,10 +376,8 @@ def make_context(settings, kb: str, *, adapter: str = "", modes: Sequence[str] =
 
 def open_store(settings, embedder=None):
     """A KnowledgeStore for a process without Streamlit's cache (CLI, bench): open it once."""
-    from core.rag.store import KnowledgeStore
-
     if embedder is None:
-        from core.loaders import load_embedder
+        from core import loaders  # imports torch
 
-        embedder = load_embedder(settings)
+        embedder = loaders.load_embedder(settings)
     return KnowledgeStore(settings, embedder)

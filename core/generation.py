@@ -2,8 +2,10 @@
 
 One :class:`Generator` wraps one model instance; a lock serialises generation so several
 browser sessions can ask at once without interleaving outputs or racing on adapter switches.
-Causal LMs get the chat template when the tokenizer has one; seq2seq models (Flan-T5) get the
-plain prompt. Prompt construction for RAG lives elsewhere (core.rag).
+Causal LMs get the chat template when the tokenizer has one
+(:func:`core.generator_protocol.chat_text`); seq2seq models (Flan-T5) get the plain prompt.
+It implements :class:`~core.generator_protocol.TextGenerator`, as the model-server client does.
+Prompt construction for RAG lives elsewhere (core.rag).
 
 Adapters belong to the generator: ``generate``/``stream`` take ``adapter=NAME`` and
 :meth:`Generator.adapter_model` gives the model for a forward pass with one. The first adapter
@@ -25,69 +27,30 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.adapters import CONFIG_FILE, watch_deletions
+from core.copy_decoding import CopyConstraint, prefix_allowed_tokens_fn, stop_token_ids
 from core.errors import UserError
+from core.generator_protocol import (
+    MAX_PROMPT_CHARS,
+    GenerationConfig,
+    GenerationResult,
+    chat_text,
+    check_prompt,
+    cut_at_stop,
+    has_chat_template,
+)
+from core.names import suggest_name
 
 if TYPE_CHECKING:  # torch loads with the first model call, so CLI --help stays fast
     import torch
 
-MAX_PROMPT_CHARS = 200_000
-
-
-@dataclass(frozen=True)
-class GenerationConfig:
-    """Decoding settings; ``temperature == 0`` means greedy (deterministic)."""
-
-    max_new_tokens: int = field(default=128, metadata={"help": "Tokens to generate at most."})
-    min_new_tokens: int = field(default=0, metadata={"help": "Tokens to generate at least."})
-    temperature: float = field(default=0.0, metadata={"help": "0 = greedy decoding."})
-    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
-    repetition_penalty: float = field(default=1.0, metadata={"help": "1.0 = off."})
-    stop: tuple[str, ...] = field(
-        default=(), metadata={"help": "Stop once the answer (leading whitespace aside) contains "
-                                      "one of these strings; the answer ends before it."})
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.max_new_tokens <= 4096:
-            raise UserError(f"max_new_tokens must be 1..4096, got {self.max_new_tokens}")
-        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
-            raise UserError(f"min_new_tokens must be 0..max_new_tokens, got {self.min_new_tokens}")
-        if not 0.0 <= self.temperature <= 5.0:
-            raise UserError(f"temperature must be 0..5, got {self.temperature}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise UserError(f"top_p must be in (0, 1], got {self.top_p}")
-        if not 0.5 <= self.repetition_penalty <= 3.0:
-            raise UserError(f"repetition_penalty must be 0.5..3, got {self.repetition_penalty}")
-        if any(not isinstance(s, str) or not s for s in self.stop):
-            raise UserError(f"stop strings must be non-empty strings, got {self.stop!r}")
-
-    def generate_kwargs(self) -> dict[str, object]:
-        kwargs: dict[str, object] = {
-            "max_new_tokens": self.max_new_tokens,
-            "repetition_penalty": self.repetition_penalty,
-        }
-        if self.min_new_tokens:
-            kwargs["min_new_tokens"] = self.min_new_tokens
-        if self.temperature > 0:
-            kwargs.update(do_sample=True, temperature=self.temperature, top_p=self.top_p)
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        return kwargs
-
-
-def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
-    """The answer up to the first stop string, leading whitespace ignored, stripped.
-
-    Example: ``cut_at_stop("\\n Ada Moreno.\\nQuestion: ...", ("\\n",))`` -> ``'Ada Moreno.'``
-    """
-    text = text.lstrip()
-    for s in stop:
-        text = text.split(s, 1)[0]
-    return text.strip()
+#: Re-exported: callers import the decoding types from here (:mod:`core.generator_protocol`).
+__all__ = ["MAX_PROMPT_CHARS", "GenerationConfig", "GenerationResult", "Generator",
+           "StreamingAnswer", "cut_at_stop", "shared_prompt_cache"]
 
 
 class StopAfterText:
@@ -104,24 +67,6 @@ class StopAfterText:
                                             skip_special_tokens=True)
         done = [any(s in t.lstrip() for s in self.stop) for t in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    text: str
-    tokens: int
-    prompt_tokens: int
-    seconds: float  # generation wall time; in a batch, this answer's share of the batch's time
-    batch_size: int = 1
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens / self.seconds if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict[str, object]:
-        return {"text": self.text, "tokens": self.tokens, "prompt_tokens": self.prompt_tokens,
-                "seconds": round(self.seconds, 4),
-                "tokens_per_second": round(self.tokens_per_second, 3)}
 
 
 class Generator:
@@ -167,8 +112,6 @@ class Generator:
         """
         from peft import PeftModel
 
-        from core.adapters import CONFIG_FILE, watch_deletions
-
         registry = registry or self.adapters
         if registry is None:
             raise UserError(f"adapter {name!r} is not loaded on this generator and it has no "
@@ -213,8 +156,6 @@ class Generator:
                 self._drop(key)
 
     def _ensure(self, adapter: str) -> str:
-        from core.names import suggest_name
-
         key = suggest_name(adapter, "adapter")
         if key not in self._loaded:
             if self.adapters is None:
@@ -258,15 +199,10 @@ class Generator:
 
     def encode_prompt(self, prompt: str, *, chat: bool = True) -> dict[str, torch.Tensor]:
         """Tokenise ``prompt`` (through the chat template for chat causal LMs)."""
-        if not prompt.strip():
-            raise UserError("the prompt is empty")
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise UserError(f"the prompt has {len(prompt):,} characters; the limit is "
-                            f"{MAX_PROMPT_CHARS:,}")
-        if chat and not self.is_seq2seq and getattr(self.tokenizer, "chat_template", None):
-            messages = [{"role": "user", "content": prompt}]
-            enc = self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        check_prompt(prompt)
+        if chat and not self.is_seq2seq and has_chat_template(self.tokenizer):
+            enc = self.tokenizer(chat_text(self.tokenizer, prompt), return_tensors="pt",
+                                 add_special_tokens=False)  # the template holds them
         else:
             enc = self.tokenizer(prompt, return_tensors="pt")
         # Only what generate() consumes: BERT-style tokenizers also return token_type_ids.
@@ -319,12 +255,6 @@ class Generator:
             return {}
         if self.is_seq2seq:
             raise UserError("copy decoding needs a causal language model")
-        from core.copy_decoding import (
-            CopyConstraint,
-            prefix_allowed_tokens_fn,
-            stop_token_ids,
-        )
-
         stops = stop_token_ids(self.tokenizer, self.model)
         constraints = [CopyConstraint(self.tokenizer, s, stop_ids=stops) for s in sources]
         return {"prefix_allowed_tokens_fn": prefix_allowed_tokens_fn(constraints, width)}
@@ -342,54 +272,73 @@ class Generator:
             mask.append(torch.nn.functional.pad(e["attention_mask"], (gap, 0), value=0))
         return {"input_ids": torch.cat(ids), "attention_mask": torch.cat(mask)}
 
-    def generate_batch(self, prompts: list[str], config: GenerationConfig | None = None, *,
-                       chat: bool = True, adapter: str | None = None,
-                       batch_size: int = 8,
-                       copy_from: Sequence[Sequence[str]] | None = None,
-                       ) -> list[GenerationResult]:
-        """Answers to ``prompts`` in input order, generated ``batch_size`` at a time.
+    def generate_batch(self, prompts: Sequence[str], config: GenerationConfig | None = None,
+                       *, chat: bool = True, adapter: str | None = None, batch_size: int = 8,
+                       copy_from: Sequence[Sequence[str]] | None = None, samples: int = 1,
+                       before_batch: Callable[[], bool] | None = None,
+                       progress: Callable[[float], None] | None = None,
+                       ) -> list[GenerationResult | None]:
+        """Answers to ``prompts`` in input order, ``batch_size`` prompts at a time.
 
         Prompts are sorted by length so a batch pads little, then left-padded (a causal LM
         continues every row from its last real token). Greedy answers equal one-by-one
         :meth:`generate` answers. Each result's ``seconds`` is its batch's wall time divided by
-        the batch's size. ``copy_from[i]``: prompt i's answer must be a span of those texts
-        (:mod:`core.copy_decoding`). Example: ``[r.text for r in gen.generate_batch(["2+2?",
-        "Hi"])]``.
+        its answers. ``samples`` > 1: that many answers per prompt (sample with a temperature),
+        each prompt read once and its KV cache shared (:func:`shared_prompt_cache`).
+        ``before_batch``, ``progress``, ``copy_from``: :class:`~core.generator_protocol.
+        TextGenerator`. Example: ``[r.text for r in gen.generate_batch(["2+2?", "Hi"])]``.
         """
-        import torch
-
-        if not 1 <= batch_size <= 256:
-            raise UserError(f"batch_size must be 1..256, got {batch_size}")
+        if not 1 <= batch_size <= 512:
+            raise UserError(f"batch_size must be 1..512, got {batch_size}")
+        if not 1 <= samples <= 64 or (samples > 1 and copy_from):
+            raise UserError(f"samples must be 1..64 (1 with copy decoding), got {samples}")
         config = config or GenerationConfig()
         encs = [self.encode_prompt(p, chat=chat) for p in prompts]
         order = sorted(range(len(encs)), key=lambda i: encs[i]["input_ids"].shape[1])
-        results: list[GenerationResult | None] = [None] * len(encs)
-        pad = self.tokenizer.pad_token_id
+        results: list[GenerationResult | None] = [None] * (len(encs) * samples)
         for first in range(0, len(order), batch_size):
+            if before_batch is not None and before_batch():
+                break
             rows = order[first:first + batch_size]
-            batch = self._left_pad([encs[i] for i in rows]) if not self.is_seq2seq else \
-                self.tokenizer.pad({"input_ids": [encs[i]["input_ids"][0] for i in rows]},
-                                   return_tensors="pt").to(self.model.device)
-            width = batch["input_ids"].shape[1]
-            kwargs = self._decode_kwargs(config, width)
-            kwargs.update(self._copy_kwargs([copy_from[i] for i in rows] if copy_from else None,
-                                            width))
-            with self.adapter_model(adapter) as model, torch.inference_mode():
-                start = time.perf_counter()
-                out = model.generate(**batch, **kwargs)
-                seconds = (time.perf_counter() - start) / len(rows)
-            for row, i in enumerate(rows):
-                new = out[row] if self.is_seq2seq else out[row, width:]
-                keep = len(new)
-                while keep and int(new[keep - 1]) == pad:  # rows that ended early are padded
-                    keep -= 1
-                new = new[:keep] if not self.is_seq2seq else new[new != pad]
-                text = cut_at_stop(self.tokenizer.decode(new, skip_special_tokens=True),
-                                   config.stop)
-                results[i] = GenerationResult(text, int(new.shape[0]),
-                                              int(encs[i]["input_ids"].shape[1]), seconds,
-                                              len(rows))
-        return results  # type: ignore[return-value]
+            for k, result in enumerate(self._one_batch(
+                    [encs[i] for i in rows], config, adapter, samples,
+                    [copy_from[i] for i in rows] if copy_from else None)):
+                results[rows[k // samples] * samples + k % samples] = result
+            if progress is not None:
+                progress(min(1.0, (first + len(rows)) / len(order)))
+        return results
+
+    def _one_batch(self, encs: list[dict], config: GenerationConfig, adapter: str | None,
+                   samples: int, sources) -> list[GenerationResult]:
+        """One padded batch's answers, ``samples`` consecutive ones per encoding."""
+        import torch
+
+        pad = self.tokenizer.pad_token_id
+        batch = self._left_pad(encs) if not self.is_seq2seq else self.tokenizer.pad(
+            {"input_ids": [e["input_ids"][0] for e in encs]},
+            return_tensors="pt").to(self.model.device)
+        width = batch["input_ids"].shape[1]
+        kwargs = self._decode_kwargs(config, width)
+        kwargs.update(self._copy_kwargs(sources, width))
+        with self.adapter_model(adapter) as model, torch.inference_mode():
+            start = time.perf_counter()
+            if samples > 1:
+                kwargs.update({"num_return_sequences": samples} if self.is_seq2seq
+                              else shared_prompt_cache(model, batch, samples))
+            out = model.generate(**batch, **kwargs)
+            seconds = (time.perf_counter() - start) / (len(encs) * samples)
+        results = []
+        for row in range(out.shape[0]):
+            new = out[row] if self.is_seq2seq else out[row, width:]
+            keep = len(new)
+            while keep and int(new[keep - 1]) == pad:  # rows that ended early are padded
+                keep -= 1
+            new = new[:keep] if not self.is_seq2seq else new[new != pad]
+            text = cut_at_stop(self.tokenizer.decode(new, skip_special_tokens=True), config.stop)
+            results.append(GenerationResult(text, int(new.shape[0]),
+                                            int(encs[row // samples]["input_ids"].shape[1]),
+                                            seconds, len(encs)))
+        return results
 
     def stream(self, prompt: str, config: GenerationConfig | None = None, *,
                chat: bool = True, adapter: str | None = None) -> StreamingAnswer:
@@ -444,6 +393,32 @@ class StreamingAnswer:
         text = cut_at_stop("".join(pieces), self._stop)
         self.result = GenerationResult(text, self._count_tokens(text), self._prompt_tokens,
                                        seconds)
+
+
+def shared_prompt_cache(model, enc: dict, samples: int) -> dict:
+    """Read each prompt of ``enc`` once, all but its last token, and give every one of its
+    ``samples`` rows a copy of that KV cache; ``enc`` is expanded in place to the rows.
+
+    ``generate(**enc, past_key_values=cache)`` then reads only the last prompt token per row
+    (Transformers continues from a cache: "Re-use cache to continue generation"); positions
+    follow ``generate``'s own rule for left padding (mask cumsum - 1, padding at 0), so
+    greedy answers equal ``num_return_sequences`` ones (tested).
+    """
+    import torch
+    from transformers import DynamicCache
+
+    if enc["input_ids"].shape[1] < 2:  # nothing to share
+        return {"num_return_sequences": samples}
+    mask = enc["attention_mask"]
+    positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+    cache = DynamicCache(config=model.config)
+    model(input_ids=enc["input_ids"][:, :-1], attention_mask=mask[:, :-1],
+          position_ids=positions[:, :-1], past_key_values=cache, use_cache=True,
+          logits_to_keep=1)
+    cache.batch_repeat_interleave(samples)
+    for key in ("input_ids", "attention_mask"):
+        enc[key] = torch.repeat_interleave(enc[key], samples, dim=0)
+    return {"past_key_values": cache}
 
 
 def _dequantise_targets(model, config_file) -> None:

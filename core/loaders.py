@@ -1,7 +1,8 @@
 """Model loaders: the sentence embedder, the generator and the classification encoder.
 
 Each loader resolves its spec (:mod:`core.model_sources`), picks the device and dtype
-(:mod:`core.devices`) and returns a ready model; a process-wide memo (:mod:`core.memo`)
+(:mod:`core.devices`) and returns a ready model (the tokenizer alone:
+:mod:`core.tokenizer_loader`); a process-wide memo (:mod:`core.memo`)
 keeps one instance per (spec, device) so the CLI and tests load once. The Streamlit wrapper
 (:mod:`core.st_cache`) adds ``st.cache_resource`` on top. ``trust_remote_code`` is never enabled.
 
@@ -15,25 +16,21 @@ from __future__ import annotations
 
 import threading
 
+from core.adapters import AdapterRegistry
 from core.devices import generator_dtype, pick_device
-from core.errors import ModelNotFoundError
-from core.generation import Generator
-from core.memo import find, has_local, memoized
-from core.model_sources import ModelSource, resolve
+from core.generation import GenerationConfig, Generator
+from core.memo import has_local, memoized
+from core.model_sources import resolve
+from core.remote_generation import RemoteGenerator
 from core.settings import Settings
+from core.tokenizer_loader import is_encoder_decoder, load_error
+from core.tokenizer_loader import load_generator_tokenizer as load_generator_tokenizer
 
 
 def is_loaded(role: str, settings: Settings) -> bool:
     """Whether the model for ``role`` (embedder/generator) is already in this process."""
     spec = settings.embedding_model if role == "embedder" else settings.generator_model
     return has_local(role, spec)
-
-
-def _load_error(source: ModelSource, exc: Exception) -> ModelNotFoundError:
-    hint = ("set HF_HUB_OFFLINE=0 and check the id, or download it and point the setting "
-            "at the folder") if source.kind == "hub" else "check the folder's contents"
-    return ModelNotFoundError(f"cannot load model {source.spec!r} ({source.kind}): "
-                              f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}; {hint}")
 
 
 def load_embedder(settings: Settings):
@@ -48,18 +45,12 @@ def load_embedder(settings: Settings):
             model = SentenceTransformer(source.location, device=choice.device,
                                         trust_remote_code=False)
         except (OSError, ValueError) as exc:
-            raise _load_error(source, exc) from exc
+            raise load_error(source, exc) from exc
         if choice.device == "cuda":
             model = model.to(choice.dtype)
         return model
 
     return memoized(("embedder", settings.embedding_model, choice.device), build)
-
-
-def _is_encoder_decoder(location: str) -> bool:
-    from transformers import AutoConfig
-
-    return bool(getattr(AutoConfig.from_pretrained(location), "is_encoder_decoder", False))
 
 
 def load_causal_or_seq2seq(spec: str, settings: Settings, dtype_name: str | None = None):
@@ -77,42 +68,18 @@ def load_causal_or_seq2seq(spec: str, settings: Settings, dtype_name: str | None
     load_dtype = torch.float32 if dtype_name == "int8" else getattr(torch, dtype_name)
     source = resolve(spec, settings.models_dir)
     try:
-        seq2seq = _is_encoder_decoder(source.location)
+        seq2seq = is_encoder_decoder(source.location)
         auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
         tokenizer = AutoTokenizer.from_pretrained(source.location)
         model = auto.from_pretrained(source.location, dtype=load_dtype)
     except (OSError, ValueError) as exc:
-        raise _load_error(source, exc) from exc
+        raise load_error(source, exc) from exc
     model.to(choice.device).eval()
     if dtype_name == "int8":
         from core.quantization import quantise
 
         model = quantise(model)
     return model, tokenizer, seq2seq
-
-
-def load_generator_tokenizer(settings: Settings):
-    """(tokenizer, is_seq2seq) of the generator without loading its weights.
-
-    For token counts (the fine-tuning estimate): the loaded generator's own tokenizer when it is
-    in memory, else the tokenizer files alone (a second or less instead of a model load).
-    """
-    choice = pick_device(settings.device)
-    loaded = find(("generator", settings.generator_model, choice.device))
-    if loaded is not None:
-        return loaded.tokenizer, loaded.is_seq2seq
-
-    def build():
-        from transformers import AutoTokenizer
-
-        source = resolve(settings.generator_model, settings.models_dir)
-        try:
-            return (AutoTokenizer.from_pretrained(source.location),
-                    _is_encoder_decoder(source.location))
-        except (OSError, ValueError) as exc:
-            raise _load_error(source, exc) from exc
-
-    return memoized(("generator-tokenizer", settings.generator_model), build)
 
 
 def load_generator(settings: Settings) -> Generator:
@@ -129,8 +96,6 @@ def load_generator(settings: Settings) -> Generator:
     dtype_name = generator_dtype(settings.generator_dtype, choice)
 
     def build() -> Generator:
-        from core.adapters import AdapterRegistry
-
         model, tokenizer, seq2seq = load_causal_or_seq2seq(settings.generator_model, settings,
                                                            dtype_name)
         return Generator(model, tokenizer, model_id=settings.generator_model,
@@ -167,8 +132,6 @@ def warm_up(settings: Settings) -> threading.Thread:
 def _warm(settings: Settings) -> None:
     import logging
 
-    from core.generation import GenerationConfig
-
     try:
         load_embedder(settings).encode(["warm up"])
         load_generator(settings).generate("Hi", GenerationConfig(max_new_tokens=2))
@@ -178,8 +141,6 @@ def _warm(settings: Settings) -> None:
 
 def load_remote_generator(settings: Settings):
     """The :class:`~core.remote_generation.RemoteGenerator` for ``settings.generator_url``."""
-    from core.remote_generation import RemoteGenerator
-
     key = ("generator", settings.generator_model, "remote", settings.generator_url,
            settings.generator_served_model)
     return memoized(key, lambda: RemoteGenerator(settings))
@@ -201,5 +162,5 @@ def load_classifier_base(settings: Settings, labels: list[str]):
             source.location, num_labels=len(labels), id2label=id2label,
             label2id={v: k for k, v in id2label.items()})
     except (OSError, ValueError) as exc:
-        raise _load_error(source, exc) from exc
+        raise load_error(source, exc) from exc
     return model.to(choice.device), tokenizer

@@ -2,7 +2,8 @@
 
 With ``NLPLAB_GENERATOR_URL`` set, :func:`core.loaders.load_generator` returns a
 :class:`RemoteGenerator` instead of loading weights: the same ``generate`` / ``stream`` /
-``label`` / ``count_tokens`` surface as :class:`~core.generation.Generator`, so answer modes,
+``label`` / ``count_tokens`` surface as :class:`~core.generation.Generator` (both are a
+:class:`~core.generator_protocol.TextGenerator`), so answer modes,
 evaluation and pages run unchanged while the server batches requests from every session.
 Requests go through the ``openai`` client (chat prompts to ``/v1/chat/completions``, plain
 prompts to ``/v1/completions``) with a bounded timeout and retry count from settings.
@@ -35,18 +36,26 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
+from core.choice_scores import ChoiceScores, LikelihoodUnavailable
 from core.errors import UserError
-from core.generation import MAX_PROMPT_CHARS, GenerationConfig, GenerationResult
+from core.generator_protocol import (
+    GenerationConfig,
+    GenerationResult,
+    chat_text,
+    check_prompt,
+    has_chat_template,
+)
+from core.model_sources import resolve
+from core.names import suggest_name
+from core.tokenizer_loader import load_generator_tokenizer
+
+__all__ = ["LikelihoodUnavailable", "ModelServerError", "RemoteGenerator", "RemoteStream"]
 
 
 class ModelServerError(UserError):
     """The model server is down, slow, or refused a request (one line, says which)."""
-
-
-class LikelihoodUnavailable(UserError):
-    """The server cannot score given text (no prompt log-probabilities)."""
 
 
 def _detail(exc) -> str:
@@ -63,6 +72,7 @@ class RemoteGenerator:
 
     device = "remote"
     is_seq2seq = False
+    supports_copy = False  # copy decoding constrains the model's logits: weights in process
 
     def __init__(self, settings, *, client=None, tokenizer=None):
         import openai
@@ -195,8 +205,6 @@ class RemoteGenerator:
 
     def load_adapter(self, name: str, registry=None) -> None:
         """Check that the server offers adapter ``name`` (as a model); UserError if not."""
-        from core.names import suggest_name
-
         key = suggest_name(name, "adapter")
         if key in self._adapters:
             return None
@@ -227,8 +235,6 @@ class RemoteGenerator:
         if not adapter:
             return self.served_model
         self.load_adapter(adapter)
-        from core.names import suggest_name
-
         return suggest_name(adapter, "adapter")
 
     # -- tokens ------------------------------------------------------------------------------
@@ -237,8 +243,6 @@ class RemoteGenerator:
         """The local copy's tokenizer (files only): prompt budgets and missing usage counts."""
         with self.lock:
             if self._tokenizer is None:
-                from core.loaders import load_generator_tokenizer
-
                 self._tokenizer, _ = load_generator_tokenizer(self.settings)
             return self._tokenizer
 
@@ -259,8 +263,6 @@ class RemoteGenerator:
             pass  # the list is optional (transformers serve may fail it); the config decides
         from transformers import AutoConfig
 
-        from core.model_sources import resolve
-
         source = resolve(self.settings.generator_model, self.settings.models_dir)
         cfg = AutoConfig.from_pretrained(source.location)
         for attr in ("max_position_embeddings", "n_positions", "max_sequence_length"):
@@ -273,21 +275,7 @@ class RemoteGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _chat_text(self, prompt: str) -> str:
-        """The prompt as the chat template renders it (assistant turn opened)."""
-        if not getattr(self.tokenizer, "chat_template", None):
-            return prompt
-        return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
-                                                  add_generation_prompt=True, tokenize=False)
-
     # -- generation --------------------------------------------------------------------------
-    @staticmethod
-    def _check(prompt: str) -> None:
-        if not prompt.strip():
-            raise UserError("the prompt is empty")
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise UserError(f"the prompt has {len(prompt):,} characters; the limit is "
-                            f"{MAX_PROMPT_CHARS:,}")
 
     @staticmethod
     def _params(config: GenerationConfig) -> dict[str, object]:
@@ -296,6 +284,8 @@ class RemoteGenerator:
         if config.temperature > 0:
             params["top_p"] = config.top_p
         extra = {}
+        if config.temperature > 0 and config.top_k:
+            extra["top_k"] = config.top_k  # vLLM/TGI extension
         if config.repetition_penalty != 1.0:
             extra["repetition_penalty"] = config.repetition_penalty  # vLLM/TGI extension
         if config.min_new_tokens:
@@ -315,13 +305,13 @@ class RemoteGenerator:
                           model=model, prompt=prompt, **params)
 
     def _prompt_tokens(self, prompt: str, chat: bool) -> int:
-        return self.count_tokens(self._chat_text(prompt) if chat else prompt)
+        return self.count_tokens(chat_text(self.tokenizer, prompt) if chat else prompt)
 
     def generate(self, prompt: str, config: GenerationConfig | None = None, *,
                  chat: bool = True, adapter: str | None = None) -> GenerationResult:
         """One whole answer from the server: text, token counts (server's usage), time."""
         config = config or GenerationConfig()
-        self._check(prompt)
+        check_prompt(prompt)
         start = time.perf_counter()
         resp = self._request(prompt, config, chat, adapter)
         seconds = time.perf_counter() - start
@@ -335,18 +325,36 @@ class RemoteGenerator:
         prompt_tokens = usage.prompt_tokens if usage else self._prompt_tokens(prompt, chat)
         return GenerationResult(text, int(tokens), int(prompt_tokens), seconds)
 
-    def generate_batch(self, prompts: Sequence[str], config: GenerationConfig | None = None, *,
-                       chat: bool = True, adapter: str | None = None,
-                       batch_size: int = 8) -> list[GenerationResult]:
-        """Answers to ``prompts`` in order, up to ``batch_size`` requests in flight at once (the
-        server batches them); each result keeps its own request time."""
+    def generate_batch(self, prompts: Sequence[str], config: GenerationConfig | None = None,
+                       *, chat: bool = True, adapter: str | None = None, batch_size: int = 8,
+                       copy_from: Sequence[Sequence[str]] | None = None, samples: int = 1,
+                       before_batch: Callable[[], bool] | None = None,
+                       progress: Callable[[float], None] | None = None,
+                       ) -> list[GenerationResult | None]:
+        """Answers to ``prompts`` in order (``samples`` each, prompt-major), up to
+        ``batch_size`` requests in flight at once (the server batches them); each result keeps
+        its own request time. With ``before_batch`` or ``progress`` the requests go in groups
+        of ``batch_size`` prompts, asked and told between groups (:class:`~core.
+        generator_protocol.TextGenerator`)."""
         from concurrent.futures import ThreadPoolExecutor
 
-        if not 1 <= batch_size <= 256:
-            raise UserError(f"batch_size must be 1..256, got {batch_size}")
+        if not 1 <= batch_size <= 512:
+            raise UserError(f"batch_size must be 1..512, got {batch_size}")
+        if copy_from:
+            raise UserError("the copy reader needs a local model (not a model server)")
+        jobs = [p for p in prompts for _ in range(samples)]
+        step = len(jobs) if before_batch is None and progress is None else batch_size * samples
+        done: list[GenerationResult | None] = []
         with ThreadPoolExecutor(max_workers=batch_size, thread_name_prefix="remote") as pool:
-            return list(pool.map(lambda p: self.generate(p, config, chat=chat, adapter=adapter),
-                                 prompts))
+            for first in range(0, len(jobs), max(1, step)):
+                if before_batch is not None and before_batch():
+                    break
+                done.extend(pool.map(lambda p: self.generate(p, config, chat=chat,
+                                                             adapter=adapter),
+                                     jobs[first:first + step]))
+                if progress is not None:
+                    progress(len(done) / len(jobs))
+        return done + [None] * (len(jobs) - len(done))
 
     def stream(self, prompt: str, config: GenerationConfig | None = None, *,
                chat: bool = True, adapter: str | None = None) -> RemoteStream:
@@ -355,7 +363,7 @@ class RemoteGenerator:
         The request is sent here, so a server that is down or refuses fails at this call.
         """
         config = config or GenerationConfig()
-        self._check(prompt)
+        check_prompt(prompt)
         start = time.perf_counter()
         more = {"stream": True}
         if chat:
@@ -373,13 +381,11 @@ class RemoteGenerator:
         template, as in :mod:`core.evaluation.likelihood`), and the echoed log-probabilities
         of the tokens that end inside the choice are summed.
         """
-        from core.evaluation.likelihood import ChoiceScores
-
         if len(choices) < 2:
             raise UserError("multiple-choice scoring needs at least two choices")
-        self._check(prompt)
-        use_chat = chat and bool(getattr(self.tokenizer, "chat_template", None))
-        prefix = self._chat_text(prompt) if use_chat else prompt
+        check_prompt(prompt)
+        use_chat = chat and has_chat_template(self.tokenizer)
+        prefix = chat_text(self.tokenizer, prompt) if use_chat else prompt
         model = self._model_for(adapter)
         sums, counts = [], []
         for choice in choices:

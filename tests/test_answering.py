@@ -84,13 +84,13 @@ def test_the_no_model_baseline_answers_with_the_best_passage(ctx, monkeypatch):
 def test_evidence_that_does_not_fit_is_recorded_as_a_degradation(ctx, monkeypatch):
     from core.rag import prompts
 
-    real = prompts.build_rag_prompt
+    real = prompts.rag_prompt
 
-    def no_room(question, hits, generator, *, max_new_tokens, evidence=None):
-        built = real(question, hits, generator, max_new_tokens=max_new_tokens, evidence=None)
+    def no_room(question, hits, tokenizer, budget, *, evidence=None, **kwargs):
+        built = real(question, hits, tokenizer, budget, evidence=None, **kwargs)
         return built  # as if the evidence did not fit: the whole-chunk prompt
 
-    monkeypatch.setattr("core.answering.build_rag_prompt", no_room)
+    monkeypatch.setattr("core.answering.rag_prompt", no_room)
     out = answer("Who planted the first orchid?", "rag", ctx)
     assert out["provenance"]["degraded"] == [
         "the evidence sentences did not fit the model's window: the whole chunks were shown "

@@ -72,3 +72,51 @@ def test_stop_strings_shorten_generation(tiny_generator):
     batched = tiny_generator.generate_batch([PROMPTS[1], PROMPTS[0]],
                                             GenerationConfig(max_new_tokens=12, stop=(word,)))
     assert batched[0].text == stopped.text
+
+
+def test_samples_come_prompt_major_and_greedy_samples_agree(tiny_generator):
+    """``samples`` answers per prompt, prompt i's at [i*s, (i+1)*s); greedy, every sample of a
+    prompt is its one answer (the shared prompt cache continues exactly)."""
+    cfg = GenerationConfig(max_new_tokens=5)
+    one = tiny_generator.generate_batch(PROMPTS, cfg, batch_size=2)
+    three = tiny_generator.generate_batch(PROMPTS, cfg, batch_size=2, samples=3)
+    assert [r.text for r in three] == [r.text for r in one for _ in range(3)]
+    with pytest.raises(UserError, match="samples"):
+        tiny_generator.generate_batch(PROMPTS, cfg, samples=2, copy_from=[["x"]] * 5)
+
+
+def test_before_batch_stops_new_batches_and_progress_hears_each(tiny_generator):
+    """Five prompts, two a batch: three batches; stopping before the third leaves the last
+    (longest, as batches go shortest first) prompt unanswered."""
+    asked, heard = [], []
+    out = tiny_generator.generate_batch(
+        PROMPTS, GenerationConfig(max_new_tokens=2), batch_size=2,
+        before_batch=lambda: asked.append(1) or len(asked) > 2, progress=heard.append)
+    assert len(asked) == 3 and heard == [0.4, 0.8]
+    longest = max(range(len(PROMPTS)), key=lambda i: tiny_generator.count_tokens(PROMPTS[i]))
+    assert [i for i, r in enumerate(out) if r is None] == [longest]
+
+
+def test_top_k_is_passed_only_when_sampling():
+    assert GenerationConfig(temperature=0.8, top_k=50).generate_kwargs()["top_k"] == 50
+    assert "top_k" not in GenerationConfig(temperature=0.8).generate_kwargs()
+    assert GenerationConfig(top_k=50).generate_kwargs()["top_k"] is None  # greedy
+    with pytest.raises(UserError, match="top_k"):
+        GenerationConfig(top_k=-1)
+
+
+def test_both_generators_have_the_protocol_s_methods():
+    """Generator and RemoteGenerator offer every method of TextGenerator with its keywords."""
+    import inspect
+
+    from core.generation import Generator
+    from core.generator_protocol import TextGenerator
+    from core.remote_generation import RemoteGenerator
+
+    for name in ("label", "count_tokens", "load_adapter", "generate", "generate_batch",
+                 "stream"):
+        want = inspect.signature(getattr(TextGenerator, name)).parameters
+        for cls in (Generator, RemoteGenerator):
+            got = inspect.signature(getattr(cls, name)).parameters
+            assert set(want) <= set(got), (cls.__name__, name, set(want) - set(got))
+    assert Generator.supports_copy and not RemoteGenerator.supports_copy

@@ -29,38 +29,18 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 
+from core.choice_scores import ChoiceScores
 from core.errors import UserError
+from core.generator_protocol import has_chat_template
 
-
-@dataclass(frozen=True)
-class ChoiceScores:
-    """Per-choice summed log-probabilities and token counts, and both argmax rules."""
-
-    logprob_sums: tuple[float, ...]
-    token_counts: tuple[int, ...]
-
-    @property
-    def logprob_means(self) -> tuple[float, ...]:
-        return tuple(s / max(1, n) for s, n in zip(self.logprob_sums, self.token_counts,
-                                                    strict=True))
-
-    @property
-    def best_sum(self) -> int:
-        return max(range(len(self.logprob_sums)), key=self.logprob_sums.__getitem__)
-
-    @property
-    def best_mean(self) -> int:
-        means = self.logprob_means
-        return max(range(len(means)), key=means.__getitem__)
+__all__ = ["ChoiceScores", "score_choices"]
 
 
 def _uses_chat(generator, chat: bool) -> bool:
-    return chat and not generator.is_seq2seq and bool(
-        getattr(generator.tokenizer, "chat_template", None))
+    return chat and not generator.is_seq2seq and has_chat_template(generator.tokenizer)
 
 
 def _continuation_ids(generator, choice: str, chat: bool) -> list[int]:

@@ -35,13 +35,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core import access
+from core.answering import generate_jobs, get_mode, prepare
 from core.atomic import write_text_atomic
+from core.choice_scores import LikelihoodUnavailable
 from core.errors import UserError
 from core.evaluation import metrics
 from core.evaluation.intervals import compare, mean_ci
 from core.evaluation.likelihood import score_choices
 from core.qa import QAItem
-from core.remote_generation import LikelihoodUnavailable
 
 Progress = Callable[[float, str], None]
 METRICS = ("exact_match", "answer_hit", "f1", "mc_accuracy", "mc_accuracy_sum", "hit_rate", "mrr",
@@ -69,8 +70,6 @@ def evaluate_batch(items: Sequence[QAItem], mode: str, ctx, embedder) -> list[di
 
     A row's ``seconds`` is its retrieval time plus its share of the batch's generation time.
     """
-    from core.answering import generate_jobs, prepare
-
     jobs = [prepare(item.question, mode, ctx) for item in items]
     gens = generate_jobs(jobs, ctx, batch_size=max(1, len(jobs)))
     return [_row(item, mode, job, gen, ctx, embedder)
@@ -268,8 +267,6 @@ def evaluate(items: Sequence[QAItem], modes: Sequence[str], ctx, embedder, *,
 def run_provenance(ctx, modes: Sequence[str], rows: Sequence[dict]) -> dict:
     """How the run's answers were made: the generation and reader settings and every
     degradation seen (e.g. evidence that did not fit the window), with how often."""
-    from core.answering import get_mode
-
     degraded: dict[str, int] = {}
     for r in rows:
         for what in r.get("degraded") or ():

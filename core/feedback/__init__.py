@@ -2,6 +2,6 @@
 
 Import the pieces you need: ``core.feedback.store`` (``open_store``), ``core.feedback.stats``,
 ``core.feedback.export``. Learning from the thumbs is training, so it lives with the trainers
-(:mod:`core.finetune.feedback`). Nothing here imports Streamlit; the page widgets live in
+(:mod:`core.finetune.preference`). Nothing here imports Streamlit; the page widgets live in
 ``app_pages/_feedback_widget.py``.
 """

@@ -23,7 +23,7 @@ reads it; a training file must hold the exact text). Exporting stored feedback i
 action (:func:`core.access.require`, ``export``).
 
 Files are written to a temp file and renamed, so a reader never sees half a file. Training
-lives in :mod:`core.finetune.feedback`.
+lives in :mod:`core.finetune.preference`.
 
 Example:
     >>> kto_examples([])

@@ -76,7 +76,7 @@ def _cmd_adapter_delete(args, settings):
 def _cmd_feedback_learn(args, settings):
     from core.cli import stderr_progress
     from core.feedback.store import open_store
-    from core.finetune.feedback import LearnConfig, learn_from_feedback
+    from core.finetune.preference import LearnConfig, learn_from_feedback
     from core.loaders import load_generator
     from core.training.callbacks import TrainingHooks
 
@@ -84,7 +84,7 @@ def _cmd_feedback_learn(args, settings):
     store = open_store(settings)
     try:
         # Refuse before loading the model when there is too little feedback.
-        from core.finetune.feedback import plan_training
+        from core.finetune.preference import plan_training
 
         plan_training(store.list_outputs(rated_only=True), store.list_preferences(), config)
 
@@ -103,7 +103,7 @@ DRILL_FIELDS = ["questions", "minutes", "kb", "qa", "mode", "heldout", "samples"
 
 def _cmd_feedback_drill(args, settings):
     from core.cli import stderr_progress
-    from core.finetune.drill import DrillConfig, run_drill
+    from core.finetune.preference_loop import DrillConfig, run_drill
     from core.training.callbacks import TrainingHooks
 
     config = DrillConfig(**{f: getattr(args, f) for f in DRILL_FIELDS})
@@ -156,7 +156,7 @@ def register(sub) -> None:
         learn.add_argument("--max-steps", type=int, default=10,
                            help="optimizer steps (CPU: ~10-90 s each for SmolLM2-135M)")
         learn.set_defaults(func=_cmd_feedback_learn)
-        from core.finetune.drill import DRILL_MODES, METHODS, RULE, DrillConfig
+        from core.finetune.preference_loop import DRILL_MODES, METHODS, RULE, DrillConfig
 
         drill = fsub.add_parser(
             "drill", help="simulate thumbs on the model's own answers, learn from them, "

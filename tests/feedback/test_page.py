@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.feedback.store import open_store
-from core.finetune.feedback import LearnResult
+from core.finetune.preference import LearnResult
 from tests.feedback.conftest import seed
 
 APP = "../../app.py"
@@ -71,7 +71,7 @@ def test_learn_button_runs_training_and_keeps_the_result(seeded, monkeypatch):
                            [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.4}], 1.5,
                            {"feedback": {"sha256": "abc"}})
 
-    monkeypatch.setattr("core.finetune.feedback.learn_from_feedback", fake_learn)
+    monkeypatch.setattr("core.finetune.preference.learn_from_feedback", fake_learn)
     monkeypatch.setattr("core.st_cache.get_generator", lambda: object())
     at = _dashboard()
     assert "Ready: KTO on 9 examples" in at.info[0].value
@@ -226,7 +226,7 @@ def test_drill_tab_says_what_it_simulates_and_runs_as_a_job(seeded, app_settings
                                                             monkeypatch):
     """run_drill is OUR core function, patched: the button starts it as a background job with
     the page's settings; its result is shown with the interval and the verdict."""
-    from core.finetune.drill import DrillResult
+    from core.finetune.preference_loop import DrillResult
 
     calls = {}
 
@@ -236,7 +236,7 @@ def test_drill_tab_says_what_it_simulates_and_runs_as_a_job(seeded, app_settings
         return DrillResult("answer_hit", 0.4, 0.55, 0.15, [0.07, 0.23], 640.0, "drill-x",
                            {"heldout_questions": 124})
 
-    monkeypatch.setattr("core.finetune.drill.run_drill", fake_drill)
+    monkeypatch.setattr("core.finetune.preference_loop.run_drill", fake_drill)
     monkeypatch.setattr("core.st_cache.get_generator", lambda: object())
     at = _dashboard()
     assert any("simulated user gives 👍 when the answer contains the gold answer" in m.value

@@ -5,7 +5,7 @@ Run alone (one process) or under ``torchrun --standalone --nproc_per_node 2`` or
 ``accelerate launch --multi_gpu --num_processes 2`` (gloo on CPU).
 Every rank seeds its own copy of the same feedback (the feedback suite's known dataset: 6
 ratings, 2 preference pairs) and trains with
-:func:`core.finetune.feedback.learn_from_feedback` into one shared data folder; every rank
+:func:`core.finetune.preference.learn_from_feedback` into one shared data folder; every rank
 writes ``OUT/rank<r>.json`` (its losses) and rank 0 ``OUT/result.json`` (the adapters in the
 registry and the files of the new one).
 
@@ -33,7 +33,7 @@ def main(out: Path, method: str) -> None:
 
     from core.adapters import AdapterRegistry
     from core.feedback.store import SQLFeedbackStore
-    from core.finetune.feedback import LearnConfig, learn_from_feedback
+    from core.finetune.preference import LearnConfig, learn_from_feedback
     from core.generation import Generator
     from core.loaders import load_causal_or_seq2seq
     from core.model_sources import BUILTINS, package_folder

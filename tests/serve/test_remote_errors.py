@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from core.errors import UserError
 from core.generation import GenerationConfig
 from core.model_server import free_port
 from core.remote_generation import LikelihoodUnavailable, ModelServerError, RemoteGenerator
@@ -316,3 +317,22 @@ def test_ask_prints_the_answer_and_the_warning_on_stderr(stub_server, tiny_model
     assert len(lines) == 1 and "failed the model list (HTTP 500)" in lines[0], done.stderr
     assert f"asking for {str(tiny_model_folder)!r}" in lines[0]
     assert stub_server.requests[-1][1]["model"] == str(tiny_model_folder)
+
+
+def test_batch_sends_each_sample_as_a_request_and_stops_between_groups(stub_server,
+                                                                      app_settings):
+    """Three prompts, two samples each, one prompt a group: a stop asked before the third
+    group leaves that prompt's two samples None; sampling sends top_k as an extension."""
+    stub_server.routes["/v1/chat/completions"] = (200, chat_reply("Paris."), 0)
+    gen = make(stub_server, app_settings)
+    asked, heard = [], []
+    sampling = GenerationConfig(max_new_tokens=4, temperature=0.8, top_p=0.9, top_k=50)
+    out = gen.generate_batch(["a?", "b?", "c?"], sampling, batch_size=1, samples=2,
+                             before_batch=lambda: asked.append(1) or len(asked) > 2,
+                             progress=heard.append)
+    assert [r.text if r else None for r in out] == ["Paris."] * 4 + [None, None]
+    assert heard == [pytest.approx(1 / 3), pytest.approx(2 / 3)]
+    bodies = [b for p, b in stub_server.requests if p == "/v1/chat/completions"]
+    assert len(bodies) == 4 and all(b["top_k"] == 50 and b["top_p"] == 0.9 for b in bodies)
+    with pytest.raises(UserError, match="copy reader needs a local model"):
+        gen.generate_batch(["a?"], CONFIG, copy_from=[["x"]])

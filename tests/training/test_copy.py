@@ -58,8 +58,8 @@ def test_every_lora_trainer_gets_its_model_through_the_one_copy(tiny_env, store,
     generator) both call :func:`training_copy`, and train what it returns."""
     import core.training.copy as copy_module
     from core.finetune.config import LoraSettings
-    from core.finetune.feedback import LearnConfig, learn_from_feedback
     from core.finetune.pipeline import run_finetune
+    from core.finetune.preference import LearnConfig, learn_from_feedback
     from tests.feedback.conftest import seed
 
     real, calls = copy_module.training_copy, []

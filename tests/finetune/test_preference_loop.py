@@ -1,5 +1,6 @@
-"""The feedback drill on a tiny Llama: simulated ratings stored apart, DPO/KTO trained, a
-before/after with a paired bootstrap interval, the adapter saved with its result."""
+"""The preference loop (feedback drill) on a tiny Llama: simulated ratings stored apart,
+DPO/KTO trained, a before/after with a paired bootstrap interval, the adapter saved with its
+result."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from safetensors.torch import load_file
 from core import access
 from core.errors import UserError
 from core.feedback.store import SQLFeedbackStore
-from core.finetune.drill import (
+from core.finetune.preference_loop import (
     DrillConfig,
+    answer_prompts,
     dpo_pairs,
-    generate_batch,
     rate,
     run_drill,
-    shared_prompt_cache,
 )
+from core.generation import shared_prompt_cache
+from core.generator_protocol import GenerationConfig
 from core.settings import Settings
 
 
@@ -46,9 +48,9 @@ def test_shared_prompt_cache_gives_the_same_answers(fresh_llama, tiny_tokenizer)
     model = fresh_llama()
     texts = ["short one", "a much longer prompt with many more words in it than the first",
              "middle sized prompt here", "x"]
-    one = generate_batch(model, tiny_tokenizer, texts, max_new_tokens=6, batch_size=8)
-    three = generate_batch(model, tiny_tokenizer, texts, max_new_tokens=6, batch_size=8,
-                           samples=3)
+    greedy = GenerationConfig(max_new_tokens=6)
+    one = answer_prompts(model, tiny_tokenizer, texts, greedy, batch_size=8)
+    three = answer_prompts(model, tiny_tokenizer, texts, greedy, batch_size=8, samples=3)
     assert all(len(a) == 1 and a[0] for a in one)
     assert three == [a * 3 for a in one]
 
@@ -81,7 +83,7 @@ def test_shared_prompt_cache_gives_the_same_logits(fresh_llama, tiny_tokenizer, 
 def test_bf16_answers_come_from_a_copy(fresh_llama):
     import torch
 
-    from core.finetune.drill import inference_model
+    from core.finetune.preference_loop import inference_model
 
     model = fresh_llama()
     copy = inference_model(model, "bf16")
@@ -91,8 +93,8 @@ def test_bf16_answers_come_from_a_copy(fresh_llama):
 
 def test_generation_deadline_leaves_the_rest_unanswered(fresh_llama, tiny_tokenizer):
     model = fresh_llama()
-    out = generate_batch(model, tiny_tokenizer, ["a b", "c d e"], max_new_tokens=3,
-                         batch_size=1, deadline=0.0)
+    out = answer_prompts(model, tiny_tokenizer, ["a b", "c d e"],
+                         GenerationConfig(max_new_tokens=3), batch_size=1, deadline=0.0)
     assert out == [None, None]
 
 

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.finetune.feedback import LearnConfig, kto_weights, learn_from_feedback, plan_training
+from core.finetune.preference import LearnConfig, kto_weights, learn_from_feedback, plan_training
 from core.settings import Settings
 from core.training.callbacks import TrainingHooks
 from tests.feedback.conftest import seed
@@ -182,7 +182,7 @@ def test_under_a_launcher_batch_size_is_the_global_batch_split_per_process():
     """What each of N processes takes a step (TRL's loader is sharded by accelerate)."""
     from types import SimpleNamespace
 
-    from core.finetune.feedback import _share_batch
+    from core.finetune.preference import _share_batch
 
     args = SimpleNamespace(world_size=2, per_device_train_batch_size=4)
     _share_batch(args, 4, at_least=2)
@@ -204,7 +204,7 @@ def test_preference_trainer_runs_the_loss_under_bf16_autocast_when_asked(
     import torch
     from datasets import Dataset
 
-    from core.finetune.feedback import preference_trainer, prepare_model
+    from core.finetune.preference import preference_trainer, prepare_model
     from core.training.precision import AutocastMixin
 
     model, tokenizer = prepare_model(folder_generator, None)

@@ -43,6 +43,7 @@ from core.feedback.schema import OutputRecord, PreferenceRecord, utcnow
 from core.names import check_name
 from core.settings import Settings
 from core.training.lora import LoraSpec
+from core.training.precision import AutocastMixin, resolve_precision
 
 if TYPE_CHECKING:
     from core.training.callbacks import TrainingHooks
@@ -208,8 +209,7 @@ def preference_trainer(method: str, model, tokenizer, dataset, *, output_dir, ma
     KTO weighs thumbs by :func:`kto_weights` from ``counts`` ("up", "down"). ``chat`` is only
     recorded; TRL reads the rows' format (conversational or plain text) itself.
     """
-    from core.training.precision import AutocastMixin
-    from core.training.trainer import quiet, training_args
+    from core.training.trainer import quiet, training_args  # imports transformers
 
     common = dict(max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
                   seed=seed, device=device, beta=beta, max_length=max_length,
@@ -259,7 +259,6 @@ def learn_from_feedback(store, generator, settings: Settings, config: LearnConfi
 
     from datasets import Dataset, disable_progress_bars
 
-    from core.training.precision import resolve_precision
     from core.training.trainer import save_once
 
     disable_progress_bars()
