@@ -2,10 +2,11 @@
 
 Every session must get ITS OWN answers: its question stays on its page, and its Base and RAG
 answers are word-for-word what the CLI handler (``python -m core ask``, same settings: hybrid
-search, top-k 3, the one answer generation config: greedy, 40 new tokens, stop at a line break) returns for that question. Greedy decoding is
-deterministic and the shared generator serialises generation under its lock, so any mix-up
-between sessions shows as a mismatch. Then every session rates its RAG answer and all five
-ratings must be in the feedback DB, each under its own browser session id.
+search, top-k 3, the one answer generation config: greedy, 40 new tokens, stop at a line
+break) returns for that question. Greedy decoding is deterministic and the shared generator
+serialises generation under its lock, so any mix-up between sessions shows as a mismatch. Then
+every session rates its RAG answer and all five ratings must be in the feedback DB, each under
+its own browser session id.
 """
 
 from __future__ import annotations
