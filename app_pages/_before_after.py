@@ -3,7 +3,7 @@ previous version on the default QA set's test questions.
 
 It runs as a background job (``fb-compare``, the shared job panel: progress, ETA, result kept
 across navigation); the verdict is also stored in the adapter's metadata, so the adapter list
-shows whether it helped. Result shaping is :mod:`core.feedback.view`; the comparison itself is
+shows whether it helped. Result shaping is :mod:`core.presenters.feedback`; the comparison itself is
 ``core.evaluation.versions``. The leading underscore keeps this module out of the page list.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
+from app_pages._job_panel import job_panel, job_running, locked, start_job
 from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.feedback import view
+from core.presenters import feedback as view
 
 
 def before_after(settings, last: str | None = None) -> None:
@@ -45,19 +45,17 @@ def before_after(settings, last: str | None = None) -> None:
         if st.button("Compare before / after", key="fb_cmp_go",
                      disabled=not modes or locked("evaluate") or job_running("fb-compare"),
                      help="Runs in the background; you can leave this page."):
-            from core.evaluation import versions as compare
+            from core.evaluation import versions
             from core.st_cache import get_embedder, get_generator, get_rag_store
 
             try:
-                items = compare.default_items(int(limit))
+                items = versions.default_items(int(limit))
             except UserError as exc:
                 st.error(str(exc))
             else:
-                who, parts = actor(), (get_generator(), get_embedder(), get_rag_store())
-                start_job("fb-compare", lambda job, a=adapter, m=list(modes): (
-                    compare.compare_versions(settings, a, items, m, generator=parts[0],
-                                             embedder=parts[1], store=parts[2],
-                                             progress=job.progress, actor=who)))
+                start_job("fb-compare", settings=settings, adapter=adapter, items=items,
+                          modes=list(modes), generator=get_generator(),
+                          embedder=get_embedder(), store=get_rag_store())
     job_panel("fb-compare", title="Before / after", show_loss=False,
               on_done=lambda snap: snap["error"] is None and st.session_state.update(
                   fb_cmp_result=snap["result"]))

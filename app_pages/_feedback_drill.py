@@ -11,9 +11,8 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
+from app_pages._job_panel import job_panel, job_running, locked, start_job
 from core.errors import UserError
-from core.finetune import drill
 from core.finetune.drill import DRILL_MODES, RULE, DrillConfig
 
 
@@ -39,13 +38,9 @@ def drill_section(settings, store) -> None:
                  disabled=job_running("fb-drill") or locked("train"),
                  help="Runs in the background; you can leave this page."):
         from core.st_cache import get_generator, get_rag_store
-        from core.training.callbacks import TrainingHooks
 
-        who, generator = actor(), get_generator()
-        kb = get_rag_store() if mode == "rag" else None
-        start_job("fb-drill", lambda job: drill.run_drill(
-            settings, config, generator=generator, store=kb, feedback=store,
-            hooks=TrainingHooks.for_job(job), actor=who))
+        start_job("fb-drill", settings=settings, config=config, generator=get_generator(),
+                  store=get_rag_store() if mode == "rag" else None, feedback=store)
     job_panel("fb-drill", title="Feedback drill", show_loss=False,
               on_done=lambda snap: snap["error"] is None and st.session_state.update(
                   fb_drill_result=snap["result"].to_cli()),

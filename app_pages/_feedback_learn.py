@@ -11,9 +11,8 @@ from app_pages._before_after import before_after
 from app_pages._job_panel import job_panel, job_running, locked, start_job
 from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.feedback import view
-from core.finetune import feedback as learning
 from core.finetune.feedback import LearnConfig, plan_training
+from core.presenters import feedback as view
 from core.settings import load_settings
 
 
@@ -39,11 +38,9 @@ def learn_section(store, rated, prefs, stamp: str) -> None:
                  disabled=refusal is not None or job_running("fb-learn") or locked("train"),
                  help="Runs in the background; you can leave this page."):
         from core.st_cache import get_generator
-        from core.training.callbacks import TrainingHooks
 
-        start_job("fb-learn", lambda job, config=config, base=None if base == none else base:
-                  learning.learn_from_feedback(store, get_generator(), settings, config,
-                                      base_adapter=base, hooks=TrainingHooks.for_job(job)))
+        start_job("fb-learn", store=store, generator=get_generator(), settings=settings,
+                  config=config, base_adapter=None if base == none else base)
     job_panel("fb-learn", title="Learning from feedback",
               on_done=lambda snap: snap["error"] is None and st.session_state.update(
                   fb_learn_result=snap["result"]),

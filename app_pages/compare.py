@@ -1,9 +1,9 @@
 """Ask & compare: one question answered side by side by Base, RAG, Fine-tuned and FT + RAG.
 
-Widgets in, core calls (core.answering, core.rag.compare_view), rendering out. Fine-tuned
-columns answer with the picked LoRA adapter. Results live in st.session_state so reruns keep
-them. Each new question renders into the other of two fixed places, both reset first, so the
-previous answers and their ratings vanish the moment a question is asked.
+Widgets in, core calls (core.answering; wording from core.presenters.compare), rendering out.
+Fine-tuned columns answer with the picked LoRA adapter. Results live in st.session_state so
+reruns keep them. Each new question renders into the other of two fixed places, both reset
+first, so the previous answers and their ratings vanish the moment a question is asked.
 """
 
 import streamlit as st
@@ -14,7 +14,7 @@ from core import st_cache
 from core.adapters import AdapterRegistry
 from core.answering import MODES, AskContext, answer_generation, stream_answer
 from core.errors import UserError
-from core.rag import compare_view as view
+from core.presenters import compare as view
 from core.rag.config import DEFAULT_KB, SEARCH_MODES, RetrievalConfig, check_question
 from core.rag.defaults import ensure_default_kb
 from core.rag.highlight import escape_markdown, highlight_markdown

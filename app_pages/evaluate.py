@@ -1,9 +1,10 @@
 """Evaluate: score answer modes over a QA file, per question and per mode, and compare runs.
 
-Widgets in, core calls (core.evaluation.runner, .view), charts out. The evaluation runs in a
-background job (one per server, core.jobs) shown by the shared job panel (progress, ETA,
-Cancel); the finished run is saved under data_dir/eval_runs and kept in st.session_state, and
-so are the settings (copied to non-widget keys, which survive switching pages).
+Widgets in, core calls (core.evaluation.runner; wording from core.presenters.evaluate), charts out.
+The evaluation runs in a background job (one per server, core.jobs) shown by the shared job panel
+(progress, ETA, Cancel); the finished run is saved under data_dir/eval_runs and kept in
+st.session_state, and so are the settings (copied to non-widget keys, which survive switching
+pages).
 """
 
 import json
@@ -18,7 +19,8 @@ from core import st_cache
 from core.adapters import AdapterRegistry
 from core.answering import ALL_MODES, MODES, READERS, make_context
 from core.errors import UserError
-from core.evaluation import runner, view
+from core.evaluation import runner
+from core.presenters import evaluate as view
 from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.rag.highlight import escape_markdown
 
@@ -104,8 +106,8 @@ if st.button("Run evaluation", type="primary", disabled=running or not items):
                            extractive_fallback=fallback, reader=reader)
         meta = view.run_meta(settings, kb=kb, adapter=adapter, qa_file=source, top_k=top_k,
                              search=search, extractive_fallback=fallback, reader=reader)
-        start_job("evaluate", runner.evaluation_work(settings, items[: int(limit)], modes, ctx,
-                                                     st_cache.get_embedder(), meta))
+        start_job("evaluate", settings=settings, items=items[: int(limit)], modes=modes, ctx=ctx,
+                  embedder=st_cache.get_embedder(), meta=meta)
     except UserError as exc:
         st.error(str(exc))
 

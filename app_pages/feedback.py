@@ -1,9 +1,9 @@
 """Feedback dashboard: what the thumbs say per mode and model, exports, learning, the drill.
 
-Widgets in, core calls (core.feedback.stats / export / view / ranking, learning), charts out.
-Learning, the drill and the before/after comparison run as background jobs (core.jobs) through
-the shared job panel; the tabs' parts live in app_pages/_feedback_*.py and
-app_pages/_before_after.py.
+Widgets in, core calls (core.feedback.stats / export / ranking, learning), charts out; wording and
+table rows from core.presenters.feedback. Learning, the drill and the before/after comparison run as
+background jobs (core.jobs) through the shared job panel; the tabs' parts live in
+app_pages/_feedback_*.py and app_pages/_before_after.py.
 """
 
 from datetime import UTC, datetime
@@ -17,7 +17,8 @@ from app_pages._feedback_learn import learn_section
 from app_pages._feedback_ranking import ranking_section
 from app_pages._job_panel import actor, locked
 from core.errors import UserError
-from core.feedback import export, stats, view
+from core.feedback import export, stats
+from core.presenters import feedback as view
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
 

@@ -73,7 +73,7 @@ with create:
             if not docs:
                 raise UserError(builds.NO_DOCUMENTS)
             st.session_state.pop("kb_built", None)
-            start_job("kb-build", builds.build_work(store, kb, docs, chunking))  # and rerun
+            start_job("kb-build", store=store, kb=kb, docs=docs, chunking=chunking)  # reruns
         except UserError as exc:
             for message in st.session_state.pop("kb_skipped", []):
                 st.warning(f"Skipped: {message}")
