@@ -21,14 +21,8 @@ from core.presenters import feedback as view
 def before_after(settings, last: str | None = None) -> None:
     """Pick an adapter trained from feedback (``last`` preselected), compare, show the result."""
     st.subheader("Before / after")
-    st.write("Did feedback help? A feedback-trained adapter and its previous version (the "
-             "adapter it continued from, or the base model when it started fresh) answer the "
-             "same test-split questions of the default QA set, scored by the evaluation of the "
-             "**Evaluate** page (exact match, token F1, multiple-choice log-likelihood accuracy, "
-             "embedding relevance, latency). The verdict (answer hit, paired bootstrap 95 % "
-             "interval) is saved with the adapter. Same as `python -m core feedback compare`.")
-    names = [a["name"] for a in AdapterRegistry.of(settings).list()
-             if a.get("source") in ("feedback", "drill")]
+    st.write(view.BEFORE_AFTER_INTRO)
+    names = view.feedback_adapters(AdapterRegistry.of(settings).list())
     if not names:
         st.caption("No adapter trained from feedback yet: learn one above.")
     else:

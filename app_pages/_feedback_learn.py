@@ -18,9 +18,7 @@ from core.settings import load_settings
 
 def learn_section(store, rated, prefs, stamp: str) -> None:
     settings = load_settings()
-    st.write("Train a NEW LoRA adapter on the ratings: KTO (unpaired thumbs, weighted for "
-             "imbalanced up/down counts) or DPO (A/B pairs). It is saved under "
-             f"`{settings.data_dir / 'adapters'}` with the feedback snapshot it learned from.")
+    st.write(view.learn_intro(settings.data_dir / "adapters"))
     l1, l2, l3, l4 = st.columns([2, 2, 1, 1])
     name = l1.text_input("New adapter name", value=f"feedback-{stamp}", key="fb_learn_name")
     none = "(none: start from the base model)"

@@ -36,7 +36,8 @@ except UserError as exc:
     st.error(f"The feedback database cannot be opened: {exc}")
     st.stop()
 rated = [r for r in records if r.rating is not None]
-for col, (label, value) in zip(st.columns(4), view.headline_metrics(records, prefs), strict=True):
+headline = view.headline_metrics(records, prefs)
+for col, (label, value) in zip(st.columns(4), headline, strict=True):
     col.metric(label, value)
 if not records:
     st.info("No feedback yet. Rate answers on **Ask & compare** or **Tweet emotions** "
@@ -50,13 +51,14 @@ with overview:
                   format_func={"mode": "mode", "model": "model / adapter"}.get)
     key = (lambda r: r.mode) if by == "mode" else stats.model_label
     st.subheader("Reward over time")
-    if (rot := stats.reward_over_time(records, by=by)).empty:
+    rot = stats.reward_over_time(records, by=by)
+    if rot.empty:
         st.caption("No ratings yet.")
     else:
-        st.plotly_chart(px.line(rot, x="time", y="cumulative_mean", color="group", markers=True,
-                                hover_data=["ratings", "mean_reward"], range_y=[-1.05, 1.05],
-                                labels={"cumulative_mean": "running mean reward (+1 up, −1 "
-                                                           "down)"}), width="stretch")
+        fig = px.line(rot, x="time", y="cumulative_mean", color="group", markers=True,
+                      hover_data=["ratings", "mean_reward"], range_y=[-1.05, 1.05],
+                      labels={"cumulative_mean": "running mean reward (+1 up, −1 down)"})
+        st.plotly_chart(fig, width="stretch")
     st.subheader("Thumbs-up rate (95 % Wilson interval)")
     if rates := stats.up_rates(rated, key=key):
         fig = go.Figure(go.Bar(**view.up_rate_bars(rates)))
@@ -74,17 +76,17 @@ with overview:
 with table:
     df = stats.records_frame(records)
     f1, f2, f3, f4 = st.columns([2, 1, 2, 3])
-    shown = stats.filter_records(
-        df, modes=f1.multiselect("Mode", sorted(df["mode"].unique()), key="fb_f_modes"),
-        rating=f2.selectbox("Rating", ["all", "up", "down", "unrated"], key="fb_f_rating"),
-        pages=f3.multiselect("Page", sorted(df["page"].unique()), key="fb_f_pages"),
-        search=f4.text_input("Search prompt, answer or comment (plain text)", key="fb_f_search"))
+    modes = f1.multiselect("Mode", sorted(df["mode"].unique()), key="fb_f_modes")
+    rating = f2.selectbox("Rating", ["all", "up", "down", "unrated"], key="fb_f_rating")
+    pages = f3.multiselect("Page", sorted(df["page"].unique()), key="fb_f_pages")
+    search = f4.text_input("Search prompt, answer or comment (plain text)", key="fb_f_search")
+    shown = stats.filter_records(df, modes=modes, rating=rating, pages=pages, search=search)
     st.caption(f"{len(shown)} of {len(df)} answers")
     text = st.column_config.TextColumn  # rows taller than 4rem wrap their text
+    columns = {"prompt": text(width="medium"), "output": text("answer", width="large"),
+               "comment": text(width="medium")}
     st.dataframe(shown, hide_index=True, width="stretch", row_height=84,
-                 column_order=view.TABLE_ORDER, column_config={
-                     "prompt": text(width="medium"), "output": text("answer", width="large"),
-                     "comment": text(width="medium")})
+                 column_order=view.TABLE_ORDER, column_config=columns)
 
 with drill:
     if (prompts := view.prompt_counts(records)).empty:
