@@ -1,6 +1,6 @@
 """The Tweet emotions page's Classify tab: one tweet or a CSV batch with any saved model.
 
-Widgets and rendering only (the work is :mod:`core.presenters.emotions`'s); every prediction takes
+Widgets and rendering only (the rest is :mod:`core.presenters.emotions`); every prediction takes
 a rating through the shared feedback widgets. The leading underscore keeps this module out of
 the page list.
 """
@@ -20,14 +20,15 @@ from core.presenters import emotions as presenter
 
 def classify_tab(settings) -> None:
     """Render the tab for the models saved under ``settings.data_dir``."""
-    state, DATA_DIR = st.session_state, settings.data_dir
-    saved = models_store.list_models(DATA_DIR)
+    state = st.session_state
+    data_dir = settings.data_dir
+    saved = models_store.list_models(data_dir)
     if not saved:
         st.info("No trained model yet: train one in 'Train & compare' (or with "
                 "`python -m core emotions train`).")
     else:
         name = st.selectbox("Model", saved, key="emo_cls_model")
-        model = st_cache.emotion_model(DATA_DIR, name, presenter.model_stamp(DATA_DIR, name))
+        model = st_cache.emotion_model(data_dir, name, presenter.model_stamp(data_dir, name))
         text = st.text_area("Tweet to classify", presenter.CLASSIFY_EXAMPLE, max_chars=2000,
                             key="emo_cls_text")
         if st.button("Classify", type="primary", key="emo_cls_go"):
@@ -45,7 +46,7 @@ def classify_tab(settings) -> None:
         if up is not None:
             with shown_errors():
                 csv = presenter.read_upload(up.getvalue(), settings.max_upload_mb, up.name,
-                                           actor=actor())
+                                            actor=actor())
                 col = st.selectbox("Text column", csv.columns, key="emo_batch_col",
                                    index=csv.text_index)
                 if st.button("Classify all", key="emo_batch_go"):
@@ -56,7 +57,9 @@ def classify_tab(settings) -> None:
             if skipped:
                 st.warning(f"{skipped} empty rows skipped")
             text_col = state.get("emo_batch_text")
-            batch_ratings_editor("emo_batch", df, lambda i: presenter.row_rating_fields(
-                df, i, text_col, name, model.labels))
+            def fields(i):
+                return presenter.row_rating_fields(df, i, text_col, name, model.labels)
+
+            batch_ratings_editor("emo_batch", df, fields)
             st.download_button("Download predictions (CSV)", safe_csv(df),
                                "emotion_predictions.csv", "text/csv", key="emo_download")

@@ -1,7 +1,8 @@
 """Tweet emotions: preprocessing made visible, datasets, models compared, classification.
 
-Thin page: widgets in, ``core.emotions`` calls, charts out; state in st.session_state (``emo_``);
-training is a background job (shared job panel); the comparison reads the saved models."""
+A recipe: widgets in, ``core.emotions`` calls, charts out; wording, tables and data choices
+from ``core.presenters.emotions``; state in st.session_state (``emo_``); training is a
+background job (shared job panel); the comparison reads the saved models."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ st.title("Tweet emotions")
 st.caption("Every preprocessing step shown, classical models vs a fine-tuned transformer.")
 state = st.session_state
 if state.get("emo_data") is None:
-    state["emo_data"], state["emo_source"] = datasets.load_demo(), presenter.DEMO
+    state["emo_data"] = datasets.load_demo()
+    state["emo_source"] = presenter.DEMO
 
 tab_pre, tab_data, tab_train, tab_cls = st.tabs(
     ["Preprocess", "Data", "Train & compare", "Classify"])
@@ -36,9 +38,11 @@ with tab_pre:
     if not status.wordnet:
         st.warning(status.message)
     cols = st.columns(4)
-    toggles = {step: cols[i % 4].toggle(step.replace("_", " "), value=True, key=f"emo_on_{step}",
-                                        disabled=step == "lemmatize" and not status.wordnet)
-               for i, step in enumerate(presenter.TOGGLED_STEPS)}
+    toggles = {}
+    for i, step in enumerate(presenter.TOGGLED_STEPS):
+        toggles[step] = cols[i % 4].toggle(step.replace("_", " "), value=True,
+                                           key=f"emo_on_{step}",
+                                           disabled=step == "lemmatize" and not status.wordnet)
     handles = cols[1].selectbox("@handles", ["remove", "placeholder", "keep"], key="emo_handles")
     keep_neg = cols[2].toggle("keep negations", value=True, key="emo_keep_neg")
     config = PreprocessConfig(handles=handles, keep_negations=keep_neg, **toggles)
@@ -52,7 +56,8 @@ with tab_pre:
     if st.button("Analyse the current dataset", key="emo_analyse"):
         with st.spinner("Preprocessing up to 3,000 tweets…"):
             state["emo_stats"] = presenter.step_stats(pre, state["emo_data"])
-    if (stats := state.get("emo_stats")) is not None:
+    stats = state.get("emo_stats")
+    if stats is not None:
         bar(stats, "emo_vocab", x="step", y="vocabulary", title="Vocabulary size after each step")
         st.dataframe(stats, hide_index=True)
 
@@ -78,8 +83,10 @@ with tab_data:
             parts.append(part)
     if st.button("Use this data", key="emo_use_data", type="primary"):
         with shown_errors():
-            merged, state["emo_source"] = presenter.choose_data(include_demo, parts)
-            state["emo_data"], state["emo_group_map"] = merged, {}
+            merged, source = presenter.choose_data(include_demo, parts)
+            state["emo_source"] = source
+            state["emo_data"] = merged
+            state["emo_group_map"] = {}
             st.success(presenter.loaded_message(merged))
     data = state["emo_data"]
     st.caption(presenter.describe(state.get("emo_source"), data))
@@ -122,15 +129,16 @@ with tab_train:
                  help="Runs in the background; you can leave this page meanwhile."):
         with shown_errors():
             configs = benchmark.plan(chosen, prefix, oversample=oversample, cv_folds=folds,
-                                   epochs=epochs, preprocess=config, group_map=mapping,
-                                   refit=refit, emoji_features=emoji, ensemble_size=copies,
-                                   distill=benchmark.DISTILL if distill else 0.0)
+                                     epochs=epochs, preprocess=config, group_map=mapping,
+                                     refit=refit, emoji_features=emoji, ensemble_size=copies,
+                                     distill=benchmark.DISTILL if distill else 0.0)
             datasets.check_texts(data)  # a bad text column is refused here, not in the job
             start_job("emo-train", data=data, configs=configs, data_dir=DATA_DIR,
                       settings=settings)
     job_panel("emo-train", title="Training", cancel_note=presenter.CANCEL_NOTE,
               on_done=lambda snap: state.update(emo_train_outcome=snap["result"]))
-    for call, text in presenter.outcome_messages(state.get("emo_train_outcome") or {}):
+    outcome = state.get("emo_train_outcome") or {}
+    for call, text in presenter.outcome_messages(outcome):
         getattr(st, call)(text)
     results = benchmark.results_table(DATA_DIR)
     if not results.empty:
@@ -141,8 +149,9 @@ with tab_train:
         pick = st.selectbox("Confusion matrix / per-class report of", list(results["model"]),
                             key="emo_cm_pick")
         detail = presenter.model_detail(DATA_DIR, pick)
-        st.plotly_chart(px.imshow(detail.confusion, text_auto=True, color_continuous_scale=
-                                  "Blues", labels={"x": "predicted", "y": "true"}), key="emo_cm")
+        confusion = px.imshow(detail.confusion, text_auto=True, color_continuous_scale="Blues",
+                              labels={"x": "predicted", "y": "true"})
+        st.plotly_chart(confusion, key="emo_cm")
         st.dataframe(detail.per_class, key="emo_per_class")
         if detail.losses is not None:
             st.plotly_chart(px.line(detail.losses, x="step", y="loss", title="Training loss"),

@@ -144,7 +144,7 @@ def seed_state(state: MutableMapping, settings, kbs: list[str]) -> None:
     Missing keys get the last saved values; a knowledge base that no longer exists falls back
     to "default" (or the first); the adapter name follows kb and data mode (see
     :func:`follow_name`). Example: a fresh state with kbs ["default"] and nothing saved gets
-    ``ft_kb="default"`` and ``ft_name="default-chunks"``.
+    ``ft_kb="default"`` and ``ft_name="default-knowledge"`` (the default data mode).
     """
     saved = load_form(settings)
     for key, value in asdict(saved).items():
