@@ -68,24 +68,27 @@ except UserError as exc:
     st.error(str(exc))
 
 c1, c2, c3 = st.columns([2, 2, 1])
-kb = c1.selectbox("Knowledge base", kbs, key=keep("ev-kb", "default" if "default" in kbs else
-                                                 (kbs or [None])[0], kbs.__contains__))
-adapter = c2.selectbox("Adapter (fine-tuned modes)", adapter_names, placeholder="none: train "
-                       "one on Fine-tune", key=keep("ev-adapter", (adapter_names or [None])[0],
-                                                    (*adapter_names, None).__contains__))
+kb_key = keep("ev-kb", view.preferred(kbs, "default"), kbs.__contains__)
+kb = c1.selectbox("Knowledge base", kbs, key=kb_key)
+adapter_key = keep("ev-adapter", view.preferred(adapter_names),
+                   (*adapter_names, None).__contains__)
+adapter = c2.selectbox("Adapter (fine-tuned modes)", adapter_names, key=adapter_key,
+                       placeholder="none: train one on Fine-tune")
 n_max = len(items)  # 0 until a file is uploaded: a disabled 0 then leaves the kept count be
-limit = c3.number_input("Questions", min(1, n_max), n_max, disabled=not items,
-                        key=keep("ev-limit", min(10, n_max), lambda v: 1 <= v <= n_max)
-                        if items else None, help="CPU: each question takes seconds per mode")
+limit_key = None
+if items:
+    limit_key = keep("ev-limit", min(10, n_max), lambda v: 1 <= v <= n_max)
+limit = c3.number_input("Questions", min(1, n_max), n_max, disabled=not items, key=limit_key,
+                        help="CPU: each question takes seconds per mode")
 try:
-    if warning := view.adapter_kb_warning(registry.metadata(adapter) if adapter else {},
-                                          adapter or "", kb or ""):
+    metadata = registry.metadata(adapter) if adapter else {}
+    if warning := view.adapter_kb_warning(metadata, adapter or "", kb or ""):
         st.warning(escape_markdown(warning))
 except UserError as exc:  # unreadable metadata: say so rather than drop the warning
     st.warning(escape_markdown(str(exc)))
 default_modes = [m for m in ALL_MODES if adapter or not MODES[m].needs_adapter]
-modes = st.multiselect("Modes", ALL_MODES, key=keep("ev-modes", default_modes,
-                                                    lambda v: set(v) <= set(ALL_MODES)))
+modes_key = keep("ev-modes", default_modes, lambda v: set(v) <= set(ALL_MODES))
+modes = st.multiselect("Modes", ALL_MODES, key=modes_key)
 k1, k2, k3, k4 = st.columns(4)
 top_k = k1.slider("Top-k chunks", 1, 10, key=keep("ev-top-k", 3))
 search = k2.selectbox("Search", ["hybrid", "vector", "fts"], key=keep("ev-search", "hybrid"))
@@ -131,9 +134,9 @@ if run:
         st.caption(note)
     for line in view.provenance_lines(run):
         st.caption(escape_markdown(line))
-    st.plotly_chart(px.bar(view.chart_frame(agg), x="metric", y="score", color="mode",
-                           barmode="group", range_y=[0, 1], title="Scores by mode (fractions)"),
-                    key=f"bars-{run['id']}")
+    scores = px.bar(view.chart_frame(agg), x="metric", y="score", color="mode",
+                    barmode="group", range_y=[0, 1], title="Scores by mode (fractions)")
+    st.plotly_chart(scores, key=f"bars-{run['id']}")
     st.markdown("**Paired verdicts** (same questions, 95 % paired bootstrap interval)")
     verdict_metric = st.selectbox("Verdicts on", view.COMPARED_ON, key="ev-verdict-metric")
     st.dataframe(view.comparisons_frame(run, verdict_metric), hide_index=True)
@@ -171,11 +174,13 @@ else:
         except UserError as exc:
             st.error(str(exc))
         else:
-            st.plotly_chart(px.bar(view.saved_runs_frame(loaded), x="metric", y="value",
-                                   color="run · mode", barmode="group", range_y=[0, 1],
-                                   title="Saved runs"), key="compare-runs")
+            runs_chart = px.bar(view.saved_runs_frame(loaded), x="metric", y="value",
+                                color="run · mode", barmode="group", range_y=[0, 1],
+                                title="Saved runs")
+            st.plotly_chart(runs_chart, key="compare-runs")
             o1, o2 = st.columns(2)  # a click reruns the page after its callback
             o1.button("Open the first selected run", on_click=st.session_state.update,
                       kwargs={"eval_run": loaded[0]})
-            o2.button("Delete the first selected run", on_click=runner.delete_run, args=(
-                settings, chosen[0]), kwargs={"actor": actor()}, disabled=locked("delete"))
+            o2.button("Delete the first selected run", on_click=runner.delete_run,
+                      args=(settings, chosen[0]), kwargs={"actor": actor()},
+                      disabled=locked("delete"))
