@@ -40,7 +40,7 @@ unbuilt = DEFAULT_KB not in kbs
 kbs = [DEFAULT_KB, *kbs] if unbuilt else kbs
 
 c1, c2, c3 = st.columns([2, 1, 1])
-kb = c1.selectbox("Knowledge base", kbs, index=kbs.index(DEFAULT_KB) if DEFAULT_KB in kbs else 0)
+kb = c1.selectbox("Knowledge base", kbs, index=kbs.index(DEFAULT_KB))
 search = c2.selectbox("Search", SEARCH_MODES, index=SEARCH_MODES.index("hybrid"),
                       help="vector: embeddings; fts: BM25 full text; hybrid: both, fused by RRF")
 top_k = c3.slider("Top-k chunks", 1, 10, 3)
@@ -50,8 +50,9 @@ intro.caption(escape_markdown(view.describe_kb(kb, view.kb_documents(store, kb))
 a1, a2 = st.columns([2, 2])
 registry = AdapterRegistry.of(settings)
 adapter_names = registry.names()
-adapter = a1.selectbox("LoRA adapter (fine-tuned columns)", adapter_names, index=0 if
-                       adapter_names else None, placeholder="none yet: train one on Fine-tune",
+adapter = a1.selectbox("LoRA adapter (fine-tuned columns)", adapter_names,
+                       index=0 if adapter_names else None,
+                       placeholder="none yet: train one on Fine-tune",
                        help="Adapters trained on the Fine-tune page (or from feedback).")
 shown = a2.multiselect("Columns", list(view.LABELS), default=view.DEFAULT_COLUMNS,
                        format_func=view.LABELS.get,

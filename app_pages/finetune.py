@@ -75,8 +75,9 @@ r1.number_input("Rank r", 1, 256, key="ft_rank")
 r2.number_input("Alpha", 1, 1024, key="ft_alpha")
 r3.number_input("Dropout", 0.0, 0.99, key="ft_dropout")
 arch = generator_architecture(settings) or "the generator (known once converted)"
-r4.text_input("Target modules", key="ft_modules", help="comma-separated; empty = peft's default "
-              f"for {arch}: {', '.join(default_targets(arch)) or '?'}")
+targets = ", ".join(default_targets(arch)) or "?"
+r4.text_input("Target modules", key="ft_modules",
+              help=f"comma-separated; empty = peft's default for {arch}: {targets}")
 st.checkbox("Replace an adapter with the same name", key="ft_overwrite")
 values = presenter.from_state(ss)
 if name_error := presenter.name_problem(values.name):
@@ -92,7 +93,8 @@ with st.container(border=True):
         st.warning(str(exc))
     else:
         st.markdown(plan.explain(lora))
-        if (timing := presenter.time_estimate(plan)) is not None:
+        timing = presenter.time_estimate(plan)
+        if timing is not None:
             st.markdown(timing)
         else:
             st.caption("No training speed measured on this machine yet, so no time estimate.")
