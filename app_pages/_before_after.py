@@ -9,6 +9,8 @@ shows whether it helped. Result shaping is :mod:`core.presenters.feedback`; the 
 
 from __future__ import annotations
 
+from functools import partial
+
 import plotly.express as px
 import streamlit as st
 
@@ -51,9 +53,9 @@ def before_after(settings, last: str | None = None) -> None:
                           modes=list(modes), generator=get_generator(),
                           embedder=get_embedder(), store=get_rag_store())
     job_panel("fb-compare", title="Before / after", show_loss=False,
-              on_done=lambda snap: snap["error"] is None and st.session_state.update(
-                  fb_cmp_result=snap["result"]))
-    if (out := st.session_state.get("fb_cmp_result")) is not None:
+              on_done=partial(view.keep_result, st.session_state, "fb_cmp_result"))
+    out = st.session_state.get("fb_cmp_result")
+    if out is not None:
         show_result(out)
 
 

@@ -8,6 +8,8 @@ through the shared job panel; its result stays in the session. Wording:
 
 from __future__ import annotations
 
+from functools import partial
+
 import plotly.express as px
 import streamlit as st
 
@@ -37,10 +39,11 @@ def drill_section(settings, store) -> None:
         start_job("fb-drill", settings=settings, config=config, generator=get_generator(),
                   store=get_rag_store() if mode == "rag" else None, feedback=store)
     job_panel("fb-drill", title="Feedback drill", show_loss=False,
-              on_done=lambda snap: snap["error"] is None and st.session_state.update(
-                  fb_drill_result=snap["result"].to_cli()),
+              on_done=partial(view.keep_result, st.session_state, "fb_drill_result",
+                              convert=lambda result: result.to_cli()),
               cancel_note="Stops at the next batch; no adapter is saved.")
-    if (out := st.session_state.get("fb_drill_result")) is not None:
+    out = st.session_state.get("fb_drill_result")
+    if out is not None:
         show_drill(out)
 
 

@@ -4,6 +4,8 @@ The leading underscore keeps this module out of the page list."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import plotly.express as px
 import streamlit as st
 
@@ -26,12 +28,13 @@ def learn_section(store, rated, prefs, stamp: str) -> None:
     base = l2.selectbox("Start from adapter", [none, *names], key="fb_learn_base")
     method = l3.selectbox("Method", ["auto", "kto", "dpo"], key="fb_learn_method")
     steps = l4.number_input("Steps", 1, 2000, 10, key="fb_learn_steps")
+    refusal = None
     try:
         config = LearnConfig(adapter=name, method=method, max_steps=int(steps))
         st.info(view.plan_message(plan_training(rated, prefs, config)))
-        refusal = None
     except UserError as exc:
-        st.warning(refusal := str(exc))
+        refusal = str(exc)
+        st.warning(refusal)
     if st.button("Learn from feedback", type="primary", key="fb_learn_go",
                  disabled=refusal is not None or job_running("fb-learn") or locked("train"),
                  help="Runs in the background; you can leave this page."):
@@ -40,14 +43,15 @@ def learn_section(store, rated, prefs, stamp: str) -> None:
         start_job("fb-learn", store=store, generator=get_generator(), settings=settings,
                   config=config, base_adapter=None if base == none else base)
     job_panel("fb-learn", title="Learning from feedback",
-              on_done=lambda snap: snap["error"] is None and st.session_state.update(
-                  fb_learn_result=snap["result"]),
+              on_done=partial(view.keep_result, st.session_state, "fb_learn_result"),
               cancel_note="Stops after the current step; no adapter is saved.")
-    if (result := st.session_state.get("fb_learn_result")) is not None:
+    result = st.session_state.get("fb_learn_result")
+    if result is not None:
         st.success(view.learn_message(result))
         if result.losses:
-            st.plotly_chart(px.line(result.losses, x="step", y="loss", markers=True,
-                                    title="Training loss"), width="stretch")
+            losses = px.line(result.losses, x="step", y="loss", markers=True,
+                             title="Training loss")
+            st.plotly_chart(losses, width="stretch")
         with st.expander("Adapter metadata (feedback snapshot)"):
             st.json(result.metadata)
     before_after(settings, last=result.adapter if result is not None else None)

@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable, MutableMapping
+
 import pandas as pd
 
 from core.feedback.schema import OutputRecord, PreferenceRecord
@@ -106,6 +108,15 @@ def compare_questions(out: dict) -> list[dict]:
     return [{"mode": q["mode"], "question": q["question"], "gold": q["gold"],
              "before": q["before"], "after": q["after"], "F1 before": q["before_f1"],
              "F1 after": q["after_f1"]} for q in out["questions"]]
+
+
+def keep_result(state: MutableMapping, key: str, snap: dict,
+                convert: Callable[[object], object] | None = None) -> None:
+    """A finished job's result kept under ``state[key]`` (``convert``-ed), unless the job
+    failed (the job panel shows its error). Example: snap {"error": None, "result": 3} ->
+    state[key] = 3; snap {"error": "boom", ...} -> state unchanged."""
+    if snap["error"] is None:
+        state[key] = snap["result"] if convert is None else convert(snap["result"])
 
 
 BEFORE_AFTER_INTRO = (

@@ -49,3 +49,19 @@ def test_compare_bars_skip_metrics_that_were_not_computed():
     assert presenter.compare_bars(out, "finetuned") == [
         {"metric": "exact_match", "version": "before: base", "value": 0.5},
         {"metric": "exact_match", "version": "after: fb-2", "value": 0.75}]
+
+
+@pytest.mark.parametrize("snap, kept", [
+    ({"error": None, "result": 3}, {"k": 3}),
+    ({"error": "boom", "result": None}, {}),
+])
+def test_keep_result_keeps_only_a_finished_job_s_result(snap, kept):
+    state: dict = {}
+    presenter.keep_result(state, "k", snap)
+    assert state == kept
+
+
+def test_keep_result_converts_what_it_keeps():
+    state: dict = {}
+    presenter.keep_result(state, "k", {"error": None, "result": 2}, convert=lambda r: r * 10)
+    assert state == {"k": 20}
