@@ -17,14 +17,14 @@ import streamlit as st
 from app_pages._job_panel import job_panel, job_running, locked, start_job
 from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.presenters import feedback as view
+from core.presenters import feedback as presenter
 
 
 def before_after(settings, last: str | None = None) -> None:
     """Pick an adapter trained from feedback (``last`` preselected), compare, show the result."""
     st.subheader("Before / after")
-    st.write(view.BEFORE_AFTER_INTRO)
-    names = view.feedback_adapters(AdapterRegistry.of(settings).list())
+    st.write(presenter.BEFORE_AFTER_INTRO)
+    names = presenter.feedback_adapters(AdapterRegistry.of(settings).list())
     if not names:
         st.caption("No adapter trained from feedback yet: learn one above.")
     else:
@@ -53,7 +53,7 @@ def before_after(settings, last: str | None = None) -> None:
                           modes=list(modes), generator=get_generator(),
                           embedder=get_embedder(), store=get_rag_store())
     job_panel("fb-compare", title="Before / after", show_loss=False,
-              on_done=partial(view.keep_result, st.session_state, "fb_cmp_result"))
+              on_done=partial(presenter.keep_result, st.session_state, "fb_cmp_result"))
     out = st.session_state.get("fb_cmp_result")
     if out is not None:
         show_result(out)
@@ -61,15 +61,15 @@ def before_after(settings, last: str | None = None) -> None:
 
 def show_result(out: dict) -> None:
     """Bars and a delta table per mode, then the answers question by question."""
-    st.success(view.compare_message(out))
+    st.success(presenter.compare_message(out))
     for mode in out["modes"]:
-        if bars := view.compare_bars(out, mode):
+        if bars := presenter.compare_bars(out, mode):
             fig = px.bar(bars, x="metric", y="value", color="version", barmode="group",
                          title=f"{mode}: before vs after")
             st.plotly_chart(fig.update_yaxes(range=[0, 1], title="score (fraction)"),
                             width="stretch", key=f"fb_cmp_chart_{mode}")
-        st.dataframe(view.compare_deltas(out, mode), hide_index=True, width="stretch",
+        st.dataframe(presenter.compare_deltas(out, mode), hide_index=True, width="stretch",
                      key=f"fb_cmp_delta_{mode}")
     st.write("Answers, question by question")
-    st.dataframe(view.compare_questions(out), hide_index=True, width="stretch",
+    st.dataframe(presenter.compare_questions(out), hide_index=True, width="stretch",
                  key="fb_cmp_questions")

@@ -16,11 +16,11 @@ import streamlit as st
 from app_pages._job_panel import job_panel, job_running, locked, start_job
 from core.errors import UserError
 from core.finetune.drill import DRILL_MODES, RULE, DrillConfig
-from core.presenters import feedback as view
+from core.presenters import feedback as presenter
 
 
 def drill_section(settings, store) -> None:
-    st.write(view.drill_intro(RULE))
+    st.write(presenter.drill_intro(RULE))
     c1, c2, c3 = st.columns(3)
     questions = c1.number_input("Training questions", 2, 10_000, 54, key="fb_drill_q")
     minutes = c2.number_input("Time budget (minutes)", 1, 240, 15, key="fb_drill_min",
@@ -39,7 +39,7 @@ def drill_section(settings, store) -> None:
         start_job("fb-drill", settings=settings, config=config, generator=get_generator(),
                   store=get_rag_store() if mode == "rag" else None, feedback=store)
     job_panel("fb-drill", title="Feedback drill", show_loss=False,
-              on_done=partial(view.keep_result, st.session_state, "fb_drill_result",
+              on_done=partial(presenter.keep_result, st.session_state, "fb_drill_result",
                               convert=lambda result: result.to_cli()),
               cancel_note="Stops at the next batch; no adapter is saved.")
     out = st.session_state.get("fb_drill_result")
@@ -48,10 +48,10 @@ def drill_section(settings, store) -> None:
 
 
 def show_drill(out: dict) -> None:
-    level, message = view.drill_message(out)
+    level, message = presenter.drill_message(out)
     getattr(st, level)(message)
-    fig = px.bar(view.drill_bars(out), x="version", y=out["metric"], range_y=[0, 1])
+    fig = px.bar(presenter.drill_bars(out), x="version", y=out["metric"], range_y=[0, 1])
     st.plotly_chart(fig, width="stretch", key="fb_drill_chart")
-    st.caption(view.DRILL_INTERVAL_NOTE)
+    st.caption(presenter.DRILL_INTERVAL_NOTE)
     with st.expander("Drill details"):
         st.json(out)

@@ -14,13 +14,13 @@ from app_pages._job_panel import job_panel, job_running, locked, start_job
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.finetune.feedback import LearnConfig, plan_training
-from core.presenters import feedback as view
+from core.presenters import feedback as presenter
 from core.settings import load_settings
 
 
 def learn_section(store, rated, prefs, stamp: str) -> None:
     settings = load_settings()
-    st.write(view.learn_intro(settings.data_dir / "adapters"))
+    st.write(presenter.learn_intro(settings.data_dir / "adapters"))
     l1, l2, l3, l4 = st.columns([2, 2, 1, 1])
     name = l1.text_input("New adapter name", value=f"feedback-{stamp}", key="fb_learn_name")
     none = "(none: start from the base model)"
@@ -31,7 +31,7 @@ def learn_section(store, rated, prefs, stamp: str) -> None:
     refusal = None
     try:
         config = LearnConfig(adapter=name, method=method, max_steps=int(steps))
-        st.info(view.plan_message(plan_training(rated, prefs, config)))
+        st.info(presenter.plan_message(plan_training(rated, prefs, config)))
     except UserError as exc:
         refusal = str(exc)
         st.warning(refusal)
@@ -43,11 +43,11 @@ def learn_section(store, rated, prefs, stamp: str) -> None:
         start_job("fb-learn", store=store, generator=get_generator(), settings=settings,
                   config=config, base_adapter=None if base == none else base)
     job_panel("fb-learn", title="Learning from feedback",
-              on_done=partial(view.keep_result, st.session_state, "fb_learn_result"),
+              on_done=partial(presenter.keep_result, st.session_state, "fb_learn_result"),
               cancel_note="Stops after the current step; no adapter is saved.")
     result = st.session_state.get("fb_learn_result")
     if result is not None:
-        st.success(view.learn_message(result))
+        st.success(presenter.learn_message(result))
         if result.losses:
             losses = px.line(result.losses, x="step", y="loss", markers=True,
                              title="Training loss")

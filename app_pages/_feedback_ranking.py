@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.feedback.ranking import games_from_feedback, ratings
-from core.presenters import feedback as view
+from core.presenters import feedback as presenter
 
 
 @st.cache_data(ttl=60, max_entries=16, show_spinner=False)
@@ -23,6 +23,6 @@ def ranking_section(records, prefs, key) -> None:
                    "question from different groups.")
         return
     rows = _ratings(tuple(games))
-    st.dataframe(view.ranking_rows(rows), hide_index=True, width="stretch",
+    st.dataframe(presenter.ranking_rows(rows), hide_index=True, width="stretch",
                  column_config={"n": st.column_config.NumberColumn("games")})
-    st.caption(view.ranking_caption(len(games)))
+    st.caption(presenter.ranking_caption(len(games)))

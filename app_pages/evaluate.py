@@ -20,7 +20,7 @@ from core.adapters import AdapterRegistry
 from core.answering import ALL_MODES, MODES, READERS, make_context
 from core.errors import UserError
 from core.evaluation import runner
-from core.presenters import evaluate as view
+from core.presenters import evaluate as presenter
 from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.rag.highlight import escape_markdown
 
@@ -28,13 +28,14 @@ KEEP = ("ev-source", "ev-kb", "ev-adapter", "ev-limit", "ev-modes", "ev-top-k", 
         "ev-split", "ev-fallback", "ev-reader")
 
 
-keep = partial(view.keep, st.session_state)  # values survive switching pages
+keep = partial(presenter.keep, st.session_state)  # values survive switching pages
 
 st.title("Evaluate")
-st.caption(view.METRICS_NOTE)
+st.caption(presenter.METRICS_NOTE)
 with st.expander("What each metric means"):
-    st.dataframe(pd.DataFrame(view.METRIC_DEFINITIONS.items(), columns=["metric", "definition"]),
-                 hide_index=True)
+    definitions = pd.DataFrame(presenter.METRIC_DEFINITIONS.items(),
+                               columns=["metric", "definition"])
+    st.dataframe(definitions, hide_index=True)
 settings = st_cache.settings()
 running = job_running("evaluate") or locked("evaluate")  # or a demo visitor
 
@@ -61,16 +62,16 @@ try:
         if upload is not None:
             split = st.selectbox("Split", ["test", "all"], help="rows without a split count "
                                                                 "as test")
-            items = view.upload_items(upload.getvalue(), upload.name, settings.max_upload_mb,
-                                      split, actor=actor())
+            items = presenter.upload_items(upload.getvalue(), upload.name,
+                                           settings.max_upload_mb, split, actor=actor())
             st.caption(f"{len(items)} questions loaded from {upload.name}.")
 except UserError as exc:
     st.error(str(exc))
 
 c1, c2, c3 = st.columns([2, 2, 1])
-kb_key = keep("ev-kb", view.preferred(kbs, "default"), kbs.__contains__)
+kb_key = keep("ev-kb", presenter.preferred(kbs, "default"), kbs.__contains__)
 kb = c1.selectbox("Knowledge base", kbs, key=kb_key)
-adapter_key = keep("ev-adapter", view.preferred(adapter_names),
+adapter_key = keep("ev-adapter", presenter.preferred(adapter_names),
                    (*adapter_names, None).__contains__)
 adapter = c2.selectbox("Adapter (fine-tuned modes)", adapter_names, key=adapter_key,
                        placeholder="none: train one on Fine-tune")
@@ -82,7 +83,7 @@ limit = c3.number_input("Questions", min(1, n_max), n_max, disabled=not items, k
                         help="CPU: each question takes seconds per mode")
 try:
     metadata = registry.metadata(adapter) if adapter else {}
-    if warning := view.adapter_kb_warning(metadata, adapter or "", kb or ""):
+    if warning := presenter.adapter_kb_warning(metadata, adapter or "", kb or ""):
         st.warning(escape_markdown(warning))
 except UserError as exc:  # unreadable metadata: say so rather than drop the warning
     st.warning(escape_markdown(str(exc)))
@@ -99,7 +100,7 @@ fallback = k3.checkbox("Extractive fallback", key=keep("ev-fallback", False),
 reader = k4.selectbox("Reader", READERS, key=keep("ev-reader", "free"),
                       help="free: the model writes its answer; copy: the answer is the span of "
                            "the evidence the model itself finds most likely.")
-view.remember(st.session_state, KEEP)
+presenter.remember(st.session_state, KEEP)
 
 if st.button("Run evaluation", type="primary", disabled=running or not items):
     try:
@@ -107,8 +108,9 @@ if st.button("Run evaluation", type="primary", disabled=running or not items):
                            search=search, generator=st_cache.get_generator(),
                            embedder=st_cache.get_embedder(), store=st_cache.get_rag_store(),
                            extractive_fallback=fallback, reader=reader)
-        meta = view.run_meta(settings, kb=kb, adapter=adapter, qa_file=source, top_k=top_k,
-                             search=search, extractive_fallback=fallback, reader=reader)
+        meta = presenter.run_meta(settings, kb=kb, adapter=adapter, qa_file=source,
+                                  top_k=top_k, search=search, extractive_fallback=fallback,
+                                  reader=reader)
         start_job("evaluate", settings=settings, items=items[: int(limit)], modes=modes, ctx=ctx,
                   embedder=st_cache.get_embedder(), meta=meta)
     except UserError as exc:
@@ -127,34 +129,34 @@ job_panel("evaluate", title="Evaluation", on_done=_finished,
 
 run = st.session_state.get("eval_run")
 if run:
-    st.subheader(view.run_title(run))
-    agg = view.aggregates_frame(run)
+    st.subheader(presenter.run_title(run))
+    agg = presenter.aggregates_frame(run)
     st.dataframe(agg, hide_index=True)
-    for note in view.unavailable_notes(run):
+    for note in presenter.unavailable_notes(run):
         st.caption(note)
-    for line in view.provenance_lines(run):
+    for line in presenter.provenance_lines(run):
         st.caption(escape_markdown(line))
-    scores = px.bar(view.chart_frame(agg), x="metric", y="score", color="mode",
+    scores = px.bar(presenter.chart_frame(agg), x="metric", y="score", color="mode",
                     barmode="group", range_y=[0, 1], title="Scores by mode (fractions)")
     st.plotly_chart(scores, key=f"bars-{run['id']}")
     st.markdown("**Paired verdicts** (same questions, 95 % paired bootstrap interval)")
-    verdict_metric = st.selectbox("Verdicts on", view.COMPARED_ON, key="ev-verdict-metric")
-    st.dataframe(view.comparisons_frame(run, verdict_metric), hide_index=True)
-    new_only = view.new_only_frame(run)
+    verdict_metric = st.selectbox("Verdicts on", presenter.COMPARED_ON, key="ev-verdict-metric")
+    st.dataframe(presenter.comparisons_frame(run, verdict_metric), hide_index=True)
+    new_only = presenter.new_only_frame(run)
     if new_only is not None:
         st.markdown("**New to the model**: the questions the base model alone did not answer")
         st.dataframe(new_only, hide_index=True)
     else:
         st.caption("Add the base mode to score the questions new to the model apart.")
     f1, f2 = st.columns(2)
-    which = f1.selectbox("Show", list(view.FILTERS))
-    metric = f2.selectbox("Compared on", view.COMPARED_ON)
-    rows, caption = view.shown_rows(run, which, metric)
+    which = f1.selectbox("Show", list(presenter.FILTERS))
+    metric = f2.selectbox("Compared on", presenter.COMPARED_ON)
+    rows, caption = presenter.shown_rows(run, which, metric)
     if caption:
         st.caption(caption)
     st.dataframe(rows, hide_index=True)
     d1, d2 = st.columns(2)
-    d1.download_button("Download rows (CSV)", view.rows_csv(run),
+    d1.download_button("Download rows (CSV)", presenter.rows_csv(run),
                        file_name=f"eval-{run['id']}.csv", mime="text/csv")
     d2.download_button("Download run (JSON)", json.dumps(run, default=str),
                        file_name=f"eval-{run['id']}.json", mime="application/json")
@@ -174,7 +176,7 @@ else:
         except UserError as exc:
             st.error(str(exc))
         else:
-            runs_chart = px.bar(view.saved_runs_frame(loaded), x="metric", y="value",
+            runs_chart = px.bar(presenter.saved_runs_frame(loaded), x="metric", y="value",
                                 color="run · mode", barmode="group", range_y=[0, 1],
                                 title="Saved runs")
             st.plotly_chart(runs_chart, key="compare-runs")

@@ -18,7 +18,7 @@ from app_pages._feedback_ranking import ranking_section
 from app_pages._job_panel import actor, locked
 from core.errors import UserError
 from core.feedback import export, stats
-from core.presenters import feedback as view
+from core.presenters import feedback as presenter
 from core.settings import load_settings
 from core.st_cache import get_feedback_store
 
@@ -36,7 +36,7 @@ except UserError as exc:
     st.error(f"The feedback database cannot be opened: {exc}")
     st.stop()
 rated = [r for r in records if r.rating is not None]
-headline = view.headline_metrics(records, prefs)
+headline = presenter.headline_metrics(records, prefs)
 for col, (label, value) in zip(st.columns(4), headline, strict=True):
     col.metric(label, value)
 if not records:
@@ -61,7 +61,7 @@ with overview:
         st.plotly_chart(fig, width="stretch")
     st.subheader("Thumbs-up rate (95 % Wilson interval)")
     if rates := stats.up_rates(rated, key=key):
-        fig = go.Figure(go.Bar(**view.up_rate_bars(rates)))
+        fig = go.Figure(go.Bar(**presenter.up_rate_bars(rates)))
         st.plotly_chart(fig.update_yaxes(range=[0, 1], title="share of thumbs-up"),
                         width="stretch")
         st.caption("Wilson score interval (Wilson 1927), z = 1.96. Overlapping bars: the "
@@ -86,10 +86,10 @@ with table:
     columns = {"prompt": text(width="medium"), "output": text("answer", width="large"),
                "comment": text(width="medium")}
     st.dataframe(shown, hide_index=True, width="stretch", row_height=84,
-                 column_order=view.TABLE_ORDER, column_config=columns)
+                 column_order=presenter.TABLE_ORDER, column_config=columns)
 
 with drill:
-    if (prompts := view.prompt_counts(records)).empty:
+    if (prompts := presenter.prompt_counts(records)).empty:
         st.caption("Nothing to drill into yet.")
     else:
         question = st.selectbox("Question", list(prompts.index), key="fb_drill_prompt",
@@ -98,11 +98,11 @@ with drill:
         answers = [r for r in records if r.prompt == question]
         for r in answers:
             with st.container(border=True):
-                st.caption(view.answer_caption(r, stats.model_label(r)))
+                st.caption(presenter.answer_caption(r, stats.model_label(r)))
                 st.text(r.output)
                 if r.comment:
                     st.text(f"Comment: {r.comment}")
-        if linked := view.linked_preferences(prefs, {r.id for r in answers}):
+        if linked := presenter.linked_preferences(prefs, {r.id for r in answers}):
             st.write("Preferences between these answers")
             st.dataframe(linked, hide_index=True, width="stretch")
 
