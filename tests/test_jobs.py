@@ -150,11 +150,14 @@ def test_undeclared_kind_or_missing_session_is_refused(kind, session, match):
 
 
 def test_the_app_declares_each_kind_with_its_behaviour():
-    assert {k: (v.scope, v.when_busy) for k, v in APP_KINDS.items()} == {
-        "finetune": ("process", "refuse"), "evaluate": ("process", "refuse"),
-        "kb-build": ("session", "join"), "emo-train": ("session", "join"),
-        "fb-learn": ("session", "join"), "fb-drill": ("session", "join"),
-        "fb-compare": ("session", "join")}
+    assert {k: (v.scope, v.when_busy, v.action) for k, v in APP_KINDS.items()} == {
+        "finetune": ("process", "refuse", "train"),
+        "evaluate": ("process", "refuse", "evaluate"),
+        "kb-build": ("session", "join", "build"),
+        "emo-train": ("session", "join", "train"),
+        "fb-learn": ("session", "join", "train"),
+        "fb-drill": ("session", "join", "train"),
+        "fb-compare": ("session", "join", "evaluate")}
     with pytest.raises(ValueError, match="scope"):
         JobKind("server")
 
@@ -192,3 +195,11 @@ def test_an_unknown_body_fails_at_start_not_in_the_thread():
     with pytest.raises(AttributeError):
         reg.start("demo", session="s1")
     assert reg.get("demo", session="s1") is None
+
+
+def test_the_registry_imports_no_feature_package():
+    """Bodies are dotted paths imported when a job starts, so core.jobs stays a low layer."""
+    from tests.test_architecture import CORE, imported_modules
+
+    core_imports = {m for m in imported_modules(CORE / "jobs.py") if m.startswith("core")}
+    assert core_imports <= {"core", "core.errors"}, core_imports
