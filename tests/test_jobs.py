@@ -10,10 +10,10 @@ import pytest
 from core.errors import UserError
 from core.jobs import KINDS as APP_KINDS
 from core.jobs import JobKind, JobRegistry, resolve_body
-from tests.job_bodies import kind as test_kind
+from tests.job_bodies import kind as run_kind
 
-KINDS = {"index": test_kind("session", "join"), "train": test_kind("session", "join"),
-         "solo": test_kind("process", "refuse"), "x": test_kind("process", "refuse")}
+KINDS = {"index": run_kind("session", "join"), "train": run_kind("session", "join"),
+         "solo": run_kind("process", "refuse"), "x": run_kind("process", "refuse")}
 
 
 def gated(gate: threading.Event, result=7):
