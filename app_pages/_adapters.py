@@ -9,7 +9,7 @@ import streamlit as st
 from app_pages._job_panel import actor, locked, loss_figure
 from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.finetune import view
+from core.presenters import finetune as presenter
 
 
 def adapters_section(settings) -> None:
@@ -32,7 +32,7 @@ def adapters_section(settings) -> None:
                     st.plotly_chart(loss_figure(list(enumerate(meta["losses"], 1)),
                                                 f"Training loss of {pick}"), key=f"hist-{pick}")
                 st.json({k: v for k, v in meta.items() if k != "losses"}, expanded=False)
-                st.caption(view.files_caption(info["files"]))
+                st.caption(presenter.files_caption(info["files"]))
                 st.download_button("Download metadata.json", json.dumps(meta, indent=2),
                                    file_name=f"{pick}-metadata.json", mime="application/json")
                 sure = st.checkbox(f"Yes, delete {pick}", key=f"confirm-{pick}")

@@ -3,32 +3,28 @@ previous version on the default QA set's test questions.
 
 It runs as a background job (``fb-compare``, the shared job panel: progress, ETA, result kept
 across navigation); the verdict is also stored in the adapter's metadata, so the adapter list
-shows whether it helped. Result shaping is :mod:`core.feedback.view`; the comparison itself is
+shows whether it helped. Result shaping is :mod:`core.presenters.feedback`; the comparison itself is
 ``core.evaluation.versions``. The leading underscore keeps this module out of the page list.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import plotly.express as px
 import streamlit as st
 
-from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
+from app_pages._job_panel import job_panel, job_running, locked, start_job
 from core.adapters import AdapterRegistry
 from core.errors import UserError
-from core.feedback import view
+from core.presenters import feedback as presenter
 
 
 def before_after(settings, last: str | None = None) -> None:
     """Pick an adapter trained from feedback (``last`` preselected), compare, show the result."""
     st.subheader("Before / after")
-    st.write("Did feedback help? A feedback-trained adapter and its previous version (the "
-             "adapter it continued from, or the base model when it started fresh) answer the "
-             "same test-split questions of the default QA set, scored by the evaluation of the "
-             "**Evaluate** page (exact match, token F1, multiple-choice log-likelihood accuracy, "
-             "embedding relevance, latency). The verdict (answer hit, paired bootstrap 95 % "
-             "interval) is saved with the adapter. Same as `python -m core feedback compare`.")
-    names = [a["name"] for a in AdapterRegistry.of(settings).list()
-             if a.get("source") in ("feedback", "drill")]
+    st.write(presenter.BEFORE_AFTER_INTRO)
+    names = presenter.feedback_adapters(AdapterRegistry.of(settings).list())
     if not names:
         st.caption("No adapter trained from feedback yet: learn one above.")
     else:
@@ -45,37 +41,35 @@ def before_after(settings, last: str | None = None) -> None:
         if st.button("Compare before / after", key="fb_cmp_go",
                      disabled=not modes or locked("evaluate") or job_running("fb-compare"),
                      help="Runs in the background; you can leave this page."):
-            from core.evaluation import versions as compare
+            from core.evaluation import versions
             from core.st_cache import get_embedder, get_generator, get_rag_store
 
             try:
-                items = compare.default_items(int(limit))
+                items = versions.default_items(int(limit))
             except UserError as exc:
                 st.error(str(exc))
             else:
-                who, parts = actor(), (get_generator(), get_embedder(), get_rag_store())
-                start_job("fb-compare", lambda job, a=adapter, m=list(modes): (
-                    compare.compare_versions(settings, a, items, m, generator=parts[0],
-                                             embedder=parts[1], store=parts[2],
-                                             progress=job.progress, actor=who)))
+                start_job("fb-compare", settings=settings, adapter=adapter, items=items,
+                          modes=list(modes), generator=get_generator(),
+                          embedder=get_embedder(), store=get_rag_store())
     job_panel("fb-compare", title="Before / after", show_loss=False,
-              on_done=lambda snap: snap["error"] is None and st.session_state.update(
-                  fb_cmp_result=snap["result"]))
-    if (out := st.session_state.get("fb_cmp_result")) is not None:
+              on_done=partial(presenter.keep_result, st.session_state, "fb_cmp_result"))
+    out = st.session_state.get("fb_cmp_result")
+    if out is not None:
         show_result(out)
 
 
 def show_result(out: dict) -> None:
     """Bars and a delta table per mode, then the answers question by question."""
-    st.success(view.compare_message(out))
+    st.success(presenter.compare_message(out))
     for mode in out["modes"]:
-        if bars := view.compare_bars(out, mode):
+        if bars := presenter.compare_bars(out, mode):
             fig = px.bar(bars, x="metric", y="value", color="version", barmode="group",
                          title=f"{mode}: before vs after")
             st.plotly_chart(fig.update_yaxes(range=[0, 1], title="score (fraction)"),
                             width="stretch", key=f"fb_cmp_chart_{mode}")
-        st.dataframe(view.compare_deltas(out, mode), hide_index=True, width="stretch",
+        st.dataframe(presenter.compare_deltas(out, mode), hide_index=True, width="stretch",
                      key=f"fb_cmp_delta_{mode}")
     st.write("Answers, question by question")
-    st.dataframe(view.compare_questions(out), hide_index=True, width="stretch",
+    st.dataframe(presenter.compare_questions(out), hide_index=True, width="stretch",
                  key="fb_cmp_questions")

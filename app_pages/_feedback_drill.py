@@ -1,30 +1,26 @@
 """The Feedback dashboard's drill tab: simulated thumbs on the model's own answers, a new
 adapter trained on them, and held-out questions answered before and after.
 
-The work is :func:`core.finetune.preference_loop.run_drill`, run as a background job
-(``fb-drill``) through the shared job panel; its result stays in the session. The leading
-underscore keeps this module out of the page list.
+The work is :func:`core.finetune.preference_loop.run_drill`, run as a background job (``fb-drill``)
+through the shared job panel; its result stays in the session. Wording:
+:mod:`core.presenters.feedback`. The leading underscore keeps this module out of the page list.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import plotly.express as px
 import streamlit as st
 
-from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
+from app_pages._job_panel import job_panel, job_running, locked, start_job
 from core.errors import UserError
-from core.finetune import preference_loop as drill
 from core.finetune.preference_loop import DRILL_MODES, RULE, DrillConfig
+from core.presenters import feedback as presenter
 
 
 def drill_section(settings, store) -> None:
-    st.write("**What this simulates.** There are no real users here: "
-             f"{RULE}. The drill answers training questions of the QA set several times "
-             "(sampling), rates every answer by that rule, stores the ratings marked "
-             "*simulated* (they stay out of the statistics and exports above unless "
-             "*Include simulated ratings* is ticked), trains a new LoRA adapter on them (DPO on "
-             "👍/👎 pairs of answers to the same question) and answers held-out test questions "
-             "before and after. Same as `python -m core feedback drill`.")
+    st.write(presenter.drill_intro(RULE))
     c1, c2, c3 = st.columns(3)
     questions = c1.number_input("Training questions", 2, 10_000, 54, key="fb_drill_q")
     minutes = c2.number_input("Time budget (minutes)", 1, 240, 15, key="fb_drill_min",
@@ -39,35 +35,23 @@ def drill_section(settings, store) -> None:
                  disabled=job_running("fb-drill") or locked("train"),
                  help="Runs in the background; you can leave this page."):
         from core.st_cache import get_generator, get_rag_store
-        from core.training.callbacks import TrainingHooks
 
-        who, generator = actor(), get_generator()
-        kb = get_rag_store() if mode == "rag" else None
-        start_job("fb-drill", lambda job: drill.run_drill(
-            settings, config, generator=generator, store=kb, feedback=store,
-            hooks=TrainingHooks.for_job(job), actor=who))
+        start_job("fb-drill", settings=settings, config=config, generator=get_generator(),
+                  store=get_rag_store() if mode == "rag" else None, feedback=store)
     job_panel("fb-drill", title="Feedback drill", show_loss=False,
-              on_done=lambda snap: snap["error"] is None and st.session_state.update(
-                  fb_drill_result=snap["result"].to_cli()),
+              on_done=partial(presenter.keep_result, st.session_state, "fb_drill_result",
+                              convert=lambda result: result.to_cli()),
               cancel_note="Stops at the next batch; no adapter is saved.")
-    if (out := st.session_state.get("fb_drill_result")) is not None:
+    out = st.session_state.get("fb_drill_result")
+    if out is not None:
         show_drill(out)
 
 
 def show_drill(out: dict) -> None:
-    low, high = out["delta_ci95"]
-    verdict = ("helped" if low > 0 else "made it worse" if high < 0
-               else "no clear change (the interval includes 0)")
-    message = (f"{out['metric']} on {out['heldout_questions']} held-out questions: "
-               f"{out['before']:.3f} before, {out['after']:.3f} after; delta "
-               f"{out['delta']:+.3f} (95 % CI {low:+.3f} to {high:+.3f}): {verdict}. "
-               f"Adapter {out['adapter']}, {out['seconds']:.0f} s.")
-    (st.success if low > 0 else st.info)(message)
-    bars = [{"version": "before (base model)", out["metric"]: out["before"]},
-            {"version": f"after ({out['adapter']})", out["metric"]: out["after"]}]
-    st.plotly_chart(px.bar(bars, x="version", y=out["metric"], range_y=[0, 1]),
-                    width="stretch", key="fb_drill_chart")
-    st.caption("Interval: paired bootstrap over questions (Efron & Tibshirani 1993), "
-               "10,000 resamples.")
+    level, message = presenter.drill_message(out)
+    getattr(st, level)(message)
+    fig = px.bar(presenter.drill_bars(out), x="version", y=out["metric"], range_y=[0, 1])
+    st.plotly_chart(fig, width="stretch", key="fb_drill_chart")
+    st.caption(presenter.DRILL_INTERVAL_NOTE)
     with st.expander("Drill details"):
         st.json(out)

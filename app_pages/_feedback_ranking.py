@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.feedback.ranking import games_from_feedback, ratings
+from core.presenters import feedback as presenter
 
 
 @st.cache_data(ttl=60, max_entries=16, show_spinner=False)
@@ -22,10 +23,6 @@ def ranking_section(records, prefs, key) -> None:
                    "question from different groups.")
         return
     rows = _ratings(tuple(games))
-    st.dataframe([{**r, "ci95": f"{r['ci95'][0]:.0f} – {r['ci95'][1]:.0f}"} for r in rows],
-                 hide_index=True, width="stretch",
+    st.dataframe(presenter.ranking_rows(rows), hide_index=True, width="stretch",
                  column_config={"n": st.column_config.NumberColumn("games")})
-    st.caption(f"{len(games)} games: A/B preferences (ties count half) and 👍-beats-👎 on "
-               "the same question. Ratings average 1000; +400 means 10:1 odds (Chatbot Arena's "
-               "scale); 95 % bootstrap intervals, 500 resamples. Same as "
-               "`python -m core feedback ranking`.")
+    st.caption(presenter.ranking_caption(len(games)))

@@ -1,13 +1,13 @@
 """One panel for every background job: progress with elapsed time and ETA, live loss, Cancel,
 and the result kept across navigation.
 
-Usage from a page (the kind is declared in ``core.jobs.KINDS``, which says whether it is one
-per server or one per session; the session id comes from ``st.session_state``):
+Usage from a page (the kind is declared in ``core.jobs.KINDS`` with its body, and whether it
+is one per server or one per session; the session id comes from ``st.session_state``):
 
     from app_pages._job_panel import job_panel, job_running, start_job
 
     if st.button("Start training", disabled=job_running("finetune")):
-        start_job("finetune", work)          # reruns the page, which starts polling
+        start_job("finetune", **params)      # the body's parameters; reruns the page to poll
     job_panel("finetune", title="Training run",
               on_done=lambda snap: st.session_state.update(ft_result=snap["result"]),
               cancel_note="Stops after the current micro-batch.")
@@ -70,13 +70,14 @@ def job_running(kind: str) -> bool:
     return jobs.REGISTRY.running(kind, session=_session())
 
 
-def start_job(kind: str, work: Callable[[Job], object]) -> Job | None:
-    """Start ``work`` (or join/refuse per :data:`core.jobs.KINDS`), then rerun to poll it.
+def start_job(kind: str, **params) -> Job | None:
+    """Start the kind's body with ``params`` (or join/refuse per :data:`core.jobs.KINDS`), then
+    rerun to poll it.
 
     A refusal by role or quota (:mod:`core.access`) is shown with ``st.error``; returns None.
     """
     try:
-        job = jobs.REGISTRY.start(kind, work, session=_session(), actor=actor())
+        job = jobs.REGISTRY.start(kind, session=_session(), actor=actor(), **params)
     except (access.PermissionDenied, access.QuotaExceeded) as exc:
         st.error(str(exc))
         return None

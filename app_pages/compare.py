@@ -1,9 +1,9 @@
 """Ask & compare: one question answered side by side by Base, RAG, Fine-tuned and FT + RAG.
 
-Widgets in, core calls (core.answering, core.rag.compare_view), rendering out. Fine-tuned
-columns answer with the picked LoRA adapter. Results live in st.session_state so reruns keep
-them. Each new question renders into the other of two fixed places, both reset first, so the
-previous answers and their ratings vanish the moment a question is asked.
+Widgets in, core calls (core.answering; wording from core.presenters.compare), rendering out.
+Fine-tuned columns answer with the picked LoRA adapter. Results live in st.session_state so
+reruns keep them. Each new question renders into the other of two fixed places, both reset
+first, so the previous answers and their ratings vanish the moment a question is asked.
 """
 
 import streamlit as st
@@ -14,7 +14,7 @@ from core import st_cache
 from core.adapters import AdapterRegistry
 from core.answering import MODES, AskContext, answer_generation, stream_answer
 from core.errors import UserError
-from core.rag import compare_view as view
+from core.presenters import compare as presenter
 from core.rag.config import DEFAULT_KB, SEARCH_MODES, RetrievalConfig, check_question
 from core.rag.defaults import ensure_default_kb
 from core.rag.highlight import escape_markdown, highlight_markdown
@@ -40,21 +40,22 @@ unbuilt = DEFAULT_KB not in kbs
 kbs = [DEFAULT_KB, *kbs] if unbuilt else kbs
 
 c1, c2, c3 = st.columns([2, 1, 1])
-kb = c1.selectbox("Knowledge base", kbs, index=kbs.index(DEFAULT_KB) if DEFAULT_KB in kbs else 0)
+kb = c1.selectbox("Knowledge base", kbs, index=kbs.index(DEFAULT_KB))
 search = c2.selectbox("Search", SEARCH_MODES, index=SEARCH_MODES.index("hybrid"),
                       help="vector: embeddings; fts: BM25 full text; hybrid: both, fused by RRF")
 top_k = c3.slider("Top-k chunks", 1, 10, 3)
 if unbuilt and kb == DEFAULT_KB:
-    notice.info(view.DEFAULT_KB_NOTICE)
-intro.caption(escape_markdown(view.describe_kb(kb, view.kb_documents(store, kb))))
+    notice.info(presenter.DEFAULT_KB_NOTICE)
+intro.caption(escape_markdown(presenter.describe_kb(kb, presenter.kb_documents(store, kb))))
 a1, a2 = st.columns([2, 2])
 registry = AdapterRegistry.of(settings)
 adapter_names = registry.names()
-adapter = a1.selectbox("LoRA adapter (fine-tuned columns)", adapter_names, index=0 if
-                       adapter_names else None, placeholder="none yet: train one on Fine-tune",
+adapter = a1.selectbox("LoRA adapter (fine-tuned columns)", adapter_names,
+                       index=0 if adapter_names else None,
+                       placeholder="none yet: train one on Fine-tune",
                        help="Adapters trained on the Fine-tune page (or from feedback).")
-shown = a2.multiselect("Columns", list(view.LABELS), default=view.DEFAULT_COLUMNS,
-                       format_func=view.LABELS.get,
+shown = a2.multiselect("Columns", list(presenter.LABELS), default=presenter.DEFAULT_COLUMNS,
+                       format_func=presenter.LABELS.get,
                        help="Each mode is optional; the fine-tuned ones need an adapter. "
                             "'Retrieval only, no model' is the baseline every model column "
                             "should beat: the best-matching evidence passage.")
@@ -80,16 +81,16 @@ places = (st.empty(), st.empty())  # a new question takes the other one: see the
 
 
 def _show_details(run: dict, mode: str, result: dict) -> None:
-    st.caption(view.latency_caption(result))
-    st.caption(escape_markdown(view.provenance_caption(result)))
+    st.caption(presenter.latency_caption(result))
+    st.caption(escape_markdown(presenter.provenance_caption(result)))
     if result["sources"]:
-        st.caption(view.sources_caption(run, result))
-        st.dataframe(view.sources_rows(result["sources"]), column_config=SOURCE_COLUMNS,
+        st.caption(presenter.sources_caption(run, result))
+        st.dataframe(presenter.sources_rows(result["sources"]), column_config=SOURCE_COLUMNS,
                      hide_index=True)
         for i, src in enumerate(result["sources"], 1):
             with st.expander(f"[{i}] {src['document']} · chunk {src['chunk']}", expanded=i == 1):
                 st.markdown(highlight_markdown(src["text"], result["answer"]))
-    rating_widget(f"{run['id']}:{mode}", **view.feedback_fields(run, mode, result))
+    rating_widget(f"{run['id']}:{mode}", **presenter.feedback_fields(run, mode, result))
 
 
 run = st.session_state.get("compare_run")
@@ -106,19 +107,19 @@ if asked:
         st.stop()
     ctx = AskContext(st_cache.get_generator(), store, kb, retrieval, answer_generation(),
                      adapter=adapter or "", registry=registry)
-    run = view.new_run(question, kb=kb, search=search, adapter=adapter, shown=shown,
-                       previous=run)
+    run = presenter.new_run(question, kb=kb, search=search, adapter=adapter, shown=shown,
+                            previous=run)
     st.session_state["compare_run"] = run
 
 if run:
     with places[run.get("place", 0)].container():
         st.markdown(f"**Question:** {escape_markdown(run['question'])}")
-        columns = view.shown_columns(run)
+        columns = presenter.shown_columns(run)
         for (mode, label), col in zip(columns, st.columns(len(columns)), strict=True):
             with col:
                 st.subheader(label)
                 if not MODES[mode].generates:
-                    st.caption(view.NO_MODEL_CAPTION)
+                    st.caption(presenter.NO_MODEL_CAPTION)
                 if MODES[mode].needs_adapter:
                     st.caption(f"adapter: {run.get('adapter') or 'none'}")
                     if not run.get("adapter"):
@@ -139,16 +140,16 @@ if run:
                 elif mode in run["results"]:
                     _show_details(run, mode, run["results"][mode])
 
-        answered = [mode for mode, _ in view.COLUMNS if mode in run["results"]]  # in order
+        answered = [mode for mode, _ in presenter.COLUMNS if mode in run["results"]]  # in order
         if len(answered) >= 2:
             st.divider()
             c_a, c_b = st.columns(2)
-            mode_a = c_a.selectbox("Answer A", answered, index=0, format_func=view.LABELS.get,
+            mode_a = c_a.selectbox("Answer A", answered, index=0, format_func=presenter.LABELS.get,
                                    key=f"pref-a-{run['id']}")
-            mode_b = c_b.selectbox("Answer B", answered, index=1, format_func=view.LABELS.get,
+            mode_b = c_b.selectbox("Answer B", answered, index=1, format_func=presenter.LABELS.get,
                                    key=f"pref-b-{run['id']}")
             if mode_a != mode_b:
                 ids = [record_output_once(f"{run['id']}:{m}",
-                                          **view.feedback_fields(run, m, run["results"][m]))
+                                          **presenter.feedback_fields(run, m, run["results"][m]))
                        for m in (mode_a, mode_b)]
                 preference_widget(f"{run['id']}:{mode_a}-vs-{mode_b}", *ids)

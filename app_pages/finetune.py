@@ -1,11 +1,12 @@
 """Fine-tune (LoRA): train an adapter on a knowledge base, watch the loss live, manage adapters.
 
-Widgets in, core calls (core.finetune.form / estimate, core.adapters), charts out. The settings
-are plain widgets (no form, so Enter never starts a run), seeded from the last run started.
-Before starting: the step count, how the settings give it, and the time from throughput
-measured here. Training runs in a
-background job (one per server, core.jobs) shown by the shared job panel; a cancelled run
-offers to keep or discard what it trained. Wording lives in core.finetune.view.
+Widgets in, core calls (core.finetune.estimate, core.adapters), charts out. The settings are
+plain widgets (no form, so Enter never starts a run), seeded from the last run started. Before
+starting: the step count, how the settings give it, and the time from throughput measured
+here; the plan is computed once per knowledge base and recipe (st_cache.finetune_plan), not on
+every rerun. Training runs in a background job (one per server, core.jobs) shown by the shared
+job panel; a cancelled run offers to keep or discard what it trained. Settings and wording
+live in core.presenters.finetune.
 """
 
 import streamlit as st
@@ -14,16 +15,17 @@ from app_pages._adapters import adapters_section
 from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
 from core import st_cache
 from core.errors import UserError
-from core.finetune import estimate, view
-from core.finetune import form as ftform
+from core.finetune import estimate
 from core.finetune.config import DATA_MODE_HELP, DATA_MODE_LABELS, DATA_MODES
 from core.finetune.pipeline import PARAPHRASE_METHODS
+from core.presenters import finetune as presenter
 from core.training.lora import default_targets, generator_architecture
 
 st.title("Fine-tune (LoRA)")
 st.caption("Teach the generator the knowledge base with a low-rank adapter (peft LoRA), then "
            "compare it with RAG on the Ask & compare and Evaluate pages.")
-settings, ss = st_cache.settings(), st.session_state
+settings = st_cache.settings()
+ss = st.session_state
 
 try:
     kbs = st_cache.get_rag_store().names()
@@ -35,17 +37,19 @@ if not kbs:
             "build one on the **Knowledge** page.")
 running = job_running("finetune") or locked("train")  # or a demo visitor
 
-ftform.seed_state(ss, settings, kbs)
+presenter.seed_state(ss, settings, kbs)
 
 c1, c2 = st.columns(2)
 c1.selectbox("Knowledge base", kbs, key="ft_kb")
 c2.text_input("Adapter name", key="ft_name", help="a-z, 0-9, _ and -, at most 64 characters; "
               "follows the knowledge base and training data until you type your own")
+docs = []
+kb_error = ""
 try:  # a base built with another embedder cannot be read: say so, do not crash
-    docs = [d["document"] for d in st_cache.get_rag_store().documents(ss.ft_kb)] if kbs else []
-    kb_error = ""
+    if kbs:
+        docs = [d["document"] for d in st_cache.get_rag_store().documents(ss.ft_kb)]
 except UserError as exc:
-    docs, kb_error = [], str(exc)
+    kb_error = str(exc)
     st.error(kb_error)
 ss.ft_docs = [d for d in ss.ft_docs if d in docs]
 st.multiselect("Documents to train on (empty = all)", docs, key="ft_docs", help="a few "
@@ -71,23 +75,26 @@ r1.number_input("Rank r", 1, 256, key="ft_rank")
 r2.number_input("Alpha", 1, 1024, key="ft_alpha")
 r3.number_input("Dropout", 0.0, 0.99, key="ft_dropout")
 arch = generator_architecture(settings) or "the generator (known once converted)"
-r4.text_input("Target modules", key="ft_modules", help="comma-separated; empty = peft's default "
-              f"for {arch}: {', '.join(default_targets(arch)) or '?'}")
+targets = ", ".join(default_targets(arch)) or "?"
+r4.text_input("Target modules", key="ft_modules",
+              help=f"comma-separated; empty = peft's default for {arch}: {targets}")
 st.checkbox("Replace an adapter with the same name", key="ft_overwrite")
-values = ftform.from_state(ss)
-if name_error := ftform.name_problem(values.name):
+values = presenter.from_state(ss)
+if name_error := presenter.name_problem(values.name):
     st.error(name_error)
 
 with st.container(border=True):
     try:
-        lora, (tokenizer, seq2seq) = values.lora(), st_cache.get_generator_tokenizer()
-        plan = estimate.plan_run(settings, values.kb, lora, tokenizer, is_seq2seq=seq2seq,
-                                 documents=set(values.docs) or None)
+        lora = values.lora()
+        version = st_cache.get_rag_store().table(values.kb).version
+        key = presenter.plan_key(settings, version, values, lora)
+        plan = st_cache.finetune_plan(settings, values.kb, lora, set(values.docs) or None, key)
     except UserError as exc:
         st.warning(str(exc))
     else:
         st.markdown(plan.explain(lora))
-        if (timing := view.time_estimate(plan)) is not None:
+        timing = presenter.time_estimate(plan)
+        if timing is not None:
             st.markdown(timing)
         else:
             st.caption("No training speed measured on this machine yet, so no time estimate.")
@@ -96,32 +103,36 @@ with st.container(border=True):
                 with st.spinner("Measuring one training micro-batch…"):
                     estimate.measure_throughput(settings, values.kb, lora, actor=actor())
                 st.rerun()
-        if note := view.plan_note(values):
+        if note := presenter.plan_note(values):
             st.caption(note)
 
 if st.button("Start training", type="primary",
              disabled=running or not kbs or bool(name_error or kb_error)):
     try:
-        work = values.work(settings)
-        ftform.save_form(settings, values)  # a reload shows the settings of the last run
+        params = values.job_params(settings)
+        presenter.save_form(settings, values)  # a reload shows the settings of the last run
         ss.pop("ft_result", None)
-        start_job("finetune", work)
+        start_job("finetune", **params)
     except UserError as exc:
         st.error(str(exc))
 
-job_panel("finetune", title="Training run", on_done=lambda snap: ss.update(
-          ft_result=snap["result"]), cancel_note="Stops after the current micro-batch; then "
-          "choose to keep or discard what was trained.")
+job_panel("finetune", title="Training run",
+          on_done=lambda snap: ss.update(ft_result=snap["result"]),
+          cancel_note="Stops after the current micro-batch; then choose to keep or discard "
+                      "what was trained.")
 if result := ss.get("ft_result"):
-    for level, message in view.run_messages(result):
+    for level, message in presenter.run_messages(result):
         getattr(st, level)(message)
     partial = result.get("partial")
-    if view.can_keep(result):
+    if presenter.can_keep(result):
         k1, k2 = st.columns(2)
         keep = k1.button(f"Keep it as {partial.name} (marked partial)", key="ft-keep")
         if k2.button("Discard it", key="ft-discard") or keep:
             try:
-                partial.save(settings) if keep else partial.discard()
+                if keep:
+                    partial.save(settings)
+                else:
+                    partial.discard()
             except UserError as exc:
                 st.error(str(exc))
             else:

@@ -13,11 +13,10 @@ from app_pages._job_panel import actor, job_panel, job_running, locked, start_jo
 from app_pages._ui import shown_errors
 from core import st_cache
 from core.errors import UserError
+from core.presenters import knowledge as presenter
 from core.rag import builds
-from core.rag.config import DEFAULT_KB, ChunkingConfig, check_kb_name
+from core.rag.config import ChunkingConfig, check_kb_name
 from core.rag.highlight import escape_markdown
-
-UPLOAD_TYPES = ["txt", "md", "pdf", "csv", "jsonl"]
 
 st.title("Knowledge bases")
 st.caption("Each knowledge base is one LanceDB table: chunks, their embeddings and a full-text "
@@ -48,15 +47,14 @@ create, inspect = st.tabs(["Create or add", "Inspect and delete"])
 
 with create:
     names = store.names()
-    target = st.text_input("Knowledge base name", value=DEFAULT_KB if DEFAULT_KB not in names
-                           else "my-docs", help="1-64 characters: a-z, 0-9, '-' or '_'. An "
-                           "existing name adds to that base.")
-    source = st.radio("Documents", ["Upload files", "Default documents (assets)"],
-                      horizontal=True)
+    target = st.text_input("Knowledge base name", value=presenter.suggested_name(names),
+                           help=presenter.NAME_HELP)
+    source = st.radio("Documents", presenter.SOURCES, horizontal=True)
+    uploading = source == presenter.SOURCES[0]
     files, text_column = None, "text"
-    if source == "Upload files":
+    if uploading:
         files = st.file_uploader(f"Files (.txt .md .pdf .csv .jsonl, up to {limit_mb} MB each)",
-                                 type=UPLOAD_TYPES, accept_multiple_files=True,
+                                 type=presenter.UPLOAD_TYPES, accept_multiple_files=True,
                                  disabled=locked("upload"))
         text_column = st.text_input("Text column (CSV / JSONL)", value="text")
     with st.expander("Chunking"):
@@ -67,13 +65,14 @@ with create:
         try:
             kb = check_kb_name(target.strip())
             chunking = ChunkingConfig(chunk_size=int(size), chunk_overlap=int(overlap))
-            docs, st.session_state["kb_skipped"] = builds.read_documents(
-                files, defaults=source != "Upload files", text_column=text_column,
-                max_mb=limit_mb, actor=actor())
+            docs, skipped = builds.read_documents(files, defaults=not uploading,
+                                                  text_column=text_column, max_mb=limit_mb,
+                                                  actor=actor())
+            st.session_state["kb_skipped"] = skipped
             if not docs:
                 raise UserError(builds.NO_DOCUMENTS)
             st.session_state.pop("kb_built", None)
-            start_job("kb-build", builds.build_work(store, kb, docs, chunking))  # and rerun
+            start_job("kb-build", store=store, kb=kb, docs=docs, chunking=chunking)  # reruns
         except UserError as exc:
             for message in st.session_state.pop("kb_skipped", []):
                 st.warning(f"Skipped: {message}")
@@ -100,7 +99,9 @@ with inspect:
         documents = store.documents(kb)
         st.dataframe(documents, hide_index=True)
         doc_names = [d["document"] for d in documents]
-        doc = st.selectbox("Document", doc_names, key="inspect-doc") if doc_names else None
+        doc = None
+        if doc_names:
+            doc = st.selectbox("Document", doc_names, key="inspect-doc")
         if doc:
             for chunk in store.sample_chunks(kb, document=doc, limit=3):
                 with st.expander(f"chunk {chunk['position']}"):
@@ -111,7 +112,7 @@ with inspect:
                          disabled=not sure or locked("delete")):
                 try:
                     n = store.delete_document(kb, doc, actor=actor())
-                    st.session_state["kb_flash"] = f"Deleted {doc} ({n} chunks) from {kb}."
+                    st.session_state["kb_flash"] = presenter.deleted_document_message(doc, n, kb)
                     st.rerun()
                 except UserError as exc:
                     st.error(str(exc))
@@ -122,5 +123,5 @@ with inspect:
                      disabled=confirm != kb or locked("delete")):
             with shown_errors():
                 store.delete_kb(kb, actor=actor())
-                st.session_state["kb_flash"] = f"Deleted knowledge base {kb}."
+                st.session_state["kb_flash"] = presenter.deleted_kb_message(kb)
                 st.rerun()

@@ -11,12 +11,12 @@ from app_pages._access import actor, locked
 from core import st_cache
 from core.errors import UserError
 from core.memory import config_input as ci
-from core.memory import report, workflow
 from core.memory.catalog import catalog_ids
 from core.memory.estimate import COMPONENTS, DTYPES, GIB, MODES, OPTIMIZERS, EstimateConfig
 from core.memory.estimate import estimate as run_estimate
 from core.memory.gpus import GPUS, fits_on, gpu_by_name, largest_fitting
 from core.memory.params import count_params
+from core.presenters import memory as presenter
 
 st.title("GPU memory")
 st.caption("Will this model fit on my GPU, and what if I fine-tune it? Every number below comes "
@@ -46,7 +46,7 @@ try:
         if hub_id.strip():
             desc = ci.describe(hub_id, settings.models_dir)
     else:
-        labels = workflow.app_model_labels(settings)
+        labels = presenter.app_model_labels(settings)
         pick = st.selectbox("Model", list(labels), key="mem_app_model")
         desc = ci.describe_app_model(labels[pick], settings)
 except UserError as exc:
@@ -73,7 +73,7 @@ targets = c5.text_input("LoRA targets", "q,v", key="mem_targets",
 try:
     ec = EstimateConfig(dtype=dtype, mode=mode, batch=int(batch), seq=int(seq),
                         optimizer=optimizer, grad_checkpointing=ckpt, lora_r=int(lora_r),
-                        lora_alpha=int(lora_alpha), lora_targets=workflow.parse_targets(targets))
+                        lora_alpha=int(lora_alpha), lora_targets=presenter.parse_targets(targets))
     pc = count_params(desc.config)
     est = run_estimate(desc.config, ec, pc)
 except UserError as exc:
@@ -83,7 +83,8 @@ except UserError as exc:
 # --- result ------------------------------------------------------------------------------
 st.subheader(f"{desc.name} · {mode} · {dtype}")
 m1, m2, m3, m4 = st.columns(4)
-for col, (label, value) in zip((m1, m2), report.headline(pc, est.params_trainable), strict=True):
+headline = presenter.headline(pc, est.params_trainable)
+for col, (label, value) in zip((m1, m2), headline, strict=True):
     col.metric(label, value)
 m3.metric("Total", f"{est.total / GIB:.2f} GiB")
 m4.metric("Fits on", f"{sum(r['fits'] for r in fits_on(est.total))}/{len(GPUS)} GPUs")
@@ -94,9 +95,11 @@ fig = go.Figure([go.Bar(name=c, x=["estimate"], y=[est.bytes[c] / GIB]) for c in
 fig.update_layout(barmode="stack", height=340, yaxis_title="GiB", margin={"t": 10, "b": 10})
 left, right = st.columns([2, 3])
 left.plotly_chart(fig, key="mem_stack")
-right.dataframe(pd.DataFrame(report.component_rows(est.bytes)), hide_index=True, key="mem_table")
+right.dataframe(pd.DataFrame(presenter.component_rows(est.bytes)), hide_index=True,
+                key="mem_table")
 st.markdown("**Formulas and sources**")
-st.dataframe(pd.DataFrame(report.formula_rows(est.formulas)), hide_index=True, key="mem_formulas",
+st.dataframe(pd.DataFrame(presenter.formula_rows(est.formulas)), hide_index=True,
+             key="mem_formulas",
              row_height=100, height=100 * len(est.formulas) + 40,  # every row, no scrolling
              column_config={  # widths fit a laptop screen; long formulas and sources wrap
                  "component": st.column_config.TextColumn(width=105),
@@ -105,7 +108,7 @@ st.dataframe(pd.DataFrame(report.formula_rows(est.formulas)), hide_index=True, k
                  "source": st.column_config.TextColumn(width=420)})
 
 st.subheader("Precision comparison")
-comp = pd.DataFrame(report.precision_comparison(desc.config, ec, pc))
+comp = pd.DataFrame(presenter.precision_comparison(desc.config, ec, pc))
 st.plotly_chart(px.bar(comp, x="precision", y="GiB", color="task", barmode="group",
                        hover_data=["mode"], height=320), key="mem_precisions")
 st.caption("Training = full fine-tuning at fp32/fp16 (mixed precision), LoRA on an 8-bit base "
@@ -132,8 +135,8 @@ elif st.button("Measure real memory", key="mem_measure_btn", disabled=locked("me
     bar = st.progress(0.0, "starting")
     with st.spinner("Measuring…"):
         try:
-            ss.mem_measure = workflow.measurement(desc, ec, settings, progress=bar.progress,
-                                                  actor=actor())
+            ss.mem_measure = presenter.measurement(desc, ec, settings, progress=bar.progress,
+                                                   actor=actor())
         except UserError as exc:
             st.error(str(exc))
 res = ss.mem_measure
@@ -142,8 +145,8 @@ if res:
     if res.get("measured") is None:
         st.warning(res["reason"])
     else:
-        st.dataframe(pd.DataFrame(report.measurement_rows(res["comparison"])), hide_index=True,
-                     key="mem_compare")
+        st.dataframe(pd.DataFrame(presenter.measurement_rows(res["comparison"])),
+                     hide_index=True, key="mem_compare")
         for note in res["measured"]["notes"]:
             st.caption(note)
         with st.expander("Raw measurement"):

@@ -1,13 +1,26 @@
 """Background jobs for long page work (indexing, training, evaluation) that survive reruns.
 
 One :class:`JobRegistry` holds every job of the process. Each job kind is declared once in
-:data:`KINDS` with its scope and what a second start does while one runs:
+:data:`KINDS` with its body, its scope and what a second start does while one runs:
 
-| kind | scope | second start while running |
-|---|---|---|
-| ``finetune``, ``evaluate`` | ``process``: one run per server | refused (UserError) |
-| ``kb-build``, ``emo-train``, ``fb-learn`` | ``session``: one per browser session | joins it |
-| ``fb-drill``, ``fb-compare`` | ``session`` | joins it |
+| kind | body | scope | a second start while one runs |
+|---|---|---|---|
+| ``finetune`` | ``core.finetune.training_job:finetune_job`` | ``process`` | refused |
+| ``evaluate`` | ``core.evaluation.runner:evaluation_job`` | ``process`` | refused |
+| ``kb-build`` | ``core.rag.builds:build_job`` | ``session`` | joins it |
+| ``emo-train`` | ``core.emotions.benchmark:training_job`` | ``session`` | joins it |
+| ``fb-learn`` | ``core.finetune.preference_jobs:learn_job`` | ``session`` | joins it |
+| ``fb-drill`` | ``core.finetune.preference_jobs:drill_job`` | ``session`` | joins it |
+| ``fb-compare`` | ``core.evaluation.runner:versions_job`` | ``session`` | joins it |
+
+``process``: one job per server, shared by every session; ``session``: one per browser session.
+"Refused" is a UserError naming the running kind.
+
+A body is named by a dotted path (``"package.module:function"``) and imported when a job of its
+kind starts, so this module imports no feature package. Every body has one signature,
+``body(job, **params)``: :meth:`JobRegistry.start` passes the keyword parameters it was given,
+and ``job.actor`` is the actor the start was checked for (bodies pass it on to engine calls
+that check access again).
 
 Every kind names the :data:`core.access.ACTIONS` entry it performs: in demo mode only an admin
 actor may start it, and a ``train`` job is refused while another one runs anywhere on the server
@@ -20,17 +33,18 @@ through :meth:`Job.progress` / :meth:`Job.step` and checks ``job.cancel``; pages
 ``app_pages/_job_panel.py``. No Streamlit here. Jobs live in this process only: a server restart
 forgets them (the work they wrote stays on disk).
 
-Example:
-    >>> reg = JobRegistry()
-    >>> job = reg.start("kb-build", lambda job: job.progress(1.0, "done") or 42, session="s1")
-    >>> job.wait(5) and reg.get("kb-build", session="s1").snapshot()["result"]
+Example (``core.jobs:echo`` is a body that reports and returns its ``value``):
+    >>> reg = JobRegistry({"demo": JobKind("session", "join", "build", "core.jobs:echo")})
+    >>> job = reg.start("demo", session="s1", value=42)
+    >>> job.wait(5) and reg.get("demo", session="s1").snapshot()["result"]
     42
-    >>> reg.get("kb-build", session="s2") is None  # session scope: s2 sees nothing
+    >>> reg.get("demo", session="s2") is None  # session scope: s2 sees nothing
     True
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 import uuid
@@ -54,9 +68,11 @@ def format_seconds(seconds: float) -> str:
 class Job:
     """One piece of background work with progress, step losses, cancellation and a result."""
 
-    def __init__(self, kind: str, work: Callable[[Job], object]) -> None:
+    def __init__(self, kind: str, work: Callable[[Job], object],
+                 actor: access.Actor | None = None) -> None:
         self.id = uuid.uuid4().hex[:8]
         self.kind = kind
+        self.actor = actor  #: who started it (checked by the registry); bodies pass it on
         self.cancel = threading.Event()
         self._work = work
         self._lock = threading.Lock()
@@ -135,16 +151,20 @@ class Job:
 
 @dataclass(frozen=True)
 class JobKind:
-    """How jobs of one kind are keyed and what a second start does while one runs.
+    """What a job of one kind runs, how it is keyed and what a second start does while it runs.
 
     ``scope``: "process" (one job per server, shared by every session) or "session" (one per
     browser session). ``when_busy``: "join" (return the running job) or "refuse" (UserError).
     ``action``: the :data:`core.access.ACTIONS` entry it performs (demo mode: admin only).
+    ``body``: ``"package.module:function"``, called as ``function(job, **params)`` (see
+    :func:`resolve_body`). Example: ``JobKind("session", "join", "build",
+    "core.rag.builds:build_job")``.
     """
 
     scope: str = "session"
     when_busy: str = "join"
     action: str = "train"
+    body: str = ""
 
     def __post_init__(self) -> None:
         if self.scope not in ("process", "session"):
@@ -154,17 +174,35 @@ class JobKind:
         if self.action not in access.ACTIONS:
             raise ValueError(f"action must be one of {sorted(access.ACTIONS)}, "
                              f"got {self.action!r}")
+        module, _, name = self.body.partition(":")
+        if not module or not name:
+            raise ValueError(f"body must be 'package.module:function', got {self.body!r}")
+
+
+def resolve_body(path: str) -> Callable[..., object]:
+    """The function a body path names, imported now. Example: "core.jobs:echo" -> echo."""
+    module, _, name = path.partition(":")
+    body = getattr(importlib.import_module(module), name)
+    if not callable(body):
+        raise TypeError(f"job body {path!r} is not callable")
+    return body
+
+
+def echo(job: Job, *, value: object = None, message: str = "done") -> object:
+    """A body for examples and tests: report ``message`` at 100 % and return ``value``."""
+    job.progress(1.0, message)
+    return value
 
 
 #: Every background job the app runs, in one place (see the module docstring's table).
 KINDS: dict[str, JobKind] = {
-    "finetune": JobKind("process", "refuse", "train"),
-    "evaluate": JobKind("process", "refuse", "evaluate"),
-    "kb-build": JobKind("session", "join", "build"),
-    "emo-train": JobKind("session", "join", "train"),
-    "fb-learn": JobKind("session", "join", "train"),
-    "fb-drill": JobKind("session", "join", "train"),
-    "fb-compare": JobKind("session", "join", "evaluate"),
+    "finetune": JobKind("process", "refuse", "train", "core.finetune.training_job:finetune_job"),
+    "evaluate": JobKind("process", "refuse", "evaluate", "core.evaluation.runner:evaluation_job"),
+    "kb-build": JobKind("session", "join", "build", "core.rag.builds:build_job"),
+    "emo-train": JobKind("session", "join", "train", "core.emotions.benchmark:training_job"),
+    "fb-learn": JobKind("session", "join", "train", "core.finetune.preference_jobs:learn_job"),
+    "fb-drill": JobKind("session", "join", "train", "core.finetune.preference_jobs:drill_job"),
+    "fb-compare": JobKind("session", "join", "evaluate", "core.evaluation.runner:versions_job"),
 }
 
 
@@ -190,16 +228,18 @@ class JobRegistry:
             raise ValueError(f"job kind {kind!r} is per session: pass session=")
         return (session, kind)
 
-    def start(self, kind: str, work: Callable[[Job], object], *, session: str | None = None,
-              actor: access.Actor | None = None) -> Job:
-        """Start ``work`` as a ``kind`` job; if one is running, join it or refuse (per kind).
+    def start(self, kind: str, *, session: str | None = None,
+              actor: access.Actor | None = None, **params) -> Job:
+        """Start the kind's body with ``params``; if one is running, join it or refuse (per kind).
 
         ``actor`` (None: :func:`core.access.process_actor`) must be allowed the kind's action;
-        in demo mode a second ``train`` job anywhere on the server is refused.
+        in demo mode a second ``train`` job anywhere on the server is refused. The body is
+        imported (:func:`resolve_body`) once the start is allowed, before anything runs.
         """
         key = self._key(kind, session)
         spec = self.kinds[kind]
         who = access.require(actor, spec.action)
+        body = resolve_body(spec.body)
         with self._lock:
             running = self._jobs.get(key)
             if running is not None and running.running:
@@ -213,7 +253,7 @@ class JobRegistry:
                     raise access.QuotaExceeded(
                         f"This demo runs one training job at a time and a {busy} job is "
                         "running: try again when it has finished.")
-            job = self._jobs[key] = Job(kind, work)
+            job = self._jobs[key] = Job(kind, lambda job: body(job, **params), actor=who)
             job._thread.start()
             return job
 

@@ -88,6 +88,17 @@ def get_rag_store():
     return rag_store(s, s.embedding_model, s.lancedb_location)
 
 
+@st.cache_data(show_spinner="Counting the training examples…", max_entries=16)
+def finetune_plan(_settings: Settings, kb: str, _lora, _documents: set[str] | None, key: tuple):
+    """The Fine-tune page's plan (:func:`core.finetune.estimate.plan_run`), built and tokenised
+    once per ``key`` (:func:`core.presenters.finetune.plan_key`), not on every widget rerun."""
+    from core.finetune.estimate import plan_run
+
+    tokenizer, is_seq2seq = get_generator_tokenizer()
+    return plan_run(_settings, kb, _lora, tokenizer, is_seq2seq=is_seq2seq,
+                    documents=_documents)
+
+
 @st.cache_data(show_spinner=False, max_entries=4)
 def qa_examples(split: str = "test") -> list[dict]:
     from core.qa import load_qa_rows

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 
 import pytest
 
 from core.errors import UserError
-from core.jobs import JobKind, JobRegistry
+from core.jobs import KINDS as APP_KINDS
+from core.jobs import JobKind, JobRegistry, resolve_body
+from tests.job_bodies import kind as run_kind
 
-KINDS = {"index": JobKind("session", "join"), "train": JobKind("session", "join"),
-         "solo": JobKind("process", "refuse"), "x": JobKind("process", "refuse")}
+KINDS = {"index": run_kind("session", "join"), "train": run_kind("session", "join"),
+         "solo": run_kind("process", "refuse"), "x": run_kind("process", "refuse")}
 
 
 def gated(gate: threading.Event, result=7):
@@ -72,7 +75,7 @@ def test_errors_are_surfaced_not_raised(exc, shown):
     def work(job):
         raise exc
 
-    job = JobRegistry(KINDS).start("index", work, session="s1")
+    job = JobRegistry(KINDS).start("index", work=work, session="s1")
     assert job.wait(5)
     assert job.snapshot()["error"] == shown and job.snapshot()["result"] is None
 
@@ -85,9 +88,9 @@ def test_process_scope_refuses_a_second_job_and_cancel_is_seen():
             gate.wait(0.01)
         return "cancelled"
 
-    job = reg.start("solo", work, session="s1")
+    job = reg.start("solo", work=work, session="s1")
     with pytest.raises(UserError, match="already running"):
-        reg.start("solo", work, session="s2")  # process scope: another session is refused too
+        reg.start("solo", work=work, session="s2")  # process scope: refused for s2 too
     assert reg.get("solo") is job and reg.get("solo", session="s2") is job
     reg.clear("solo")  # a running job is not forgotten
     assert reg.get("solo") is job
@@ -105,7 +108,7 @@ def test_step_records_losses_and_fraction():
             job.step(s, 4, 1.0 / s)
         return None
 
-    job = reg.start("train", work, session="s1")
+    job = reg.start("train", work=work, session="s1")
     job.wait(5)
     snap = job.snapshot()
     assert snap["steps"] == [(1, 1.0), (2, 0.5)] and snap["fraction"] == 0.5
@@ -134,7 +137,7 @@ def test_eta_is_measured_from_the_first_progress_not_from_start(monkeypatch):
 
 
 def test_eta_is_none_once_finished():
-    job = JobRegistry(KINDS).start("x", lambda j: j.progress(0.5, "half") or 1)
+    job = JobRegistry(KINDS).start("x", work=lambda j: j.progress(0.5, "half") or 1)
     assert job.wait(5)
     assert job.snapshot()["eta"] is None
 
@@ -143,16 +146,60 @@ def test_eta_is_none_once_finished():
     ("nope", "s1", "unknown job kind"), ("index", None, "per session")])
 def test_undeclared_kind_or_missing_session_is_refused(kind, session, match):
     with pytest.raises(ValueError, match=match):
-        JobRegistry(KINDS).start(kind, lambda j: 1, session=session)
+        JobRegistry(KINDS).start(kind, work=lambda j: 1, session=session)
 
 
 def test_the_app_declares_each_kind_with_its_behaviour():
-    from core.jobs import KINDS as APP_KINDS
-
-    assert {k: (v.scope, v.when_busy) for k, v in APP_KINDS.items()} == {
-        "finetune": ("process", "refuse"), "evaluate": ("process", "refuse"),
-        "kb-build": ("session", "join"), "emo-train": ("session", "join"),
-        "fb-learn": ("session", "join"), "fb-drill": ("session", "join"),
-        "fb-compare": ("session", "join")}
+    assert {k: (v.scope, v.when_busy, v.action) for k, v in APP_KINDS.items()} == {
+        "finetune": ("process", "refuse", "train"),
+        "evaluate": ("process", "refuse", "evaluate"),
+        "kb-build": ("session", "join", "build"),
+        "emo-train": ("session", "join", "train"),
+        "fb-learn": ("session", "join", "train"),
+        "fb-drill": ("session", "join", "train"),
+        "fb-compare": ("session", "join", "evaluate")}
     with pytest.raises(ValueError, match="scope"):
         JobKind("server")
+
+
+@pytest.mark.parametrize("kind", sorted(APP_KINDS))
+def test_every_app_kind_names_a_body_taking_the_job_and_keyword_parameters(kind):
+    """Each body resolves to a callable ``body(job, *, ...)``: the registry calls it with the
+    job and the page's keyword parameters only."""
+    body = resolve_body(APP_KINDS[kind].body)
+    assert callable(body)
+    first, *rest = inspect.signature(body).parameters.values()
+    assert first.name == "job"
+    assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in rest), body
+
+
+@pytest.mark.parametrize("body", ["", "core.jobs", "core.jobs:", ":echo"])
+def test_a_body_must_be_a_module_and_function_path(body):
+    with pytest.raises(ValueError, match="body must be"):
+        JobKind("session", "join", "train", body)
+
+
+def test_params_reach_the_body_and_the_job_knows_its_actor():
+    from core import access
+
+    reg = JobRegistry({"demo": JobKind("session", "join", "build", "core.jobs:echo")})
+    who = access.actor_for("full", session="s1", admin=False)
+    job = reg.start("demo", session="s1", actor=who, value={"a": 1}, message="built")
+    assert job.wait(5)
+    snap = job.snapshot()
+    assert snap["result"] == {"a": 1} and snap["message"] == "built" and job.actor is who
+
+
+def test_an_unknown_body_fails_at_start_not_in_the_thread():
+    reg = JobRegistry({"demo": JobKind("session", "join", "build", "core.jobs:no_such_body")})
+    with pytest.raises(AttributeError):
+        reg.start("demo", session="s1")
+    assert reg.get("demo", session="s1") is None
+
+
+def test_the_registry_imports_no_feature_package():
+    """Bodies are dotted paths imported when a job starts, so core.jobs stays a low layer."""
+    from tests.test_architecture import CORE, imported_modules
+
+    core_imports = {m for m in imported_modules(CORE / "jobs.py") if m.startswith("core")}
+    assert core_imports <= {"core", "core.errors"}, core_imports

@@ -342,19 +342,26 @@ def compare_runs(runs: Sequence[dict]) -> list[dict]:
             for metric in (*METRICS, "seconds_per_question")]
 
 
-def evaluation_work(settings, items: Sequence[QAItem], modes: Sequence[str], ctx, embedder,
-                    meta: dict):
-    """The background job body (``work(job)``) of the Evaluate page: evaluate, then save.
+def evaluation_job(job, *, settings, items: Sequence[QAItem], modes: Sequence[str], ctx,
+                   embedder, meta: dict) -> dict:
+    """The ``evaluate`` job (:data:`core.jobs.KINDS`) of the Evaluate page: evaluate, then save.
 
     Progress and cancel come from the job (:class:`core.jobs.Job`); the saved run is returned,
     so a cancelled run keeps the questions answered so far.
     """
-    items, modes = list(items), tuple(modes)
+    run = evaluate(list(items), tuple(modes), ctx, embedder, progress=job.progress,
+                   cancel=job.cancel, meta=meta)
+    save_run(settings, run)
+    return run
 
-    def work(job) -> dict:
-        run = evaluate(items, modes, ctx, embedder, progress=job.progress, cancel=job.cancel,
-                       meta=meta)
-        save_run(settings, run)
-        return run
 
-    return work
+def versions_job(job, *, settings, adapter: str, items: Sequence[QAItem], modes: Sequence[str],
+                 generator, embedder, store) -> dict:
+    """The ``fb-compare`` job of the Feedback page: a feedback-trained ``adapter`` against its
+    previous version (:func:`core.evaluation.versions.compare_versions`, looked up when the job
+    runs), checked again for the actor who started the job."""
+    from core.evaluation import versions
+
+    return versions.compare_versions(settings, adapter, list(items), list(modes),
+                                     generator=generator, embedder=embedder, store=store,
+                                     progress=job.progress, actor=job.actor)

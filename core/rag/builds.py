@@ -1,6 +1,6 @@
 """A knowledge-base build as background work, and the lines the Knowledge page shows about it.
 
-The Knowledge page runs :func:`build_work` as a ``kb-build`` job (:mod:`core.jobs`, one per
+The Knowledge page runs :func:`build_job` as a ``kb-build`` job (:mod:`core.jobs`, one per
 session); the CLI calls :meth:`KnowledgeStore.add_documents` directly. Reading and checking the
 documents is :mod:`core.rag.ingest`; chunking, embedding and writing is the store's. No
 Streamlit here.
@@ -12,8 +12,6 @@ Example:
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from core import access
 from core.errors import UserError
@@ -48,21 +46,20 @@ NO_DOCUMENTS = "no usable documents: upload at least one readable file"
 CANCELLED = "cancelled before anything was written"
 
 
-def build_work(store, kb: str, docs: list, chunking: ChunkingConfig) -> Callable[[object], str]:
-    """The body of a ``kb-build`` job: add ``docs`` to ``kb``; returns :func:`report_line`.
+def build_job(job, *, store, kb: str, docs: list, chunking: ChunkingConfig) -> str:
+    """The ``kb-build`` job (:data:`core.jobs.KINDS`): add ``docs`` to ``kb``; returns
+    :func:`report_line`.
 
     Cancel is honoured between embedding batches, before anything is written (the store
     writes only once every chunk is embedded): the job ends with the error :data:`CANCELLED`.
     Once the embeddings are done (progress 1.0) the write runs to the end.
     """
-    def work(job) -> str:
-        def progress(fraction: float, message: str) -> None:
-            if job.cancel.is_set() and fraction < 1.0:
-                raise UserError(CANCELLED)
-            job.progress(fraction, message)
+    def progress(fraction: float, message: str) -> None:
+        if job.cancel.is_set() and fraction < 1.0:
+            raise UserError(CANCELLED)
+        job.progress(fraction, message)
 
-        return report_line(store.add_documents(kb, docs, chunking=chunking, progress=progress))
-    return work
+    return report_line(store.add_documents(kb, docs, chunking=chunking, progress=progress))
 
 
 def summaries(store) -> list[dict]:

@@ -1,7 +1,7 @@
 """The one LoRA spec (rank, alpha, dropout, target modules) every LoRA trainer uses.
 
 Knowledge fine-tuning (:class:`core.finetune.config.LoraSettings` extends it with its training
-fields) and feedback learning (:class:`core.finetune.feedback.LearnConfig` holds one) build
+fields) and feedback learning (:class:`core.finetune.preference.LearnConfig` holds one) build
 their peft ``LoraConfig`` here. Empty target modules mean peft's own default for the
 architecture (``TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING``, what
 ``LoraConfig(target_modules=None)`` picks): nothing is re-typed here. Left out: training

@@ -12,8 +12,9 @@ import pytest
 
 from core import access
 from core.access import PermissionDenied, QuotaExceeded
-from core.jobs import KINDS, JobRegistry
+from core.jobs import KINDS
 from tests.access.conftest import ADMIN, VISITOR
+from tests.job_bodies import registry
 from tests.rag.conftest import HashEmbedder
 
 CSV = b"text,label\nhappy day,joy\nsad day,sadness\n"
@@ -101,9 +102,9 @@ def test_feedback_export_refuses_a_visitor():
 
 def _uploads():
     """(label, call taking an actor) for every upload parser a page uses."""
-    from core.emotions.workflow import read_upload
-    from core.evaluation.view import upload_items
     from core.memory.config_input import from_upload
+    from core.presenters.emotions import read_upload
+    from core.presenters.evaluate import upload_items
     from core.rag.builds import read_documents
 
     return [
@@ -144,7 +145,7 @@ def test_heavy_synchronous_work_refuses_a_visitor_before_starting(app_settings, 
     from core.finetune.estimate import measure_throughput
     from core.memory.config_input import from_upload
     from core.memory.estimate import EstimateConfig
-    from core.memory.workflow import measurement
+    from core.presenters.memory import measurement
 
     monkeypatch.setattr(core.training.copy, "training_copy", _must_not_run)
     monkeypatch.setattr(core.memory.measure, "measure", _must_not_run)
@@ -162,7 +163,7 @@ def test_a_forgotten_actor_is_refused_in_demo_mode_and_allowed_in_full_mode(mode
     with pytest.raises(PermissionDenied):
         kb_store.delete_kb("kb1")
     with pytest.raises(PermissionDenied):
-        JobRegistry().start("kb-build", _must_not_run, session="s1")
+        registry().start("kb-build", work=_must_not_run, session="s1")
     mode("full")
     kb_store.delete_kb("kb1")
     assert "kb1" not in kb_store.names()
@@ -178,9 +179,9 @@ def gated(gate: threading.Event):
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_no_job_kind_starts_for_a_visitor(kind):
-    reg = JobRegistry()
+    reg = registry()
     with pytest.raises(PermissionDenied):
-        reg.start(kind, _must_not_run, session="s1", actor=VISITOR)
+        reg.start(kind, work=_must_not_run, session="s1", actor=VISITOR)
     assert reg.get(kind, session="s1") is None
 
 
@@ -188,34 +189,34 @@ def test_a_demo_server_runs_one_training_job_at_a_time():
     """finetune (server-wide) runs; emo-train and fb-learn from another admin session are
     refused with a clear message; an evaluation is not training and starts; the running job's
     own session still joins it; once it ends, training starts again."""
-    reg, gate = JobRegistry(), threading.Event()
+    reg, gate = registry(), threading.Event()
     other = access.Actor("admin", mode="demo", session="admin-2")
-    first = reg.start("finetune", gated(gate), actor=ADMIN)
+    first = reg.start("finetune", work=gated(gate), actor=ADMIN)
     for kind in ("emo-train", "fb-learn"):
         with pytest.raises(QuotaExceeded, match="one training job at a time and a finetune "
                                                 "job is running"):
-            reg.start(kind, _must_not_run, session="admin-2", actor=other)
-    evaluation = reg.start("evaluate", lambda job: 1, actor=other)
+            reg.start(kind, work=_must_not_run, session="admin-2", actor=other)
+    evaluation = reg.start("evaluate", work=lambda job: 1, actor=other)
     assert evaluation.wait(5)
     gate.set()
     assert first.wait(5)
-    again = reg.start("emo-train", lambda job: "ok", session="admin-2", actor=other)
+    again = reg.start("emo-train", work=lambda job: "ok", session="admin-2", actor=other)
     assert again.wait(5) and again.snapshot()["result"] == "ok"
 
 
 def test_the_running_training_job_is_joined_not_refused():
-    reg, gate = JobRegistry(), threading.Event()
-    first = reg.start("emo-train", gated(gate), session="admin-1", actor=ADMIN)
-    assert reg.start("emo-train", _must_not_run, session="admin-1", actor=ADMIN) is first
+    reg, gate = registry(), threading.Event()
+    first = reg.start("emo-train", work=gated(gate), session="admin-1", actor=ADMIN)
+    assert reg.start("emo-train", work=_must_not_run, session="admin-1", actor=ADMIN) is first
     gate.set()
     assert first.wait(5)
 
 
 def test_a_full_mode_server_allows_parallel_training():
-    reg, gate = JobRegistry(), threading.Event()
+    reg, gate = registry(), threading.Event()
     local = access.actor_for("full", session="s1", admin=False)
-    jobs = [reg.start("finetune", gated(gate), actor=local),
-            reg.start("emo-train", gated(gate), session="s1", actor=local)]
+    jobs = [reg.start("finetune", work=gated(gate), actor=local),
+            reg.start("emo-train", work=gated(gate), session="s1", actor=local)]
     assert all(j.running for j in jobs)
     gate.set()
     assert all(j.wait(5) for j in jobs)

@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from core.emotions.compare import MODEL_LABELS
+from core.emotions.benchmark import MODEL_LABELS
 from tests.browser.conftest import no_exceptions, open_page, screenshot, wait_idle
 from tests.browser.helpers import answer_text, column, wait_answers, words
 

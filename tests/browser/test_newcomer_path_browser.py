@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from core.emotions.compare import MODEL_LABELS
+from core.emotions.benchmark import MODEL_LABELS
 from tests.browser.conftest import (
     REPO,
     no_exceptions,

@@ -8,7 +8,7 @@ import time
 import pandas as pd
 import pytest
 
-from core.emotions import compare, datasets
+from core.emotions import benchmark, datasets
 from core.emotions.models_store import list_models
 from core.emotions.preprocess import PreprocessConfig, Preprocessor
 from core.errors import UserError
@@ -37,9 +37,9 @@ def test_numeric_text_column_warned_and_refused():
     assert warning and "100% of the values in column 'tweet_id' are numbers" in warning
     assert datasets.text_warning(df["content"], "content") is None
     ids = datasets.labelled(df, "tweet_id", "sentiment")
-    configs = compare.plan(["linear_svc"], "ids")
+    configs = benchmark.plan(["linear_svc"], "ids")
     with pytest.raises(UserError, match="numbers or empty: the text column is probably an id"):
-        compare.train_many(ids, configs, "/nonexistent")
+        benchmark.train_many(ids, configs, "/nonexistent")
 
 
 @pytest.mark.parametrize(("emoticon", "token"), [
@@ -72,7 +72,7 @@ def test_cancel_stops_transformer_training_within_seconds(small_data, tiny_bert_
                                                           tmp_path):
     """Cancel during the first model (a transformer): returns promptly, nothing saved."""
     cancel, steps, out = threading.Event(), [], {}
-    configs = compare.plan(["transformer", "linear_svc"], "c", epochs=50)
+    configs = benchmark.plan(["transformer", "linear_svc"], "c", epochs=50)
 
     def on_loss(record):
         steps.append(record)
@@ -80,7 +80,7 @@ def test_cancel_stops_transformer_training_within_seconds(small_data, tiny_bert_
             cancel.set()
             out["at"] = time.perf_counter()
 
-    result = compare.train_many(small_data, configs, tmp_path, on_loss=on_loss,
+    result = benchmark.train_many(small_data, configs, tmp_path, on_loss=on_loss,
                                 cancel=cancel, base=tiny_bert_base)
     assert time.perf_counter() - out["at"] < 3
     assert result == {"trained": [], "error": None, "cancelled": True}

@@ -229,6 +229,30 @@ def test_finetune_settings_are_restored_in_a_new_session(pages_env):
     assert reloaded.text_input(key="ft_name").value == "kept-name"
 
 
+def test_finetune_plan_is_built_once_per_knowledge_base_and_recipe(pages_env, monkeypatch):
+    """Reruns that leave the plan's inputs alone (a checkbox outside the recipe, the name)
+    reuse the counted plan; a recipe change (batch size) builds it once more."""
+    import core.finetune.pipeline as pipeline
+
+    calls = []
+    real = pipeline.build_examples
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "build_examples", counting)
+    at = open_page("app_pages/finetune.py")
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(calls) == 1
+    at.checkbox(key="ft_overwrite").check().run()
+    at.text_input(key="ft_name").set_value("another-name").run()
+    assert len(calls) == 1  # neither is part of the plan: no rebuild, no tokenising
+    at.number_input(key="ft_batch").set_value(2).run()
+    assert len(calls) == 2
+    assert any("batch size 2" in m.value for m in at.markdown)
+
+
 def test_finetune_estimate_is_shown_before_start(pages_env, app_settings, monkeypatch,
                                                  tiny_tokenizer):
     from app_pages._job_panel import format_seconds

@@ -55,7 +55,7 @@ def test_build_in_background_survives_navigation_and_cannot_start_twice(env):
     assert job is not None and job.running
     assert next(b for b in at.button if b.label == "Build").disabled  # no double click
     # a second start (e.g. a click racing the rerun) joins the running build
-    assert REGISTRY.start("kb-build", lambda j: "other", session=session) is job
+    assert REGISTRY.start("kb-build", session=session) is job
 
     at.switch_page("app_pages/home.py").run()  # navigate away while it runs...
     assert not at.exception

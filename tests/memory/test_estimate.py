@@ -7,7 +7,7 @@ from core.memory import formulas as F
 from core.memory.arch import arch_from_config
 from core.memory.catalog import catalog_config
 from core.memory.estimate import COMPONENTS, EstimateConfig, estimate
-from core.memory.report import component_rows, precision_comparison
+from core.presenters.memory import component_rows, precision_comparison
 
 LLAMA8B = catalog_config("Llama-3.1-8B")
 NO_OVERHEAD = {"context_bytes": 0, "overhead_fraction": 0.0}

@@ -8,20 +8,21 @@ import typing
 import pytest
 
 from core.errors import UserError
-from core.jobs import JobKind, JobRegistry
-from core.rag.builds import CANCELLED, build_work, read_documents, report_line, summaries
+from core.jobs import KINDS, JobRegistry
+from core.rag.builds import CANCELLED, build_job, read_documents, report_line, summaries
 from core.rag.config import ChunkingConfig
 from core.rag.store import BuildReport
 
 
-def run(work):
-    job = JobRegistry({"kb-build": JobKind("session")}).start("kb-build", work, session="s")
+def run(**params):
+    job = JobRegistry({"kb-build": KINDS["kb-build"]}).start("kb-build", session="s", **params)
     assert job.wait(30)
     return job
 
 
 def test_build_job_adds_documents_and_returns_the_summary_line(store, docs):
-    job = run(build_work(store, "notes", docs, ChunkingConfig(chunk_size=200, chunk_overlap=20)))
+    job = run(store=store, kb="notes", docs=docs,
+              chunking=ChunkingConfig(chunk_size=200, chunk_overlap=20))
     assert job.error is None
     assert job.result.startswith("notes: 3 added, 0 replaced, 0 unchanged;")
     assert summaries(store) == [{"kb": "notes", "documents": 3,
@@ -41,7 +42,7 @@ def test_cancel_before_the_embeddings_are_done_writes_nothing(store, docs):
 
     CancelledJob.cancel.set()
     with pytest.raises(UserError, match=CANCELLED):
-        build_work(store, "notes", docs, ChunkingConfig())(CancelledJob())
+        build_job(CancelledJob(), store=store, kb="notes", docs=docs, chunking=ChunkingConfig())
     assert CancelledJob.reports == [] and store.names() == []
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from core.rag.compare_view import latency_caption
+from core.presenters.compare import latency_caption
 from core.rag.evidence import Evidence, Finished, finish, focus, grounded, sentences
 
 

@@ -1,18 +1,29 @@
-"""Tables the page (and tests) show: components in GB and GiB, the precision comparison.
+"""What the GPU memory page shows and asks: the components in GB and GiB, the precision
+comparison, formulas and measurements as rows, labels for the app's models, LoRA targets from
+the form, and a measurement keyed by what was measured.
 
-Plain rows of dicts, no Streamlit and no plotting; the page turns them into charts.
+Plain rows of dicts, no Streamlit and no plotting; the page turns them into charts. The
+estimate itself is :mod:`core.memory.estimate`, the measurement
+:func:`core.memory.measure.measure` (looked up when called, so tests can replace it). Nothing
+here loads a model.
 
 Example:
     >>> rows = component_rows({"weights": 2e9, "gradients": 0, "optimizer": 0,
     ...                        "activations": 0, "kv_cache": 0, "overhead": 0, "total": 2e9})
     >>> rows[0]["GB"], rows[0]["GiB"]
     (2.0, 1.863)
+    >>> parse_targets(" q, v ,,")
+    ('q', 'v')
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from core import access
+from core.memory import config_input
+from core.memory.config_input import ModelDescription
 from core.memory.estimate import COMPONENTS, GIB, EstimateConfig, estimate, with_changes
 from core.memory.params import ParamCount
 
@@ -66,3 +77,34 @@ def measurement_rows(comparison: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"what": c["what"], "estimated_MiB": round(c["estimated"] / 2**20, 1),
              "measured_MiB": round(c["measured"] / 2**20, 1), "error_pct": c["error_pct"],
              "method": c["method"]} for c in comparison]
+
+
+def parse_targets(text: str) -> tuple[str, ...]:
+    """LoRA targets from a comma list; empty items dropped."""
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def app_model_labels(settings) -> dict[str, str]:
+    """{label: spec} of the app's models. Example label:
+    'builtin:smollm2-135m-instruct (generator, loaded)'."""
+    return {f"{r['spec']} ({', '.join(r['roles'])}{', loaded' if r['loaded'] else ''})":
+            r["spec"] for r in config_input.app_models(settings)}
+
+
+def measurement(desc: ModelDescription, ec: EstimateConfig, settings,
+                progress: Callable[[float, str], None] | None = None, *,
+                actor: access.Actor | None = None) -> dict[str, Any]:
+    """Measure ``desc`` under ``ec`` on the configured device (CUDA if picked, else CPU);
+    ``actor`` must be allowed ``measure`` (None: the process's actor, see core.access).
+
+    The result of :func:`core.memory.measure.measure` plus ``key``: (model, dtype, mode,
+    batch, seq), so the page can say which settings the numbers belong to.
+    """
+    from core.devices import pick_device
+    from core.memory import measure
+
+    access.require(actor, "measure")
+    device = "cuda" if pick_device(settings.device).device == "cuda" else "cpu"
+    return {"key": (desc.name, ec.dtype, ec.mode, ec.batch, ec.seq),
+            **measure.measure(desc.config, desc.location, ec, device, settings.models_dir,
+                              progress=progress)}

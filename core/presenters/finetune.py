@@ -1,11 +1,13 @@
-"""The Fine-tune page's settings: defaults, kept across reloads, the suggested adapter name,
-and the background job they start.
+"""What the Fine-tune page asks and says: its settings (defaults, kept across reloads, the
+suggested adapter name, the job parameters they give), the plan's wording, a finished run's
+summary and the adapter files.
 
 The values of the last run started are saved in ``<data dir>/finetune/form.json``, so a
 reload (or a new session) shows the settings of that run; values that never started a run
 (a typo, a refused name) are not written. The adapter name follows the
 knowledge base and data mode (``<kb>-<data mode>``) until the user types a name of their own.
-Rendering is the page's; this module holds no Streamlit.
+Rendering is the page's; this module holds no Streamlit. Training is
+:mod:`core.finetune.pipeline`, the estimate :mod:`core.finetune.estimate`.
 
 Example:
     >>> adapter_name_for("Harrowmere Docs", "qa")
@@ -14,6 +16,11 @@ Example:
     'default-qa'
     >>> follow_name("my-own", "default-chunks", "default", "qa")
     'my-own'
+    >>> said = run_messages({"cancelled": True, "steps": 3, "total_steps": 10, "partial": None})
+    >>> said[0]
+    ('warning', 'Cancelled after 3/10 steps.')
+    >>> said[1][1]
+    'No step had finished, so there is nothing to keep.'
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from pathlib import Path
 
 from core.atomic import write_text_atomic
 from core.finetune.config import LoraSettings
+from core.finetune.estimate import Plan
+from core.jobs import format_seconds
 
 _D = LoraSettings()
 
@@ -74,28 +83,14 @@ class FinetuneForm:
                             target_modules=tuple(m.strip() for m in self.modules.split(",")
                                                  if m.strip()))
 
-    def work(self, settings):
-        """The job body for :meth:`core.jobs.JobRegistry.start`: train and save (or hold) the
-        adapter, reporting every optimiser step and micro-batch."""
+    def job_params(self, settings) -> dict:
+        """The ``finetune`` job's parameters (:func:`core.finetune.training_job.finetune_job`);
+        UserError for a bad name or setting. Example: name "My Adapter" -> "my-adapter"."""
         from core import names
-        from core.finetune.pipeline import run_finetune
-        from core.training.callbacks import TrainingHooks
 
-        lora, name = self.lora(), names.suggest_name(self.name)  # "My Adapter" -> "my-adapter"
-        kb, method, overwrite = self.kb, self.method, self.overwrite
-        documents = set(self.docs) or None
-
-        def run(job):
-            def micro(done: int, total: int) -> None:
-                step, loss = job.steps[-1] if job.steps else (0, float("nan"))
-                job.progress(done / total, f"step {step}/{job.total_steps or '?'} · "
-                                           f"micro-batch {done}/{total} · loss {loss:.4f}")
-
-            return run_finetune(settings, kb, name, lora, paraphrase_method=method,
-                                overwrite=overwrite, documents=documents,
-                                hooks=TrainingHooks.for_job(job, micro_batch=micro))
-
-        return run
+        return {"settings": settings, "kb": self.kb, "name": names.suggest_name(self.name),
+                "lora": self.lora(), "paraphrase_method": self.method,
+                "overwrite": self.overwrite, "documents": set(self.docs) or None}
 
 
 def adapter_name_for(kb: str, data_mode: str) -> str:
@@ -123,11 +118,13 @@ def load_form(settings) -> FinetuneForm:
     except (OSError, ValueError):
         saved = {}
     form = FinetuneForm()
+    if not isinstance(saved, dict):
+        saved = {}
     for f in fields(FinetuneForm):
-        value, default = saved.get(f.name) if isinstance(saved, dict) else None, getattr(form,
-                                                                                         f.name)
-        if isinstance(value, type(default)) or (isinstance(default, float)
-                                                and type(value) is int):
+        value = saved.get(f.name)
+        default = getattr(form, f.name)
+        int_for_float = isinstance(default, float) and type(value) is int
+        if isinstance(value, type(default)) or int_for_float:
             setattr(form, f.name, type(default)(value))
     return form
 
@@ -147,7 +144,7 @@ def seed_state(state: MutableMapping, settings, kbs: list[str]) -> None:
     Missing keys get the last saved values; a knowledge base that no longer exists falls back
     to "default" (or the first); the adapter name follows kb and data mode (see
     :func:`follow_name`). Example: a fresh state with kbs ["default"] and nothing saved gets
-    ``ft_kb="default"`` and ``ft_name="default-chunks"``.
+    ``ft_kb="default"`` and ``ft_name="default-knowledge"`` (the default data mode).
     """
     saved = load_form(settings)
     for key, value in asdict(saved).items():
@@ -164,3 +161,71 @@ def seed_state(state: MutableMapping, settings, kbs: list[str]) -> None:
 def from_state(state: Mapping) -> FinetuneForm:
     """The form the ``ft_*`` keys of ``state`` describe."""
     return FinetuneForm(**{f.name: state[f"ft_{f.name}"] for f in fields(FinetuneForm)})
+
+
+def plan_key(settings, kb_version: int, form: FinetuneForm, lora: LoraSettings) -> tuple:
+    """Everything the page's estimate depends on, as a cache key (plain strings and numbers):
+    where the data lives, the generator (its tokenizer), the knowledge base and its version
+    (a rebuild changes it), the documents, the LoRA settings and the recorded training speed.
+
+    Building and tokenising the training set takes seconds, so the page computes the plan once
+    per key, not on every widget change. Example: the same settings with another batch size
+    give another key; ticking "Replace an adapter" (not part of the plan) gives the same one.
+    """
+    from core.finetune.estimate import load_throughput
+
+    return (str(settings.data_dir), str(settings.lancedb_location), settings.generator_model,
+            form.kb, int(kb_version), tuple(sorted(form.docs)), repr(lora),
+            repr(load_throughput(settings)))
+
+
+def time_estimate(plan: Plan) -> str | None:
+    """The estimated training time with how it was derived (Markdown); None without a rate."""
+    rate = plan.throughput
+    if rate is None or plan.seconds is None:
+        return None
+    if plan.budget_minutes is not None:
+        return (f"**Training time: at most about {plan.budget_minutes:g} min** (the budget; "
+                f"{plan.epochs:g} epochs at the {rate.row_tokens_per_second:,.0f} tokens/s "
+                f"measured by the {rate.source} on this machine, fewer if the held-out "
+                "questions stop improving; loading the model adds a little).")
+    return (f"**Estimated training time: about {format_seconds(plan.seconds)}** "
+            f"({plan.train_tokens:,} tokens ÷ {rate.tokens_per_second:,.1f} training "
+            f"tokens/s measured by the {rate.source} on this machine at max length "
+            f"{rate.max_length}; loading the model adds a little).")
+
+
+def plan_note(form) -> str | None:
+    """A caveat on the plan for these settings (a FinetuneForm), None when there is none."""
+    if form.data_mode == "paraphrases" and form.method == "generator":
+        return ("Generator rewordings are counted like templates; making them adds minutes "
+                "before training starts.")
+    return None
+
+
+def run_messages(result: dict) -> list[tuple[str, str]]:
+    """[(Streamlit call, Markdown)] for a finished run's summary from ``run_finetune``."""
+    if not result["cancelled"]:
+        stopped = f" Stopped early: {result['stopped']}." if result.get("stopped") else ""
+        return [("success", f"Saved adapter **{result['adapter']}**: final loss "
+                            f"{result['train_loss']:.3f}, {result['steps']} steps "
+                            f"({result.get('epochs', '?')} epochs) in "
+                            f"{result['train_seconds']:.0f} s "
+                            f"({result['tokens_per_second']:.0f} training tokens/s)."
+                            + stopped)]
+    said = [("warning", f"Cancelled after {result['steps']}/{result['total_steps']} steps.")]
+    if result.get("partial") is None:
+        said.append(("caption", "No step had finished, so there is nothing to keep."))
+    return said
+
+
+def can_keep(result: dict) -> bool:
+    """Whether a cancelled run holds a trained model the user may keep (marked partial)."""
+    partial = result.get("partial")
+    return bool(result["cancelled"]) and partial is not None and partial.model is not None
+
+
+def files_caption(files: dict[str, int]) -> str:
+    """Example: {"adapter_model.safetensors": 2_500_000} -> 'Files: adapter_model.safetensors
+    (2.50 MB)'."""
+    return "Files: " + ", ".join(f"{k} ({v / 1e6:.2f} MB)" for k, v in files.items())

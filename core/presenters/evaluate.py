@@ -218,6 +218,16 @@ def keep(state: MutableMapping, key: str, default, valid=lambda v: True) -> str:
     return key
 
 
+def preferred(options: list, first: object = None):
+    """``first`` when it is one of ``options``, else the first option; None when there is none.
+
+    Example: (["a", "default"], "default") -> "default"; (["a"], "default") -> "a"; [] -> None.
+    """
+    if first is not None and first in options:
+        return first
+    return options[0] if options else None
+
+
 def remember(state: MutableMapping, keys: tuple[str, ...]) -> None:
     """Copy each widget value to its ``kept-`` key (see :func:`keep`); a widget not drawn
     in this run (e.g. no questions to count yet) keeps its previous copy."""

@@ -1,10 +1,11 @@
-"""The Emotions page's steps that are not widgets: the preprocessing toggles and whole-dataset
-step stats, reading an uploaded CSV and its column guesses, choosing data, grouping labels,
-oversampling counts, the training job, its outcome, a saved model's detail tables, and
-classifying one tweet or a table.
+"""What the Tweet emotions page shows and decides besides its widgets: the preprocessing
+toggles and whole-dataset step stats, reading an uploaded CSV and its column guesses, choosing
+data, grouping labels, oversampling counts, the training job's outcome, a saved model's detail
+tables, and classifying one tweet or a table.
 
 Plain Python and pandas (no Streamlit, no plotting): the page keeps widgets and charts, and
-everything it decides is testable here. Training itself is :mod:`core.emotions.compare`.
+everything it decides is testable here. Training and the saved comparison are
+:mod:`core.emotions.benchmark` (its ``emo-train`` job body included).
 
 Example:
     >>> outcome_messages({"trained": ["a"], "error": None, "cancelled": True})
@@ -22,10 +23,9 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from core import access
-from core.emotions import analysis, compare, datasets, models_store
+from core.emotions import analysis, benchmark, datasets, models_store
 from core.emotions.datasets import LabelledData
 from core.emotions.preprocess import STEP_ORDER, Preprocessor
-from core.emotions.training import TrainConfig
 from core.errors import UserError
 from core.settings import Settings
 
@@ -152,22 +152,6 @@ def oversampling_counts(grouped: LabelledData) -> pd.DataFrame:
     return analysis.oversampled_counts(datasets.drop_rare(grouped).labels)
 
 
-def training_work(data: LabelledData, configs: list[TrainConfig], data_dir: Path,
-                  settings=None):
-    """A :class:`core.jobs.Job` work function training ``configs`` with progress, step losses
-    and cancel; the job's result is :func:`core.emotions.compare.train_many`'s."""
-    datasets.check_texts(data)
-
-    def work(job) -> dict:
-        def on_loss(r: dict) -> None:
-            if "loss" in r:
-                job.step(r["step"], r["total"], r["loss"])
-
-        return compare.train_many(data, configs, data_dir, progress=job.progress,
-                                  cancel=job.cancel, on_loss=on_loss, settings=settings)
-    return work
-
-
 def loaded_message(data: LabelledData) -> str:
     """'120 tweets; report: {...}' after "Use this data" (the merge report as JSON)."""
     return f"{len(data.texts)} tweets; report: {json.dumps(data.report)}"
@@ -205,7 +189,7 @@ class ModelDetail(NamedTuple):
 
 def model_detail(data_dir: Path, name: str) -> ModelDetail:
     """The three tables shown under the comparison for saved model ``name``."""
-    detail = compare.saved_result(data_dir, name)
+    detail = benchmark.saved_result(data_dir, name)
     test = detail["test"]
     confusion = pd.DataFrame(test["confusion"], index=test["labels"], columns=test["labels"])
     losses = pd.DataFrame(detail["losses"]) if detail["losses"] else None

@@ -1,21 +1,21 @@
-"""The GPU memory page's non-widget steps (core.memory.workflow)."""
+"""The GPU memory page's presenter (core.presenters.memory): its non-widget steps."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from core.memory import workflow
 from core.memory.config_input import describe_app_model
 from core.memory.estimate import EstimateConfig
+from core.presenters import memory as presenter
 
 
 def test_parse_targets_drops_blanks_and_spaces():
-    assert workflow.parse_targets("q, v,, ") == ("q", "v")
-    assert workflow.parse_targets("") == ()
+    assert presenter.parse_targets("q, v,, ") == ("q", "v")
+    assert presenter.parse_targets("") == ()
 
 
 def test_app_model_labels_name_each_model_with_its_roles(app_settings):
-    labels = workflow.app_model_labels(app_settings)
+    labels = presenter.app_model_labels(app_settings)
     generator = [k for k, v in labels.items() if v == app_settings.generator_model]
     # ", loaded" follows the roles when an earlier test already loaded the generator
     assert len(generator) == 1 and generator[0].startswith(
@@ -37,7 +37,7 @@ def test_measurement_is_keyed_by_what_was_measured(app_settings, monkeypatch):
     desc = describe_app_model(settings.generator_model, settings)
     ec = EstimateConfig(dtype="fp32", mode="lora", batch=2, seq=64)
     steps = []
-    out = workflow.measurement(desc, ec, settings, progress=lambda f, m: steps.append(m))
+    out = presenter.measurement(desc, ec, settings, progress=lambda f, m: steps.append(m))
     assert out == {"key": (desc.name, "fp32", "lora", 2, 64), "measured": None,
                    "reason": "fake"}
     assert seen == [(desc.location, "cpu", settings.models_dir)] and steps == ["done"]

@@ -1,4 +1,5 @@
-"""Train several emotion models in turn and read every saved model's results back for comparison.
+"""Benchmark emotion models: train several in turn and read every saved model's test results
+back for comparison.
 
 :func:`plan` turns the page's choices into validated :class:`TrainConfig` objects;
 :func:`train_many` trains them one after another (each is saved with its metrics by
@@ -6,7 +7,8 @@
 stops within one progress report when ``cancel`` is set (every transformer step; per tweet
 chunk / fold / fit for classical models; models already finished stay saved). The comparison is
 read from the models store (:func:`results_table`, :func:`saved_result`), so it survives the
-session and includes models trained from the CLI. It does not render anything.
+session and includes models trained from the CLI. :func:`training_job` is the body of the
+page's ``emo-train`` background job (:data:`core.jobs.KINDS`). It does not render anything.
 
 Example:
     >>> [c.name for c in plan(["logreg", "transformer"], "page")]
@@ -94,6 +96,18 @@ def train_many(data: LabelledData, configs: list[TrainConfig], data_dir: Path,
             return {"trained": trained, "error": f"{label}: {exc}", "cancelled": False}
         trained.append(config.name)
     return {"trained": trained, "error": None, "cancelled": False}
+
+
+def training_job(job, *, data: LabelledData, configs: list[TrainConfig], data_dir: Path,
+                 settings: Settings | None = None) -> dict:
+    """The ``emo-train`` job: :func:`train_many` with the job's progress, step losses and
+    cancel; its result is :func:`train_many`'s."""
+    def on_loss(r: dict) -> None:
+        if "loss" in r:
+            job.step(r["step"], r["total"], r["loss"])
+
+    return train_many(data, configs, data_dir, progress=job.progress, cancel=job.cancel,
+                      on_loss=on_loss, settings=settings)
 
 
 def results_table(data_dir: Path) -> pd.DataFrame:
