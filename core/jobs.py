@@ -11,7 +11,7 @@ One :class:`JobRegistry` holds every job of the process. Each job kind is declar
 | ``emo-train`` | ``core.emotions.benchmark:training_job`` | ``session`` | joins it |
 | ``fb-learn`` | ``core.finetune.preference_jobs:learn_job`` | ``session`` | joins it |
 | ``fb-drill`` | ``core.finetune.preference_jobs:drill_job`` | ``session`` | joins it |
-| ``fb-compare`` | ``core.evaluation.runner:versions_job`` | ``session`` | joins it |
+| ``fb-compare`` | ``core.evaluation.versions:versions_job`` | ``session`` | joins it |
 
 ``process``: one job per server, shared by every session; ``session``: one per browser session.
 "Refused" is a UserError naming the running kind.
@@ -202,7 +202,7 @@ KINDS: dict[str, JobKind] = {
     "emo-train": JobKind("session", "join", "train", "core.emotions.benchmark:training_job"),
     "fb-learn": JobKind("session", "join", "train", "core.finetune.preference_jobs:learn_job"),
     "fb-drill": JobKind("session", "join", "train", "core.finetune.preference_jobs:drill_job"),
-    "fb-compare": JobKind("session", "join", "evaluate", "core.evaluation.runner:versions_job"),
+    "fb-compare": JobKind("session", "join", "evaluate", "core.evaluation.versions:versions_job"),
 }
 
 

@@ -202,4 +202,4 @@ def test_the_registry_imports_no_feature_package():
     from tests.test_architecture import CORE, imported_modules
 
     core_imports = {m for m in imported_modules(CORE / "jobs.py") if m.startswith("core")}
-    assert core_imports <= {"core", "core.errors"}, core_imports
+    assert core_imports <= {"core.access", "core.errors"}, core_imports

@@ -353,15 +353,3 @@ def evaluation_job(job, *, settings, items: Sequence[QAItem], modes: Sequence[st
                    cancel=job.cancel, meta=meta)
     save_run(settings, run)
     return run
-
-
-def versions_job(job, *, settings, adapter: str, items: Sequence[QAItem], modes: Sequence[str],
-                 generator, embedder, store) -> dict:
-    """The ``fb-compare`` job of the Feedback page: a feedback-trained ``adapter`` against its
-    previous version (:func:`core.evaluation.versions.compare_versions`, looked up when the job
-    runs), checked again for the actor who started the job."""
-    from core.evaluation import versions
-
-    return versions.compare_versions(settings, adapter, list(items), list(modes),
-                                     generator=generator, embedder=embedder, store=store,
-                                     progress=job.progress, actor=job.actor)

@@ -24,10 +24,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from core import access
-from core.answering import ADAPTER_MODES, FINETUNED, without_adapter
+from core.answering import ADAPTER_MODES, FINETUNED, make_context, without_adapter
 from core.errors import UserError
 from core.evaluation.intervals import BOOTSTRAP_ROUNDS, paired_bootstrap  # noqa: F401
-from core.evaluation.runner import METRICS
+from core.evaluation.runner import METRICS, evaluate, save_run
 from core.qa import QAItem
 from core.settings import Settings
 
@@ -135,10 +135,7 @@ def compare_versions(settings: Settings, new_adapter: str, items: Sequence[QAIte
     before side's aggregates are keyed by the new adapter's mode names so they line up.
     ``store`` (a page's cached KnowledgeStore) is opened once for both sides when not given.
     """
-    from core.answering import make_context
-
     access.require(actor, "evaluate")
-    from core.evaluation.runner import evaluate, save_run
 
     modes = list(dict.fromkeys(modes))
     bad = [m for m in modes if m not in BASE_OF]
@@ -183,3 +180,13 @@ def compare_versions(settings: Settings, new_adapter: str, items: Sequence[QAIte
     }
     out["verdict"] = record_verdict(settings, out) if save else None
     return out
+
+
+def versions_job(job, *, settings, adapter: str, items: Sequence[QAItem], modes: Sequence[str],
+                 generator, embedder, store) -> dict:
+    """The ``fb-compare`` job of the Feedback page: a feedback-trained ``adapter`` against its
+    previous version (:func:`compare_versions`), checked again for the actor who started the
+    job."""
+    return compare_versions(settings, adapter, list(items), list(modes),
+                            generator=generator, embedder=embedder, store=store,
+                            progress=job.progress, actor=job.actor)
