@@ -1,6 +1,6 @@
 """Fine-tune (LoRA): train an adapter on a knowledge base, watch the loss live, manage adapters.
 
-Widgets in, core calls (core.finetune.form / estimate, core.adapters), charts out. The settings
+Widgets in, core calls (core.finetune.form / duration, core.adapters), charts out. The settings
 are plain widgets (no form, so Enter never starts a run), seeded from the last run started.
 Before starting: the step count, how the settings give it, and the time from throughput
 measured here. Training runs in a
@@ -14,7 +14,7 @@ from app_pages._adapters import adapters_section
 from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
 from core import st_cache
 from core.errors import UserError
-from core.finetune import estimate, view
+from core.finetune import duration, view
 from core.finetune import form as ftform
 from core.finetune.config import DATA_MODE_HELP, DATA_MODE_LABELS, DATA_MODES
 from core.finetune.pipeline import PARAPHRASE_METHODS
@@ -81,7 +81,7 @@ if name_error := ftform.name_problem(values.name):
 with st.container(border=True):
     try:
         lora, (tokenizer, seq2seq) = values.lora(), st_cache.get_generator_tokenizer()
-        plan = estimate.plan_run(settings, values.kb, lora, tokenizer, is_seq2seq=seq2seq,
+        plan = duration.plan_run(settings, values.kb, lora, tokenizer, is_seq2seq=seq2seq,
                                  documents=set(values.docs) or None)
     except UserError as exc:
         st.warning(str(exc))
@@ -94,7 +94,7 @@ with st.container(border=True):
             if st.button("Measure speed (trains one example on a copy of the model)",
                          disabled=running or not kbs or bool(kb_error)):
                 with st.spinner("Measuring one training micro-batch…"):
-                    estimate.measure_throughput(settings, values.kb, lora, actor=actor())
+                    duration.measure_throughput(settings, values.kb, lora, actor=actor())
                 st.rerun()
         if note := view.plan_note(values):
             st.caption(note)

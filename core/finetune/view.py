@@ -1,7 +1,7 @@
 """What the Fine-tune page says about a plan, a finished run and a saved adapter.
 
 Plain Python (no Streamlit, no model), so the page stays a recipe and the wording is testable.
-Training itself is :mod:`core.finetune.pipeline`; the estimate is :mod:`core.finetune.estimate`.
+Training itself is :mod:`core.finetune.pipeline`; the estimate is :mod:`core.finetune.duration`.
 
 Example:
     >>> said = run_messages({"cancelled": True, "steps": 3, "total_steps": 10, "partial": None})
@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from core.finetune.estimate import Plan
+from core.finetune.duration import Plan
 from core.jobs import format_seconds
 
 
