@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import loaders
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.finetune.config import LoraSettings
@@ -37,8 +38,7 @@ from core.finetune.data import (
 from core.finetune.paraphrase import generator_paraphrases
 from core.finetune.recipe import Recipe, knowledge_examples
 from core.finetune.throughput import record_throughput
-from core.finetune.train import train_lora
-from core.loaders import load_generator
+from core.finetune.train import TrainResult, train_lora
 from core.names import suggest_name
 from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
 from core.rag.prompts import build_base_prompt, build_rag_prompt
@@ -136,7 +136,8 @@ def build_examples(settings, lora: LoraSettings, chunks: list[SourceChunk], toke
         info: dict[str, object] = {"chunks": len(chunks), "method": paraphrase_method}
         rewordings = None
         if paraphrase_method == "generator":
-            made = generator_paraphrases(load_generator(settings), [c.text for c in chunks],
+            made = generator_paraphrases(loaders.load_generator(settings),
+                                         [c.text for c in chunks],
                                          lora.paraphrases_per_chunk, progress=progress,
                                          cancel=cancel)
             rewordings = made.rewordings
@@ -176,6 +177,44 @@ class PartialRun:
 
     def discard(self) -> None:
         self.model = None
+
+
+def _summary(name: str, result: TrainResult, seconds: float) -> dict:
+    """The run's summary (``run_finetune``'s return value; ``partial`` filled in later)."""
+    return {"adapter": name, "train_loss": result.final_loss, "seconds": round(seconds, 2),
+            "train_seconds": round(result.seconds, 2), "steps": result.steps,
+            "total_steps": result.total_steps, "examples": result.examples,
+            "train_tokens": result.train_tokens,
+            "tokens_per_second": round(result.tokens_per_second, 1),
+            "epochs": round(result.steps / max(1, result.steps_per_epoch), 2),
+            "planned_epochs": result.epochs,
+            "stopped": result.stopped, "precision": result.precision,
+            "held_out_losses": result.held_out_losses, "best_epoch": result.best_epoch,
+            "losses": result.losses, "cancelled": result.cancelled, "saved": False,
+            "partial": None}
+
+
+def _metadata(settings, kb: str, documents: set[str] | None, select, select_label: str,
+              chunks: list[SourceChunk], lora: LoraSettings, data_info: dict,
+              result: TrainResult, summary: dict) -> dict:
+    """The adapter's ``metadata.json``: where it came from, its settings and its numbers."""
+    return {
+        "base_model": settings.generator_model, "knowledge_base": kb,
+        "documents": sorted(documents) if documents is not None else "all",
+        "selection": select_label or ("custom" if select is not None else "all chunks"),
+        "kb_content_hash": content_hash(chunks), "settings": lora.to_dict(),
+        "target_modules": list(result.target_modules),
+        "trainable_parameters": result.trainable_parameters, "data": data_info,
+        "examples": result.examples, "train_tokens": result.train_tokens,
+        "losses": result.losses, "train_loss": result.final_loss, "steps": result.steps,
+        "total_steps": result.total_steps,
+        "seconds": summary["seconds"], "train_seconds": summary["train_seconds"],
+        "tokens_per_second": summary["tokens_per_second"], "source": "finetune",
+        "epochs": summary["epochs"], "planned_epochs": result.epochs,
+        "stopped": result.stopped, "precision": result.precision,
+        "packed_rows": result.packed_rows, "held_out_losses": result.held_out_losses,
+        "best_epoch": result.best_epoch,
+    }
 
 
 def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
@@ -218,35 +257,9 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
     if result.tokens_done and result.seconds > 0:
         record_throughput(settings, result.tokens_per_second, "last run", lora,
                           result.row_tokens_per_second)
-    summary = {"adapter": name, "train_loss": result.final_loss,
-               "seconds": round(time.perf_counter() - started, 2),
-               "train_seconds": round(result.seconds, 2), "steps": result.steps,
-               "total_steps": result.total_steps, "examples": result.examples,
-               "train_tokens": result.train_tokens,
-               "tokens_per_second": round(result.tokens_per_second, 1),
-               "epochs": round(result.steps / max(1, result.steps_per_epoch), 2),
-               "planned_epochs": result.epochs,
-               "stopped": result.stopped, "precision": result.precision,
-               "held_out_losses": result.held_out_losses, "best_epoch": result.best_epoch,
-               "losses": result.losses, "cancelled": result.cancelled, "saved": False,
-               "partial": None}
-    metadata = {
-        "base_model": settings.generator_model, "knowledge_base": kb,
-        "documents": sorted(documents) if documents is not None else "all",
-        "selection": select_label or ("custom" if select is not None else "all chunks"),
-        "kb_content_hash": content_hash(chunks), "settings": lora.to_dict(),
-        "target_modules": list(result.target_modules),
-        "trainable_parameters": result.trainable_parameters, "data": data_info,
-        "examples": result.examples, "train_tokens": result.train_tokens,
-        "losses": result.losses, "train_loss": result.final_loss, "steps": result.steps,
-        "total_steps": result.total_steps,
-        "seconds": summary["seconds"], "train_seconds": summary["train_seconds"],
-        "tokens_per_second": summary["tokens_per_second"], "source": "finetune",
-        "epochs": summary["epochs"], "planned_epochs": result.epochs,
-        "stopped": result.stopped, "precision": result.precision,
-        "packed_rows": result.packed_rows, "held_out_losses": result.held_out_losses,
-        "best_epoch": result.best_epoch,
-    }
+    summary = _summary(name, result, time.perf_counter() - started)
+    metadata = _metadata(settings, kb, documents, select, select_label, chunks, lora, data_info,
+                         result, summary)
     if result.cancelled:
         if result.steps:
             summary["partial"] = PartialRun(result.model, name, metadata, overwrite)
