@@ -31,7 +31,8 @@ measures their loss before training and after each epoch (``eval_on_start``,
 ``eval_strategy="epoch"``: the mean of the held-out micro-batches' token means); its
 ``EarlyStoppingCallback`` stops when the loss has not dropped by ``MIN_IMPROVEMENT`` nats for
 ``PATIENCE`` epochs, and ``load_best_model_at_end`` puts back the best epoch's adapter (saved
-per epoch, adapter weights only, in a folder removed at the end).
+per epoch, adapter weights only, in a folder removed at the end), also when the budget or
+a cancel ends the run (the epoch it was in is evaluated first).
 
 Data parallel (``torchrun``/``accelerate launch``, one process per device): the run is the
 single-process run split by rank. ``batch_size`` stays the global batch, so the optimiser
