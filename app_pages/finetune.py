@@ -1,6 +1,6 @@
 """Fine-tune (LoRA): train an adapter on a knowledge base, watch the loss live, manage adapters.
 
-Widgets in, core calls (core.finetune.estimate, core.adapters), charts out. The settings are
+Widgets in, core calls (core.finetune.duration, core.adapters), charts out. The settings are
 plain widgets (no form, so Enter never starts a run), seeded from the last run started. Before
 starting: the step count, how the settings give it, and the time from throughput measured
 here; the plan is computed once per knowledge base and recipe (st_cache.finetune_plan), not on
@@ -15,7 +15,7 @@ from app_pages._adapters import adapters_section
 from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
 from core import st_cache
 from core.errors import UserError
-from core.finetune import estimate
+from core.finetune import duration
 from core.finetune.config import DATA_MODE_HELP, DATA_MODE_LABELS, DATA_MODES
 from core.finetune.pipeline import PARAPHRASE_METHODS
 from core.presenters import finetune as presenter
@@ -101,7 +101,7 @@ with st.container(border=True):
             if st.button("Measure speed (trains one example on a copy of the model)",
                          disabled=running or not kbs or bool(kb_error)):
                 with st.spinner("Measuring one training micro-batch…"):
-                    estimate.measure_throughput(settings, values.kb, lora, actor=actor())
+                    duration.measure_throughput(settings, values.kb, lora, actor=actor())
                 st.rerun()
         if note := presenter.plan_note(values):
             st.caption(note)

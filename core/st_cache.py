@@ -90,9 +90,9 @@ def get_rag_store():
 
 @st.cache_data(show_spinner="Counting the training examples…", max_entries=16)
 def finetune_plan(_settings: Settings, kb: str, _lora, _documents: set[str] | None, key: tuple):
-    """The Fine-tune page's plan (:func:`core.finetune.estimate.plan_run`), built and tokenised
+    """The Fine-tune page's plan (:func:`core.finetune.duration.plan_run`), built and tokenised
     once per ``key`` (:func:`core.presenters.finetune.plan_key`), not on every widget rerun."""
-    from core.finetune.estimate import plan_run
+    from core.finetune.duration import plan_run
 
     tokenizer, is_seq2seq = get_generator_tokenizer()
     return plan_run(_settings, kb, _lora, tokenizer, is_seq2seq=is_seq2seq,

@@ -51,10 +51,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 #: Layers whose modules are nodes of their own in the package graph.
 OWN_NODES = ("command line", "presenters")
-#: Module cycles another branch is removing (the lead empties this set at merge).
-KNOWN_CYCLES_BEING_FIXED: set[frozenset[str]] = {
-    frozenset({"core.finetune.estimate", "core.finetune.pipeline", "core.finetune.train"}),
-}
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -203,7 +199,7 @@ def test_layer_patterns_match_packages_and_their_modules():
 
 def test_no_module_cycles():
     """Deferred (function-level) imports count: a cycle they hide is still a cycle."""
-    found = set(cycles(GRAPH)) - KNOWN_CYCLES_BEING_FIXED
+    found = set(cycles(GRAPH))
     assert sorted(sorted(c) for c in found) == []
 
 

@@ -324,6 +324,87 @@ def _hybrid_cv(tokens, emoji, X, y, config: TrainConfig, labels, progress,
     return summarise_folds(folds)
 
 
+@dataclass(frozen=True)
+class _Fit:
+    """What every kind's fit gets besides its rows: the run's config and the encoders."""
+
+    labels: list[str]
+    config: TrainConfig
+    pre: object  # the kind's cached preprocessor
+    data_dir: Path
+    on_loss: Callable[[dict], None] | None = None
+    base: object = None
+    settings: Settings | None = None
+    transformer: TransformerConfig | None = None
+    encoder: object = None
+
+
+def _first_transformer(f: _Fit, texts, y, progress):
+    return _fit_transformer(texts, y, f.labels, f.config, f.pre, progress, f.on_loss, f.base,
+                            f.settings, f.transformer, data_dir=f.data_dir, encoder=f.encoder)
+
+
+def _refit_transformer(f: _Fit, texts, y, progress, first: dict):
+    model, _ = _fit_transformer(texts, y, f.labels, f.config, f.pre, progress, f.on_loss,
+                                f.base, f.settings, f.transformer,
+                                epochs=max(1, first["best_epoch"]), data_dir=f.data_dir,
+                                encoder=f.encoder, teacher_params=first["distill"])
+    model.info = {**model.info, "selection": {
+        k: first[k] for k in ("epochs_run", "best_epoch", "best_val_macro_f1",
+                              "validation_rows")}}
+    return model
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """How :func:`train` fits one kind of emotion model: ``fit(fit, texts, y, progress) ->
+    (model, cv)`` on the training split, ``refit(fit, texts, y, progress, first_info) ->
+    model`` on every row with the choices the first fit made; ``slow_refit``: a refit as long
+    as the first fit (fine-tuning), which gets an equal share of the progress bar."""
+
+    fit: Callable
+    refit: Callable
+    slow_refit: bool = False
+
+
+_CLASSICAL = ModelKind(
+    fit=lambda f, texts, y, progress: _fit_classical(texts, y, f.labels, f.config, f.pre,
+                                                     progress, settings=f.settings),
+    refit=lambda f, texts, y, progress, first: _fit_classical(
+        texts, y, f.labels, f.config, f.pre, progress, first.get("params"), f.settings)[0])
+
+#: Every emotion model kind but the classical heads (:data:`_CLASSICAL` for those).
+MODEL_KINDS: dict[str, ModelKind] = {
+    "transformer": ModelKind(_first_transformer, _refit_transformer, slow_refit=True),
+    "sentence_logreg": ModelKind(
+        fit=lambda f, texts, y, progress: _fit_sentence(texts, y, f.labels, f.config, f.pre,
+                                                        progress, f.settings, f.encoder),
+        refit=lambda f, texts, y, progress, first: _fit_sentence(
+            texts, y, f.labels, f.config, f.pre, progress, f.settings, f.encoder,
+            first.get("params"))[0]),
+    "hybrid": ModelKind(
+        fit=lambda f, texts, y, progress: _fit_hybrid(texts, y, f.labels, f.config, f.pre,
+                                                      progress, f.settings, f.encoder,
+                                                      f.data_dir),
+        refit=lambda f, texts, y, progress, first: _fit_hybrid(
+            texts, y, f.labels, f.config, f.pre, progress, f.settings, f.encoder, f.data_dir,
+            first.get("params"))[0]),
+    "transformer_hybrid": ModelKind(
+        fit=lambda f, texts, y, progress: _fit_transformer_hybrid(
+            texts, y, f.labels, f.config, f.pre, progress, f.on_loss, f.base, f.settings,
+            f.transformer, f.data_dir),
+        refit=lambda f, texts, y, progress, first: _fit_transformer_hybrid(
+            texts, y, f.labels, f.config, f.pre, progress, f.on_loss, f.base, f.settings,
+            f.transformer, f.data_dir, first["params"])[0],
+        slow_refit=True),
+}
+
+
+def model_kind(name: str) -> ModelKind:
+    """The entry of ``name``: its own, else the classical heads'."""
+    return MODEL_KINDS.get(name, _CLASSICAL)
+
+
 def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Progress = None,
           on_loss: Callable[[dict], None] | None = None, base=None, save: bool = True,
           transformer: TransformerConfig | None = None, *,
@@ -346,71 +427,33 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
     index = {lab: i for i, lab in enumerate(labels)}
     y_all = np.array([index[lab] for lab in data.labels])
     train_idx, test_idx = stratified_split(data.labels, config.test_size, config.seed)
-    pre = cached_preprocessor(config.preprocess_config(), Path(data_dir))
+    fit = _Fit(labels, config, cached_preprocessor(config.preprocess_config(), Path(data_dir)),
+               Path(data_dir), on_loss, base, settings, transformer, encoder)
     if progress:
         progress(0.02, f"preprocessing {len(data.texts)} tweets")
-    texts_train = [data.texts[i] for i in train_idx]
-    texts_test = [data.texts[i] for i in test_idx]
-    y, y_test = y_all[train_idx], y_all[test_idx]
-    refit = config.refit
-    span = 0.55 if refit and config.model in ("transformer", "transformer_hybrid") else 0.8
-    scaled = _scaled(progress, 0.05, span)
+    kind = model_kind(config.model)
+    span = 0.55 if config.refit and kind.slow_refit else 0.8
     t0 = time.perf_counter()
-    if config.model == "transformer":
-        model, cv = _fit_transformer(texts_train, y, labels, config, pre, scaled, on_loss, base,
-                                     settings, transformer, data_dir=data_dir, encoder=encoder)
-    elif config.model == "sentence_logreg":
-        model, cv = _fit_sentence(texts_train, y, labels, config, pre, scaled, settings, encoder)
-    elif config.model == "hybrid":
-        model, cv = _fit_hybrid(texts_train, y, labels, config, pre, scaled, settings, encoder,
-                                data_dir)
-    elif config.model == "transformer_hybrid":
-        model, cv = _fit_transformer_hybrid(texts_train, y, labels, config, pre, scaled, on_loss,
-                                            base, settings, transformer, data_dir)
-    else:
-        model, cv = _fit_classical(texts_train, y, labels, config, pre, scaled,
-                                   settings=settings)
+    model, cv = kind.fit(fit, [data.texts[i] for i in train_idx], y_all[train_idx],
+                         _scaled(progress, 0.05, span))
     seconds = time.perf_counter() - t0
     model.data_dir = Path(data_dir)
     if progress:
         progress(0.05 + span, "scoring the held-out test split")
-    predicted = model.predict_proba(texts_test).argmax(1)
-    test = {**classification_metrics(y_test, predicted, labels),
-            "ci95": score_intervals(y_test, predicted, len(labels))}
-    first_info = model.info
-    if refit:
-        scaled = _scaled(progress, 0.05 + span, 0.9 - span - 0.05)
+    test = _test_metrics(model, [data.texts[i] for i in test_idx], y_all[test_idx], labels)
+    if config.refit:
         if progress:
             progress(0.05 + span, f"refitting on all {len(y_all):,} tweets")
         t1 = time.perf_counter()
-        if config.model == "transformer":
-            model, _ = _fit_transformer(data.texts, y_all, labels, config, pre, scaled, on_loss,
-                                        base, settings, transformer,
-                                        epochs=max(1, first_info["best_epoch"]),
-                                        data_dir=data_dir, encoder=encoder,
-                                        teacher_params=first_info["distill"])
-            model.info = {**model.info, "selection": {
-                k: first_info[k] for k in ("epochs_run", "best_epoch", "best_val_macro_f1",
-                                           "validation_rows")}}
-        elif config.model == "sentence_logreg":
-            model, _ = _fit_sentence(data.texts, y_all, labels, config, pre, scaled, settings,
-                                     encoder, first_info.get("params"))
-        elif config.model == "hybrid":
-            model, _ = _fit_hybrid(data.texts, y_all, labels, config, pre, scaled, settings,
-                                   encoder, data_dir, first_info.get("params"))
-        elif config.model == "transformer_hybrid":
-            model, _ = _fit_transformer_hybrid(data.texts, y_all, labels, config, pre, scaled,
-                                               on_loss, base, settings, transformer, data_dir,
-                                               first_info["params"])
-        else:
-            model, _ = _fit_classical(data.texts, y_all, labels, config, pre, scaled,
-                                      first_info.get("params"), settings)
+        model = kind.refit(fit, data.texts, y_all, _scaled(progress, 0.05 + span,
+                                                           0.9 - span - 0.05), model.info)
         model.data_dir = Path(data_dir)
         model.info = {**model.info, "refit_seconds": round(time.perf_counter() - t1, 3)}
+    refit_rows = len(y_all) if config.refit else 0
     report = {**data.report, "train_rows": len(train_idx), "test_rows": len(test_idx),
-              "oversample": config.oversample, "refit_rows": len(y_all) if refit else 0}
+              "oversample": config.oversample, "refit_rows": refit_rows}
     model.info = {**model.info, "train": {"rows": len(train_idx), "test_rows": len(test_idx),
-                                          "refit_rows": len(y_all) if refit else 0,
+                                          "refit_rows": refit_rows,
                                           "oversample": config.oversample, "seed": config.seed,
                                           "cv_folds": config.cv_folds},
                   "group_map": config.group_map or {}}
@@ -421,6 +464,12 @@ def train(data: LabelledData, config: TrainConfig, data_dir: Path, progress: Pro
         progress(1.0, "done")
     return TrainResult(model, cv, test, round(seconds, 3),
                        round(time.perf_counter() - t_start, 3), report)
+
+
+def _test_metrics(model: EmotionModel, texts: list[str], y: np.ndarray, labels) -> dict:
+    predicted = model.predict_proba(texts).argmax(1)
+    return {**classification_metrics(y, predicted, labels),
+            "ci95": score_intervals(y, predicted, len(labels))}
 
 
 def _scaled(progress: Progress, start: float, span: float) -> Progress:

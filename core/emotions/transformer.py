@@ -223,17 +223,50 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
     apply to the label term); without either, the label term alone.
 
     Runs on the one training stack (:class:`core.training.trainer.BatchTrainer` with a
-    :class:`core.training.callbacks.HooksCallback`): every step's loss reaches ``on_loss`` and
+    :class:`core.training.callbacks.HooksCallback`) with the Trainer's linear warm-up
+    schedule over our layer-wise AdamW: every step's loss reaches ``on_loss`` and
     ``progress``; an exception raised by ``progress`` (the page's cancel) ends the run.
     """
     import torch
 
-    from core.emotions.datasets import stratified_split
-    from core.training.callbacks import HooksCallback, TrainingHooks
-    from core.training.trainer import BatchTrainer, training_args
-
     torch.manual_seed(config.seed)
     y = np.asarray(y)
+    tr, va = _train_rows(y, labels, config)
+    soft = _soft_targets(teacher, tr, config, progress)
+    weights = (torch.tensor(class_weights(y[tr], len(labels)), dtype=torch.float32)
+               if config.imbalance == "class_weights" else None)
+    model, tokenizer, use_bf16, probe = _encoder(base, labels, texts, y, tr, config,
+                                                 weights is not None, progress)
+    max_length = fitted_length(tokenizer, [texts[i] for i in tr], config.max_length)
+    config = _replace(config, max_length=max_length)
+    history: list[dict] = []
+    epochs = _epochs_callback()(model, tokenizer, texts, y, va, labels, config, history,
+                                on_loss)
+    t0 = time.perf_counter()
+    _train_epochs(model, tokenizer, texts, y, tr, soft, weights, config, use_bf16,
+                  [_step_reporter(history, epochs, config, on_loss, progress), epochs])
+    best_score, best_state, best_epoch = epochs.best
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    info = {"epochs_run": epochs.epoch, "pooling": config.pooling, "probe": probe,
+            "best_epoch": best_epoch,
+            "best_val_macro_f1": round(best_score, 4) if len(va) else None,
+            "validation_rows": len(va), "imbalance": config.imbalance,
+            "max_length": max_length, "bf16": use_bf16, "learning_rate": config.learning_rate,
+            "layer_decay": config.layer_decay, "warmup_ratio": config.warmup_ratio,
+            "batch_size": config.batch_size,
+            "distill": {"weight": config.distill, "used": soft is not None,
+                        **getattr(teacher, "report", {})},
+            "history": history, "train_seconds": round(time.perf_counter() - t0, 2)}
+    return TransformerHead(model, tokenizer, config.max_length), info
+
+
+def _train_rows(y: np.ndarray, labels: list[str], config: TransformerConfig
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, validation rows): a stratified validation split when every class can
+    spare a row (else none), the training rows oversampled when ``imbalance="oversample"``."""
+    from core.emotions.datasets import stratified_split
+
     k = len(labels)
     splittable = (config.val_fraction > 0 and np.bincount(y, minlength=k).min() >= 2
                   and len(y) >= 2 * k)
@@ -241,18 +274,30 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
               if splittable else (np.arange(len(y)), np.arange(0)))
     if config.imbalance == "oversample":
         tr = tr[oversample_indices(y[tr], config.seed)]
-    soft = None
-    if teacher is not None and config.distill > 0:
-        if progress:
-            progress(0.0, "the teacher's out-of-fold probabilities for the training rows")
-        targets = teacher(tr)
-        soft = None if targets is None else torch.tensor(targets, dtype=torch.float32)
-    weights = (torch.tensor(class_weights(y[tr], k), dtype=torch.float32)
-               if config.imbalance == "class_weights" else None)
+    return tr, va
+
+
+def _soft_targets(teacher: Teacher, tr: np.ndarray, config: TransformerConfig,
+                  progress: Progress):
+    """The teacher's probabilities for the training rows as a tensor, or None (no teacher,
+    ``distill`` 0, or a teacher that declines)."""
+    import torch
+
+    if teacher is None or config.distill <= 0:
+        return None
+    if progress:
+        progress(0.0, "the teacher's out-of-fold probabilities for the training rows")
+    targets = teacher(tr)
+    return None if targets is None else torch.tensor(targets, dtype=torch.float32)
+
+
+def _encoder(base, labels: list[str], texts: list[str], y: np.ndarray, tr: np.ndarray,
+             config: TransformerConfig, balanced: bool, progress: Progress):
+    """(model, tokenizer, bf16?, probe report): the base with the configured head; mean
+    pooling's head started from a linear probe when ``probe_init``."""
     model, tokenizer = base(labels)
     device = next(model.parameters()).device
     use_bf16 = config.bf16 == "on" or (config.bf16 == "auto" and bf16_supported(device.type))
-    precision = "bf16" if use_bf16 else "fp32"
     probe = None
     if config.pooling == "mean":
         from core.emotions.pooling import MeanPoolClassifier
@@ -261,41 +306,38 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
         if config.probe_init:
             if progress:
                 progress(0.0, "fitting a linear probe on the frozen encoder's mean embeddings")
-            probe = probe_head(model, tokenizer, [texts[i] for i in tr], y[tr], k,
-                               config.max_length, weights is not None, use_bf16)
-    max_length = fitted_length(tokenizer, [texts[i] for i in tr], config.max_length)
-    config = _replace(config, max_length=max_length)
-    lengths = np.array([len(ids) for ids in tokenizer(list(texts), truncation=True,
-                                                      max_length=max_length)["input_ids"]])
-    opt = torch.optim.AdamW(layerwise_groups(model, config.learning_rate, config.layer_decay),
-                            lr=config.learning_rate, weight_decay=0.01)
-    steps_per_epoch = max(1, -(-len(tr) // config.batch_size))
-    total = steps_per_epoch * config.epochs
-    warmup = int(config.warmup_ratio * total)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / (total - warmup)))
-    rng = np.random.default_rng(config.seed)
-    history: list[dict] = []
-    epochs = _epochs_callback()(model, tokenizer, texts, y, va, labels, config, history,
-                                on_loss)
+            probe = probe_head(model, tokenizer, [texts[i] for i in tr], y[tr], len(labels),
+                               config.max_length, balanced, use_bf16)
+    return model, tokenizer, use_bf16, probe
 
-    def epoch_batches(_epoch: int) -> list[dict]:
-        return [{**tokenizer([texts[i] for i in tr[rows]], truncation=True, padding=True,
-                             max_length=max_length, return_tensors="pt"),
-                 "labels": torch.tensor(y[tr[rows]]),
-                 **({"soft": soft[rows]} if soft is not None else {})}
-                for rows in length_batches(lengths[tr], config.batch_size, rng)]
 
-    def loss(model, batch: dict):
+@dataclass
+class _ClassifierLoss:
+    """A batch's classification loss (class-weighted CE, plus the teacher's KL term when the
+    batch carries ``soft`` targets), times its rows: the trainer divides by the step's rows."""
+
+    weights: object  # a tensor of class weights, or None
+    distill: float
+
+    def __call__(self, model, batch: dict):
+        import torch
+
         target, teach = batch.pop("labels"), batch.pop("soft", None)
         logits = model(**batch).logits
-        hard = torch.nn.functional.cross_entropy(
-            logits, target, weight=weights.to(logits.device) if weights is not None else None)
-        if teach is None:
-            return hard
-        log_q = torch.log_softmax(logits.float(), dim=-1)
-        return ((1 - config.distill) * hard + config.distill * torch.nn.functional.kl_div(
-            log_q, teach.to(log_q.device), reduction="batchmean"))
+        weights = self.weights.to(logits.device) if self.weights is not None else None
+        value = torch.nn.functional.cross_entropy(logits, target, weight=weights)
+        if teach is not None:
+            log_q = torch.log_softmax(logits.float(), dim=-1)
+            value = (1 - self.distill) * value + self.distill * torch.nn.functional.kl_div(
+                log_q, teach.to(log_q.device), reduction="batchmean")
+        return value * len(target)
+
+
+def _step_reporter(history: list[dict], epochs, config: TransformerConfig, on_loss,
+                   progress: Progress):
+    """A ``HooksCallback`` recording every step's loss in ``history`` and reporting it to
+    ``on_loss`` and ``progress`` (with the elapsed time and an ETA)."""
+    from core.training.callbacks import HooksCallback, TrainingHooks
 
     started = time.perf_counter()
 
@@ -311,33 +353,41 @@ def fine_tune(texts: list[str], y: np.ndarray, labels: list[str], config: Transf
                                       f"{s}/{total_steps}, loss {value:.3f}, "
                                       f"{_clock(elapsed)} elapsed, ETA {_clock(eta)}")
 
+    return HooksCallback(TrainingHooks(step=step), digits=4)
+
+
+def _train_epochs(model, tokenizer, texts: list[str], y: np.ndarray, tr: np.ndarray, soft,
+                  weights, config: TransformerConfig, use_bf16: bool, callbacks: list) -> None:
+    """The Trainer over length-bucketed batches of the training rows: our layer-wise AdamW
+    under the Trainer's linear schedule (warm-up over ``warmup_ratio`` of the steps)."""
+    import torch
+
+    from core.training.trainer import BatchTrainer, training_args
+
+    device = next(model.parameters()).device
+    lengths = np.array([len(ids) for ids in tokenizer(
+        [texts[i] for i in tr], truncation=True, max_length=config.max_length)["input_ids"]])
+    rng = np.random.default_rng(config.seed)
+
+    def epoch_batches(_epoch: int) -> list[dict]:
+        return [{**tokenizer([texts[i] for i in tr[rows]], truncation=True, padding=True,
+                             max_length=config.max_length, return_tensors="pt"),
+                 "labels": torch.tensor(y[tr[rows]]),
+                 **({"soft": soft[rows]} if soft is not None else {})}
+                for rows in length_batches(lengths, config.batch_size, rng)]
+
+    opt = torch.optim.AdamW(layerwise_groups(model, config.learning_rate, config.layer_decay),
+                            lr=config.learning_rate, weight_decay=0.01)
     with tempfile.TemporaryDirectory(prefix="nlplab-emotions-") as work:
-        trainer = BatchTrainer(
-            model=model, args=training_args(work, epochs=config.epochs,
-                                            learning_rate=config.learning_rate,
-                                            batch_size=config.batch_size, device=device.type,
-                                            seed=config.seed, weight_decay=0.01,
-                                            remove_unused_columns=False),
-            epoch_batches=epoch_batches, batches_per_epoch=steps_per_epoch, loss=loss,
-            precision=precision,
-            optimizers=(opt, sched), callbacks=[HooksCallback(TrainingHooks(step=step),
-                                                              digits=4), epochs])
-        t0 = time.perf_counter()
-        trainer.train()
-    best_score, best_state, best_epoch = epochs.best
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    info = {"epochs_run": epochs.epoch, "pooling": config.pooling, "probe": probe,
-            "best_epoch": best_epoch,
-            "best_val_macro_f1": round(best_score, 4) if len(va) else None,
-            "validation_rows": len(va), "imbalance": config.imbalance,
-            "max_length": max_length, "bf16": use_bf16, "learning_rate": config.learning_rate,
-            "layer_decay": config.layer_decay, "warmup_ratio": config.warmup_ratio,
-            "batch_size": config.batch_size,
-            "distill": {"weight": config.distill, "used": soft is not None,
-                        **getattr(teacher, "report", {})},
-            "history": history, "train_seconds": round(time.perf_counter() - t0, 2)}
-    return TransformerHead(model, tokenizer, config.max_length), info
+        args = training_args(work, epochs=config.epochs, learning_rate=config.learning_rate,
+                             batch_size=config.batch_size, device=device.type,
+                             seed=config.seed, weight_decay=0.01, remove_unused_columns=False,
+                             lr_scheduler_type="linear", warmup_steps=config.warmup_ratio)
+        BatchTrainer(model=model, args=args, epoch_batches=epoch_batches,
+                     batches_per_epoch=max(1, -(-len(tr) // config.batch_size)),
+                     loss=_ClassifierLoss(weights, config.distill),
+                     precision="bf16" if use_bf16 else "fp32", optimizers=(opt, None),
+                     callbacks=callbacks).train()
 
 
 def layerwise_groups(model, learning_rate: float, decay: float) -> list[dict]:
@@ -412,7 +462,11 @@ def _epochs_callback():
 
     class _Epochs(TrainerCallback):
         """Numbers the epochs; after each one scores the validation rows (macro-F1), keeps the
-        best weights and stops after ``patience`` epochs without improvement."""
+        best weights and stops after ``patience`` epochs without improvement.
+
+        Kept rather than the Trainer's ``EarlyStoppingCallback`` + ``load_best_model_at_end``:
+        those need a checkpoint of the whole encoder on disk every epoch and an evaluation
+        loop that returns logits; this scores with the head's own ``predict_proba``."""
 
         def __init__(self, model, tokenizer, texts, y, va, labels, config, history,
                      on_loss) -> None:

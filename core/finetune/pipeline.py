@@ -8,7 +8,7 @@ A finished run is saved atomically with its metadata (:meth:`core.adapters.Adapt
 A cancelled run saves nothing by itself: its
 summary carries a :class:`PartialRun` (when at least one step finished) that the caller saves,
 marked ``"partial": true`` in its metadata, or discards. Every run records its measured
-training tokens/s for the next estimate (:mod:`core.finetune.estimate`).
+training tokens/s for the next estimate (:mod:`core.finetune.throughput`).
 
 Example:
     >>> run_finetune(settings, "default", "orbis", LoraSettings(epochs=1))  # doctest: +SKIP
@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from core import loaders
 from core.adapters import AdapterRegistry
 from core.errors import UserError
 from core.finetune.config import LoraSettings
@@ -35,12 +35,17 @@ from core.finetune.data import (
     paraphrase_examples,
     qa_examples,
 )
-from core.finetune.train import train_lora
+from core.finetune.paraphrase import generator_paraphrases
+from core.finetune.recipe import Recipe, knowledge_examples
+from core.finetune.throughput import record_throughput
+from core.finetune.train import TrainResult, train_lora
 from core.names import suggest_name
 from core.qa import DEFAULT_QA_FILE, load_qa_file, select_split
-
-if TYPE_CHECKING:
-    from core.training.callbacks import TrainingHooks
+from core.rag.prompts import build_base_prompt, build_rag_prompt
+from core.rag.store import KnowledgeStore
+from core.training.callbacks import TrainingHooks
+from core.training.copy import training_copy
+from core.training.trainer import save_once
 
 Progress = Callable[[float, str], None]
 PARAPHRASE_METHODS = ("templates", "generator")
@@ -49,8 +54,6 @@ PARAPHRASE_METHODS = ("templates", "generator")
 def kb_chunks(settings, kb: str, documents: set[str] | None = None) -> list[SourceChunk]:
     """The chunks of knowledge base ``kb`` in document order (no embedder needed), optionally
     only those of ``documents``."""
-    from core.rag.store import KnowledgeStore
-
     store = KnowledgeStore(settings)
     if not store.exists(kb):  # read directly: reading texts needs no embedder
         raise UserError(f"knowledge base {kb!r} does not exist; build it on the Knowledge page "
@@ -111,14 +114,10 @@ def build_examples(settings, lora: LoraSettings, chunks: list[SourceChunk], toke
                    paraphrase_method: str = "templates", progress: Progress | None = None,
                    cancel: threading.Event | None = None) -> Examples:
     """Examples for ``lora.data_mode`` plus a description of the data for the metadata."""
-    from core.rag.prompts import build_base_prompt, build_rag_prompt
-
     shim = _PromptShim(tokenizer, is_seq2seq)
     if lora.data_mode == "chunks":
         return Examples(chunk_examples(chunks), {"chunks": len(chunks)})
     if lora.data_mode == "knowledge":
-        from core.finetune.recipe import Recipe, knowledge_examples
-
         def context_prompt(question: str, chunk: SourceChunk) -> str:
             return build_rag_prompt(question, [_ChunkHit(chunk)], shim,
                                     max_new_tokens=32).prompt
@@ -137,10 +136,8 @@ def build_examples(settings, lora: LoraSettings, chunks: list[SourceChunk], toke
         info: dict[str, object] = {"chunks": len(chunks), "method": paraphrase_method}
         rewordings = None
         if paraphrase_method == "generator":
-            from core.finetune.paraphrase import generator_paraphrases
-            from core.loaders import load_generator
-
-            made = generator_paraphrases(load_generator(settings), [c.text for c in chunks],
+            made = generator_paraphrases(loaders.load_generator(settings),
+                                         [c.text for c in chunks],
                                          lora.paraphrases_per_chunk, progress=progress,
                                          cancel=cancel)
             rewordings = made.rewordings
@@ -182,6 +179,44 @@ class PartialRun:
         self.model = None
 
 
+def _summary(name: str, result: TrainResult, seconds: float) -> dict:
+    """The run's summary (``run_finetune``'s return value; ``partial`` filled in later)."""
+    return {"adapter": name, "train_loss": result.final_loss, "seconds": round(seconds, 2),
+            "train_seconds": round(result.seconds, 2), "steps": result.steps,
+            "total_steps": result.total_steps, "examples": result.examples,
+            "train_tokens": result.train_tokens,
+            "tokens_per_second": round(result.tokens_per_second, 1),
+            "epochs": round(result.steps / max(1, result.steps_per_epoch), 2),
+            "planned_epochs": result.epochs,
+            "stopped": result.stopped, "precision": result.precision,
+            "held_out_losses": result.held_out_losses, "best_epoch": result.best_epoch,
+            "losses": result.losses, "cancelled": result.cancelled, "saved": False,
+            "partial": None}
+
+
+def _metadata(settings, kb: str, documents: set[str] | None, select, select_label: str,
+              chunks: list[SourceChunk], lora: LoraSettings, data_info: dict,
+              result: TrainResult, summary: dict) -> dict:
+    """The adapter's ``metadata.json``: where it came from, its settings and its numbers."""
+    return {
+        "base_model": settings.generator_model, "knowledge_base": kb,
+        "documents": sorted(documents) if documents is not None else "all",
+        "selection": select_label or ("custom" if select is not None else "all chunks"),
+        "kb_content_hash": content_hash(chunks), "settings": lora.to_dict(),
+        "target_modules": list(result.target_modules),
+        "trainable_parameters": result.trainable_parameters, "data": data_info,
+        "examples": result.examples, "train_tokens": result.train_tokens,
+        "losses": result.losses, "train_loss": result.final_loss, "steps": result.steps,
+        "total_steps": result.total_steps,
+        "seconds": summary["seconds"], "train_seconds": summary["train_seconds"],
+        "tokens_per_second": summary["tokens_per_second"], "source": "finetune",
+        "epochs": summary["epochs"], "planned_epochs": result.epochs,
+        "stopped": result.stopped, "precision": result.precision,
+        "packed_rows": result.packed_rows, "held_out_losses": result.held_out_losses,
+        "best_epoch": result.best_epoch,
+    }
+
+
 def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
                  qa_file: Path | str = DEFAULT_QA_FILE, paraphrase_method: str = "templates",
                  overwrite: bool = False, documents: set[str] | None = None,
@@ -196,10 +231,6 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
     examples, train_tokens, tokens_per_second, losses, cancelled, saved, partial (a
     :class:`PartialRun` when a cancelled run finished at least one step, else None).
     """
-    from core.finetune.estimate import record_throughput
-    from core.training.callbacks import TrainingHooks
-    from core.training.copy import training_copy
-
     name = suggest_name(adapter, "adapter")
     if AdapterRegistry.of(settings).path(name).exists() and not overwrite:
         raise UserError(f"an adapter named {name!r} exists: pick another name or delete it")
@@ -226,43 +257,15 @@ def run_finetune(settings, kb: str, adapter: str, lora: LoraSettings, *,
     if result.tokens_done and result.seconds > 0:
         record_throughput(settings, result.tokens_per_second, "last run", lora,
                           result.row_tokens_per_second)
-    summary = {"adapter": name, "train_loss": result.final_loss,
-               "seconds": round(time.perf_counter() - started, 2),
-               "train_seconds": round(result.seconds, 2), "steps": result.steps,
-               "total_steps": result.total_steps, "examples": result.examples,
-               "train_tokens": result.train_tokens,
-               "tokens_per_second": round(result.tokens_per_second, 1),
-               "epochs": round(result.steps / max(1, result.steps_per_epoch), 2),
-               "planned_epochs": result.epochs,
-               "stopped": result.stopped, "precision": result.precision,
-               "held_out_losses": result.held_out_losses, "best_epoch": result.best_epoch,
-               "losses": result.losses, "cancelled": result.cancelled, "saved": False,
-               "partial": None}
-    metadata = {
-        "base_model": settings.generator_model, "knowledge_base": kb,
-        "documents": sorted(documents) if documents is not None else "all",
-        "selection": select_label or ("custom" if select is not None else "all chunks"),
-        "kb_content_hash": content_hash(chunks), "settings": lora.to_dict(),
-        "target_modules": list(result.target_modules),
-        "trainable_parameters": result.trainable_parameters, "data": data_info,
-        "examples": result.examples, "train_tokens": result.train_tokens,
-        "losses": result.losses, "train_loss": result.final_loss, "steps": result.steps,
-        "total_steps": result.total_steps,
-        "seconds": summary["seconds"], "train_seconds": summary["train_seconds"],
-        "tokens_per_second": summary["tokens_per_second"], "source": "finetune",
-        "epochs": summary["epochs"], "planned_epochs": result.epochs,
-        "stopped": result.stopped, "precision": result.precision,
-        "packed_rows": result.packed_rows, "held_out_losses": result.held_out_losses,
-        "best_epoch": result.best_epoch,
-    }
+    summary = _summary(name, result, time.perf_counter() - started)
+    metadata = _metadata(settings, kb, documents, select, select_label, chunks, lora, data_info,
+                         result, summary)
     if result.cancelled:
         if result.steps:
             summary["partial"] = PartialRun(result.model, name, metadata, overwrite)
         say(1.0, f"cancelled after {result.steps}/{result.total_steps} steps; nothing saved "
                  "yet")
         return summary
-    from core.training.trainer import save_once
-
     save_once(lambda: AdapterRegistry.of(settings).save(result.model, name, metadata,
                                                         overwrite=overwrite))  # one writer
     summary["saved"] = True

@@ -4,16 +4,17 @@ Train on a model of its own (:func:`core.training.copy.training_copy`), never on
 :class:`core.generation.Generator`'s model: training flips dropout on and holds the CPU for
 minutes, and concurrent answers must not see half-trained weights. The loop is transformers'
 ``Trainer`` (:class:`core.training.trainer.BatchTrainer`, the choice is argued in
-:mod:`core.training`): each optimiser step of ``batch_size`` examples runs as micro-batches of
+:mod:`core.training`) with its own optimiser, schedule, evaluation, early stopping and
+best-checkpoint restore: each optimiser step of ``batch_size`` examples runs as micro-batches of
 ``micro_batch_size`` (gradient accumulation); ``hooks.micro_batch(done, total)`` follows every
 micro-batch, ``hooks.step(step, total_steps, loss)`` every optimiser step, and a set
 ``hooks.cancel`` stops before the next micro-batch. A step cut short is dropped (never
 applied), so the returned model holds exactly the completed steps; the caller decides whether
 to save it.
 
-Gradient accumulation keeps the loss of a full batch: each micro-batch's mean loss is weighted
-by its share of the batch's loss tokens, so the step loss and gradient are those of one
-``batch_size`` forward pass (up to float rounding).
+Gradient accumulation keeps the loss of a full batch: each micro-batch's summed token loss is
+divided by the whole step's loss tokens (the Trainer's ``num_items_in_batch``), so the step
+loss and gradient are those of one ``batch_size`` forward pass (up to float rounding).
 
 Speed (measured in ``bench/training_speed.py``): examples are packed into full ``max_length``
 rows (:mod:`core.finetune.packing`; each attends only to itself, so the loss is the unpacked
@@ -23,23 +24,30 @@ fp32 master weights (:mod:`core.training.precision`).
 Exposures by time budget (``settings.epochs == 0``): two micro-batches are timed on the model
 itself before training (gradients dropped), and ``steps = budget x tokens/s / tokens per
 step``, both in row tokens (every position computed: what costs time, whatever share carries
-loss; :func:`core.finetune.estimate.budget_steps`; the last epoch may be partial); a run that
-overruns its budget by ``OVERRUN`` stops at the next step. With ``held_out`` examples, their
-loss is measured after each epoch; training stops when it has not improved by
-``MIN_IMPROVEMENT`` for ``PATIENCE`` epochs, and the best epoch's adapter weights are kept (a
-few MB, in memory).
+loss; :func:`core.finetune.throughput.budget_steps`; the last epoch may be partial); a run
+that overruns its budget by ``OVERRUN`` stops at the next step
+(:class:`core.training.callbacks.TimeBudget`). With ``held_out`` examples, the Trainer
+measures their loss before training and after each epoch (``eval_on_start``,
+``eval_strategy="epoch"``: the mean of the held-out micro-batches' token means); its
+``EarlyStoppingCallback`` stops when the loss has not dropped by ``MIN_IMPROVEMENT`` nats for
+``PATIENCE`` epochs, and ``load_best_model_at_end`` puts back the best epoch's adapter (saved
+per epoch, adapter weights only, in a folder removed at the end), also when the budget or
+a cancel ends the run (the epoch it was in is evaluated first).
 
 Data parallel (``torchrun``/``accelerate launch``, one process per device): the run is the
 single-process run split by rank. ``batch_size`` stays the global batch, so the optimiser
 steps, learning-rate schedule and logged step losses are those of one process; each rank runs
 its share of every step's micro-batches (:class:`core.training.trainer.BatchTrainer`). The
 ranks agree on what they decide alone: the budget's rate is the sum of the ranks' probes, the
-budget's stop is taken when any rank is past it, the held-out loss is measured in shares and
-summed. ``micro_batches``/``total_micro_batches`` count this process's share; token counts
+budget's stop is taken when any rank is past it, the held-out loss is the Trainer's (each rank
+its share of the batches, gathered).
+``micro_batches``/``total_micro_batches`` count this process's share; token counts
 are the run's. A cancel is per process (a launcher stops all of them on Ctrl-C).
 
-Optimiser: AdamW (weight decay 0), linear warm-up over the first 10 % of steps then linear
-decay to 0, gradient norm clipped at 1.0. Loss: token-level cross-entropy over labels != -100
+Optimiser: the Trainer's AdamW (weight decay 0) and its ``linear`` schedule with
+``warmup_steps=WARMUP_FRACTION`` (the first ceil(10 %) of the steps; step s of a warm-up of w
+runs at s/w of the peak, so the very first at 0), then linear decay to 0; gradient norm
+clipped at 1.0. Loss: token-level cross-entropy over labels != -100
 (what transformers computes when ``labels`` is passed).
 
 Example:
@@ -53,16 +61,13 @@ from __future__ import annotations
 import math
 import random
 import shutil
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
-from transformers import TrainerCallback
+from peft import get_peft_model
+from transformers import EarlyStoppingCallback, TrainerCallback
 
 from core.errors import UserError
 from core.finetune.config import LoraSettings
@@ -70,21 +75,28 @@ from core.finetune.data import (
     IGNORE_INDEX,
     TrainExample,
     batches,
+    collate,
     count_target_tokens,
     encode_examples,
 )
 from core.finetune.packing import pack_features, stack_rows
+from core.finetune.throughput import budget_steps
+from core.training.callbacks import HooksCallback, TimeBudget, TrainingHooks
 from core.training.losses import labelled_lm_loss
 from core.training.precision import autocast, resolve_precision
-
-if TYPE_CHECKING:
-    from core.training.callbacks import TrainingHooks
+from core.training.trainer import (
+    BatchTrainer,
+    all_reduce,
+    rank_batches,
+    run_folder,
+    training_args,
+)
 
 WARMUP_FRACTION = 0.1
 MAX_GRAD_NORM = 1.0
 OVERRUN = 1.1  # a budgeted run stops at the first step past 110 % of its minutes
 PATIENCE = 2  # epochs without held-out improvement before stopping
-MIN_IMPROVEMENT = 0.005  # relative held-out loss drop that counts as an improvement
+MIN_IMPROVEMENT = 0.005  # held-out loss drop (nats) that counts as an improvement
 
 
 @dataclass
@@ -136,13 +148,6 @@ class TrainResult:
 def lora_config(settings: LoraSettings, model, *, is_seq2seq: bool):
     """A peft ``LoraConfig`` for ``model`` (target modules: the settings', else peft's)."""
     return settings.peft_config(model, task_type="SEQ_2_SEQ_LM" if is_seq2seq else "CAUSAL_LM")
-
-
-def _lr_factor(step: int, total: int) -> float:
-    warmup = max(1, int(total * WARMUP_FRACTION))
-    if step < warmup:
-        return (step + 1) / warmup
-    return max(0.0, (total - step) / max(1, total - warmup))
 
 
 def _loss_tokens(labels: torch.Tensor, is_seq2seq: bool) -> int:
@@ -242,55 +247,134 @@ def _probe_rate(model, parts: Sequence[dict[str, torch.Tensor]], precision: str)
     return max(rates[1:] or rates)
 
 
-class _BudgetAndHeldOut(TrainerCallback):
-    """Stop at the time budget's overrun; after each epoch, measure the held-out loss, keep
-    the best epoch's trainable weights and stop when it stops improving."""
+@dataclass
+class _Data:
+    """One run's encoded examples, the units a step batches (packed rows or examples) and how
+    an epoch turns them into micro-batches."""
 
-    def __init__(self, model, result: TrainResult, *, deadline: float | None,
-                 evaluate: Callable[[], float] | None) -> None:
-        self.model, self.result, self.deadline, self.evaluate = model, result, deadline, evaluate
-        self.best: float | None = None
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.bad = 0
+    features: list[dict[str, list]]
+    units: list[dict[str, list]]
+    settings: LoraSettings
+    pad_id: int
+    packed: bool
+    is_seq2seq: bool
 
-    def on_step_end(self, args, state, control, **kwargs):
-        if self.deadline is None:
-            return
-        late = float(time.perf_counter() > self.deadline)
-        if args.world_size > 1:  # every rank stops at the same step, or the others would wait
-            from core.training.trainer import all_reduce
+    @property
+    def micro(self) -> int:
+        return min(self.settings.micro_batch_size, self.settings.batch_size)
 
-            late = all_reduce([late], "max")[0]
-        if late:
-            self.result.stopped = "time budget"
-            control.should_training_stop = True
+    @property
+    def accumulation(self) -> int:
+        return math.ceil(self.settings.batch_size / self.micro)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.units) / self.settings.batch_size)
+
+    @property
+    def micro_per_epoch(self) -> int:
+        full, rest = divmod(len(self.units), self.settings.batch_size)
+        return full * self.accumulation + math.ceil(rest / self.micro)
+
+    def epoch_batches(self, epoch: int) -> list[dict]:
+        """Epoch ``epoch``'s micro-batches, step by step (seeded shuffle per epoch)."""
+        return [part for batch in _batch_rows(self.units, self.settings.batch_size, self.pad_id,
+                                              self.packed, seed=self.settings.seed, epoch=epoch)
+                for part in _micro_parts(batch, self.micro, self.packed, self.is_seq2seq)]
+
+    def collate(self, units: Sequence[dict[str, list]]) -> dict[str, torch.Tensor]:
+        """A micro-batch of ``units`` (the held-out set's data collator)."""
+        return stack_rows(units) if self.packed else collate(units, self.pad_id)
+
+
+def _encode(examples: Sequence[TrainExample], tokenizer, settings: LoraSettings,
+            is_seq2seq: bool) -> _Data:
+    pad_id = tokenizer.pad_token_id
+    if pad_id is None:
+        pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+    features = encode_examples(examples, tokenizer, max_length=settings.max_length,
+                               is_seq2seq=is_seq2seq)
+    packed = settings.packing and not is_seq2seq
+    units = pack_features(features, settings.max_length, pad_id) if packed else features
+    return _Data(features, units, settings, pad_id, packed, is_seq2seq)
+
+
+class _Record(TrainerCallback):
+    """Counts the epochs ended and records every held-out loss the Trainer measures (the
+    first before training) and the best epoch (the one ``load_best_model_at_end`` restores)."""
+
+    def __init__(self, result: TrainResult) -> None:
+        self.result, self.best = result, math.inf
 
     def on_epoch_end(self, args, state, control, **kwargs):
         self.result.epochs_done += 1
-        if self.evaluate is None:
-            return
-        loss = round(self.evaluate(), 5)
-        self.result.held_out_losses.append(loss)
-        if self.best is None or loss < self.best * (1 - MIN_IMPROVEMENT):
-            self.best, self.bad = loss, 0
-            self.best_state = {n: p.detach().clone() for n, p in self.model.named_parameters()
-                               if p.requires_grad}
-            self.result.best_epoch = self.result.epochs_done
-            return
-        self.bad += 1
-        if self.bad >= PATIENCE:
-            self.result.stopped = "held-out loss stopped improving"
-            control.should_training_stop = True
 
-    def restore_best(self) -> None:
-        """Put back the best epoch's weights if a later epoch was worse."""
-        losses = self.result.held_out_losses
-        if self.best_state is None or not losses or losses[-1] <= self.best:
-            return
-        params = dict(self.model.named_parameters())
-        with torch.no_grad():
-            for name, value in self.best_state.items():
-                params[name].copy_(value)
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        loss = float((metrics or {})["eval_loss"])
+        self.result.held_out_losses.append(round(loss, 5))
+        if self.result.epochs_done and loss < self.best:
+            self.best, self.result.best_epoch = loss, self.result.epochs_done
+
+
+def _plan(result: TrainResult, data: _Data, model, precision: str, world_size: int
+          ) -> float | None:
+    """Fill in the planned steps, epochs and counts; returns the time budget in seconds (a
+    budgeted run, after timing two micro-batches on ``model``) or None."""
+    settings, per_epoch = data.settings, data.steps_per_epoch
+    total, budget = per_epoch * settings.epochs, None
+    if settings.epochs == 0:
+        first = data.epoch_batches(0)
+        row_tokens_per_epoch = sum(p["input_ids"].numel() for p in first)
+        # every rank times its own; their sum is the run's rate (each does 1/world of a step)
+        result.probe_row_tokens_per_second = all_reduce(
+            [_probe_rate(model, first[:3], precision)])[0]
+        total = budget_steps(settings.minutes * 60, result.probe_row_tokens_per_second,
+                             row_tokens_per_epoch / per_epoch, per_epoch)
+        budget = settings.minutes * 60 * OVERRUN
+    result.steps_per_epoch, result.total_steps = per_epoch, total
+    result.epochs = round(total / per_epoch, 2)
+    result.total_micro_batches = round(  # this process's (its share of every step)
+        rank_batches(data.micro_per_epoch, data.accumulation, world_size) * total / per_epoch)
+    result.train_tokens = round(count_target_tokens(data.features) * total / per_epoch)
+    return budget
+
+
+def _args(work, data: _Data, device: torch.device, evaluate: bool):
+    """The Trainer's arguments: its AdamW and linear warm-up schedule, and with held-out
+    examples its per-epoch evaluation, early stopping metric and best-checkpoint restore."""
+    settings = data.settings
+    best = dict(eval_strategy="epoch", eval_on_start=True, save_strategy="epoch",
+                save_only_model=True, save_total_limit=1, load_best_model_at_end=True,
+                metric_for_best_model="loss", greater_is_better=False,
+                prediction_loss_only=True, per_device_eval_batch_size=data.micro)
+    return training_args(work, epochs=max(1, settings.epochs),
+                         learning_rate=settings.learning_rate, accumulation=data.accumulation,
+                         batch_size=data.micro, device=device.type, seed=settings.seed,
+                         max_grad_norm=MAX_GRAD_NORM, remove_unused_columns=False,
+                         optim="adamw_torch", lr_scheduler_type="linear",
+                         warmup_steps=WARMUP_FRACTION, **(best if evaluate else {}))
+
+
+@dataclass
+class _SummedLoss:
+    """``loss(model, batch)``: the batch's token loss summed (the trainer divides it by the
+    step's loss tokens), counting the tokens a training micro-batch computed."""
+
+    result: TrainResult
+    is_seq2seq: bool
+    steps: HooksCallback
+    trainer: BatchTrainer | None = None
+
+    def __call__(self, model, batch: dict) -> torch.Tensor:
+        value = _batch_loss(model, batch)
+        if not torch.isfinite(value):
+            raise UserError(f"the loss became {value.item()} at step "
+                            f"{len(self.steps.losses) + 1}: lower the learning rate")
+        n = _loss_tokens(batch["labels"], self.is_seq2seq)
+        if model.training and not self.trainer.padding:
+            self.result.tokens_done += n
+            self.result.row_tokens_done += batch["input_ids"].numel()
+        return value * n
 
 
 def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: LoraSettings, *,
@@ -302,131 +386,67 @@ def train_lora(model, tokenizer, examples: Sequence[TrainExample], settings: Lor
     ``model`` is modified in place (LoRA layers injected); pass a model you own.
     ``held_out`` examples are never trained on; their loss decides early stopping.
     """
-    from peft import get_peft_model
-
-    from core.finetune.estimate import budget_steps
-    from core.training.callbacks import HooksCallback, TrainingHooks
-    from core.training.trainer import BatchTrainer, all_reduce, rank_batches, training_args
-
     hooks = hooks or TrainingHooks()
     torch.manual_seed(settings.seed)
-    pad_id = tokenizer.pad_token_id
-    if pad_id is None:
-        pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
-    features = encode_examples(examples, tokenizer, max_length=settings.max_length,
-                               is_seq2seq=is_seq2seq)
-    packed = settings.packing and not is_seq2seq
-    units = pack_features(features, settings.max_length, pad_id) if packed else features
+    data = _encode(examples, tokenizer, settings, is_seq2seq)
     device = _device(model)
     precision = resolve_precision(settings.precision, device.type)
     config = lora_config(settings, model, is_seq2seq=is_seq2seq)
     peft_model = get_peft_model(model, config, adapter_name=adapter_name)
-    trainable = [p for p in peft_model.parameters() if p.requires_grad]
-    micro = min(settings.micro_batch_size, settings.batch_size)
-    steps_per_epoch = math.ceil(len(units) / settings.batch_size)
-    full, rest = divmod(len(units), settings.batch_size)
-    micro_per_epoch = full * math.ceil(settings.batch_size / micro) + math.ceil(rest / micro)
-    tokens_per_epoch = count_target_tokens(features)
-    accumulation = math.ceil(settings.batch_size / micro)
-    work = Path(tempfile.gettempdir()) / f"nlplab-lora-{uuid.uuid4().hex}"  # removed at the end
-    # Built before any timing or held-out measure: under a launcher this joins the process
-    # group (the ranks agree on those numbers); epochs and max_steps are set once known.
-    args = training_args(work, epochs=max(1, settings.epochs), learning_rate=settings.learning_rate,
-                         accumulation=accumulation, batch_size=micro, device=device.type,
-                         seed=settings.seed, max_grad_norm=MAX_GRAD_NORM,
-                         remove_unused_columns=False)
-    rank, world_size = args.process_index, args.world_size
-
-    def epoch_batches(epoch: int) -> list[dict]:
-        parts = []
-        for batch in _batch_rows(units, settings.batch_size, pad_id, packed,
-                                 seed=settings.seed, epoch=epoch):
-            n_tokens = _loss_tokens(batch["labels"], is_seq2seq)
-            for part in _micro_parts(batch, micro, packed, is_seq2seq):
-                share = _loss_tokens(part["labels"], is_seq2seq) / max(1, n_tokens)
-                parts.append({**part, "share": share})
-        return parts
-
-    result = TrainResult(model=peft_model, examples=len(features), packed_rows=len(units)
-                         if packed else 0, precision=precision,
-                         trainable_parameters=sum(p.numel() for p in trainable),
+    result = TrainResult(model=peft_model, examples=len(data.features),
+                         packed_rows=len(data.units) if data.packed else 0, precision=precision,
+                         trainable_parameters=sum(p.numel() for p in peft_model.parameters()
+                                                  if p.requires_grad),
                          target_modules=tuple(sorted({m.rsplit(".", 1)[-1]
                                                       for m in config.target_modules})))
-    total = steps_per_epoch * settings.epochs
-    deadline_seconds = None
-    if settings.epochs == 0:
-        first = epoch_batches(0)
-        row_tokens_per_epoch = sum(p["input_ids"].numel() for p in first)
-        probe = [{k: v for k, v in p.items() if k != "share"} for p in first[:3]]
-        # every rank times its own; their sum is the run's rate (each does 1/world of a step)
-        result.probe_row_tokens_per_second = all_reduce(
-            [_probe_rate(peft_model, probe, precision)])[0]
-        total = budget_steps(settings.minutes * 60, result.probe_row_tokens_per_second,
-                             row_tokens_per_epoch / steps_per_epoch, steps_per_epoch)
-        deadline_seconds = settings.minutes * 60 * OVERRUN
-    epochs = math.ceil(total / steps_per_epoch)
-    result.steps_per_epoch = steps_per_epoch
-    result.epochs = round(total / steps_per_epoch, 2)
-    result.total_steps = total
-    result.total_micro_batches = round(  # this process's (its share of every step)
-        rank_batches(micro_per_epoch, accumulation, world_size) * total / steps_per_epoch)
-    result.train_tokens = round(tokens_per_epoch * total / steps_per_epoch)
+    # Built before any timing or held-out measure: under a launcher this joins the process
+    # group (the ranks agree on those numbers); epochs and max_steps are set once known.
+    args = _args("unused", data, device, bool(held_out))
+    args.output_dir = str(run_folder("nlplab-lora"))  # one folder for every rank
+    budget = _plan(result, data, peft_model, precision, args.world_size)
     if hooks.cancelled:
         result.cancelled = True
         return result
+    args.num_train_epochs = math.ceil(result.total_steps / data.steps_per_epoch)
+    args.max_steps = result.total_steps if settings.epochs == 0 else -1
+    try:
+        _fit(result, data, peft_model, args, hooks, precision, budget, held_out, tokenizer)
+    finally:
+        all_reduce([0.0])  # every rank is done with the run's folder before it goes
+        shutil.rmtree(args.output_dir, ignore_errors=True)
+    if args.world_size > 1:  # the run's counts, not this process's share
+        result.tokens_done, result.row_tokens_done = (
+            round(n) for n in all_reduce([result.tokens_done, result.row_tokens_done]))
+    return result
 
-    def loss(model, batch: dict) -> torch.Tensor:
-        share = batch.pop("share")
-        value = _batch_loss(model, batch)
-        if not torch.isfinite(value):
-            raise UserError(f"the loss became {value.item()} at step "
-                            f"{len(callback.losses) + 1}: lower the learning rate")
-        if not trainer.padding:
-            result.tokens_done += _loss_tokens(batch["labels"], is_seq2seq)
-            result.row_tokens_done += batch["input_ids"].numel()
-        return value * share
 
-    evaluate = None
-    if held_out:
-        held_features = encode_examples(held_out, tokenizer, max_length=settings.max_length,
-                                        is_seq2seq=is_seq2seq)
-        held_units = (pack_features(held_features, settings.max_length, pad_id) if packed
-                      else held_features)
-        held_parts = [p for b in _batch_rows(held_units, settings.batch_size, pad_id, packed,
-                                             seed=settings.seed, epoch=0)
-                      for p in _micro_parts(b, micro, packed, is_seq2seq)]
-
-        def evaluate() -> float:  # each rank its share; the ranks' sums give the mean
-            total_loss, n = all_reduce(_loss_sums(peft_model, held_parts[rank::world_size],
-                                                  precision, is_seq2seq))
-            return total_loss / max(1.0, n)
-
-        result.held_out_losses.append(round(evaluate(), 5))  # before training: epoch 0
-
-    optimiser = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, total))
+def _fit(result: TrainResult, data: _Data, model, args, hooks: TrainingHooks, precision: str,
+         budget: float | None, held_out: Sequence[TrainExample], tokenizer) -> None:
+    """Run the Trainer; fill ``result`` with what it did (also when it raised)."""
     callback = HooksCallback(hooks, result.total_micro_batches, digits=5)
-    watcher = _BudgetAndHeldOut(peft_model, result, deadline=None, evaluate=evaluate)
-    args.num_train_epochs, args.max_steps = epochs, total if settings.epochs == 0 else -1
-    trainer = BatchTrainer(model=peft_model, args=args, epoch_batches=epoch_batches,
-                           batches_per_epoch=micro_per_epoch, loss=loss, precision=precision,
-                           optimizers=(optimiser, scheduler), callbacks=[callback, watcher])
-    if deadline_seconds is not None:
-        watcher.deadline = time.perf_counter() + deadline_seconds
+    timer = TimeBudget(budget)
+    callbacks = [callback, timer, _Record(result)]
+    eval_dataset = None
+    if held_out:
+        eval_dataset = _encode(held_out, tokenizer, data.settings, data.is_seq2seq).units
+        early = EarlyStoppingCallback(PATIENCE, MIN_IMPROVEMENT)
+        callbacks.append(early)
+    loss = _SummedLoss(result, data.is_seq2seq, callback)
+    trainer = BatchTrainer(model=model, args=args, epoch_batches=data.epoch_batches,
+                           batches_per_epoch=data.micro_per_epoch, loss=loss,
+                           precision=precision, callbacks=callbacks,
+                           eval_dataset=eval_dataset, data_collator=data.collate)
+    loss.trainer = trainer
     try:
         trainer.train()
     finally:
         result.seconds = callback.seconds
         result.micro_batches = callback.micro_batches
-        result.losses = [loss for _, loss in callback.losses]
+        result.losses = [value for _, value in callback.losses]
         result.steps = len(result.losses)
-        result.cancelled = hooks.cancelled and result.steps < total
-        optimiser.zero_grad(set_to_none=True)  # a step cut short is dropped
-        if not result.cancelled:
-            watcher.restore_best()
-        peft_model.eval()
-        shutil.rmtree(work, ignore_errors=True)
-    if world_size > 1:  # the run's counts, not this process's share
-        result.tokens_done, result.row_tokens_done = (
-            round(n) for n in all_reduce([result.tokens_done, result.row_tokens_done]))
-    return result
+        result.cancelled = hooks.cancelled and result.steps < result.total_steps
+        if timer.stopped:
+            result.stopped = "time budget"
+        elif held_out and early.early_stopping_patience_counter >= PATIENCE:
+            result.stopped = "held-out loss stopped improving"
+        model.eval()

@@ -7,7 +7,7 @@ reload (or a new session) shows the settings of that run; values that never star
 (a typo, a refused name) are not written. The adapter name follows the
 knowledge base and data mode (``<kb>-<data mode>``) until the user types a name of their own.
 Rendering is the page's; this module holds no Streamlit. Training is
-:mod:`core.finetune.pipeline`, the estimate :mod:`core.finetune.estimate`.
+:mod:`core.finetune.pipeline`, the estimate :mod:`core.finetune.duration`.
 
 Example:
     >>> adapter_name_for("Harrowmere Docs", "qa")
@@ -33,7 +33,8 @@ from pathlib import Path
 
 from core.atomic import write_text_atomic
 from core.finetune.config import LoraSettings
-from core.finetune.estimate import Plan
+from core.finetune.duration import Plan
+from core.finetune.throughput import load_throughput
 from core.jobs import format_seconds
 
 _D = LoraSettings()
@@ -172,8 +173,6 @@ def plan_key(settings, kb_version: int, form: FinetuneForm, lora: LoraSettings) 
     per key, not on every widget change. Example: the same settings with another batch size
     give another key; ticking "Replace an adapter" (not part of the plan) gives the same one.
     """
-    from core.finetune.estimate import load_throughput
-
     return (str(settings.data_dir), str(settings.lancedb_location), settings.generator_model,
             form.kb, int(kb_version), tuple(sorted(form.docs)), repr(lora),
             repr(load_throughput(settings)))

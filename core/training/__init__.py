@@ -5,9 +5,12 @@
 - :mod:`.copy`: :func:`~.copy.training_copy`, the one way to get a trainable model that never
   carries the app's loaded adapters.
 - :mod:`.callbacks`: :class:`~.callbacks.TrainingHooks` (progress, step loss, micro-batch,
-  cancel; ``TrainingHooks.for_job(job)``) and :class:`~.callbacks.HooksCallback`.
-- :mod:`.trainer`: :class:`~.trainer.BatchTrainer` (under a data-parallel launcher each rank runs
-  its share of every step) and the shared ``training_args``.
+  cancel; ``TrainingHooks.for_job(job)``), :class:`~.callbacks.HooksCallback` and the
+  wall-clock :class:`~.callbacks.TimeBudget`.
+- :mod:`.trainer`: :class:`~.trainer.BatchTrainer` (our micro-batches and summed loss; the
+  Trainer's optimiser, schedule, loss scaling, evaluation and best-checkpoint restore; under a
+  data-parallel launcher each rank runs its share of every step) and the shared
+  ``training_args``.
 
 Left out: the features' data and hyper-parameters (:mod:`core.finetune`,
 :mod:`core.emotions.transformer`) and the adapter registry.

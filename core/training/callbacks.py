@@ -6,6 +6,7 @@ A :class:`TrainingHooks` is what a caller hands a trainer; a background
 turns a transformers ``Trainer``'s events into those calls, so knowledge fine-tuning, feedback
 learning (TRL's trainers) and the emotion encoder report and cancel the same way. Left out:
 what a trainer logs besides the step loss (each trainer keeps its own records).
+:class:`TimeBudget` stops a run at its wall-clock budget.
 
 When a cancel is seen: after every micro-batch (``on_substep_end`` and, for the last one of a
 step, ``on_pre_optimizer_step``), after every optimiser step and after every logged loss. In
@@ -28,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from transformers import TrainerCallback
+
+from core.training.trainer import all_reduce
 
 
 @dataclass
@@ -109,3 +112,30 @@ class HooksCallback(TrainerCallback):
             self.losses.append((state.global_step, loss))
             self.hooks.report_step(state.global_step, state.max_steps, loss)
         self._stop_if_cancelled(control)  # a cancel set by the step hook stops here
+
+
+class TimeBudget(TrainerCallback):
+    """Stops training at the first optimiser step that ends past ``seconds`` from the start of
+    training (None: no budget); under a launcher the ranks agree (any rank late stops all, or
+    the others would wait in the next all-reduce). ``stopped`` says whether it fired.
+
+    Written here because the Trainer has no wall-clock limit (``max_steps`` counts steps).
+
+    Example: ``TimeBudget(660.0)`` for a 10-minute budget with 10 % overrun.
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds, self.deadline, self.stopped = seconds, None, False
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.seconds is not None:
+            self.deadline = time.perf_counter() + self.seconds
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.deadline is None:
+            return
+        late = float(time.perf_counter() > self.deadline)
+        if args.world_size > 1:
+            late = all_reduce([late], "max")[0]
+        if late:
+            self.stopped = control.should_training_stop = True

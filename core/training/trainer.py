@@ -1,30 +1,33 @@
-"""``BatchTrainer``: transformers' ``Trainer`` over micro-batches and a loss we build ourselves.
+"""``BatchTrainer``: transformers' ``Trainer`` over our micro-batches and a loss we build.
 
 Knowledge fine-tuning and the emotion encoder control their data order, padding and loss
-(seeded shuffles, padding trimmed per micro-batch, token-share weights, class weights), so
-they hand this trainer a function ``epoch_batches(epoch) -> list of micro-batch dicts`` and a
-``loss(model, batch) -> tensor``; the Trainer brings the optimiser loop, gradient
-accumulation, clipping, device placement and the callbacks (:mod:`.callbacks`). The loss must
-already carry its share of the step (``loss_is_scaled_for_ga``): nothing else divides it.
-TRL's KTO/DPO trainers (feedback learning) are Trainer subclasses used as they are.
+(seeded shuffles, padding trimmed per micro-batch, the vocabulary projected only where a label
+is, class weights), so they hand this trainer a function ``epoch_batches(epoch) -> list of
+micro-batch dicts`` and a ``loss(model, batch) -> tensor`` that is the batch's loss *summed*
+over its label items (tokens with a label, or rows for a classifier). Everything else is the
+Trainer's own: the optimiser (``optim``, AdamW by default) and its schedule
+(``lr_scheduler_type``, ``warmup_steps``), gradient accumulation with the loss divided by the
+step's label count (``num_items_in_batch``, which the Trainer counts over the step's
+micro-batches and, under a launcher, over every rank: ``average_tokens_across_devices``),
+clipping, device placement, evaluation, best-checkpoint restore and callbacks
+(:mod:`.callbacks`). TRL's KTO/DPO trainers (feedback learning) are Trainer subclasses used as
+they are.
 
 Data parallel (``torchrun`` / ``accelerate launch``, one process per device): the global batch
 is held constant, so a run on N processes takes the same optimiser steps, on the same
 examples, as one process. ``args.gradient_accumulation_steps`` is the micro-batches of one
 optimiser step *for one process*; every step's micro-batches are dealt out by rank
 (:func:`shard_steps`: rank r takes micro-batches r, r+N, ... of each step), a rank short of one
-runs a copy of one of its step's micro-batches with its loss zeroed (a padding micro-batch:
-every rank must run as many per step, or the gradient all-reduce would wait forever), and
-each rank's loss is multiplied by N, so DDP's average of the ranks' gradients is the sum over
-the whole step: the single-process gradient. Transformers logs the mean of the ranks' losses
-(an all-gather), which is then the step loss of the whole batch. The caller's scheduler counts
-optimiser steps, as with one process (the Trainer does not hand it to accelerate). With one
-process nothing changes.
+runs a copy of one of its step's micro-batches whose labels count nothing (a padding
+micro-batch: every rank must run as many per step, or the gradient all-reduce would wait
+forever). The loss is divided by the whole step's label count and multiplied by N (as the
+Trainer's own ``compute_loss`` does), so DDP's average of the ranks' gradients is the
+single-process gradient. With one process nothing changes.
 
 Example:
     >>> trainer = BatchTrainer(model=model, args=training_args(tmp, epochs=1,
     ...     learning_rate=1e-3, accumulation=4, device="cpu"), epoch_batches=lambda e: parts,
-    ...     batches_per_epoch=len(parts), loss=lambda m, b: m(**b).loss / 4)  # doctest: +SKIP
+    ...     batches_per_epoch=len(parts), loss=summed_loss)  # doctest: +SKIP
     >>> trainer.train()  # doctest: +SKIP
 """
 
@@ -32,13 +35,17 @@ from __future__ import annotations
 
 import copy
 import math
+import tempfile
+import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import torch
 from transformers import PrinterCallback, Trainer, TrainingArguments
 
 from core.errors import UserError
+from core.training.losses import IGNORE_INDEX
 from core.training.precision import AutocastMixin
 
 T = TypeVar("T")
@@ -48,18 +55,20 @@ def training_args(output_dir, *, epochs: int = 1, max_steps: int = -1, learning_
                   accumulation: int = 1, batch_size: int = 1, device: str = "cpu",
                   seed: int = 0, weight_decay: float = 0.0, max_grad_norm: float = 1.0,
                   args_class=TrainingArguments, **extra) -> TrainingArguments:
-    """Trainer arguments every trainer here shares: quiet, no checkpoints, a log per step.
+    """Trainer arguments every trainer here shares: quiet, no checkpoints, a log per step,
+    AdamW with a linear schedule (the Trainer's defaults; no warm-up unless ``warmup_steps``).
 
     ``args_class`` is ``TrainingArguments`` or a TRL config (``KTOConfig``, ``DPOConfig``);
-    ``extra`` carries that class's own fields (e.g. ``beta``).
+    ``extra`` carries that class's own fields (e.g. ``beta``) and overrides the shared ones
+    (e.g. ``save_strategy="epoch"`` for a best-checkpoint restore).
     """
-    return args_class(output_dir=str(output_dir), num_train_epochs=epochs, max_steps=max_steps,
-                      per_device_train_batch_size=batch_size,
-                      gradient_accumulation_steps=accumulation, learning_rate=learning_rate,
-                      weight_decay=weight_decay, max_grad_norm=max_grad_norm, seed=seed,
-                      logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
-                      use_cpu=str(device).startswith("cpu"), dataloader_pin_memory=False,
-                      **extra)
+    fields = dict(output_dir=str(output_dir), num_train_epochs=epochs, max_steps=max_steps,
+                  per_device_train_batch_size=batch_size,
+                  gradient_accumulation_steps=accumulation, learning_rate=learning_rate,
+                  weight_decay=weight_decay, max_grad_norm=max_grad_norm, seed=seed,
+                  logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
+                  use_cpu=str(device).startswith("cpu"), dataloader_pin_memory=False)
+    return args_class(**{**fields, **extra})
 
 
 def quiet(trainer: Trainer) -> Trainer:
@@ -68,7 +77,7 @@ def quiet(trainer: Trainer) -> Trainer:
     return trainer
 
 
-PAD = "_padding"  #: marks a padding micro-batch (its loss counts zero)
+PAD = "_padding"  #: a padding micro-batch's real labels (its own count nothing)
 
 
 def all_reduce(values: Sequence[float], op: str = "sum") -> list[float]:
@@ -106,6 +115,18 @@ def save_once(save: Callable[[], T]) -> T | None:
     return value
 
 
+def run_folder(prefix: str) -> Path:
+    """A fresh folder name under the temp dir for one run's checkpoints, the same on every
+    process of a launched run (rank 0's, broadcast), so each rank reloads the checkpoint the
+    first one wrote. Not created here; the caller removes it."""
+    import torch.distributed as dist
+
+    name = [f"{prefix}-{uuid.uuid4().hex}"]
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.broadcast_object_list(name, src=0)
+    return Path(tempfile.gettempdir()) / name[0]
+
+
 def rank_batches(per_epoch: int, accumulation: int, world_size: int) -> int:
     """Micro-batches one rank runs per epoch: every step's share, rounded up (padding).
 
@@ -119,7 +140,11 @@ def shard_steps(batches: Sequence[dict], accumulation: int, rank: int,
                 world_size: int) -> list[dict]:
     """Rank ``rank``'s micro-batches of one epoch: of each step's ``accumulation`` micro-batches
     (the last step may have fewer) those at ``rank``, ``rank + world_size``, ...; a rank left
-    one short gets a copy of its step's first micro-batch marked ``PAD`` (the trainer pops it).
+    one short gets a copy of its step's first micro-batch whose ``labels`` are all -100 (so the
+    Trainer's label count skips it) and whose real labels ride under ``PAD``.
+
+    Written here because accelerate's sharding fills a short last step with repeated examples
+    whose loss counts, so N processes would not take one process's steps.
 
     Example: steps [a b c d][e f g] on 2 ranks -> rank 0: a c e g, rank 1: b d f e(PAD).
     """
@@ -129,7 +154,10 @@ def shard_steps(batches: Sequence[dict], accumulation: int, rank: int,
     for start in range(0, len(batches), accumulation):
         step = batches[start:start + accumulation]
         mine = list(step[rank::world_size])
-        mine += [{**step[0], PAD: True}] * (math.ceil(len(step) / world_size) - len(mine))
+        if len(mine) < math.ceil(len(step) / world_size):
+            labels = step[0]["labels"]
+            mine.append({**step[0], "labels": torch.full_like(labels, IGNORE_INDEX),
+                         PAD: labels})
         out += mine
     return out
 
@@ -154,13 +182,15 @@ class _Epochs:
 
 
 class BatchTrainer(AutocastMixin, Trainer):
-    """A ``Trainer`` fed ready-made micro-batches, with our loss (already scaled per step);
-    bf16 autocast when ``precision="bf16"`` (:mod:`.precision`).
+    """A ``Trainer`` fed ready-made micro-batches, with our summed loss divided by the
+    Trainer's count of the step's label items; bf16 autocast when ``precision="bf16"``
+    (:mod:`.precision`).
 
     Under a launcher each rank runs its share of every step (module docstring); ``args``
     gets a per-rank ``gradient_accumulation_steps`` here (on a copy). While ``loss`` runs
     on a padding micro-batch ``self.padding`` is True (a loss that keeps counters skips it);
-    its value is zeroed here whatever it returns.
+    its value is zeroed here whatever it returns. Evaluation (``eval_dataset``) goes through
+    the same ``loss``: the Trainer's ``eval_loss`` is then the mean of the batches' means.
     """
 
     loss_is_scaled_for_ga = True
@@ -175,6 +205,7 @@ class BatchTrainer(AutocastMixin, Trainer):
             kwargs["args"] = args = copy.copy(args)
             args.gradient_accumulation_steps = math.ceil(accumulation / self.world_size)
         super().__init__(**kwargs)
+        self.model_accepts_loss_kwargs = True  # the Trainer counts label items for our loss
         self.precision, self.padding = precision, False
         self._loader = _Epochs(epoch_batches, batches_per_epoch, accumulation, self.rank,
                                self.world_size)
@@ -185,8 +216,16 @@ class BatchTrainer(AutocastMixin, Trainer):
         return self._loader
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        self.padding = bool(inputs.pop(PAD, False))
+        real_labels = inputs.pop(PAD, None)
+        self.padding = real_labels is not None
+        if self.padding:
+            inputs = {**inputs, "labels": real_labels}
         value = self._loss(model, inputs)
+        if num_items_in_batch is None:  # no label to count (never in our trainers)
+            raise ValueError("BatchTrainer needs labels in every micro-batch")
+        value = value / num_items_in_batch
         if self.padding:
             value = value * 0.0  # runs forward and backward (DDP syncs) but adds nothing
-        return value * self.world_size if self.world_size > 1 else value
+        if self.args.average_tokens_across_devices and self.world_size > 1:
+            value = value * self.world_size  # the count is the whole step's, over every rank
+        return (value, ()) if return_outputs else value

@@ -142,7 +142,7 @@ def test_heavy_synchronous_work_refuses_a_visitor_before_starting(app_settings, 
     import core.training.copy
     from core.evaluation.versions import compare_versions
     from core.finetune.config import LoraSettings
-    from core.finetune.estimate import measure_throughput
+    from core.finetune.duration import measure_throughput
     from core.memory.config_input import from_upload
     from core.memory.estimate import EstimateConfig
     from core.presenters.memory import measurement

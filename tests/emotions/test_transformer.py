@@ -114,7 +114,8 @@ def test_refit_trains_the_chosen_epochs_on_every_row(small_data, tiny_bert_base,
 
 
 def test_warmup_then_linear_decay(small_data, tiny_bert_base, tmp_path, monkeypatch):
-    """10% warm-up: the learning rate rises from lr/warmup to lr, then decays to ~0."""
+    """10% warm-up: the learning rate rises from 0 (the Trainer's linear schedule) to lr, then
+    decays to ~0."""
     import torch
 
     seen = []
@@ -170,7 +171,9 @@ def test_layer_decay_keeps_its_ratios_through_warmup_and_decay(small_data, tiny_
                    tmp_path, base=tiny_bert_base, transformer=config, save=False)
     assert result.model.info["layer_decay"] == 0.5
     assert len(seen) > 4 and all(len(lrs) == 4 for lrs in seen)
-    for lrs in seen[:-1]:
+    moving = [lrs for lrs in seen if lrs[-1] > 0]  # the warm-up's first step runs at 0
+    assert len(moving) >= len(seen) - 2
+    for lrs in moving:
         assert lrs[0] / lrs[-1] == pytest.approx(0.125)
     assert max(lrs[-1] for lrs in seen) == pytest.approx(1e-3)
 

@@ -232,16 +232,16 @@ def test_finetune_settings_are_restored_in_a_new_session(pages_env):
 def test_finetune_plan_is_built_once_per_knowledge_base_and_recipe(pages_env, monkeypatch):
     """Reruns that leave the plan's inputs alone (a checkbox outside the recipe, the name)
     reuse the counted plan; a recipe change (batch size) builds it once more."""
-    import core.finetune.pipeline as pipeline
+    import core.finetune.duration as duration
 
     calls = []
-    real = pipeline.build_examples
+    real = duration.build_examples
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "build_examples", counting)
+    monkeypatch.setattr(duration, "build_examples", counting)
     at = open_page("app_pages/finetune.py")
     assert not at.exception, [e.value for e in at.exception]
     assert len(calls) == 1
@@ -256,27 +256,27 @@ def test_finetune_plan_is_built_once_per_knowledge_base_and_recipe(pages_env, mo
 def test_finetune_estimate_is_shown_before_start(pages_env, app_settings, monkeypatch,
                                                  tiny_tokenizer):
     from app_pages._job_panel import format_seconds
-    from core.finetune import estimate
+    from core.finetune import duration, throughput
     from core.finetune.config import LoraSettings
 
     at = open_page("app_pages/finetune.py")
-    plan = estimate.plan_run(app_settings, "default", LoraSettings(), tiny_tokenizer,
+    plan = duration.plan_run(app_settings, "default", LoraSettings(), tiny_tokenizer,
                              is_seq2seq=False)
     assert plan.epochs is None  # a time budget and no measured speed yet: epochs unknown
     assert any("Time budget 10 min" in m.value and "windows" in m.value and
                f"**{plan.rows} rows**" in m.value for m in at.markdown)
     assert any("No training speed measured" in c.value for c in at.caption)
-    monkeypatch.setattr(estimate, "measure_throughput", lambda settings, kb, lora, actor=None:
-                        estimate.record_throughput(settings, 20.0, "probe", lora, 400.0))
+    monkeypatch.setattr(duration, "measure_throughput", lambda settings, kb, lora, actor=None:
+                        throughput.record_throughput(settings, 20.0, "probe", lora, 400.0))
     next(b for b in at.button if b.label.startswith("Measure speed")).click().run()
-    steps = estimate.budget_steps(600, 400.0, plan.row_tokens_per_epoch / plan.steps_per_epoch,
+    steps = throughput.budget_steps(600, 400.0, plan.row_tokens_per_epoch / plan.steps_per_epoch,
                                   plan.steps_per_epoch)
     epochs = round(steps / plan.steps_per_epoch, 1)
     assert any(f"**{epochs:g} epochs**" in m.value for m in at.markdown)
     text = next(m.value for m in at.markdown if "Training time: at most" in m.value)
     assert "10 min" in text and "probe" in text and f"{epochs:g} epochs" in text
     at.number_input(key="ft_epochs").set_value(2).run()  # fixed epochs: time from the rate
-    plan = estimate.plan_run(app_settings, "default", LoraSettings(epochs=2), tiny_tokenizer,
+    plan = duration.plan_run(app_settings, "default", LoraSettings(epochs=2), tiny_tokenizer,
                              is_seq2seq=False)
     text = next(m.value for m in at.markdown if "Estimated training time" in m.value)
     assert format_seconds(plan.train_tokens / 20.0) in text and "probe" in text

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core.errors import UserError
-from core.finetune import estimate
+from core.finetune import duration, throughput
 from core.finetune.config import LoraSettings
 from core.finetune.data import IGNORE_INDEX, TrainExample, collate, encode_examples
 from core.finetune.packing import pack_features, packing_efficiency, stack_rows
@@ -76,19 +76,19 @@ def test_precision_choice():
 
 
 def test_budget_turns_measured_throughput_into_epochs():
-    assert estimate.budget_steps(600, 300.0, 2048, 20) == 87  # 180,000 tokens / 2,048
-    assert estimate.budget_steps(60, 10.0, 2048, 20) == 20  # always at least one epoch
-    assert estimate.budget_steps(6000, 1e6, 10, 3) == 3 * estimate.MAX_BUDGET_EPOCHS
-    rate = estimate.Throughput(30.0, "last run", "m", 256, 4, 0.0, row_tokens_per_second=300.0)
+    assert throughput.budget_steps(600, 300.0, 2048, 20) == 87  # 180,000 tokens / 2,048
+    assert throughput.budget_steps(60, 10.0, 2048, 20) == 20  # always at least one epoch
+    assert throughput.budget_steps(6000, 1e6, 10, 3) == 3 * throughput.MAX_BUDGET_EPOCHS
+    rate = throughput.Throughput(30.0, "last run", "m", 256, 4, 0.0, row_tokens_per_second=300.0)
     lora = LoraSettings(minutes=10, epochs=0, max_length=64, batch_size=1)
-    plan = estimate.count_plan([TrainExample("", " ".join(["a"] * 99))], _Tok(), lora,
+    plan = duration.count_plan([TrainExample("", " ".join(["a"] * 99))], _Tok(), lora,
                                is_seq2seq=False, chunks=1, throughput=rate)
     # 100 tokens -> windows of 64 + 36 -> 2 packed rows = 128 row tokens per epoch;
     # 600 s x 300 row tokens/s = 180,000 -> 1406 epochs, capped
     assert (plan.rows, plan.row_tokens_per_epoch, plan.steps_per_epoch) == (2, 128, 2)
-    assert plan.tokens_per_epoch == 100 and plan.epochs == estimate.MAX_BUDGET_EPOCHS
-    slow = estimate.Throughput(1.0, "last run", "m", 64, 4, 0.0, row_tokens_per_second=3.2)
-    plan = estimate.count_plan([TrainExample("", " ".join(["a"] * 99))], _Tok(), lora,
+    assert plan.tokens_per_epoch == 100 and plan.epochs == throughput.MAX_BUDGET_EPOCHS
+    slow = throughput.Throughput(1.0, "last run", "m", 64, 4, 0.0, row_tokens_per_second=3.2)
+    plan = duration.count_plan([TrainExample("", " ".join(["a"] * 99))], _Tok(), lora,
                                is_seq2seq=False, chunks=1, throughput=slow)
     assert (plan.total_steps, plan.epochs) == (30, 15)  # 600 x 3.2 = 1920 / 64 per step
     assert "Time budget 10 min" in plan.explain(lora)
@@ -111,7 +111,7 @@ def test_budgeted_run_probes_speed_and_plans_epochs(fresh_llama, tiny_tokenizer)
                         settings)
     assert result.probe_row_tokens_per_second > 0
     rows = result.packed_rows  # rows of 32 tokens, 2 rows per step
-    steps = estimate.budget_steps(15, result.probe_row_tokens_per_second, 2 * 32,
+    steps = throughput.budget_steps(15, result.probe_row_tokens_per_second, 2 * 32,
                                   -(-rows // 2))
     assert result.total_steps == steps and result.epochs == round(steps / -(-rows // 2), 2)
     assert result.steps <= steps and result.seconds < 15 * 1.1 + 5

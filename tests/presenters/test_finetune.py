@@ -54,10 +54,10 @@ def test_plan_key_changes_with_what_the_plan_depends_on_only(app_settings, chang
 
 
 def test_plan_key_follows_a_rebuild_and_a_measured_speed(app_settings):
-    from core.finetune import estimate
+    from core.finetune import throughput
 
     form = presenter.FinetuneForm()
     key = presenter.plan_key(app_settings, 3, form, form.lora())
     assert presenter.plan_key(app_settings, 4, form, form.lora()) != key  # new kb version
-    estimate.record_throughput(app_settings, 20.0, "probe", form.lora(), 400.0)
+    throughput.record_throughput(app_settings, 20.0, "probe", form.lora(), 400.0)
     assert presenter.plan_key(app_settings, 3, form, form.lora()) != key

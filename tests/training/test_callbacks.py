@@ -22,7 +22,7 @@ def _run(model, hooks, tmp_path, *, steps=3, accumulation=2):
         model=model, args=training_args(tmp_path, epochs=1, learning_rate=1e-3,
                                         accumulation=accumulation),
         epoch_batches=lambda epoch: [dict(p) for p in parts], batches_per_epoch=len(parts),
-        loss=lambda m, batch: m(**batch).loss / accumulation, callbacks=[callback])
+        loss=lambda m, batch: m(**batch).loss * 7, callbacks=[callback])  # 7 labels: summed
     trainer.train()
     return callback
 

@@ -56,6 +56,7 @@ def test_every_lora_trainer_gets_its_model_through_the_one_copy(tiny_env, store,
                                                                 folder_generator, monkeypatch):
     """Knowledge fine-tuning (from the generator setting) and feedback learning (from the live
     generator) both call :func:`training_copy`, and train what it returns."""
+    import core.finetune.pipeline as pipeline
     import core.training.copy as copy_module
     from core.finetune.config import LoraSettings
     from core.finetune.pipeline import run_finetune
@@ -69,7 +70,8 @@ def test_every_lora_trainer_gets_its_model_through_the_one_copy(tiny_env, store,
         calls.append((source, model))
         return model, tokenizer
 
-    monkeypatch.setattr(copy_module, "training_copy", spy)
+    monkeypatch.setattr(copy_module, "training_copy", spy)  # where feedback learning reads it
+    monkeypatch.setattr(pipeline, "training_copy", spy)  # knowledge fine-tuning's import
     run_finetune(tiny_env, "mini", "copied", LoraSettings(epochs=1, batch_size=4))
     assert calls[-1][0] == tiny_env.generator_model
     seed(store)

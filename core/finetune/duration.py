@@ -1,4 +1,5 @@
-"""Before a run: how many steps it takes and about how long, from throughput measured here.
+"""Before a run: how many steps it takes and about how long (training time; the memory a run
+needs is :mod:`core.memory.estimate`), from the throughput measured here.
 
 Steps: the examples are encoded exactly as training encodes them
 (:func:`core.finetune.data.encode_examples`). An unsupervised chunk longer than ``max_length``
@@ -13,10 +14,10 @@ training measures its own rate again when it starts.
 
 Time: ``seconds = training tokens / training tokens per second``, where training tokens are
 the tokens that carry loss (labels != -100) times epochs, and the rate is measured on this
-machine with this model: the last run's rate (every run records it in
-``<data dir>/finetune/throughput.json``), or a probe of one training example
-(:func:`measure_throughput`) when no run has been measured yet. Left out: loading the training
-copy of the model, and generator-made paraphrases (counted as templates of the same number;
+machine with this model: the last run's rate (every run records it:
+:mod:`core.finetune.throughput`), or a probe of one training example
+(:func:`measure_throughput`) when no run has been measured yet. Left out: loading the
+training copy of the model, and generator-made paraphrases (counted as templates of the same number;
 making them takes extra minutes).
 
 Example (known answer, packing off): one chunk of 100 tokens, max length 16, batch 4,
@@ -26,31 +27,26 @@ training tokens at 50 tokens/s -> 4 s.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
-import time
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 from core import access
-from core.atomic import write_text_atomic
 from core.finetune.config import LoraSettings
 from core.finetune.data import count_target_tokens, encode_examples
 from core.finetune.packing import pack_features
-
-
-@dataclass(frozen=True)
-class Throughput:
-    """Training tokens per second measured with ``model`` at ``max_length``."""
-
-    tokens_per_second: float
-    source: str  # "last run" or "probe"
-    model: str
-    max_length: int
-    micro_batch_size: int
-    measured_at: float
-    row_tokens_per_second: float = 0.0  #: every computed position per second (the budget's)
+from core.finetune.pipeline import build_examples, kb_chunks
+from core.finetune.throughput import (
+    MAX_BUDGET_EPOCHS,
+    Throughput,
+    budget_steps,
+    estimate_seconds,
+    load_throughput,
+    record_throughput,
+)
+from core.finetune.train import train_lora
+from core.training.callbacks import TrainingHooks
+from core.training.copy import training_copy
 
 
 @dataclass(frozen=True)
@@ -115,30 +111,6 @@ class Plan:
         return text + f" → **{self.total_steps} steps**, {self.train_tokens:,} training tokens."
 
 
-MAX_BUDGET_EPOCHS = 60
-
-
-def budget_steps(seconds: float, tokens_per_second: float, tokens_per_step: float,
-                 steps_per_epoch: int, *, cap: int = MAX_BUDGET_EPOCHS) -> int:
-    """Optimiser steps that fit ``seconds`` at the measured rate: at least one epoch (every
-    example seen once), at most ``cap`` epochs; the last epoch may be partial.
-
-    Example: 600 s x 300 tokens/s = 180,000 tokens / 2,048 per step -> 87 steps (4.35 epochs
-    of 20 steps).
-    """
-    if tokens_per_second <= 0 or tokens_per_step <= 0:
-        return steps_per_epoch
-    steps = int(seconds * tokens_per_second // tokens_per_step)
-    return max(steps_per_epoch, min(cap * steps_per_epoch, steps))
-
-
-def estimate_seconds(train_tokens: int, tokens_per_second: float) -> float:
-    """Example: 200 tokens at 50 tokens/s -> 4.0."""
-    if tokens_per_second <= 0:
-        raise ValueError(f"tokens_per_second must be > 0, got {tokens_per_second}")
-    return train_tokens / tokens_per_second
-
-
 def count_plan(examples, tokenizer, lora: LoraSettings, *, is_seq2seq: bool, chunks: int,
                throughput: Throughput | None = None, held_out: int = 0) -> Plan:
     """Count windows, rows, epochs, steps and training tokens exactly as :func:`train_lora`
@@ -164,8 +136,6 @@ def count_plan(examples, tokenizer, lora: LoraSettings, *, is_seq2seq: bool, chu
 
 def _examples(settings, kb: str, lora: LoraSettings, tokenizer, is_seq2seq: bool,
               documents: set[str] | None = None):
-    from core.finetune.pipeline import build_examples, kb_chunks
-
     chunks = kb_chunks(settings, kb, documents)
     return chunks, build_examples(settings, lora, chunks, tokenizer, is_seq2seq,
                                   paraphrase_method="templates")
@@ -179,32 +149,6 @@ def plan_run(settings, kb: str, lora: LoraSettings, tokenizer, *, is_seq2seq: bo
                       throughput=load_throughput(settings), held_out=len(data.held_out))
 
 
-def throughput_path(settings) -> Path:
-    return settings.data_dir / "finetune" / "throughput.json"
-
-
-def record_throughput(settings, tokens_per_second: float, source: str,
-                      lora: LoraSettings, row_tokens_per_second: float = 0.0) -> Throughput:
-    """Keep the latest measured rate of ``settings.generator_model`` for the next estimate."""
-    rate = Throughput(round(tokens_per_second, 2), source, settings.generator_model,
-                      lora.max_length, lora.micro_batch_size, time.time(),
-                      round(row_tokens_per_second, 2))
-    write_text_atomic(throughput_path(settings), json.dumps(asdict(rate)))
-    return rate
-
-
-def load_throughput(settings) -> Throughput | None:
-    """The recorded rate, or None when none was measured with the current generator model."""
-    try:
-        data = json.loads(throughput_path(settings).read_text())
-        rate = Throughput(**data)
-    except (OSError, ValueError, TypeError):
-        return None
-    if rate.model != settings.generator_model or rate.tokens_per_second <= 0:
-        return None
-    return rate
-
-
 def measure_throughput(settings, kb: str, lora: LoraSettings, *,
                        actor: access.Actor | None = None) -> Throughput:
     """Train one micro-batch (full packed rows) of ``kb``'s examples on a fresh training copy;
@@ -213,10 +157,6 @@ def measure_throughput(settings, kb: str, lora: LoraSettings, *,
 
     The first step of a run is its slowest (allocations, warm-up), so the estimate errs long.
     """
-    from core.finetune.train import train_lora
-    from core.training.callbacks import TrainingHooks
-    from core.training.copy import training_copy
-
     access.require(actor, "train")
     model, tokenizer = training_copy(settings.generator_model, settings)
     is_seq2seq = bool(model.config.is_encoder_decoder)
