@@ -20,7 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny_models import build_tiny_llama, build_tiny_t5, minilm_tokenizer, tiny_model
+from tests.tiny_models import (
+    build_tiny_llama,
+    build_tiny_t5,
+    minilm_tokenizer,
+    save_tiny_emoji_model,
+    save_tiny_model_set,
+    tiny_model,
+)
 
 __all__ = ["build_tiny_llama", "build_tiny_t5", "tiny_model"]
 
@@ -143,16 +150,43 @@ def _install_real_model_guard() -> None:
     loaders.load_causal_or_seq2seq = _guarded(loaders.load_causal_or_seq2seq,
                                               lambda spec, *a, **k: spec,
                                               "the real generator")
-    model_sources.convert_smollm2 = _guarded(model_sources.convert_smollm2,
-                                             lambda *a, **k: True,
-                                             "the SmolLM2 GGUF conversion")
+    model_sources.convert_smollm2 = _guarded(  # the packaged file; a test's own fake passes
+        model_sources.convert_smollm2,
+        lambda gguf_path, *a, **k: Path(gguf_path).name == model_sources.SMOLLM2_GGUF,
+        "the SmolLM2 GGUF conversion")
+    emoji_signal.load_emoji_predictor = _tiny_emoji_in_fast_tier(emoji_signal.load_emoji_predictor)
     init = emoji_signal.EmojiSignal.__init__
     emoji_signal.EmojiSignal.__init__ = _guarded(
         init, lambda self, spec=emoji_signal.BUILTIN, *a, **k: spec, "the real emoji predictor")
 
 
+def _tiny_emoji_in_fast_tier(real_load):
+    """Fast tier: ``load_emoji_predictor("builtin:nade-emoji")`` (nade's 13 MB fastText model,
+    which emotion training reads by default) gets a tiny fastText model in its place (5 labels,
+    :func:`tests.tiny_models.save_tiny_emoji_model`), still named by the built-in spec so saved
+    emotion models record and reload it as usual. Slow and browser tests get the real one."""
+    from core.emotions import emoji_signal
+    from core.memo import memoized
+
+    def build():
+        path = _SESSION_DIR / "tiny-emoji" / "tiny-emoji.bin"
+        if not path.exists():
+            save_tiny_emoji_model(path.parent)
+        signal = emoji_signal.EmojiSignal(str(path))
+        signal.spec = emoji_signal.BUILTIN
+        return signal
+
+    @functools.wraps(real_load)
+    def load(spec: str = emoji_signal.BUILTIN):
+        if _guard["on"] and spec.strip() == emoji_signal.BUILTIN:
+            return memoized(("emoji predictor", spec.strip(), "cpu", "tiny stand-in"), build)
+        return real_load(spec)
+
+    return load
+
+
 def pytest_configure(config):
-    pass  # _install_real_model_guard()  (enabled in the next commit)
+    _install_real_model_guard()
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -218,6 +252,31 @@ def fresh_generator(tiny_tokenizer):
                          model_id="tiny-llama", device="cpu", is_seq2seq=False)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_model_set(tmp_path_factory) -> dict[str, str]:
+    """Every model the app loads, tiny and saved once per session: ``{NLPLAB_* variable:
+    path}`` (generator, embedder, classifier encoder, emoji predictor)."""
+    return save_tiny_model_set(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture
+def tiny_models_env(tiny_model_set, monkeypatch):
+    """The app's model settings point at the tiny model set (pages, the CLI and subprocesses
+    started by the test): a fast-tier page renders without loading a real model."""
+    for name, path in tiny_model_set.items():
+        monkeypatch.setenv(name, path)
+    _clear_cached_settings()
+    yield tiny_model_set
+    _clear_cached_settings()
+
+
+def _clear_cached_settings() -> None:
+    import sys
+
+    if "core.st_cache" in sys.modules:  # pages cache the Settings read from the env
+        sys.modules["core.st_cache"].settings.clear()
 
 
 @pytest.fixture(scope="session")

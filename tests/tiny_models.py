@@ -121,3 +121,69 @@ def smollm2_tokenizer():
     b = BUILTINS["smollm2-135m-instruct"]
     return AutoTokenizer.from_pretrained(package_folder(b.module, b.package),
                                          gguf_file=SMOLLM2_GGUF)
+
+
+def save_tiny_sentence_encoder(folder: Path, tokenizer, **overrides) -> Path:
+    """A sentence-transformers folder over a 1-layer tiny BERT (mean pooling, normalised), the
+    shape ``NLPLAB_EMBEDDING_MODEL`` takes (384-d MiniLM replaced by 32-d noise)."""
+    from sentence_transformers import SentenceTransformer, models
+
+    folder = Path(folder)
+    encoder = save_tiny_model(folder / "bert", tokenizer, kind="bert",
+                              **{"num_hidden_layers": 1, **overrides})
+    word = models.Transformer(str(encoder), max_seq_length=64)
+    dim = getattr(word, "get_embedding_dimension", word.get_word_embedding_dimension)()
+    pool = models.Pooling(dim, "mean")
+    SentenceTransformer(modules=[word, pool, models.Normalize()], device="cpu").save(
+        str(folder / "st"))
+    return folder / "st"
+
+
+#: Lines a tiny fastText emoji predictor learns from: five emoji, two words each.
+TINY_EMOJI_TEXT = {"1": "happy great", "2": "sad cry", "3": "angry mad", "4": "love heart",
+                   "5": "funny lol"}
+
+
+def save_tiny_emoji_model(folder: Path) -> Path:
+    """A fastText supervised model (5 labels ``__label__1``..``5``, 4-d vectors, trained in
+    milliseconds) saved as ``.bin``: the file form of ``NLPLAB_EMOJI_MODEL``.
+
+    Softmax loss, and another seed when fastText reports NaN (its one-vs-all loss did so about
+    once in 30 runs on this tiny file).
+    """
+    import fasttext
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [f"__label__{k} {v}" for k, v in TINY_EMOJI_TEXT.items() for _ in range(20)]
+    (folder / "train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fasttext.FastText.eprint = lambda *_: None
+    for seed in range(5):
+        try:
+            model = fasttext.train_supervised(str(folder / "train.txt"), dim=4, epoch=5,
+                                              minCount=1, loss="softmax", thread=1, seed=seed,
+                                              verbose=0)
+            break
+        except RuntimeError:  # "Encountered NaN."
+            continue
+    else:
+        raise RuntimeError("fastText could not train the tiny emoji model (NaN five times)")
+    path = folder / "tiny-emoji.bin"
+    model.save_model(str(path))
+    return path
+
+
+def save_tiny_model_set(folder: Path) -> dict[str, str]:
+    """Every model the app loads, tiny, under ``folder``: ``{NLPLAB_* variable: path}``.
+
+    Example: ``monkeypatch.setenv(name, path)`` for each -> pages, the CLI and its
+    subprocesses run on tiny models (the ``tiny_models_env`` fixture).
+    """
+    folder = Path(folder)
+    tok = minilm_tokenizer()
+    return {
+        "NLPLAB_GENERATOR_MODEL": str(save_tiny_model(folder / "generator", tok)),
+        "NLPLAB_EMBEDDING_MODEL": str(save_tiny_sentence_encoder(folder / "embedder", tok)),
+        "NLPLAB_CLASSIFIER_MODEL": str(save_tiny_model(folder / "classifier", tok, kind="bert")),
+        "NLPLAB_EMOJI_MODEL": str(save_tiny_emoji_model(folder / "emoji")),
+    }

@@ -28,7 +28,9 @@ def one_torch_thread():
 
 @pytest.fixture
 def tiny_env(tmp_path, monkeypatch, tiny_tokenizer):
-    """Env settings pointing the generator at a saved tiny Llama, with a 'mini' KB."""
+    """Env settings pointing the generator at a saved tiny Llama, with a 'mini' KB built by the
+    hash embedder, which the loaders then hand out as the embedder (no MiniLM load)."""
+    import core.loaders
     from core.rag.ingest import Document
     from core.rag.store import KnowledgeStore
     from core.settings import load_settings
@@ -36,6 +38,7 @@ def tiny_env(tmp_path, monkeypatch, tiny_tokenizer):
     folder = save_tiny_model(tmp_path / "tiny-llama", tiny_tokenizer)
     monkeypatch.setenv("NLPLAB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("NLPLAB_GENERATOR_MODEL", str(folder))
+    monkeypatch.setattr(core.loaders, "load_embedder", lambda settings: HashEmbedder())
     settings = load_settings()
     kb_store = KnowledgeStore(settings, HashEmbedder(), embedder_id=settings.embedding_model)
     kb_store.add_documents("mini", [Document(n, t, n.rsplit(".", 1)[1]) for n, t in DOCS.items()])
