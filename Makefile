@@ -55,8 +55,11 @@ endif
 test: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PARALLEL_ENV) $(PY) -m pytest $(PARALLEL_ARGS)
 
+# The fast tier: no slow or browser test, so no real model (tests/conftest.py's guard makes a
+# real-model load in it an error); tests/integration and tests/browser are not even collected.
 test-fast: setup
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -m "not slow and not browser"
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PARALLEL_ENV) $(PY) -m pytest $(PARALLEL_ARGS) \
+	  -m "not slow and not browser" --ignore=tests/integration --ignore=tests/browser
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -44,7 +44,7 @@ def test_loader_applies_the_dtype(tmp_path, tiny_tokenizer):
     """A model folder loads as bf16 / int8-quantised Linear layers when asked."""
     from core.loaders import load_causal_or_seq2seq
     from core.settings import Settings
-    from tests.finetune.conftest import build_tiny_llama
+    from tests.tiny_models import build_tiny_llama
 
     folder = tmp_path / "tiny"
     build_tiny_llama(tiny_tokenizer, 0).save_pretrained(folder)
@@ -90,7 +90,7 @@ def test_adapters_on_an_int8_generator(app_settings, tiny_tokenizer):
     from core.finetune.train import train_lora
     from core.generation import Generator
     from core.quantization import quantise
-    from tests.finetune.conftest import build_tiny_llama
+    from tests.tiny_models import build_tiny_llama
 
     registry = AdapterRegistry.of(app_settings)
     data = [TrainExample("the keeper is", "marta quill")] * 2
@@ -130,7 +130,7 @@ def test_fp32_adapter_runs_on_a_bf16_generator(app_settings, tiny_tokenizer):
     from core.finetune.data import TrainExample
     from core.finetune.train import train_lora
     from core.generation import GenerationConfig, Generator
-    from tests.finetune.conftest import build_tiny_llama
+    from tests.tiny_models import build_tiny_llama
 
     trained = train_lora(build_tiny_llama(tiny_tokenizer, 0), tiny_tokenizer,
                          [TrainExample("the keeper is", "marta quill")] * 2,

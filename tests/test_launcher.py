@@ -1,4 +1,5 @@
-"""The Streamlit launcher (core/launcher.py) shared by the browser tests and bench/app.py."""
+"""The Streamlit launcher (core/launcher.py) shared by the browser tests and bench/app.py
+(starting a real app server: tests/browser/test_launcher_browser.py)."""
 
 from __future__ import annotations
 
@@ -23,15 +24,3 @@ def test_a_server_that_dies_is_reported(tmp_path):
             server.wait_healthy(timeout=60)
     finally:
         server.stop()
-
-
-@pytest.mark.browser
-def test_a_hello_app_gets_healthy_and_stops(tmp_path):
-    script = tmp_path / "hello.py"
-    script.write_text("import streamlit as st\nst.write('hello')\n")
-    server = StreamlitServer(script, dict(os.environ), tmp_path / "s.log")
-    try:
-        assert 0 < server.wait_healthy(timeout=120) < 120
-    finally:
-        server.stop()
-    assert server.proc.poll() is not None

@@ -6,14 +6,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = "../app.py"
+pytestmark = pytest.mark.usefixtures("tiny_models_env")  # fast tier: no real model loads
 PAGES = [f"app_pages/{name}.py" for name in ("home", "compare", "knowledge", "finetune",
                                              "evaluate", "emotions", "feedback", "memory")]
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders(page):
-    """Every page opens without an exception (the first to need the generator pays its one-time
-    GGUF conversion into the test session's model cache, hence the long timeout)."""
+    """Every page opens without an exception (on the tiny model set: ``tiny_models_env``)."""
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
     at.switch_page(page)

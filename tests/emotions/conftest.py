@@ -7,6 +7,7 @@ import random
 import pytest
 
 from core.emotions.datasets import LabelledData
+from tests.tiny_models import save_tiny_model, tiny_model
 
 VOCAB = {
     "joy": "happy great fun yay smile sunshine party win",
@@ -31,36 +32,26 @@ def small_data() -> LabelledData:
 
 @pytest.fixture(scope="session")
 def tiny_bert_base(tiny_tokenizer):
-    """A callable labels -> (model, tokenizer): 2-layer BERT, hidden 32, real MiniLM tokenizer."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
+    """A callable labels -> (model, tokenizer): 2-layer BERT, hidden 32, real MiniLM tokenizer
+    (the suite's tiny ``bert-cls``, :mod:`tests.tiny_models`), fresh and trainable each call."""
 
     def build(labels: list[str]):
-        torch.manual_seed(0)
-        config = BertConfig(vocab_size=tiny_tokenizer.vocab_size, hidden_size=32,
-                            num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                            max_position_embeddings=128, num_labels=len(labels),
-                            id2label=dict(enumerate(labels)),
-                            label2id={lab: i for i, lab in enumerate(labels)})
-        return BertForSequenceClassification(config), tiny_tokenizer
+        model = tiny_model("bert-cls", tiny_tokenizer, train=True, num_labels=len(labels),
+                           id2label=dict(enumerate(labels)),
+                           label2id={lab: i for i, lab in enumerate(labels)})
+        return model, tiny_tokenizer
 
     return build
 
 
 @pytest.fixture(scope="session")
 def tiny_sentence_encoder(tiny_tokenizer, tmp_path_factory):
-    """A sentence-transformers encoder over a 1-layer BERT (hidden 32) built from a config:
-    mean pooling + normalisation, the real MiniLM tokenizer."""
-    import torch
+    """A sentence-transformers encoder over a 1-layer tiny BERT (hidden 32): mean pooling +
+    normalisation, the real MiniLM tokenizer."""
     from sentence_transformers import SentenceTransformer, models
-    from transformers import BertConfig, BertModel
 
-    folder = tmp_path_factory.mktemp("tiny-sentence-bert")
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=tiny_tokenizer.vocab_size, hidden_size=32,
-                         num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                         max_position_embeddings=128)).save_pretrained(folder)
-    tiny_tokenizer.save_pretrained(folder)
+    folder = save_tiny_model(tmp_path_factory.mktemp("tiny-sentence-bert"), tiny_tokenizer,
+                             kind="bert", num_hidden_layers=1)
     word = models.Transformer(str(folder), max_seq_length=64)
     pool = models.Pooling(word.get_word_embedding_dimension(), "mean")
     return SentenceTransformer(modules=[word, pool, models.Normalize()], device="cpu")

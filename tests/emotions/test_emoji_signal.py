@@ -34,11 +34,15 @@ TEST = {
 }
 
 
+REAL = pytest.mark.slow  # reads the real predictor (151 emoji): the fast tier has a tiny one
+
+
 @pytest.fixture(scope="module")
 def signal():
     return load_emoji_predictor(es.BUILTIN)
 
 
+@REAL
 def test_predictor_reads_emotion_from_words(signal):
     top = {text: [e for e, _ in signal.top(text, 5)] for text in
            ("RIP grandpa, I miss you", "I am so angry right now", "lol that is hilarious")}
@@ -47,6 +51,7 @@ def test_predictor_reads_emotion_from_words(signal):
     assert "😂" in top["lol that is hilarious"]
 
 
+@REAL
 def test_block_shape_scale_and_newlines(signal):
     block = signal.transform(["line one\nline two", "ok", ""])
     p = signal.probabilities(["line one\nline two", "ok", ""])
@@ -62,6 +67,7 @@ def test_nade_preprocessing_matches_its_training_text():
         "wow !! this & that ok", "a , b"]
 
 
+@REAL
 def test_the_block_alone_carries_emotion_to_unseen_words(signal):
     """A linear head on the 151 emoji features only: 7 of 9 unseen tweets measured, chance 3."""
     from sklearn.linear_model import LogisticRegression
@@ -75,6 +81,7 @@ def test_the_block_alone_carries_emotion_to_unseen_words(signal):
     assert sum(p == t for p, t in zip(predicted, truth, strict=True)) >= 6
 
 
+@REAL
 @pytest.mark.parametrize("model", ["logreg", "stacking"])
 def test_tfidf_models_append_the_block_save_and_reload(model, small_data, tmp_path):
     on = train(small_data, TrainConfig(model=model, name=f"on-{model}"), tmp_path)
@@ -120,6 +127,7 @@ def test_missing_package_says_how_to_install(monkeypatch):
         es._package_dir()
 
 
+@REAL
 def test_a_configured_fasttext_file_is_used_and_recorded(small_data, tmp_path):
     """NLPLAB_EMOJI_MODEL as a path: a copy of the model without nade's emoji index names
     its labels by themselves; a saved model records the spec and reloads with it."""

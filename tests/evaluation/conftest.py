@@ -1,12 +1,14 @@
-"""Fixtures for evaluation tests: fresh tiny models (reusing the fine-tuning builders)."""
+"""Fixtures for evaluation tests: a fresh tiny Llama generator and one torch thread (the tiny
+models come from the suite's one factory, :mod:`tests.tiny_models`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.finetune.conftest import build_tiny_llama, fresh_generator, fresh_llama, one_torch_thread
+from tests.finetune.conftest import one_torch_thread
+from tests.tiny_models import build_tiny_llama
 
-__all__ = ["fresh_generator", "fresh_llama", "one_torch_thread"]
+__all__ = ["one_torch_thread"]
 
 
 @pytest.fixture

@@ -133,7 +133,7 @@ def folder_generator(tiny_tokenizer, tmp_path):
     from core.generation import Generator
     from core.loaders import load_causal_or_seq2seq
     from core.settings import Settings
-    from tests.finetune.conftest import build_tiny_llama
+    from tests.tiny_models import build_tiny_llama
 
     folder = tmp_path / "tiny-llama"
     build_tiny_llama(tiny_tokenizer).save_pretrained(folder)

@@ -1,62 +1,18 @@
-"""Fresh tiny models for LoRA tests (the suite-wide ``tiny_generator`` is shared: never mutate it).
+"""Fine-tuning fixtures: one torch thread and a tiny knowledge-base environment.
 
-Each fixture builds a ~1M-parameter model from a config with a fixed seed, so two calls give
-identical weights and a test can compare a trained copy with an untouched one.
+The tiny models (``fresh_llama``, ``fresh_t5``, ``fresh_generator``) are suite-wide fixtures
+from ``tests/conftest.py`` over the one factory, :mod:`tests.tiny_models`; they are
+re-exported here for modules that import them from this file.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from tests.conftest import fresh_generator, fresh_llama, fresh_t5  # noqa: F401 (re-exported)
 from tests.feedback.conftest import folder_generator, store  # noqa: F401 (learning's fixtures)
 from tests.rag.conftest import DOCS, HashEmbedder
-
-
-def build_tiny_llama(tokenizer, seed: int = 0):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
-                         eos_token_id=tokenizer.sep_token_id)
-    return LlamaForCausalLM(config).eval()
-
-
-def build_tiny_t5(tokenizer, seed: int = 0):
-    import torch
-    from transformers import T5Config, T5ForConditionalGeneration
-
-    torch.manual_seed(seed)
-    config = T5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, d_ff=64,
-                      num_layers=2, num_decoder_layers=2, num_heads=4,
-                      pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.sep_token_id,
-                      decoder_start_token_id=tokenizer.pad_token_id)
-    return T5ForConditionalGeneration(config).eval()
-
-
-@pytest.fixture
-def fresh_llama(tiny_tokenizer):
-    """A factory: ``fresh_llama()`` returns a new tiny Llama with seed-0 weights."""
-    return lambda seed=0: build_tiny_llama(tiny_tokenizer, seed)
-
-
-@pytest.fixture
-def fresh_t5(tiny_tokenizer):
-    return lambda seed=0: build_tiny_t5(tiny_tokenizer, seed)
-
-
-@pytest.fixture
-def fresh_generator(tiny_tokenizer):
-    """A factory of Generators around fresh tiny Llamas (safe to attach adapters to)."""
-    from core.generation import Generator
-
-    def make(seed: int = 0) -> Generator:
-        return Generator(build_tiny_llama(tiny_tokenizer, seed), tiny_tokenizer,
-                         model_id="tiny-llama", device="cpu", is_seq2seq=False)
-
-    return make
+from tests.tiny_models import build_tiny_llama, build_tiny_t5, save_tiny_model  # noqa: F401 (re-exported)
 
 
 @pytest.fixture(autouse=True)
@@ -71,17 +27,18 @@ def one_torch_thread():
 
 
 @pytest.fixture
-def tiny_env(tmp_path, monkeypatch, tiny_tokenizer, fresh_llama):
-    """Env settings pointing the generator at a saved tiny Llama, with a 'mini' KB."""
+def tiny_env(tmp_path, monkeypatch, tiny_tokenizer):
+    """Env settings pointing the generator at a saved tiny Llama, with a 'mini' KB built by the
+    hash embedder, which the loaders then hand out as the embedder (no MiniLM load)."""
+    import core.loaders
     from core.rag.ingest import Document
     from core.rag.store import KnowledgeStore
     from core.settings import load_settings
 
-    folder = tmp_path / "tiny-llama"
-    fresh_llama().save_pretrained(folder)
-    tiny_tokenizer.save_pretrained(folder)
+    folder = save_tiny_model(tmp_path / "tiny-llama", tiny_tokenizer)
     monkeypatch.setenv("NLPLAB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("NLPLAB_GENERATOR_MODEL", str(folder))
+    monkeypatch.setattr(core.loaders, "load_embedder", lambda settings: HashEmbedder())
     settings = load_settings()
     kb_store = KnowledgeStore(settings, HashEmbedder(), embedder_id=settings.embedding_model)
     kb_store.add_documents("mini", [Document(n, t, n.rsplit(".", 1)[1]) for n, t in DOCS.items()])

@@ -81,6 +81,8 @@ def populated(monkeypatch, tiny_generator, populated_template, tmp_path):
     monkeypatch.setenv("NLPLAB_DATA_DIR", str(data_dir))
     monkeypatch.setattr(core.loaders, "load_embedder", lambda settings: HashEmbedder())
     monkeypatch.setattr(core.loaders, "load_generator", lambda settings: tiny_generator)
+    monkeypatch.setattr(core.loaders, "load_generator_tokenizer",  # no SmolLM2 conversion
+                        lambda settings: (tiny_generator.tokenizer, False))
     good = tmp_path / "good"
     good.mkdir()
     for name, text in DOCS.items():

@@ -203,7 +203,7 @@ def finetune_env(tmp_path, monkeypatch, tiny_tokenizer):
     from core.finetune.pipeline import run_finetune
     from core.rag.store import KnowledgeStore
     from core.settings import load_settings
-    from tests.finetune.conftest import build_tiny_llama
+    from tests.tiny_models import build_tiny_llama
 
     folder = tmp_path / "tiny-llama"
     build_tiny_llama(tiny_tokenizer).save_pretrained(folder)

@@ -29,34 +29,16 @@ from core.model_server import (
     stop,
     wait_until_up,
 )
-
-
-def smollm2_tokenizer():
-    """SmolLM2's tokenizer (with its chat template) from the packaged GGUF; no weights load."""
-    from transformers import AutoTokenizer
-
-    from core.model_sources import BUILTINS, SMOLLM2_GGUF, package_folder
-
-    b = BUILTINS["smollm2-135m-instruct"]
-    return AutoTokenizer.from_pretrained(package_folder(b.module, b.package),
-                                         gguf_file=SMOLLM2_GGUF)
+from tests.tiny_models import save_tiny_model, smollm2_tokenizer
 
 
 @pytest.fixture(scope="session")
 def tiny_model_folder(tmp_path_factory) -> Path:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
+    """The suite's tiny Llama (:mod:`tests.tiny_models`) sized to SmolLM2's vocabulary, with
+    room for chat prompts (1,024 positions) and no pad token (SmolLM2's config has none)."""
     folder = tmp_path_factory.mktemp("tiny-served-llama")
-    tokenizer = smollm2_tokenizer()
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=1024, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_model(folder, smollm2_tokenizer(), max_position_embeddings=1024,
+                           pad_token_id=None)
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ def main(out: Path, method: str) -> None:
     from core.model_sources import BUILTINS, package_folder
     from core.settings import Settings
     from tests.feedback.conftest import seed
-    from tests.finetune.conftest import build_tiny_llama
+    from tests.tiny_models import build_tiny_llama
 
     torch.set_num_threads(1)
     rank = int(os.environ.get("RANK", "0"))

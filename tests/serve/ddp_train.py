@@ -39,7 +39,7 @@ def main(out: Path, case: str = "even") -> None:
     from core.finetune.data import TrainExample
     from core.finetune.train import train_lora
     from core.model_sources import BUILTINS, package_folder
-    from tests.finetune.conftest import build_tiny_llama
+    from tests.tiny_models import build_tiny_llama
 
     torch.set_num_threads(1)
     b = BUILTINS["all-minilm-l6-v2"]

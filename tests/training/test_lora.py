@@ -11,20 +11,12 @@ from core.training.lora import LoraSpec, default_targets
 
 
 def _tiny(kind: str):
-    from transformers import (
-        BertConfig,
-        BertForSequenceClassification,
-        LlamaConfig,
-        LlamaForCausalLM,
-    )
+    """The suite's tiny Llama / BERT classifier (tests.tiny_models) with a 64-token vocabulary."""
+    from tests.tiny_models import tiny_model
 
     if kind == "llama":
-        return LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32,
-                                            num_hidden_layers=1, num_attention_heads=2,
-                                            num_key_value_heads=1)), "CAUSAL_LM"
-    return BertForSequenceClassification(BertConfig(
-        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-        num_attention_heads=2)), "SEQ_CLS"
+        return tiny_model("llama", vocab_size=64), "CAUSAL_LM"
+    return tiny_model("bert-cls", vocab_size=64), "SEQ_CLS"
 
 
 @pytest.mark.parametrize(("kind", "expected"), [("llama", {"q_proj", "v_proj"}),

@@ -46,8 +46,9 @@ import pytest
 
 pytestmark = pytest.mark.slow  # runs start torch and train (about 2 to 3 minutes on 2 busy cores)
 
-SCRIPT = Path(__file__).with_name("ddp_train.py")
-FEEDBACK_SCRIPT = Path(__file__).with_name("ddp_feedback.py")
+SERVE = Path(__file__).resolve().parents[1] / "serve"  # the torchrun scripts stay there
+SCRIPT = SERVE / "ddp_train.py"
+FEEDBACK_SCRIPT = SERVE / "ddp_feedback.py"
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TORCHRUN = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2"]
