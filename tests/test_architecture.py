@@ -251,3 +251,16 @@ def test_no_page_scripts_in_a_folder_named_pages():
     folder = CORE.parent / "pages"
     assert sorted(p.name for p in folder.glob("*.py")) == []
     assert (CORE.parent / "app_pages" / "compare.py").exists()
+
+
+def documented_layers(text: str) -> list[str]:
+    """Layer names in ARCHITECTURE.md's numbered block. Example: '1  command line   core/..' ->
+    ['command line']."""
+    import re
+
+    return [m.group(1) for m in re.finditer(r"^\d+\s+([a-z][a-z ]*?)(?:\s{2,}|$)", text, re.M)]
+
+
+def test_architecture_md_lists_the_layers_in_order():
+    doc = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    assert documented_layers(doc) == [name for name, _patterns in LAYERS]
