@@ -51,32 +51,33 @@ try:  # a base built with another embedder cannot be read: say so, do not crash
 except UserError as exc:
     kb_error = str(exc)
     st.error(kb_error)
-ss.ft_docs = [d for d in ss.ft_docs if d in docs]
-st.multiselect("Documents to train on (empty = all)", docs, key="ft_docs", help="a few "
+ss.ft_documents = [d for d in ss.ft_documents if d in docs]
+st.multiselect("Documents to train on (empty = all)", docs, key="ft_documents", help="a few "
                "documents train in minutes on a CPU; evaluate with the same documents")
 st.radio("Training data", DATA_MODES, horizontal=True, key="ft_data_mode",
          format_func=DATA_MODE_LABELS.get)
 st.caption(DATA_MODE_HELP[ss.ft_data_mode])
 p1, p2 = st.columns(2)
-p1.radio("Paraphrases made by", PARAPHRASE_METHODS, horizontal=True, key="ft_method",
+p1.radio("Paraphrases made by", PARAPHRASE_METHODS, horizontal=True, key="ft_paraphrase_method",
          help="templates: instant and deterministic; generator: the model rewords each chunk "
               "(minutes per chunk batch on CPU)")
-p2.number_input("Paraphrases per chunk", 1, 10, key="ft_per_chunk")
+p2.number_input("Paraphrases per chunk", 1, 10, key="ft_paraphrases_per_chunk")
 s0, s1, s2, s3, s4 = st.columns(5)
 s0.number_input("Time budget (min)", 0.25, 1440.0, key="ft_minutes", help="used when epochs "
                 "is 0: as many epochs as fit, from the speed measured at the start")
 s1.number_input("Epochs (0 = budget)", 0, 100, key="ft_epochs", help="passes over the rows")
-s2.number_input("Learning rate", 1e-6, 1.0, key="ft_lr", format="%.5f")
-s3.number_input("Batch size", 1, 256, key="ft_batch", help="windows per optimiser step")
-s4.number_input("Max length (tokens)", 16, 8192, key="ft_max_len", help="longer texts are cut "
-                "into windows of this many tokens: smaller means more windows, more steps")
+s2.number_input("Learning rate", 1e-6, 1.0, key="ft_learning_rate", format="%.5f")
+s3.number_input("Batch size", 1, 256, key="ft_batch_size", help="windows per optimiser step")
+s4.number_input("Max length (tokens)", 16, 8192, key="ft_max_length",
+                help="longer texts are cut into windows of this many tokens: smaller means "
+                     "more windows, more steps")
 r1, r2, r3, r4 = st.columns(4)
 r1.number_input("Rank r", 1, 256, key="ft_rank")
 r2.number_input("Alpha", 1, 1024, key="ft_alpha")
 r3.number_input("Dropout", 0.0, 0.99, key="ft_dropout")
 arch = generator_architecture(settings) or "the generator (known once converted)"
 targets = ", ".join(default_targets(arch)) or "?"
-r4.text_input("Target modules", key="ft_modules",
+r4.text_input("Target modules", key="ft_target_modules",
               help=f"comma-separated; empty = peft's default for {arch}: {targets}")
 st.checkbox("Replace an adapter with the same name", key="ft_overwrite")
 values = presenter.from_state(ss)
@@ -88,7 +89,7 @@ with st.container(border=True):
         lora = values.lora()
         version = st_cache.get_rag_store().table(values.kb).version
         key = presenter.plan_key(settings, version, values, lora)
-        plan = st_cache.finetune_plan(settings, values.kb, lora, set(values.docs) or None, key)
+        plan = st_cache.finetune_plan(settings, values.kb, lora, set(values.documents) or None, key)
     except UserError as exc:
         st.warning(str(exc))
     else:

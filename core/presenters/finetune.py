@@ -54,23 +54,24 @@ def name_problem(name: str) -> str | None:
 
 @dataclass
 class FinetuneForm:
-    """Everything the page asks for; field names are the page's widget keys without ``ft_``."""
+    """Everything the page asks for; field names are the page's widget keys without ``ft_``
+    and, where a field is a LoRA setting, :class:`LoraSettings`' own names."""
 
     kb: str = "default"
     name: str = ""
     data_mode: str = _D.data_mode
-    method: str = "templates"
-    per_chunk: int = _D.paraphrases_per_chunk
+    paraphrase_method: str = "templates"
+    paraphrases_per_chunk: int = _D.paraphrases_per_chunk
     minutes: float = _D.minutes
     epochs: int = _D.epochs
-    docs: list = field(default_factory=list)  #: documents to train on; empty = all
-    lr: float = _D.learning_rate
-    batch: int = _D.batch_size
-    max_len: int = _D.max_length
+    documents: list = field(default_factory=list)  #: documents to train on; empty = all
+    learning_rate: float = _D.learning_rate
+    batch_size: int = _D.batch_size
+    max_length: int = _D.max_length
     rank: int = _D.rank
     alpha: int = _D.alpha
     dropout: float = _D.dropout
-    modules: str = ""
+    target_modules: str = ""  #: comma-separated; empty = the recipe's default
     overwrite: bool = False
 
     def lora(self) -> LoraSettings:
@@ -78,10 +79,11 @@ class FinetuneForm:
         return LoraSettings(rank=int(self.rank), alpha=int(self.alpha),
                             dropout=float(self.dropout), epochs=int(self.epochs),
                             minutes=float(self.minutes),
-                            learning_rate=float(self.lr), batch_size=int(self.batch),
-                            max_length=int(self.max_len), data_mode=self.data_mode,
-                            paraphrases_per_chunk=int(self.per_chunk),
-                            target_modules=tuple(m.strip() for m in self.modules.split(",")
+                            learning_rate=float(self.learning_rate),
+                            batch_size=int(self.batch_size), max_length=int(self.max_length),
+                            data_mode=self.data_mode,
+                            paraphrases_per_chunk=int(self.paraphrases_per_chunk),
+                            target_modules=tuple(m.strip() for m in self.target_modules.split(",")
                                                  if m.strip()))
 
     def job_params(self, settings) -> dict:
@@ -90,8 +92,8 @@ class FinetuneForm:
         from core import names
 
         return {"settings": settings, "kb": self.kb, "name": names.suggest_name(self.name),
-                "lora": self.lora(), "paraphrase_method": self.method,
-                "overwrite": self.overwrite, "documents": set(self.docs) or None}
+                "lora": self.lora(), "paraphrase_method": self.paraphrase_method,
+                "overwrite": self.overwrite, "documents": set(self.documents) or None}
 
 
 def adapter_name_for(kb: str, data_mode: str) -> str:
@@ -112,6 +114,12 @@ def form_path(settings) -> Path:
     return settings.data_dir / "finetune" / "form.json"
 
 
+#: Names the saved page settings used before the form took LoraSettings' names: still read.
+RENAMED = {"method": "paraphrase_method", "per_chunk": "paraphrases_per_chunk",
+           "docs": "documents", "lr": "learning_rate", "batch": "batch_size",
+           "max_len": "max_length", "modules": "target_modules"}
+
+
 def load_form(settings) -> FinetuneForm:
     """The last saved values; defaults for missing, unknown or mistyped ones."""
     try:
@@ -121,6 +129,7 @@ def load_form(settings) -> FinetuneForm:
     form = FinetuneForm()
     if not isinstance(saved, dict):
         saved = {}
+    saved = {RENAMED.get(k, k): v for k, v in saved.items()}
     for f in fields(FinetuneForm):
         value = saved.get(f.name)
         default = getattr(form, f.name)
@@ -152,7 +161,7 @@ def seed_state(state: MutableMapping, settings, kbs: list[str]) -> None:
         state.setdefault(f"ft_{key}", value)
     if kbs and state["ft_kb"] not in kbs:
         state["ft_kb"] = "default" if "default" in kbs else kbs[0]
-        state["ft_docs"] = []  # another base's documents
+        state["ft_documents"] = []  # another base's documents
     state.setdefault("_ft_auto", adapter_name_for(saved.kb, saved.data_mode))
     state["ft_name"] = follow_name(state["ft_name"], state["_ft_auto"], state["ft_kb"] or "",
                                    state["ft_data_mode"])
@@ -174,7 +183,7 @@ def plan_key(settings, kb_version: int, form: FinetuneForm, lora: LoraSettings) 
     give another key; ticking "Replace an adapter" (not part of the plan) gives the same one.
     """
     return (str(settings.data_dir), str(settings.lancedb_location), settings.generator_model,
-            form.kb, int(kb_version), tuple(sorted(form.docs)), repr(lora),
+            form.kb, int(kb_version), tuple(sorted(form.documents)), repr(lora),
             repr(load_throughput(settings)))
 
 
@@ -196,7 +205,7 @@ def time_estimate(plan: Plan) -> str | None:
 
 def plan_note(form) -> str | None:
     """A caveat on the plan for these settings (a FinetuneForm), None when there is none."""
-    if form.data_mode == "paraphrases" and form.method == "generator":
+    if form.data_mode == "paraphrases" and form.paraphrase_method == "generator":
         return ("Generator rewordings are counted like templates; making them adds minutes "
                 "before training starts.")
     return None

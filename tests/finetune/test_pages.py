@@ -85,8 +85,8 @@ def test_finetune_page_trains_in_background_and_manages_adapters(pages_env, app_
     at.radio[0].set_value("qa").run()
     assert any("train split only" in c.value for c in at.caption)  # the chosen mode's help
     at.number_input(key="ft_epochs").set_value(1)
-    first_doc = at.multiselect(key="ft_docs").options[0]
-    at.multiselect(key="ft_docs").select(first_doc)
+    first_doc = at.multiselect(key="ft_documents").options[0]
+    at.multiselect(key="ft_documents").select(first_doc)
     next(b for b in at.button if b.label == "Start training").click().run()
     wait_job("finetune")
     at.run()
@@ -204,8 +204,8 @@ def test_finetune_enter_in_a_field_does_not_start_training(pages_env):
     assert fields and all(not w.form_id for w in fields)  # in no form, so Enter submits nothing
     at.text_input(key="ft_name").set_value("typed-then-enter").run()  # what Enter does: commit
     at.number_input(key="ft_epochs").set_value(1)
-    first_doc = at.multiselect(key="ft_docs").options[0]
-    at.multiselect(key="ft_docs").select(first_doc).run()
+    first_doc = at.multiselect(key="ft_documents").options[0]
+    at.multiselect(key="ft_documents").select(first_doc).run()
     assert jobs.REGISTRY.get("finetune") is None
     assert not at.exception, [e.value for e in at.exception]
 
@@ -213,8 +213,8 @@ def test_finetune_enter_in_a_field_does_not_start_training(pages_env):
 def test_finetune_settings_are_restored_in_a_new_session(pages_env):
     at = open_page("app_pages/finetune.py")
     at.radio(key="ft_data_mode").set_value("paraphrases").run()
-    at.number_input(key="ft_max_len").set_value(64).run()
-    at.number_input(key="ft_lr").set_value(0.0005).run()
+    at.number_input(key="ft_max_length").set_value(64).run()
+    at.number_input(key="ft_learning_rate").set_value(0.0005).run()
     at.number_input(key="ft_epochs").set_value(1).run()
     at.text_input(key="ft_name").set_value("kept-name").run()
     assert open_page("app_pages/finetune.py").text_input(key="ft_name").value != "kept-name", \
@@ -223,8 +223,8 @@ def test_finetune_settings_are_restored_in_a_new_session(pages_env):
     wait_job("finetune")
     reloaded = open_page("app_pages/finetune.py")  # a fresh session, as after a browser reload
     assert reloaded.radio(key="ft_data_mode").value == "paraphrases"
-    assert reloaded.number_input(key="ft_max_len").value == 64
-    assert reloaded.number_input(key="ft_lr").value == 0.0005
+    assert reloaded.number_input(key="ft_max_length").value == 64
+    assert reloaded.number_input(key="ft_learning_rate").value == 0.0005
     assert reloaded.number_input(key="ft_epochs").value == 1
     assert reloaded.text_input(key="ft_name").value == "kept-name"
 
@@ -248,7 +248,7 @@ def test_finetune_plan_is_built_once_per_knowledge_base_and_recipe(pages_env, mo
     at.checkbox(key="ft_overwrite").check().run()
     at.text_input(key="ft_name").set_value("another-name").run()
     assert len(calls) == 1  # neither is part of the plan: no rebuild, no tokenising
-    at.number_input(key="ft_batch").set_value(2).run()
+    at.number_input(key="ft_batch_size").set_value(2).run()
     assert len(calls) == 2
     assert any("batch size 2" in m.value for m in at.markdown)
 

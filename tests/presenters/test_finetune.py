@@ -20,21 +20,23 @@ def test_a_fresh_state_gets_the_defaults_and_the_suggested_name(app_settings):
 
 
 def test_saved_values_of_the_wrong_type_fall_back_to_defaults(app_settings):
-    """epochs "3" (a string) is ignored; lr 1 (an int for a float) is kept as 1.0."""
+    """epochs "3" (a string) is ignored; lr 1 (an int for a float, saved under the old name) is
+    kept as learning_rate 1.0."""
     path = presenter.form_path(app_settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"epochs": "3", "lr": 1, "kb": "ops"}))
     form = presenter.load_form(app_settings)
     assert form.epochs == presenter.FinetuneForm().epochs
-    assert form.lr == 1.0 and isinstance(form.lr, float) and form.kb == "ops"
+    assert form.learning_rate == 1.0 and isinstance(form.learning_rate, float) and form.kb == "ops"
 
 
 def test_job_params_suggest_the_name_and_keep_the_chosen_documents(app_settings):
-    form = presenter.FinetuneForm(kb="ops", name="My Adapter", docs=["a.md"], epochs=2)
+    form = presenter.FinetuneForm(kb="ops", name="My Adapter", documents=["a.md"], epochs=2)
     params = form.job_params(app_settings)
     assert params["name"] == "my-adapter" and params["documents"] == {"a.md"}
     assert params["lora"].epochs == 2 and params["kb"] == "ops"
-    assert presenter.FinetuneForm(name="a", docs=[]).job_params(app_settings)["documents"] is None
+    every = presenter.FinetuneForm(name="a", documents=[]).job_params(app_settings)
+    assert every["documents"] is None
     with pytest.raises(UserError):
         presenter.FinetuneForm(name="../escape").job_params(app_settings)
 
@@ -42,8 +44,8 @@ def test_job_params_suggest_the_name_and_keep_the_chosen_documents(app_settings)
 @pytest.mark.parametrize("change, same", [
     ({"overwrite": True}, True),       # not part of the plan
     ({"name": "other"}, True),
-    ({"batch": 2}, False),             # the recipe
-    ({"docs": ["a.md"]}, False),       # the documents
+    ({"batch_size": 2}, False),           # the recipe
+    ({"documents": ["a.md"]}, False),     # the documents
     ({"kb": "ops"}, False),            # the knowledge base
 ])
 def test_plan_key_changes_with_what_the_plan_depends_on_only(app_settings, change, same):
