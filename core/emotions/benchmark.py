@@ -29,6 +29,7 @@ from core.emotions.models_store import list_models, model_summary
 from core.emotions.preprocess import PreprocessConfig
 from core.emotions.training import TrainConfig, train
 from core.errors import UserError
+from core.evaluation.intervals import format_interval
 from core.settings import Settings
 
 MODEL_LABELS = {"logreg": "Logistic regression (C search)", "random_forest": "Random forest",
@@ -119,7 +120,7 @@ def results_table(data_dir: Path) -> pd.DataFrame:
         test, cv = m.get("test", {}), m.get("cv", {})
         rows.append({"model": name, "kind": MODEL_LABELS.get(kind, kind),
                      "accuracy": test.get("accuracy"), "macro F1": test.get("macro_f1"),
-                     "macro F1 95% CI": _interval((test.get("ci95") or {}).get("macro_f1")),
+                     "macro F1 95% CI": format_interval((test.get("ci95") or {}).get("macro_f1")),
                      "weighted F1": test.get("weighted_f1"),
                      "macro precision": test.get("macro_precision"),
                      "macro recall": test.get("macro_recall"),
@@ -128,11 +129,6 @@ def results_table(data_dir: Path) -> pd.DataFrame:
                      "saved model trained on": _trained_on(summary["settings"].get("info", {})),
                      "saved": summary["settings"].get("saved_at", "")})
     return pd.DataFrame(rows)
-
-
-def _interval(ci: list | None) -> str:
-    """'[0.61, 0.70]'; '' for models saved before intervals were kept."""
-    return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
 
 
 def _trained_on(info: dict) -> str:

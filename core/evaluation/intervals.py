@@ -94,6 +94,15 @@ def bootstrap_ci(statistic, n: int, *, rounds: int = 1_000, seed: int = 0) -> li
     return [round(float(low), 4), round(float(high), 4)]
 
 
+def format_interval(ci: Sequence[float] | None) -> str:
+    """An interval for a table cell; '' where none was kept (older runs and models).
+
+    Example: ``format_interval([0.612, 0.7])`` -> ``'[0.61, 0.70]'``; ``format_interval(None)``
+    -> ``''``.
+    """
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+
+
 def verdict_words(a: str, b: str, delta: float, low: float, high: float) -> str:
     """The plain-words verdict of ``a - b`` with its interval (module doc)."""
     if low > 0:

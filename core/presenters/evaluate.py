@@ -17,6 +17,7 @@ import pandas as pd
 from core import access
 from core.answering import BASE, EXTRACTIVE, FINETUNED, FINETUNED_RAG, RAG
 from core.errors import UserError
+from core.evaluation.intervals import format_interval
 from core.evaluation.runner import COMPARED_METRICS, compare_runs, wins
 from core.qa import parse_qa_text, select_split
 
@@ -81,10 +82,6 @@ def adapter_kb_warning(metadata: dict, adapter: str, kb: str) -> str | None:
             "its fine-tuned scores here measure questions it never learned from.")
 
 
-def _interval(ci: list | None) -> str:
-    return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
-
-
 def aggregates_frame(run: dict) -> pd.DataFrame:
     """One row per mode with every aggregate and the 95 % interval of each compared metric
     (``answer_hit 95% CI``); a fallback's own row (``rag+fallback``) after its mode's."""
@@ -98,7 +95,7 @@ def aggregates_frame(run: dict) -> pd.DataFrame:
                                     if k not in ("unavailable", "ci95", "new_only")}}
             for metric in COMPARED_METRICS:
                 if (a.get("ci95") or {}).get(metric):
-                    row[f"{metric} 95% CI"] = _interval(a["ci95"][metric])
+                    row[f"{metric} 95% CI"] = format_interval(a["ci95"][metric])
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -106,7 +103,7 @@ def aggregates_frame(run: dict) -> pd.DataFrame:
 def comparisons_frame(run: dict, metric: str | None = None) -> pd.DataFrame:
     """The run's paired verdicts (mode a vs mode b on one metric), optionally one metric's."""
     rows = [{"a": c["a"], "b": c["b"], "metric": c["metric"], "n": c["n"],
-             "delta (a - b)": c["delta"], "95% CI": _interval(c["ci95"]),
+             "delta (a - b)": c["delta"], "95% CI": format_interval(c["ci95"]),
              "verdict": c["verdict"]}
             for c in run.get("comparisons") or () if metric in (None, c["metric"])]
     return pd.DataFrame(rows, columns=["a", "b", "metric", "n", "delta (a - b)", "95% CI",
@@ -122,7 +119,7 @@ def new_only_frame(run: dict) -> pd.DataFrame | None:
         if new is None:
             return None
         rows.append({"mode": m, "n": new["n"], **{k: new.get(k) for k in COMPARED_METRICS},
-                     **{f"{k} 95% CI": _interval((new.get("ci95") or {}).get(k))
+                     **{f"{k} 95% CI": format_interval((new.get("ci95") or {}).get(k))
                         for k in ("answer_hit",)}})
     return pd.DataFrame(rows)
 

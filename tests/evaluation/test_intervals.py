@@ -49,3 +49,10 @@ def test_macro_f1_matches_sklearn_and_gets_an_interval():
     ci = score_intervals(y, p, 4)
     assert ci["macro_f1"][0] < macro_f1(y, p, 4) < ci["macro_f1"][1]
     assert bootstrap_ci(lambda idx: 1.0, 5) == [1.0, 1.0]
+
+
+def test_format_interval_writes_two_decimals_and_nothing_for_none():
+    from core.evaluation.intervals import format_interval
+
+    assert format_interval([0.612, 0.7]) == "[0.61, 0.70]"
+    assert format_interval(None) == "" and format_interval([]) == ""
