@@ -11,7 +11,9 @@ Example:
 
 from __future__ import annotations
 
+from core.finetune import pipeline
 from core.finetune.config import LoraSettings
+from core.training.callbacks import TrainingHooks
 
 
 def micro_message(done: int, total: int, last_step: tuple[int, float] | None,
@@ -26,9 +28,6 @@ def finetune_job(job, *, settings, kb: str, name: str, lora: LoraSettings,
                  documents: set[str] | None = None) -> dict:
     """Train ``name`` on ``kb`` (only ``documents`` when given); returns ``run_finetune``'s
     summary."""
-    from core.finetune import pipeline
-    from core.training.callbacks import TrainingHooks
-
     def micro(done: int, total: int) -> None:
         last = job.steps[-1] if job.steps else None
         job.progress(done / total, micro_message(done, total, last, job.total_steps))
