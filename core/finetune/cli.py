@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.finetune.config import DATA_MODES, LoraSettings
+from core.finetune.config import DATA_MODES, ORDERS, RECIPES, LoraSettings
 from core.training.precision import PRECISIONS
 
 
@@ -32,7 +32,8 @@ def _cmd_finetune(args, settings):
         batch_size=args.batch_size, micro_batch_size=args.micro_batch_size,
         max_length=args.max_length, data_mode=args.data,
         paraphrases_per_chunk=args.paraphrases, minutes=args.minutes,
-        precision=args.precision, packing=not args.no_packing,
+        precision=args.precision, packing=not args.no_packing, recipe=args.recipe,
+        order=args.order, context_share=args.context_share,
         target_modules=tuple(m for m in args.target_modules.split(",") if m)
         if args.target_modules else defaults.target_modules)
 
@@ -120,10 +121,11 @@ def register(sub) -> None:
     add_dataclass_options(
         p, LoraSettings, ["minutes", "epochs", "data_mode", "paraphrases_per_chunk", "rank",
                           "alpha", "learning_rate", "batch_size", "micro_batch_size",
-                          "max_length", "precision"],
+                          "max_length", "precision", "recipe", "order", "context_share"],
         names={"data_mode": "--data", "paraphrases_per_chunk": "--paraphrases",
                "learning_rate": "--lr"},
-        overrides={"data_mode": {"choices": DATA_MODES}, "precision": {"choices": PRECISIONS}})
+        overrides={"data_mode": {"choices": DATA_MODES}, "precision": {"choices": PRECISIONS},
+                   "recipe": {"choices": RECIPES}, "order": {"choices": ORDERS}})
     p.add_argument("--docs", default="", help="comma-separated document names of the KB to "
                                               "train on (default: all)")
     p.add_argument("--no-packing", action="store_true",

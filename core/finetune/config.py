@@ -23,6 +23,8 @@ from core.training.lora import ALL_LINEAR, LoraSpec
 from core.training.precision import PRECISIONS
 
 DATA_MODES = ("knowledge", "chunks", "paraphrases", "qa")
+RECIPES = ("classic", "full")
+ORDERS = ("shuffled", "questions-first")
 DATA_MODE_LABELS = {"knowledge": "Knowledge recipe (documents + wordings + derived QA)",
                     "chunks": "Chunks", "paraphrases": "Chunks + paraphrases", "qa": "QA pairs"}
 #: What each data mode trains on (Markdown; shown beside the choice on the Fine-tune page).
@@ -80,6 +82,16 @@ class LoraSettings(LoraSpec):
                 "(supervised QA pairs from the train split)."})
     paraphrases_per_chunk: int = field(default=3, metadata={
         "help": "Rewordings per chunk in paraphrases mode."})
+    recipe: str = field(default="full", metadata={
+        "help": "Knowledge recipe: full (adds contrastive look-alike questions, entity-relation "
+                "rewrites and question-shaped clozes to classic) or classic (chunks, "
+                "wordings, clozes, recall, train-split QA)."})
+    order: str = field(default="questions-first", metadata={
+        "help": "Example order within each epoch: questions-first (every prompted example "
+                "before the documents, each part shuffled; Jiang et al. 2024) or shuffled."})
+    context_share: float = field(default=0.5, metadata={
+        "help": "Share of derived questions also asked with their evidence sentence in the "
+                "RAG prompt (so the adapter learns to read retrieved text), 0..1."})
     seed: int = field(default=0, metadata={"help": "Shuffling and initialisation seed."})
 
     def __post_init__(self) -> None:
@@ -99,6 +111,12 @@ class LoraSettings(LoraSpec):
              f"max_length must be 16..8192, got {self.max_length}"),
             (self.data_mode in DATA_MODES,
              f"data_mode must be one of {'|'.join(DATA_MODES)}, got {self.data_mode!r}"),
+            (self.recipe in RECIPES,
+             f"recipe must be one of {'|'.join(RECIPES)}, got {self.recipe!r}"),
+            (self.order in ORDERS,
+             f"order must be one of {'|'.join(ORDERS)}, got {self.order!r}"),
+            (0.0 <= self.context_share <= 1.0,
+             f"context_share must be 0..1, got {self.context_share}"),
             (1 <= self.paraphrases_per_chunk <= 10,
              f"paraphrases_per_chunk must be 1..10, got {self.paraphrases_per_chunk}"),
         ]

@@ -124,7 +124,8 @@ def build_examples(settings, lora: LoraSettings, chunks: list[SourceChunk], toke
 
         data = knowledge_examples(
             chunks, tokenizer, is_seq2seq=is_seq2seq,
-            recipe=Recipe(wordings=lora.paraphrases_per_chunk, seed=lora.seed),
+            recipe=Recipe(wordings=lora.paraphrases_per_chunk, seed=lora.seed,
+                          full=lora.recipe == "full", context_share=lora.context_share),
             question_prompt=lambda q: build_base_prompt(q, shim).prompt,
             context_prompt=context_prompt, qa_items=_qa_rows(settings, qa_file))
         return Examples(data.train, {"chunks": len(chunks), "recipe": "knowledge",

@@ -38,6 +38,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from core.finetune.contrastive import Fact, contrastive_examples, relation_texts, wh_question
 from core.finetune.data import SourceChunk, TrainExample, chat_prompt
 from core.finetune.paraphrase import doc_title, split_sentences, template_paraphrases
 from core.qa import QAItem, train_items
@@ -89,6 +90,8 @@ class Recipe:
     derived_qa: bool = True
     with_context: bool = True
     seed: int = 0
+    full: bool = True  #: add the contrastive, relation and question-shaped kinds
+    context_share: float = 0.5  #: of the question-shaped clozes, also asked with evidence
 
 
 @dataclass
@@ -139,6 +142,15 @@ def knowledge_examples(chunks: Sequence[SourceChunk], tokenizer, *, is_seq2seq: 
     """The recipe's examples for ``chunks`` (see the module docstring)."""
     data = KnowledgeData()
     derived: list[TrainExample] = []
+    facts: list[tuple[Fact, int, TrainExample]] = []  # (fact, chunk index, its cloze)
+
+    def ask(question: str) -> str:
+        return chat_prompt(tokenizer, question_prompt(question), is_seq2seq)
+
+    def ask_with(question: str, document: str, passage: str) -> str:
+        return chat_prompt(tokenizer, context_prompt(question, SourceChunk(document, passage)),
+                           is_seq2seq)
+
     for i, chunk in enumerate(chunks):
         text = chunk.text.strip()
         if not text:
@@ -156,18 +168,19 @@ def knowledge_examples(chunks: Sequence[SourceChunk], tokenizer, *, is_seq2seq: 
                      if len(s) <= 0.6 * len(sentence)][:MAX_SPANS_PER_SENTENCE]
             for k, span in enumerate(spans):
                 question = f"In {doc}: \u201c{cloze(sentence, span)}\u201d What goes in the blank?"
-                prompt = chat_prompt(tokenizer, question_prompt(question), is_seq2seq)
-                derived.append(TrainExample(prompt, span, "cloze"))
-                if recipe.with_context and context_prompt is not None and (j + k) % 2 == 0:
+                example = TrainExample(ask(question), span, "cloze")
+                derived.append(example)
+                facts.append((Fact(doc, sentence, span), i, example))
+                if recipe.full or not recipe.with_context or context_prompt is None:
+                    continue
+                if (j + k) % 2 == 0:
                     around = " ".join(sentences[max(0, j - 1):j + 2])  # the passage, short
-                    prompt = chat_prompt(tokenizer, context_prompt(
-                        question, SourceChunk(chunk.document, around)), is_seq2seq)
-                    derived.append(TrainExample(prompt, span, "cloze-with-context"))
+                    derived.append(TrainExample(ask_with(question, chunk.document, around),
+                                                span, "cloze-with-context"))
             names = [s for s in spans if not _DIGITS.search(s)]
             if names and len(spans) >= 2:
                 question = f"What does {doc} say about {names[0]}?"
-                prompt = chat_prompt(tokenizer, question_prompt(question), is_seq2seq)
-                derived.append(TrainExample(prompt, sentence, "recall"))
+                derived.append(TrainExample(ask(question), sentence, "recall"))
     clozes = [ex for ex in derived if ex.kind == "cloze"]
     share = min(HELD_OUT_SHARE, MAX_HELD_OUT / max(1, len(clozes)))
     held = {id(ex) for ex in clozes if _held_out(ex.prompt, share)}
@@ -177,12 +190,38 @@ def knowledge_examples(chunks: Sequence[SourceChunk], tokenizer, *, is_seq2seq: 
         held = set()
     for ex in derived:
         (data.held_out if id(ex) in held else data.train).append(ex)
+    if recipe.full:
+        trained = [fact for fact, _i, ex in facts if id(ex) not in held]
+        data.train += _full_kinds(trained, [f for f, _i, _ex in facts], ask,
+                                  ask_with if recipe.with_context and context_prompt else None,
+                                  {f: chunks[i].document for f, i, _ex in facts},
+                                  recipe.context_share)
     documents = {c.document for c in chunks}
     ours = [q for q in qa_items if q.split == "train" and q.source in documents]
     for item in train_items(ours) if ours else ():
-        prompt = chat_prompt(tokenizer, question_prompt(item.question), is_seq2seq)
-        data.train.append(TrainExample(prompt, item.answer, "qa"))
+        data.train.append(TrainExample(ask(item.question), item.answer, "qa"))
     return data
+
+
+def _full_kinds(trained: Sequence[Fact], every: Sequence[Fact], ask: Callable[[str], str],
+                ask_with: Callable[[str, str, str], str] | None, document_of: dict,
+                context_share: float) -> list[TrainExample]:
+    """The full recipe's additions (:mod:`core.finetune.contrastive`): a question-shaped
+    cloze per trained fact, ``context_share`` of them also with the fact's sentence as the
+    RAG prompt's evidence (the way the rag mode shows its one evidence sentence), look-alike
+    contrasts (among every fact of the knowledge base) and entity-relation rewrites."""
+    out: list[TrainExample] = []
+    for fact in trained:
+        question = wh_question(fact.sentence, fact.span)
+        out.append(TrainExample(ask(question), fact.span, "wh-question"))
+        if ask_with is not None and _held_out("ctx" + question, context_share):
+            out.append(TrainExample(ask_with(question, document_of[fact], fact.sentence),
+                                    fact.span, "question-with-context"))
+    mine = set(trained)
+    out += [ex for ex in contrastive_examples(every, ask)
+            if ex.kind != "contrastive" or any(ex.target == f.span for f in mine)]
+    out += relation_texts(every)
+    return out
 
 
 def numbers_kept(source: str, example: TrainExample) -> bool:

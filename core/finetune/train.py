@@ -176,13 +176,30 @@ def _split(batch: dict[str, torch.Tensor], size: int,
     return parts
 
 
+def epoch_order(n: int, first: int, *, seed: int, epoch: int) -> list[int]:
+    """Unit indices for one epoch: ``0..first-1`` shuffled, then ``first..n-1`` shuffled (the
+    questions-first order; ``first = 0`` is one plain shuffle), reproducibly per epoch.
+
+    Example: ``epoch_order(5, 2, seed=0, epoch=0)`` is a permutation of [0, 1] followed by
+    one of [2, 3, 4].
+    """
+    rng = random.Random(seed * 1000 + epoch)
+    head, tail = list(range(first)), list(range(first, n))
+    rng.shuffle(head)
+    rng.shuffle(tail)
+    return head + tail
+
+
 def _batch_rows(units: Sequence[dict[str, list]], batch_size: int, pad_id: int, packed: bool,
-                *, seed: int, epoch: int) -> list[dict[str, torch.Tensor]]:
-    """One epoch's optimiser-step batches: packed rows stacked, or padded examples."""
-    if not packed:
+                *, seed: int, epoch: int, first: int = 0) -> list[dict[str, torch.Tensor]]:
+    """One epoch's optimiser-step batches: packed rows stacked, or padded examples; the first
+    ``first`` units (the questions, in questions-first order) before the rest."""
+    if not packed and not first:
         return batches(units, batch_size, pad_id, seed=seed, epoch=epoch)
-    order = list(range(len(units)))
-    random.Random(seed * 1000 + epoch).shuffle(order)
+    order = epoch_order(len(units), first, seed=seed, epoch=epoch)
+    if not packed:
+        return [collate([units[i] for i in order[s:s + batch_size]], pad_id)
+                for s in range(0, len(order), batch_size)]
     return [stack_rows([units[i] for i in order[s:s + batch_size]])
             for s in range(0, len(order), batch_size)]
 
@@ -258,6 +275,7 @@ class _Data:
     pad_id: int
     packed: bool
     is_seq2seq: bool
+    first: int = 0  #: units that come first in every epoch (questions-first order)
 
     @property
     def micro(self) -> int:
@@ -279,7 +297,8 @@ class _Data:
     def epoch_batches(self, epoch: int) -> list[dict]:
         """Epoch ``epoch``'s micro-batches, step by step (seeded shuffle per epoch)."""
         return [part for batch in _batch_rows(self.units, self.settings.batch_size, self.pad_id,
-                                              self.packed, seed=self.settings.seed, epoch=epoch)
+                                              self.packed, seed=self.settings.seed, epoch=epoch,
+                                              first=self.first)
                 for part in _micro_parts(batch, self.micro, self.packed, self.is_seq2seq)]
 
     def collate(self, units: Sequence[dict[str, list]]) -> dict[str, torch.Tensor]:
@@ -292,11 +311,22 @@ def _encode(examples: Sequence[TrainExample], tokenizer, settings: LoraSettings,
     pad_id = tokenizer.pad_token_id
     if pad_id is None:
         pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
-    features = encode_examples(examples, tokenizer, max_length=settings.max_length,
-                               is_seq2seq=is_seq2seq)
     packed = settings.packing and not is_seq2seq
-    units = pack_features(features, settings.max_length, pad_id) if packed else features
-    return _Data(features, units, settings, pad_id, packed, is_seq2seq)
+    groups = ([[ex for ex in examples if ex.prompt], [ex for ex in examples if not ex.prompt]]
+              if settings.order == "questions-first" else [list(examples)])
+    features: list[dict[str, list]] = []
+    units: list[dict[str, list]] = []
+    first = 0
+    for g, group in enumerate(g for g in groups if g):
+        encoded = encode_examples(group, tokenizer, max_length=settings.max_length,
+                                  is_seq2seq=is_seq2seq)
+        features += encoded
+        units += pack_features(encoded, settings.max_length, pad_id) if packed else encoded
+        if g == 0 and len(groups) > 1 and all(ex.prompt for ex in group):
+            first = len(units)  # questions pack apart from documents and come first
+    if first == len(units):
+        first = 0  # only questions (or only documents): one shuffle
+    return _Data(features, units, settings, pad_id, packed, is_seq2seq, first)
 
 
 class _Record(TrainerCallback):

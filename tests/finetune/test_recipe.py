@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from core.finetune.contrastive import Fact, contrastive_examples, look_alikes, wh_question
 from core.finetune.data import SourceChunk
 from core.finetune.recipe import Recipe, fact_sentences, key_spans, knowledge_examples
 from core.qa import QAItem
@@ -40,8 +43,19 @@ def test_fact_sentences_split_lists_but_not_wrapped_prose():
                for s in sentences)  # the line break inside the sentence did not cut it
 
 
-def test_every_derived_wording_keeps_every_number_of_its_source():
-    data = _examples(wordings=3)
+def _source_of(ex, sentences: list[str]) -> str:
+    """The sentence a question-like example was derived from (its span put back)."""
+    if ex.kind in ("wh-question", "question-with-context"):
+        found = [s for s in sentences if ex.target in s and wh_question(s, ex.target) in ex.prompt]
+        assert found, ex
+        return found[0]
+    quoted = re.search(r"\u201c(.*)\u201d", ex.prompt).group(1)
+    return quoted.replace("____", ex.target, 1)
+
+
+@pytest.mark.parametrize("recipe", ["classic", "full"])
+def test_every_derived_wording_keeps_every_number_of_its_source(recipe):
+    data = _examples(wordings=3, full=recipe == "full")
     sentences = fact_sentences(DOC)
     doc_numbers = set(NUMBER.findall(DOC))
     kinds = set()
@@ -50,18 +64,88 @@ def test_every_derived_wording_keeps_every_number_of_its_source():
         text = ex.prompt + " " + ex.target
         if ex.kind in ("chunk", "template-paraphrase"):
             assert set(NUMBER.findall(ex.target)) == doc_numbers, ex
-        elif ex.kind in ("cloze", "cloze-with-context"):
-            quoted = re.search(r"\u201c(.*)\u201d", ex.prompt).group(1)
-            source = quoted.replace("____", ex.target, 1)
+        elif ex.kind in ("cloze", "cloze-with-context", "contrastive", "wh-question",
+                         "question-with-context"):
+            source = _source_of(ex, sentences)
             assert source in sentences, (source, ex)
             assert set(NUMBER.findall(source)) <= set(NUMBER.findall(text))
+        elif ex.kind in ("contrast-statement", "relation"):
+            quoted = [s for s in sentences if s in ex.target]
+            assert len(quoted) == 2, ex  # both source sentences, whole
+            assert set(NUMBER.findall(" ".join(quoted))) <= set(NUMBER.findall(text))
         else:
             assert ex.kind == "recall" and ex.target in sentences
-    assert {"chunk", "template-paraphrase", "cloze", "cloze-with-context", "recall"} <= kinds
+    common = {"chunk", "template-paraphrase", "cloze", "recall"}
+    extra = ({"wh-question", "question-with-context", "contrastive", "contrast-statement",
+              "relation"} if recipe == "full" else {"cloze-with-context"})
+    assert common | extra == kinds
+
+
+def test_look_alikes_pair_values_of_one_shape_and_names_of_one_length():
+    facts = [Fact("wiki", "Use PEG-EQ-012 for lysis.", "PEG-EQ-012"),
+             Fact("wiki", "PEG-EQ-021 is the sonicator.", "PEG-EQ-021"),
+             Fact("sop", "Spin at 18,000 x g.", "18,000 x g"),
+             Fact("sop", "Pellet cells at 12,000 x g.", "12,000 x g"),
+             Fact("sop", "Charge PEG-4471.", "PEG-4471"),
+             Fact("sop", "Not CVB-4471.", "CVB-4471"),
+             Fact("wiki", "Meets on Tuesday.", "Tuesday")]
+    alike = look_alikes(facts)
+    assert [o.span for o in alike[facts[0]]] == ["PEG-EQ-021"]
+    assert [o.span for o in alike[facts[2]]] == ["12,000 x g"]
+    assert "CVB-4471" in [o.span for o in alike[facts[4]]]  # same digits, other letters
+    assert facts[6] not in alike  # the only one-word name
+
+
+def test_contrastive_examples_name_the_value_and_its_look_alike_as_different():
+    facts = [Fact("wiki", "Use PEG-EQ-012 for lysis.", "PEG-EQ-012"),
+             Fact("wiki", "PEG-EQ-021 is the sonicator.", "PEG-EQ-021")]
+    examples = contrastive_examples(facts, lambda q: f"Q: {q}")
+    question = next(e for e in examples if e.kind == "contrastive" and e.target == "PEG-EQ-012")
+    assert "Use ____ for lysis." in question.prompt
+    assert "PEG-EQ-012" in question.prompt and "PEG-EQ-021" in question.prompt
+    statement = next(e for e in examples if e.kind == "contrast-statement"
+                     and e.target.startswith("In wiki: Use PEG-EQ-012"))
+    assert not statement.prompt
+    assert "PEG-EQ-012, not PEG-EQ-021" in statement.target
+    assert statement.target.endswith("PEG-EQ-021 is the sonicator.")  # its own subject
+
+
+@pytest.mark.parametrize(("sentence", "span", "expected"), [
+    ("The lab meets on Tuesday.", "Tuesday", "The lab meets on what?"),
+    ("The station opened in 2011 on Gannet Skerry.", "2011",
+     "The station opened in which year on Gannet Skerry?"),
+])
+def test_wh_question_asks_for_the_span(sentence, span, expected):
+    assert wh_question(sentence, span) == expected
+
+
+def test_full_recipe_asks_with_evidence_the_way_the_rag_mode_does():
+    """Evidence = the fact's own sentence, in the context prompt; ``context_share`` of the
+    question-shaped clozes get one (0 and 1 are none and all)."""
+    sentences = fact_sentences(DOC)
+    none = _examples(context_share=0.0).counts().get("question-with-context", 0)
+    every = _examples(context_share=1.0).counts()
+    assert none == 0 and every["question-with-context"] == every["wh-question"]
+    ex = next(e for e in _examples().train if e.kind == "question-with-context")
+    passage = ex.prompt.split("\nQ: ")[0]
+    assert passage in sentences and ex.target in passage
+
+
+def test_no_test_question_is_trained_on_verbatim():
+    test_items = [QAItem("When does the first ferry sail?", "07:40", split="test",
+                         source="ferry-service.txt"),
+                  QAItem("Who is the harbour master?", "Ines Calloway", split="dev",
+                         source="ferry-service.txt")]
+    chunk = SourceChunk("ferry-service.txt", DOC)
+    data = knowledge_examples([chunk], None, is_seq2seq=True, recipe=Recipe(),
+                              question_prompt=lambda q: q, qa_items=test_items,
+                              context_prompt=lambda q, c: f"{c.text}\nQ: {q}")
+    texts = [e.prompt + "\n" + e.target for e in data.train + data.held_out]
+    assert not [q.question for q in test_items if any(q.question in t for t in texts)]
 
 
 def test_derived_questions_are_asked_like_the_fine_tuned_mode():
-    data = _examples()
+    data = _examples(full=False)
     cloze = next(ex for ex in data.train if ex.kind == "cloze")
     assert cloze.prompt.startswith("Q: In ferry service:") and cloze.prompt.endswith(
         "What goes in the blank?")
