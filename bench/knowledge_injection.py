@@ -115,6 +115,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--context-share", default=None,
                    help="share(s) of derived questions also asked with evidence (0..1)")
     p.add_argument("--data", default=None, help="knowledge|chunks|paraphrases|qa")
+    p.add_argument("--precision", default=None, help="auto|fp32|bf16 (fp32 with "
+                                                     "ONEDNN_MAX_CPU_ISA=AVX2 emulates a CPU "
+                                                     "without bf16)")
     p.add_argument("--sweep", action="store_true", help="minutes x wordings x targets grid")
     p.add_argument("--generate", action="store_true", help="also generate and score answers")
     p.add_argument("--top-k", type=int, default=3)
@@ -163,6 +166,8 @@ def lora_rows(args) -> list[tuple[str, object]]:
         fixed["paraphrases_per_chunk"] = args.wordings
     if args.data:
         fixed["data_mode"] = args.data
+    if getattr(args, "precision", None):
+        fixed["precision"] = args.precision
     base = replace(base, **fixed)
     if args.sweep:
         rows = []

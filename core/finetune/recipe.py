@@ -19,6 +19,14 @@ module builds from a knowledge base's chunks (no model call, deterministic):
    question answered with the whole sentence adds the reverse direction (name -> fact).
 4. **QA pairs from a train split**, when the QA file has one for these documents (format
    teaching; test items are never trained on: :func:`core.qa.train_items`).
+5. **The full recipe** (``Recipe.full``, the default) replaces the passage-context clozes
+   with :mod:`core.finetune.contrastive`'s kinds: every cloze also as a question-shaped
+   sentence ("... opened in which year?"), ``context_share`` of those also asked with the
+   fact's own sentence as the RAG prompt's evidence (the rag mode shows one evidence
+   sentence), look-alike contrasts (a value and the knowledge base's most similar other
+   value, each with its own sentence) and EntiGraph-style entity-relation rewrites. The
+   trainer may put every question before the documents in each epoch
+   (``LoraSettings.order``, Jiang et al. 2024).
 
 A share of the derived questions (``HELD_OUT_SHARE``, at least a few) is held out: the trainer
 watches their loss to stop when new wordings of the facts stop improving.
