@@ -14,7 +14,8 @@ is one per server or one per session; the session id comes from ``st.session_sta
 
 While the job runs, a fragment polls it every second. The first time a page run sees the job
 finished, ``on_done(snapshot)`` is called once (store the result where the page renders it)
-and the whole page reruns, so everything that depends on the job refreshes. Errors are shown
+and the whole page reruns, so everything that depends on the job refreshes; the poll keeps
+asking for that rerun until the page has been drawn with the job finished. Errors are shown
 with ``st.error``. Every start is checked against the session's role and the demo quotas
 (:mod:`app_pages._access`, re-exported here as ``actor`` and ``locked`` for pages that start jobs).
 The leading underscore keeps this module out of the page list.
@@ -100,11 +101,18 @@ def job_panel(kind: str, *, title: str = "", label: str = "", error_prefix: str 
     """
     job = current_job(kind)
     seen_key = f"_job_seen_{kind}"
+    # This page run drew the page while the job ran, so the fragment polls; once the job has
+    # finished, every poll asks for a whole-page rerun until one happens. One request was not
+    # enough: under load the page sometimes kept its running-state drawing and never showed
+    # the result.
+    polling = job is not None and job.running
 
-    @st.fragment(run_every=1.0 if job is not None and job.running else None)
+    @st.fragment(run_every=1.0 if polling else None)
     def _panel() -> None:
         current = current_job(kind)
-        if current is None:
+        if current is None:  # none, or its on_done forgot it
+            if polling:
+                st.rerun()
             return
         snap = current.snapshot()
         if snap["running"]:
@@ -121,9 +129,11 @@ def job_panel(kind: str, *, title: str = "", label: str = "", error_prefix: str 
                 st.caption(f"Cancelling… {cancel_note}")
             return
         if st.session_state.get(seen_key) != snap["id"]:
-            st.session_state[seen_key] = snap["id"]
-            if on_done is not None:
+            if on_done is not None:  # before marking it seen: an interrupted run calls it again
                 on_done(snap)
+            st.session_state[seen_key] = snap["id"]
+            st.rerun()
+        if polling:
             st.rerun()
         if snap["error"]:
             st.error(error_prefix + snap["error"])
