@@ -93,14 +93,15 @@ def forget_job(kind: str) -> None:
 def job_panel(kind: str, *, title: str = "", label: str = "", error_prefix: str = "",
               on_done: Callable[[dict], None] | None = None,
               cancel_note: str = "Stops at the next check; the page says what was kept.",
-              show_loss: bool = True) -> None:
+              show_loss: bool = True, place: str = "") -> None:
     """Render the current ``kind`` job (nothing when there is none); see the module docstring.
 
     ``label`` prefixes the progress text ("Building: step 3/10 · 4 s elapsed"); ``error_prefix``
-    the error ("Build failed: disk full").
+    the error ("Build failed: disk full"). ``place`` tells apart two pages that show the same
+    kind: each calls its own ``on_done`` once.
     """
     job = current_job(kind)
-    seen_key = f"_job_seen_{kind}"
+    seen_key = f"_job_seen_{kind}{'-' + place if place else ''}"
     # This page run drew the page while the job ran, so the fragment polls; once the job has
     # finished, every poll asks for a whole-page rerun until one happens. One request was not
     # enough: under load the page sometimes kept its running-state drawing and never showed
@@ -121,8 +122,9 @@ def job_panel(kind: str, *, title: str = "", label: str = "", error_prefix: str 
             st.progress(snap["fraction"], (f"{label}: " if label else "") + progress_text(snap))
             if show_loss and snap["steps"]:
                 st.plotly_chart(loss_figure(snap["steps"], "Live loss"),
-                                key=f"{kind}-loss-{snap['id']}-{len(snap['steps'])}")
-            if st.button("Cancel", disabled=snap["cancelling"], key=f"{kind}-cancel-{snap['id']}"):
+                                key=f"{kind}{place}-loss-{snap['id']}-{len(snap['steps'])}")
+            if st.button("Cancel", disabled=snap["cancelling"],
+                         key=f"{kind}{place}-cancel-{snap['id']}"):
                 current.cancel.set()
                 st.rerun(scope="fragment")
             if snap["cancelling"]:
