@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.evaluation.intervals import format_interval
+from core.evaluation.intervals import format_interval, verdict_words
 
 METRIC = "answer_hit"
 #: The pairs the verdict speaks about, in order, with what each pair answers.
@@ -30,7 +30,7 @@ KEY_PAIRS = (("rag", "finetuned", "RAG vs fine-tuning"),
 
 def find(comparisons: Sequence[dict], a: str, b: str, metric: str = METRIC) -> dict | None:
     """The comparison of ``a`` and ``b`` on ``metric`` (either order: a swapped one is
-    returned flipped, its delta and interval negated)."""
+    returned flipped: delta, interval and verdict words from ``a``'s side)."""
     for c in comparisons:
         if c["metric"] != metric:
             continue
@@ -38,7 +38,9 @@ def find(comparisons: Sequence[dict], a: str, b: str, metric: str = METRIC) -> d
             return c
         if (c["a"], c["b"]) == (b, a):
             low, high = c["ci95"]
-            return {**c, "a": a, "b": b, "delta": -c["delta"], "ci95": [-high, -low]}
+            return {**c, "a": a, "b": b, "delta": -c["delta"], "ci95": [-high, -low],
+                    "a_mean": c.get("b_mean"), "b_mean": c.get("a_mean"),
+                    "verdict": verdict_words(a, b, -c["delta"], -high, -low)}
     return None
 
 
