@@ -36,6 +36,9 @@ def cell(value: object) -> str:
         return "—"
     if isinstance(value, float):
         return f"{value:.3f}"
+    if (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, (int, float)) for v in value)):
+        return format_interval(value)  # an interval
     if isinstance(value, (list, dict)):
         value = json.dumps(value, ensure_ascii=False, default=str)
     return html.escape(str(value))
