@@ -24,7 +24,7 @@ import json
 
 
 def _config(args):
-    from core.experiment.run import ExperimentConfig
+    from core.experiment.config import ExperimentConfig
 
     return ExperimentConfig(kb=args.kb, minutes=args.minutes, max_questions=args.max_questions,
                             adapter=args.adapter, top_k=args.top_k, search=args.search,
@@ -67,13 +67,13 @@ def _cmd_experiment_questions(args, settings):
 
 def register(sub) -> None:
     from core.cli import add_dataclass_options
-    from core.experiment.run import ExperimentConfig
+    from core.experiment.config import SEARCHES, ExperimentConfig
 
     p = sub.add_parser("experiment", help="RAG vs fine-tuning on your own documents: derived "
                                           "questions, every mode, cost, freshness, report")
     add_dataclass_options(p, ExperimentConfig, ["kb", "minutes", "max_questions", "adapter",
                                                 "top_k", "search"],
-                          overrides={"search": {"choices": ("hybrid", "vector", "fts")}})
+                          overrides={"search": {"choices": SEARCHES}})
     p.add_argument("--questions", default="", help="reviewed questions (JSONL, as "
                                                    "experiment-questions --out writes them)")
     p.add_argument("--report", default="", help="write the HTML report here (.html)")

@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from core.adapters import AdapterRegistry
@@ -35,6 +35,7 @@ from core.answering import ALL_MODES, make_context
 from core.atomic import write_text_atomic
 from core.errors import UserError
 from core.evaluation.runner import evaluate, save_run
+from core.experiment.config import ExperimentConfig
 from core.experiment.costs import experiment_costs
 from core.experiment.freshness import run_freshness
 from core.experiment.questions import derive_questions, drop_trained, rows
@@ -44,48 +45,16 @@ from core.finetune import pipeline
 from core.finetune.config import LoraSettings
 from core.names import suggest_name
 from core.qa import QAItem
-from core.rag.config import check_kb_name
 from core.training.callbacks import TrainingHooks
+
+__all__ = ["RESULT_KEYS", "ExperimentConfig", "experiment_job", "list_experiments",
+           "load_experiment", "run_experiment", "save_experiment", "write_report"]
 
 Progress = Callable[[float, str], None]
 RESULT_KEYS = ("questions", "modes", "comparisons", "costs", "freshness", "verdict", "report")
 EXPERIMENT_ID = re.compile(r"[0-9a-zA-Z_-]{1,80}")
 #: Shares of the progress bar outside fine-tuning (which takes the rest, by its budget).
 QUESTIONS_SHARE, EVALUATE_SHARE, FRESHNESS_SHARE = 0.02, 0.3, 0.06
-
-
-@dataclass(frozen=True)
-class ExperimentConfig:
-    """What one experiment runs. Validation names the bad value (UserError)."""
-
-    kb: str = field(metadata={"help": "Knowledge base whose documents are asked about."})
-    minutes: float = field(default=8.0, metadata={
-        "help": "Fine-tuning time budget in minutes (0.25..600)."})
-    max_questions: int = field(default=30, metadata={
-        "help": "Questions derived from the documents (at most)."})
-    adapter: str = field(default="", metadata={
-        "help": "Adapter name: an existing one is reused (no training); empty = a new "
-                "'exp-<kb>-<time>'."})
-    top_k: int = field(default=3, metadata={"help": "Chunks retrieved per question."})
-    search: str = field(default="hybrid", metadata={"help": "hybrid, vector or fts."})
-    freshness: bool = field(default=True, metadata={
-        "help": "Change one fact in a copy of the base and ask again."})
-    batch_size: int = field(default=8, metadata={"help": "Questions generated together."})
-
-    def __post_init__(self) -> None:
-        check_kb_name(self.kb)
-        if not 0.25 <= self.minutes <= 600:
-            raise UserError(f"minutes must be 0.25..600, got {self.minutes}")
-        if not 1 <= self.max_questions <= 500:
-            raise UserError(f"max_questions must be 1..500, got {self.max_questions}")
-        if not 1 <= self.top_k <= 20:
-            raise UserError(f"top_k must be 1..20, got {self.top_k}")
-        if self.search not in ("hybrid", "vector", "fts"):
-            raise UserError(f"search must be hybrid, vector or fts, got {self.search!r}")
-        if not 1 <= self.batch_size <= 64:
-            raise UserError(f"batch_size must be 1..64, got {self.batch_size}")
-        if self.adapter:
-            suggest_name(self.adapter, "adapter")
 
 
 def default_adapter_name(kb: str) -> str:
