@@ -42,10 +42,11 @@ c1, c2, c3 = st.columns([2, 1, 1])
 kb = c1.selectbox("Knowledge base", kbs,
                   key=keep("exp-kb", shared.preferred(kbs, "default"), kbs.__contains__))
 minutes = c2.number_input("Fine-tuning minutes", 0.25, 120.0, step=0.25,
-                          key=keep("exp-minutes", 8.0),
+                          key=keep("exp-minutes", presenter.DEFAULTS.minutes),
                           help="The time budget; training stops early when held-out wordings "
                                "stop improving.")
-max_questions = c3.number_input("Questions (at most)", 1, 200, key=keep("exp-max-questions", 30))
+max_questions = c3.number_input("Questions (at most)", 1, 200,
+                                key=keep("exp-max-questions", presenter.DEFAULTS.max_questions))
 fresh = st.checkbox("Freshness test (change one fact, re-index, ask again)",
                     key=keep("exp-freshness", True))
 shared.remember(st.session_state, presenter.KEEP)

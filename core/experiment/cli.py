@@ -14,8 +14,8 @@ stderr.
 
 Example:
     $ python -m core kb index --docs bench/data/kbs/valley-railway/docs --kb valley
-    $ python -m core experiment --kb valley --minutes 8 --report valley.html
-    {"questions": {"n": 30, ...}, "modes": {"base": {...}, ...}, ..., "report": {...}}
+    $ python -m core experiment --kb valley --report valley.html
+    {"questions": {"n": 24, ...}, "modes": {"base": {...}, ...}, ..., "report": {...}}
 """
 
 from __future__ import annotations
@@ -83,6 +83,6 @@ def register(sub) -> None:
     p = sub.add_parser("experiment-questions", help="the questions an experiment would ask, "
                                                     "to review and edit")
     p.add_argument("--kb", required=True, help="knowledge base name")
-    p.add_argument("--max-questions", type=int, default=30, help="at most this many")
+    p.add_argument("--max-questions", type=int, default=24, help="at most this many")
     p.add_argument("--out", default="", help="also write them as JSONL to this file")
     p.set_defaults(func=_cmd_experiment_questions)

@@ -3,7 +3,7 @@ builds its options from it at ``--help``).
 
 Example:
     >>> ExperimentConfig(kb="default").minutes
-    8.0
+    6.0
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ class ExperimentConfig:
     """What one experiment runs. Validation names the bad value (UserError)."""
 
     kb: str = field(metadata={"help": "Knowledge base whose documents are asked about."})
-    minutes: float = field(default=8.0, metadata={
+    minutes: float = field(default=6.0, metadata={
         "help": "Fine-tuning time budget in minutes (0.25..600)."})
-    max_questions: int = field(default=30, metadata={
+    max_questions: int = field(default=24, metadata={
         "help": "Questions derived from the documents (at most)."})
     adapter: str = field(default="", metadata={
         "help": "Adapter name: an existing one is reused (no training); empty = a new "

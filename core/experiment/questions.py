@@ -183,7 +183,7 @@ def _usable(fact: Fact) -> bool:
             and len(fact.value) <= 0.5 * len(fact.sentence))
 
 
-def derive_questions(chunks: Iterable, *, max_questions: int = 30) -> list[QAItem]:
+def derive_questions(chunks: Iterable, *, max_questions: int = 24) -> list[QAItem]:
     """Up to ``max_questions`` questions (see the module docstring), spread over documents and
     value types; ids ``g1``, ``g2``, ...; ``extra`` holds type, sentence and document."""
     if max_questions < 1:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 from core.evaluation.intervals import format_interval
+from core.experiment.config import ExperimentConfig
 from core.experiment.costs import SERVING_DTYPES
 from core.experiment.questions import from_rows
 from core.qa import QAItem
@@ -31,6 +32,7 @@ RESULT_KEY = "exp-result"
 KEEP = ("exp-kb", "exp-minutes", "exp-max-questions", "exp-freshness")
 EDITOR_COLUMNS = ["drop", "id", "type", "question", "answer", "aliases", "choices", "source"]
 CHOICE_SEPARATOR = " | "
+DEFAULTS = ExperimentConfig(kb="default")  #: the page's starting values are the engine's
 
 
 def split_choices(text: object) -> list[str]:

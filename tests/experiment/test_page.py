@@ -78,7 +78,7 @@ def test_derive_review_run_and_render(page_env):
         at.run()
     assert not at.exception, [e.value for e in at.exception]
     config, items = page_env[0]
-    assert config.kb == "exp" and config.minutes == 8.0 and len(items) == 10
+    assert config.kb == "exp" and config.minutes == 6.0 and len(items) == 10
     assert any("RAG beats fine" in i.value for i in at.info)
     assert len(at.dataframe) >= 4  # scores, verdicts, costs, freshness (+ saved list)
     assert any(d.label == "Download the report (HTML)" for d in at.get("download_button"))
