@@ -38,13 +38,16 @@ ASKED_MODES = ("base", "extractive", "rag", "finetuned", "finetuned+rag")
 _DIGITS = re.compile(r"\d+")
 
 
+def candidates(items: Sequence[QAItem]) -> list[QAItem]:
+    """The questions whose answer type can be edited, years first (the clearest edit)."""
+    return [item for kind in EDITABLE for item in items
+            if item.extra.get("type") == kind and item.extra.get("sentence")]
+
+
 def pick_question(items: Sequence[QAItem]) -> QAItem | None:
-    """The first question whose answer type can be edited (years first: the clearest edit)."""
-    for kind in EDITABLE:
-        for item in items:
-            if item.extra.get("type") == kind and item.extra.get("sentence"):
-                return item
-    return None
+    """The first of :func:`candidates`, or None."""
+    found = candidates(items)
+    return found[0] if found else None
 
 
 def new_value(old: str, kind: str) -> str:
@@ -65,9 +68,13 @@ def new_value(old: str, kind: str) -> str:
     return old[:last.start()] + changed + old[last.end():]
 
 
+_MARKUP = r"[*_`]*"  # Markdown emphasis the question's sentence was read without
+
+
 def _sentence_pattern(sentence: str) -> re.Pattern[str]:
-    """``sentence`` with any whitespace between its words (a document may wrap lines)."""
-    return re.compile(r"\s+".join(re.escape(w) for w in sentence.split()))
+    """``sentence`` with any whitespace between its words (a document may wrap lines) and
+    Markdown emphasis around them (``**Fenby Moor** is ...``)."""
+    return re.compile(r"\s+".join(_MARKUP + re.escape(w) + _MARKUP for w in sentence.split()))
 
 
 def edit_document(text: str, sentence: str, old: str, new: str) -> str:
@@ -117,17 +124,26 @@ def run_freshness(settings, ctx, embedder, items: Sequence[QAItem], *, modes: Se
     docstring. Returns {"question", "document", "sentence", "old", "new", "copy_seconds",
     "reindex_seconds", "retrain_seconds", "kb", "modes": {mode: {"answer", "says_new",
     "says_old"}}} or {"skipped": reason}."""
-    item = pick_question(items)
-    if item is None:
-        return {"skipped": "no question has a number, year, time or amount to change"}
-    kind, sentence = item.extra["type"], item.extra["sentence"]
-    old = item.answer
-    new = new_value(old, kind)
     docs = all_documents(settings, ctx.kb)
-    target = next((d for d in docs if d.name == item.source), None)
-    if target is None:
-        return {"skipped": f"the source document {item.source!r} is not in the base"}
-    edited = edit_document(target.text, sentence, old, new)
+    by_name = {d.name: d for d in docs}
+    tried: list[str] = []
+    for item in candidates(items):  # the first whose sentence is found in its document
+        kind, sentence, old = item.extra["type"], item.extra["sentence"], item.answer
+        target = by_name.get(item.source)
+        if target is None:
+            tried.append(f"{item.id}: {item.source!r} is not in the base")
+            continue
+        new = new_value(old, kind)
+        try:
+            edited = edit_document(target.text, sentence, old, new)
+        except UserError as exc:
+            tried.append(f"{item.id}: {exc}")
+            continue
+        break
+    else:
+        return {"skipped": "no question has a number, year, time or amount that could be "
+                           "changed in its document" + (f" ({'; '.join(tried)[:300]})"
+                                                        if tried else "")}
     store = ctx.store if ctx.store is not None else KnowledgeStore(settings, embedder)
     fresh = fresh_kb_name(ctx.kb)
     if store.exists(fresh):

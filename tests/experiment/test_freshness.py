@@ -55,3 +55,10 @@ def test_the_document_is_rebuilt_from_its_chunks(exp_env):
     assert text == DOCS["museum.md"] and fmt == "md"
     with pytest.raises(UserError, match="no document"):
         F.document_text(exp_env, "exp", "nope.md")
+
+
+def test_the_edit_reads_through_markdown_emphasis():
+    text = "**Fenby Moor** is the highest station, at 312 metres."
+    edited = F.edit_document(text, "Fenby Moor is the highest station, at 312 metres.", "312",
+                             "315")
+    assert edited == "**Fenby Moor** is the highest station, at 315 metres."
