@@ -5,8 +5,8 @@ paired verdicts that decide the question the product exists for (RAG vs fine-tun
 adds to the other, whether a model beats the no-model baseline), known vs new questions, cost
 (training minutes, serving memory at int8, p50 latency) and freshness. The headline follows
 the paired verdict of rag vs finetuned on answer hit: a mode is said to win only when its
-interval excludes 0; otherwise the headline says no difference was detected and names the
-cheaper option. Left out: any number not in the result.
+interval excludes 0; otherwise the headline says no difference was detected (the cost and
+freshness lines say what else separates them). Left out: any number not in the result.
 
 Example:
     >>> headline({"a": "rag", "b": "finetuned", "delta": 0.3, "ci95": [0.1, 0.5],
@@ -54,8 +54,7 @@ def headline(rag_vs_ft: dict | None, n: int) -> str:
     elif high < 0:
         who = "fine-tuning beats RAG"
     else:
-        who = ("no difference between RAG and fine-tuning was detected; RAG needs no training "
-               "and takes edits at once")
+        who = "no difference between RAG and fine-tuning was detected"
     return f"On {n} questions from your documents, {who}: {rag_vs_ft['verdict']} (answer hit)."
 
 
