@@ -72,10 +72,22 @@ if derived and derived["kb"] == kb:
     except UserError as exc:
         st.error(str(exc))
 
+fresh_question, fresh_value = "", ""
+if items and fresh:
+    f1, f2 = st.columns(2)
+    ids = ["automatic", *[i.id for i in items]]
+    fresh_question = f1.selectbox("Fact to change", ids, help="automatic: the first question "
+                                  "whose answer is a year, number, amount or time")
+    fresh_value = f2.text_input("Its new value", max_chars=200,
+                                help="empty: the old value with its last digits moved by 3")
+    fresh_question = "" if fresh_question == "automatic" else fresh_question
+
 if st.button("Run the experiment", type="primary", disabled=running or not items):
     try:
         config = experiment.ExperimentConfig(kb=kb, minutes=float(minutes),
-                                             max_questions=int(max_questions), freshness=fresh)
+                                             max_questions=int(max_questions), freshness=fresh,
+                                             fresh_question=fresh_question,
+                                             fresh_value=fresh_value)
         start_job("experiment", settings=settings, config=config, items=items,
                   generator=st_cache.get_generator(), embedder=st_cache.get_embedder(),
                   store=st_cache.get_rag_store())

@@ -3,8 +3,9 @@ mode, cost, freshness, verdict, report) and ``experiment-questions`` (the derive
 alone, to review and edit before a run).
 
 ``experiment --kb NAME [--minutes M] [--max-questions N] [--questions FILE.jsonl]
-[--adapter NAME] [--report out.html] [--no-freshness]`` prints exactly {"questions", "modes",
-"comparisons", "costs", "freshness", "verdict", "report"}: the questions asked (n, items),
+[--adapter NAME] [--report out.html] [--no-freshness] [--fresh-question ID]
+[--fresh-value V]`` prints exactly {"questions", "modes", "comparisons", "costs",
+"freshness", "verdict", "report"}: the questions asked (n, items),
 every mode's scores with 95 % intervals and new-only scores, the paired verdicts, the cost
 table (training, adapter, serving memory at fp16/int8/int4, p50/p95 latency, tokens per
 answer), the freshness result, the verdict in words and the report's id, settings,
@@ -28,7 +29,8 @@ def _config(args):
 
     return ExperimentConfig(kb=args.kb, minutes=args.minutes, max_questions=args.max_questions,
                             adapter=args.adapter, top_k=args.top_k, search=args.search,
-                            freshness=not args.no_freshness)
+                            freshness=not args.no_freshness,
+                            fresh_question=args.fresh_question, fresh_value=args.fresh_value)
 
 
 def _cmd_experiment(args, settings):
@@ -72,7 +74,8 @@ def register(sub) -> None:
     p = sub.add_parser("experiment", help="RAG vs fine-tuning on your own documents: derived "
                                           "questions, every mode, cost, freshness, report")
     add_dataclass_options(p, ExperimentConfig, ["kb", "minutes", "max_questions", "adapter",
-                                                "top_k", "search"],
+                                                "top_k", "search", "fresh_question",
+                                                "fresh_value"],
                           overrides={"search": {"choices": SEARCHES}})
     p.add_argument("--questions", default="", help="reviewed questions (JSONL, as "
                                                    "experiment-questions --out writes them)")

@@ -34,6 +34,12 @@ class ExperimentConfig:
     freshness: bool = field(default=True, metadata={
         "help": "Change one fact in a copy of the base and ask again."})
     batch_size: int = field(default=8, metadata={"help": "Questions generated together."})
+    fresh_question: str = field(default="", metadata={
+        "help": "Freshness: the id of the question whose fact is changed (default: the first "
+                "with a year, number, amount or time)."})
+    fresh_value: str = field(default="", metadata={
+        "help": "Freshness: the new value written into the document (default: the old one "
+                "with its last digits moved by 3)."})
 
     def __post_init__(self) -> None:
         check_kb_name(self.kb)
@@ -49,5 +55,8 @@ class ExperimentConfig:
             raise UserError(f"batch_size must be 1..64, got {self.batch_size}")
         if self.adapter:
             suggest_name(self.adapter, "adapter")
+        if len(self.fresh_value) > 200 or "\n" in self.fresh_value:
+            raise UserError("the new freshness value must be one line of at most 200 "
+                            "characters")
 
 

@@ -119,22 +119,34 @@ def fresh_kb_name(kb: str) -> str:
 
 
 def run_freshness(settings, ctx, embedder, items: Sequence[QAItem], *, modes: Sequence[str],
-                  retrain_seconds: float | None, actor=None) -> dict:
+                  retrain_seconds: float | None, actor=None, question_id: str = "",
+                  value: str = "") -> dict:
     """Edit one fact, re-index a copy of the base, ask again in ``modes``; see the module
     docstring. Returns {"question", "document", "sentence", "old", "new", "copy_seconds",
     "reindex_seconds", "retrain_seconds", "kb", "modes": {mode: {"answer", "says_new",
-    "says_old"}}} or {"skipped": reason}."""
+    "says_old"}}} or {"skipped": reason}. ``question_id`` picks the question (the user's
+    choice: any type), ``value`` the new value (else :func:`new_value`)."""
+    chosen = candidates(items)
+    if question_id:
+        chosen = [i for i in items if i.id == question_id]
+        if not chosen:
+            raise UserError(f"no question {question_id!r} to change for the freshness test")
     docs = all_documents(settings, ctx.kb)
     by_name = {d.name: d for d in docs}
     tried: list[str] = []
-    for item in candidates(items):  # the first whose sentence is found in its document
-        kind, sentence, old = item.extra["type"], item.extra["sentence"], item.answer
+    for item in chosen:  # the first whose sentence is found in its document
+        kind, sentence, old = item.extra.get("type", ""), item.extra.get("sentence"), item.answer
+        if not sentence:
+            tried.append(f"{item.id}: no source sentence recorded")
+            continue
         target = by_name.get(item.source)
         if target is None:
             tried.append(f"{item.id}: {item.source!r} is not in the base")
             continue
-        new = new_value(old, kind)
         try:
+            new = value.strip() or new_value(old, kind)
+            if new == old:
+                raise UserError(f"the new value equals the old one ({old!r})")
             edited = edit_document(target.text, sentence, old, new)
         except UserError as exc:
             tried.append(f"{item.id}: {exc}")

@@ -126,6 +126,9 @@ def run_experiment(settings, config: ExperimentConfig, *, items: Sequence[QAItem
     items = list(items)
     if not items:
         raise UserError("no questions to ask")
+    if config.fresh_question and config.fresh_question not in {i.id for i in items}:
+        raise UserError(f"no question {config.fresh_question!r} to change for the freshness "
+                        "test")
     result_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     adapter = suggest_name(config.adapter, "adapter") if config.adapter else \
         default_adapter_name(config.kb)
@@ -158,7 +161,8 @@ def run_experiment(settings, config: ExperimentConfig, *, items: Sequence[QAItem
     if config.freshness:
         freshness = run_freshness(settings, ctx, embedder, items, modes=modes,
                                   retrain_seconds=costs["training"]["minutes"] * 60
-                                  if costs["training"].get("minutes") else None, actor=actor)
+                                  if costs["training"].get("minutes") else None, actor=actor,
+                                  question_id=config.fresh_question, value=config.fresh_value)
     aggregates = run["aggregates"]
     verdict = write_verdict(aggregates, run["comparisons"], costs, freshness, run["n"])
     result = {

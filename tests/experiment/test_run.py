@@ -10,6 +10,7 @@ import pytest
 
 from core.answering import ALL_MODES
 from core.cli import main
+from core.errors import UserError
 from core.experiment.run import (
     RESULT_KEYS,
     ExperimentConfig,
@@ -68,6 +69,18 @@ def test_a_reused_adapter_trains_nothing_and_reviewed_questions_are_asked(result
         kb="exp", adapter=first["report"]["adapter"], freshness=False), items=items)
     assert again["costs"]["training"]["reused"] and again["questions"]["n"] == 2
     assert again["freshness"] == {"skipped": "turned off"}
+    # the user picks the fact and its new value (any question, any value)
+    name = first["questions"]["items"][-1]
+    chosen = run_experiment(settings, ExperimentConfig(
+        kb="exp", adapter=first["report"]["adapter"], fresh_question=name["id"],
+        fresh_value="Morwenna Quay"), items=from_rows([name]))
+    fresh = chosen["freshness"]
+    assert (fresh["question_id"], fresh["old"], fresh["new"]) == (name["id"], name["answer"],
+                                                                  "Morwenna Quay")
+    assert fresh["modes"]["extractive"]["says_new"] or fresh["modes"]["rag"] is not None
+    with pytest.raises(UserError, match="no question 'g99'"):
+        run_experiment(settings, ExperimentConfig(kb="exp", adapter=first["report"]["adapter"],
+                                                  fresh_question="g99"), items=items)
 
 
 def test_cli_prints_exactly_the_seven_keys(exp_env, capsys, tmp_path):
@@ -90,6 +103,7 @@ def test_cli_prints_exactly_the_seven_keys(exp_env, capsys, tmp_path):
     (["--kb", "exp", "--report", "/no/such/dir/r.html"], "folder not found"),
     (["--kb", "exp", "--questions", "/no/such.jsonl"], "QA file not found"),
     (["--kb", "exp", "--adapter", "../x"], "adapter"),
+    (["--kb", "exp", "--fresh-value", "a\nb"], "one line"),
 ])
 def test_bad_input_is_one_error_line_and_exit_2(exp_env, capsys, argv, message):
     assert main(["experiment", *argv, "--quiet"]) == 2
