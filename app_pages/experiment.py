@@ -14,6 +14,7 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages._job_panel import forget_job, job_panel, job_running, locked, start_job
+from app_pages._ui import kb_names
 from core import st_cache
 from core.errors import UserError
 from core.experiment import run as experiment
@@ -29,14 +30,7 @@ st.title("Experiment: RAG vs fine-tuning on your documents")
 st.caption(presenter.INTRO)
 settings = st_cache.settings()
 running = job_running("experiment") or locked("train")
-try:
-    kbs = st_cache.get_rag_store().names()
-except UserError as exc:
-    st.error(str(exc))
-    st.stop()
-if not kbs:
-    st.info("No knowledge base yet: build one on the Knowledge bases page.")
-    st.stop()
+kbs = kb_names()
 
 c1, c2, c3 = st.columns([2, 1, 1])
 kb = c1.selectbox("Knowledge base", kbs,
