@@ -33,7 +33,7 @@ pytestmark = pytest.mark.browser
 MINUTES = 0.25  # NLPLAB_FIRST_ADAPTER_MINUTES: the training budget
 SETUP_S = 150  # loading the models and building the default base on a shared 2-core machine
 BUDGET_S = MINUTES * 60 + SETUP_S
-FOUR = ("Base", "RAG", "Fine-tuned", "FT + RAG")
+FOUR = ("Base", "RAG", "Fine-tuned", "Fine-tuned + RAG")
 QUESTION = "Who is the head of the Stillroom calibration lab?"
 
 
