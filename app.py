@@ -19,6 +19,7 @@ PAGES = {
         st.Page("app_pages/knowledge.py", title="Knowledge bases", icon=":material/library_books:"),
         st.Page("app_pages/finetune.py", title="Fine-tune (LoRA)", icon=":material/tune:"),
         st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/bar_chart:"),
+        st.Page("app_pages/experiment.py", title="Experiment", icon=":material/experiment:"),
     ],
     "Classification": [
         st.Page("app_pages/emotions.py", title="Tweet emotions", icon=":material/mood:"),

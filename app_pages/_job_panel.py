@@ -14,7 +14,8 @@ is one per server or one per session; the session id comes from ``st.session_sta
 
 While the job runs, a fragment polls it every second. The first time a page run sees the job
 finished, ``on_done(snapshot)`` is called once (store the result where the page renders it)
-and the whole page reruns, so everything that depends on the job refreshes. Errors are shown
+and the whole page reruns, so everything that depends on the job refreshes; the poll keeps
+asking for that rerun until the page has been drawn with the job finished. Errors are shown
 with ``st.error``. Every start is checked against the session's role and the demo quotas
 (:mod:`app_pages._access`, re-exported here as ``actor`` and ``locked`` for pages that start jobs).
 The leading underscore keeps this module out of the page list.
@@ -92,19 +93,27 @@ def forget_job(kind: str) -> None:
 def job_panel(kind: str, *, title: str = "", label: str = "", error_prefix: str = "",
               on_done: Callable[[dict], None] | None = None,
               cancel_note: str = "Stops at the next check; the page says what was kept.",
-              show_loss: bool = True) -> None:
+              show_loss: bool = True, place: str = "") -> None:
     """Render the current ``kind`` job (nothing when there is none); see the module docstring.
 
     ``label`` prefixes the progress text ("Building: step 3/10 · 4 s elapsed"); ``error_prefix``
-    the error ("Build failed: disk full").
+    the error ("Build failed: disk full"). ``place`` tells apart two pages that show the same
+    kind: each calls its own ``on_done`` once.
     """
     job = current_job(kind)
-    seen_key = f"_job_seen_{kind}"
+    seen_key = f"_job_seen_{kind}{'-' + place if place else ''}"
+    # This page run drew the page while the job ran, so the fragment polls; once the job has
+    # finished, every poll asks for a whole-page rerun until one happens. One request was not
+    # enough: under load the page sometimes kept its running-state drawing and never showed
+    # the result.
+    polling = job is not None and job.running
 
-    @st.fragment(run_every=1.0 if job is not None and job.running else None)
+    @st.fragment(run_every=1.0 if polling else None)
     def _panel() -> None:
         current = current_job(kind)
-        if current is None:
+        if current is None:  # none, or its on_done forgot it
+            if polling:
+                st.rerun()
             return
         snap = current.snapshot()
         if snap["running"]:
@@ -113,17 +122,20 @@ def job_panel(kind: str, *, title: str = "", label: str = "", error_prefix: str 
             st.progress(snap["fraction"], (f"{label}: " if label else "") + progress_text(snap))
             if show_loss and snap["steps"]:
                 st.plotly_chart(loss_figure(snap["steps"], "Live loss"),
-                                key=f"{kind}-loss-{snap['id']}-{len(snap['steps'])}")
-            if st.button("Cancel", disabled=snap["cancelling"], key=f"{kind}-cancel-{snap['id']}"):
+                                key=f"{kind}{place}-loss-{snap['id']}-{len(snap['steps'])}")
+            if st.button("Cancel", disabled=snap["cancelling"],
+                         key=f"{kind}{place}-cancel-{snap['id']}"):
                 current.cancel.set()
                 st.rerun(scope="fragment")
             if snap["cancelling"]:
                 st.caption(f"Cancelling… {cancel_note}")
             return
         if st.session_state.get(seen_key) != snap["id"]:
-            st.session_state[seen_key] = snap["id"]
-            if on_done is not None:
+            if on_done is not None:  # before marking it seen: an interrupted run calls it again
                 on_done(snap)
+            st.session_state[seen_key] = snap["id"]
+            st.rerun()
+        if polling:
             st.rerun()
         if snap["error"]:
             st.error(error_prefix + snap["error"])

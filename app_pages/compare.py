@@ -10,10 +10,12 @@ import streamlit as st
 
 from app_pages._access import quota
 from app_pages._feedback_widget import preference_widget, rating_widget, record_output_once
+from app_pages._first_adapter import first_adapter_panel
 from core import st_cache
 from core.adapters import AdapterRegistry
 from core.answering import MODES, AskContext, answer_generation, stream_answer
 from core.errors import UserError
+from core.finetune.first_adapter import NAME as FIRST_ADAPTER
 from core.presenters import compare as presenter
 from core.rag.config import DEFAULT_KB, SEARCH_MODES, RetrievalConfig, check_question
 from core.rag.defaults import ensure_default_kb
@@ -47,11 +49,12 @@ top_k = c3.slider("Top-k chunks", 1, 10, 3)
 if unbuilt and kb == DEFAULT_KB:
     notice.info(presenter.DEFAULT_KB_NOTICE)
 intro.caption(escape_markdown(presenter.describe_kb(kb, presenter.kb_documents(store, kb))))
+first_training = first_adapter_panel("compare")
 a1, a2 = st.columns([2, 2])
 registry = AdapterRegistry.of(settings)
 adapter_names = registry.names()
 adapter = a1.selectbox("LoRA adapter (fine-tuned columns)", adapter_names,
-                       index=0 if adapter_names else None,
+                       index=presenter.default_adapter_index(adapter_names, FIRST_ADAPTER),
                        placeholder="none yet: train one on Fine-tune",
                        help="Adapters trained on the Fine-tune page (or from feedback).")
 shown = a2.multiselect("Columns", list(presenter.LABELS), default=presenter.DEFAULT_COLUMNS,
@@ -123,7 +126,8 @@ if run:
                 if MODES[mode].needs_adapter:
                     st.caption(f"adapter: {run.get('adapter') or 'none'}")
                     if not run.get("adapter"):
-                        st.info("No adapter: train one on the Fine-tune page, then pick it above.")
+                        st.info(presenter.NO_ADAPTER_YET if first_training
+                                else presenter.NO_ADAPTER)
                         continue
                 slot = st.empty()  # the streamed text; an extractive answer replaces it
                 if asked:

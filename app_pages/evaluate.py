@@ -15,6 +15,7 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages._job_panel import actor, forget_job, job_panel, job_running, locked, start_job
+from app_pages._ui import kb_names
 from core import st_cache
 from core.adapters import AdapterRegistry
 from core.answering import ALL_MODES, MODES, READERS, make_context
@@ -39,11 +40,7 @@ with st.expander("What each metric means"):
 settings = st_cache.settings()
 running = job_running("evaluate") or locked("evaluate")  # or a demo visitor
 
-try:
-    kbs = st_cache.get_rag_store().names()
-except UserError as exc:
-    st.error(str(exc))
-    st.stop()
+kbs = kb_names(required=False, hint=False)
 registry = AdapterRegistry.of(settings)
 adapter_names = registry.names()
 SOURCES = ["Default QA set", "Upload a JSONL file"]

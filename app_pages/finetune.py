@@ -13,6 +13,7 @@ import streamlit as st
 
 from app_pages._adapters import adapters_section
 from app_pages._job_panel import actor, job_panel, job_running, locked, start_job
+from app_pages._ui import kb_names
 from core import st_cache
 from core.errors import UserError
 from core.finetune import duration
@@ -27,14 +28,7 @@ st.caption("Teach the generator the knowledge base with a low-rank adapter (peft
 settings = st_cache.settings()
 ss = st.session_state
 
-try:
-    kbs = st_cache.get_rag_store().names()
-except UserError as exc:
-    st.error(str(exc))
-    st.stop()
-if not kbs:
-    st.info("No knowledge base yet: open **Ask & compare** (it builds the default one) or "
-            "build one on the **Knowledge** page.")
+kbs = kb_names(required=False)
 running = job_running("finetune") or locked("train")  # or a demo visitor
 
 presenter.seed_state(ss, settings, kbs)

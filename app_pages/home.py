@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from app_pages._first_adapter import first_adapter_panel
 from core import st_cache
 from core.errors import UserError
 from core.presenters.home import LOAD_HELP, PAGE_GUIDE
@@ -23,6 +24,8 @@ st.caption("See, side by side and measured, what modern NLP techniques actually 
 
 for name, blurb in PAGE_GUIDE:
     st.markdown(f"**{name}**: {blurb}")
+
+first_adapter_panel("home")
 
 st.divider()
 st.subheader("System status")

@@ -12,6 +12,7 @@ One :class:`JobRegistry` holds every job of the process. Each job kind is declar
 | ``fb-learn`` | ``core.finetune.preference_jobs:learn_job`` | ``session`` | joins it |
 | ``fb-drill`` | ``core.finetune.preference_jobs:drill_job`` | ``session`` | joins it |
 | ``fb-compare`` | ``core.evaluation.versions:versions_job`` | ``session`` | joins it |
+| ``experiment`` | ``core.experiment.run:experiment_job`` | ``process`` | refused |
 
 ``process``: one job per server, shared by every session; ``session``: one per browser session.
 "Refused" is a UserError naming the running kind.
@@ -203,6 +204,7 @@ KINDS: dict[str, JobKind] = {
     "fb-learn": JobKind("session", "join", "train", "core.finetune.preference_jobs:learn_job"),
     "fb-drill": JobKind("session", "join", "train", "core.finetune.preference_jobs:drill_job"),
     "fb-compare": JobKind("session", "join", "evaluate", "core.evaluation.versions:versions_job"),
+    "experiment": JobKind("process", "refuse", "train", "core.experiment.run:experiment_job"),
 }
 
 

@@ -77,6 +77,19 @@ class Settings:
                   "help": "1: the app loads and runs the embedder and generator in the "
                           "background when the server starts; 0: on first use."},
     )
+    first_adapter: int = field(
+        default=1,
+        metadata={"env": "FIRST_ADAPTER",
+                  "help": "1: when the server starts and the default knowledge base has no "
+                          "adapter yet, train one in the background (the knowledge recipe "
+                          "within NLPLAB_FIRST_ADAPTER_MINUTES), so the fine-tuned columns "
+                          "answer on a first visit; 0: only when asked."},
+    )
+    first_adapter_minutes: float = field(
+        default=5.0,
+        metadata={"env": "FIRST_ADAPTER_MINUTES",
+                  "help": "Training budget of the first-start adapter (minutes)."},
+    )
     lancedb_uri: str = field(
         default="",
         metadata={"env": "LANCEDB_URI", "help": "LanceDB URI; empty = <data_dir>/lancedb."},
@@ -216,6 +229,11 @@ class Settings:
         if self.generator_dtype not in GENERATOR_DTYPES:
             raise UserError(f"{ENV_PREFIX}GENERATOR_DTYPE must be one of "
                             f"{'|'.join(GENERATOR_DTYPES)}, got {self.generator_dtype!r}")
+        if self.first_adapter not in (0, 1):
+            raise UserError(f"{ENV_PREFIX}FIRST_ADAPTER must be 0 or 1, got {self.first_adapter}")
+        if not 0 < self.first_adapter_minutes <= 1440:
+            raise UserError(f"{ENV_PREFIX}FIRST_ADAPTER_MINUTES must be in (0, 1440], "
+                            f"got {self.first_adapter_minutes}")
         if self.warm_up not in (0, 1):
             raise UserError(f"{ENV_PREFIX}WARM_UP must be 0 or 1, got {self.warm_up}")
         for name in ("embedding_model", "generator_model", "classifier_model", "emoji_model"):

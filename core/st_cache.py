@@ -36,6 +36,15 @@ def start_warm_up() -> None:
         loaders.warm_up(s)
 
 
+@st.cache_resource(show_spinner=False)
+def start_first_adapter() -> None:
+    """Once per server process: train the default knowledge base's adapter in the background
+    when there is none (``NLPLAB_FIRST_ADAPTER=1``; :mod:`core.finetune.first_adapter`)."""
+    from core.finetune import first_adapter
+
+    first_adapter.start(settings())
+
+
 def get_embedder():
     s = settings()
     return embedder(s, s.embedding_model)
@@ -122,3 +131,4 @@ def emotion_model(data_dir, name: str, stamp: float):
 
 
 start_warm_up()
+start_first_adapter()

@@ -41,6 +41,7 @@ os.environ["NLPLAB_DATA_DIR"] = str(_SESSION_DIR / "data")
 os.environ["NLPLAB_MODEL_CACHE"] = str(_SESSION_DIR / "models")
 os.environ["NLPLAB_DEVICE"] = "cpu"
 os.environ.setdefault("NLPLAB_WARM_UP", "0")  # page tests must not load the real models
+os.environ.setdefault("NLPLAB_FIRST_ADAPTER", "0")  # nor train the first-start adapter
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TESTS = Path(__file__).resolve().parent

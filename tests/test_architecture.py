@@ -34,8 +34,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("command line", ("core.cli", "core.__main__", "core.*.cli")),
     ("presenters", ("core.presenters.*",)),  # one per page: wording, tables, session keys
     ("streamlit cache", ("core.st_cache",)),
-    ("applications", ("core.finetune.*", "core.emotions.*", "core.memory.*", "core.status",
-                      "core.launcher")),
+    ("applications", ("core.finetune.*", "core.emotions.*", "core.memory.*", "core.experiment.*",
+                      "core.status", "core.launcher")),
     ("evaluation", ("core.evaluation.*",)),
     ("answering", ("core.answering",)),
     ("retrieval and training", ("core.rag.*", "core.training.*")),

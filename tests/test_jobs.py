@@ -157,7 +157,8 @@ def test_the_app_declares_each_kind_with_its_behaviour():
         "emo-train": ("session", "join", "train"),
         "fb-learn": ("session", "join", "train"),
         "fb-drill": ("session", "join", "train"),
-        "fb-compare": ("session", "join", "evaluate")}
+        "fb-compare": ("session", "join", "evaluate"),
+        "experiment": ("process", "refuse", "train")}
     with pytest.raises(ValueError, match="scope"):
         JobKind("server")
 

@@ -24,3 +24,4 @@ def test_a_server_that_dies_is_reported(tmp_path):
             server.wait_healthy(timeout=60)
     finally:
         server.stop()
+

@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 APP = "../app.py"
 pytestmark = pytest.mark.usefixtures("tiny_models_env")  # fast tier: no real model loads
 PAGES = [f"app_pages/{name}.py" for name in ("home", "compare", "knowledge", "finetune",
-                                             "evaluate", "emotions", "feedback", "memory")]
+                                             "evaluate", "experiment", "emotions", "feedback",
+                                             "memory")]
 
 
 @pytest.mark.parametrize("page", PAGES)

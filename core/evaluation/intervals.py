@@ -109,7 +109,7 @@ def verdict_words(a: str, b: str, delta: float, low: float, high: float) -> str:
         return f"{a} beats {b} by {delta:.2f} [{low:.2f}, {high:.2f}]"
     if high < 0:
         return f"{b} beats {a} by {-delta:.2f} [{-high:.2f}, {-low:.2f}]"
-    return f"no detectable difference ({delta:+.2f} [{low:+.2f}, {high:+.2f}])"
+    return f"no detectable difference ({delta:+z.2f} [{low:+z.2f}, {high:+z.2f}])"
 
 
 def compare(a_values: Sequence[float | None], b_values: Sequence[float | None], a: str, b: str,

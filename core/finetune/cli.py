@@ -97,7 +97,7 @@ def _cmd_feedback_learn(args, settings):
         store.close()
 
 
-DRILL_FIELDS = ["questions", "minutes", "kb", "qa", "mode", "heldout", "samples",
+DRILL_FIELDS = ["questions", "minutes", "kb", "qa", "mode", "heldout", "split", "samples",
                 "temperature", "top_p", "max_new_tokens", "method", "pairs_per_question", "epochs",
                 "learning_rate", "beta", "batch_size", "top_k", "precision", "adapter", "seed"]
 

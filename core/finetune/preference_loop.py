@@ -5,8 +5,9 @@ What it simulates: users who give 👍 when an answer contains the question's go
 an alias) and 👎 otherwise (:data:`RULE`, the ``answer_hit`` metric of
 :mod:`core.evaluation.metrics`). The drill
 
-1. answers held-out questions (the QA set's test split) greedily in the chosen answer mode
-   (``rag`` by default: retrieve, then answer) and scores them by the rule: **before**;
+1. answers held-out questions (the QA set's test split; ``split="dev"`` to choose settings)
+   greedily in the chosen answer mode (``rag`` by default: retrieve, then answer) and scores
+   them by the rule: **before**;
 2. samples ``samples`` answers per TRAINING question (temperature ``temperature``), rates each
    by the rule and stores them in the feedback store with ``source = "simulated"`` (kept out
    of real users' statistics and exports unless asked);
@@ -73,6 +74,7 @@ RULE = ("a simulated user gives 👍 when the answer contains the gold answer or
 METRIC = "answer_hit"
 DRILL_MODES = ("rag", "base")
 METHODS = ("dpo", "kto")
+HELDOUT_SPLITS = ("test", "dev")  # choose the drill's settings on dev, report test
 #: Samples are drawn from the 50 likeliest tokens (and the top-p nucleus).
 SAMPLING_TOP_K = 50
 
@@ -88,7 +90,9 @@ class DrillConfig:
     qa: str | None = field(default=None, metadata={"help": "QA JSONL (default: the built-in "
                                                            "set): train split + test split."})
     mode: str = field(default="rag", metadata={"help": "Answer mode: rag | base."})
-    heldout: int = field(default=0, metadata={"help": "Held-out (test) questions; 0 = all."})
+    heldout: int = field(default=0, metadata={"help": "Held-out questions; 0 = all."})
+    split: str = field(default="test", metadata={
+        "help": "Held-out split: test (report) | dev (choose settings on it)."})
     # 8 samples x 3 pairs: ~100 DPO pairs from the 54 training questions, 50 steps, ~10 min on
     # 2 cores; 4 x 2 gave 62 pairs and an interval that still held 0 (docs/feedback.md).
     samples: int = field(default=8, metadata={"help": "Sampled answers per training question."})
@@ -115,6 +119,9 @@ class DrillConfig:
             check_name(self.adapter, "adapter")
         if self.mode not in DRILL_MODES:
             raise UserError(f"mode must be one of {'|'.join(DRILL_MODES)}, got {self.mode!r}")
+        if self.split not in HELDOUT_SPLITS:
+            raise UserError(f"split must be one of {'|'.join(HELDOUT_SPLITS)}, "
+                            f"got {self.split!r}")
         if self.method not in METHODS:
             raise UserError(f"method must be one of {'|'.join(METHODS)}, got {self.method!r}")
         for name, low, high in (("questions", 1, 100_000), ("heldout", 0, 100_000),
@@ -164,8 +171,9 @@ def answer_prompts(model, tokenizer, prompts: Sequence[str], config: GenerationC
     ``batch_size // samples`` prompts a batch, each prompt read once for its samples).
 
     Sample with a ``config`` temperature and a top-k cut-off (without one a 135M model's samples
-    fall far below its greedy answers). Once ``time.perf_counter()`` passes ``deadline`` no new
-    batch starts; the prompts left unanswered get None. Every answer ends at its first line
+    fall far below its greedy answers). No batch starts that would end past ``deadline`` (a
+    ``time.perf_counter()`` value; a batch is taken to last as long as the one before); the
+    prompts left unanswered get None. Every answer ends at its first line
     break, as every answer mode's does (:data:`core.answering.ANSWER_STOP`), so the loop scores
     and trains on the answers a user would be shown. Example: ``answer_prompts(m, tok, ["Hi"],
     GenerationConfig(max_new_tokens=8))`` -> ``[['Hello!']]``.
@@ -174,10 +182,14 @@ def answer_prompts(model, tokenizer, prompts: Sequence[str], config: GenerationC
     generator = Generator(model, tokenizer, model_id="preference loop",
                           device=model.device.type, is_seq2seq=False)
 
-    def before_batch() -> bool:
+    last = {"start": time.perf_counter(), "took": 0.0}
+
+    def before_batch() -> bool:  # no batch starts that would end past the deadline
         if cancelled():
             raise UserError("the drill was cancelled; nothing was trained")
-        return deadline is not None and time.perf_counter() > deadline
+        now = time.perf_counter()
+        last["took"], last["start"] = now - last["start"], now
+        return deadline is not None and now + last["took"] > deadline
 
     results = generator.generate_batch(prompts, config, chat=chat, samples=samples,
                                        batch_size=max(1, batch_size // samples),
@@ -210,10 +222,11 @@ class DrillResult:
 def _items(config: DrillConfig):
     items = load_qa_file(config.qa or DEFAULT_QA_FILE)
     train = train_items(select_split(items, "train"))[:config.questions]
-    test = select_split(items, "test")
+    test = select_split(items, config.split)
     test = test[:config.heldout] if config.heldout else test
     if len(train) < 2 or len(test) < 2:
-        raise UserError(f"the drill needs at least 2 training and 2 test-split questions; "
+        raise UserError(f"the drill needs at least 2 training and 2 {config.split}-split "
+                        "questions; "
                         f"{config.qa or DEFAULT_QA_FILE} gives {len(train)} and {len(test)}")
     return train, test
 
@@ -266,20 +279,6 @@ def _private_generator(settings: Settings, registry):
     return Generator(model, tokenizer, model_id=settings.generator_model,
                      device=model.device.type,
                      is_seq2seq=bool(model.config.is_encoder_decoder), adapters=registry)
-
-
-class _Deadline:
-    """A TrainerCallback that stops training once ``time.perf_counter() > at``."""
-
-    def __new__(cls, at: float):
-        from transformers import TrainerCallback
-
-        class Stop(TrainerCallback):
-            def on_step_end(self, args, state, control, **kwargs):
-                if time.perf_counter() > at:
-                    control.should_training_stop = True
-
-        return Stop()
 
 
 @dataclass
@@ -487,7 +486,7 @@ def _train(run: _Run, rows: list[dict], counts: dict):
     from datasets import Dataset, disable_progress_bars
 
     from core.finetune.preference import preference_trainer
-    from core.training.callbacks import HooksCallback, TrainingHooks
+    from core.training.callbacks import HooksCallback, TimeBudget, TrainingHooks
 
     config, hooks = run.config, run.hooks
     hooks.say(0.45, f"training {config.method.upper()} on {len(rows)} examples "
@@ -509,7 +508,8 @@ def _train(run: _Run, rows: list[dict], counts: dict):
             seed=config.seed, device=str(run.model.device), max_length=1024,
             peft_config=config.lora.peft_config(run.model, task_type="CAUSAL_LM"),
             # stop in time for the after run (as long as the before run) and saving
-            callbacks=[callback, _Deadline(run.budget_end - _after_reserve(run))],
+            callbacks=[callback, TimeBudget(until=run.budget_end - _after_reserve(run),
+                                            ahead=True)],
             precision=run.precision, counts=counts, chat=False)
         t0 = time.perf_counter()
         train_loss = float(trainer.train().training_loss)
@@ -557,6 +557,7 @@ def _report(run: _Run, peft_model, before, after, counts: dict, examples: int,
     details = {
         "mode": config.mode, "method": config.method, "rule": RULE,
         "train_questions": len(run.train), "heldout_questions": len(run.test),
+        "heldout_split": config.split,
         "ratings": counts, "examples": examples, "steps": steps, "max_steps": max_steps,
         "stopped_early": steps < max_steps, "train_loss": round(train_loss, 6),
         "train_seconds": round(run.seconds["train"], 1), "precision": run.precision,

@@ -25,9 +25,17 @@ def micro_message(done: int, total: int, last_step: tuple[int, float] | None,
 
 def finetune_job(job, *, settings, kb: str, name: str, lora: LoraSettings,
                  paraphrase_method: str = "templates", overwrite: bool = False,
-                 documents: set[str] | None = None) -> dict:
+                 documents: set[str] | None = None, build_default_kb: bool = False) -> dict:
     """Train ``name`` on ``kb`` (only ``documents`` when given); returns ``run_finetune``'s
-    summary."""
+    summary. ``build_default_kb``: build the default knowledge base first when it is missing
+    (the first-start adapter, :mod:`core.finetune.first_adapter`)."""
+    if build_default_kb:
+        from core.answering import open_store  # loads the embedder
+        from core.rag.defaults import ensure_default_kb
+
+        job.progress(0.0, "building the default knowledge base")
+        ensure_default_kb(open_store(settings),
+                          progress=lambda f, m: job.progress(0.0, f"knowledge base: {m}"))
     def micro(done: int, total: int) -> None:
         last = job.steps[-1] if job.steps else None
         job.progress(done / total, micro_message(done, total, last, job.total_steps))

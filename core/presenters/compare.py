@@ -26,6 +26,28 @@ SCORE_HELP = {"vector": "score = cosine similarity", "fts": "score = BM25",
 SHOWN_DOCUMENTS = 3
 
 
+def first_adapter_note(name: str, minutes: float) -> str:
+    """What a page says while the first-start adapter trains. Example: ("default-knowledge",
+    5) -> 'Training the adapter **default-knowledge** ... (about 5 min of training) ...'."""
+    return (f"Training the adapter **{name}** on the default knowledge base in the background, "
+            f"started with the server because none existed (about {minutes:g} min of training "
+            "after the model and the knowledge base load). The fine-tuned columns answer with "
+            "it once it is saved; Base and RAG answer meanwhile.")
+
+
+NO_ADAPTER_YET = "The adapter is still training (see above); ask again once it is saved."
+NO_ADAPTER = "No adapter: train one on the Fine-tune page, then pick it above."
+
+
+def default_adapter_index(names: list[str], preferred: str) -> int | None:
+    """The adapter picked on a first visit: ``preferred`` (the first-start one) when it exists,
+    else the first, None when there is none. Example: (["a", "default-knowledge"],
+    "default-knowledge") -> 1."""
+    if not names:
+        return None
+    return names.index(preferred) if preferred in names else 0
+
+
 DEFAULT_KB_NOTICE = ("The default knowledge base is built automatically with your first "
                      "question (about a minute on a CPU).")
 

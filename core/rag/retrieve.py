@@ -112,10 +112,11 @@ def search_table(tbl, question: str, vec: np.ndarray | None, cfg: RetrievalConfi
     """Run one search on an open table; ``vec`` is required for vector and hybrid."""
     cols = ["id", "document", "position", "text"]
     if cfg.search == "vector":
-        rows = _vector_query(tbl, vec, cfg).select(cols).to_list()
+        rows = _vector_query(tbl, vec, cfg).select([*cols, "_distance"]).to_list()
         score = [1.0 - r["_distance"] for r in rows]
     elif cfg.search == "fts":
-        rows = tbl.search(question, query_type="fts").select(cols).limit(cfg.top_k).to_list()
+        rows = (tbl.search(question, query_type="fts").select([*cols, "_score"]).limit(cfg.top_k)
+                .to_list())
         score = [r["_score"] for r in rows]
     else:
         from lancedb.rerankers import RRFReranker

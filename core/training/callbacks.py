@@ -116,25 +116,35 @@ class HooksCallback(TrainerCallback):
 
 class TimeBudget(TrainerCallback):
     """Stops training at the first optimiser step that ends past ``seconds`` from the start of
-    training (None: no budget); under a launcher the ranks agree (any rank late stops all, or
-    the others would wait in the next all-reduce). ``stopped`` says whether it fired.
+    training (None: no budget), or past the ``time.perf_counter()`` value ``until``; with
+    ``ahead`` it stops one step earlier, when the next step (as long as the last one) would end
+    past the deadline, so the budget is never overrun by a step. Under a launcher the ranks
+    agree (any rank late stops all, or the others would wait in the next all-reduce).
+    ``stopped`` says whether it fired.
 
     Written here because the Trainer has no wall-clock limit (``max_steps`` counts steps).
 
-    Example: ``TimeBudget(660.0)`` for a 10-minute budget with 10 % overrun.
+    Example: ``TimeBudget(660.0)`` for a 10-minute budget with 10 % overrun;
+    ``TimeBudget(until=end, ahead=True)`` to leave the time after ``end`` to later work.
     """
 
-    def __init__(self, seconds: float | None) -> None:
-        self.seconds, self.deadline, self.stopped = seconds, None, False
+    def __init__(self, seconds: float | None = None, *, until: float | None = None,
+                 ahead: bool = False) -> None:
+        self.seconds, self.deadline, self.stopped = seconds, until, False
+        self.ahead, self._last = ahead, None
 
     def on_train_begin(self, args, state, control, **kwargs):
         if self.seconds is not None:
             self.deadline = time.perf_counter() + self.seconds
+        self._last = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.deadline is None:
             return
-        late = float(time.perf_counter() > self.deadline)
+        now = time.perf_counter()
+        step = now - self._last if self.ahead and self._last is not None else 0.0
+        self._last = now
+        late = float(now + step > self.deadline)
         if args.world_size > 1:
             late = all_reduce([late], "max")[0]
         if late:

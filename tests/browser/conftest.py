@@ -34,14 +34,16 @@ def app_server(tmp_path_factory):
     server.stop()
 
 
-def tiny_model_server(tmp_path_factory, tiny_generator, name: str) -> AppServer:
+def tiny_model_server(tmp_path_factory, tiny_generator, name: str,
+                      env: dict[str, str] | None = None) -> AppServer:
     """The app answering with a tiny random Llama saved to a temp folder: answers and training
-    take seconds, so a browser test can walk a long path (the embedder stays the real one)."""
+    take seconds, so a browser test can walk a long path (the embedder stays the real one).
+    ``env`` adds settings (``{"NLPLAB_FIRST_ADAPTER": "1"}``)."""
     folder = tmp_path_factory.mktemp("tiny-llama")
     tiny_generator.model.save_pretrained(folder)
     tiny_generator.tokenizer.save_pretrained(folder)
     return AppServer(tmp_path_factory.mktemp(name) / "appdata",
-                     {"NLPLAB_GENERATOR_MODEL": str(folder)})
+                     {"NLPLAB_GENERATOR_MODEL": str(folder), **(env or {})})
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from tests.browser.conftest import AppServer, screenshot, wait_idle
 pytestmark = pytest.mark.browser
 
 APP_LINKS = {"Home", "Ask & compare", "Knowledge bases", "Fine-tune (LoRA)", "Evaluate",
-             "Tweet emotions", "Feedback dashboard", "GPU memory"}
+             "Experiment", "Tweet emotions", "Feedback dashboard", "GPU memory"}
 
 # Before any script of the app runs: note the title of every sidebar link as it appears.
 RECORD_LINKS = """

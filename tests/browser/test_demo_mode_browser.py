@@ -29,7 +29,7 @@ FORMULA = '=HYPERLINK("http://evil.example","x")'
 WAIT = 180_000  # ms; generous: the 2-core CI box is shared with training runs
 PAGES = {  # sidebar title -> {radio option to pick: text that only this choice shows}
     "Home": {}, "Ask & compare": {}, "Knowledge bases": {}, "Fine-tune (LoRA)": {},
-    "Evaluate": {"Upload a JSONL file": "QA file (JSONL"}, "Tweet emotions": {},
+    "Evaluate": {"Upload a JSONL file": "QA file (JSONL"}, "Experiment": {}, "Tweet emotions": {},
     "Feedback dashboard": {},
     "GPU memory": {"Upload config.json": "config.json (max", "App's models": "Measure real memory"},
 }

@@ -7,7 +7,7 @@ from tests.browser.conftest import screenshot, wait_idle
 pytestmark = pytest.mark.browser
 
 PAGE_TITLES = ["Home", "Ask & compare", "Knowledge bases", "Fine-tune (LoRA)", "Evaluate",
-               "Tweet emotions", "Feedback dashboard", "GPU memory"]
+               "Experiment", "Tweet emotions", "Feedback dashboard", "GPU memory"]
 
 
 def test_home_page_renders_status_and_navigation(app_server, page):

@@ -272,7 +272,17 @@ def fine_tune(page, server) -> None:
     estimate.wait_for(timeout=STEP)
     assert "tokens/s measured by the" in estimate.inner_text(), estimate.inner_text()
     page.get_by_role("button", name="Start training").click()
-    saved = _success(page, f"Saved adapter {ADAPTER}")
+    try:
+        saved = _success(page, f"Saved adapter {ADAPTER}")
+    except Exception:
+        # Which of two causes: a reload (a new session) shows the finished job's result when
+        # the first session missed it; nothing shows when the server lost the job itself.
+        page.reload()
+        wait_idle(page, STEP)
+        shown = page.get_by_test_id("stAlertContentSuccess").filter(
+            has_text=f"Saved adapter {ADAPTER}").count()
+        print(f"newcomer fine-tune: success box after a reload: {bool(shown)}")
+        raise
     assert "final loss" in saved, saved
 
 
@@ -330,8 +340,9 @@ def learn_from_feedback(page, server) -> None:
     assert "8 examples" in saved, saved
 
 
-@pytest.mark.xfail(reason="since the last merges the Fine-tune step's 'Saved adapter' box does "
-                          "not appear although the adapter is saved; under investigation",
+@pytest.mark.xfail(reason="the Fine-tune step's 'Saved adapter' box sometimes does not appear "
+                          "although the adapter is saved (about one run in three on a loaded "
+                          "machine); under investigation",
                    strict=False)
 def test_newcomer_walks_every_page_and_ratings_change_only_by_clicks(server, page, tmp_path):
     clicked: dict[tuple[str, str], str] = {}

@@ -56,3 +56,10 @@ def test_format_interval_writes_two_decimals_and_nothing_for_none():
 
     assert format_interval([0.612, 0.7]) == "[0.61, 0.70]"
     assert format_interval(None) == "" and format_interval([]) == ""
+
+
+def test_a_zero_difference_prints_without_a_minus_sign():
+    assert verdict_words("a", "b", -0.0, -0.001, 0.0) == (
+        "no detectable difference (+0.00 [+0.00, +0.00])")
+    assert verdict_words("a", "b", -0.1, -0.3, 0.1) == (
+        "no detectable difference (-0.10 [-0.30, +0.10])")

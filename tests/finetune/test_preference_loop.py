@@ -98,6 +98,23 @@ def test_generation_deadline_leaves_the_rest_unanswered(fresh_llama, tiny_tokeni
     assert out == [None, None]
 
 
+def test_no_generation_batch_starts_that_would_end_past_the_deadline(fresh_llama,
+                                                                     tiny_tokenizer,
+                                                                     monkeypatch):
+    """A clock that moves 1 s per reading: the first batch may end by the deadline (2.5 s
+    away), the next, taken to last as long as the one before, would not, so it never starts."""
+    from types import SimpleNamespace
+
+    from core.finetune import preference_loop
+
+    ticks = iter(range(100, 200))
+    monkeypatch.setattr(preference_loop, "time",
+                        SimpleNamespace(perf_counter=lambda: float(next(ticks))))
+    out = answer_prompts(fresh_llama(), tiny_tokenizer, ["a b", "c d e", "f g"],
+                         GenerationConfig(max_new_tokens=3), batch_size=1, deadline=102.5)
+    assert sum(o is not None for o in out) == 1  # one batch (the shortest prompt first)
+
+
 def _qa(tmp_path, n_train=4, n_test=6):
     rows = [{"question": f"What is item {i}?", "answer": f"thing {i}", "split": "train"}
             for i in range(n_train)]
@@ -240,3 +257,17 @@ def test_drill_in_rag_mode_answers_from_retrieved_chunks(tiny_env, folder_genera
     sim = fb.list_outputs(source="simulated")
     assert sim and all(r.mode == "rag" and 1 <= len(r.retrieved_ids) <= 2 for r in sim)
     fb.close()
+
+
+def test_the_drill_holds_out_the_split_it_is_given(tmp_path):
+    """Settings are chosen on dev (split="dev"); the test split is reported."""
+    from core.finetune.preference_loop import _items
+
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("\n".join(json.dumps({"question": f"Q{i}?", "answer": f"a{i}", "split": s})
+                            for i, s in enumerate(["train"] * 3 + ["dev"] * 2 + ["test"] * 4)))
+    for split, n in (("dev", 2), ("test", 4)):
+        train, held = _items(DrillConfig(qa=str(qa), split=split))
+        assert len(train) == 3 and len(held) == n
+    with pytest.raises(UserError, match="split must be one of"):
+        DrillConfig(split="train")

@@ -68,6 +68,25 @@ def test_time_budget_stops_training_at_the_first_step_past_it(fresh_llama, tiny_
     assert budget.stopped and len(rates.rates) == 1  # 6 planned, one run
 
 
+def test_a_look_ahead_budget_stops_before_a_step_that_would_end_past_it():
+    """With ``ahead`` the next step is taken to last as long as the last one: 4 s steps and
+    3 s left stop now; without it, training goes on until a step has ended past the deadline."""
+    from types import SimpleNamespace
+
+    clock = {"t": 100.0}
+    args, state = SimpleNamespace(world_size=1), SimpleNamespace()
+    for ahead, stopped in ((True, True), (False, False)):
+        control = SimpleNamespace(should_training_stop=False)
+        budget = TimeBudget(until=107.0, ahead=ahead)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("core.training.callbacks.time.perf_counter", lambda: clock["t"])
+            clock["t"] = 100.0
+            budget.on_train_begin(args, state, control)
+            clock["t"] = 104.0  # the first step took 4 s, 3 s are left
+            budget.on_step_end(args, state, control)
+        assert (budget.stopped, control.should_training_stop) == (stopped, stopped)
+
+
 def test_budgeted_train_lora_reports_the_time_budget_stop(fresh_llama, tiny_tokenizer,
                                                           monkeypatch):
     """A budget run plans at least one epoch; with the overrun factor near 0 its clock is
