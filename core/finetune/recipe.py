@@ -98,7 +98,7 @@ class Recipe:
     derived_qa: bool = True
     with_context: bool = True
     seed: int = 0
-    full: bool = True  #: add the contrastive, relation and question-shaped kinds
+    full: bool = False  #: add the contrastive, relation and question-shaped kinds
     context_share: float = 0.5  #: of the question-shaped clozes, also asked with evidence
 
 

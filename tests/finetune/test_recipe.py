@@ -123,21 +123,22 @@ def test_full_recipe_asks_with_evidence_the_way_the_rag_mode_does():
     """Evidence = the fact's own sentence, in the context prompt; ``context_share`` of the
     question-shaped clozes get one (0 and 1 are none and all)."""
     sentences = fact_sentences(DOC)
-    none = _examples(context_share=0.0).counts().get("question-with-context", 0)
-    every = _examples(context_share=1.0).counts()
+    none = _examples(full=True, context_share=0.0).counts().get("question-with-context", 0)
+    every = _examples(full=True, context_share=1.0).counts()
     assert none == 0 and every["question-with-context"] == every["wh-question"]
-    ex = next(e for e in _examples().train if e.kind == "question-with-context")
+    ex = next(e for e in _examples(full=True).train if e.kind == "question-with-context")
     passage = ex.prompt.split("\nQ: ")[0]
     assert passage in sentences and ex.target in passage
 
 
-def test_no_test_question_is_trained_on_verbatim():
+@pytest.mark.parametrize("full", [False, True])
+def test_no_test_question_is_trained_on_verbatim(full):
     test_items = [QAItem("When does the first ferry sail?", "07:40", split="test",
                          source="ferry-service.txt"),
                   QAItem("Who is the harbour master?", "Ines Calloway", split="dev",
                          source="ferry-service.txt")]
     chunk = SourceChunk("ferry-service.txt", DOC)
-    data = knowledge_examples([chunk], None, is_seq2seq=True, recipe=Recipe(),
+    data = knowledge_examples([chunk], None, is_seq2seq=True, recipe=Recipe(full=full),
                               question_prompt=lambda q: q, qa_items=test_items,
                               context_prompt=lambda q, c: f"{c.text}\nQ: {q}")
     texts = [e.prompt + "\n" + e.target for e in data.train + data.held_out]
