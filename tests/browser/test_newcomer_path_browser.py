@@ -273,7 +273,9 @@ def fine_tune(page, server) -> None:
     assert "tokens/s measured by the" in estimate.inner_text(), estimate.inner_text()
     page.get_by_role("button", name="Start training").click()
     try:
-        saved = _success(page, f"Saved adapter {ADAPTER}")
+        # Tiny-model training on three documents takes seconds; when the box is missed it
+        # never comes, so a shorter wait keeps the suite's time (the failure is known, xfail).
+        saved = _success(page, f"Saved adapter {ADAPTER}", timeout=100_000)
     except Exception:
         # Which of two causes: a reload (a new session) shows the finished job's result when
         # the first session missed it; nothing shows when the server lost the job itself.
