@@ -211,9 +211,12 @@ def preference_trainer(method: str, model, tokenizer, dataset, *, output_dir, ma
     """
     from core.training.trainer import quiet, training_args  # imports transformers
 
+    # bf16/fp16 False: TRL's configs default to bf16=True, which makes accelerate wrap the
+    # model's forward in bf16 autocast for good (emulated, ~20x slower on a CPU without
+    # native bf16, and still bf16 after training); ``precision`` alone decides, as above.
     common = dict(max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
                   seed=seed, device=device, beta=beta, max_length=max_length,
-                  gradient_checkpointing=gradient_checkpointing)
+                  gradient_checkpointing=gradient_checkpointing, bf16=False, fp16=False)
     if method == "kto":
         from trl import KTOConfig, KTOTrainer
 

@@ -226,6 +226,42 @@ def test_preference_trainer_runs_the_loss_under_bf16_autocast_when_asked(
     assert not isinstance(trainer.autocast_smart_context_manager(), torch.autocast)
 
 
+@pytest.mark.parametrize("method", ["dpo", "kto"])
+def test_fp32_preference_training_multiplies_in_fp32(folder_generator, tmp_path, method):
+    """precision fp32 trains in fp32: TRL's configs default to bf16=True, which would make
+    accelerate run every matmul in (on most CPUs emulated) bf16, during and after training."""
+    import torch
+    from datasets import Dataset
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from core.finetune.preference import preference_trainer, prepare_model
+
+    model, tokenizer = prepare_model(folder_generator, None)
+    rows = ([{"prompt": "q", "chosen": "a", "rejected": "b"}] * 2 if method == "dpo" else
+            [{"prompt": "q", "completion": c, "label": lab} for c, lab in (("a", True),
+                                                                           ("b", False))] * 2)
+    trainer = preference_trainer(
+        method, model, tokenizer, Dataset.from_list(rows), output_dir=tmp_path, max_steps=1,
+        batch_size=2, learning_rate=1e-3, beta=0.1, seed=0, device="cpu", max_length=64,
+        peft_config=LearnConfig(adapter="x").lora.peft_config(model, task_type="CAUSAL_LM"),
+        counts={"up": 2, "down": 2}, precision="fp32")
+    assert not trainer.args.bf16 and not trainer.args.fp16
+    matmuls = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default,
+               torch.ops.aten.bmm.default}
+    dtypes: set = set()
+
+    class Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in matmuls:
+                dtypes.update(a.dtype for a in args if isinstance(a, torch.Tensor))
+            return func(*args, **(kwargs or {}))
+
+    with Record():
+        trainer.train()
+        trainer.model(input_ids=torch.tensor([[1, 2, 3]]))  # and after training
+    assert dtypes == {torch.float32}
+
+
 def test_precision_is_validated():
     with pytest.raises(UserError, match="precision must be auto"):
         LearnConfig(adapter="x", precision="fp16")
