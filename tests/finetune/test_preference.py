@@ -262,6 +262,48 @@ def test_fp32_preference_training_multiplies_in_fp32(folder_generator, tmp_path,
     assert dtypes == {torch.float32}
 
 
+@pytest.mark.parametrize("method", ["dpo", "kto"])
+def test_preference_loss_scores_only_the_completion_tokens(folder_generator, tmp_path,
+                                                           monkeypatch, method):
+    """The fused LM head projects the labelled (completion) positions only, not the prompt,
+    and the loss is the one TRL computes over every position."""
+    import torch
+    import trl.trainer.utils as trl_utils
+    from datasets import Dataset
+
+    from core.finetune.preference import CompletionScoringMixin, preference_trainer, prepare_model
+
+    model, tokenizer = prepare_model(folder_generator, None)
+    prompt = "a long prompt with many words before the short answer " * 3
+    rows = ([{"prompt": prompt, "chosen": "a", "rejected": "b"}] * 2 if method == "dpo" else
+            [{"prompt": prompt, "completion": c, "label": lab} for c, lab in (("a", True),
+                                                                              ("b", False))] * 2)
+    trainer = preference_trainer(
+        method, model, tokenizer, Dataset.from_list(rows), output_dir=tmp_path, max_steps=1,
+        batch_size=2, learning_rate=1e-3, beta=0.1, seed=0, device="cpu", max_length=128,
+        peft_config=LearnConfig(adapter="x").lora.peft_config(model, task_type="CAUSAL_LM"),
+        counts={"up": 2, "down": 2}, precision="fp32")
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    rows_scored: list[int] = []
+    chunked = trl_utils._ChunkedLogProbFunction
+
+    class Spy:
+        @staticmethod
+        def apply(hidden, *args):
+            rows_scored.append(hidden.shape[0])
+            return chunked.apply(hidden, *args)
+
+    monkeypatch.setattr(trl_utils, "_ChunkedLogProbFunction", Spy)
+    trainer.model.eval()  # no dropout: the two losses must match
+    with torch.no_grad():
+        compact = trainer.compute_loss(trainer.model, batch)
+        compact_rows, rows_scored[:] = sum(rows_scored), []
+        full = super(CompletionScoringMixin, trainer).compute_loss(trainer.model, batch)
+    assert trl_utils._use_triton(torch.device("cpu")) is False  # restored after each call
+    assert torch.allclose(compact, full, atol=1e-5)
+    assert compact_rows < sum(rows_scored) / 2  # the prompt positions were skipped
+
+
 def test_precision_is_validated():
     with pytest.raises(UserError, match="precision must be auto"):
         LearnConfig(adapter="x", precision="fp16")
