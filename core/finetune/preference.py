@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -207,14 +208,24 @@ class CompletionScoringMixin:
     """
 
     def compute_loss(self, *args, **kwargs):
-        import trl.trainer.utils as trl_utils
-
-        chosen = trl_utils._use_triton
-        trl_utils._use_triton = lambda device: True  # "compact": the labelled positions only
-        try:
+        with _completion_positions_only():
             return super().compute_loss(*args, **kwargs)
-        finally:
-            trl_utils._use_triton = chosen
+
+    def compute_ref_log_probs(self, *args, **kwargs):  # DPO's, also when precomputed
+        with _completion_positions_only():
+            return super().compute_ref_log_probs(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def _completion_positions_only():
+    import trl.trainer.utils as trl_utils
+
+    chosen = trl_utils._use_triton
+    trl_utils._use_triton = lambda device: True  # "compact": the labelled positions only
+    try:
+        yield
+    finally:
+        trl_utils._use_triton = chosen
 
 
 def preference_trainer(method: str, model, tokenizer, dataset, *, output_dir, max_steps: int,
@@ -248,7 +259,11 @@ def preference_trainer(method: str, model, tokenizer, dataset, *, output_dir, ma
     elif method == "dpo":
         from trl import DPOConfig, DPOTrainer
 
-        args = training_args(Path(output_dir) / "trainer", args_class=DPOConfig, **common)
+        # The reference is the base model (adapter off, no dropout): its log-probabilities
+        # are computed once before training, not again in every epoch (exact, and a third
+        # of a step's forward work on a CPU).
+        args = training_args(Path(output_dir) / "trainer", args_class=DPOConfig, **common,
+                             precompute_ref_log_probs=True)
         _share_batch(args, batch_size, at_least=1)
         cls = type("AutocastDPOTrainer", (CompletionScoringMixin, AutocastMixin, DPOTrainer), {})
     else:

@@ -501,6 +501,7 @@ def _train(run: _Run, rows: list[dict], counts: dict):
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{run.name}-", dir=root))
     try:
+        t0 = time.perf_counter()  # DPO's reference log-probabilities are computed here too
         trainer = preference_trainer(
             config.method, run.model, run.tokenizer, Dataset.from_list(rows),
             output_dir=work, max_steps=run.max_steps,
@@ -511,7 +512,6 @@ def _train(run: _Run, rows: list[dict], counts: dict):
             callbacks=[callback, TimeBudget(until=run.budget_end - _after_reserve(run),
                                             ahead=True)],
             precision=run.precision, counts=counts, chat=False)
-        t0 = time.perf_counter()
         train_loss = float(trainer.train().training_loss)
         run.seconds["train"] = time.perf_counter() - t0
         if hooks.cancelled:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 
 import pytest
 from safetensors.torch import load_file
@@ -302,6 +303,9 @@ def test_preference_loss_scores_only_the_completion_tokens(folder_generator, tmp
     assert trl_utils._use_triton(torch.device("cpu")) is False  # restored after each call
     assert torch.allclose(compact, full, atol=1e-5)
     assert compact_rows < sum(rows_scored) / 2  # the prompt positions were skipped
+    if method == "dpo":  # reference log-probs precomputed, and equal to the untrained policy's
+        assert "ref_chosen_logps" in batch
+        assert abs(compact.item() - math.log(2)) < 1e-5
 
 
 def test_precision_is_validated():
