@@ -212,7 +212,8 @@ class CompletionScoringMixin:
             return super().compute_loss(*args, **kwargs)
 
     def compute_ref_log_probs(self, *args, **kwargs):  # DPO's, also when precomputed
-        with _completion_positions_only():
+        # in the loss's precision (AutocastMixin), so at step 1 the policy equals the reference
+        with _completion_positions_only(), self.autocast_smart_context_manager():
             return super().compute_ref_log_probs(*args, **kwargs)
 
 
@@ -255,7 +256,8 @@ def preference_trainer(method: str, model, tokenizer, dataset, *, output_dir, ma
         args = training_args(Path(output_dir) / "trainer", args_class=KTOConfig, **common,
                              desirable_weight=dw, undesirable_weight=uw)
         _share_batch(args, batch_size, at_least=2)   # KTO's KL term needs 2 per process
-        cls = type("AutocastKTOTrainer", (CompletionScoringMixin, AutocastMixin, KTOTrainer), {})
+        cls = type("AutocastKTOTrainer", (CompletionScoringMixin, AutocastMixin, KTOTrainer),
+                   {"precision": precision})  # set before DPO precomputes
     elif method == "dpo":
         from trl import DPOConfig, DPOTrainer
 
@@ -265,7 +267,8 @@ def preference_trainer(method: str, model, tokenizer, dataset, *, output_dir, ma
         args = training_args(Path(output_dir) / "trainer", args_class=DPOConfig, **common,
                              precompute_ref_log_probs=True)
         _share_batch(args, batch_size, at_least=1)
-        cls = type("AutocastDPOTrainer", (CompletionScoringMixin, AutocastMixin, DPOTrainer), {})
+        cls = type("AutocastDPOTrainer", (CompletionScoringMixin, AutocastMixin, DPOTrainer),
+                   {"precision": precision})  # set before DPO precomputes
     else:
         raise UserError(f"method must be kto or dpo, got {method!r}")
     trainer = cls(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,

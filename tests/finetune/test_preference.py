@@ -223,6 +223,11 @@ def test_preference_trainer_runs_the_loss_under_bf16_autocast_when_asked(
     ctx = trainer.autocast_smart_context_manager()
     assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
     assert all(p.dtype == torch.float32 for p in trainer.model.parameters() if p.requires_grad)
+    if method == "dpo":  # the precomputed reference ran under the same autocast as the loss
+        batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+        trainer.model.eval()
+        with torch.no_grad(), trainer.autocast_smart_context_manager():  # as training_step
+            assert abs(trainer.compute_loss(trainer.model, batch).item() - math.log(2)) < 1e-6
     trainer.precision = "fp32"
     assert not isinstance(trainer.autocast_smart_context_manager(), torch.autocast)
 
