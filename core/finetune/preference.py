@@ -267,6 +267,9 @@ def preference_trainer(method: str, model, tokenizer, dataset, *, output_dir, ma
         args = training_args(Path(output_dir) / "trainer", args_class=DPOConfig, **common,
                              precompute_ref_log_probs=True)
         _share_batch(args, batch_size, at_least=1)
+        # under a launcher TRL writes the precomputed column to a cache file only the first
+        # process can see (an in-memory dataset's is per process): compute it in each step
+        args.precompute_ref_log_probs = args.world_size == 1
         cls = type("AutocastDPOTrainer", (CompletionScoringMixin, AutocastMixin, DPOTrainer),
                    {"precision": precision})  # set before DPO precomputes
     else:
