@@ -276,7 +276,6 @@ def preference_trainer(method: str, model, tokenizer, dataset, *, output_dir, ma
         raise UserError(f"method must be kto or dpo, got {method!r}")
     trainer = cls(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                   peft_config=peft_config, callbacks=list(callbacks))
-    trainer.precision = precision
     return quiet(trainer)
 
 

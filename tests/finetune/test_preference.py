@@ -197,28 +197,34 @@ def test_under_a_launcher_batch_size_is_the_global_batch_split_per_process():
         _share_batch(SimpleNamespace(world_size=2, per_device_train_batch_size=2), 2, at_least=2)
 
 
+def _tiny_trainer(generator, tmp_path, method: str, precision: str, *, prompt: str = "q",
+                  max_length: int = 64):
+    """preference_trainer over 4 rows (DPO pairs or KTO thumbs) on the tiny model, 1 step."""
+    from datasets import Dataset
+
+    from core.finetune.preference import preference_trainer, prepare_model
+
+    model, tokenizer = prepare_model(generator, None)
+    rows = ([{"prompt": prompt, "chosen": "a", "rejected": "b"}] * 2 if method == "dpo" else
+            [{"prompt": prompt, "completion": c, "label": lab} for c, lab in (("a", True),
+                                                                              ("b", False))] * 2)
+    return preference_trainer(
+        method, model, tokenizer, Dataset.from_list(rows), output_dir=tmp_path, max_steps=1,
+        batch_size=2, learning_rate=1e-3, beta=0.1, seed=0, device="cpu", max_length=max_length,
+        peft_config=LearnConfig(adapter="x").lora.peft_config(model, task_type="CAUSAL_LM"),
+        counts={"up": 2, "down": 2}, precision=precision)
+
+
 @pytest.mark.parametrize("method", ["dpo", "kto"])
 def test_preference_trainer_runs_the_loss_under_bf16_autocast_when_asked(
         folder_generator, tmp_path, method):
     """The TRL trainers get the training stack's AutocastMixin: bf16 autocast around the loss
     only (fp32 master weights), nothing for fp32."""
     import torch
-    from datasets import Dataset
 
-    from core.finetune.preference import preference_trainer, prepare_model
     from core.training.precision import AutocastMixin
 
-    model, tokenizer = prepare_model(folder_generator, None)
-    rows = ([{"prompt": "q", "chosen": "a", "rejected": "b"}] * 2 if method == "dpo" else
-            [{"prompt": "q", "completion": c, "label": lab} for c, lab in (("a", True),
-                                                                           ("b", False))] * 2)
-    kwargs = dict(output_dir=tmp_path, max_steps=1, batch_size=2, learning_rate=1e-3,
-                  beta=0.1, seed=0, device="cpu", max_length=64,
-                  peft_config=LearnConfig(adapter="x").lora.peft_config(model,
-                                                                        task_type="CAUSAL_LM"),
-                  counts={"up": 2, "down": 2})
-    trainer = preference_trainer(method, model, tokenizer, Dataset.from_list(rows),
-                                 precision="bf16", **kwargs)
+    trainer = _tiny_trainer(folder_generator, tmp_path, method, "bf16")
     assert isinstance(trainer, AutocastMixin)
     ctx = trainer.autocast_smart_context_manager()
     assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
@@ -237,20 +243,9 @@ def test_fp32_preference_training_multiplies_in_fp32(folder_generator, tmp_path,
     """precision fp32 trains in fp32: TRL's configs default to bf16=True, which would make
     accelerate run every matmul in (on most CPUs emulated) bf16, during and after training."""
     import torch
-    from datasets import Dataset
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    from core.finetune.preference import preference_trainer, prepare_model
-
-    model, tokenizer = prepare_model(folder_generator, None)
-    rows = ([{"prompt": "q", "chosen": "a", "rejected": "b"}] * 2 if method == "dpo" else
-            [{"prompt": "q", "completion": c, "label": lab} for c, lab in (("a", True),
-                                                                           ("b", False))] * 2)
-    trainer = preference_trainer(
-        method, model, tokenizer, Dataset.from_list(rows), output_dir=tmp_path, max_steps=1,
-        batch_size=2, learning_rate=1e-3, beta=0.1, seed=0, device="cpu", max_length=64,
-        peft_config=LearnConfig(adapter="x").lora.peft_config(model, task_type="CAUSAL_LM"),
-        counts={"up": 2, "down": 2}, precision="fp32")
+    trainer = _tiny_trainer(folder_generator, tmp_path, method, "fp32")
     assert not trainer.args.bf16 and not trainer.args.fp16
     matmuls = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default,
                torch.ops.aten.bmm.default}
@@ -275,20 +270,12 @@ def test_preference_loss_scores_only_the_completion_tokens(folder_generator, tmp
     and the loss is the one TRL computes over every position."""
     import torch
     import trl.trainer.utils as trl_utils
-    from datasets import Dataset
 
-    from core.finetune.preference import CompletionScoringMixin, preference_trainer, prepare_model
+    from core.finetune.preference import CompletionScoringMixin
 
-    model, tokenizer = prepare_model(folder_generator, None)
     prompt = "a long prompt with many words before the short answer " * 3
-    rows = ([{"prompt": prompt, "chosen": "a", "rejected": "b"}] * 2 if method == "dpo" else
-            [{"prompt": prompt, "completion": c, "label": lab} for c, lab in (("a", True),
-                                                                              ("b", False))] * 2)
-    trainer = preference_trainer(
-        method, model, tokenizer, Dataset.from_list(rows), output_dir=tmp_path, max_steps=1,
-        batch_size=2, learning_rate=1e-3, beta=0.1, seed=0, device="cpu", max_length=128,
-        peft_config=LearnConfig(adapter="x").lora.peft_config(model, task_type="CAUSAL_LM"),
-        counts={"up": 2, "down": 2}, precision="fp32")
+    trainer = _tiny_trainer(folder_generator, tmp_path, method, "fp32", prompt=prompt,
+                            max_length=128)
     batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
     rows_scored: list[int] = []
     chunked = trl_utils._ChunkedLogProbFunction
